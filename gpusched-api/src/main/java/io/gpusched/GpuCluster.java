@@ -1,0 +1,69 @@
+package io.gpusched;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The placement engine: a set of nodes whose GPUs, MIG slices and shares are handed out by {@link
+ * #place(PlacementRequest)} and given back by {@link Allocation#release()}.
+ *
+ * <p>Thread-safe. {@link #place} and {@link Allocation#release()} are lock-free: they take no lock,
+ * global or per node, and each GPU's occupancy changes only by compare-and-set of one word. No
+ * capacity is ever granted twice, and a placement that fails leaves no reservation behind. Under
+ * concurrent changes a {@code place} may miss capacity freed while it ran, and report none.
+ * Node management ({@code addNode}, {@code setNodeState}, {@code removeNode}) is serialized
+ * among itself, never with placements.
+ */
+public interface GpuCluster {
+
+  /**
+   * Places a request.
+   *
+   * @return the allocation, or empty when no eligible capacity is free now
+   * @throws IllegalArgumentException if no node of the cluster could ever host the request (for
+   *     example an unknown MIG profile for every allowed model, more GPUs on one node than any node
+   *     has, or a share larger than any GPU's memory); the cluster is left unchanged
+   */
+  Optional<Allocation> place(PlacementRequest request);
+
+  /**
+   * Adds a node; its GPUs are placeable when this returns.
+   *
+   * @throws IllegalArgumentException if a node with that id exists or the node is invalid for
+   *     this cluster (for example a GPU model name used with a different geometry)
+   */
+  void addNode(NodeSpec node);
+
+  /**
+   * Changes a node's state. Only {@link NodeState#READY} nodes receive new placements; existing
+   * allocations are not touched. A placement already past its eligibility check may still land on
+   * the node.
+   *
+   * @throws IllegalArgumentException if there is no such node
+   */
+  void setNodeState(String nodeId, NodeState state);
+
+  /**
+   * Removes a node.
+   *
+   * @param force remove even if allocations are active; they are then reported as lost
+   * @return the removal, with the lost allocations when forced
+   * @throws IllegalArgumentException if there is no such node
+   * @throws IllegalStateException if the node has active allocations and {@code force} is false;
+   *     the node is then left as it was
+   */
+  NodeRemoval removeNode(String nodeId, boolean force);
+
+  /** Returns the specs of all nodes, in the order they were added. */
+  List<NodeSpec> nodes();
+
+  /**
+   * Returns the active allocations on a node.
+   *
+   * @throws IllegalArgumentException if there is no such node
+   */
+  List<Allocation> allocations(String nodeId);
+
+  /** Takes a usage snapshot (see {@link ClusterSnapshot}). Does not block placements. */
+  ClusterSnapshot snapshot();
+}

@@ -1,0 +1,112 @@
+package io.gpusched;
+
+import java.util.Objects;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * Chooses among candidate placements by a score; lower is better, and ties go to the lowest node
+ * and GPU index (the order in which they were added), which packs work to one side of the cluster.
+ *
+ * <p>A strategy scores a {@link Candidate}: the state of a GPU (or of a node's free GPUs) before and
+ * after the placement. The engine calls {@link #score} only when it builds its decision tables (at
+ * start, when nodes of a new shape arrive, and when the learned request mix shifts), never per
+ * placement, so a score must be a pure function of the candidate. This is what keeps decisions fast:
+ * placement is a table lookup plus a bitset search, not a scan of nodes.
+ *
+ * <p>Built-in strategies: {@link #FIRST_FIT}, {@link #BEST_FIT}, {@link #SPREAD} and {@link
+ * #FRAGMENTATION_AWARE} (the default).
+ *
+ * @param name the strategy's name, used in metrics and logs
+ * @param scorer the score function; must be pure and thread-safe
+ * @param usesFragmentation whether the score reads {@link Candidate#fragmentationDelta()} (the
+ *     engine then learns the request mix and keeps fragmentation tables)
+ */
+public record PlacementStrategy(
+    String name, ToDoubleFunction<Candidate> scorer, boolean usesFragmentation) {
+
+  /** Validates. */
+  public PlacementStrategy {
+    Checks.requireName(name, "strategy name");
+    Objects.requireNonNull(scorer, "scorer");
+  }
+
+  /**
+   * Scores one candidate; lower is better.
+   *
+   * @throws IllegalStateException if the scorer returns NaN
+   */
+  public double score(Candidate candidate) {
+    double s = scorer.applyAsDouble(candidate);
+    if (Double.isNaN(s)) {
+      throw new IllegalStateException("strategy " + name + " scored NaN for " + candidate);
+    }
+    return s;
+  }
+
+  /** The first (lowest-index) GPU that fits, and the lowest valid MIG slot. */
+  public static final PlacementStrategy FIRST_FIT =
+      new PlacementStrategy("FIRST_FIT", c -> 0, false);
+
+  /**
+   * The tightest fit: the GPU left with the least free capacity, then the node left with the fewest
+   * free GPUs. Packs partially used GPUs and nodes first.
+   */
+  public static final PlacementStrategy BEST_FIT =
+      new PlacementStrategy(
+          "BEST_FIT", c -> c.gpuFreeAfter() * 1_000 + Math.max(0, c.nodeFreeGpusAfter()), false);
+
+  /** The loosest fit: the emptiest GPU on the emptiest node. Spreads load and heat. */
+  public static final PlacementStrategy SPREAD =
+      new PlacementStrategy(
+          "SPREAD", c -> -(c.gpuFreeAfter() * 1_000 + Math.max(0, c.nodeFreeGpusAfter())), false);
+
+  /**
+   * The default: the candidate that increases fragmentation least for the expected request mix
+   * (after Fragmentation Gradient Descent, Weng et al., USENIX ATC 2023), ties to the lowest index.
+   * Fragmentation is the free capacity that requests of the mix's shapes can no longer use; for MIG
+   * it counts free memory slices that no valid placement of a shape covers, so a 1g instance goes
+   * where it keeps large aligned blocks free.
+   */
+  public static final PlacementStrategy FRAGMENTATION_AWARE =
+      new PlacementStrategy("FRAGMENTATION_AWARE", Candidate::fragmentationDelta, true);
+
+  /**
+   * Returns a built-in strategy by name (case-insensitive, {@code -} for {@code _} allowed).
+   *
+   * @throws IllegalArgumentException for an unknown name, listing the known ones
+   */
+  public static PlacementStrategy named(String name) {
+    String n = name.trim().replace('-', '_').toUpperCase(java.util.Locale.ROOT);
+    return switch (n) {
+      case "FIRST_FIT" -> FIRST_FIT;
+      case "BEST_FIT" -> BEST_FIT;
+      case "SPREAD" -> SPREAD;
+      case "FRAGMENTATION_AWARE", "FGD" -> FRAGMENTATION_AWARE;
+      default ->
+          throw new IllegalArgumentException(
+              "unknown placement strategy " + name
+                  + "; known: FIRST_FIT, BEST_FIT, SPREAD, FRAGMENTATION_AWARE");
+    };
+  }
+
+  /**
+   * A candidate placement as a strategy sees it.
+   *
+   * @param mode mode of the GPU(s)
+   * @param gpuFreeBefore free fraction of the GPU before, 0..1 (MIG: free memory slices; SHARED:
+   *     the smaller of free milli and free memory fractions; WHOLE: 1)
+   * @param gpuFreeAfter free fraction of the GPU after, 0..1
+   * @param nodeFreeGpusBefore the node's fully free GPUs of this kind before, or -1 when the
+   *     candidate is a partly used GPU (the node's count then does not change)
+   * @param nodeFreeGpusAfter the same after the placement, or -1
+   * @param fragmentationDelta change of fragmentation for the expected mix, in milli-GPU (0 when
+   *     the strategy does not use fragmentation)
+   */
+  public record Candidate(
+      GpuMode mode,
+      double gpuFreeBefore,
+      double gpuFreeAfter,
+      int nodeFreeGpusBefore,
+      int nodeFreeGpusAfter,
+      double fragmentationDelta) {}
+}

@@ -1,0 +1,110 @@
+package io.gpusched.core;
+
+import io.gpusched.GpuCluster;
+import io.gpusched.GpuDemand;
+import io.gpusched.NodeSpec;
+import io.gpusched.PlacementStrategy;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Builds the lock-free {@link GpuCluster}.
+ *
+ * <pre>{@code
+ * GpuCluster cluster = GpuClusters.newBuilder()
+ *     .strategy(PlacementStrategy.FRAGMENTATION_AWARE)   // the default
+ *     .node(NodeSpec.builder("n1").gpus(8, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC).build())
+ *     .build();
+ * }</pre>
+ *
+ * <p>The builder is not thread-safe; the cluster it builds is (see {@link GpuCluster}).
+ */
+public final class GpuClusters {
+  private GpuClusters() {}
+
+  /** Starts a builder with the default strategy, {@link PlacementStrategy#FRAGMENTATION_AWARE}. */
+  public static Builder newBuilder() {
+    return new Builder();
+  }
+
+  /** Builder of a {@link GpuCluster}. */
+  public static final class Builder {
+    private PlacementStrategy strategy = PlacementStrategy.FRAGMENTATION_AWARE;
+    private final List<NodeSpec> nodes = new ArrayList<>();
+    private Map<GpuDemand, Double> mix;
+
+    private Builder() {}
+
+    /** Sets the placement strategy (default {@link PlacementStrategy#FRAGMENTATION_AWARE}). */
+    public Builder strategy(PlacementStrategy strategy) {
+      this.strategy = Objects.requireNonNull(strategy, "strategy");
+      return this;
+    }
+
+    /** Adds a node present from the start. */
+    public Builder node(NodeSpec node) {
+      nodes.add(Objects.requireNonNull(node, "node"));
+      return this;
+    }
+
+    /** Adds nodes present from the start. */
+    public Builder nodes(Iterable<NodeSpec> nodes) {
+      nodes.forEach(this::node);
+      return this;
+    }
+
+    /**
+     * Fixes the request mix that fragmentation is measured against, instead of learning it from
+     * recent requests. Keys are demands ({@code Whole} by count, {@code Share} by milli-GPU rounded
+     * up to 25, {@code Mig} by profile name for every model that has it); values are relative
+     * weights.
+     *
+     * @throws IllegalArgumentException if the map is empty or a weight is negative or not finite
+     */
+    public Builder expectedMix(Map<GpuDemand, Double> weights) {
+      Objects.requireNonNull(weights, "weights");
+      if (weights.isEmpty()) {
+        throw new IllegalArgumentException("expected mix must not be empty");
+      }
+      weights.forEach(
+          (d, w) -> {
+            if (w == null || !(w >= 0) || w.isInfinite()) {
+              throw new IllegalArgumentException("mix weight of " + d + " must be >= 0, was " + w);
+            }
+          });
+      this.mix = Map.copyOf(weights);
+      return this;
+    }
+
+    /**
+     * Builds the cluster and adds the nodes.
+     *
+     * @throws IllegalArgumentException if two nodes share an id or a GPU model name is used with
+     *     two definitions
+     */
+    public GpuCluster build() {
+      double[] initial = new double[Mix.CLASSES];
+      Map<String, Double> migWeights = new HashMap<>();
+      if (mix != null) {
+        mix.forEach(
+            (d, w) -> {
+              if (d instanceof GpuDemand.Whole whole) {
+                initial[Mix.wholeClass(whole.count())] += w;
+              } else if (d instanceof GpuDemand.Share share) {
+                initial[Mix.shareClass(share.milliGpu())] += w;
+              } else {
+                migWeights.merge(((GpuDemand.Mig) d).profile(), w, Double::sum);
+              }
+            });
+      }
+      LockFreeCluster cluster = new LockFreeCluster(strategy, new Mix(initial, migWeights, mix != null));
+      for (NodeSpec n : nodes) {
+        cluster.addNode(n);
+      }
+      return cluster;
+    }
+  }
+}

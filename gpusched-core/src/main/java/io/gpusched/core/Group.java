@@ -1,0 +1,566 @@
+package io.gpusched.core;
+
+import io.gpusched.Constraints;
+import io.gpusched.GpuMode;
+import io.gpusched.PlacementStrategy;
+import io.gpusched.PlacementStrategy.Candidate;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * All GPUs of one kind (model, mode and, for static MIG, layout) with their placement index and
+ * decision tables.
+ *
+ * <p><b>Index.</b> {@code byState[s]} holds the GPUs whose word is in state {@code s}; for kinds that
+ * can be taken whole (WHOLE, SHARED), {@code nodesByFree[f]} holds the nodes with {@code f} empty
+ * GPUs of this kind. After every successful CAS the changer sets the new state's bit, clears the
+ * old one, and then <em>repairs</em>: re-reads the word and sets the bit of the state it finds,
+ * until the word is unchanged across the repair. Readers that find a bit whose GPU is no longer in
+ * that state clear it and repair the same way. As every clear is followed by a repair from a fresh
+ * read, a GPU is always indexed under its current state once changes stop (no false negatives);
+ * stale positives are cheap and get cleaned when hit.
+ *
+ * <p><b>Decisions.</b> {@link Tables} hold, per request shape, the candidate states (and node
+ * buckets) in strategy order. A placement walks that order and takes the lowest-index GPU of the
+ * first non-empty state; states with equal scores form a tie group searched together so that ties
+ * go to the lowest index. Nothing here scans all GPUs.
+ */
+final class Group {
+  final int ordinal;
+  final String key;
+  final Space space;
+  final boolean wholeCapable;
+  final int[] mixClasses;
+
+  volatile GpuSlot[] gpus = new GpuSlot[0];
+  volatile GroupNode[] nodes = new GroupNode[0];
+  volatile int maxNodeGpus;
+
+  final Bits[] byState;
+  final Bits[] nodesByFree;
+  final Bits schedGpus;
+  final Bits schedNodes;
+  private final Map<Constraints, Bits[]> filters = new ConcurrentHashMap<>();
+  private volatile int filterVersion;
+
+  volatile Tables tables;
+
+  Group(int ordinal, String key, Space space, int[] mixClasses) {
+    this.ordinal = ordinal;
+    this.key = key;
+    this.space = space;
+    this.wholeCapable = space.wholeDelta() != 0;
+    this.mixClasses = mixClasses;
+    byState = new Bits[space.stateCount()];
+    for (int i = 0; i < byState.length; i++) {
+      byState[i] = new Bits(64);
+    }
+    nodesByFree = new Bits[wholeCapable ? 65 : 0];
+    for (int i = 0; i < nodesByFree.length; i++) {
+      nodesByFree[i] = new Bits(64);
+    }
+    schedGpus = new Bits(64);
+    schedNodes = new Bits(64);
+  }
+
+  // ---------------------------------------------------------------- membership (management lock)
+
+  /** Adds a node's GPUs of this group. Called under the cluster's management lock. */
+  GroupNode addNode(NodeEntry node, List<GpuSlot> slots) {
+    int gpuBase = gpus.length;
+    int nodeLocal = nodes.length;
+    int newGpuCount = gpuBase + slots.size();
+    for (Bits b : byState) {
+      b.ensureCapacity(newGpuCount);
+    }
+    schedGpus.ensureCapacity(newGpuCount);
+    schedNodes.ensureCapacity(nodeLocal + 1);
+    for (Bits b : nodesByFree) {
+      b.ensureCapacity(nodeLocal + 1);
+    }
+    for (Bits[] f : filters.values()) {
+      f[0].ensureCapacity(newGpuCount);
+      f[1].ensureCapacity(nodeLocal + 1);
+    }
+    GroupNode gn = new GroupNode(node, this, nodeLocal, slots.toArray(GpuSlot[]::new));
+    GpuSlot[] g = Arrays.copyOf(gpus, newGpuCount);
+    for (GpuSlot s : slots) {
+      s.groupNode = gn;
+      g[s.local] = s;
+      byState[space.state(0)].set(s.local);
+    }
+    if (wholeCapable) {
+      gn.indexedFree = slots.size();
+      nodesByFree[slots.size()].set(nodeLocal);
+    }
+    GroupNode[] n = Arrays.copyOf(nodes, nodeLocal + 1);
+    n[nodeLocal] = gn;
+    gpus = g;
+    nodes = n;
+    if (slots.size() > maxNodeGpus) {
+      maxNodeGpus = slots.size();
+    }
+    return gn;
+  }
+
+  int nextGpuLocal() {
+    return gpus.length;
+  }
+
+  /** Sets or clears the schedulable bits of a node's GPUs (and cached constraint filters). */
+  void setSchedulable(GroupNode gn, boolean schedulable) {
+    apply(schedGpus, schedNodes, gn, schedulable);
+    for (var e : filters.entrySet()) {
+      boolean allowed = e.getKey().allowsNode(gn.node.spec.labels(), gn.node.spec.capacityClass());
+      apply(e.getValue()[0], e.getValue()[1], gn, schedulable && allowed);
+    }
+    filterVersion++;
+  }
+
+  private static void apply(Bits gpuBits, Bits nodeBits, GroupNode gn, boolean on) {
+    for (GpuSlot s : gn.gpus) {
+      if (on) {
+        gpuBits.set(s.local);
+      } else {
+        gpuBits.clear(s.local);
+      }
+    }
+    if (on) {
+      nodeBits.set(gn.local);
+    } else {
+      nodeBits.clear(gn.local);
+    }
+  }
+
+  /**
+   * The GPU-level and node-level filters for node constraints (labels, capacity classes), combined
+   * with schedulability. Built on first use without the management lock; rebuilt until no
+   * management change raced with the build.
+   */
+  Bits[] filterFor(Constraints c) {
+    if (!c.constrainsNodes()) {
+      return new Bits[] {schedGpus, schedNodes};
+    }
+    Bits[] f = filters.get(c);
+    if (f != null) {
+      return f;
+    }
+    Bits[] built = new Bits[] {new Bits(gpus.length), new Bits(nodes.length)};
+    Bits[] existing = filters.putIfAbsent(c, built);
+    Bits[] use = existing != null ? existing : built;
+    for (; ; ) {
+      int v = filterVersion;
+      GroupNode[] ns = nodes;
+      use[0].ensureCapacity(gpus.length);
+      use[1].ensureCapacity(ns.length);
+      for (GroupNode gn : ns) {
+        boolean on =
+            gn.node.schedulable()
+                && c.allowsNode(gn.node.spec.labels(), gn.node.spec.capacityClass());
+        apply(use[0], use[1], gn, on);
+      }
+      if (v == filterVersion && ns == nodes) {
+        return use;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- index maintenance (lock-free)
+
+  /** Index update after this thread changed {@code g}'s word from {@code oldW} to {@code newW}. */
+  void onChange(GpuSlot g, long oldW, long newW) {
+    int so = space.state(oldW);
+    int sn = space.state(newW);
+    if (so != sn) {
+      byState[sn].set(g.local);
+      byState[so].clear(g.local);
+      repairGpu(g);
+    }
+    if (wholeCapable && (oldW == 0) != (newW == 0)) {
+      updateNode(g.groupNode);
+    }
+  }
+
+  void repairGpu(GpuSlot g) {
+    for (; ; ) {
+      long w = g.word();
+      byState[space.state(w)].set(g.local);
+      if (g.word() == w) {
+        return;
+      }
+    }
+  }
+
+  void updateNode(GroupNode n) {
+    int f = n.countFree();
+    nodesByFree[f].set(n.local);
+    int prev = n.indexedFree;
+    n.indexedFree = f;
+    if (prev != f) {
+      nodesByFree[prev].clear(n.local);
+    }
+    repairNode(n);
+  }
+
+  void repairNode(GroupNode n) {
+    for (; ; ) {
+      int f = n.countFree();
+      nodesByFree[f].set(n.local);
+      n.indexedFree = f;
+      if (n.countFree() == f) {
+        return;
+      }
+    }
+  }
+
+  /** A reader found GPU {@code g} indexed under a state it is not in: clean up and repair. */
+  void staleGpu(GpuSlot g, int state) {
+    byState[state].clear(g.local);
+    repairGpu(g);
+  }
+
+  void staleNode(GroupNode n, int free) {
+    nodesByFree[free].clear(n.local);
+    repairNode(n);
+  }
+
+  // ---------------------------------------------------------------- decision tables
+
+  /** An ordered candidate list: entry {@code >= 0} is a GPU state, {@code < 0} a node bucket. */
+  record Order(int[] entries, double[] scores, int[] tieEnd) {
+    static final Order EMPTY = new Order(new int[0], new double[0], new int[0]);
+
+    static Order of(List<double[]> rows) {
+      // row: {entry, score, kind}; GPU states (kind 0) before node buckets (kind 1) on equal score
+      rows.sort(Comparator.<double[]>comparingDouble(r -> r[1]).thenComparingDouble(r -> r[2]));
+      int n = rows.size();
+      int[] e = new int[n];
+      double[] s = new double[n];
+      int[] tie = new int[n];
+      for (int i = 0; i < n; i++) {
+        e[i] = (int) rows.get(i)[0];
+        s[i] = rows.get(i)[1];
+      }
+      for (int i = n - 1; i >= 0; i--) {
+        boolean sameAsNext =
+            i + 1 < n && s[i] == s[i + 1] && rows.get(i)[2] == rows.get(i + 1)[2];
+        tie[i] = sameAsNext ? tie[i + 1] : i + 1;
+      }
+      return new Order(e, s, tie);
+    }
+  }
+
+  /** Strategy- and mix-dependent tables of a group; immutable once published (lazy parts aside). */
+  final class Tables {
+    final PlacementStrategy strategy;
+    final double[] weights;
+    final double[] gpuFrag;
+    final double[] nodeFrag;
+    final int maxF;
+    final byte[][] choice;
+    final Order[] migOrder;
+    final Order[] wholeOrder;
+    final double[] shareW;
+    final double wholeWSum;
+    final AtomicReferenceArray<Order> shareOrder;
+
+    Tables(PlacementStrategy strategy, double[] globalWeights, int maxF) {
+      this.strategy = strategy;
+      this.maxF = maxF;
+      this.weights = groupWeights(globalWeights);
+      boolean frag = strategy.usesFragmentation();
+      // node-level fragmentation: free GPUs that whole requests of the mix cannot use, in milli
+      nodeFrag = new double[maxF + 1];
+      double wsum = 0;
+      shareW = new double[41];
+      if (space.mode == GpuMode.SHARED || space.mode == GpuMode.WHOLE) {
+        for (int k = 1; k <= 64; k++) {
+          double w = weights[k - 1];
+          wsum += w;
+          for (int f = 0; f <= maxF; f++) {
+            nodeFrag[f] += w * 1000.0 * (f % k);
+          }
+        }
+        if (space.mode == GpuMode.SHARED) {
+          System.arraycopy(weights, 64, shareW, 0, 41);
+        }
+      }
+      wholeWSum = wsum;
+      gpuFrag = new double[space.stateCount()];
+      if (space instanceof MigSpace mig) {
+        int slices = mig.geometry.memorySlices();
+        for (int s = 0; s < gpuFrag.length; s++) {
+          double f = 0;
+          for (int p = 0; p < mig.profiles.length; p++) {
+            f += weights[p] * mig.unusableSlots(s, p) * 1000.0 / slices;
+          }
+          gpuFrag[s] = f;
+        }
+        choice = new byte[mig.profiles.length][gpuFrag.length];
+        migOrder = new Order[mig.profiles.length];
+        for (int p = 0; p < mig.profiles.length; p++) {
+          List<double[]> rows = new ArrayList<>();
+          for (int s = 0; s < gpuFrag.length; s++) {
+            int feasible = mig.feasible[p][s];
+            choice[p][s] = -1;
+            double best = Double.POSITIVE_INFINITY;
+            while (feasible != 0) {
+              int c = Integer.numberOfTrailingZeros(feasible);
+              feasible &= feasible - 1;
+              int next = mig.state(mig.words[s] + mig.delta(p, c));
+              double score =
+                  strategy.score(
+                      new Candidate(
+                          space.mode,
+                          space.freeFraction(s),
+                          space.freeFraction(next),
+                          -1,
+                          -1,
+                          frag ? gpuFrag[next] - gpuFrag[s] : 0));
+              if (score < best) {
+                best = score;
+                choice[p][s] = (byte) c;
+              }
+            }
+            if (choice[p][s] >= 0) {
+              rows.add(new double[] {s, best, 0});
+            }
+          }
+          migOrder[p] = Order.of(rows);
+        }
+      } else {
+        choice = new byte[0][];
+        migOrder = new Order[0];
+        if (space.mode == GpuMode.SHARED) {
+          for (int s = 0; s < gpuFrag.length; s++) {
+            gpuFrag[s] = space.isEmptyState(s) ? 0 : fragOfFree(Space.Shared.freeMilliOf(s));
+          }
+        }
+      }
+      wholeOrder = new Order[maxF + 1];
+      wholeOrder[0] = Order.EMPTY;
+      for (int k = 1; k <= maxF; k++) {
+        List<double[]> rows = new ArrayList<>();
+        for (int f = k; f <= maxF && wholeCapable; f++) {
+          double delta = frag ? nodeFrag[f - k] - nodeFrag[f] : 0;
+          double score = strategy.score(new Candidate(space.mode, 1, 0, f, f - k, delta));
+          rows.add(new double[] {-1 - f, score, 1});
+        }
+        wholeOrder[k] = Order.of(rows);
+      }
+      shareOrder =
+          new AtomicReferenceArray<>(space.mode == GpuMode.SHARED ? 1001 * Space.Shared.MEM_BUCKETS : 0);
+    }
+
+    /** Fragmentation of a partly used SHARED GPU with {@code freeMilli} free, in milli. */
+    double fragOfFree(double freeMilli) {
+      double f = wholeWSum * freeMilli;
+      for (int b = 1; b < 41; b++) {
+        if (freeMilli < b * 25) {
+          f += shareW[b] * freeMilli;
+        }
+      }
+      return f;
+    }
+
+    Order shareOrder(int milli, long memMiB) {
+      Space.Shared sh = (Space.Shared) space;
+      int memNeed = (int) Math.min(16, (memMiB * 16 + sh.memoryMiB - 1) / sh.memoryMiB);
+      int key = milli * Space.Shared.MEM_BUCKETS + memNeed;
+      Order o = shareOrder.get(key);
+      if (o == null) {
+        o = buildShareOrder(milli, memMiB);
+        shareOrder.lazySet(key, o); // idempotent: racing builders compute the same order
+      }
+      return o;
+    }
+
+    private Order buildShareOrder(int milli, long memMiB) {
+      Space.Shared sh = (Space.Shared) space;
+      boolean frag = strategy.usesFragmentation();
+      List<double[]> rows = new ArrayList<>();
+      double memAfterEmpty = (double) (sh.memoryMiB - memMiB) / sh.memoryMiB;
+      for (int s = 0; s < gpuFrag.length; s++) {
+        if (space.isEmptyState(s)) {
+          continue; // empty GPUs are found through the node buckets
+        }
+        int milliBucket = s / Space.Shared.MEM_BUCKETS;
+        int memBucket = s % Space.Shared.MEM_BUCKETS;
+        int maxFreeMilli = milliBucket == Space.Shared.MILLI_BUCKETS - 1 ? 1000 : milliBucket * 25 + 24;
+        long maxFreeMem =
+            memBucket == 16 ? sh.memoryMiB : ((memBucket + 1) * sh.memoryMiB + 15) / 16 - 1;
+        if (maxFreeMilli < milli || maxFreeMem < memMiB) {
+          continue;
+        }
+        double freeMilli = Space.Shared.freeMilliOf(s);
+        double afterMilli = Math.max(0, freeMilli - milli);
+        double afterMem = Math.max(0, Space.Shared.freeMemFractionOf(s) - (double) memMiB / sh.memoryMiB);
+        double delta = frag ? fragOfFree(afterMilli) - fragOfFree(freeMilli) : 0;
+        double score =
+            strategy.score(
+                new Candidate(
+                    space.mode,
+                    space.freeFraction(s),
+                    Math.min(afterMilli / 1000, afterMem),
+                    -1,
+                    -1,
+                    delta));
+        rows.add(new double[] {s, score, 0});
+      }
+      for (int f = 1; f <= maxF; f++) {
+        double delta =
+            frag ? fragOfFree(1000 - milli) + nodeFrag[f - 1] - nodeFrag[f] : 0;
+        double score =
+            strategy.score(
+                new Candidate(
+                    space.mode, 1, Math.min((1000 - milli) / 1000.0, memAfterEmpty), f, f - 1, delta));
+        rows.add(new double[] {-1 - f, score, 1});
+      }
+      return Order.of(rows);
+    }
+  }
+
+  /** This group's weights over the mix classes it can serve, normalized; a prior if none seen. */
+  double[] groupWeights(double[] global) {
+    double[] w;
+    if (space instanceof MigSpace mig) {
+      w = new double[mig.profiles.length];
+      for (int p = 0; p < w.length; p++) {
+        w[p] = global[mixClasses[p]];
+      }
+      if (sum(w) == 0) {
+        Arrays.fill(w, 1);
+      }
+    } else {
+      w = new double[64 + 41];
+      for (int k = 0; k < 64; k++) {
+        w[k] = global[Mix.WHOLE_BASE + k];
+      }
+      if (space.mode == GpuMode.SHARED) {
+        for (int b = 0; b < 41; b++) {
+          w[64 + b] = global[Mix.SHARE_BASE + b];
+        }
+      }
+      if (sum(w) == 0) {
+        if (space.mode == GpuMode.SHARED) {
+          w[0] = 1;
+          w[64 + 4] = 1; // 100 milli
+          w[64 + 10] = 1; // 250 milli
+          w[64 + 20] = 1; // 500 milli
+        } else {
+          w[0] = 1;
+          w[1] = 1;
+          w[3] = 1;
+          w[7] = 1;
+        }
+      }
+    }
+    double s = sum(w);
+    for (int i = 0; i < w.length; i++) {
+      w[i] /= s;
+    }
+    return w;
+  }
+
+  private static double sum(double[] a) {
+    double s = 0;
+    for (double v : a) {
+      s += v;
+    }
+    return s;
+  }
+
+  void rebuild(PlacementStrategy strategy, double[] globalWeights) {
+    tables = new Tables(strategy, globalWeights, Math.max(1, maxNodeGpus));
+  }
+
+  /** Fragmented milli of one GPU given its word and, for empty GPUs, its node's free count. */
+  double fragmentedMilli(Tables t, long word, int nodeFree) {
+    if (word == 0 && wholeCapable) {
+      return nodeFree <= 0 || nodeFree > t.maxF ? 0 : t.nodeFrag[nodeFree] / nodeFree;
+    }
+    if (space instanceof MigSpace) {
+      return t.gpuFrag[space.state(word)];
+    }
+    if (space.mode == GpuMode.SHARED) {
+      double free = 1000 - Space.Shared.milliUsed(word);
+      return Math.min(free, t.fragOfFree(free));
+    }
+    return 0;
+  }
+
+  // ---------------------------------------------------------------- search
+
+  /** Walks an {@link Order} over this group's index, yielding candidates in strategy order. */
+  static final class Cursor {
+    final Group group;
+    final Order order;
+    final Bits gpuFilter;
+    final Bits nodeFilter;
+    private int tie;
+    private int from;
+    int entry;
+    int index;
+
+    Cursor(Group group, Order order, Bits[] filter) {
+      this.group = group;
+      this.order = order;
+      this.gpuFilter = filter[0];
+      this.nodeFilter = filter[1];
+    }
+
+    /** Moves to the next candidate (lowest index of the best non-empty tie group). */
+    boolean next() {
+      int[] entries = order.entries;
+      while (tie < entries.length) {
+        int end = order.tieEnd[tie];
+        int best = Integer.MAX_VALUE;
+        int bestEntry = -1;
+        for (int e = tie; e < end; e++) {
+          int ent = entries[e];
+          int i =
+              ent >= 0
+                  ? group.byState[ent].nextSetBit(from, gpuFilter)
+                  : group.nodesByFree[-1 - ent].nextSetBit(from, nodeFilter);
+          if (i >= 0 && i < best) {
+            best = i;
+            bestEntry = e;
+          }
+        }
+        if (bestEntry >= 0) {
+          entry = bestEntry;
+          index = best;
+          from = best + 1;
+          return true;
+        }
+        tie = end;
+        from = 0;
+      }
+      return false;
+    }
+
+    double score() {
+      return order.scores[entry];
+    }
+
+    int entryValue() {
+      return order.entries[entry];
+    }
+  }
+
+  @Nullable GpuSlot gpu(int local) {
+    GpuSlot[] g = gpus;
+    return local < g.length ? g[local] : null;
+  }
+
+  @Nullable GroupNode node(int local) {
+    GroupNode[] n = nodes;
+    return local < n.length ? n[local] : null;
+  }
+}

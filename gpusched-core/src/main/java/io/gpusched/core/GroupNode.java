@@ -1,0 +1,30 @@
+package io.gpusched.core;
+
+/** The GPUs one node has in one {@link Group}, with the node's free-GPU count as last indexed. */
+final class GroupNode {
+  final NodeEntry node;
+  final Group group;
+  final int local;
+  final GpuSlot[] gpus;
+
+  /** The bucket this node was last put in; a hint for which bit to clear, never trusted. */
+  volatile int indexedFree;
+
+  GroupNode(NodeEntry node, Group group, int local, GpuSlot[] gpus) {
+    this.node = node;
+    this.group = group;
+    this.local = local;
+    this.gpus = gpus;
+  }
+
+  /** Counts empty GPUs by reading their words. */
+  int countFree() {
+    int n = 0;
+    for (GpuSlot g : gpus) {
+      if (g.word() == 0) {
+        n++;
+      }
+    }
+    return n;
+  }
+}

@@ -1,0 +1,877 @@
+package io.gpusched.core;
+
+import io.gpusched.AllocatedGpu;
+import io.gpusched.Allocation;
+import io.gpusched.ClusterSnapshot;
+import io.gpusched.Constraints;
+import io.gpusched.GpuCluster;
+import io.gpusched.GpuDemand;
+import io.gpusched.GpuMode;
+import io.gpusched.GpuModel;
+import io.gpusched.GpuSpec;
+import io.gpusched.GpuUsage;
+import io.gpusched.NodeRemoval;
+import io.gpusched.NodeSpec;
+import io.gpusched.NodeState;
+import io.gpusched.NodeUsage;
+import io.gpusched.PlacementRequest;
+import io.gpusched.PlacementStrategy;
+import io.gpusched.UsageSummary;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The lock-free {@link GpuCluster}. See {@link Group} for the index protocol, {@link Space} for the
+ * word layouts and {@code docs/placement.md} for the whole algorithm.
+ *
+ * <p><b>Placement</b> (lock-free): pick the eligible groups (model, mode, constraints), walk each
+ * group's candidate order with a {@link Group.Cursor}, merging groups by score; for the best
+ * candidate reserve host resources (CAS on the node's host word), then CAS the GPU word from the
+ * value read to value + delta. The CAS is the linearization point of a single-GPU placement. A gang
+ * CASes GPU by GPU and rolls back on failure; it becomes visible as one allocation only after all
+ * CASes succeeded, and a failed gang leaves no word changed.
+ *
+ * <p><b>Publication.</b> The allocation is added to its nodes' live sets, then the nodes' {@code
+ * removed} flags are read (Dekker-style against {@link #removeNode}, which writes the flag before
+ * reading the sets), and finally its state is CASed from PENDING to ACTIVE. Either the remover sees
+ * the allocation (and reports it lost, or aborts it while PENDING) or the placer sees the flag and
+ * backs out; nothing is dropped silently.
+ *
+ * <p><b>Release</b> (wait-free apart from index repair): CAS the allocation's state ACTIVE to
+ * RELEASED (idempotence), then subtract each delta from its GPU word with one atomic add.
+ *
+ * <p><b>Management</b> ({@code addNode}, {@code setNodeState}, {@code removeNode}) is serialized by
+ * a monitor that placements never take.
+ */
+final class LockFreeCluster implements GpuCluster {
+  private static final Logger log = LoggerFactory.getLogger(LockFreeCluster.class);
+  private static final int MAX_PUBLISH_RETRIES = 16;
+
+  private final PlacementStrategy strategy;
+  private final Mix mix;
+  private final Object mgmt = new Object();
+  private final AtomicLong ids = new AtomicLong();
+
+  private final Map<String, Group> groupByKey = new HashMap<>();
+  private final Map<String, GpuModel> models = new HashMap<>();
+  private final Map<String, NodeEntry> nodes = new ConcurrentHashMap<>();
+  private volatile List<NodeEntry> nodeOrder = List.of();
+  private volatile Group[] allGroups = new Group[0];
+  private volatile Group[] wholeGroups = new Group[0];
+  private volatile Group[] shareGroups = new Group[0];
+  private volatile Map<String, Group[]> migGroups = Map.of();
+  private volatile double[] tableWeights;
+  private int nodeOrdinals;
+
+  LockFreeCluster(PlacementStrategy strategy, Mix mix) {
+    this.strategy = strategy;
+    this.mix = mix;
+    this.tableWeights = mix.weights();
+  }
+
+  PlacementStrategy strategy() {
+    return strategy;
+  }
+
+  // ================================================================= placement
+
+  @Override
+  public Optional<Allocation> place(PlacementRequest request) {
+    Objects.requireNonNull(request, "request");
+    if (strategy.usesFragmentation()
+        && !mix.isFixed()
+        && ThreadLocalRandom.current().nextInt(Mix.RELEARN_EVERY) == 0) {
+      relearn();
+    }
+    GpuDemand demand = request.gpus();
+    Constraints c = request.constraints();
+    Group[] groups = eligibleGroups(demand, c);
+    for (int attempt = 0; attempt < MAX_PUBLISH_RETRIES; attempt++) {
+      Reservation r;
+      if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
+        r = placeSpread(groups, w.count(), request);
+      } else {
+        r = placeOne(groups, demand, request.cpuMillis(), request.memoryMiB(), c);
+      }
+      if (r == null) {
+        mix.record(mix.classOf(demand, groups[0].space.model.name()));
+        return Optional.empty();
+      }
+      mix.record(mix.classOf(demand, r.slots[0].group.space.model.name()));
+      AllocationImpl a = publish(r, request);
+      if (a != null) {
+        return Optional.of(a);
+      }
+    }
+    log.debug("placement of {} gave up after racing node removals", request);
+    return Optional.empty();
+  }
+
+  /** The groups that may host the demand; throws if no node of the cluster ever could. */
+  private Group[] eligibleGroups(GpuDemand demand, Constraints c) {
+    Group[] candidates;
+    if (demand instanceof GpuDemand.Mig m) {
+      candidates = migGroups.getOrDefault(m.profile(), new Group[0]);
+    } else if (demand instanceof GpuDemand.Share) {
+      candidates = shareGroups;
+    } else {
+      candidates = wholeGroups;
+    }
+    Group[] out = new Group[candidates.length];
+    int n = 0;
+    for (Group g : candidates) {
+      if (c.allowsModel(g.space.model.name()) && canEverHost(g, demand)) {
+        out[n++] = g;
+      }
+    }
+    if (n == 0) {
+      throw new IllegalArgumentException(whyNot(demand, c));
+    }
+    if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
+      long total = 0;
+      for (int i = 0; i < n; i++) {
+        total += out[i].gpus.length;
+      }
+      if (w.count() > total) {
+        throw new IllegalArgumentException(
+            "request for " + w.count() + " whole GPUs exceeds the " + total
+                + " eligible GPUs of the cluster");
+      }
+    }
+    return n == out.length ? out : Arrays.copyOf(out, n);
+  }
+
+  private static boolean canEverHost(Group g, GpuDemand demand) {
+    if (demand instanceof GpuDemand.Share s) {
+      return s.memoryMiB() <= g.space.model.memoryMiB();
+    }
+    if (demand instanceof GpuDemand.Whole w && (w.sameNode() || w.count() == 1)) {
+      return w.count() <= g.maxNodeGpus;
+    }
+    return true;
+  }
+
+  private String whyNot(GpuDemand demand, Constraints c) {
+    String models = c.gpuModels().isEmpty() ? "any model" : "models " + c.gpuModels();
+    if (demand instanceof GpuDemand.Mig m) {
+      var known = new java.util.TreeSet<String>();
+      for (Group g : allGroups) {
+        if (g.space instanceof MigSpace mig && c.allowsModel(g.space.model.name())) {
+          for (var p : mig.profiles) {
+            known.add(p.name());
+          }
+        }
+      }
+      return "unknown MIG profile " + m.profile() + " for " + models
+          + " among the cluster's MIG GPUs; known profiles: " + known;
+    }
+    if (demand instanceof GpuDemand.Share s) {
+      return "no SHARED GPU of " + models + " has " + s.memoryMiB() + " MiB of memory for a share";
+    }
+    GpuDemand.Whole w = (GpuDemand.Whole) demand;
+    return "no node has " + w.count() + " WHOLE or SHARED GPUs of " + models
+        + (w.sameNode() ? " on one node" : "");
+  }
+
+  /** Places a single-node demand: a MIG instance, a share, or whole GPUs on one node. */
+  private @Nullable Reservation placeOne(
+      Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
+    if (groups.length == 1) {
+      Group.Cursor cur = cursor(groups[0], demand, c);
+      while (cur.next()) {
+        Reservation r = attempt(cur, demand, cpu, mem);
+        if (r != null) {
+          return r;
+        }
+      }
+      return null;
+    }
+    Group.Cursor[] cursors = new Group.Cursor[groups.length];
+    boolean[] live = new boolean[groups.length];
+    for (int i = 0; i < groups.length; i++) {
+      cursors[i] = cursor(groups[i], demand, c);
+      live[i] = cursors[i].next();
+    }
+    for (; ; ) {
+      int best = -1;
+      for (int i = 0; i < cursors.length; i++) {
+        if (live[i] && (best < 0 || cursors[i].score() < cursors[best].score())) {
+          best = i;
+        }
+      }
+      if (best < 0) {
+        return null;
+      }
+      Reservation r = attempt(cursors[best], demand, cpu, mem);
+      if (r != null) {
+        return r;
+      }
+      live[best] = cursors[best].next();
+    }
+  }
+
+  private Group.Cursor cursor(Group g, GpuDemand demand, Constraints c) {
+    Group.Tables t = g.tables;
+    Group.Order order;
+    if (demand instanceof GpuDemand.Mig m) {
+      order = t.migOrder[((MigSpace) g.space).profileIndex(m.profile())];
+    } else if (demand instanceof GpuDemand.Share s) {
+      order = t.shareOrder(s.milliGpu(), s.memoryMiB());
+    } else {
+      int k = ((GpuDemand.Whole) demand).count();
+      order = k < t.wholeOrder.length ? t.wholeOrder[k] : Group.Order.EMPTY;
+    }
+    return new Group.Cursor(g, order, g.filterFor(c));
+  }
+
+  /** Tries the cursor's current candidate. Returns the reservation, or null to move on. */
+  private @Nullable Reservation attempt(Group.Cursor cur, GpuDemand demand, long cpu, long mem) {
+    Group g = cur.group;
+    int ent = cur.entryValue();
+    if (ent >= 0) {
+      GpuSlot gpu = g.gpu(cur.index);
+      if (gpu == null) {
+        return null;
+      }
+      for (int tries = 0; tries < 4; tries++) {
+        long w = gpu.word();
+        int s = g.space.state(w);
+        if (s != ent) {
+          if (tries == 0) {
+            g.staleGpu(gpu, ent);
+          }
+          return null;
+        }
+        long delta = deltaOnState(g, demand, s, w);
+        if (delta == 0 || !gpu.node.schedulable()) {
+          return null;
+        }
+        if (!gpu.node.reserveHost(cpu, mem)) {
+          return null;
+        }
+        if (gpu.cas(w, w + delta)) {
+          g.onChange(gpu, w, w + delta);
+          Reservation r = new Reservation(1);
+          r.add(gpu, delta, cpu, mem);
+          return r;
+        }
+        gpu.node.releaseHost(cpu, mem);
+      }
+      return null;
+    }
+    GroupNode gn = g.node(cur.index);
+    if (gn == null || !gn.node.schedulable()) {
+      return null;
+    }
+    int f = -1 - ent;
+    int actual = gn.countFree();
+    if (actual != f) {
+      g.staleNode(gn, f);
+    }
+    int k = demand instanceof GpuDemand.Whole w ? w.count() : 1;
+    if (actual < k) {
+      return null;
+    }
+    long delta =
+        demand instanceof GpuDemand.Share s
+            ? Space.Shared.delta(s.milliGpu(), s.memoryMiB())
+            : g.space.wholeDelta();
+    return takeEmpty(gn, k, delta, cpu, mem);
+  }
+
+  /** Takes {@code k} empty GPUs of a node, all or none. */
+  private static @Nullable Reservation takeEmpty(
+      GroupNode gn, int k, long delta, long cpu, long mem) {
+    if (!gn.node.reserveHost(cpu, mem)) {
+      return null;
+    }
+    Reservation r = new Reservation(k);
+    for (GpuSlot gpu : gn.gpus) {
+      if (gpu.word() == 0 && gpu.cas(0, delta)) {
+        r.add(gpu, delta, r.n == 0 ? cpu : 0, r.n == 0 ? mem : 0);
+        if (r.n == k) {
+          break;
+        }
+      }
+    }
+    if (r.n < k) {
+      for (int i = 0; i < r.n; i++) {
+        r.slots[i].subtract(delta); // never indexed: these words only went 0 -> delta -> 0
+      }
+      gn.node.releaseHost(cpu, mem);
+      return null;
+    }
+    for (int i = 0; i < r.n; i++) {
+      gn.group.onChange(r.slots[i], 0, delta);
+    }
+    return r;
+  }
+
+  private static long deltaOnState(Group g, GpuDemand demand, int state, long word) {
+    if (demand instanceof GpuDemand.Mig m) {
+      MigSpace mig = (MigSpace) g.space;
+      int p = mig.profileIndex(m.profile());
+      int c = g.tables.choice[p][state];
+      return c < 0 ? 0 : mig.delta(p, c);
+    }
+    if (demand instanceof GpuDemand.Share s) {
+      Space.Shared sh = (Space.Shared) g.space;
+      return sh.fits(word, s.milliGpu(), s.memoryMiB())
+          ? Space.Shared.delta(s.milliGpu(), s.memoryMiB())
+          : 0;
+    }
+    return 0; // whole GPUs are taken through node buckets
+  }
+
+  /** Whole GPUs on any nodes: one at a time, rolled back unless all {@code count} are taken. */
+  private @Nullable Reservation placeSpread(Group[] groups, int count, PlacementRequest request) {
+    long cpu = (request.cpuMillis() + count - 1) / count;
+    long mem = (request.memoryMiB() + count - 1) / count;
+    GpuDemand one = new GpuDemand.Whole(1, true);
+    Reservation all = new Reservation(count);
+    for (int i = 0; i < count; i++) {
+      Reservation r = placeOne(groups, one, cpu, mem, request.constraints());
+      if (r == null) {
+        undo(all);
+        return null;
+      }
+      all.add(r.slots[0], r.deltas[0], r.cpu[0], r.mem[0]);
+    }
+    return all;
+  }
+
+  private @Nullable AllocationImpl publish(Reservation r, PlacementRequest request) {
+    List<AllocatedGpu> gpus = new ArrayList<>(r.n);
+    for (int i = 0; i < r.n; i++) {
+      gpus.add(describe(r.slots[i], r.deltas[i]));
+    }
+    AllocationImpl a =
+        new AllocationImpl(
+            this,
+            ids.incrementAndGet(),
+            request,
+            Arrays.copyOf(r.slots, r.n),
+            Arrays.copyOf(r.deltas, r.n),
+            Arrays.copyOf(r.cpu, r.n),
+            Arrays.copyOf(r.mem, r.n),
+            List.copyOf(gpus));
+    boolean removed = false;
+    for (int i = 0; i < r.n; i++) {
+      NodeEntry node = r.slots[i].node;
+      node.live.add(a);
+    }
+    for (int i = 0; i < r.n; i++) {
+      removed |= r.slots[i].node.removed;
+    }
+    if (!removed && a.state.compareAndSet(AllocationImpl.PENDING, AllocationImpl.ACTIVE)) {
+      return a;
+    }
+    a.state.compareAndSet(AllocationImpl.PENDING, AllocationImpl.ABORTED);
+    undo(a);
+    return null;
+  }
+
+  private static AllocatedGpu describe(GpuSlot slot, long delta) {
+    GpuSpec spec = slot.spec;
+    Space space = slot.group.space;
+    String profile = null;
+    int start = -1;
+    int milli;
+    long memory;
+    if (space instanceof MigSpace mig) {
+      int[] pc = mig.decode(delta);
+      int p = pc[0];
+      int choice = pc[1];
+      profile = mig.profiles[p].name();
+      start = mig.startSlot(p, choice);
+      milli = 0;
+      memory = mig.profiles[p].memoryMiB();
+    } else if (space.mode == GpuMode.SHARED) {
+      milli = Space.Shared.milliUsed(delta);
+      memory = Space.Shared.memUsed(delta);
+    } else {
+      milli = 1000;
+      memory = space.model.memoryMiB();
+    }
+    return new AllocatedGpu(
+        slot.node.spec.id(),
+        spec.index(),
+        spec.uuid(),
+        space.model.name(),
+        space.mode,
+        profile,
+        start,
+        milli,
+        memory);
+  }
+
+  /** Gives an allocation's capacity back (after its state left ACTIVE or PENDING). */
+  void undo(AllocationImpl a) {
+    for (int i = 0; i < a.slots.length; i++) {
+      GpuSlot s = a.slots[i];
+      long before = s.subtract(a.deltas[i]);
+      s.group.onChange(s, before, before - a.deltas[i]);
+      s.node.releaseHost(a.hostCpu[i], a.hostMem[i]);
+    }
+    for (GpuSlot s : a.slots) {
+      s.node.live.remove(a);
+    }
+  }
+
+  private static void undo(Reservation r) {
+    for (int i = 0; i < r.n; i++) {
+      GpuSlot s = r.slots[i];
+      long before = s.subtract(r.deltas[i]);
+      s.group.onChange(s, before, before - r.deltas[i]);
+      s.node.releaseHost(r.cpu[i], r.mem[i]);
+    }
+  }
+
+  /** GPUs taken but not yet published, with what was added to each and the host charged. */
+  static final class Reservation {
+    final GpuSlot[] slots;
+    final long[] deltas;
+    final long[] cpu;
+    final long[] mem;
+    int n;
+
+    Reservation(int capacity) {
+      slots = new GpuSlot[capacity];
+      deltas = new long[capacity];
+      cpu = new long[capacity];
+      mem = new long[capacity];
+    }
+
+    void add(GpuSlot s, long delta, long c, long m) {
+      slots[n] = s;
+      deltas[n] = delta;
+      cpu[n] = c;
+      mem[n] = m;
+      n++;
+    }
+  }
+
+  private void relearn() {
+    double[] next = mix.relearn(tableWeights);
+    if (next != null) {
+      tableWeights = next;
+      for (Group g : allGroups) {
+        g.rebuild(strategy, next);
+      }
+      log.debug("request mix shifted; rebuilt decision tables of {} groups", allGroups.length);
+    }
+  }
+
+  // ================================================================= management
+
+  @Override
+  public void addNode(NodeSpec spec) {
+    Objects.requireNonNull(spec, "node");
+    synchronized (mgmt) {
+      if (nodes.containsKey(spec.id())) {
+        throw new IllegalArgumentException("node " + spec.id() + " already exists");
+      }
+      for (GpuSpec g : spec.gpus()) {
+        GpuModel known = models.get(g.model().name());
+        if (known != null && !known.equals(g.model())) {
+          throw new IllegalArgumentException(
+              "GPU model name " + g.model().name() + " is already used with a different definition");
+        }
+      }
+      NodeEntry node = new NodeEntry(spec, nodeOrdinals++);
+      Map<String, List<Integer>> byGroup = new LinkedHashMap<>();
+      for (int i = 0; i < spec.gpus().size(); i++) {
+        byGroup.computeIfAbsent(groupKey(spec.gpus().get(i)), k -> new ArrayList<>()).add(i);
+      }
+      List<Group> touched = new ArrayList<>();
+      List<GroupNode> groupNodes = new ArrayList<>();
+      for (var e : byGroup.entrySet()) {
+        GpuSpec first = spec.gpus().get(e.getValue().get(0));
+        Group g = groupByKey.get(e.getKey());
+        if (g == null) {
+          g = newGroup(e.getKey(), first);
+        }
+        int before = g.maxNodeGpus;
+        List<GpuSlot> slots = new ArrayList<>();
+        int local = g.nextGpuLocal();
+        for (int idx : e.getValue()) {
+          GpuSlot s = new GpuSlot(node, spec.gpus().get(idx), g, local++);
+          node.gpus[idx] = s;
+          slots.add(s);
+        }
+        groupNodes.add(g.addNode(node, slots));
+        if (g.tables == null || g.maxNodeGpus != before) {
+          g.rebuild(strategy, tableWeights);
+        }
+        touched.add(g);
+      }
+      for (GpuSpec g : spec.gpus()) {
+        models.putIfAbsent(g.model().name(), g.model());
+      }
+      publishGroups();
+      nodes.put(spec.id(), node);
+      var order = new ArrayList<>(nodeOrder);
+      order.add(node);
+      nodeOrder = List.copyOf(order);
+      for (GroupNode gn : groupNodes) {
+        gn.group.setSchedulable(gn, true);
+      }
+      log.debug("added node {} with {} GPUs in {} groups", spec.id(), spec.gpus().size(), touched.size());
+    }
+  }
+
+  private static String groupKey(GpuSpec g) {
+    String key = g.model().name() + "|" + g.mode();
+    return g.mode() == GpuMode.MIG_STATIC ? key + "|" + g.staticInstances() : key;
+  }
+
+  private Group newGroup(String key, GpuSpec first) {
+    GpuModel model = first.model();
+    Space space =
+        switch (first.mode()) {
+          case WHOLE -> new Space.Whole(model);
+          case SHARED -> new Space.Shared(model);
+          case MIG_DYNAMIC -> new MigSpace.Dynamic(model);
+          case MIG_STATIC -> new MigSpace.Static(model, first.staticInstances());
+        };
+    int[] classes = new int[0];
+    if (space instanceof MigSpace mig) {
+      classes = new int[mig.profiles.length];
+      for (int p = 0; p < classes.length; p++) {
+        classes[p] = mix.migClass(model.name(), mig.profiles[p].name());
+      }
+      tableWeights = mix.isFixed() ? mix.weights() : tableWeights;
+    }
+    Group g = new Group(allGroups.length, key, space, classes);
+    groupByKey.put(key, g);
+    Group[] all = Arrays.copyOf(allGroups, allGroups.length + 1);
+    all[all.length - 1] = g;
+    allGroups = all;
+    return g;
+  }
+
+  private void publishGroups() {
+    List<Group> whole = new ArrayList<>();
+    List<Group> share = new ArrayList<>();
+    Map<String, List<Group>> mig = new TreeMap<>();
+    for (Group g : allGroups) {
+      if (g.wholeCapable) {
+        whole.add(g);
+      }
+      if (g.space.mode == GpuMode.SHARED) {
+        share.add(g);
+      }
+      if (g.space instanceof MigSpace m) {
+        for (var p : m.profiles) {
+          mig.computeIfAbsent(p.name(), k -> new ArrayList<>()).add(g);
+        }
+      }
+    }
+    Map<String, Group[]> migArrays = new HashMap<>();
+    mig.forEach((k, v) -> migArrays.put(k, v.toArray(Group[]::new)));
+    wholeGroups = whole.toArray(Group[]::new);
+    shareGroups = share.toArray(Group[]::new);
+    migGroups = Map.copyOf(migArrays);
+  }
+
+  @Override
+  public void setNodeState(String nodeId, NodeState state) {
+    Objects.requireNonNull(state, "state");
+    synchronized (mgmt) {
+      NodeEntry node = require(nodeId);
+      node.state = state;
+      for (GroupNode gn : groupNodes(node)) {
+        gn.group.setSchedulable(gn, node.schedulable());
+      }
+    }
+  }
+
+  @Override
+  public NodeRemoval removeNode(String nodeId, boolean force) {
+    synchronized (mgmt) {
+      NodeEntry node = require(nodeId);
+      node.removed = true; // placements publishing from now on back out (see publish)
+      List<GroupNode> gns = groupNodes(node);
+      for (GroupNode gn : gns) {
+        gn.group.setSchedulable(gn, false);
+      }
+      List<Allocation> lost = new ArrayList<>();
+      if (!force) {
+        for (AllocationImpl a : node.live) {
+          if (a.state.get() == AllocationImpl.ACTIVE || a.state.get() == AllocationImpl.PENDING) {
+            node.removed = false;
+            for (GroupNode gn : gns) {
+              gn.group.setSchedulable(gn, node.schedulable());
+            }
+            throw new IllegalStateException(
+                "node " + nodeId + " has active allocations; drain it or remove it with force");
+          }
+        }
+      } else {
+        for (AllocationImpl a : node.live) {
+          for (; ; ) {
+            int st = a.state.get();
+            if (st == AllocationImpl.ACTIVE) {
+              if (a.state.compareAndSet(st, AllocationImpl.LOST)) {
+                lost.add(a);
+                releaseElsewhere(a, node);
+                break;
+              }
+            } else if (st == AllocationImpl.PENDING) {
+              if (a.state.compareAndSet(st, AllocationImpl.ABORTED)) {
+                break;
+              }
+            } else {
+              break;
+            }
+          }
+        }
+      }
+      nodes.remove(nodeId);
+      var order = new ArrayList<>(nodeOrder);
+      order.remove(node);
+      nodeOrder = List.copyOf(order);
+      if (!lost.isEmpty()) {
+        log.warn("node {} removed with {} active allocations; reported as lost", nodeId, lost.size());
+      }
+      return new NodeRemoval(nodeId, lost);
+    }
+  }
+
+  /** A lost multi-node gang still holds GPUs on other nodes: give those back. */
+  private static void releaseElsewhere(AllocationImpl a, NodeEntry removed) {
+    for (int i = 0; i < a.slots.length; i++) {
+      GpuSlot s = a.slots[i];
+      if (s.node != removed) {
+        long before = s.subtract(a.deltas[i]);
+        s.group.onChange(s, before, before - a.deltas[i]);
+        s.node.releaseHost(a.hostCpu[i], a.hostMem[i]);
+        s.node.live.remove(a);
+      }
+    }
+  }
+
+  private NodeEntry require(String nodeId) {
+    Objects.requireNonNull(nodeId, "nodeId");
+    NodeEntry n = nodes.get(nodeId);
+    if (n == null) {
+      throw new IllegalArgumentException("unknown node " + nodeId);
+    }
+    return n;
+  }
+
+  private static List<GroupNode> groupNodes(NodeEntry node) {
+    List<GroupNode> out = new ArrayList<>();
+    for (GpuSlot s : node.gpus) {
+      if (!out.contains(s.groupNode)) {
+        out.add(s.groupNode);
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public List<NodeSpec> nodes() {
+    return nodeOrder.stream().map(n -> n.spec).toList();
+  }
+
+  @Override
+  public List<Allocation> allocations(String nodeId) {
+    NodeEntry node = require(nodeId);
+    List<Allocation> out = new ArrayList<>();
+    for (AllocationImpl a : node.live) {
+      if (a.isActive()) {
+        out.add(a);
+      }
+    }
+    out.sort((x, y) -> Long.compare(x.id(), y.id()));
+    return out;
+  }
+
+  // ================================================================= snapshot
+
+  @Override
+  public ClusterSnapshot snapshot() {
+    long t0 = System.nanoTime();
+    List<NodeUsage> nodeUsages = new ArrayList<>();
+    Map<String, Summer> byModel = new TreeMap<>();
+    Map<String, Summer> byLabel = new TreeMap<>();
+    Summer total = new Summer();
+    for (NodeEntry node : nodeOrder) {
+      long[] words = new long[node.gpus.length];
+      Map<Group, Integer> free = new HashMap<>();
+      for (int i = 0; i < words.length; i++) {
+        words[i] = node.gpus[i].word();
+        if (words[i] == 0) {
+          free.merge(node.gpus[i].group, 1, Integer::sum);
+        }
+      }
+      Summer ns = new Summer();
+      List<GpuUsage> gpus = new ArrayList<>();
+      for (int i = 0; i < words.length; i++) {
+        GpuSlot s = node.gpus[i];
+        GpuUsage u = usage(s, words[i], free.getOrDefault(s.group, 0));
+        gpus.add(u);
+        int slices = s.group.space instanceof MigSpace mig ? mig.geometry.memorySlices() : 0;
+        ns.add(u, slices);
+        total.add(u, slices);
+        byModel.computeIfAbsent(u.model(), k -> new Summer()).add(u, slices);
+        for (var l : node.spec.labels().entrySet()) {
+          byLabel.computeIfAbsent(l.getKey() + "=" + l.getValue(), k -> new Summer()).add(u, slices);
+        }
+      }
+      int allocs = 0;
+      for (AllocationImpl a : node.live) {
+        if (a.isActive()) {
+          allocs++;
+        }
+      }
+      nodeUsages.add(
+          new NodeUsage(
+              node.spec.id(),
+              node.state,
+              node.spec.capacityClass(),
+              node.spec.labels(),
+              List.copyOf(gpus),
+              ns.summary(),
+              allocs));
+    }
+    Map<String, UsageSummary> models = new LinkedHashMap<>();
+    byModel.forEach((k, v) -> models.put(k, v.summary()));
+    Map<String, UsageSummary> labels = new LinkedHashMap<>();
+    byLabel.forEach((k, v) -> labels.put(k, v.summary()));
+    return new ClusterSnapshot(t0, List.copyOf(nodeUsages), models, labels, total.summary());
+  }
+
+  private static GpuUsage usage(GpuSlot s, long word, int nodeFree) {
+    Group g = s.group;
+    Space space = g.space;
+    int mask = 0;
+    int compute = 0;
+    int milliUsed;
+    long memUsed = 0;
+    if (space instanceof MigSpace mig) {
+      mask = mig.slotMask(word);
+      compute = mig.computeUsed(word);
+      milliUsed = 0;
+    } else if (space.mode == GpuMode.SHARED) {
+      milliUsed = Space.Shared.milliUsed(word);
+      memUsed = Space.Shared.memUsed(word);
+    } else {
+      milliUsed = word == 0 ? 0 : 1000;
+    }
+    int allocated = space.allocatedMilli(word);
+    double frag = Math.max(0, Math.min(1000 - allocated, g.fragmentedMilli(g.tables, word, nodeFree)));
+    return new GpuUsage(
+        s.spec.index(), space.model.name(), space.mode, word == 0, mask, compute, milliUsed, memUsed,
+        allocated, frag);
+  }
+
+  private static final class Summer {
+    int gpus;
+    int free;
+    int migSlices;
+    int migUsed;
+    long sharedMilli;
+    long sharedUsed;
+    long allocated;
+    double frag;
+
+    void add(GpuUsage u, int slices) {
+      gpus++;
+      if (u.free()) {
+        free++;
+      }
+      if (u.mode() == GpuMode.MIG_DYNAMIC || u.mode() == GpuMode.MIG_STATIC) {
+        migSlices += slices;
+        migUsed += Integer.bitCount(u.migSlotMask());
+      }
+      if (u.mode() == GpuMode.SHARED) {
+        sharedMilli += 1000;
+        sharedUsed += u.milliUsed();
+      }
+      allocated += u.allocatedMilli();
+      frag += u.fragmentedMilli();
+    }
+
+    UsageSummary summary() {
+      return new UsageSummary(
+          gpus, free, gpus - free, migSlices, migUsed, sharedMilli, sharedUsed, gpus * 1000L,
+          allocated, frag);
+    }
+  }
+
+  // ================================================================= test support
+
+  /**
+   * Checks the engine's invariants at quiescence (no placement or release in flight) and returns a
+   * description of every violation, empty when all hold: each GPU word equals the sum of the deltas
+   * of the active allocations on it and decodes to a reachable state; each node's host word equals
+   * what its allocations charged; and the index lists every GPU and node under its current state.
+   */
+  List<String> verifyInvariants() {
+    List<String> bad = new ArrayList<>();
+    for (NodeEntry node : nodeOrder) {
+      Map<GpuSlot, Long> expected = new HashMap<>();
+      long cpu = 0;
+      long mem = 0;
+      for (AllocationImpl a : node.live) {
+        if (a.state.get() != AllocationImpl.ACTIVE) {
+          bad.add("non-active allocation " + a.id + " left in live set of " + node.spec.id());
+          continue;
+        }
+        for (int i = 0; i < a.slots.length; i++) {
+          if (a.slots[i].node == node) {
+            expected.merge(a.slots[i], a.deltas[i], Long::sum);
+            cpu += a.hostCpu[i];
+            mem += a.hostMem[i];
+          }
+        }
+      }
+      for (GpuSlot s : node.gpus) {
+        long w = s.word();
+        long e = expected.getOrDefault(s, 0L);
+        if (w != e) {
+          bad.add("GPU " + node.spec.id() + "/" + s.spec.index() + " word " + w + " != " + e);
+        }
+        int st = s.group.space.state(w);
+        if (st < 0) {
+          bad.add("GPU " + node.spec.id() + "/" + s.spec.index() + " in unreachable state " + w);
+          continue;
+        }
+        if (!s.group.byState[st].get(s.local)) {
+          bad.add("GPU " + node.spec.id() + "/" + s.spec.index() + " not indexed in state " + st);
+        }
+        if (s.group.space instanceof Space.Shared sh
+            && (Space.Shared.milliUsed(w) > 1000 || Space.Shared.memUsed(w) > sh.memoryMiB)) {
+          bad.add("GPU " + node.spec.id() + "/" + s.spec.index() + " over-committed share " + w);
+        }
+      }
+      if (node.spec.cpuMillis() != NodeSpec.UNTRACKED && node.cpuUsed() != cpu) {
+        bad.add("node " + node.spec.id() + " cpu used " + node.cpuUsed() + " != " + cpu);
+      }
+      if (node.spec.memoryMiB() != NodeSpec.UNTRACKED && node.memUsed() != mem) {
+        bad.add("node " + node.spec.id() + " mem used " + node.memUsed() + " != " + mem);
+      }
+      for (GroupNode gn : groupNodes(node)) {
+        if (gn.group.wholeCapable && !gn.group.nodesByFree[gn.countFree()].get(gn.local)) {
+          bad.add("node " + node.spec.id() + " not indexed with " + gn.countFree() + " free GPUs");
+        }
+      }
+    }
+    return bad;
+  }
+}

@@ -1,0 +1,153 @@
+package io.gpusched.core;
+
+import io.gpusched.GpuDemand;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The expected request mix that {@link io.gpusched.PlacementStrategy#FRAGMENTATION_AWARE} measures
+ * fragmentation against: a weight per request <em>class</em> (whole GPUs by count, shares by
+ * milli-GPU in steps of 25, MIG profiles by model and name).
+ *
+ * <p>Either given up front (fixed) or learned: every placement increments its class's {@link
+ * LongAdder} (contention-free), and about every {@value #RELEARN_EVERY} placements one thread (a CAS
+ * guard, never a lock) folds the recent counts into the weights with equal weight for old and new;
+ * if the weights moved by more than {@value #REBUILD_DISTANCE} (L1), the cluster rebuilds its
+ * decision tables.
+ */
+final class Mix {
+  static final int WHOLE_BASE = 0;
+  static final int SHARE_BASE = 64;
+  static final int MIG_BASE = SHARE_BASE + 41;
+  static final int MAX_MIG_CLASSES = 512;
+  static final int CLASSES = MIG_BASE + MAX_MIG_CLASSES;
+  static final int RELEARN_EVERY = 4096;
+  static final double REBUILD_DISTANCE = 0.05;
+  static final long MIN_SAMPLES = 256;
+
+  private final Map<String, Integer> migClasses = new ConcurrentHashMap<>();
+  private final LongAdder[] counts = new LongAdder[CLASSES];
+  private final AtomicBoolean relearning = new AtomicBoolean();
+  private final boolean fixed;
+  private volatile double[] weights;
+
+  private final Map<String, Double> fixedMig;
+
+  Mix(double[] initial, Map<String, Double> fixedMig, boolean fixed) {
+    this.fixedMig = Map.copyOf(fixedMig);
+    for (int i = 0; i < CLASSES; i++) {
+      counts[i] = new LongAdder();
+    }
+    this.weights = initial.clone();
+    this.fixed = fixed;
+  }
+
+  static int wholeClass(int count) {
+    return WHOLE_BASE + Math.min(count, 64) - 1;
+  }
+
+  static int shareClass(int milli) {
+    return SHARE_BASE + (milli + 24) / 25;
+  }
+
+  /** The class of a MIG profile of a model; registered on first use. */
+  int migClass(String model, String profile) {
+    Integer c = migClasses.get(model + '/' + profile);
+    if (c != null) {
+      return c;
+    }
+    synchronized (migClasses) { // registration happens when nodes are added, not per placement
+      return migClasses.computeIfAbsent(
+          model + '/' + profile,
+          k -> {
+            if (migClasses.size() >= MAX_MIG_CLASSES) {
+              throw new IllegalStateException("more than " + MAX_MIG_CLASSES + " MIG profiles");
+            }
+            int cls = MIG_BASE + migClasses.size();
+            Double w = fixedMig.get(profile);
+            if (fixed && w != null) {
+              double[] next = weights.clone();
+              next[cls] = w;
+              weights = next;
+            }
+            return cls;
+          });
+    }
+  }
+
+  /** Returns the class of a demand, or -1 for a MIG profile no node has. */
+  int classOf(GpuDemand demand, String modelForMig) {
+    if (demand instanceof GpuDemand.Whole w) {
+      return wholeClass(w.count());
+    }
+    if (demand instanceof GpuDemand.Share s) {
+      return shareClass(s.milliGpu());
+    }
+    Integer c = migClasses.get(modelForMig + '/' + ((GpuDemand.Mig) demand).profile());
+    return c == null ? -1 : c;
+  }
+
+  void record(int cls) {
+    if (!fixed && cls >= 0) {
+      counts[cls].increment();
+    }
+  }
+
+  double[] weights() {
+    return weights;
+  }
+
+  boolean isFixed() {
+    return fixed;
+  }
+
+  /**
+   * Folds recent counts into the weights if enough were seen. Returns the new weights if they
+   * moved far enough from {@code built} to be worth new tables, else null. Non-blocking: returns
+   * null at once if another thread is relearning.
+   */
+  double[] relearn(double[] built) {
+    if (fixed || !relearning.compareAndSet(false, true)) {
+      return null;
+    }
+    try {
+      long[] recent = new long[CLASSES];
+      long total = 0;
+      for (int i = 0; i < CLASSES; i++) {
+        recent[i] = counts[i].sum();
+        total += recent[i];
+      }
+      if (total < MIN_SAMPLES) {
+        return null;
+      }
+      for (int i = 0; i < CLASSES; i++) {
+        counts[i].add(-recent[i]);
+      }
+      double[] old = weights;
+      double oldTotal = Arrays.stream(old).sum();
+      double[] next = new double[CLASSES];
+      for (int i = 0; i < CLASSES; i++) {
+        double o = oldTotal > 0 ? old[i] / oldTotal : 0;
+        double r = (double) recent[i] / total;
+        next[i] = oldTotal > 0 ? 0.5 * o + 0.5 * r : r;
+      }
+      weights = next;
+      return distance(next, built) > REBUILD_DISTANCE ? next : null;
+    } finally {
+      relearning.set(false);
+    }
+  }
+
+  static double distance(double[] a, double[] b) {
+    double sa = Arrays.stream(a).sum();
+    double sb = Arrays.stream(b).sum();
+    double d = 0;
+    for (int i = 0; i < a.length; i++) {
+      d += Math.abs((sa > 0 ? a[i] / sa : 0) - (sb > 0 ? b[i] / sb : 0));
+    }
+    return d;
+  }
+}

@@ -1,0 +1,76 @@
+package io.gpusched.core;
+
+import io.gpusched.NodeSpec;
+import io.gpusched.NodeState;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A node in the engine. Host resources are one word (CPU milli in bits 0-23, memory MiB in bits
+ * 24-63) changed by CAS. Live allocations are kept in a concurrent set so that a forced removal can
+ * report them.
+ */
+final class NodeEntry {
+  static final int CPU_BITS = 24;
+  static final long CPU_MASK = (1L << CPU_BITS) - 1;
+
+  final NodeSpec spec;
+  final int ordinal;
+  final GpuSlot[] gpus;
+  final AtomicLong host = new AtomicLong();
+  final Set<AllocationImpl> live = ConcurrentHashMap.newKeySet();
+  volatile NodeState state = NodeState.READY;
+  volatile boolean removed;
+
+  NodeEntry(NodeSpec spec, int ordinal) {
+    this.spec = spec;
+    this.ordinal = ordinal;
+    this.gpus = new GpuSlot[spec.gpus().size()];
+  }
+
+  boolean schedulable() {
+    return state == NodeState.READY && !removed;
+  }
+
+  /** Reserves host CPU and memory. Lock-free; returns false, changing nothing, if they do not fit. */
+  boolean reserveHost(long cpu, long mem) {
+    long cpuCap = spec.cpuMillis();
+    long memCap = spec.memoryMiB();
+    boolean trackCpu = cpuCap != NodeSpec.UNTRACKED && cpu > 0;
+    boolean trackMem = memCap != NodeSpec.UNTRACKED && mem > 0;
+    if (!trackCpu && !trackMem) {
+      return true;
+    }
+    long add = (trackCpu ? cpu : 0) | ((trackMem ? mem : 0) << CPU_BITS);
+    for (; ; ) {
+      long w = host.get();
+      if (trackCpu && (w & CPU_MASK) + cpu > cpuCap) {
+        return false;
+      }
+      if (trackMem && (w >>> CPU_BITS) + mem > memCap) {
+        return false;
+      }
+      if (host.compareAndSet(w, w + add)) {
+        return true;
+      }
+    }
+  }
+
+  /** Gives back what {@link #reserveHost} took for the same arguments. */
+  void releaseHost(long cpu, long mem) {
+    boolean trackCpu = spec.cpuMillis() != NodeSpec.UNTRACKED && cpu > 0;
+    boolean trackMem = spec.memoryMiB() != NodeSpec.UNTRACKED && mem > 0;
+    if (trackCpu || trackMem) {
+      host.addAndGet(-((trackCpu ? cpu : 0) | ((trackMem ? mem : 0) << CPU_BITS)));
+    }
+  }
+
+  long cpuUsed() {
+    return host.get() & CPU_MASK;
+  }
+
+  long memUsed() {
+    return host.get() >>> CPU_BITS;
+  }
+}
