@@ -5,6 +5,7 @@ import io.gpusched.Allocation;
 import io.gpusched.PlacementRequest;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An allocation: the GPU words it added to (with the delta added to each), and the host resources
@@ -25,7 +26,7 @@ final class AllocationImpl implements Allocation {
   final long[] deltas;
   final long[] hostCpu;
   final long[] hostMem;
-  final List<AllocatedGpu> gpus;
+  private volatile @Nullable List<AllocatedGpu> gpus;
   final AtomicInteger state = new AtomicInteger(PENDING);
   private final LockFreeCluster cluster;
 
@@ -36,8 +37,7 @@ final class AllocationImpl implements Allocation {
       GpuSlot[] slots,
       long[] deltas,
       long[] hostCpu,
-      long[] hostMem,
-      List<AllocatedGpu> gpus) {
+      long[] hostMem) {
     this.cluster = cluster;
     this.id = id;
     this.request = request;
@@ -45,7 +45,6 @@ final class AllocationImpl implements Allocation {
     this.deltas = deltas;
     this.hostCpu = hostCpu;
     this.hostMem = hostMem;
-    this.gpus = gpus;
   }
 
   @Override
@@ -60,7 +59,12 @@ final class AllocationImpl implements Allocation {
 
   @Override
   public List<AllocatedGpu> gpus() {
-    return gpus;
+    List<AllocatedGpu> g = gpus;
+    if (g == null) {
+      g = LockFreeCluster.describe(slots, deltas); // racy but idempotent: same list either way
+      gpus = g;
+    }
+    return g;
   }
 
   @Override
@@ -79,6 +83,6 @@ final class AllocationImpl implements Allocation {
 
   @Override
   public String toString() {
-    return "Allocation[" + id + " " + request.gpus() + " on " + gpus + "]";
+    return "Allocation[" + id + " " + request.gpus() + " on " + gpus() + "]";
   }
 }

@@ -46,6 +46,7 @@ final class Group {
   final Bits[] nodesByFree;
   final Bits schedGpus;
   final Bits schedNodes;
+  private final Bits[] schedFilter;
   private final Map<Constraints, Bits[]> filters = new ConcurrentHashMap<>();
   private volatile int filterVersion;
 
@@ -67,6 +68,7 @@ final class Group {
     }
     schedGpus = new Bits(64);
     schedNodes = new Bits(64);
+    schedFilter = new Bits[] {schedGpus, schedNodes};
   }
 
   // ---------------------------------------------------------------- membership (management lock)
@@ -145,7 +147,7 @@ final class Group {
    */
   Bits[] filterFor(Constraints c) {
     if (!c.constrainsNodes()) {
-      return new Bits[] {schedGpus, schedNodes};
+      return schedFilter;
     }
     Bits[] f = filters.get(c);
     if (f != null) {
@@ -503,14 +505,17 @@ final class Group {
     final Order order;
     final Bits gpuFilter;
     final Bits nodeFilter;
+    /** The request shape within the group: the MIG profile index, else -1. */
+    final int shape;
     private int tie;
     private int from;
     int entry;
     int index;
 
-    Cursor(Group group, Order order, Bits[] filter) {
+    Cursor(Group group, Order order, Bits[] filter, int shape) {
       this.group = group;
       this.order = order;
+      this.shape = shape;
       this.gpuFilter = filter[0];
       this.nodeFilter = filter[1];
     }

@@ -64,6 +64,12 @@ final class LockFreeCluster implements GpuCluster {
   private final Mix mix;
   private final Object mgmt = new Object();
   private final AtomicLong ids = new AtomicLong();
+  private final boolean mixLearning;
+
+  /** Allocation ids come in blocks per thread, so that no placement contends on one counter. */
+  private static final int ID_BLOCK = 1024;
+
+  private final ThreadLocal<long[]> idBlock = ThreadLocal.withInitial(() -> new long[] {0, 0});
 
   private final Map<String, Group> groupByKey = new HashMap<>();
   private final Map<String, GpuModel> models = new HashMap<>();
@@ -79,6 +85,7 @@ final class LockFreeCluster implements GpuCluster {
   LockFreeCluster(PlacementStrategy strategy, Mix mix) {
     this.strategy = strategy;
     this.mix = mix;
+    this.mixLearning = strategy.usesFragmentation() && !mix.isFixed();
     this.tableWeights = mix.weights();
   }
 
@@ -91,8 +98,7 @@ final class LockFreeCluster implements GpuCluster {
   @Override
   public Optional<Allocation> place(PlacementRequest request) {
     Objects.requireNonNull(request, "request");
-    if (strategy.usesFragmentation()
-        && !mix.isFixed()
+    if (mixLearning
         && ThreadLocalRandom.current().nextInt(Mix.RELEARN_EVERY) == 0) {
       relearn();
     }
@@ -106,11 +112,12 @@ final class LockFreeCluster implements GpuCluster {
       } else {
         r = placeOne(groups, demand, request.cpuMillis(), request.memoryMiB(), c);
       }
+      if (mixLearning) {
+        mix.record(mixClass(demand, r == null ? groups[0] : r.slots[0].group));
+      }
       if (r == null) {
-        mix.record(mix.classOf(demand, groups[0].space.model.name()));
         return Optional.empty();
       }
-      mix.record(mix.classOf(demand, r.slots[0].group.space.model.name()));
       AllocationImpl a = publish(r, request);
       if (a != null) {
         return Optional.of(a);
@@ -118,6 +125,16 @@ final class LockFreeCluster implements GpuCluster {
     }
     log.debug("placement of {} gave up after racing node removals", request);
     return Optional.empty();
+  }
+
+  private static int mixClass(GpuDemand demand, Group g) {
+    if (demand instanceof GpuDemand.Mig m) {
+      return g.mixClasses[((MigSpace) g.space).profileIndex(m.profile())];
+    }
+    if (demand instanceof GpuDemand.Share s) {
+      return Mix.shareClass(s.milliGpu());
+    }
+    return Mix.wholeClass(((GpuDemand.Whole) demand).count());
   }
 
   /** The groups that may host the demand; throws if no node of the cluster ever could. */
@@ -130,11 +147,18 @@ final class LockFreeCluster implements GpuCluster {
     } else {
       candidates = wholeGroups;
     }
-    Group[] out = new Group[candidates.length];
+    Group[] out = candidates;
     int n = 0;
-    for (Group g : candidates) {
+    for (int i = 0; i < candidates.length; i++) {
+      Group g = candidates[i];
       if (c.allowsModel(g.space.model.name()) && canEverHost(g, demand)) {
-        out[n++] = g;
+        if (out != candidates) {
+          out[n] = g;
+        }
+        n++;
+      } else if (out == candidates) {
+        out = Arrays.copyOf(candidates, candidates.length);
+        n = i;
       }
     }
     if (n == 0) {
@@ -186,6 +210,15 @@ final class LockFreeCluster implements GpuCluster {
         + (w.sameNode() ? " on one node" : "");
   }
 
+  private long nextId() {
+    long[] b = idBlock.get();
+    if (b[0] == b[1]) {
+      b[0] = ids.getAndAdd(ID_BLOCK) + 1;
+      b[1] = b[0] + ID_BLOCK;
+    }
+    return b[0]++;
+  }
+
   /** Places a single-node demand: a MIG instance, a share, or whole GPUs on one node. */
   private @Nullable Reservation placeOne(
       Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
@@ -226,15 +259,17 @@ final class LockFreeCluster implements GpuCluster {
   private Group.Cursor cursor(Group g, GpuDemand demand, Constraints c) {
     Group.Tables t = g.tables;
     Group.Order order;
+    int shape = -1;
     if (demand instanceof GpuDemand.Mig m) {
-      order = t.migOrder[((MigSpace) g.space).profileIndex(m.profile())];
+      shape = ((MigSpace) g.space).profileIndex(m.profile());
+      order = t.migOrder[shape];
     } else if (demand instanceof GpuDemand.Share s) {
       order = t.shareOrder(s.milliGpu(), s.memoryMiB());
     } else {
       int k = ((GpuDemand.Whole) demand).count();
       order = k < t.wholeOrder.length ? t.wholeOrder[k] : Group.Order.EMPTY;
     }
-    return new Group.Cursor(g, order, g.filterFor(c));
+    return new Group.Cursor(g, order, g.filterFor(c), shape);
   }
 
   /** Tries the cursor's current candidate. Returns the reservation, or null to move on. */
@@ -255,7 +290,7 @@ final class LockFreeCluster implements GpuCluster {
           }
           return null;
         }
-        long delta = deltaOnState(g, demand, s, w);
+        long delta = deltaOnState(g, cur.shape, demand, s, w);
         if (delta == 0 || !gpu.node.schedulable()) {
           return null;
         }
@@ -320,10 +355,9 @@ final class LockFreeCluster implements GpuCluster {
     return r;
   }
 
-  private static long deltaOnState(Group g, GpuDemand demand, int state, long word) {
-    if (demand instanceof GpuDemand.Mig m) {
+  private static long deltaOnState(Group g, int p, GpuDemand demand, int state, long word) {
+    if (p >= 0) {
       MigSpace mig = (MigSpace) g.space;
-      int p = mig.profileIndex(m.profile());
       int c = g.tables.choice[p][state];
       return c < 0 ? 0 : mig.delta(p, c);
     }
@@ -354,20 +388,8 @@ final class LockFreeCluster implements GpuCluster {
   }
 
   private @Nullable AllocationImpl publish(Reservation r, PlacementRequest request) {
-    List<AllocatedGpu> gpus = new ArrayList<>(r.n);
-    for (int i = 0; i < r.n; i++) {
-      gpus.add(describe(r.slots[i], r.deltas[i]));
-    }
-    AllocationImpl a =
-        new AllocationImpl(
-            this,
-            ids.incrementAndGet(),
-            request,
-            Arrays.copyOf(r.slots, r.n),
-            Arrays.copyOf(r.deltas, r.n),
-            Arrays.copyOf(r.cpu, r.n),
-            Arrays.copyOf(r.mem, r.n),
-            List.copyOf(gpus));
+    r = r.trimmed();
+    AllocationImpl a = new AllocationImpl(this, nextId(), request, r.slots, r.deltas, r.cpu, r.mem);
     boolean removed = false;
     for (int i = 0; i < r.n; i++) {
       NodeEntry node = r.slots[i].node;
@@ -382,6 +404,15 @@ final class LockFreeCluster implements GpuCluster {
     a.state.compareAndSet(AllocationImpl.PENDING, AllocationImpl.ABORTED);
     undo(a);
     return null;
+  }
+
+  /** Describes one GPU of an allocation for {@link Allocation#gpus()} (built on first call). */
+  static List<AllocatedGpu> describe(GpuSlot[] slots, long[] deltas) {
+    List<AllocatedGpu> out = new ArrayList<>(slots.length);
+    for (int i = 0; i < slots.length; i++) {
+      out.add(describe(slots[i], deltas[i]));
+    }
+    return List.copyOf(out);
   }
 
   private static AllocatedGpu describe(GpuSlot slot, long delta) {
@@ -453,6 +484,17 @@ final class LockFreeCluster implements GpuCluster {
       deltas = new long[capacity];
       cpu = new long[capacity];
       mem = new long[capacity];
+    }
+
+    Reservation trimmed() {
+      if (n == slots.length) {
+        return this;
+      }
+      Reservation t = new Reservation(n);
+      for (int i = 0; i < n; i++) {
+        t.add(slots[i], deltas[i], cpu[i], mem[i]);
+      }
+      return t;
     }
 
     void add(GpuSlot s, long delta, long c, long m) {

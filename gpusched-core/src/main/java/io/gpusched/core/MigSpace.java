@@ -28,15 +28,16 @@ abstract class MigSpace extends Space {
     super(model, mode);
     this.geometry = model.mig();
     this.profiles = geometry.profiles().toArray(MigProfile[]::new);
+    for (int i = 0; i < profiles.length; i++) {
+      profileIndexByName.put(profiles[i].name(), i);
+    }
   }
 
+  private final java.util.Map<String, Integer> profileIndexByName = new java.util.HashMap<>();
+
+  /** The index of a profile in {@link #profiles}, or -1. */
   int profileIndex(String name) {
-    for (int i = 0; i < profiles.length; i++) {
-      if (profiles[i].name().equals(name)) {
-        return i;
-      }
-    }
-    return -1;
+    return profileIndexByName.getOrDefault(name, -1);
   }
 
   /** Delta of choice {@code c} (a start slot or an instance index) of profile {@code p}. */

@@ -1,6 +1,5 @@
 package io.gpusched.core;
 
-import io.gpusched.GpuDemand;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -76,18 +75,6 @@ final class Mix {
             return cls;
           });
     }
-  }
-
-  /** Returns the class of a demand, or -1 for a MIG profile no node has. */
-  int classOf(GpuDemand demand, String modelForMig) {
-    if (demand instanceof GpuDemand.Whole w) {
-      return wholeClass(w.count());
-    }
-    if (demand instanceof GpuDemand.Share s) {
-      return shareClass(s.milliGpu());
-    }
-    Integer c = migClasses.get(modelForMig + '/' + ((GpuDemand.Mig) demand).profile());
-    return c == null ? -1 : c;
   }
 
   void record(int cls) {
