@@ -336,23 +336,17 @@ final class LockFreeCluster implements GpuCluster {
     Reservation r = new Reservation(k);
     for (GpuSlot gpu : gn.gpus) {
       if (gpu.word() == 0 && gpu.cas(0, delta)) {
+        // every word change is followed by its changer's index update, rollbacks included: a
+        // reader may have re-indexed the node from the transient word (see Group)
+        gn.group.onChange(gpu, 0, delta);
         r.add(gpu, delta, r.n == 0 ? cpu : 0, r.n == 0 ? mem : 0);
         if (r.n == k) {
-          break;
+          return r;
         }
       }
     }
-    if (r.n < k) {
-      for (int i = 0; i < r.n; i++) {
-        r.slots[i].subtract(delta); // never indexed: these words only went 0 -> delta -> 0
-      }
-      gn.node.releaseHost(cpu, mem);
-      return null;
-    }
-    for (int i = 0; i < r.n; i++) {
-      gn.group.onChange(r.slots[i], 0, delta);
-    }
-    return r;
+    undo(r);
+    return null;
   }
 
   private static long deltaOnState(Group g, int p, GpuDemand demand, int state, long word) {
