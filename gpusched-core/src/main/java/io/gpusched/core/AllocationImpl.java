@@ -26,6 +26,9 @@ final class AllocationImpl implements Allocation {
   final long[] deltas;
   final long[] hostCpu;
   final long[] hostMem;
+
+  /** Per GPU: the holder position registered in {@link GpuSlot} (-1: a SHARED tenant). */
+  final int[] owners;
   private volatile @Nullable List<AllocatedGpu> gpus;
   final AtomicInteger state = new AtomicInteger(PENDING);
   private final LockFreeCluster cluster;
@@ -37,7 +40,8 @@ final class AllocationImpl implements Allocation {
       GpuSlot[] slots,
       long[] deltas,
       long[] hostCpu,
-      long[] hostMem) {
+      long[] hostMem,
+      int[] owners) {
     this.cluster = cluster;
     this.id = id;
     this.request = request;
@@ -45,6 +49,7 @@ final class AllocationImpl implements Allocation {
     this.deltas = deltas;
     this.hostCpu = hostCpu;
     this.hostMem = hostMem;
+    this.owners = owners;
   }
 
   @Override

@@ -160,6 +160,11 @@ final class Bits {
     return -1;
   }
 
+  /** One read: false only if no bit is set in the first 64 segments and there are no others. */
+  boolean maybeNonEmpty() {
+    return (long) TOP.getVolatile(this) != 0 || segments.length > 64;
+  }
+
   /** Returns whether no bit is set (a hint under concurrent updates). */
   boolean isEmpty() {
     return nextSetBit(0, null) < 0;

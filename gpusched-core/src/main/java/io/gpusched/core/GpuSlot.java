@@ -1,12 +1,24 @@
 package io.gpusched.core;
 
+import io.gpusched.GpuMode;
 import io.gpusched.GpuSpec;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.Collection;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import org.jspecify.annotations.Nullable;
 
 /**
- * One GPU in the engine: its spec, place in its {@link Group}, and its occupancy word. The word
- * changes only through {@link #cas}; its layout belongs to the group's {@link Space}.
+ * One GPU in the engine: its spec, place in its {@link Group}, its occupancy word, and who holds
+ * it. The word changes only through {@link #cas} and {@link #subtract}; its layout belongs to the
+ * group's {@link Space}.
+ *
+ * <p>Holders are registered so that a forced node removal can report them. Where a holder owns a
+ * unique position on the GPU (the whole GPU, a MIG start slot, a static instance) it is stored in an
+ * array cell only that holder writes, so registration is one volatile store and never contends;
+ * SHARED GPUs, with any number of tenants, use a concurrent set.
  */
 final class GpuSlot {
   private static final VarHandle WORD;
@@ -24,6 +36,8 @@ final class GpuSlot {
   final Group group;
   final int local;
   GroupNode groupNode;
+  private final @Nullable AtomicReferenceArray<AllocationImpl> owners;
+  private final @Nullable Set<AllocationImpl> tenants;
 
   @SuppressWarnings("unused") // accessed through WORD
   private volatile long word;
@@ -33,6 +47,45 @@ final class GpuSlot {
     this.spec = spec;
     this.group = group;
     this.local = local;
+    if (spec.mode() == GpuMode.SHARED) {
+      owners = null;
+      tenants = ConcurrentHashMap.newKeySet();
+    } else {
+      owners = new AtomicReferenceArray<>(spec.mode() == GpuMode.WHOLE ? 1 : 8);
+      tenants = null;
+    }
+  }
+
+  /** Registers a holder at its position (see {@link AllocationImpl#owners}), or as a tenant (-1). */
+  void register(AllocationImpl a, int position) {
+    if (position >= 0) {
+      owners.set(position, a);
+    } else {
+      tenants.add(a);
+    }
+  }
+
+  /** Unregisters a holder; a later holder of the same position is left alone. */
+  void unregister(AllocationImpl a, int position) {
+    if (position >= 0) {
+      owners.compareAndSet(position, a, null);
+    } else {
+      tenants.remove(a);
+    }
+  }
+
+  /** Adds every registered holder to {@code out}. */
+  void holders(Collection<AllocationImpl> out) {
+    if (owners != null) {
+      for (int i = 0; i < owners.length(); i++) {
+        AllocationImpl a = owners.get(i);
+        if (a != null) {
+          out.add(a);
+        }
+      }
+    } else {
+      out.addAll(tenants);
+    }
   }
 
   long word() {

@@ -529,10 +529,11 @@ final class Group {
         int bestEntry = -1;
         for (int e = tie; e < end; e++) {
           int ent = entries[e];
-          int i =
-              ent >= 0
-                  ? group.byState[ent].nextSetBit(from, gpuFilter)
-                  : group.nodesByFree[-1 - ent].nextSetBit(from, nodeFilter);
+          Bits bits = ent >= 0 ? group.byState[ent] : group.nodesByFree[-1 - ent];
+          if (!bits.maybeNonEmpty()) {
+            continue;
+          }
+          int i = bits.nextSetBit(from, ent >= 0 ? gpuFilter : nodeFilter);
           if (i >= 0 && i < best) {
             best = i;
             bestEntry = e;

@@ -44,9 +44,9 @@ import org.slf4j.LoggerFactory;
  * CASes GPU by GPU and rolls back on failure; it becomes visible as one allocation only after all
  * CASes succeeded, and a failed gang leaves no word changed.
  *
- * <p><b>Publication.</b> The allocation is added to its nodes' live sets, then the nodes' {@code
- * removed} flags are read (Dekker-style against {@link #removeNode}, which writes the flag before
- * reading the sets), and finally its state is CASed from PENDING to ACTIVE. Either the remover sees
+ * <p><b>Publication.</b> The allocation is registered on its GPUs (see {@link GpuSlot}), then the
+ * nodes' {@code removed} flags are read (Dekker-style against {@link #removeNode}, which writes the
+ * flag before reading the registrations), and finally its state is CASed from PENDING to ACTIVE. Either the remover sees
  * the allocation (and reports it lost, or aborts it while PENDING) or the placer sees the flag and
  * backs out; nothing is dropped silently.
  *
@@ -141,7 +141,8 @@ final class LockFreeCluster implements GpuCluster {
   private Group[] eligibleGroups(GpuDemand demand, Constraints c) {
     Group[] candidates;
     if (demand instanceof GpuDemand.Mig m) {
-      candidates = migGroups.getOrDefault(m.profile(), new Group[0]);
+      Group[] route = migGroups.get(m.profile());
+      candidates = route == null ? new Group[0] : route;
     } else if (demand instanceof GpuDemand.Share) {
       candidates = shareGroups;
     } else {
@@ -291,6 +292,7 @@ final class LockFreeCluster implements GpuCluster {
           return null;
         }
         long delta = deltaOnState(g, cur.shape, demand, s, w);
+        int position = cur.shape >= 0 ? g.tables.choice[cur.shape][s] : -1;
         if (delta == 0 || !gpu.node.schedulable()) {
           return null;
         }
@@ -300,7 +302,7 @@ final class LockFreeCluster implements GpuCluster {
         if (gpu.cas(w, w + delta)) {
           g.onChange(gpu, w, w + delta);
           Reservation r = new Reservation(1);
-          r.add(gpu, delta, cpu, mem);
+          r.add(gpu, delta, cpu, mem, position);
           return r;
         }
         gpu.node.releaseHost(cpu, mem);
@@ -339,7 +341,7 @@ final class LockFreeCluster implements GpuCluster {
         // every word change is followed by its changer's index update, rollbacks included: a
         // reader may have re-indexed the node from the transient word (see Group)
         gn.group.onChange(gpu, 0, delta);
-        r.add(gpu, delta, r.n == 0 ? cpu : 0, r.n == 0 ? mem : 0);
+        r.add(gpu, delta, r.n == 0 ? cpu : 0, r.n == 0 ? mem : 0, gn.group.space.mode == GpuMode.SHARED ? -1 : 0);
         if (r.n == k) {
           return r;
         }
@@ -376,18 +378,18 @@ final class LockFreeCluster implements GpuCluster {
         undo(all);
         return null;
       }
-      all.add(r.slots[0], r.deltas[0], r.cpu[0], r.mem[0]);
+      all.add(r.slots[0], r.deltas[0], r.cpu[0], r.mem[0], r.owner[0]);
     }
     return all;
   }
 
   private @Nullable AllocationImpl publish(Reservation r, PlacementRequest request) {
     r = r.trimmed();
-    AllocationImpl a = new AllocationImpl(this, nextId(), request, r.slots, r.deltas, r.cpu, r.mem);
+    AllocationImpl a =
+        new AllocationImpl(this, nextId(), request, r.slots, r.deltas, r.cpu, r.mem, r.owner);
     boolean removed = false;
     for (int i = 0; i < r.n; i++) {
-      NodeEntry node = r.slots[i].node;
-      node.live.add(a);
+      r.slots[i].register(a, r.owner[i]);
     }
     for (int i = 0; i < r.n; i++) {
       removed |= r.slots[i].node.removed;
@@ -451,8 +453,8 @@ final class LockFreeCluster implements GpuCluster {
       s.group.onChange(s, before, before - a.deltas[i]);
       s.node.releaseHost(a.hostCpu[i], a.hostMem[i]);
     }
-    for (GpuSlot s : a.slots) {
-      s.node.live.remove(a);
+    for (int i = 0; i < a.slots.length; i++) {
+      a.slots[i].unregister(a, a.owners[i]);
     }
   }
 
@@ -471,6 +473,7 @@ final class LockFreeCluster implements GpuCluster {
     final long[] deltas;
     final long[] cpu;
     final long[] mem;
+    final int[] owner;
     int n;
 
     Reservation(int capacity) {
@@ -478,6 +481,7 @@ final class LockFreeCluster implements GpuCluster {
       deltas = new long[capacity];
       cpu = new long[capacity];
       mem = new long[capacity];
+      owner = new int[capacity];
     }
 
     Reservation trimmed() {
@@ -486,16 +490,17 @@ final class LockFreeCluster implements GpuCluster {
       }
       Reservation t = new Reservation(n);
       for (int i = 0; i < n; i++) {
-        t.add(slots[i], deltas[i], cpu[i], mem[i]);
+        t.add(slots[i], deltas[i], cpu[i], mem[i], owner[i]);
       }
       return t;
     }
 
-    void add(GpuSlot s, long delta, long c, long m) {
+    void add(GpuSlot s, long delta, long c, long m, int position) {
       slots[n] = s;
       deltas[n] = delta;
       cpu[n] = c;
       mem[n] = m;
+      owner[n] = position;
       n++;
     }
   }
@@ -616,11 +621,11 @@ final class LockFreeCluster implements GpuCluster {
         }
       }
     }
-    Map<String, Group[]> migArrays = new HashMap<>();
+    HashMap<String, Group[]> migArrays = new HashMap<>(); // read-only once published
     mig.forEach((k, v) -> migArrays.put(k, v.toArray(Group[]::new)));
     wholeGroups = whole.toArray(Group[]::new);
     shareGroups = share.toArray(Group[]::new);
-    migGroups = Map.copyOf(migArrays);
+    migGroups = migArrays;
   }
 
   @Override
@@ -646,7 +651,7 @@ final class LockFreeCluster implements GpuCluster {
       }
       List<Allocation> lost = new ArrayList<>();
       if (!force) {
-        for (AllocationImpl a : node.live) {
+        for (AllocationImpl a : node.holders()) {
           if (a.state.get() == AllocationImpl.ACTIVE || a.state.get() == AllocationImpl.PENDING) {
             node.removed = false;
             for (GroupNode gn : gns) {
@@ -657,7 +662,7 @@ final class LockFreeCluster implements GpuCluster {
           }
         }
       } else {
-        for (AllocationImpl a : node.live) {
+        for (AllocationImpl a : node.holders()) {
           for (; ; ) {
             int st = a.state.get();
             if (st == AllocationImpl.ACTIVE) {
@@ -695,7 +700,7 @@ final class LockFreeCluster implements GpuCluster {
         long before = s.subtract(a.deltas[i]);
         s.group.onChange(s, before, before - a.deltas[i]);
         s.node.releaseHost(a.hostCpu[i], a.hostMem[i]);
-        s.node.live.remove(a);
+        s.unregister(a, a.owners[i]);
       }
     }
   }
@@ -728,7 +733,7 @@ final class LockFreeCluster implements GpuCluster {
   public List<Allocation> allocations(String nodeId) {
     NodeEntry node = require(nodeId);
     List<Allocation> out = new ArrayList<>();
-    for (AllocationImpl a : node.live) {
+    for (AllocationImpl a : node.holders()) {
       if (a.isActive()) {
         out.add(a);
       }
@@ -770,7 +775,7 @@ final class LockFreeCluster implements GpuCluster {
         }
       }
       int allocs = 0;
-      for (AllocationImpl a : node.live) {
+      for (AllocationImpl a : node.holders()) {
         if (a.isActive()) {
           allocs++;
         }
@@ -864,9 +869,9 @@ final class LockFreeCluster implements GpuCluster {
       Map<GpuSlot, Long> expected = new HashMap<>();
       long cpu = 0;
       long mem = 0;
-      for (AllocationImpl a : node.live) {
+      for (AllocationImpl a : node.holders()) {
         if (a.state.get() != AllocationImpl.ACTIVE) {
-          bad.add("non-active allocation " + a.id + " left in live set of " + node.spec.id());
+          bad.add("non-active allocation " + a.id + " still registered on " + node.spec.id());
           continue;
         }
         for (int i = 0; i < a.slots.length; i++) {

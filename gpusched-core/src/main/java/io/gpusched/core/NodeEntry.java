@@ -2,14 +2,14 @@ package io.gpusched.core;
 
 import io.gpusched.NodeSpec;
 import io.gpusched.NodeState;
+import java.util.LinkedHashSet;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A node in the engine. Host resources are one word (CPU milli in bits 0-23, memory MiB in bits
- * 24-63) changed by CAS. Live allocations are kept in a concurrent set so that a forced removal can
- * report them.
+ * 24-63) changed by CAS. Its allocations are found through its GPUs' holders (see {@link
+ * GpuSlot}).
  */
 final class NodeEntry {
   static final int CPU_BITS = 24;
@@ -19,7 +19,6 @@ final class NodeEntry {
   final int ordinal;
   final GpuSlot[] gpus;
   final AtomicLong host = new AtomicLong();
-  final Set<AllocationImpl> live = ConcurrentHashMap.newKeySet();
   volatile NodeState state = NodeState.READY;
   volatile boolean removed;
 
@@ -27,6 +26,15 @@ final class NodeEntry {
     this.spec = spec;
     this.ordinal = ordinal;
     this.gpus = new GpuSlot[spec.gpus().size()];
+  }
+
+  /** The allocations registered on this node's GPUs, each once, in no particular order. */
+  Set<AllocationImpl> holders() {
+    Set<AllocationImpl> out = new LinkedHashSet<>();
+    for (GpuSlot g : gpus) {
+      g.holders(out);
+    }
+    return out;
   }
 
   boolean schedulable() {
