@@ -509,7 +509,7 @@ final class Group {
     final int shape;
     private int tie;
     private int from;
-    int entry;
+    int entry = -1;
     int index;
 
     Cursor(Group group, Order order, Bits[] filter, int shape) {
@@ -520,35 +520,64 @@ final class Group {
       this.nodeFilter = filter[1];
     }
 
+    /**
+     * Next set bit of each entry of the current tie group (when it has more than one entry), so
+     * that moving on after a failed candidate searches only the entry that produced it.
+     */
+    private int @Nullable [] pos;
+
     /** Moves to the next candidate (lowest index of the best non-empty tie group). */
     boolean next() {
       int[] entries = order.entries;
       while (tie < entries.length) {
         int end = order.tieEnd[tie];
-        int best = Integer.MAX_VALUE;
-        int bestEntry = -1;
-        for (int e = tie; e < end; e++) {
-          int ent = entries[e];
-          Bits bits = ent >= 0 ? group.byState[ent] : group.nodesByFree[-1 - ent];
-          if (!bits.maybeNonEmpty()) {
-            continue;
+        if (end - tie == 1) {
+          int i = search(entries[tie], from);
+          if (i >= 0) {
+            entry = tie;
+            index = i;
+            from = i + 1;
+            return true;
           }
-          int i = bits.nextSetBit(from, ent >= 0 ? gpuFilter : nodeFilter);
-          if (i >= 0 && i < best) {
-            best = i;
-            bestEntry = e;
+        } else {
+          int[] p = pos;
+          if (p == null) { // entering this tie group: search every entry once
+            p = new int[end - tie];
+            for (int e = tie; e < end; e++) {
+              p[e - tie] = search(entries[e], 0);
+            }
+            pos = p;
+          } else if (entry >= tie && entry < end) { // only the consumed entry moves on
+            p[entry - tie] = search(entries[entry], index + 1);
           }
-        }
-        if (bestEntry >= 0) {
-          entry = bestEntry;
-          index = best;
-          from = best + 1;
-          return true;
+          int best = Integer.MAX_VALUE;
+          int bestEntry = -1;
+          for (int k = 0; k < p.length; k++) {
+            if (p[k] >= 0 && p[k] < best) {
+              best = p[k];
+              bestEntry = tie + k;
+            }
+          }
+          if (bestEntry >= 0) {
+            entry = bestEntry;
+            index = best;
+            return true;
+          }
+          pos = null;
         }
         tie = end;
         from = 0;
+        entry = -1;
       }
       return false;
+    }
+
+    private int search(int ent, int fromIndex) {
+      Bits bits = ent >= 0 ? group.byState[ent] : group.nodesByFree[-1 - ent];
+      if (!bits.maybeNonEmpty()) {
+        return -1;
+      }
+      return bits.nextSetBit(fromIndex, ent >= 0 ? gpuFilter : nodeFilter);
     }
 
     double score() {

@@ -27,7 +27,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -98,10 +97,6 @@ final class LockFreeCluster implements GpuCluster {
   @Override
   public Optional<Allocation> place(PlacementRequest request) {
     Objects.requireNonNull(request, "request");
-    if (mixLearning
-        && ThreadLocalRandom.current().nextInt(Mix.RELEARN_EVERY) == 0) {
-      relearn();
-    }
     GpuDemand demand = request.gpus();
     Constraints c = request.constraints();
     Group[] groups = eligibleGroups(demand, c);
@@ -217,7 +212,12 @@ final class LockFreeCluster implements GpuCluster {
       b[0] = ids.getAndAdd(ID_BLOCK) + 1;
       b[1] = b[0] + ID_BLOCK;
     }
-    return b[0]++;
+    long id = b[0]++;
+    // learning the mix is paced by this thread's placements: deterministic for a given sequence
+    if (mixLearning && (id & (Mix.RELEARN_EVERY - 1)) == 0) {
+      relearn();
+    }
+    return id;
   }
 
   /** Places a single-node demand: a MIG instance, a share, or whole GPUs on one node. */

@@ -12,8 +12,10 @@ import java.util.concurrent.atomic.LongAdder;
  * milli-GPU in steps of 25, MIG profiles by model and name).
  *
  * <p>Either given up front (fixed) or learned: every placement increments its class's {@link
- * LongAdder} (contention-free), and about every {@value #RELEARN_EVERY} placements one thread (a CAS
- * guard, never a lock) folds the recent counts into the weights with equal weight for old and new;
+ * LongAdder} (contention-free), and every {@value #RELEARN_EVERY} successful placements of a thread
+ * (counted by its block of allocation ids, so the pace is deterministic for a given sequence) it
+ * folds the recent counts, once at least {@value #MIN_SAMPLES}, into the weights with equal weight
+ * for old and new (a CAS guard keeps it to one thread at a time, never a lock);
  * if the weights moved by more than {@value #REBUILD_DISTANCE} (L1), the cluster rebuilds its
  * decision tables.
  */
@@ -23,9 +25,9 @@ final class Mix {
   static final int MIG_BASE = SHARE_BASE + 41;
   static final int MAX_MIG_CLASSES = 512;
   static final int CLASSES = MIG_BASE + MAX_MIG_CLASSES;
-  static final int RELEARN_EVERY = 4096;
+  static final int RELEARN_EVERY = 256;
   static final double REBUILD_DISTANCE = 0.05;
-  static final long MIN_SAMPLES = 256;
+  static final long MIN_SAMPLES = 128;
 
   private final Map<String, Integer> migClasses = new ConcurrentHashMap<>();
   private final LongAdder[] counts = new LongAdder[CLASSES];
