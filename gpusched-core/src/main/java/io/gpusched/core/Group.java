@@ -357,7 +357,8 @@ final class Group {
         wholeOrder[k] = Order.of(rows);
       }
       shareOrder =
-          new AtomicReferenceArray<>(space.mode == GpuMode.SHARED ? 1001 * Space.Shared.MEM_BUCKETS : 0);
+          new AtomicReferenceArray<>(
+              space.mode == GpuMode.SHARED ? Space.Shared.MILLI_BUCKETS * Space.Shared.MEM_BUCKETS : 0);
     }
 
     /** Fragmentation of a partly used SHARED GPU with {@code freeMilli} free, in milli. */
@@ -371,20 +372,32 @@ final class Group {
       return f;
     }
 
+    /**
+     * The candidate order for a share. Orders are cached per <em>shape class</em>: milli rounded
+     * down to 25 and memory rounded down to 1/16 of the GPU, at most 41 × 17 classes. The
+     * candidate states of a class are those that may fit its lower bounds, a superset of those that
+     * fit any share of the class, so no capacity is missed; the exact fit is checked on the word.
+     * Scores use the class's representative amounts.
+     */
     Order shareOrder(int milli, long memMiB) {
       Space.Shared sh = (Space.Shared) space;
-      int memNeed = (int) Math.min(16, (memMiB * 16 + sh.memoryMiB - 1) / sh.memoryMiB);
-      int key = milli * Space.Shared.MEM_BUCKETS + memNeed;
+      int milliClass = milli / Space.Shared.MILLI_STEP;
+      int memClass = (int) Math.min(16, memMiB * 16 / sh.memoryMiB);
+      int key = milliClass * Space.Shared.MEM_BUCKETS + memClass;
       Order o = shareOrder.get(key);
       if (o == null) {
-        o = buildShareOrder(milli, memMiB);
+        o = buildShareOrder(milliClass, memClass);
         shareOrder.lazySet(key, o); // idempotent: racing builders compute the same order
       }
       return o;
     }
 
-    private Order buildShareOrder(int milli, long memMiB) {
+    private Order buildShareOrder(int milliClass, int memClass) {
       Space.Shared sh = (Space.Shared) space;
+      int milliLow = milliClass * Space.Shared.MILLI_STEP;
+      long memLow = (memClass * sh.memoryMiB + 15) / 16;
+      int milli = Math.min(1000, milliLow + Space.Shared.MILLI_STEP / 2);
+      long memMiB = memLow;
       boolean frag = strategy.usesFragmentation();
       List<double[]> rows = new ArrayList<>();
       double memAfterEmpty = (double) (sh.memoryMiB - memMiB) / sh.memoryMiB;
@@ -397,7 +410,7 @@ final class Group {
         int maxFreeMilli = milliBucket == Space.Shared.MILLI_BUCKETS - 1 ? 1000 : milliBucket * 25 + 24;
         long maxFreeMem =
             memBucket == 16 ? sh.memoryMiB : ((memBucket + 1) * sh.memoryMiB + 15) / 16 - 1;
-        if (maxFreeMilli < milli || maxFreeMem < memMiB) {
+        if (maxFreeMilli < milliLow || maxFreeMem < memLow) {
           continue;
         }
         double freeMilli = Space.Shared.freeMilliOf(s);

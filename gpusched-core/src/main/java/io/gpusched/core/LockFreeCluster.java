@@ -368,8 +368,8 @@ final class LockFreeCluster implements GpuCluster {
 
   /** Whole GPUs on any nodes: one at a time, rolled back unless all {@code count} are taken. */
   private @Nullable Reservation placeSpread(Group[] groups, int count, PlacementRequest request) {
-    long cpu = (request.cpuMillis() + count - 1) / count;
-    long mem = (request.memoryMiB() + count - 1) / count;
+    long cpu = ceilDiv(request.cpuMillis(), count);
+    long mem = ceilDiv(request.memoryMiB(), count);
     GpuDemand one = new GpuDemand.Whole(1, true);
     Reservation all = new Reservation(count);
     for (int i = 0; i < count; i++) {
@@ -381,6 +381,10 @@ final class LockFreeCluster implements GpuCluster {
       all.add(r.slots[0], r.deltas[0], r.cpu[0], r.mem[0], r.owner[0]);
     }
     return all;
+  }
+
+  private static long ceilDiv(long x, int y) {
+    return x / y + (x % y == 0 ? 0 : 1); // no overflow, unlike (x + y - 1) / y
   }
 
   private @Nullable AllocationImpl publish(Reservation r, PlacementRequest request) {

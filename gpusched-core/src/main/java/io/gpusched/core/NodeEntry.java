@@ -50,6 +50,9 @@ final class NodeEntry {
     if (!trackCpu && !trackMem) {
       return true;
     }
+    if ((trackCpu && cpu > cpuCap) || (trackMem && mem > memCap)) {
+      return false; // also keeps the sums below from overflowing
+    }
     long add = (trackCpu ? cpu : 0) | ((trackMem ? mem : 0) << CPU_BITS);
     for (; ; ) {
       long w = host.get();

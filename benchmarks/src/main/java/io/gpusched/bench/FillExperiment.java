@@ -1,0 +1,499 @@
+package io.gpusched.bench;
+
+import io.gpusched.Allocation;
+import io.gpusched.ClusterSnapshot;
+import io.gpusched.Constraints;
+import io.gpusched.GpuCluster;
+import io.gpusched.GpuDemand;
+import io.gpusched.GpuMode;
+import io.gpusched.GpuModel;
+import io.gpusched.GpuModels;
+import io.gpusched.NodeSpec;
+import io.gpusched.PlacementRequest;
+import io.gpusched.PlacementStrategy;
+import io.gpusched.bench.workload.Trace;
+import io.gpusched.bench.workload.Trace.NodeRow;
+import io.gpusched.bench.workload.Trace.PodRow;
+import io.gpusched.core.GpuClusters;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+
+/**
+ * The fill experiment of the FGD paper (Weng et al., USENIX ATC 2023), on gpusched: pods of a
+ * trace arrive one by one and never leave, each is placed or fails, and we record how much of the
+ * cluster's GPU capacity is allocated as the requested GPU capacity grows past 100%.
+ *
+ * <pre>
+ * java -cp benchmarks/target/gpusched-benchmarks.jar io.gpusched.bench.FillExperiment \
+ *     --nodes NODES.csv --pods PODS.csv --strategy FRAGMENTATION_AWARE --seeds 42,43,44 [--tune 1.3]
+ *     [--mix learned|trace] [--no-host]
+ * </pre>
+ *
+ * <p>Inputs are {@link Trace} CSVs (files or {@code classpath:workloads/...-small.csv}).
+ *
+ * <p><b>Mapping.</b> Each node becomes a {@link NodeSpec} with {@code hostResources(cpu_milli,
+ * memory_mib)} and its GPUs in {@link GpuMode#SHARED} of a model named after {@code model}: the
+ * built-in {@link GpuModels} entry when the name is one, else {@code new GpuModel(name, guess,
+ * 80, null)} with a memory guess (the trace has no GPU memory per pod, so shares ask 0 MiB and the
+ * guess does not matter). Nodes with no GPU are added too (gpusched accepts them; nothing is ever
+ * placed there). A pod with {@code num_gpu == 1} and {@code gpu_milli < 1000} is {@code
+ * share(gpu_milli, 0)}; with {@code gpu_milli == 1000} {@code wholeGpus(1)}; {@code num_gpu > 1} is
+ * {@code wholeGpus(n, true)} (one node). {@code gpu_spec} becomes {@link Constraints#models}, host
+ * CPU and memory {@link PlacementRequest#withHost}.
+ *
+ * <p><b>CPU-only pods</b> ({@code num_gpu == 0}) are left out: gpusched places GPU work only, and
+ * in the trace's cluster such pods mostly run on the CPU-only nodes. Leaving them out slightly
+ * favours all strategies alike (their CPU would otherwise compete on GPU nodes) and does not touch
+ * the GPU metrics, which count GPU milli only. Rows that the API rejects (e.g. {@code gpu_milli 0}
+ * with {@code num_gpu 1}) are skipped and counted in a note on stderr.
+ *
+ * <p><b>Protocol.</b> The GPU pods are sorted by name and shuffled with {@code new Random(seed)};
+ * they arrive in that order until the requested GPU milli reaches {@code tune} times the cluster's
+ * GPU milli, and if the list runs out first, pods drawn with replacement by the same {@code Random}
+ * keep arriving until it does. Requests that no node could ever host (the API throws {@link
+ * IllegalArgumentException}) count as arrived and failed.
+ *
+ * <p><b>Output</b> (stdout): {@code strategy,seed,arrived_pct,allocated_pct} with one row per
+ * integer arrived percent from 0 up to the last one reached (the allocation right after the
+ * arrival that first reached it), then one {@code SUMMARY} line per seed; notes go to stderr.
+ * {@code decisions_per_s} is placements attempted divided by the wall time of the placement loop.
+ *
+ * <p><b>Mix.</b> {@code --mix learned} (default) lets {@link PlacementStrategy#FRAGMENTATION_AWARE}
+ * learn the request mix as the engine does in production; {@code --mix trace} fixes it to the GPU
+ * pods' distribution up front ({@link GpuClusters.Builder#expectedMix}), as the FGD paper does.
+ * {@code --no-host} drops the pods' CPU and memory requests (GPU-only packing, for comparison).
+ */
+public final class FillExperiment {
+  private FillExperiment() {}
+
+  /** Highest arrived percent reported. */
+  public static final int MAX_PCT = 130;
+
+  /** GPU memory assumed for trace models that are not built in, in MiB. */
+  static final long DEFAULT_MEMORY_MIB = 32_768;
+
+  private static final Map<String, Long> MEMORY_GUESS =
+      Map.of("T4", 16_384L, "P100", 16_384L, "V100M16", 16_384L, "V100M32", 32_768L,
+          "A10", 24_576L);
+
+  /** How FRAGMENTATION_AWARE gets its request mix. */
+  public enum MixMode {
+    /** Learned by the engine from the requests it sees. */
+    LEARNED,
+    /** Fixed up front to the distribution of the workload's GPU pods. */
+    TRACE
+  }
+
+  /**
+   * A trace mapped to gpusched.
+   *
+   * @param nodes the node specs
+   * @param pods the GPU pods that map to valid requests, sorted by name
+   * @param requests the request of each pod, same order
+   * @param milli requested GPU milli of each pod, same order
+   * @param totalGpuMilli capacity of the cluster in GPU milli
+   * @param skippedRows pod rows the API rejects
+   * @param cpuOnlyPods pods without GPUs (left out)
+   * @param cpuOnlyNodes nodes without GPUs (added, never used)
+   */
+  public record Workload(
+      List<NodeSpec> nodes,
+      List<PodRow> pods,
+      List<PlacementRequest> requests,
+      long[] milli,
+      long totalGpuMilli,
+      int skippedRows,
+      int cpuOnlyPods,
+      int cpuOnlyNodes) {
+
+    /** Notes for stderr about what was left out. */
+    public String notes() {
+      return String.format(Locale.ROOT,
+          "workload: %d nodes (%d without GPUs), %d GPUs; %d GPU pods used, %d CPU-only pods left"
+              + " out, %d invalid rows skipped",
+          nodes.size(), cpuOnlyNodes, totalGpuMilli / 1000, pods.size(), cpuOnlyPods, skippedRows);
+    }
+  }
+
+  /**
+   * The outcome of one seed.
+   *
+   * @param strategy strategy name
+   * @param seed the seed
+   * @param allocatedPct allocation in percent at each integer arrived percent, index 0..{@link
+   *     #MAX_PCT}; NaN where not reached
+   * @param attempted placements attempted
+   * @param placed placements that succeeded
+   * @param neverPlaceable attempts the API refused as impossible on this cluster
+   * @param loopNanos wall time of the placement loop
+   * @param allocatedMilli GPU milli allocated at the end
+   * @param snapshotAllocatedMilli the same according to {@link GpuCluster#snapshot()}
+   * @param finalArrivedPct requested GPU milli at the end, percent of capacity
+   * @param fragmentationPct the final snapshot's fragmentation percent
+   */
+  public record SeedResult(
+      String strategy,
+      long seed,
+      double[] allocatedPct,
+      int attempted,
+      int placed,
+      int neverPlaceable,
+      long loopNanos,
+      long allocatedMilli,
+      long snapshotAllocatedMilli,
+      double finalArrivedPct,
+      double fragmentationPct) {
+
+    /** Allocation at an arrived percent, NaN if not reached. */
+    public double allocAt(int pct) {
+      return pct < allocatedPct.length ? allocatedPct[pct] : Double.NaN;
+    }
+
+    /** Placements attempted per second of the placement loop. */
+    public double decisionsPerSecond() {
+      return loopNanos == 0 ? 0 : attempted * 1e9 / loopNanos;
+    }
+  }
+
+  // ------------------------------------------------------------------ mapping
+
+  /** Maps node and pod rows to gpusched, with the pods' host CPU and memory requests. */
+  public static Workload workload(List<NodeRow> nodeRows, List<PodRow> podRows) {
+    return workload(nodeRows, podRows, true);
+  }
+
+  /**
+   * Maps node and pod rows to gpusched.
+   *
+   * @param host whether pods request host CPU and memory ({@code false}: GPU only, for comparison)
+   */
+  public static Workload workload(List<NodeRow> nodeRows, List<PodRow> podRows, boolean host) {
+    Map<String, GpuModel> models = new HashMap<>();
+    List<NodeSpec> nodes = new ArrayList<>();
+    long total = 0;
+    int cpuOnlyNodes = 0;
+    for (NodeRow r : nodeRows) {
+      NodeSpec.Builder b = NodeSpec.builder(r.sn()).hostResources(r.cpuMilli(), r.memoryMib());
+      if (r.gpus() > 0) {
+        GpuModel m = models.computeIfAbsent(r.model(), FillExperiment::modelFor);
+        b.gpus(r.gpus(), m, GpuMode.SHARED);
+        total += 1000L * r.gpus();
+      } else {
+        cpuOnlyNodes++;
+      }
+      nodes.add(b.build());
+    }
+    Map<String, String> nameOf = new HashMap<>();
+    models.forEach((trace, m) -> nameOf.put(trace, m.name()));
+    List<PodRow> sorted = new ArrayList<>(podRows);
+    sorted.sort(Comparator.comparing(PodRow::name));
+    List<PodRow> pods = new ArrayList<>();
+    List<PlacementRequest> reqs = new ArrayList<>();
+    List<Long> milli = new ArrayList<>();
+    int skipped = 0;
+    int cpuOnly = 0;
+    for (PodRow p : sorted) {
+      if (p.numGpu() == 0) {
+        cpuOnly++;
+        continue;
+      }
+      Optional<PlacementRequest> req = request(host ? p : withoutHost(p), nameOf);
+      if (req.isEmpty()) {
+        skipped++;
+        continue;
+      }
+      pods.add(p);
+      reqs.add(req.get());
+      milli.add(p.requestedGpuMilli());
+    }
+    return new Workload(
+        List.copyOf(nodes), List.copyOf(pods), List.copyOf(reqs),
+        milli.stream().mapToLong(Long::longValue).toArray(), total, skipped, cpuOnly, cpuOnlyNodes);
+  }
+
+  private static PodRow withoutHost(PodRow p) {
+    return new PodRow(p.name(), 0, 0, p.numGpu(), p.gpuMilli(), p.gpuSpec());
+  }
+
+  /** The GPU model for a trace model name: built in if known, else a guess. */
+  static GpuModel modelFor(String traceName) {
+    return GpuModels.byName(traceName)
+        .orElseGet(
+            () -> new GpuModel(traceName, MEMORY_GUESS.getOrDefault(traceName, DEFAULT_MEMORY_MIB),
+                80, null));
+  }
+
+  /**
+   * The request for a GPU pod, or empty when the API rejects the row (e.g. {@code gpu_milli} 0 or
+   * above 1000 with one GPU, a negative amount, more than 64 GPUs).
+   *
+   * @param modelNames trace model name to cluster model name
+   */
+  static Optional<PlacementRequest> request(PodRow p, Map<String, String> modelNames) {
+    try {
+      PlacementRequest r;
+      if (p.numGpu() == 1 && p.gpuMilli() == 1000) {
+        r = PlacementRequest.wholeGpus(1);
+      } else if (p.numGpu() == 1) {
+        r = PlacementRequest.share(p.gpuMilli(), 0);
+      } else if (p.numGpu() > 1) {
+        r = PlacementRequest.wholeGpus(p.numGpu(), true);
+      } else {
+        return Optional.empty();
+      }
+      r = r.withHost(p.cpuMilli(), p.memoryMib());
+      List<String> allowed = p.allowedModels();
+      if (!allowed.isEmpty()) {
+        String[] names =
+            allowed.stream()
+                .map(n -> modelNames.getOrDefault(n, GpuModels.byName(n).map(GpuModel::name).orElse(n)))
+                .distinct()
+                .toArray(String[]::new);
+        r = r.withConstraints(Constraints.models(names));
+      }
+      return Optional.of(r);
+    } catch (IllegalArgumentException e) {
+      return Optional.empty();
+    }
+  }
+
+  // ------------------------------------------------------------------ protocol
+
+  /**
+   * The arrival order for a seed: indices into the workload's pods (sorted by name), shuffled with
+   * {@code new Random(seed)}, cut where the requested milli first reaches {@code target}; if the
+   * list runs out first, indices drawn with replacement by the same {@code Random} follow until it
+   * does.
+   *
+   * @throws IllegalArgumentException if there are no pods
+   */
+  public static int[] arrivals(long[] milli, long target, long seed) {
+    if (milli.length == 0 || Arrays.stream(milli).sum() == 0) {
+      throw new IllegalArgumentException("no GPU pods to arrive");
+    }
+    Random rnd = new Random(seed);
+    List<Integer> order = new ArrayList<>(milli.length);
+    for (int i = 0; i < milli.length; i++) {
+      order.add(i);
+    }
+    Collections.shuffle(order, rnd);
+    List<Integer> seq = new ArrayList<>();
+    long sum = 0;
+    for (int i : order) {
+      if (sum >= target) {
+        break;
+      }
+      seq.add(i);
+      sum += milli[i];
+    }
+    while (sum < target) {
+      int i = order.get(rnd.nextInt(order.size()));
+      seq.add(i);
+      sum += milli[i];
+    }
+    return seq.stream().mapToInt(Integer::intValue).toArray();
+  }
+
+  /** The GPU pods' distribution as an expected mix (whole GPUs by count, shares by milli). */
+  public static Map<GpuDemand, Double> traceMix(Workload w) {
+    Map<GpuDemand, Double> mix = new LinkedHashMap<>();
+    for (PlacementRequest r : w.requests()) {
+      GpuDemand d = r.gpus();
+      GpuDemand key = d instanceof GpuDemand.Whole wh ? new GpuDemand.Whole(wh.count(), true) : d;
+      mix.merge(key, 1.0, Double::sum);
+    }
+    return mix;
+  }
+
+  /** Builds a fresh cluster for the workload. */
+  public static GpuCluster cluster(Workload w, PlacementStrategy strategy, MixMode mix) {
+    GpuClusters.Builder b = GpuClusters.newBuilder().strategy(strategy).nodes(w.nodes());
+    if (mix == MixMode.TRACE) {
+      b.expectedMix(traceMix(w));
+    }
+    return b.build();
+  }
+
+  /** Runs one seed on a fresh cluster. */
+  public static SeedResult run(
+      Workload w, PlacementStrategy strategy, long seed, double tune, MixMode mix) {
+    if (!(tune > 0) || Double.isInfinite(tune)) {
+      throw new IllegalArgumentException("tune must be positive, was " + tune);
+    }
+    if (w.totalGpuMilli() == 0) {
+      throw new IllegalArgumentException("the cluster has no GPUs");
+    }
+    long total = w.totalGpuMilli();
+    long target = (long) Math.ceil(tune * total);
+    int[] seq = arrivals(w.milli(), target, seed);
+    PlacementRequest[] reqs = w.requests().toArray(PlacementRequest[]::new);
+    long[] milli = w.milli();
+    GpuCluster cluster = cluster(w, strategy, mix);
+    List<Allocation> held = new ArrayList<>(seq.length);
+
+    double[] at = new double[MAX_PCT + 1];
+    Arrays.fill(at, Double.NaN);
+    at[0] = 0;
+    int nextPct = 1;
+    long requested = 0;
+    long allocated = 0;
+    int placed = 0;
+    int impossible = 0;
+    long t0 = System.nanoTime();
+    for (int i : seq) {
+      try {
+        Optional<Allocation> a = cluster.place(reqs[i]);
+        if (a.isPresent()) {
+          held.add(a.get());
+          allocated += milli[i];
+          placed++;
+        }
+      } catch (IllegalArgumentException e) {
+        impossible++;
+      }
+      requested += milli[i];
+      // integer percents reached: requested * 100 >= pct * total
+      while (nextPct <= MAX_PCT && requested * 100 >= (long) nextPct * total) {
+        at[nextPct++] = 100.0 * allocated / total;
+      }
+    }
+    long nanos = System.nanoTime() - t0;
+    ClusterSnapshot snap = cluster.snapshot();
+    return new SeedResult(
+        strategy.name(), seed, at, seq.length, placed, impossible, nanos, allocated,
+        snap.total().allocatedMilli(), 100.0 * requested / total,
+        snap.total().fragmentationPercent());
+  }
+
+  // ------------------------------------------------------------------ output
+
+  /** The CSV header. */
+  public static final String HEADER = "strategy,seed,arrived_pct,allocated_pct";
+
+  /** Writes the rows of one seed (no header). */
+  public static void printRows(SeedResult r, PrintStream out) {
+    for (int p = 0; p <= MAX_PCT; p++) {
+      if (!Double.isNaN(r.allocatedPct()[p])) {
+        out.printf(Locale.ROOT, "%s,%d,%d,%.3f%n", r.strategy(), r.seed(), p, r.allocatedPct()[p]);
+      }
+    }
+  }
+
+  /** The SUMMARY line of one seed. */
+  public static String summary(SeedResult r) {
+    return String.format(Locale.ROOT,
+        "SUMMARY strategy=%s seed=%d alloc_at_100=%.3f alloc_at_130=%.3f decisions_per_s=%.0f",
+        r.strategy(), r.seed(), r.allocAt(100), r.allocAt(130), r.decisionsPerSecond());
+  }
+
+  // ------------------------------------------------------------------ CLI
+
+  /** CLI entry point; see the class comment. Exit status 2 on bad arguments. */
+  public static void main(String[] args) {
+    int rc = cli(args, System.out, System.err);
+    if (rc != 0) {
+      System.exit(rc);
+    }
+  }
+
+  /** Runs the CLI with these streams; returns the exit status (0, or 2 for bad arguments). */
+  public static int cli(String[] args, PrintStream out, PrintStream err) {
+    String nodes = null;
+    String pods = null;
+    List<String> strategies = new ArrayList<>();
+    List<Long> seeds = new ArrayList<>(List.of(42L));
+    double tune = 1.3;
+    MixMode mix = MixMode.LEARNED;
+    boolean host = true;
+    try {
+      for (int i = 0; i < args.length; i++) {
+        String a = args[i];
+        if (a.equals("-h") || a.equals("--help")) {
+          usage(out);
+          return 0;
+        }
+        if (a.equals("--no-host")) {
+          host = false;
+          continue;
+        }
+        if (i + 1 >= args.length) {
+          throw new IllegalArgumentException(a + " needs a value");
+        }
+        String v = args[++i];
+        switch (a) {
+          case "--nodes" -> nodes = v;
+          case "--pods" -> pods = v;
+          case "--strategy" -> {
+            for (String s : v.split(",")) {
+              strategies.add(PlacementStrategy.named(s).name());
+            }
+          }
+          case "--seeds" -> {
+            seeds.clear();
+            for (String s : v.split(",")) {
+              seeds.add(Long.parseLong(s.trim()));
+            }
+          }
+          case "--tune" -> tune = Double.parseDouble(v);
+          case "--mix" -> mix = MixMode.valueOf(v.trim().toUpperCase(Locale.ROOT));
+          default -> throw new IllegalArgumentException("unknown argument " + a);
+        }
+      }
+      if (nodes == null || pods == null) {
+        throw new IllegalArgumentException("--nodes and --pods are required");
+      }
+      if (strategies.isEmpty()) {
+        strategies.add(PlacementStrategy.FRAGMENTATION_AWARE.name());
+      }
+      if (!(tune > 0) || Double.isInfinite(tune)) {
+        throw new IllegalArgumentException("--tune must be a positive number, was " + tune);
+      }
+    } catch (IllegalArgumentException e) {
+      err.println("error: " + e.getMessage());
+      usage(err);
+      return 2;
+    }
+    Workload w = workload(Trace.readNodes(nodes), Trace.readPods(pods), host);
+    err.println("note: " + w.notes());
+    out.println(HEADER);
+    List<String> summaries = new ArrayList<>();
+    for (String s : strategies) {
+      PlacementStrategy strategy = PlacementStrategy.named(s);
+      for (long seed : seeds) {
+        SeedResult r = run(w, strategy, seed, tune, mix);
+        printRows(r, out);
+        summaries.add(summary(r));
+        err.printf(Locale.ROOT,
+            "note: %s seed %d: %d arrivals, %d placed, %d failed (%d never placeable on this"
+                + " cluster), final fragmentation %.1f%%%n",
+            r.strategy(), seed, r.attempted(), r.placed(), r.attempted() - r.placed(),
+            r.neverPlaceable(), r.fragmentationPct());
+        if (r.allocatedMilli() != r.snapshotAllocatedMilli()) {
+          err.printf("warning: tracked allocation %d milli != snapshot %d milli%n",
+              r.allocatedMilli(), r.snapshotAllocatedMilli());
+        }
+      }
+    }
+    summaries.forEach(out::println);
+    out.flush();
+    return 0;
+  }
+
+  private static void usage(PrintStream out) {
+    out.println(
+        "usage: FillExperiment --nodes NODES.csv --pods PODS.csv --strategy NAME[,NAME...]"
+            + " [--seeds 42,43,44] [--tune 1.3] [--mix learned|trace] [--no-host]\n"
+            + "  strategies: FIRST_FIT, BEST_FIT, SPREAD, FRAGMENTATION_AWARE\n"
+            + "  a CSV may be classpath:workloads/nodes-small.csv / classpath:workloads/pods-small.csv");
+  }
+}

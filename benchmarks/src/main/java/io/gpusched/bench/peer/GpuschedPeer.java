@@ -1,0 +1,45 @@
+package io.gpusched.bench.peer;
+
+import io.gpusched.Allocation;
+import io.gpusched.GpuCluster;
+import io.gpusched.NodeSpec;
+import io.gpusched.PlacementRequest;
+import io.gpusched.PlacementStrategy;
+import io.gpusched.core.GpuClusters;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/** The library itself behind {@link PeerScheduler}: handles are {@link Allocation}s. */
+public final class GpuschedPeer implements PeerScheduler {
+  private final GpuCluster cluster;
+
+  /** Wraps an existing cluster. */
+  public GpuschedPeer(GpuCluster cluster) {
+    this.cluster = cluster;
+  }
+
+  /** Builds a lock-free cluster of these nodes with this strategy. */
+  public GpuschedPeer(List<NodeSpec> nodes, PlacementStrategy strategy) {
+    this(GpuClusters.newBuilder().strategy(strategy).nodes(nodes).build());
+  }
+
+  /** Returns the wrapped cluster. */
+  public GpuCluster cluster() {
+    return cluster;
+  }
+
+  @Override
+  public String name() {
+    return "gpusched";
+  }
+
+  @Override
+  public @Nullable Object place(PlacementRequest request) {
+    return cluster.place(request).orElse(null);
+  }
+
+  @Override
+  public boolean release(Object handle) {
+    return ((Allocation) handle).release();
+  }
+}

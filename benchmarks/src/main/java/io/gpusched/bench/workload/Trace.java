@@ -1,0 +1,255 @@
+package io.gpusched.bench.workload;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.Reader;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Node and pod lists in the CSV format of the Alibaba GPU-sharing trace ({@code
+ * cluster-trace-gpu-v2023}, used by the FGD paper, Weng et al., USENIX ATC 2023).
+ *
+ * <p>Nodes: {@code sn,cpu_milli,memory_mib,gpu,model}. Pods: {@code
+ * name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,...}; further columns are ignored. Columns
+ * are found by header name, so their order does not matter. An empty value or {@code nan} in
+ * {@code model} / {@code gpu_spec} means none.
+ *
+ * <p>A source is a file path or {@code classpath:<resource>} (e.g. {@code
+ * classpath:workloads/nodes-small.csv}, shipped in the benchmarks jar).
+ */
+public final class Trace {
+  private Trace() {}
+
+  /** Prefix of a source read from the classpath instead of the file system. */
+  public static final String CLASSPATH = "classpath:";
+
+  /** Node header, in the order {@link #writeNodes} writes it. */
+  public static final String NODE_HEADER = "sn,cpu_milli,memory_mib,gpu,model";
+
+  /** Pod header, in the order {@link #writePods} writes it. */
+  public static final String POD_HEADER = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec";
+
+  /**
+   * One node row.
+   *
+   * @param sn node name
+   * @param cpuMilli host CPU in milli-cores
+   * @param memoryMib host memory in MiB
+   * @param gpus GPU count, may be 0
+   * @param model GPU model name, empty when the node has no GPU
+   */
+  public record NodeRow(String sn, long cpuMilli, long memoryMib, int gpus, String model) {}
+
+  /**
+   * One pod row.
+   *
+   * @param name pod name
+   * @param cpuMilli CPU request in milli-cores
+   * @param memoryMib memory request in MiB
+   * @param numGpu GPUs requested, 0..8
+   * @param gpuMilli share per GPU in milli when {@code numGpu == 1} (1000 = whole GPU)
+   * @param gpuSpec allowed GPU models separated by {@code |}, empty for any
+   */
+  public record PodRow(
+      String name, long cpuMilli, long memoryMib, int numGpu, int gpuMilli, String gpuSpec) {
+
+    /** GPU milli this pod requests: {@code gpuMilli} for one GPU, {@code 1000 * numGpu} else. */
+    public long requestedGpuMilli() {
+      if (numGpu == 0) {
+        return 0;
+      }
+      return numGpu == 1 ? gpuMilli : 1000L * numGpu;
+    }
+
+    /** The allowed model names, empty for any. */
+    public List<String> allowedModels() {
+      if (gpuSpec.isEmpty()) {
+        return List.of();
+      }
+      List<String> out = new ArrayList<>();
+      for (String s : gpuSpec.split("\\|")) {
+        if (!s.isBlank()) {
+          out.add(s.trim());
+        }
+      }
+      return out;
+    }
+  }
+
+  /** Reads a node list from a file or {@code classpath:} source. */
+  public static List<NodeRow> readNodes(String source) {
+    try (Reader r = open(source)) {
+      return readNodes(r);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read nodes from " + source, e);
+    }
+  }
+
+  /** Reads a pod list from a file or {@code classpath:} source. */
+  public static List<PodRow> readPods(String source) {
+    try (Reader r = open(source)) {
+      return readPods(r);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read pods from " + source, e);
+    }
+  }
+
+  /**
+   * Reads a node list.
+   *
+   * @throws IllegalArgumentException on a missing column or a malformed row (with its line number)
+   */
+  public static List<NodeRow> readNodes(Reader reader) throws IOException {
+    List<NodeRow> out = new ArrayList<>();
+    Table t = new Table(reader, "sn", "cpu_milli", "memory_mib", "gpu", "model");
+    String[] f;
+    while ((f = t.next()) != null) {
+      try {
+        int gpus = (int) num(t.get(f, "gpu"));
+        String model = text(t.get(f, "model"));
+        out.add(
+            new NodeRow(
+                t.get(f, "sn"), num(t.get(f, "cpu_milli")), num(t.get(f, "memory_mib")), gpus,
+                gpus == 0 ? "" : model));
+      } catch (RuntimeException e) {
+        throw new IllegalArgumentException("node list line " + t.line + ": " + e.getMessage(), e);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Reads a pod list.
+   *
+   * @throws IllegalArgumentException on a missing column or a malformed row (with its line number)
+   */
+  public static List<PodRow> readPods(Reader reader) throws IOException {
+    List<PodRow> out = new ArrayList<>();
+    Table t =
+        new Table(reader, "name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "gpu_spec");
+    String[] f;
+    while ((f = t.next()) != null) {
+      try {
+        out.add(
+            new PodRow(
+                t.get(f, "name"),
+                num(t.get(f, "cpu_milli")),
+                num(t.get(f, "memory_mib")),
+                (int) num(t.get(f, "num_gpu")),
+                (int) num(t.get(f, "gpu_milli")),
+                text(t.get(f, "gpu_spec"))));
+      } catch (RuntimeException e) {
+        throw new IllegalArgumentException("pod list line " + t.line + ": " + e.getMessage(), e);
+      }
+    }
+    return out;
+  }
+
+  /** Writes a node list with {@link #NODE_HEADER}. */
+  public static void writeNodes(List<NodeRow> nodes, Writer w) throws IOException {
+    w.write(NODE_HEADER + "\n");
+    for (NodeRow n : nodes) {
+      w.write(n.sn() + "," + n.cpuMilli() + "," + n.memoryMib() + "," + n.gpus() + "," + n.model()
+          + "\n");
+    }
+    w.flush();
+  }
+
+  /** Writes a pod list with {@link #POD_HEADER}. */
+  public static void writePods(List<PodRow> pods, Writer w) throws IOException {
+    w.write(POD_HEADER + "\n");
+    for (PodRow p : pods) {
+      w.write(p.name() + "," + p.cpuMilli() + "," + p.memoryMib() + "," + p.numGpu() + ","
+          + p.gpuMilli() + "," + p.gpuSpec() + "\n");
+    }
+    w.flush();
+  }
+
+  private static Reader open(String source) throws IOException {
+    if (source.startsWith(CLASSPATH)) {
+      String res = source.substring(CLASSPATH.length());
+      res = res.startsWith("/") ? res.substring(1) : res;
+      InputStream in = Trace.class.getClassLoader().getResourceAsStream(res);
+      if (in == null) {
+        throw new IOException("no classpath resource " + res);
+      }
+      return new InputStreamReader(in, StandardCharsets.UTF_8);
+    }
+    return Files.newBufferedReader(Path.of(source), StandardCharsets.UTF_8);
+  }
+
+  private static long num(String s) {
+    String v = s.trim();
+    if (v.isEmpty() || v.equalsIgnoreCase("nan")) {
+      return 0;
+    }
+    if (v.contains(".")) { // some exports write 1000.0
+      return Math.round(Double.parseDouble(v));
+    }
+    return Long.parseLong(v);
+  }
+
+  private static String text(String s) {
+    String v = s.trim();
+    return v.equalsIgnoreCase("nan") || v.equalsIgnoreCase("none") ? "" : v;
+  }
+
+  /** A minimal CSV reader: header by name, comma separated, no quoting (the trace needs none). */
+  private static final class Table {
+    private final BufferedReader in;
+    private final Map<String, Integer> cols = new HashMap<>();
+    int line;
+
+    Table(Reader reader, String... required) throws IOException {
+      this.in = reader instanceof BufferedReader b ? b : new BufferedReader(reader);
+      String header = in.readLine();
+      line = 1;
+      if (header == null) {
+        throw new IllegalArgumentException("empty CSV: no header");
+      }
+      if (header.startsWith("\uFEFF")) {
+        header = header.substring(1);
+      }
+      String[] h = header.split(",", -1);
+      for (int i = 0; i < h.length; i++) {
+        cols.put(h[i].trim().toLowerCase(Locale.ROOT), i);
+      }
+      for (String r : required) {
+        if (!cols.containsKey(r)) {
+          throw new IllegalArgumentException(
+              "CSV header lacks column " + r + "; header is: " + header);
+        }
+      }
+    }
+
+    String[] next() throws IOException {
+      String s;
+      while ((s = in.readLine()) != null) {
+        line++;
+        if (!s.isBlank()) {
+          return s.split(",", -1);
+        }
+      }
+      return null;
+    }
+
+    String get(String[] fields, String col) {
+      int i = cols.get(col);
+      if (i >= fields.length) {
+        throw new IllegalArgumentException("missing value for " + col);
+      }
+      return fields[i];
+    }
+  }
+}
