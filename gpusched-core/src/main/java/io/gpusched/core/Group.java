@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.atomic.LongAdder;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -51,6 +52,14 @@ final class Group {
   private volatile int filterVersion;
 
   volatile Tables tables;
+
+  /**
+   * Counts index moves: incremented by every thread that is about to clear a GPU's or node's bit
+   * in a class after setting it in another (or after finding it stale). A search that finds nothing
+   * re-runs if this changed meanwhile (see {@code LockFreeCluster.placeOne}). Striped, so the
+   * increments do not contend.
+   */
+  final LongAdder moves = new LongAdder();
 
   Group(int ordinal, String key, Space space, int[] mixClasses) {
     this.ordinal = ordinal;
@@ -181,6 +190,7 @@ final class Group {
     int sn = space.state(newW);
     if (so != sn) {
       byState[sn].set(g.local);
+      moves.increment(); // before the clear: a search that misses the GPU then sees the move
       byState[so].clear(g.local);
       repairGpu(g);
     }
@@ -205,6 +215,7 @@ final class Group {
     int prev = n.indexedFree;
     n.indexedFree = f;
     if (prev != f) {
+      moves.increment();
       nodesByFree[prev].clear(n.local);
     }
     repairNode(n);
@@ -223,11 +234,13 @@ final class Group {
 
   /** A reader found GPU {@code g} indexed under a state it is not in: clean up and repair. */
   void staleGpu(GpuSlot g, int state) {
+    moves.increment();
     byState[state].clear(g.local);
     repairGpu(g);
   }
 
   void staleNode(GroupNode n, int free) {
+    moves.increment();
     nodesByFree[free].clear(n.local);
     repairNode(n);
   }

@@ -58,6 +58,7 @@ import org.slf4j.LoggerFactory;
 final class LockFreeCluster implements GpuCluster {
   private static final Logger log = LoggerFactory.getLogger(LockFreeCluster.class);
   private static final int MAX_PUBLISH_RETRIES = 16;
+  private static final int MAX_SEARCH_PASSES = 64;
 
   private final PlacementStrategy strategy;
   private final Mix mix;
@@ -190,8 +191,10 @@ final class LockFreeCluster implements GpuCluster {
       var known = new java.util.TreeSet<String>();
       for (Group g : allGroups) {
         if (g.space instanceof MigSpace mig && c.allowsModel(g.space.model.name())) {
-          for (var p : mig.profiles) {
-            known.add(p.name());
+          for (int p = 0; p < mig.profiles.length; p++) {
+            if (mig.feasible[p][0] != 0) {
+              known.add(mig.profiles[p].name());
+            }
           }
         }
       }
@@ -222,6 +225,28 @@ final class LockFreeCluster implements GpuCluster {
 
   /** Places a single-node demand: a MIG instance, a share, or whole GPUs on one node. */
   private @Nullable Reservation placeOne(
+      Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
+    for (int pass = 1; ; pass++) {
+      long stamp = moves(groups);
+      Reservation r = searchOnce(groups, demand, cpu, mem, c);
+      // A search that found nothing is trusted only if no GPU changed index class while it ran:
+      // a move can hide a GPU from a scan that checks its new class before and its old class after
+      // the move. Retrying only when another operation made progress keeps this lock-free.
+      if (r != null || pass == MAX_SEARCH_PASSES || moves(groups) == stamp) {
+        return r;
+      }
+    }
+  }
+
+  private static long moves(Group[] groups) {
+    long sum = 0;
+    for (Group g : groups) {
+      sum += g.moves.sum();
+    }
+    return sum;
+  }
+
+  private @Nullable Reservation searchOnce(
       Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
     if (groups.length == 1) {
       Group.Cursor cur = cursor(groups[0], demand, c);
@@ -282,31 +307,35 @@ final class LockFreeCluster implements GpuCluster {
       if (gpu == null) {
         return null;
       }
-      for (int tries = 0; tries < 4; tries++) {
-        long w = gpu.word();
-        int s = g.space.state(w);
-        if (s != ent) {
-          if (tries == 0) {
-            g.staleGpu(gpu, ent);
-          }
-          return null;
-        }
-        long delta = deltaOnState(g, cur.shape, demand, s, w);
-        int position = cur.shape >= 0 ? g.tables.choice[cur.shape][s] : -1;
-        if (delta == 0 || !gpu.node.schedulable()) {
-          return null;
-        }
-        if (!gpu.node.reserveHost(cpu, mem)) {
-          return null;
+      if (!gpu.node.schedulable()) {
+        return null;
+      }
+      long w = gpu.word();
+      int s = g.space.state(w);
+      if (s != ent) {
+        g.staleGpu(gpu, ent); // the index lagged behind a change: heal it ...
+      }
+      if (!gpu.node.reserveHost(cpu, mem)) {
+        return null;
+      }
+      // ... but try the GPU as it is now: a concurrent placement may have left room on it, and
+      // moving on could miss capacity that was never released (bounded: one retry per change seen)
+      Group.Tables t = g.tables; // one table for both the delta and its position
+      for (int tries = 0; tries < 8; tries++) {
+        long delta = deltaOnState(t, g, cur.shape, demand, s, w);
+        if (delta == 0) {
+          break;
         }
         if (gpu.cas(w, w + delta)) {
           g.onChange(gpu, w, w + delta);
           Reservation r = new Reservation(1);
-          r.add(gpu, delta, cpu, mem, position);
+          r.add(gpu, delta, cpu, mem, cur.shape >= 0 ? t.choice[cur.shape][s] : -1);
           return r;
         }
-        gpu.node.releaseHost(cpu, mem);
+        w = gpu.word();
+        s = g.space.state(w);
       }
+      gpu.node.releaseHost(cpu, mem);
       return null;
     }
     GroupNode gn = g.node(cur.index);
@@ -347,14 +376,19 @@ final class LockFreeCluster implements GpuCluster {
         }
       }
     }
-    undo(r);
+    if (r.n == 0) {
+      gn.node.releaseHost(cpu, mem); // nothing taken, so undo(r) would not give the host back
+    } else {
+      undo(r);
+    }
     return null;
   }
 
-  private static long deltaOnState(Group g, int p, GpuDemand demand, int state, long word) {
+  private static long deltaOnState(
+      Group.Tables t, Group g, int p, GpuDemand demand, int state, long word) {
     if (p >= 0) {
       MigSpace mig = (MigSpace) g.space;
-      int c = g.tables.choice[p][state];
+      int c = t.choice[p][state];
       return c < 0 ? 0 : mig.delta(p, c);
     }
     if (demand instanceof GpuDemand.Share s) {
@@ -620,8 +654,10 @@ final class LockFreeCluster implements GpuCluster {
         share.add(g);
       }
       if (g.space instanceof MigSpace m) {
-        for (var p : m.profiles) {
-          mig.computeIfAbsent(p.name(), k -> new ArrayList<>()).add(g);
+        for (int p = 0; p < m.profiles.length; p++) {
+          if (m.feasible[p][0] != 0) { // static MIG: only profiles that have a pre-made instance
+            mig.computeIfAbsent(m.profiles[p].name(), k -> new ArrayList<>()).add(g);
+          }
         }
       }
     }

@@ -315,7 +315,10 @@ class LockFreeClusterTest {
     assertThat(c.place(PlacementRequest.mig("3g.40gb")).orElseThrow().gpus().get(0).migStartSlot()).isZero();
     assertThat(c.place(PlacementRequest.mig("3g.40gb"))).isEmpty();
     assertThat(c.place(PlacementRequest.mig("1g.10gb")).orElseThrow().gpus().get(0).migStartSlot()).isEqualTo(6);
-    assertThat(c.place(PlacementRequest.mig("4g.40gb"))).isEmpty();
+    // no pre-made 4g.40gb instance anywhere: the request can never be placed
+    assertThatThrownBy(() -> c.place(PlacementRequest.mig("4g.40gb")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("4g.40gb");
     assertInvariants(c);
   }
 

@@ -1,0 +1,71 @@
+package io.gpusched.core;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.domain.JavaModifier;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Layering of the API and the core, checked on the compiled main classes. */
+class ArchitectureTest {
+  private static JavaClasses classes;
+
+  @BeforeAll
+  static void importClasses() {
+    classes =
+        new ClassFileImporter()
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+            .importPackages("io.gpusched");
+  }
+
+  @Test
+  void apiDependsOnlyOnTheJdkAndJSpecify() {
+    classes()
+        .that()
+        .resideInAPackage("io.gpusched")
+        .should()
+        .onlyDependOnClassesThat()
+        .resideInAnyPackage("io.gpusched", "java..", "org.jspecify..")
+        .check(classes);
+  }
+
+  @Test
+  void coreUsesNoJnaAndNoSpring() {
+    noClasses()
+        .that()
+        .resideInAPackage("io.gpusched.core..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("com.sun.jna..", "org.springframework..")
+        .check(classes);
+  }
+
+  @Test
+  void apiDoesNotDependOnTheCore() {
+    noClasses()
+        .that()
+        .resideInAPackage("io.gpusched")
+        .should()
+        .dependOnClassesThat()
+        .resideInAPackage("io.gpusched.core..")
+        .check(classes);
+  }
+
+  @Test
+  void onlyGpuClustersAndItsBuilderArePublicInTheCore() {
+    classes()
+        .that()
+        .resideInAPackage("io.gpusched.core..")
+        .and()
+        .haveModifier(JavaModifier.PUBLIC)
+        .should()
+        .haveFullyQualifiedName("io.gpusched.core.GpuClusters")
+        .orShould()
+        .haveFullyQualifiedName("io.gpusched.core.GpuClusters$Builder")
+        .check(classes);
+  }
+}
