@@ -9,8 +9,11 @@ import java.util.Optional;
  *
  * <p>Thread-safe. {@link #place} and {@link Allocation#release()} are lock-free: they take no lock,
  * global or per node, and each GPU's occupancy changes only by compare-and-set of one word. No
- * capacity is ever granted twice, and a placement that fails leaves no reservation behind. Under
- * concurrent changes a {@code place} may miss capacity freed while it ran, and report none.
+ * capacity is ever granted twice, and a placement that fails leaves no reservation behind. A
+ * {@code place} that reports no capacity re-checked that no placement index changed while it
+ * searched, so no eligible capacity was free at some instant of the call; it may still miss capacity
+ * from a release that overlaps the call, or give up after a bounded number of re-checks under
+ * constant churn.
  * Node management ({@code addNode}, {@code setNodeState}, {@code removeNode}) is serialized
  * among itself, never with placements.
  */
