@@ -18,8 +18,9 @@ import org.jspecify.annotations.Nullable;
  * cluster's management lock) copies the array of segment references, so concurrent setters and
  * clearers never write into an abandoned array.
  *
- * <p><b>Protocol.</b> {@code set} ORs the bit in and, when it made the word non-zero, ORs the
- * summary bit (and the top bit when the summary was zero). {@code clear} ANDs the bit out and, when
+ * <p><b>Protocol.</b> {@code set} ORs the bit, its summary bit and its top bit in, each unless a
+ * read shows it already set, so that when {@code set} returns the bit is reachable from the top.
+ * {@code clear} ANDs the bit out and, when
  * it emptied the word, clears the summary bit and <em>re-reads</em> the word, restoring the summary
  * bit if a concurrent {@code set} refilled it; the same clear-then-recheck is done from the summary
  * to {@code top}. Every clear is thus followed by a recheck, so once updates stop a non-zero word is
@@ -80,15 +81,18 @@ final class Bits {
     long[] seg = segments[segIndex];
     int w = (i % SEGMENT_BITS) >>> 6;
     long bit = 1L << i;
-    if (((long) LONGS.getVolatile(seg, w) & bit) != 0) {
-      return; // already set: the common case for repairs, no write needed
+    long wordBit = 1L << w;
+    // Each level is ORed in unless already set, and every level is checked even when the bit
+    // was already there: a concurrent setter of the same bit may not have reached the upper levels
+    // yet, and a set() that returns must leave the bit reachable from the top.
+    if (((long) LONGS.getVolatile(seg, w) & bit) == 0) {
+      LONGS.getAndBitwiseOr(seg, w, bit);
     }
-    long prev = (long) LONGS.getAndBitwiseOr(seg, w, bit);
-    if (prev == 0) {
-      long prevSummary = (long) LONGS.getAndBitwiseOr(seg, SEGMENT_WORDS, 1L << w);
-      if (prevSummary == 0 && segIndex < 64) {
-        TOP.getAndBitwiseOr(this, 1L << segIndex);
-      }
+    if (((long) LONGS.getVolatile(seg, SEGMENT_WORDS) & wordBit) == 0) {
+      LONGS.getAndBitwiseOr(seg, SEGMENT_WORDS, wordBit);
+    }
+    if (segIndex < 64 && ((long) TOP.getVolatile(this) & (1L << segIndex)) == 0) {
+      TOP.getAndBitwiseOr(this, 1L << segIndex);
     }
   }
 
