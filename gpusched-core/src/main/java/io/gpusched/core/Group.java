@@ -567,29 +567,48 @@ final class Group {
           }
         } else {
           int[] p = pos;
-          if (p == null) { // entering this tie group: search every entry once
-            p = new int[end - tie];
+          if (p == null && (entry < tie || entry >= end)) {
+            // entering this tie group: the lowest index over its entries, nothing stored (most
+            // placements succeed on their first candidate)
+            int best = Integer.MAX_VALUE;
+            int bestEntry = -1;
             for (int e = tie; e < end; e++) {
-              p[e - tie] = search(entries[e], 0);
+              int i = search(entries[e], 0);
+              if (i >= 0 && i < best) {
+                best = i;
+                bestEntry = e;
+              }
             }
-            pos = p;
-          } else if (entry >= tie && entry < end) { // only the consumed entry moves on
-            p[entry - tie] = search(entries[entry], index + 1);
-          }
-          int best = Integer.MAX_VALUE;
-          int bestEntry = -1;
-          for (int k = 0; k < p.length; k++) {
-            if (p[k] >= 0 && p[k] < best) {
-              best = p[k];
-              bestEntry = tie + k;
+            if (bestEntry >= 0) {
+              entry = bestEntry;
+              index = best;
+              return true;
             }
+          } else {
+            if (p == null) { // the first candidate failed: remember every entry's position
+              p = new int[end - tie];
+              for (int e = tie; e < end; e++) {
+                p[e - tie] = e == entry ? search(entries[e], index + 1) : search(entries[e], index);
+              }
+              pos = p;
+            } else { // only the consumed entry moves on
+              p[entry - tie] = search(entries[entry], index + 1);
+            }
+            int best = Integer.MAX_VALUE;
+            int bestEntry = -1;
+            for (int k = 0; k < p.length; k++) {
+              if (p[k] >= 0 && p[k] < best) {
+                best = p[k];
+                bestEntry = tie + k;
+              }
+            }
+            if (bestEntry >= 0) {
+              entry = bestEntry;
+              index = best;
+              return true;
+            }
+            pos = null;
           }
-          if (bestEntry >= 0) {
-            entry = bestEntry;
-            index = best;
-            return true;
-          }
-          pos = null;
         }
         tie = end;
         from = 0;
