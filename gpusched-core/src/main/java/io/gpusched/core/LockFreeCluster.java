@@ -486,10 +486,7 @@ final class LockFreeCluster implements GpuCluster {
   /** Gives an allocation's capacity back (after its state left ACTIVE or PENDING). */
   void undo(AllocationImpl a) {
     for (int i = 0; i < a.slots.length; i++) {
-      GpuSlot s = a.slots[i];
-      long before = s.subtract(a.deltas[i]);
-      s.group.onChange(s, before, before - a.deltas[i]);
-      s.node.releaseHost(a.hostCpu[i], a.hostMem[i]);
+      giveBack(a.slots[i], a.deltas[i], a.hostCpu[i], a.hostMem[i]);
     }
     for (int i = 0; i < a.slots.length; i++) {
       a.slots[i].unregister(a, a.owners[i]);
@@ -498,11 +495,15 @@ final class LockFreeCluster implements GpuCluster {
 
   private static void undo(Reservation r) {
     for (int i = 0; i < r.n; i++) {
-      GpuSlot s = r.slots[i];
-      long before = s.subtract(r.deltas[i]);
-      s.group.onChange(s, before, before - r.deltas[i]);
-      s.node.releaseHost(r.cpu[i], r.mem[i]);
+      giveBack(r.slots[i], r.deltas[i], r.cpu[i], r.mem[i]);
     }
+  }
+
+  /** Subtracts a delta from a GPU word, re-indexes the GPU and gives the host resources back. */
+  private static void giveBack(GpuSlot s, long delta, long cpu, long mem) {
+    long before = s.subtract(delta);
+    s.group.onChange(s, before, before - delta);
+    s.node.releaseHost(cpu, mem);
   }
 
   /** GPUs taken but not yet published, with what was added to each and the host charged. */
@@ -737,9 +738,7 @@ final class LockFreeCluster implements GpuCluster {
     for (int i = 0; i < a.slots.length; i++) {
       GpuSlot s = a.slots[i];
       if (s.node != removed) {
-        long before = s.subtract(a.deltas[i]);
-        s.group.onChange(s, before, before - a.deltas[i]);
-        s.node.releaseHost(a.hostCpu[i], a.hostMem[i]);
+        giveBack(s, a.deltas[i], a.hostCpu[i], a.hostMem[i]);
         s.unregister(a, a.owners[i]);
       }
     }

@@ -4,7 +4,6 @@ import io.gpusched.PlacementStrategy;
 import io.gpusched.bench.peer.PeerScheduler;
 import io.gpusched.bench.peer.PeerSchedulers;
 import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -100,32 +99,8 @@ public class DecisionBenchmark {
     }
   }
 
-  /** Decisions that found capacity and that did not, per second. */
-  @AuxCounters(AuxCounters.Type.OPERATIONS)
-  @State(Scope.Thread)
-  public static class Outcome {
-    /** Successful placements. */
-    public long placed;
-    /** Placements that found no capacity. */
-    public long failed;
-
-    /** Resets per iteration. */
-    @Setup(Level.Iteration)
-    public void reset() {
-      placed = 0;
-      failed = 0;
-    }
-  }
-
-  /** One placement decision (plus the release of the oldest allocation). */
   @Benchmark
-  public Object decide(ClusterState c, ThreadState t, Outcome o) {
-    Object h = t.ring.step(c.scheduler);
-    if (h != null) {
-      o.placed++;
-    } else {
-      o.failed++;
-    }
-    return h;
+  public Object decide(ClusterState c, ThreadState t, PlacementOutcome o) {
+    return o.count(t.ring.step(c.scheduler));
   }
 }
