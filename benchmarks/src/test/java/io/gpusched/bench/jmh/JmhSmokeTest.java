@@ -1,0 +1,54 @@
+package io.gpusched.bench.jmh;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Collection;
+import org.junit.jupiter.api.Test;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.Options;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+/**
+ * One tiny in-process iteration of each JMH benchmark, so that CI proves they run (real runs are by
+ * hand; see docs/benchmarks.md). Not a measurement: no assertion on speed.
+ */
+class JmhSmokeTest {
+
+  private static Collection<RunResult> run(String benchmark, String... params) throws Exception {
+    OptionsBuilder b = new OptionsBuilder();
+    b.include(benchmark)
+        .forks(0)
+        .threads(1)
+        .warmupIterations(0)
+        .measurementIterations(1)
+        .measurementTime(TimeValue.milliseconds(200))
+        .shouldFailOnError(true);
+    for (int i = 0; i < params.length; i += 2) {
+      b.param(params[i], params[i + 1]);
+    }
+    b.jvmArgsAppend("-Djmh.ignoreLock=true");
+    Options opts = b.build();
+    System.setProperty("jmh.ignoreLock", "true");
+    return new Runner(opts).run();
+  }
+
+  @Test
+  void placeReleaseRuns() throws Exception {
+    Collection<RunResult> results =
+        run(
+            PlaceReleaseBenchmark.class.getSimpleName() + ".placeRelease$",
+            "mix", "MIG", "size", "1000", "strategy", "BEST_FIT", "impl", "gpusched");
+    assertThat(results).hasSize(1);
+    assertThat(results.iterator().next().getPrimaryResult().getScore()).isPositive();
+  }
+
+  @Test
+  void decisionRuns() throws Exception {
+    Collection<RunResult> results =
+        run(DecisionBenchmark.class.getSimpleName() + ".decide$", "impl", "gpusched");
+    assertThat(results).hasSize(1);
+    assertThat(results.iterator().next().getPrimaryResult().getScore()).isPositive();
+  }
+}
