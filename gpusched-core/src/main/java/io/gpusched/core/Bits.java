@@ -168,20 +168,4 @@ final class Bits {
   boolean maybeNonEmpty() {
     return (long) TOP.getVolatile(this) != 0 || segments.length > 64;
   }
-
-  /** Returns whether no bit is set (a hint under concurrent updates). */
-  boolean isEmpty() {
-    return nextSetBit(0, null) < 0;
-  }
-
-  /** Counts set bits (a racy estimate under concurrent updates). */
-  int cardinality() {
-    int n = 0;
-    for (long[] seg : segments) {
-      for (int w = 0; w < SEGMENT_WORDS; w++) {
-        n += Long.bitCount((long) LONGS.getVolatile(seg, w));
-      }
-    }
-    return n;
-  }
 }

@@ -634,6 +634,11 @@ final class Group {
     }
   }
 
+  @Override
+  public String toString() {
+    return "Group[" + key + ", " + gpus.length + " GPUs]";
+  }
+
   @Nullable GpuSlot gpu(int local) {
     GpuSlot[] g = gpus;
     return local < g.length ? g[local] : null;
