@@ -137,8 +137,7 @@ final class LockFreeCluster implements GpuCluster {
   private Group[] eligibleGroups(GpuDemand demand, Constraints c) {
     Group[] candidates;
     if (demand instanceof GpuDemand.Mig m) {
-      Group[] route = migGroups.get(m.profile());
-      candidates = route == null ? new Group[0] : route;
+      candidates = migRoute(m.profile());
     } else if (demand instanceof GpuDemand.Share) {
       candidates = shareGroups;
     } else {
@@ -173,6 +172,35 @@ final class LockFreeCluster implements GpuCluster {
       }
     }
     return n == out.length ? out : Arrays.copyOf(out, n);
+  }
+
+  /** A remembered route; final fields make it safe to share through a racy array. */
+  private static final class Route {
+    final String profile;
+    final Group[] groups;
+
+    Route(String profile, Group[] groups) {
+      this.profile = profile;
+      this.groups = groups;
+    }
+  }
+
+  /** Identity-keyed cache in front of {@link #migGroups}; replaced whenever the groups change. */
+  private volatile Route[] routes = new Route[16];
+
+  private Group[] migRoute(String profile) {
+    Route[] cache = routes;
+    int slot = System.identityHashCode(profile) & (cache.length - 1);
+    Route r = cache[slot];
+    if (r != null && r.profile == profile) {
+      return r.groups;
+    }
+    Group[] groups = migGroups.get(profile);
+    if (groups == null) {
+      groups = new Group[0];
+    }
+    cache[slot] = new Route(profile, groups); // racy but benign
+    return groups;
   }
 
   private static boolean canEverHost(Group g, GpuDemand demand) {
@@ -667,6 +695,7 @@ final class LockFreeCluster implements GpuCluster {
     wholeGroups = whole.toArray(Group[]::new);
     shareGroups = share.toArray(Group[]::new);
     migGroups = migArrays;
+    routes = new Route[16];
   }
 
   @Override
