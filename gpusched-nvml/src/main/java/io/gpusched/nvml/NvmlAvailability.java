@@ -1,0 +1,26 @@
+package io.gpusched.nvml;
+
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Whether NVML can be used in this process.
+ *
+ * @param available whether the library loaded and {@code nvmlInit_v2} succeeded
+ * @param library the library name that was tried, e.g. {@code libnvidia-ml.so.1}
+ * @param cause why NVML is not available, or {@code null} when it is
+ */
+public record NvmlAvailability(boolean available, String library, @Nullable String cause) {
+
+  /**
+   * Validates.
+   *
+   * @throws IllegalArgumentException if an available result has a cause or an unavailable one none
+   */
+  public NvmlAvailability {
+    Objects.requireNonNull(library, "library");
+    if (available != (cause == null)) {
+      throw new IllegalArgumentException("a cause is given exactly when NVML is not available");
+    }
+  }
+}

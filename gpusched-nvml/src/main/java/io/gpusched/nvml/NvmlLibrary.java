@@ -1,0 +1,45 @@
+package io.gpusched.nvml;
+
+import com.sun.jna.Library;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.IntByReference;
+import com.sun.jna.ptr.PointerByReference;
+
+/**
+ * The raw JNA binding of {@code libnvidia-ml.so.1}. Method names are the exported symbols, with the
+ * versioned names ({@code _v2}, {@code _v3}) that {@code nvml.h} maps its unversioned macros to:
+ * binding the unversioned symbols would get NVML's old semantics. Strings are {@code byte[]}
+ * buffers, never {@code char[]} (which JNA passes as {@code wchar_t}). Only query functions are
+ * bound. Loaded by {@link Nvml}; non-API.
+ */
+interface NvmlLibrary extends Library {
+  int nvmlInit_v2();
+
+  int nvmlShutdown();
+
+  String nvmlErrorString(int result);
+
+  int nvmlSystemGetDriverVersion(byte[] version, int length);
+
+  int nvmlSystemGetNVMLVersion(byte[] version, int length);
+
+  int nvmlDeviceGetCount_v2(IntByReference deviceCount);
+
+  int nvmlDeviceGetHandleByIndex_v2(int index, PointerByReference device);
+
+  int nvmlDeviceGetName(Pointer device, byte[] name, int length);
+
+  int nvmlDeviceGetUUID(Pointer device, byte[] uuid, int length);
+
+  int nvmlDeviceGetPciInfo_v3(Pointer device, NvmlStructs.PciInfo pci);
+
+  int nvmlDeviceGetMemoryInfo(Pointer device, NvmlStructs.Memory memory);
+
+  int nvmlDeviceGetMigMode(Pointer device, IntByReference currentMode, IntByReference pendingMode);
+
+  int nvmlDeviceGetGpuInstanceProfileInfo(
+      Pointer device, int profile, NvmlStructs.GpuInstanceProfileInfo info);
+
+  int nvmlDeviceGetGpuInstancePossiblePlacements_v2(
+      Pointer device, int profileId, Pointer placements, IntByReference count);
+}
