@@ -61,6 +61,25 @@ final class Group {
    */
   final LongAdder moves = new LongAdder();
 
+  /**
+   * Threads inside a clear-then-repair window. A clear can hide a GPU's <em>current</em> class
+   * (when another thread has moved it back to the class being cleared) until the clearer's repair
+   * re-sets it; a search that overlapped such a window retries if it finds this non-zero, and the
+   * window's closing {@link #moves} increment (before the decrement) catches windows that closed
+   * during the search.
+   */
+  final LongAdder busy = new LongAdder();
+
+  private void enterClear() {
+    moves.increment(); // before the clear: a search that misses the GPU then sees the move
+    busy.increment();
+  }
+
+  private void exitClear() {
+    moves.increment(); // before leaving: whoever sees busy == 0 also sees this increment
+    busy.decrement();
+  }
+
   Group(int ordinal, String key, Space space, int[] mixClasses) {
     this.ordinal = ordinal;
     this.key = key;
@@ -190,9 +209,10 @@ final class Group {
     int sn = space.state(newW);
     if (so != sn) {
       byState[sn].set(g.local);
-      moves.increment(); // before the clear: a search that misses the GPU then sees the move
+      enterClear();
       byState[so].clear(g.local);
       repairGpu(g);
+      exitClear();
     }
     if (wholeCapable && (oldW == 0) != (newW == 0)) {
       updateNode(g.groupNode);
@@ -215,10 +235,13 @@ final class Group {
     int prev = n.indexedFree;
     n.indexedFree = f;
     if (prev != f) {
-      moves.increment();
+      enterClear();
       nodesByFree[prev].clear(n.local);
+      repairNode(n);
+      exitClear();
+    } else {
+      repairNode(n);
     }
-    repairNode(n);
   }
 
   void repairNode(GroupNode n) {
@@ -234,15 +257,17 @@ final class Group {
 
   /** A reader found GPU {@code g} indexed under a state it is not in: clean up and repair. */
   void staleGpu(GpuSlot g, int state) {
-    moves.increment();
+    enterClear();
     byState[state].clear(g.local);
     repairGpu(g);
+    exitClear();
   }
 
   void staleNode(GroupNode n, int free) {
-    moves.increment();
+    enterClear();
     nodesByFree[free].clear(n.local);
     repairNode(n);
+    exitClear();
   }
 
   // ---------------------------------------------------------------- decision tables

@@ -260,10 +260,20 @@ final class LockFreeCluster implements GpuCluster {
       // A search that found nothing is trusted only if no GPU changed index class while it ran:
       // a move can hide a GPU from a scan that checks its new class before and its old class after
       // the move. Retrying only when another operation made progress keeps this lock-free.
-      if (r != null || pass == MAX_SEARCH_PASSES || moves(groups) == stamp) {
+      if (r != null || pass == MAX_SEARCH_PASSES || (idle(groups) && moves(groups) == stamp)) {
         return r;
       }
     }
+  }
+
+  /** No thread is inside a clear-then-repair window (read before {@link #moves}). */
+  private static boolean idle(Group[] groups) {
+    for (Group g : groups) {
+      if (g.busy.sum() != 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static long moves(Group[] groups) {
