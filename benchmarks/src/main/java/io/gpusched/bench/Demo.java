@@ -7,6 +7,7 @@ import io.gpusched.Constraints;
 import io.gpusched.GpuCluster;
 import io.gpusched.GpuDemand;
 import io.gpusched.GpuMode;
+import io.gpusched.GpuModel;
 import io.gpusched.GpuModels;
 import io.gpusched.NodeSpec;
 import io.gpusched.PlacementRequest;
@@ -65,42 +66,43 @@ public final class Demo {
     public ClusterSnapshot last;
   }
 
+  /**
+   * Adds {@code count} identical nodes named {@code prefix-NN} in two zones, the first {@code
+   * onDemand} of them on-demand at {@code price}, the rest spot at {@code spotPrice}.
+   */
+  private static void pool(
+      List<NodeSpec> nodes,
+      String prefix,
+      String pool,
+      int count,
+      int onDemand,
+      int gpus,
+      GpuModel model,
+      GpuMode mode,
+      long cpuMillis,
+      long memoryMiB,
+      double price,
+      double spotPrice) {
+    for (int i = 0; i < count; i++) {
+      boolean od = i < onDemand;
+      nodes.add(
+          NodeSpec.builder(String.format("%s-%02d", prefix, i))
+              .label("zone", i % 2 == 0 ? "eu-1a" : "eu-1b")
+              .label("pool", pool)
+              .gpus(gpus, model, mode)
+              .hostResources(cpuMillis, memoryMiB)
+              .pricePerGpuHour(od ? price : spotPrice)
+              .capacityClass(od ? CapacityClass.ON_DEMAND : CapacityClass.SPOT)
+              .build());
+    }
+  }
+
   /** Builds the demo cluster's nodes: 36 nodes, 232 GPUs. */
   public static List<NodeSpec> cluster() {
     List<NodeSpec> nodes = new ArrayList<>();
-    for (int i = 0; i < 10; i++) {
-      nodes.add(
-          NodeSpec.builder(String.format("h100-%02d", i))
-              .label("zone", i % 2 == 0 ? "eu-1a" : "eu-1b")
-              .label("pool", "mig")
-              .gpus(8, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC)
-              .hostResources(192_000, 2_097_152)
-              .pricePerGpuHour(i < 7 ? 2.50 : 1.00)
-              .capacityClass(i < 7 ? CapacityClass.ON_DEMAND : CapacityClass.SPOT)
-              .build());
-    }
-    for (int i = 0; i < 12; i++) {
-      nodes.add(
-          NodeSpec.builder(String.format("a100-%02d", i))
-              .label("zone", i % 2 == 0 ? "eu-1a" : "eu-1b")
-              .label("pool", "training")
-              .gpus(8, GpuModels.A100_80GB, GpuMode.WHOLE)
-              .hostResources(128_000, 1_048_576)
-              .pricePerGpuHour(i < 8 ? 1.80 : 0.70)
-              .capacityClass(i < 8 ? CapacityClass.ON_DEMAND : CapacityClass.SPOT)
-              .build());
-    }
-    for (int i = 0; i < 14; i++) {
-      nodes.add(
-          NodeSpec.builder(String.format("a30-%02d", i))
-              .label("zone", i % 2 == 0 ? "eu-1a" : "eu-1b")
-              .label("pool", "inference")
-              .gpus(4, GpuModels.A30_24GB, GpuMode.SHARED)
-              .hostResources(64_000, 262_144)
-              .pricePerGpuHour(i < 10 ? 0.60 : 0.25)
-              .capacityClass(i < 10 ? CapacityClass.ON_DEMAND : CapacityClass.SPOT)
-              .build());
-    }
+    pool(nodes, "h100", "mig", 10, 7, 8, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC, 192_000, 2_097_152, 2.50, 1.00);
+    pool(nodes, "a100", "training", 12, 8, 8, GpuModels.A100_80GB, GpuMode.WHOLE, 128_000, 1_048_576, 1.80, 0.70);
+    pool(nodes, "a30", "inference", 14, 10, 4, GpuModels.A30_24GB, GpuMode.SHARED, 64_000, 262_144, 0.60, 0.25);
     return nodes;
   }
 

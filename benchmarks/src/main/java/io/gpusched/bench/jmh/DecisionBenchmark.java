@@ -91,11 +91,9 @@ public class DecisionBenchmark {
     /** Fills this thread's share of the cluster. */
     @Setup(Level.Trial)
     public void setUp(ClusterState c, BenchmarkParams bp, ThreadParams tp) {
-      double target = 0.75 * c.gpus / bp.getThreads();
-      ring = new SteadyRing(c.scheduler, "DECISION", 0xDEC1L + 7919L * tp.getThreadIndex(), target);
-      System.out.printf(
-          "%n[fill] %s thread %d: %d allocations, %.1f of %d GPUs (target %.1f)%n",
-          c.impl, tp.getThreadIndex(), ring.placedAtFill(), ring.gpusAtFill(), c.gpus, target);
+      ring =
+          SteadyRing.forThread(
+              c.scheduler, c.impl, "DECISION", 0xDEC1L, c.gpus, bp.getThreads(), tp.getThreadIndex());
     }
   }
 

@@ -114,13 +114,9 @@ public class PlaceReleaseBenchmark {
     /** Fills this thread's share of the cluster. */
     @Setup(Level.Trial)
     public void setUp(ClusterState c, BenchmarkParams bp, ThreadParams tp) {
-      double target = 0.75 * c.gpus / bp.getThreads();
-      long t0 = System.nanoTime();
-      ring = new SteadyRing(c.scheduler, c.mix, 0x5EEDL + 7919L * tp.getThreadIndex(), target);
-      System.out.printf(
-          "%n[fill] %s thread %d: %d allocations, %.1f of %d GPUs (target %.1f) in %.1f s%n",
-          c.impl, tp.getThreadIndex(), ring.placedAtFill(), ring.gpusAtFill(), c.gpus, target,
-          (System.nanoTime() - t0) / 1e9);
+      ring =
+          SteadyRing.forThread(
+              c.scheduler, c.impl, c.mix, 0x5EEDL, c.gpus, bp.getThreads(), tp.getThreadIndex());
     }
 
     /** Reports what the thread still holds. */

@@ -21,6 +21,22 @@ final class SteadyRing {
   private final double gpusAtFill;
 
   /**
+   * The ring of one benchmark thread: fills its share of 75 % of the cluster's {@code gpus} with
+   * requests of the mix (seeded by {@code seedBase} and the thread index) and logs the fill.
+   */
+  static SteadyRing forThread(
+      PeerScheduler s, String impl, String mix, long seedBase, int gpus, int threads, int thread) {
+    double target = 0.75 * gpus / threads;
+    long t0 = System.nanoTime();
+    SteadyRing ring = new SteadyRing(s, mix, seedBase + 7919L * thread, target);
+    System.out.printf(
+        "%n[fill] %s thread %d: %d allocations, %.1f of %d GPUs (target %.1f) in %.1f s%n",
+        impl, thread, ring.placedAtFill(), ring.gpusAtFill(), gpus, target,
+        (System.nanoTime() - t0) / 1e9);
+    return ring;
+  }
+
+  /**
    * Fills the scheduler with requests of the mix until this thread holds {@code targetGpus} GPU
    * equivalents, or 2,000 placements in a row failed.
    */
