@@ -1,0 +1,136 @@
+package io.gpusched;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Job scheduler on top of a {@link GpuCluster}: queues with fair share and quotas, priorities,
+ * gangs, backfill, preemption, idle reclaim, leases, node drain and cost.
+ *
+ * <p>Jobs start <b>in the call that freed the capacity</b>: {@link JobHandle#complete()}, a
+ * release, a node addition or a submission runs the dispatcher on the calling thread unless another
+ * thread is already dispatching, in which case that thread picks the work up before it returns. No
+ * thread ever waits for another (no locks); dispatch decisions are serialized.
+ *
+ * <p>Time-based work (grace deadlines, leases, idle checks, time limits, drain deadlines) runs in
+ * {@link #tick()}, which the scheduler's own timer calls periodically unless it was built for
+ * manual ticking (simulations).
+ *
+ * <p>All methods are thread-safe. Methods throw {@link IllegalStateException} after {@link
+ * #close()}, except read-only ones.
+ */
+public interface GpuScheduler extends AutoCloseable {
+
+  /**
+   * Submits a job. It is PENDING on return, or already RUNNING if capacity was free.
+   *
+   * @param spec the job
+   * @return its handle
+   * @throws IllegalArgumentException if the queue is unknown or a live job has the same id
+   * @throws IllegalStateException if the scheduler is closed
+   */
+  JobHandle submit(JobSpec spec);
+
+  /**
+   * Finds a job by id: live jobs, and final ones while they are retained.
+   *
+   * @param id job id
+   * @return the handle, or empty
+   */
+  Optional<JobHandle> job(String id);
+
+  /** Returns the live (pending, running, preempting) jobs plus the retained final ones. */
+  List<JobHandle> jobs();
+
+  /** Returns the queues in configuration order. */
+  List<QueueSpec> queues();
+
+  /**
+   * Adds a node; pending jobs may start on it in this call.
+   *
+   * @param node the node
+   * @throws IllegalArgumentException if a node with that id exists
+   */
+  void addNode(NodeSpec node);
+
+  /**
+   * Cordons a node: running jobs stay, nothing new starts there.
+   *
+   * @param nodeId node id
+   * @throws IllegalArgumentException if the node is unknown
+   */
+  void cordon(String nodeId);
+
+  /**
+   * Returns a cordoned or draining node to READY.
+   *
+   * @param nodeId node id
+   * @throws IllegalArgumentException if the node is unknown
+   */
+  void uncordon(String nodeId);
+
+  /**
+   * Drains a node: nothing new starts there; each running job is asked to stop (grace = the
+   * smaller of its grace period and {@code deadline}), then released and requeued.
+   *
+   * @param nodeId node id
+   * @param deadline time from now until all its jobs are released (&ge; 0)
+   * @throws IllegalArgumentException if the node is unknown or the deadline negative
+   */
+  void drain(String nodeId, Duration deadline);
+
+  /**
+   * Handles a spot interruption notice: a drain that ends at {@code terminationTime}.
+   *
+   * @param nodeId node id
+   * @param terminationTime when the provider takes the node away
+   * @throws IllegalArgumentException if the node is unknown
+   */
+  void spotInterruption(String nodeId, Instant terminationTime);
+
+  /**
+   * Marks a node lost: it is removed, its jobs are requeued at once (none is lost), and the host
+   * gets {@link JobLauncher#stop} with {@link StopReason#NODE_LOST}.
+   *
+   * @param nodeId node id
+   * @throws IllegalArgumentException if the node is unknown
+   */
+  void nodeDown(String nodeId);
+
+  /**
+   * Registers a listener for all further events.
+   *
+   * @param listener the listener
+   */
+  void addListener(SchedulerListener listener);
+
+  /**
+   * Unregisters a listener.
+   *
+   * @param listener the listener
+   * @return whether it was registered
+   */
+  boolean removeListener(SchedulerListener listener);
+
+  /** Returns a snapshot of queues, jobs and the cluster. */
+  SchedulerSnapshot snapshot();
+
+  /** Returns the placement engine underneath (for snapshots; placing on it bypasses queues). */
+  GpuCluster cluster();
+
+  /**
+   * Runs due time-based work now: grace deadlines, lease expiry, idle detection and reclaim, time
+   * limits, fair-share decay. Called by the scheduler's timer; simulations call it after advancing
+   * their clock.
+   */
+  void tick();
+
+  /**
+   * Stops the timer and dispatching. Running jobs keep their allocations; further submissions
+   * throw. Idempotent.
+   */
+  @Override
+  void close();
+}

@@ -1,0 +1,107 @@
+package io.gpusched;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A submitted job as the scheduler tracks it, and the host's way to report on it.
+ *
+ * <p><b>Thread-safety.</b> All methods may be called from any thread. State transitions are atomic
+ * compare-and-set operations: of two racing transitions (say {@link #complete()} and {@link
+ * #cancel()}) exactly one wins and the other returns {@code false}. Methods never block.
+ */
+public interface JobHandle {
+
+  /** Returns the job id. */
+  String id();
+
+  /** Returns the spec it was submitted with. */
+  JobSpec spec();
+
+  /** Returns the current state. */
+  JobState state();
+
+  /**
+   * Returns the allocations held while {@linkplain JobState#holdsGpus() running}: one per gang
+   * member; empty otherwise.
+   */
+  List<Allocation> allocations();
+
+  /** Returns how many times the job was started (0 while it never ran). */
+  int attempts();
+
+  /** Returns the last checkpoint reference the host gave through {@link #checkpoint(String)}. */
+  Optional<String> checkpointRef();
+
+  /** Returns when it was first submitted. */
+  Instant submittedAt();
+
+  /** Returns when its current or last run started. */
+  Optional<Instant> startedAt();
+
+  /** Returns when it reached a final state. */
+  Optional<Instant> endedAt();
+
+  /** Returns why it failed, was cancelled or preempted, if it did. */
+  Optional<String> endReason();
+
+  /**
+   * Returns the cost accrued so far over all its runs, in the currency of the nodes' {@link
+   * NodeSpec#pricePerGpuHour()} (price × GPU-equivalents × hours).
+   */
+  double cost();
+
+  /** Returns whether telemetry currently shows all its GPUs idle (see {@link IdlePolicy}). */
+  boolean idle();
+
+  /** Completes with this handle when the job first starts; never completes if it never does. */
+  CompletableFuture<JobHandle> whenStarted();
+
+  /** Completes with the final state once the job reaches one. */
+  CompletableFuture<JobState> whenFinished();
+
+  /**
+   * Cancels the job: a pending one leaves its queue, a running one is told to stop ({@link
+   * JobLauncher#stop} with {@link StopReason#CANCELLED}) and its GPUs are released at once.
+   *
+   * @return whether this call cancelled it ({@code false} if it already was final)
+   */
+  boolean cancel();
+
+  /**
+   * Reports that the job finished successfully; its GPUs are released and the next job may start
+   * in the same call.
+   *
+   * @return whether this call completed it ({@code false} unless running or preempting)
+   */
+  boolean complete();
+
+  /**
+   * Reports that the job failed; its GPUs are released.
+   *
+   * @param reason a short description (non-null)
+   * @return whether this call failed it ({@code false} unless running or preempting)
+   */
+  boolean fail(String reason);
+
+  /**
+   * Acknowledges a stop request early (the job checkpointed and stopped before its grace deadline):
+   * its GPUs are released now and it is requeued or preempted as it would be at the deadline.
+   *
+   * @return whether the job was preempting and this call stopped it
+   */
+  boolean stopped();
+
+  /** Renews the job's lease, if its spec has one. No effect otherwise. */
+  void heartbeat();
+
+  /**
+   * Records a checkpoint reference (a path, an object key) that travels with the job when it is
+   * requeued.
+   *
+   * @param ref the reference (non-null)
+   */
+  void checkpoint(String ref);
+}

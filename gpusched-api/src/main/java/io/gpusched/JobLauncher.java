@@ -1,0 +1,37 @@
+package io.gpusched;
+
+import java.time.Instant;
+
+/**
+ * Service-provider interface through which the scheduler tells the host to start and stop the real
+ * work. The host reports back through {@link JobHandle#complete()}, {@link JobHandle#fail(String)}
+ * and {@link JobHandle#stopped()}.
+ *
+ * <p>Both methods are called on the scheduler's dispatching thread (often the thread that released
+ * capacity) and <b>must not block</b>: hand the work to your own executor. An exception thrown by
+ * {@code start} fails the job and releases its GPUs; one thrown by {@code stop} is logged.
+ */
+public interface JobLauncher {
+
+  /**
+   * Starts the job, whose {@link JobHandle#allocations()} say where.
+   *
+   * @param job the job, in state RUNNING
+   */
+  void start(JobHandle job);
+
+  /**
+   * Asks the host to stop the job: checkpoint (see {@link JobHandle#checkpoint(String)}) and stop
+   * before {@code deadline}, after which the scheduler releases the GPUs anyway. For {@link
+   * StopReason#CANCELLED} and {@link StopReason#NODE_LOST} the GPUs are already released and the
+   * deadline is now. The default does nothing.
+   *
+   * @param job the job
+   * @param reason why
+   * @param deadline when the scheduler releases the GPUs
+   */
+  default void stop(JobHandle job, StopReason reason, Instant deadline) {}
+
+  /** A launcher that does nothing: the host drives jobs only through their handles. */
+  JobLauncher NONE = job -> {};
+}

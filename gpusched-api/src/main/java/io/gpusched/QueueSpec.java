@@ -1,0 +1,108 @@
+package io.gpusched;
+
+import java.util.Objects;
+
+/**
+ * A queue (tenant) of a scheduler: its fair-share weight and quotas.
+ *
+ * <p>Capacity is counted in <b>GPU-equivalents</b>: a whole GPU is 1, a MIG instance is its compute
+ * slices over the GPU's (a {@code 3g.40gb} on an H100 is 3/7), a share is its milli-GPU / 1000.
+ *
+ * <ul>
+ *   <li>{@code guaranteedGpus}: capacity the queue gets back, by preemption of borrowers if needed,
+ *       whenever it has work;
+ *   <li>{@code borrowLimitGpus}: how far beyond its guarantee the queue may grow by borrowing idle
+ *       capacity ({@link Double#POSITIVE_INFINITY}: no limit, 0: never borrows);
+ *   <li>{@code lendLimitGpus}: how much of its unused guarantee others may borrow ({@code
+ *       POSITIVE_INFINITY}: all of it; 0: its guarantee stays free for it).
+ * </ul>
+ *
+ * <p>Immutable and thread-safe.
+ *
+ * @param name queue name (non-blank)
+ * @param weight fair-share weight (positive, finite)
+ * @param guaranteedGpus guaranteed quota in GPU-equivalents (&ge; 0, finite)
+ * @param borrowLimitGpus borrow limit in GPU-equivalents (&ge; 0, may be infinite)
+ * @param lendLimitGpus lend limit in GPU-equivalents (&ge; 0, may be infinite)
+ * @throws IllegalArgumentException naming the bad value
+ */
+public record QueueSpec(
+    String name, double weight, double guaranteedGpus, double borrowLimitGpus, double lendLimitGpus) {
+
+  /** Validates the components. */
+  public QueueSpec {
+    Checks.requireName(name, "queue name");
+    if (!(weight > 0) || Double.isInfinite(weight)) {
+      throw new IllegalArgumentException(
+          "weight of queue " + name + " must be positive and finite, was " + weight);
+    }
+    if (!(guaranteedGpus >= 0) || Double.isInfinite(guaranteedGpus)) {
+      throw new IllegalArgumentException(
+          "guaranteedGpus of queue " + name + " must be >= 0 and finite, was " + guaranteedGpus);
+    }
+    if (!(borrowLimitGpus >= 0)) {
+      throw new IllegalArgumentException(
+          "borrowLimitGpus of queue " + name + " must be >= 0, was " + borrowLimitGpus);
+    }
+    if (!(lendLimitGpus >= 0)) {
+      throw new IllegalArgumentException(
+          "lendLimitGpus of queue " + name + " must be >= 0, was " + lendLimitGpus);
+    }
+  }
+
+  /** A queue of weight 1 with no guarantee that may borrow without limit. */
+  public static QueueSpec of(String name) {
+    return builder(name).build();
+  }
+
+  /** Returns a builder: weight 1, no guarantee, unlimited borrowing and lending. */
+  public static Builder builder(String name) {
+    return new Builder(Objects.requireNonNull(name, "name"));
+  }
+
+  /** Builder of {@link QueueSpec}; not thread-safe, {@link #build()} validates. */
+  public static final class Builder {
+    private final String name;
+    private double weight = 1;
+    private double guaranteed;
+    private double borrowLimit = Double.POSITIVE_INFINITY;
+    private double lendLimit = Double.POSITIVE_INFINITY;
+
+    private Builder(String name) {
+      this.name = name;
+    }
+
+    /** Sets the fair-share weight (positive). */
+    public Builder weight(double weight) {
+      this.weight = weight;
+      return this;
+    }
+
+    /** Sets the guaranteed quota, GPU-equivalents. */
+    public Builder guaranteedGpus(double gpus) {
+      this.guaranteed = gpus;
+      return this;
+    }
+
+    /** Sets the borrow limit beyond the guarantee, GPU-equivalents. */
+    public Builder borrowLimitGpus(double gpus) {
+      this.borrowLimit = gpus;
+      return this;
+    }
+
+    /** Sets how much of the unused guarantee others may borrow, GPU-equivalents. */
+    public Builder lendLimitGpus(double gpus) {
+      this.lendLimit = gpus;
+      return this;
+    }
+
+    /**
+     * Builds the spec.
+     *
+     * @throws IllegalArgumentException naming the bad value
+     */
+    public QueueSpec build() {
+      return new QueueSpec(name, weight, guaranteed, borrowLimit, lendLimit);
+    }
+  }
+}

@@ -1,0 +1,24 @@
+package io.gpusched;
+
+/**
+ * One queue's state in a {@link SchedulerSnapshot}. Capacity is in GPU-equivalents (see {@link
+ * QueueSpec}).
+ *
+ * @param spec the queue's configuration
+ * @param pendingJobs jobs waiting
+ * @param runningJobs jobs holding GPUs (running or preempting)
+ * @param usedGpus GPU-equivalents its running jobs hold
+ * @param entitledGpus its fair share of the cluster now: capacity split by weight among the queues
+ *     that have work, never less than its guarantee when it has work
+ * @param dominantShare its weighted dominant share (running plus decayed recent usage, per GPU
+ *     model), the key fair-share ordering sorts by; 0 when idle
+ * @param cost cost accrued by its jobs, in the nodes' currency
+ */
+public record QueueStats(
+    QueueSpec spec,
+    int pendingJobs,
+    int runningJobs,
+    double usedGpus,
+    double entitledGpus,
+    double dominantShare,
+    double cost) {}
