@@ -144,7 +144,10 @@ final class Capacity {
     return 1;
   }
 
-  /** Estimated milli of one placement of {@code r}, before it is placed. */
+  /**
+   * Estimated milli of one placement of {@code r}, before it is placed: for a MIG profile the
+   * largest share it has on any allowed model (so quota checks never let usage exceed a limit).
+   */
   long estimate(PlacementRequest r) {
     GpuDemand d = r.gpus();
     if (d instanceof GpuDemand.Whole w) {
@@ -154,16 +157,18 @@ final class Capacity {
       return s.milliGpu();
     }
     String profile = ((GpuDemand.Mig) d).profile();
-    long best = Long.MAX_VALUE;
+    long worst = 0;
     for (GpuModel m : models) {
       if (m.mig() != null && r.constraints().allowsModel(m.name())) {
         var p = m.mig().profile(profile);
         if (p.isPresent()) {
-          best = Math.min(best, GPU * p.get().computeSlices() / m.mig().computeSlices());
+          worst =
+              Math.max(
+                  worst, Math.round(GPU * p.get().computeSlices() / (double) m.mig().computeSlices()));
         }
       }
     }
-    return best == Long.MAX_VALUE ? 0 : best;
+    return worst;
   }
 
   /** Pools a placement of {@code r} could use. */

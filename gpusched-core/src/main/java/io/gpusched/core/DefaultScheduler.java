@@ -7,6 +7,9 @@ import io.gpusched.Allocation;
 import io.gpusched.CapacityClass;
 import io.gpusched.ClusterSnapshot;
 import io.gpusched.GpuCluster;
+import io.gpusched.GpuDemand;
+import io.gpusched.GpuMode;
+import io.gpusched.GpuSpec;
 import io.gpusched.GpuSample;
 import io.gpusched.GpuScheduler;
 import io.gpusched.GpuTelemetry;
@@ -120,6 +123,8 @@ final class DefaultScheduler implements GpuScheduler {
   private final LinkedHashSet<Job> preempting = new LinkedHashSet<>();
   private final LinkedHashSet<Job> preemptors = new LinkedHashSet<>();
   private final Map<Long, Job> owners = new HashMap<>();
+  /** Whole GPUs held by the scheduler's running jobs, per node. */
+  private final Map<String, Integer> wholeUsed = new HashMap<>();
   private final TreeSet<Double> priceTiers = new TreeSet<>();
   /** The first job of the current pass found blocked for capacity: backfill protects it. */
   private @Nullable Job holder;
@@ -591,6 +596,9 @@ final class DefaultScheduler implements GpuScheduler {
     for (Allocation a : allocs) {
       owners.put(a.id(), j);
       for (AllocatedGpu g : a.gpus()) {
+        if (g.mode() == GpuMode.WHOLE) {
+          wholeUsed.merge(g.nodeId(), 1, Integer::sum);
+        }
         long m = capacity.milli(g);
         int p = capacity.poolOf(g);
         j.poolMilli[p] += m;
@@ -649,6 +657,11 @@ final class DefaultScheduler implements GpuScheduler {
     q.endedCost += runCost;
     for (Allocation a : j.allocations) {
       owners.remove(a.id());
+      for (AllocatedGpu g : a.gpus()) {
+        if (g.mode() == GpuMode.WHOLE) {
+          wholeUsed.computeIfPresent(g.nodeId(), (k, v) -> v > 1 ? v - 1 : null);
+        }
+      }
     }
     if (j.stopFor != null) {
       j.stopFor.victims.remove(j);
@@ -669,6 +682,12 @@ final class DefaultScheduler implements GpuScheduler {
     BACKFILL_SKIPPED,
     STOP
   }
+
+  /**
+   * How long a job whose preemption freed capacity it then could not use (the victim simulation
+   * disagreed with the engine) waits before it may preempt again: keeps a mismatch from cycling.
+   */
+  static final long PREEMPTION_BACKOFF_MILLIS = 60_000;
 
   /** How many jobs behind a lane head held back by the reservation are tried per pass. */
   static final int BACKFILL_DEPTH = 64;
@@ -696,12 +715,18 @@ final class DefaultScheduler implements GpuScheduler {
         leavePending(p);
         continue;
       }
-      if (tryStart(p, now)) {
+      refreshDemand(p);
+      if (quotaAllows(p) && tryStart(p, now)) {
         continue;
       }
       if (p.victims.isEmpty()) {
         preemptors.remove(p);
-        log.debug("gpusched: {} still does not fit after its victims left", p);
+        p.noPreemptionBeforeMillis = now + PREEMPTION_BACKOFF_MILLIS;
+        log.info(
+            "gpusched: {} did not fit in the capacity its preemption freed; it will not preempt"
+                + " again for {} ms",
+            p,
+            PREEMPTION_BACKOFF_MILLIS);
       }
     }
     holder = null;
@@ -887,6 +912,10 @@ final class DefaultScheduler implements GpuScheduler {
 
   private void reserve(Job h, Pass ps) {
     ps.reservationKnown = true;
+    if (h.spec.request().gpus() instanceof GpuDemand.Whole w && w.sameNode() && w.count() > 1) {
+      reserveOnNodes(h, w, ps);
+      return;
+    }
     long need = h.demandMilli;
     long acc = capacity.free(h.compatPools);
     if (acc >= need) {
@@ -916,6 +945,64 @@ final class DefaultScheduler implements GpuScheduler {
     }
     ps.shadow = Long.MAX_VALUE;
     ps.extra = 0;
+  }
+
+  /**
+   * Shadow time for a holder whose members each need {@code w.count()} whole GPUs on one node:
+   * replays the running jobs' expected ends node by node until enough nodes have room for every
+   * member. Capacity counted in aggregate would be met by scattered free GPUs and let small jobs
+   * starve the gang, so here only jobs that end before the shadow time may backfill.
+   */
+  private void reserveOnNodes(Job h, GpuDemand.Whole w, Pass ps) {
+    PlacementRequest r = h.spec.request();
+    Map<String, Integer> free = new HashMap<>();
+    for (NodeSpec n : capacity.nodes.values()) {
+      if (capacity.states.get(n.id()) != NodeState.READY
+          || !r.constraints().allowsNode(n.labels(), n.capacityClass())) {
+        continue;
+      }
+      int usable = 0;
+      for (GpuSpec g : n.gpus()) {
+        if (g.mode() == GpuMode.WHOLE && r.constraints().allowsModel(g.model().name())) {
+          usable++;
+        }
+      }
+      if (usable >= w.count()) {
+        free.put(n.id(), usable - wholeUsed.getOrDefault(n.id(), 0));
+      }
+    }
+    ps.extra = 0;
+    if (members(free, w.count()) >= h.spec.gangSize()) {
+      ps.shadow = ps.now;
+      return;
+    }
+    for (Job run : runningByEnd) {
+      if (run.endBoundMillis == Long.MAX_VALUE) {
+        break;
+      }
+      boolean touched = false;
+      for (Allocation a : run.allocations) {
+        for (AllocatedGpu g : a.gpus()) {
+          if (g.mode() == GpuMode.WHOLE && free.containsKey(g.nodeId())) {
+            free.merge(g.nodeId(), 1, Integer::sum);
+            touched = true;
+          }
+        }
+      }
+      if (touched && members(free, w.count()) >= h.spec.gangSize()) {
+        ps.shadow = run.endBoundMillis;
+        return;
+      }
+    }
+    ps.shadow = Long.MAX_VALUE;
+  }
+
+  private static int members(Map<String, Integer> free, int perMember) {
+    int m = 0;
+    for (int f : free.values()) {
+      m += Math.max(0, f) / perMember;
+    }
+    return m;
   }
 
   private static boolean overlaps(int[] a, int[] b) {
@@ -1030,7 +1117,7 @@ final class DefaultScheduler implements GpuScheduler {
     if (!preemption || preemptors.contains(j) || !ps.planned.add(j.queue)) {
       return false;
     }
-    if (j.lastPlanVersion == runningVersion) {
+    if (j.lastPlanVersion == runningVersion || ps.now < j.noPreemptionBeforeMillis) {
       return false;
     }
     j.lastPlanVersion = runningVersion;
@@ -1048,7 +1135,9 @@ final class DefaultScheduler implements GpuScheduler {
       for (QueueState o : queueList) {
         if (o != q && o.usedMilli > o.guaranteeMilli) {
           for (Job v : o.running) {
-            if (victimEligible(v, now)) {
+            // Only borrowed capacity is reclaimed: the victim's queue stays at or above its
+            // guarantee, so it is never entitled to reclaim straight back (no ping-pong).
+            if (victimEligible(v, now) && o.usedMilli - v.usedMilli >= o.guaranteeMilli) {
               candidates.add(v);
               reason.put(v, StopReason.QUOTA_RECLAIM);
             }
@@ -1066,7 +1155,7 @@ final class DefaultScheduler implements GpuScheduler {
     List<Job> victims =
         new VictimPlanner(cluster, capacity, owners)
             .plan(j.spec.request(), j.spec.gangSize(), candidates, now);
-    if (victims == null) {
+    if (victims == null || !staysAboveGuarantees(victims, reason)) {
       return false;
     }
     preemptors.add(j);
@@ -1077,6 +1166,19 @@ final class DefaultScheduler implements GpuScheduler {
       }
     }
     log.debug("gpusched: preempting {} for {}", victims, j);
+    return true;
+  }
+
+  private static boolean staysAboveGuarantees(List<Job> victims, Map<Job, StopReason> reason) {
+    Map<QueueState, Long> taken = new HashMap<>();
+    for (Job v : victims) {
+      if (reason.get(v) == StopReason.QUOTA_RECLAIM) {
+        long t = taken.merge(v.queue, v.usedMilli, Long::sum);
+        if (v.queue.usedMilli - t < v.queue.guaranteeMilli) {
+          return false;
+        }
+      }
+    }
     return true;
   }
 
@@ -1100,7 +1202,9 @@ final class DefaultScheduler implements GpuScheduler {
             forJob == null ? null : forJob.id()));
     safeStop(v, why, v.stopDeadlineMillis);
     if (graceMillis == 0) {
-      v.finishPreemption();
+      // Released after this pass, so that the next pass offers the capacity to the preemptor
+      // before anyone else (a release inside the pass would let later jobs take it).
+      commands.offer(v::finishPreemption);
     }
     return true;
   }

@@ -71,6 +71,7 @@ final class Job implements JobHandle {
   final LinkedHashSet<Job> victims = new LinkedHashSet<>();
 
   long lastPlanVersion = -1;
+  long noPreemptionBeforeMillis = Long.MIN_VALUE;
   long idleReclaimAtMillis = -1;
   long idleRunStart = Long.MIN_VALUE;
   long lastIdleCheckMillis;

@@ -1,0 +1,187 @@
+package io.gpusched.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.gpusched.GpuMode;
+import io.gpusched.GpuModels;
+import io.gpusched.JobHandle;
+import io.gpusched.JobLauncher;
+import io.gpusched.JobSpec;
+import io.gpusched.JobState;
+import io.gpusched.NodeSpec;
+import io.gpusched.PlacementRequest;
+import io.gpusched.QueueSpec;
+import io.gpusched.SchedulerEvent;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Concurrent submitters, workers that complete/fail/cancel/acknowledge stops, a canceller and a
+ * ticker, all at once. Afterwards every job is final, none started twice concurrently, no GPU is
+ * still allocated, and the accounting is consistent.
+ */
+class SchedulerStressTest {
+
+  static final int SUBMITTERS = 4;
+  static final int JOBS_PER_SUBMITTER = Integer.getInteger("gpusched.stress.jobs", 2000);
+
+  static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Test
+  void noJobIsLostOrStartedTwiceUnderConcurrency() throws Exception {
+    var clock = new SchedulerHarness.ManualClock();
+    var started = new ConcurrentLinkedQueue<JobHandle>();
+    var doubleStarts = new CopyOnWriteArrayList<String>();
+    Map<String, Boolean> running = new HashMap<>(); // touched by the (serialized) dispatcher only
+    AtomicInteger startEvents = new AtomicInteger();
+    JobLauncher launcher = started::add;
+    var nodes = new ArrayList<NodeSpec>();
+    for (int i = 0; i < 6; i++) {
+      nodes.add(NodeSpec.builder("w" + i).gpus(8, GpuModels.H100_80GB, GpuMode.WHOLE).build());
+    }
+    nodes.add(NodeSpec.builder("m0").gpus(4, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC).build());
+    var s =
+        (DefaultScheduler)
+            GpuSchedulers.newBuilder()
+                .nodes(nodes)
+                .clock(clock)
+                .manualTicks()
+                .eventExecutor(Runnable::run)
+                .launcher(launcher)
+                .queue(QueueSpec.builder("A").guaranteedGpus(16).build())
+                .queue(QueueSpec.builder("B").guaranteedGpus(8).borrowLimitGpus(24).build())
+                .queue(QueueSpec.of("C"))
+                .retainFinishedJobs(SUBMITTERS * JOBS_PER_SUBMITTER)
+                .listener(
+                    e -> {
+                      if (e instanceof SchedulerEvent.JobStarted st) {
+                        startEvents.incrementAndGet();
+                        if (Boolean.TRUE.equals(running.put(st.jobId(), true))) {
+                          doubleStarts.add(st.jobId());
+                        }
+                      } else if (e instanceof SchedulerEvent.JobPreempted
+                          || e instanceof SchedulerEvent.JobCompleted
+                          || e instanceof SchedulerEvent.JobFailed
+                          || e instanceof SchedulerEvent.JobCancelled) {
+                        running.put(((SchedulerEvent.JobEvent) e).jobId(), false);
+                      }
+                    })
+                .build();
+    List<PlacementRequest> shapes =
+        List.of(
+            PlacementRequest.wholeGpus(1),
+            PlacementRequest.wholeGpus(2),
+            PlacementRequest.wholeGpus(8, true),
+            PlacementRequest.mig("1g.10gb"),
+            PlacementRequest.mig("2g.20gb"));
+    var all = new ConcurrentLinkedQueue<JobHandle>();
+    var submitting = new AtomicInteger(SUBMITTERS);
+    var stop = new AtomicBoolean();
+    var threads = new ArrayList<Thread>();
+    for (int t = 0; t < SUBMITTERS; t++) {
+      int id = t;
+      threads.add(
+          new Thread(
+              () -> {
+                var rnd = ThreadLocalRandom.current();
+                for (int i = 0; i < JOBS_PER_SUBMITTER; i++) {
+                  var spec =
+                      JobSpec.builder(shapes.get(rnd.nextInt(shapes.size())))
+                          .id("t" + id + "-" + i)
+                          .queue(List.of("A", "B", "C").get(rnd.nextInt(3)))
+                          .priority(rnd.nextInt(3))
+                          .preemptible(rnd.nextBoolean())
+                          .gracePeriod(rnd.nextBoolean() ? Duration.ZERO : Duration.ofSeconds(5))
+                          .gangSize(rnd.nextInt(10) == 0 ? 2 : 1)
+                          .build();
+                  all.add(s.submit(spec));
+                }
+                submitting.decrementAndGet();
+              }));
+    }
+    for (int t = 0; t < 3; t++) {
+      threads.add(
+          new Thread(
+              () -> {
+                var rnd = ThreadLocalRandom.current();
+                while (!stop.get()) {
+                  JobHandle j = started.poll();
+                  if (j == null) {
+                    Thread.yield();
+                    continue;
+                  }
+                  switch (j.state()) {
+                    case RUNNING -> {
+                      int r = rnd.nextInt(10);
+                      boolean done = r < 8 ? j.complete() : r < 9 ? j.fail("x") : j.cancel();
+                      if (!done && j.state().holdsGpus()) {
+                        started.add(j);
+                      }
+                    }
+                    case PREEMPTING -> j.stopped();
+                    default -> {}
+                  }
+                }
+              }));
+    }
+    threads.add(
+        new Thread(
+            () -> {
+              var rnd = ThreadLocalRandom.current();
+              while (!stop.get()) {
+                for (JobHandle j : all) {
+                  if (rnd.nextInt(50) == 0 && j.state() == JobState.PENDING) {
+                    j.cancel();
+                  }
+                }
+                sleep(2);
+              }
+            }));
+    threads.add(
+        new Thread(
+            () -> {
+              while (!stop.get()) {
+                clock.advance(Duration.ofSeconds(1));
+                s.tick();
+                sleep(1);
+              }
+            }));
+    threads.forEach(Thread::start);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (System.nanoTime() < deadline
+        && (submitting.get() > 0 || all.stream().anyMatch(j -> !j.state().isFinal()))) {
+      Thread.sleep(20);
+    }
+    stop.set(true);
+    for (Thread t : threads) {
+      t.join(10_000);
+    }
+    assertThat(all).hasSize(SUBMITTERS * JOBS_PER_SUBMITTER);
+    assertThat(all).allSatisfy(j -> assertThat(j.state().isFinal()).as(j.id() + " " + j.state()).isTrue());
+    assertThat(doubleStarts).isEmpty();
+    for (JobHandle j : all) {
+      assertThat(s.job(j.id())).containsSame(j);
+      assertThat(j.whenFinished()).isCompleted();
+    }
+    assertThat(s.cluster().snapshot().total().allocatedPercent()).isZero();
+    s.verifyInvariants();
+    assertThat(startEvents.get()).isPositive();
+    assertThat(s.snapshot().queues()).allSatisfy(q -> assertThat(q.usedGpus()).isZero());
+  }
+}
