@@ -56,7 +56,7 @@ class ArchitectureTest {
   }
 
   @Test
-  void onlyGpuClustersAndItsBuilderArePublicInTheCore() {
+  void onlyTheTwoEntryPointsAndTheirBuildersArePublicInTheCore() {
     classes()
         .that()
         .resideInAPackage("io.gpusched.core..")
@@ -66,6 +66,10 @@ class ArchitectureTest {
         .haveFullyQualifiedName("io.gpusched.core.GpuClusters")
         .orShould()
         .haveFullyQualifiedName("io.gpusched.core.GpuClusters$Builder")
+        .orShould()
+        .haveFullyQualifiedName("io.gpusched.core.GpuSchedulers")
+        .orShould()
+        .haveFullyQualifiedName("io.gpusched.core.GpuSchedulers$Builder")
         .check(classes);
   }
 }

@@ -1,0 +1,202 @@
+package io.gpusched.core;
+
+import io.gpusched.AllocatedGpu;
+import io.gpusched.GpuDemand;
+import io.gpusched.GpuMode;
+import io.gpusched.GpuModel;
+import io.gpusched.GpuSpec;
+import io.gpusched.MigGeometry;
+import io.gpusched.MigProfile;
+import io.gpusched.NodeSpec;
+import io.gpusched.NodeState;
+import io.gpusched.PlacementRequest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The scheduler's view of capacity, in milli-GPU-equivalents: nodes and their states, GPU models,
+ * and <em>pools</em> (one per GPU model × mode) with capacity of READY nodes and the usage of the
+ * scheduler's running jobs. Mutated only by the dispatching thread, except {@link #nodes} and
+ * {@link #states}, which callers read to validate node ids.
+ */
+final class Capacity {
+
+  /** Capacity of one GPU, milli. */
+  static final long GPU = 1000;
+
+  final Map<String, NodeSpec> nodes = new ConcurrentHashMap<>();
+  final Map<String, NodeState> states = new ConcurrentHashMap<>();
+  private final Map<String, Integer> modelIndex = new HashMap<>();
+  final List<GpuModel> models = new ArrayList<>();
+  private final Map<String, Integer> poolIndex = new HashMap<>();
+  final List<GpuMode> poolMode = new ArrayList<>();
+  int[] poolModel = new int[0];
+  long[] poolCap = new long[0];
+  long[] poolUsed = new long[0];
+  long[] modelCap = new long[0];
+  volatile long totalCap;
+  long totalUsed;
+  /** Bumped whenever models or pools are added. */
+  int version;
+
+  void add(NodeSpec node, NodeState state) {
+    nodes.put(node.id(), node);
+    states.put(node.id(), state);
+    for (GpuSpec g : node.gpus()) {
+      int m = model(g.model());
+      pool(m, g.mode());
+    }
+    recompute();
+  }
+
+  void setState(String nodeId, NodeState state) {
+    states.put(nodeId, state);
+    recompute();
+  }
+
+  void remove(String nodeId) {
+    nodes.remove(nodeId);
+    states.remove(nodeId);
+    recompute();
+  }
+
+  int model(GpuModel model) {
+    Integer i = modelIndex.get(model.name());
+    if (i != null) {
+      return i;
+    }
+    modelIndex.put(model.name(), models.size());
+    models.add(model);
+    modelCap = Arrays.copyOf(modelCap, models.size());
+    version++;
+    return models.size() - 1;
+  }
+
+  int modelIndex(String name) {
+    Integer i = modelIndex.get(name);
+    if (i == null) {
+      throw new IllegalStateException("unknown GPU model " + name);
+    }
+    return i;
+  }
+
+  int pool(int model, GpuMode mode) {
+    String key = model + "|" + mode;
+    Integer i = poolIndex.get(key);
+    if (i != null) {
+      return i;
+    }
+    int n = poolMode.size();
+    poolIndex.put(key, n);
+    poolMode.add(mode);
+    poolModel = Arrays.copyOf(poolModel, n + 1);
+    poolModel[n] = model;
+    poolCap = Arrays.copyOf(poolCap, n + 1);
+    poolUsed = Arrays.copyOf(poolUsed, n + 1);
+    version++;
+    return n;
+  }
+
+  int poolOf(AllocatedGpu g) {
+    return pool(modelIndex(g.model()), g.mode());
+  }
+
+  private void recompute() {
+    Arrays.fill(poolCap, 0);
+    Arrays.fill(modelCap, 0);
+    long total = 0;
+    for (NodeSpec n : nodes.values()) {
+      if (states.get(n.id()) != NodeState.READY) {
+        continue;
+      }
+      for (GpuSpec g : n.gpus()) {
+        int m = model(g.model());
+        poolCap[pool(m, g.mode())] += GPU;
+        modelCap[m] += GPU;
+        total += GPU;
+      }
+    }
+    totalCap = total;
+  }
+
+  /** Milli-GPU-equivalents one allocated GPU (or MIG slice, or share) stands for, rounded. */
+  long milli(AllocatedGpu g) {
+    return Math.round(fraction(g) * GPU);
+  }
+
+  /** GPU-equivalents one allocated GPU (or MIG slice, or share) stands for, exactly. */
+  double fraction(AllocatedGpu g) {
+    if (g.migProfile() != null) {
+      MigGeometry geo = models.get(modelIndex(g.model())).mig();
+      if (geo == null) {
+        return 1;
+      }
+      MigProfile p = geo.profile(g.migProfile()).orElse(null);
+      return p == null ? 1 : (double) p.computeSlices() / geo.computeSlices();
+    }
+    if (g.mode() == GpuMode.SHARED) {
+      return g.milliGpu() / 1000.0;
+    }
+    return 1;
+  }
+
+  /** Estimated milli of one placement of {@code r}, before it is placed. */
+  long estimate(PlacementRequest r) {
+    GpuDemand d = r.gpus();
+    if (d instanceof GpuDemand.Whole w) {
+      return GPU * w.count();
+    }
+    if (d instanceof GpuDemand.Share s) {
+      return s.milliGpu();
+    }
+    String profile = ((GpuDemand.Mig) d).profile();
+    long best = Long.MAX_VALUE;
+    for (GpuModel m : models) {
+      if (m.mig() != null && r.constraints().allowsModel(m.name())) {
+        var p = m.mig().profile(profile);
+        if (p.isPresent()) {
+          best = Math.min(best, GPU * p.get().computeSlices() / m.mig().computeSlices());
+        }
+      }
+    }
+    return best == Long.MAX_VALUE ? 0 : best;
+  }
+
+  /** Pools a placement of {@code r} could use. */
+  int[] compatiblePools(PlacementRequest r) {
+    GpuDemand d = r.gpus();
+    int[] out = new int[poolMode.size()];
+    int n = 0;
+    for (int p = 0; p < poolMode.size(); p++) {
+      GpuModel m = models.get(poolModel[p]);
+      if (r.constraints().allowsModel(m.name()) && modeFits(d, poolMode.get(p), m)) {
+        out[n++] = p;
+      }
+    }
+    return Arrays.copyOf(out, n);
+  }
+
+  static boolean modeFits(GpuDemand d, GpuMode mode, GpuModel model) {
+    if (d instanceof GpuDemand.Whole) {
+      return mode == GpuMode.WHOLE;
+    }
+    if (d instanceof GpuDemand.Share) {
+      return mode == GpuMode.SHARED;
+    }
+    return (mode == GpuMode.MIG_DYNAMIC || mode == GpuMode.MIG_STATIC)
+        && model.mig() != null
+        && model.mig().profile(((GpuDemand.Mig) d).profile()).isPresent();
+  }
+
+  long free(int[] pools) {
+    long f = 0;
+    for (int p : pools) {
+      f += Math.max(0, poolCap[p] - poolUsed[p]);
+    }
+    return f;
+  }
+}

@@ -1,0 +1,1286 @@
+package io.gpusched.core;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.gpusched.AllocatedGpu;
+import io.gpusched.Allocation;
+import io.gpusched.CapacityClass;
+import io.gpusched.ClusterSnapshot;
+import io.gpusched.GpuCluster;
+import io.gpusched.GpuSample;
+import io.gpusched.GpuScheduler;
+import io.gpusched.GpuTelemetry;
+import io.gpusched.IdlePolicy;
+import io.gpusched.JobHandle;
+import io.gpusched.JobLauncher;
+import io.gpusched.JobSpec;
+import io.gpusched.JobState;
+import io.gpusched.NodeSpec;
+import io.gpusched.NodeState;
+import io.gpusched.PlacementRequest;
+import io.gpusched.QueueSpec;
+import io.gpusched.QueueStats;
+import io.gpusched.SchedulerEvent;
+import io.gpusched.SchedulerListener;
+import io.gpusched.SchedulerSnapshot;
+import io.gpusched.SchedulingPolicy;
+import io.gpusched.StopReason;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jctools.queues.MpscUnboundedArrayQueue;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The scheduler. See {@link GpuSchedulers} for the public description; this comment is about how
+ * it works.
+ *
+ * <h2>Threads</h2>
+ *
+ * Every change that needs a scheduling decision is a <em>command</em> on a JCTools MPSC queue.
+ * Whoever enqueues a command increments {@link #wip}; the thread that moves it from 0 becomes the
+ * dispatcher and runs commands and dispatch passes until the counter drains back to 0 (the classic
+ * work-in-progress "trampoline"). So decisions are serialized without a lock, and nobody waits: a
+ * thread that finds a dispatcher active leaves its command to it. Job state transitions themselves
+ * are CAS on the job (see {@link Job}); GPU placement and release go straight to the lock-free
+ * engine from whichever thread makes them.
+ *
+ * <h2>A dispatch pass</h2>
+ *
+ * <ol>
+ *   <li>Jobs waiting for their preemption victims ("preemptors") are tried first: the capacity
+ *       their victims free is theirs.
+ *   <li>Then lane heads in policy order (FAIR_SHARE: queues under guarantee first, then by
+ *       weighted dominant share, ties round-robin; FIFO/PRIORITY: one global order). A job starts
+ *       if its queue's borrow and lend limits allow it, if it passes the backfill test against the
+ *       reservation, and if the engine places it (gangs all-or-nothing). The first job found
+ *       blocked for capacity holds the pass's reservation (recomputed every pass, so it follows
+ *       the policy order; a job within its queue's guarantee takes it over from one beyond). A
+ *       blocked job may trigger preemption planning. Without backfill the first blocked job ends
+ *       the pass (strict order).
+ * </ol>
+ */
+final class DefaultScheduler implements GpuScheduler {
+
+  private static final Logger log = LoggerFactory.getLogger(DefaultScheduler.class);
+  static final String PRICE_LABEL = "gpusched.io/price";
+
+  private final GpuCluster cluster;
+  private final InstantSource clock;
+  private final SchedulingPolicy policy;
+  private final boolean backfill;
+  private final boolean preemption;
+  private final boolean preferCheapest;
+  private final long minRunMillis;
+  private final long halfLifeMillis;
+  private final JobLauncher launcher;
+  private final EventBus events;
+  private final GpuTelemetry telemetry;
+  private final @Nullable IdlePolicy idlePolicy;
+  private final long idleGraceMillis;
+  private final @Nullable ScheduledExecutorService timer;
+
+  private final Map<String, QueueState> queues = new LinkedHashMap<>();
+  private final List<QueueState> queueList = new ArrayList<>();
+  private final boolean anyLendLimit;
+  private final ConcurrentHashMap<String, Job> live = new ConcurrentHashMap<>();
+  private final Cache<String, Job> finished;
+  private final MpscUnboundedArrayQueue<Runnable> commands = new MpscUnboundedArrayQueue<>(256);
+  private final AtomicInteger wip = new AtomicInteger();
+  private final AtomicLong seq = new AtomicLong();
+  private volatile boolean closed;
+
+  // ---- dispatcher-owned ----
+  private final Capacity capacity = new Capacity();
+  private final TreeSet<Job> globalHeads;
+  private final LinkedHashSet<Job> running = new LinkedHashSet<>();
+  private final TreeSet<Job> runningByEnd =
+      new TreeSet<>(Comparator.<Job>comparingLong(j -> j.endBoundMillis).thenComparingLong(j -> j.seq));
+  private final LinkedHashSet<Job> preempting = new LinkedHashSet<>();
+  private final LinkedHashSet<Job> preemptors = new LinkedHashSet<>();
+  private final Map<Long, Job> owners = new HashMap<>();
+  private final TreeSet<Double> priceTiers = new TreeSet<>();
+  /** The first job of the current pass found blocked for capacity: backfill protects it. */
+  private @Nullable Job holder;
+  private boolean dirty;
+  private long runningVersion;
+  private long starts;
+  private long lastDecayMillis = Long.MIN_VALUE;
+
+  DefaultScheduler(GpuSchedulers.Builder b, GpuCluster cluster) {
+    this.cluster = cluster;
+    this.clock = b.clock;
+    this.policy = b.policy;
+    this.backfill = b.backfill;
+    this.preemption = b.preemption;
+    this.preferCheapest = b.preferCheapest;
+    this.minRunMillis = b.minRunTime.toMillis();
+    this.halfLifeMillis = b.halfLife.toMillis();
+    this.launcher = b.launcher;
+    this.events = b.eventBus();
+    this.telemetry = b.telemetry;
+    this.idlePolicy = b.idlePolicy;
+    this.idleGraceMillis = b.idleGrace.toMillis();
+    Comparator<Job> order =
+        policy == SchedulingPolicy.FIFO
+            ? Comparator.comparingLong(j -> j.seq)
+            : Comparator.<Job>comparingInt(j -> -j.spec.priority()).thenComparingLong(j -> j.seq);
+    this.globalHeads = new TreeSet<>(order);
+    boolean lend = false;
+    for (QueueSpec q : b.queues.values()) {
+      QueueState s = new QueueState(q, queueList.size(), order);
+      queues.put(q.name(), s);
+      queueList.add(s);
+      lend |= !Double.isInfinite(q.lendLimitGpus());
+    }
+    this.anyLendLimit = lend;
+    this.finished =
+        Caffeine.newBuilder().maximumSize(b.retainFinished).executor(Runnable::run).build();
+    Map<String, NodeState> states = new HashMap<>();
+    cluster.snapshot().nodes().forEach(n -> states.put(n.nodeId(), n.state()));
+    for (NodeSpec n : cluster.nodes()) {
+      capacity.add(n, states.getOrDefault(n.id(), NodeState.READY));
+      priceTiers.add(n.pricePerGpuHour());
+    }
+    b.listeners.forEach(events::add);
+    if (b.manualTicks) {
+      this.timer = null;
+    } else {
+      this.timer =
+          java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+              r -> {
+                Thread t = new Thread(r, "gpusched-timer");
+                t.setDaemon(true);
+                return t;
+              });
+      long every = b.tickInterval.toMillis();
+      timer.scheduleWithFixedDelay(this::tickQuietly, every, every, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  long nowMillis() {
+    return clock.millis();
+  }
+
+  private Instant at(long millis) {
+    return Instant.ofEpochMilli(millis);
+  }
+
+  // =====================================================================================
+  // Public API
+  // =====================================================================================
+
+  @Override
+  public JobHandle submit(JobSpec spec) {
+    Objects.requireNonNull(spec, "spec");
+    checkOpen();
+    QueueState q = queues.get(spec.queue());
+    if (q == null) {
+      throw new IllegalArgumentException(
+          "unknown queue " + spec.queue() + " of job " + spec.id() + "; queues: " + queues.keySet());
+    }
+    long now = nowMillis();
+    Job j = new Job(this, spec, seq.incrementAndGet(), q, now);
+    j.lastHeartbeatMillis = now;
+    if (live.putIfAbsent(spec.id(), j) != null) {
+      throw new IllegalArgumentException("a live job with id " + spec.id() + " exists");
+    }
+    finished.invalidate(spec.id());
+    command(
+        () -> {
+          events.publish(
+              new SchedulerEvent.JobSubmitted(at(now), spec.id(), spec.queue(), spec.priority()));
+          enqueuePending(j);
+        });
+    return j;
+  }
+
+  @Override
+  public Optional<JobHandle> job(String id) {
+    Job j = live.get(id);
+    if (j == null) {
+      j = finished.getIfPresent(id);
+    }
+    return Optional.ofNullable(j);
+  }
+
+  @Override
+  public List<JobHandle> jobs() {
+    var out = new ArrayList<JobHandle>(live.values());
+    out.addAll(finished.asMap().values());
+    return out;
+  }
+
+  @Override
+  public List<QueueSpec> queues() {
+    return queueList.stream().map(q -> q.spec).toList();
+  }
+
+  @Override
+  public void addNode(NodeSpec node) {
+    Objects.requireNonNull(node, "node");
+    checkOpen();
+    NodeSpec n = preferCheapest ? withPriceLabel(node) : node;
+    cluster.addNode(n);
+    command(
+        () -> {
+          capacity.add(n, NodeState.READY);
+          priceTiers.add(n.pricePerGpuHour());
+          events.publish(
+              new SchedulerEvent.NodeStateChanged(
+                  at(nowMillis()), n.id(), null, NodeState.READY, "added"));
+        });
+  }
+
+  static NodeSpec withPriceLabel(NodeSpec n) {
+    var labels = new LinkedHashMap<>(n.labels());
+    labels.put(PRICE_LABEL, Double.toString(n.pricePerGpuHour()));
+    return new NodeSpec(
+        n.id(), labels, n.gpus(), n.cpuMillis(), n.memoryMiB(), n.pricePerGpuHour(), n.capacityClass());
+  }
+
+  @Override
+  public void cordon(String nodeId) {
+    setState(nodeId, NodeState.CORDONED, "cordoned");
+  }
+
+  @Override
+  public void uncordon(String nodeId) {
+    setState(nodeId, NodeState.READY, "uncordoned");
+  }
+
+  private void setState(String nodeId, NodeState to, String why) {
+    requireNode(nodeId);
+    cluster.setNodeState(nodeId, to);
+    command(() -> changeState(nodeId, to, why));
+  }
+
+  private void changeState(String nodeId, NodeState to, String why) {
+    NodeState from = capacity.states.get(nodeId);
+    if (from == null) {
+      return;
+    }
+    capacity.setState(nodeId, to);
+    events.publish(new SchedulerEvent.NodeStateChanged(at(nowMillis()), nodeId, from, to, why));
+  }
+
+  @Override
+  public void drain(String nodeId, Duration deadline) {
+    Objects.requireNonNull(deadline, "deadline");
+    if (deadline.isNegative()) {
+      throw new IllegalArgumentException("drain deadline of node " + nodeId + " must be >= 0, was " + deadline);
+    }
+    drain(nodeId, deadline.toMillis(), StopReason.NODE_DRAIN, "drain");
+  }
+
+  @Override
+  public void spotInterruption(String nodeId, Instant terminationTime) {
+    Objects.requireNonNull(terminationTime, "terminationTime");
+    long left = Math.max(0, terminationTime.toEpochMilli() - nowMillis());
+    drain(nodeId, left, StopReason.SPOT_INTERRUPTION, "spot interruption at " + terminationTime);
+  }
+
+  private void drain(String nodeId, long deadlineMillis, StopReason why, String text) {
+    requireNode(nodeId);
+    checkOpen();
+    cluster.setNodeState(nodeId, NodeState.DRAINING);
+    command(
+        () -> {
+          changeState(nodeId, NodeState.DRAINING, text);
+          long now = nowMillis();
+          for (Job j : jobsOn(nodeId)) {
+            long grace = Math.min(j.spec.gracePeriod().toMillis(), deadlineMillis);
+            if (j.rawState() == JobState.PREEMPTING) {
+              j.stopReason = why;
+              j.stopDeadlineMillis = Math.min(j.stopDeadlineMillis, now + grace);
+            } else {
+              requestStop(j, why, grace, null, now);
+            }
+          }
+        });
+  }
+
+  @Override
+  public void nodeDown(String nodeId) {
+    requireNode(nodeId);
+    command(
+        () -> {
+          if (!capacity.nodes.containsKey(nodeId)) {
+            return;
+          }
+          long now = nowMillis();
+          Set<Job> hit = new LinkedHashSet<>(jobsOn(nodeId));
+          NodeState from = capacity.states.get(nodeId);
+          cluster.removeNode(nodeId, true);
+          capacity.remove(nodeId);
+          for (Job j : hit) {
+            JobState was = j.stopNow(StopReason.NODE_LOST, true);
+            if (was != null) {
+              safeStop(j, StopReason.NODE_LOST, now);
+              onPreempted(j, StopReason.NODE_LOST, true);
+            }
+          }
+          events.publish(
+              new SchedulerEvent.NodeStateChanged(at(now), nodeId, from, NodeState.DOWN, "lost"));
+        });
+  }
+
+  private List<Job> jobsOn(String nodeId) {
+    var out = new LinkedHashSet<Job>();
+    for (Allocation a : cluster.allocations(nodeId)) {
+      Job j = owners.get(a.id());
+      if (j != null) {
+        out.add(j);
+      }
+    }
+    return new ArrayList<>(out);
+  }
+
+  private void requireNode(String nodeId) {
+    Objects.requireNonNull(nodeId, "nodeId");
+    if (!capacity.nodes.containsKey(nodeId)) {
+      throw new IllegalArgumentException("unknown node " + nodeId);
+    }
+  }
+
+  @Override
+  public void addListener(SchedulerListener listener) {
+    events.add(Objects.requireNonNull(listener, "listener"));
+  }
+
+  @Override
+  public boolean removeListener(SchedulerListener listener) {
+    return events.remove(listener);
+  }
+
+  @Override
+  public GpuCluster cluster() {
+    return cluster;
+  }
+
+  @Override
+  public void tick() {
+    command(this::onTick);
+  }
+
+  private void tickQuietly() {
+    try {
+      tick();
+    } catch (RuntimeException e) {
+      log.error("gpusched tick failed", e);
+    }
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (timer != null) {
+      timer.shutdownNow();
+    }
+    command(() -> {});
+    events.close();
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("scheduler is closed");
+    }
+  }
+
+  @Override
+  public SchedulerSnapshot snapshot() {
+    long now = nowMillis();
+    ClusterSnapshot cs = cluster.snapshot();
+    double cap = capacity.totalCap / 1000.0;
+    double active = 0;
+    for (QueueState q : queueList) {
+      if (q.pending > 0 || q.runningJobs > 0) {
+        active += q.spec.weight();
+      }
+    }
+    Map<String, Double> runningCost = new HashMap<>();
+    Map<JobState, Integer> counts = new EnumMap<>(JobState.class);
+    for (Job j : live.values()) {
+      counts.merge(j.state(), 1, Integer::sum);
+      if (j.state().holdsGpus()) {
+        runningCost.merge(j.queue.spec.name(), j.cost() - j.accruedCost, Double::sum);
+      }
+    }
+    for (Job j : finished.asMap().values()) {
+      counts.merge(j.state(), 1, Integer::sum);
+    }
+    var stats = new ArrayList<QueueStats>();
+    for (QueueState q : queueList) {
+      boolean isActive = q.pending > 0 || q.runningJobs > 0;
+      double entitled =
+          isActive ? Math.min(cap, Math.max(q.spec.guaranteedGpus(), cap * q.spec.weight() / active)) : 0;
+      stats.add(
+          new QueueStats(
+              q.spec,
+              q.pending,
+              q.runningJobs,
+              q.usedMilli / 1000.0,
+              entitled,
+              q.dominantShare,
+              q.endedCost + runningCost.getOrDefault(q.spec.name(), 0.0)));
+    }
+    return new SchedulerSnapshot(at(now), stats, counts, cs, cap);
+  }
+
+  // =====================================================================================
+  // Commands and the dispatch loop
+  // =====================================================================================
+
+  private void command(Runnable c) {
+    commands.offer(c);
+    drain();
+  }
+
+  private void drain() {
+    if (wip.getAndIncrement() != 0) {
+      return;
+    }
+    int missed = 1;
+    for (; ; ) {
+      Runnable c;
+      while ((c = commands.poll()) != null) {
+        try {
+          c.run();
+          dirty = true;
+        } catch (RuntimeException e) {
+          log.error("gpusched command failed", e);
+        }
+      }
+      if (dirty && !closed) {
+        dirty = false;
+        try {
+          dispatch(nowMillis());
+        } catch (RuntimeException e) {
+          log.error("gpusched dispatch pass failed", e);
+        }
+      }
+      if (!commands.isEmpty()) {
+        continue;
+      }
+      missed = wip.addAndGet(-missed);
+      if (missed == 0) {
+        return;
+      }
+    }
+  }
+
+  /** Called by a job after a CAS out of PENDING or a GPU-holding state to a final state. */
+  void ended(Job j, JobState from, JobState to, @Nullable StopReason why) {
+    command(() -> onEnded(j, from, to, why));
+  }
+
+  /** Called by a job after PREEMPTING → PENDING/PREEMPTED and release. */
+  void preempted(Job j, @Nullable StopReason why, boolean requeued) {
+    command(() -> onPreempted(j, why, requeued));
+  }
+
+  private void enqueuePending(Job j) {
+    if (j.rawState() == JobState.PENDING && !j.inLane) {
+      j.queue.add(j, globalHeads);
+      refreshDemand(j);
+    }
+  }
+
+  private void refreshDemand(Job j) {
+    if (j.poolsVersion != capacity.version) {
+      j.poolsVersion = capacity.version;
+      j.demandMilli = capacity.estimate(j.spec.request()) * j.spec.gangSize();
+      j.compatPools = capacity.compatiblePools(j.spec.request());
+    }
+  }
+
+  private void onEnded(Job j, JobState from, JobState to, @Nullable StopReason why) {
+    long now = nowMillis();
+    String qn = j.queue.spec.name();
+    if (from == JobState.PENDING) {
+      leavePending(j);
+    } else {
+      long runTime = Math.max(0, now - j.startedAtMillis);
+      unaccount(j, now);
+      if (why != null) {
+        safeStop(j, why, now);
+      }
+      if (to == JobState.COMPLETED) {
+        events.publish(
+            new SchedulerEvent.JobCompleted(at(now), j.id(), qn, Duration.ofMillis(runTime), j.accruedCost));
+      }
+    }
+    if (to == JobState.FAILED) {
+      events.publish(
+          new SchedulerEvent.JobFailed(at(now), j.id(), qn, String.valueOf(j.endReason)));
+    } else if (to == JobState.CANCELLED) {
+      events.publish(new SchedulerEvent.JobCancelled(at(now), j.id(), qn, from));
+    }
+    retire(j, to, now);
+  }
+
+  private void leavePending(Job j) {
+    j.queue.remove(j, globalHeads);
+    if (holder == j) {
+      holder = null;
+    }
+    if (preemptors.remove(j)) {
+      for (Job v : j.victims) {
+        v.stopFor = null;
+      }
+      j.victims.clear();
+    }
+  }
+
+  private void onPreempted(Job j, @Nullable StopReason why, boolean requeued) {
+    long now = nowMillis();
+    long lost = j.lostWorkMillis(now);
+    unaccount(j, now);
+    String qn = j.queue.spec.name();
+    StopReason reason = why == null ? StopReason.PRIORITY : why;
+    events.publish(
+        new SchedulerEvent.JobPreempted(at(now), j.id(), qn, reason, Duration.ofMillis(lost), requeued));
+    if (requeued) {
+      j.queuedAtMillis = now;
+      events.publish(new SchedulerEvent.JobRequeued(at(now), j.id(), qn, j.attempts, j.checkpointRef));
+      enqueuePending(j);
+    } else {
+      retire(j, JobState.PREEMPTED, now);
+    }
+  }
+
+  private void retire(Job j, JobState to, long now) {
+    if (live.remove(j.id(), j)) {
+      finished.put(j.id(), j);
+    }
+    j.endedAtMillis = now;
+    events.run(() -> j.settle(to, now));
+  }
+
+  private void account(Job j, List<Allocation> allocs, long now) {
+    int models = capacity.models.size();
+    int pools = capacity.poolMode.size();
+    j.poolMilli = new long[pools];
+    j.modelMilli = new long[models];
+    long total = 0;
+    double costPerMs = 0;
+    for (Allocation a : allocs) {
+      owners.put(a.id(), j);
+      for (AllocatedGpu g : a.gpus()) {
+        long m = capacity.milli(g);
+        int p = capacity.poolOf(g);
+        j.poolMilli[p] += m;
+        j.modelMilli[capacity.poolModel[p]] += m;
+        total += m;
+        NodeSpec n = capacity.nodes.get(g.nodeId());
+        if (n != null) {
+          costPerMs += n.pricePerGpuHour() * capacity.fraction(g) / 3_600_000.0;
+        }
+      }
+    }
+    j.usedMilli = total;
+    j.costPerMilli = costPerMs;
+    QueueState q = j.queue;
+    q.ensureModels(models);
+    for (int p = 0; p < pools; p++) {
+      capacity.poolUsed[p] += j.poolMilli[p];
+    }
+    for (int m = 0; m < models; m++) {
+      q.modelMilli[m] += j.modelMilli[m];
+    }
+    capacity.totalUsed += total;
+    q.usedMilli += total;
+    q.runningJobs++;
+    q.running.add(j);
+    running.add(j);
+    Duration bound = j.spec.runTimeBound();
+    j.endBoundMillis = bound == null ? Long.MAX_VALUE : now + bound.toMillis();
+    runningByEnd.add(j);
+    j.accounted = true;
+    runningVersion++;
+    updateDominant(q);
+  }
+
+  private void unaccount(Job j, long now) {
+    if (!j.accounted) {
+      return;
+    }
+    j.accounted = false;
+    QueueState q = j.queue;
+    for (int p = 0; p < j.poolMilli.length; p++) {
+      capacity.poolUsed[p] -= j.poolMilli[p];
+    }
+    for (int m = 0; m < j.modelMilli.length; m++) {
+      q.modelMilli[m] -= j.modelMilli[m];
+    }
+    capacity.totalUsed -= j.usedMilli;
+    q.usedMilli -= j.usedMilli;
+    q.runningJobs--;
+    q.running.remove(j);
+    running.remove(j);
+    runningByEnd.remove(j);
+    preempting.remove(j);
+    double runCost = j.costPerMilli * Math.max(0, now - j.startedAtMillis);
+    j.accruedCost += runCost;
+    q.endedCost += runCost;
+    for (Allocation a : j.allocations) {
+      owners.remove(a.id());
+    }
+    if (j.stopFor != null) {
+      j.stopFor.victims.remove(j);
+      j.stopFor = null;
+    }
+    j.idle = false;
+    runningVersion++;
+    updateDominant(q);
+  }
+
+  // =====================================================================================
+  // Dispatch
+  // =====================================================================================
+
+  private enum Outcome {
+    STARTED,
+    SKIPPED,
+    BACKFILL_SKIPPED,
+    STOP
+  }
+
+  /** How many jobs behind a lane head held back by the reservation are tried per pass. */
+  static final int BACKFILL_DEPTH = 64;
+
+  /** Per-pass memo. */
+  private final class Pass {
+    final long now;
+    final Set<Shape> failed = new HashSet<>();
+    final Set<Job> tried = new HashSet<>();
+    final Set<QueueState> planned = new HashSet<>();
+    boolean reservationKnown;
+    long shadow;
+    long extra;
+
+    Pass(long now) {
+      this.now = now;
+    }
+  }
+
+  private void dispatch(long now) {
+    decay(now);
+    Pass ps = new Pass(now);
+    for (Job p : new ArrayList<>(preemptors)) {
+      if (p.rawState() != JobState.PENDING) {
+        leavePending(p);
+        continue;
+      }
+      if (tryStart(p, now)) {
+        continue;
+      }
+      if (p.victims.isEmpty()) {
+        preemptors.remove(p);
+        log.debug("gpusched: {} still does not fit after its victims left", p);
+      }
+    }
+    holder = null;
+    if (policy == SchedulingPolicy.FAIR_SHARE) {
+      fairLoop(ps);
+    } else {
+      globalLoop(ps);
+    }
+  }
+
+  private void fairLoop(Pass ps) {
+    Set<QueueState> exhausted = new HashSet<>();
+    for (; ; ) {
+      var order = new ArrayList<QueueState>();
+      for (QueueState q : queueList) {
+        if (!q.heads.isEmpty() && !exhausted.contains(q)) {
+          order.add(q);
+        }
+      }
+      if (order.isEmpty()) {
+        return;
+      }
+      order.sort(
+          Comparator.<QueueState>comparingInt(q -> q.usedMilli < q.guaranteeMilli ? 0 : 1)
+              .thenComparingDouble(q -> q.dominantShare)
+              .thenComparingLong(q -> q.lastStart)
+              .thenComparingInt(q -> q.index));
+      boolean started = false;
+      for (QueueState q : order) {
+        for (Job j : q.heads) {
+          if (ps.tried.contains(j)) {
+            continue;
+          }
+          Outcome o = attemptLane(j, ps);
+          if (o == Outcome.STARTED) {
+            started = true;
+            break;
+          }
+          if (o == Outcome.STOP) {
+            return;
+          }
+          ps.tried.add(j);
+        }
+        if (started) {
+          break;
+        }
+        exhausted.add(q);
+      }
+      if (!started) {
+        return;
+      }
+    }
+  }
+
+  private void globalLoop(Pass ps) {
+    for (; ; ) {
+      boolean started = false;
+      for (Job j : globalHeads) {
+        if (ps.tried.contains(j)) {
+          continue;
+        }
+        Outcome o = attemptLane(j, ps);
+        if (o == Outcome.STARTED) {
+          started = true;
+          break;
+        }
+        if (o == Outcome.STOP) {
+          return;
+        }
+        ps.tried.add(j);
+      }
+      if (!started) {
+        return;
+      }
+    }
+  }
+
+  private Outcome attempt(Job j, Pass ps) {
+    if (j.rawState() != JobState.PENDING || preemptors.contains(j)) {
+      return Outcome.SKIPPED;
+    }
+    refreshDemand(j);
+    if (!quotaAllows(j)) {
+      return Outcome.SKIPPED;
+    }
+    Job h = holder;
+    // Guaranteed capacity outranks a reservation held for a queue beyond its guarantee.
+    boolean outranks = h != null && withinGuarantee(j) && !withinGuarantee(h);
+    if (h != null && !outranks && !backfillAllows(j, ps)) {
+      return Outcome.BACKFILL_SKIPPED;
+    }
+    if (!ps.failed.contains(j.shape) && tryStart(j, ps.now)) {
+      ps.reservationKnown = false;
+      return Outcome.STARTED;
+    }
+    ps.failed.add(j.shape);
+    if (considerPreemption(j, ps)) {
+      return Outcome.SKIPPED;
+    }
+    if (!backfill) {
+      return Outcome.STOP;
+    }
+    if (h == null || outranks) {
+      holder = j;
+      ps.reservationKnown = false;
+    }
+    return Outcome.SKIPPED;
+  }
+
+  /**
+   * Tries a lane head; if the reservation held it back, walks up to {@link #BACKFILL_DEPTH} later
+   * jobs of its lane, which may end sooner.
+   */
+  private Outcome attemptLane(Job head, Pass ps) {
+    Outcome r = attempt(head, ps);
+    if (r != Outcome.BACKFILL_SKIPPED) {
+      return r;
+    }
+    Job k = head;
+    for (int depth = 0; depth < BACKFILL_DEPTH && (k = k.queue.after(k)) != null; depth++) {
+      Outcome r2 = attempt(k, ps);
+      if (r2 == Outcome.STARTED || r2 == Outcome.STOP) {
+        return r2;
+      }
+      if (ps.failed.contains(k.shape)) {
+        break;
+      }
+    }
+    return Outcome.SKIPPED;
+  }
+
+  private static boolean withinGuarantee(Job j) {
+    return j.queue.usedMilli + j.demandMilli <= j.queue.guaranteeMilli;
+  }
+
+  /** Borrow limit of the job's queue, and lend limits of the others. */
+  private boolean quotaAllows(Job j) {
+    QueueState q = j.queue;
+    long after = q.usedMilli + j.demandMilli;
+    if (after > q.guaranteeMilli + q.borrowLimitMilli) {
+      return false;
+    }
+    if (anyLendLimit && after > q.guaranteeMilli) {
+      long free = capacity.totalCap - capacity.totalUsed - j.demandMilli;
+      long kept = 0;
+      for (QueueState o : queueList) {
+        if (o != q && o.lendLimitMilli < Long.MAX_VALUE / 8) {
+          kept += Math.max(0, o.guaranteeMilli - o.usedMilli - o.lendLimitMilli);
+        }
+      }
+      return free >= kept;
+    }
+    return true;
+  }
+
+  /**
+   * EASY-style backfill test against the reservation holder, on pool capacity: a job whose pools
+   * do not overlap the holder's always passes; otherwise it must end (by its time limit or
+   * estimate) before the holder's shadow time, or fit in the capacity the holder will not need.
+   */
+  private boolean backfillAllows(Job j, Pass ps) {
+    Job h = holder;
+    if (h == null) {
+      return true;
+    }
+    refreshDemand(h);
+    if (!overlaps(j.compatPools, h.compatPools)) {
+      return true;
+    }
+    if (!ps.reservationKnown) {
+      reserve(h, ps);
+    }
+    Duration bound = j.spec.runTimeBound();
+    if (ps.shadow != Long.MAX_VALUE && bound != null && ps.now + bound.toMillis() <= ps.shadow) {
+      return true;
+    }
+    if (j.demandMilli <= ps.extra) {
+      ps.extra -= j.demandMilli;
+      return true;
+    }
+    return false;
+  }
+
+  private void reserve(Job h, Pass ps) {
+    ps.reservationKnown = true;
+    long need = h.demandMilli;
+    long acc = capacity.free(h.compatPools);
+    if (acc >= need) {
+      ps.shadow = ps.now;
+      ps.extra = acc - need;
+      return;
+    }
+    for (Job r : runningByEnd) {
+      long c = 0;
+      for (int p : h.compatPools) {
+        if (p < r.poolMilli.length) {
+          c += r.poolMilli[p];
+        }
+      }
+      if (c == 0) {
+        continue;
+      }
+      if (r.endBoundMillis == Long.MAX_VALUE) {
+        break;
+      }
+      acc += c;
+      if (acc >= need) {
+        ps.shadow = r.endBoundMillis;
+        ps.extra = acc - need;
+        return;
+      }
+    }
+    ps.shadow = Long.MAX_VALUE;
+    ps.extra = 0;
+  }
+
+  private static boolean overlaps(int[] a, int[] b) {
+    for (int x : a) {
+      for (int y : b) {
+        if (x == y) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Places every gang member or none, then starts the job. */
+  private boolean tryStart(Job j, long now) {
+    List<Allocation> allocs = place(j);
+    if (allocs == null) {
+      return false;
+    }
+    j.allocations = allocs;
+    long prevStart = j.startedAtMillis;
+    j.startedAtMillis = now;
+    if (!j.transition(JobState.PENDING, JobState.RUNNING)) {
+      for (Allocation a : allocs) {
+        a.release();
+      }
+      j.allocations = List.of();
+      j.startedAtMillis = prevStart;
+      return false;
+    }
+    j.queue.remove(j, globalHeads);
+    if (holder == j) {
+      holder = null;
+    }
+    preemptors.remove(j);
+    j.victims.clear();
+    j.attempts++;
+    j.queue.lastStart = ++starts;
+    j.lastHeartbeatMillis = now;
+    j.idle = false;
+    j.idleReclaimAtMillis = -1;
+    j.idleRunStart = Long.MIN_VALUE;
+    j.stopReason = null;
+    account(j, allocs, now);
+    var gpus = new ArrayList<AllocatedGpu>();
+    allocs.forEach(a -> gpus.addAll(a.gpus()));
+    events.publish(
+        new SchedulerEvent.JobStarted(
+            at(now), j.id(), j.queue.spec.name(), j.attempts, gpus,
+            Duration.ofMillis(Math.max(0, now - j.queuedAtMillis))));
+    events.run(j::markStarted);
+    try {
+      launcher.start(j);
+    } catch (RuntimeException e) {
+      log.warn("gpusched launcher failed to start {}", j, e);
+      j.end(JobState.FAILED, "launcher failed: " + e);
+    }
+    return true;
+  }
+
+  private @Nullable List<Allocation> place(Job j) {
+    List<PlacementRequest> tiers = tiers(j.spec);
+    var got = new ArrayList<Allocation>(j.spec.gangSize());
+    for (int m = 0; m < j.spec.gangSize(); m++) {
+      Allocation a = null;
+      for (PlacementRequest r : tiers) {
+        a = cluster.place(r).orElse(null);
+        if (a != null) {
+          break;
+        }
+      }
+      if (a == null) {
+        got.forEach(Allocation::release);
+        return null;
+      }
+      got.add(a);
+    }
+    return List.copyOf(got);
+  }
+
+  private List<PlacementRequest> tiers(JobSpec spec) {
+    PlacementRequest r = spec.request();
+    if (!preferCheapest) {
+      return List.of(r);
+    }
+    var out = new ArrayList<PlacementRequest>();
+    var cc = r.constraints().capacityClasses();
+    if (spec.preemptible() && (cc.isEmpty() || cc.contains(CapacityClass.SPOT))) {
+      out.add(r.withConstraints(r.constraints().withCapacityClasses(CapacityClass.SPOT)));
+    }
+    if (priceTiers.size() > 1 && !r.constraints().labels().containsKey(PRICE_LABEL)) {
+      for (double p : priceTiers) {
+        out.add(r.withConstraints(r.constraints().withLabel(PRICE_LABEL, Double.toString(p))));
+      }
+    }
+    out.add(r);
+    return out;
+  }
+
+  // =====================================================================================
+  // Preemption
+  // =====================================================================================
+
+  /**
+   * Plans and starts preemption for a blocked job if policy allows: (1) lower-priority preemptible
+   * jobs of its own queue; (2) if the job keeps its queue within its guarantee, preemptible jobs
+   * of queues above theirs. Victims must have run {@code minRunTime}; they are chosen by {@link
+   * VictimPlanner} so that the job then fits. At most one plan per queue per pass, and a job is not
+   * re-planned until the set of running jobs changes.
+   */
+  private boolean considerPreemption(Job j, Pass ps) {
+    if (!preemption || preemptors.contains(j) || !ps.planned.add(j.queue)) {
+      return false;
+    }
+    if (j.lastPlanVersion == runningVersion) {
+      return false;
+    }
+    j.lastPlanVersion = runningVersion;
+    long now = ps.now;
+    var candidates = new ArrayList<Job>();
+    Map<Job, StopReason> reason = new HashMap<>();
+    for (Job v : j.queue.running) {
+      if (victimEligible(v, now) && v.spec.priority() < j.spec.priority()) {
+        candidates.add(v);
+        reason.put(v, StopReason.PRIORITY);
+      }
+    }
+    QueueState q = j.queue;
+    if (withinGuarantee(j)) {
+      for (QueueState o : queueList) {
+        if (o != q && o.usedMilli > o.guaranteeMilli) {
+          for (Job v : o.running) {
+            if (victimEligible(v, now)) {
+              candidates.add(v);
+              reason.put(v, StopReason.QUOTA_RECLAIM);
+            }
+          }
+        }
+      }
+    }
+    if (candidates.isEmpty()) {
+      return false;
+    }
+    candidates.sort(
+        Comparator.<Job>comparingInt(v -> v.spec.priority())
+            .thenComparingLong(v -> v.lostWorkMillis(now))
+            .thenComparingLong(v -> -v.seq));
+    List<Job> victims =
+        new VictimPlanner(cluster, capacity, owners)
+            .plan(j.spec.request(), j.spec.gangSize(), candidates, now);
+    if (victims == null) {
+      return false;
+    }
+    preemptors.add(j);
+    for (Job v : victims) {
+      j.victims.add(v);
+      if (!requestStop(v, reason.get(v), v.spec.gracePeriod().toMillis(), j, now)) {
+        j.victims.remove(v);
+      }
+    }
+    log.debug("gpusched: preempting {} for {}", victims, j);
+    return true;
+  }
+
+  private boolean victimEligible(Job v, long now) {
+    return v.spec.preemptible()
+        && v.rawState() == JobState.RUNNING
+        && v.stopFor == null
+        && now - v.startedAtMillis >= minRunMillis;
+  }
+
+  private boolean requestStop(Job v, StopReason why, long graceMillis, @Nullable Job forJob, long now) {
+    if (!v.beginPreemption(why)) {
+      return false;
+    }
+    v.stopDeadlineMillis = now + graceMillis;
+    v.stopFor = forJob;
+    preempting.add(v);
+    events.publish(
+        new SchedulerEvent.PreemptionRequested(
+            at(now), v.id(), v.queue.spec.name(), why, at(v.stopDeadlineMillis),
+            forJob == null ? null : forJob.id()));
+    safeStop(v, why, v.stopDeadlineMillis);
+    if (graceMillis == 0) {
+      v.finishPreemption();
+    }
+    return true;
+  }
+
+  private void safeStop(Job j, StopReason why, long deadlineMillis) {
+    try {
+      launcher.stop(j, why, at(deadlineMillis));
+    } catch (RuntimeException e) {
+      log.warn("gpusched launcher failed to stop {} ({})", j, why, e);
+    }
+  }
+
+  // =====================================================================================
+  // Timers
+  // =====================================================================================
+
+  private void onTick() {
+    long now = nowMillis();
+    decay(now);
+    runningVersion++; // time passed: minimum run times may have elapsed, plan again
+    for (Job v : new ArrayList<>(preempting)) {
+      if (v.rawState() != JobState.PREEMPTING) {
+        preempting.remove(v);
+      } else if (now >= v.stopDeadlineMillis) {
+        v.finishPreemption();
+      }
+    }
+    for (Job j : new ArrayList<>(running)) {
+      Duration ttl = j.spec.leaseTtl();
+      if (ttl != null && now - j.lastHeartbeatMillis > ttl.toMillis()) {
+        long last = j.lastHeartbeatMillis;
+        if (j.end(JobState.FAILED, "lease expired", StopReason.LEASE_EXPIRED)) {
+          events.publish(
+              new SchedulerEvent.LeaseExpired(at(now), j.id(), j.queue.spec.name(), at(last)));
+        }
+        continue;
+      }
+      Duration limit = j.spec.timeLimit();
+      if (limit != null
+          && j.rawState() == JobState.RUNNING
+          && now - j.startedAtMillis >= limit.toMillis()) {
+        j.end(JobState.FAILED, "time limit " + limit + " reached", StopReason.TIME_LIMIT);
+        continue;
+      }
+      if (idlePolicy != null) {
+        checkIdle(j, idlePolicy, now);
+      }
+    }
+  }
+
+  private void checkIdle(Job j, IdlePolicy p, long now) {
+    if (j.rawState() != JobState.RUNNING) {
+      return;
+    }
+    long since = Long.MIN_VALUE;
+    boolean all = true;
+    long from = now - p.window().toMillis() - p.maxSampleAge().toMillis();
+    outer:
+    for (Allocation a : j.allocations) {
+      for (AllocatedGpu g : a.gpus()) {
+        int slot = g.migProfile() != null ? g.migStartSlot() : GpuSample.WHOLE_GPU;
+        OptionalLong s;
+        try {
+          s = p.idleSince(telemetry.history(g.gpuUuid(), slot, from), now);
+        } catch (RuntimeException e) {
+          log.warn("gpusched telemetry failed for {}", g.gpuUuid(), e);
+          s = OptionalLong.empty();
+        }
+        if (s.isEmpty()) {
+          all = false;
+          break outer;
+        }
+        since = Math.max(since, s.getAsLong());
+      }
+    }
+    // Telemetry may keep no history (the SPI's default serves the latest sample only), so the
+    // scheduler remembers the start of the current idle-looking run across its own checks; a
+    // check gap longer than maxSampleAge breaks the run like a gap between samples does.
+    if (all && since != Long.MIN_VALUE) {
+      if (j.idleRunStart != Long.MIN_VALUE
+          && now - j.lastIdleCheckMillis <= p.maxSampleAge().toMillis()) {
+        since = Math.min(since, j.idleRunStart);
+      }
+      j.idleRunStart = since;
+    } else {
+      j.idleRunStart = Long.MIN_VALUE;
+    }
+    j.lastIdleCheckMillis = now;
+    boolean idleNow = j.idleRunStart != Long.MIN_VALUE && now - j.idleRunStart >= p.window().toMillis();
+    if (idleNow && !j.idle) {
+      j.idle = true;
+      j.idleReclaimAtMillis = j.spec.reclaimWhenIdle() ? now + idleGraceMillis : -1;
+      events.publish(
+          new SchedulerEvent.IdleDetected(
+              at(now), j.id(), j.queue.spec.name(), at(j.idleRunStart),
+              j.idleReclaimAtMillis < 0 ? null : at(j.idleReclaimAtMillis)));
+    } else if (!idleNow && j.idle) {
+      j.idle = false;
+      j.idleReclaimAtMillis = -1;
+    }
+    if (j.idle && j.idleReclaimAtMillis >= 0 && now >= j.idleReclaimAtMillis) {
+      if (j.stopNow(StopReason.IDLE_RECLAIM, false) != null) {
+        safeStop(j, StopReason.IDLE_RECLAIM, now);
+        events.publish(new SchedulerEvent.IdleReclaimed(at(now), j.id(), j.queue.spec.name()));
+        onPreempted(j, StopReason.IDLE_RECLAIM, false);
+      }
+    }
+  }
+
+  /**
+   * Updates each queue's exponentially weighted usage share per model (half-life {@code
+   * halfLife}; with a zero half-life the weighted share is the current share, so fairness then
+   * works on current usage alone) and its dominant share.
+   */
+  private void decay(long now) {
+    if (lastDecayMillis == Long.MIN_VALUE) {
+      lastDecayMillis = now;
+    }
+    long dt = now - lastDecayMillis;
+    if (dt <= 0) {
+      return;
+    }
+    lastDecayMillis = now;
+    double keep = halfLifeMillis <= 0 ? 0 : Math.exp(-Math.log(2) * dt / halfLifeMillis);
+    int models = capacity.models.size();
+    for (QueueState q : queueList) {
+      q.ensureModels(models);
+      for (int m = 0; m < models; m++) {
+        double cur = capacity.modelCap[m] > 0 ? (double) q.modelMilli[m] / capacity.modelCap[m] : 0;
+        q.ewmaShare[m] = q.ewmaShare[m] * keep + cur * (1 - keep);
+      }
+      updateDominant(q);
+    }
+  }
+
+  private void updateDominant(QueueState q) {
+    int models = capacity.models.size();
+    q.ensureModels(models);
+    double d = 0;
+    for (int m = 0; m < models; m++) {
+      double cur = capacity.modelCap[m] > 0 ? (double) q.modelMilli[m] / capacity.modelCap[m] : 0;
+      double ewma = halfLifeMillis <= 0 ? cur : q.ewmaShare[m];
+      d = Math.max(d, 0.5 * (cur + ewma));
+    }
+    q.dominantShare = d / q.spec.weight();
+  }
+
+  // ---- test support ----
+
+  /** Checks internal accounting against the jobs; dispatcher must be idle. Test use. */
+  void verifyInvariants() {
+    if (wip.get() != 0) {
+      throw new IllegalStateException("dispatcher busy");
+    }
+    for (QueueState q : queueList) {
+      long used = 0;
+      int run = 0;
+      for (Job j : q.running) {
+        used += j.usedMilli;
+        run++;
+        if (!j.rawState().holdsGpus()) {
+          throw new AssertionError(j + " accounted as running");
+        }
+      }
+      if (used != q.usedMilli || run != q.runningJobs) {
+        throw new AssertionError(q + " used " + q.usedMilli + " vs " + used);
+      }
+      for (Job j : q.pendingJobs()) {
+        if (j.rawState() != JobState.PENDING) {
+          throw new AssertionError(j + " in a lane");
+        }
+      }
+    }
+    for (Job j : live.values()) {
+      if (j.rawState() == JobState.PENDING && !j.inLane) {
+        throw new AssertionError(j + " pending but in no lane");
+      }
+      if (j.rawState().holdsGpus() && !j.accounted) {
+        throw new AssertionError(j + " holds GPUs but is not accounted");
+      }
+    }
+  }
+}

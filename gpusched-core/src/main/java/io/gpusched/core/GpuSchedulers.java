@@ -1,0 +1,293 @@
+package io.gpusched.core;
+
+import io.gpusched.GpuCluster;
+import io.gpusched.GpuScheduler;
+import io.gpusched.GpuTelemetry;
+import io.gpusched.IdlePolicy;
+import io.gpusched.JobLauncher;
+import io.gpusched.NodeSpec;
+import io.gpusched.PlacementStrategy;
+import io.gpusched.QueueSpec;
+import io.gpusched.SchedulerListener;
+import io.gpusched.SchedulingPolicy;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Builds {@link GpuScheduler}s: job queues with fair share, quotas, priorities, gangs, backfill,
+ * preemption, idle reclaim, leases, node drain and cost, on the lock-free placement engine.
+ *
+ * <pre>{@code
+ * GpuScheduler scheduler = GpuSchedulers.newBuilder()
+ *     .nodes(List.of(node1, node2))
+ *     .queue(QueueSpec.builder("research").weight(2).guaranteedGpus(8).build())
+ *     .queue(QueueSpec.of("interactive"))
+ *     .launcher(myLauncher)              // starts and stops the real work
+ *     .build();
+ * JobHandle job = scheduler.submit(JobSpec.builder(PlacementRequest.wholeGpus(4))
+ *     .queue("research").preemptible(true).build());
+ * }</pre>
+ *
+ * <h2>Concurrency</h2>
+ *
+ * All scheduler methods are thread-safe and <b>never block</b>. Scheduling decisions are
+ * serialized without a lock: the calling thread runs the dispatcher unless another thread is
+ * already running it, in which case that thread performs the work before it stops (a
+ * work-in-progress counter; see the implementation notes in {@code docs/scheduler.md}). Job state
+ * transitions are compare-and-set. The placement underneath is the lock-free engine of {@link
+ * GpuClusters}.
+ */
+public final class GpuSchedulers {
+
+  private GpuSchedulers() {}
+
+  /** Returns a new builder with the defaults listed on its methods. */
+  public static Builder newBuilder() {
+    return new Builder();
+  }
+
+  /** Builder of {@link GpuScheduler}; not thread-safe. */
+  public static final class Builder {
+    @Nullable GpuCluster cluster;
+    final List<NodeSpec> nodes = new ArrayList<>();
+    PlacementStrategy strategy = PlacementStrategy.FRAGMENTATION_AWARE;
+    final Map<String, QueueSpec> queues = new LinkedHashMap<>();
+    SchedulingPolicy policy = SchedulingPolicy.FAIR_SHARE;
+    boolean backfill = true;
+    boolean preemption = true;
+    Duration minRunTime = Duration.ZERO;
+    Duration halfLife = Duration.ofHours(1);
+    JobLauncher launcher = JobLauncher.NONE;
+    final List<SchedulerListener> listeners = new ArrayList<>();
+    GpuTelemetry telemetry = GpuTelemetry.NONE;
+    @Nullable IdlePolicy idlePolicy;
+    Duration idleGrace = Duration.ofMinutes(5);
+    InstantSource clock = InstantSource.system();
+    boolean manualTicks;
+    Duration tickInterval = Duration.ofSeconds(1);
+    @Nullable Executor eventExecutor;
+    int retainFinished = 10_000;
+    boolean preferCheapest;
+
+    private Builder() {}
+
+    /**
+     * Schedules on an existing cluster (its nodes, strategy and any later changes). Excludes {@link
+     * #nodes}.
+     */
+    public Builder cluster(GpuCluster cluster) {
+      this.cluster = Objects.requireNonNull(cluster, "cluster");
+      return this;
+    }
+
+    /** Adds nodes to a cluster the scheduler builds (with {@link #strategy}). */
+    public Builder nodes(Iterable<NodeSpec> nodes) {
+      nodes.forEach(n -> this.nodes.add(Objects.requireNonNull(n, "node")));
+      return this;
+    }
+
+    /** Placement strategy of the cluster the scheduler builds. Default FRAGMENTATION_AWARE. */
+    public Builder strategy(PlacementStrategy strategy) {
+      this.strategy = Objects.requireNonNull(strategy, "strategy");
+      return this;
+    }
+
+    /**
+     * Adds a queue. Without any, one queue named {@value io.gpusched.JobSpec#DEFAULT_QUEUE}
+     * (weight 1, no guarantee) exists.
+     *
+     * @throws IllegalArgumentException if a queue of that name was added
+     */
+    public Builder queue(QueueSpec queue) {
+      Objects.requireNonNull(queue, "queue");
+      if (queues.putIfAbsent(queue.name(), queue) != null) {
+        throw new IllegalArgumentException("duplicate queue " + queue.name());
+      }
+      return this;
+    }
+
+    /** Order of pending jobs. Default FAIR_SHARE. */
+    public Builder policy(SchedulingPolicy policy) {
+      this.policy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /**
+     * Whether jobs may start ahead of a blocked job without delaying its reservation. Default true.
+     * Without backfill the first job that does not fit stops the pass (strict order).
+     */
+    public Builder backfill(boolean backfill) {
+      this.backfill = backfill;
+      return this;
+    }
+
+    /** Whether the scheduler preempts for priority and quota reclaim. Default true. */
+    public Builder preemption(boolean preemption) {
+      this.preemption = preemption;
+      return this;
+    }
+
+    /**
+     * How long a job runs before it may be preempted for priority or quota. Default 0.
+     *
+     * @throws IllegalArgumentException if negative
+     */
+    public Builder minRunTimeBeforePreemption(Duration d) {
+      this.minRunTime = nonNegative(d, "minRunTimeBeforePreemption");
+      return this;
+    }
+
+    /**
+     * Half-life of the usage history fair share weighs. Default 1 hour. {@link Duration#ZERO}
+     * means fair share on current usage only (never "no fairness").
+     *
+     * @throws IllegalArgumentException if negative
+     */
+    public Builder fairShareHalfLife(Duration d) {
+      this.halfLife = nonNegative(d, "fairShareHalfLife");
+      return this;
+    }
+
+    /** The host's launcher. Default {@link JobLauncher#NONE}. */
+    public Builder launcher(JobLauncher launcher) {
+      this.launcher = Objects.requireNonNull(launcher, "launcher");
+      return this;
+    }
+
+    /** Adds a listener. */
+    public Builder listener(SchedulerListener listener) {
+      listeners.add(Objects.requireNonNull(listener, "listener"));
+      return this;
+    }
+
+    /** Enables idle detection (and reclaim of jobs marked {@code reclaimWhenIdle}). */
+    public Builder telemetry(GpuTelemetry telemetry, IdlePolicy policy) {
+      this.telemetry = Objects.requireNonNull(telemetry, "telemetry");
+      this.idlePolicy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /**
+     * Time between idle detection and reclaim of a reclaimable job. Default 5 minutes.
+     *
+     * @throws IllegalArgumentException if negative
+     */
+    public Builder idleReclaimGrace(Duration d) {
+      this.idleGrace = nonNegative(d, "idleReclaimGrace");
+      return this;
+    }
+
+    /** Clock for all timestamps and deadlines. Default the system clock. */
+    public Builder clock(InstantSource clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** No timer thread: the caller drives time-based work through {@code tick()}. */
+    public Builder manualTicks() {
+      this.manualTicks = true;
+      return this;
+    }
+
+    /**
+     * Period of the timer thread. Default 1 second.
+     *
+     * @throws IllegalArgumentException if not positive
+     */
+    public Builder tickInterval(Duration d) {
+      Objects.requireNonNull(d, "tickInterval");
+      if (d.isNegative() || d.isZero()) {
+        throw new IllegalArgumentException("tickInterval must be positive, was " + d);
+      }
+      this.tickInterval = d;
+      return this;
+    }
+
+    /**
+     * Executor for listener calls and future completions. Default: one daemon thread, so events
+     * arrive in order. {@code Runnable::run} delivers inline on the dispatching thread
+     * (deterministic simulations; listeners then must be fast).
+     */
+    public Builder eventExecutor(Executor executor) {
+      this.eventExecutor = Objects.requireNonNull(executor, "executor");
+      return this;
+    }
+
+    /**
+     * How many final jobs {@code job(id)} still finds. Default 10,000.
+     *
+     * @throws IllegalArgumentException if negative
+     */
+    public Builder retainFinishedJobs(int n) {
+      if (n < 0) {
+        throw new IllegalArgumentException("retainFinishedJobs must be >= 0, was " + n);
+      }
+      this.retainFinished = n;
+      return this;
+    }
+
+    /**
+     * Places each job on the cheapest price tier that fits, and preemptible jobs on spot capacity
+     * first. Applies to nodes added through this builder or the scheduler (they get a {@code
+     * gpusched.io/price} label). Default false.
+     */
+    public Builder preferCheapest(boolean prefer) {
+      this.preferCheapest = prefer;
+      return this;
+    }
+
+    private static Duration nonNegative(Duration d, String what) {
+      Objects.requireNonNull(d, what);
+      if (d.isNegative()) {
+        throw new IllegalArgumentException(what + " must be >= 0, was " + d);
+      }
+      return d;
+    }
+
+    EventBus eventBus() {
+      if (eventExecutor != null) {
+        return new EventBus(eventExecutor, null);
+      }
+      ExecutorService ex =
+          Executors.newSingleThreadExecutor(
+              r -> {
+                Thread t = new Thread(r, "gpusched-events");
+                t.setDaemon(true);
+                return t;
+              });
+      return new EventBus(ex, ex);
+    }
+
+    /**
+     * Builds and starts the scheduler (its timer thread unless {@link #manualTicks()}).
+     *
+     * @throws IllegalStateException if both {@link #cluster} and {@link #nodes} were given
+     */
+    public GpuScheduler build() {
+      if (cluster != null && !nodes.isEmpty()) {
+        throw new IllegalStateException("give either cluster(...) or nodes(...), not both");
+      }
+      if (queues.isEmpty()) {
+        queues.put(io.gpusched.JobSpec.DEFAULT_QUEUE, QueueSpec.of(io.gpusched.JobSpec.DEFAULT_QUEUE));
+      }
+      GpuCluster c = cluster;
+      if (c == null) {
+        var cb = GpuClusters.newBuilder().strategy(strategy);
+        for (NodeSpec n : nodes) {
+          cb.node(preferCheapest ? DefaultScheduler.withPriceLabel(n) : n);
+        }
+        c = cb.build();
+      }
+      return new DefaultScheduler(this, c);
+    }
+  }
+}

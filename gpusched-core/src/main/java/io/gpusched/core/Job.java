@@ -1,0 +1,311 @@
+package io.gpusched.core;
+
+import io.gpusched.Allocation;
+import io.gpusched.JobHandle;
+import io.gpusched.JobSpec;
+import io.gpusched.JobState;
+import io.gpusched.StopReason;
+import java.time.Instant;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A job as {@link DefaultScheduler} tracks it.
+ *
+ * <p>The state is one {@link AtomicReference}: every transition is a compare-and-set, so of two
+ * racing transitions exactly one wins. A thread that wins a transition out of a GPU-holding state
+ * releases the allocations itself (engine releases are thread-safe and idempotent) and then hands
+ * the bookkeeping to the dispatcher through a command. Fields marked "dispatcher" are touched only
+ * by the thread currently dispatching (serialized by the scheduler's work counter).
+ */
+final class Job implements JobHandle {
+
+  final DefaultScheduler sched;
+  final JobSpec spec;
+  final long seq;
+  final QueueState queue;
+  final Shape shape;
+  final Instant submittedAt;
+
+  private final AtomicReference<JobState> state = new AtomicReference<>(JobState.PENDING);
+  private final CompletableFuture<JobHandle> started = new CompletableFuture<>();
+  private final CompletableFuture<JobState> finished = new CompletableFuture<>();
+
+  volatile List<Allocation> allocations = List.of();
+  volatile int attempts;
+  volatile @Nullable String checkpointRef;
+  volatile long checkpointAtMillis = -1;
+  volatile long queuedAtMillis;
+  volatile long startedAtMillis = -1;
+  volatile long endedAtMillis = -1;
+  volatile @Nullable String endReason;
+  volatile double accruedCost;
+  volatile double costPerMilli;
+  volatile boolean idle;
+  volatile long lastHeartbeatMillis;
+  /** Why the job is (or was last) being stopped; set before the PREEMPTING transition. */
+  volatile @Nullable StopReason stopReason;
+
+  // ---- dispatcher-owned ----
+  /** Estimated demand before placement, milli-GPU-equivalents (all gang members). */
+  long demandMilli;
+  /** Pools (model × mode) the job could use; recomputed when pools change. */
+  int[] compatPools = new int[0];
+
+  int poolsVersion = -1;
+  /** Usage while running, by pool and by model, milli. */
+  long[] poolMilli = new long[0];
+
+  long[] modelMilli = new long[0];
+  long usedMilli;
+  boolean accounted;
+  boolean inLane;
+  long stopDeadlineMillis;
+  @Nullable Job stopFor;
+  /** Victims this job waits for (non-empty only for preemptors). */
+  final LinkedHashSet<Job> victims = new LinkedHashSet<>();
+
+  long lastPlanVersion = -1;
+  long idleReclaimAtMillis = -1;
+  long idleRunStart = Long.MIN_VALUE;
+  long lastIdleCheckMillis;
+  long endBoundMillis = Long.MAX_VALUE;
+
+  Job(DefaultScheduler sched, JobSpec spec, long seq, QueueState queue, long nowMillis) {
+    this.sched = sched;
+    this.spec = spec;
+    this.seq = seq;
+    this.queue = queue;
+    this.shape = new Shape(spec.request(), spec.gangSize());
+    this.submittedAt = Instant.ofEpochMilli(nowMillis);
+    this.queuedAtMillis = nowMillis;
+  }
+
+  JobState rawState() {
+    return state.get();
+  }
+
+  boolean transition(JobState from, JobState to) {
+    return state.compareAndSet(from, to);
+  }
+
+  /** Completes the futures once a final state was reached (any thread). */
+  void settle(JobState finalState, long nowMillis) {
+    endedAtMillis = nowMillis;
+    started.completeExceptionally(new IllegalStateException("job " + id() + " ended " + finalState + " without starting"));
+    finished.complete(finalState);
+  }
+
+  void markStarted() {
+    started.complete(this);
+  }
+
+  /** Releases every allocation of the current run; idempotent. */
+  void releaseAllocations() {
+    for (Allocation a : allocations) {
+      a.release();
+    }
+  }
+
+  /** Time since the last checkpoint, or since the start when there is none, in milliseconds. */
+  long lostWorkMillis(long nowMillis) {
+    long from = Math.max(startedAtMillis, checkpointAtMillis);
+    return from < 0 ? 0 : Math.max(0, nowMillis - from);
+  }
+
+  @Override
+  public String id() {
+    return spec.id();
+  }
+
+  @Override
+  public JobSpec spec() {
+    return spec;
+  }
+
+  @Override
+  public JobState state() {
+    return state.get();
+  }
+
+  @Override
+  public List<Allocation> allocations() {
+    return state.get().holdsGpus() ? allocations : List.of();
+  }
+
+  @Override
+  public int attempts() {
+    return attempts;
+  }
+
+  @Override
+  public Optional<String> checkpointRef() {
+    return Optional.ofNullable(checkpointRef);
+  }
+
+  @Override
+  public Instant submittedAt() {
+    return submittedAt;
+  }
+
+  @Override
+  public Optional<Instant> startedAt() {
+    long t = startedAtMillis;
+    return t < 0 ? Optional.empty() : Optional.of(Instant.ofEpochMilli(t));
+  }
+
+  @Override
+  public Optional<Instant> endedAt() {
+    long t = endedAtMillis;
+    return t < 0 || !state.get().isFinal() ? Optional.empty() : Optional.of(Instant.ofEpochMilli(t));
+  }
+
+  @Override
+  public Optional<String> endReason() {
+    return Optional.ofNullable(endReason);
+  }
+
+  @Override
+  public double cost() {
+    double c = accruedCost;
+    long s = startedAtMillis;
+    if (state.get().holdsGpus() && s >= 0) {
+      c += costPerMilli * Math.max(0, sched.nowMillis() - s);
+    }
+    return c;
+  }
+
+  @Override
+  public boolean idle() {
+    return idle;
+  }
+
+  @Override
+  public CompletableFuture<JobHandle> whenStarted() {
+    return started.copy();
+  }
+
+  @Override
+  public CompletableFuture<JobState> whenFinished() {
+    return finished.copy();
+  }
+
+  @Override
+  public boolean cancel() {
+    for (; ; ) {
+      JobState s = state.get();
+      if (s.isFinal()) {
+        return false;
+      }
+      if (state.compareAndSet(s, JobState.CANCELLED)) {
+        endReason = "cancelled";
+        if (s.holdsGpus()) {
+          releaseAllocations();
+        }
+        sched.ended(this, s, JobState.CANCELLED, StopReason.CANCELLED);
+        return true;
+      }
+    }
+  }
+
+  @Override
+  public boolean complete() {
+    return end(JobState.COMPLETED, null);
+  }
+
+  @Override
+  public boolean fail(String reason) {
+    Objects.requireNonNull(reason, "reason");
+    return end(JobState.FAILED, reason);
+  }
+
+  /** Ends a GPU-holding job in {@code to}; used by the host and by the scheduler's timers. */
+  boolean end(JobState to, @Nullable String reason) {
+    return end(to, reason, null);
+  }
+
+  boolean end(JobState to, @Nullable String reason, @Nullable StopReason why) {
+    for (; ; ) {
+      JobState s = state.get();
+      if (!s.holdsGpus()) {
+        return false;
+      }
+      if (state.compareAndSet(s, to)) {
+        endReason = reason;
+        releaseAllocations();
+        sched.ended(this, s, to, why);
+        return true;
+      }
+    }
+  }
+
+  @Override
+  public boolean stopped() {
+    return finishPreemption();
+  }
+
+  /** PREEMPTING → PENDING (requeue) or PREEMPTED; releases; any thread. */
+  boolean finishPreemption() {
+    StopReason why = stopReason;
+    boolean requeue = why != null && (why.alwaysRequeues() || spec.requeueOnPreemption());
+    JobState to = requeue ? JobState.PENDING : JobState.PREEMPTED;
+    if (!state.compareAndSet(JobState.PREEMPTING, to)) {
+      return false;
+    }
+    if (!requeue) {
+      endReason = "preempted: " + why;
+    }
+    releaseAllocations();
+    sched.preempted(this, why, requeue);
+    return true;
+  }
+
+  /** RUNNING → PREEMPTING; the dispatcher then calls the launcher. */
+  boolean beginPreemption(StopReason why) {
+    stopReason = why;
+    return state.compareAndSet(JobState.RUNNING, JobState.PREEMPTING);
+  }
+
+  /**
+   * RUNNING or PREEMPTING → PENDING/PREEMPTED at once (node lost, idle reclaim): no grace.
+   *
+   * @return the state it left, or {@code null} if it held no GPUs
+   */
+  @Nullable JobState stopNow(StopReason why, boolean requeue) {
+    for (; ; ) {
+      JobState s = state.get();
+      if (!s.holdsGpus()) {
+        return null;
+      }
+      stopReason = why;
+      if (state.compareAndSet(s, requeue ? JobState.PENDING : JobState.PREEMPTED)) {
+        if (!requeue) {
+          endReason = "preempted: " + why;
+        }
+        releaseAllocations();
+        return s;
+      }
+    }
+  }
+
+  @Override
+  public void heartbeat() {
+    lastHeartbeatMillis = sched.nowMillis();
+  }
+
+  @Override
+  public void checkpoint(String ref) {
+    checkpointRef = Objects.requireNonNull(ref, "ref");
+    checkpointAtMillis = sched.nowMillis();
+  }
+
+  @Override
+  public String toString() {
+    return "Job[" + id() + ", " + queue.spec.name() + ", " + state.get() + "]";
+  }
+}

@@ -1,0 +1,127 @@
+package io.gpusched.core;
+
+import io.gpusched.QueueSpec;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * A queue's pending jobs and accounting. Mutated only by the dispatching thread; the volatile
+ * fields are what snapshots read from other threads.
+ *
+ * <p>Pending jobs are kept in <em>lanes</em>, one per {@link Shape}, each ordered by the policy's
+ * job order; {@link #heads} holds the first job of every lane. A dispatch pass walks heads, so its
+ * cost grows with the number of distinct shapes, not with the number of pending jobs.
+ */
+final class QueueState {
+
+  final QueueSpec spec;
+  final int index;
+  final long guaranteeMilli;
+  final long borrowLimitMilli;
+  final long lendLimitMilli;
+  private final Comparator<Job> order;
+  private final Map<Shape, TreeSet<Job>> lanes = new HashMap<>();
+  final TreeSet<Job> heads;
+  final LinkedHashSet<Job> running = new LinkedHashSet<>();
+
+  /** Usage by model index, milli; grows with the model table. */
+  long[] modelMilli = new long[0];
+
+  /** Exponentially weighted usage share by model, 0..1. */
+  double[] ewmaShare = new double[0];
+
+  /** Start counter value at this queue's last start: ties in fair share go round-robin. */
+  long lastStart;
+
+  volatile int pending;
+  volatile int runningJobs;
+  volatile long usedMilli;
+  volatile double dominantShare;
+  volatile double endedCost;
+
+  QueueState(QueueSpec spec, int index, Comparator<Job> order) {
+    this.spec = spec;
+    this.index = index;
+    this.order = order;
+    this.heads = new TreeSet<>(order);
+    this.guaranteeMilli = toMilli(spec.guaranteedGpus());
+    this.borrowLimitMilli = toMilli(spec.borrowLimitGpus());
+    this.lendLimitMilli = toMilli(spec.lendLimitGpus());
+  }
+
+  static long toMilli(double gpus) {
+    return Double.isInfinite(gpus) ? Long.MAX_VALUE / 4 : Math.round(gpus * 1000);
+  }
+
+  void ensureModels(int n) {
+    if (modelMilli.length < n) {
+      modelMilli = Arrays.copyOf(modelMilli, n);
+      ewmaShare = Arrays.copyOf(ewmaShare, n);
+    }
+  }
+
+  /** Adds a pending job; returns the job that stopped being its lane's head, if any. */
+  void add(Job j, TreeSet<Job> globalHeads) {
+    TreeSet<Job> lane = lanes.computeIfAbsent(j.shape, s -> new TreeSet<>(order));
+    Job oldHead = lane.isEmpty() ? null : lane.first();
+    lane.add(j);
+    j.inLane = true;
+    pending++;
+    if (oldHead == null || order.compare(j, oldHead) < 0) {
+      if (oldHead != null) {
+        heads.remove(oldHead);
+        globalHeads.remove(oldHead);
+      }
+      heads.add(j);
+      globalHeads.add(j);
+    }
+  }
+
+  /** Removes a pending job (started or cancelled). */
+  void remove(Job j, TreeSet<Job> globalHeads) {
+    if (!j.inLane) {
+      return;
+    }
+    j.inLane = false;
+    pending--;
+    TreeSet<Job> lane = lanes.get(j.shape);
+    boolean wasHead = lane.first() == j;
+    lane.remove(j);
+    if (wasHead) {
+      heads.remove(j);
+      globalHeads.remove(j);
+      if (lane.isEmpty()) {
+        lanes.remove(j.shape);
+      } else {
+        heads.add(lane.first());
+        globalHeads.add(lane.first());
+      }
+    }
+  }
+
+  /** The next job after {@code j} in its lane, or null. */
+  @org.jspecify.annotations.Nullable Job after(Job j) {
+    TreeSet<Job> lane = lanes.get(j.shape);
+    return lane == null ? null : lane.higher(j);
+  }
+
+  /** All pending jobs, lane by lane (for snapshots and tests; dispatcher thread only). */
+  List<Job> pendingJobs() {
+    var out = new ArrayList<Job>();
+    for (TreeSet<Job> lane : lanes.values()) {
+      out.addAll(lane);
+    }
+    return out;
+  }
+
+  @Override
+  public String toString() {
+    return "Queue[" + spec.name() + "]";
+  }
+}
