@@ -25,12 +25,12 @@ import java.util.PriorityQueue;
 import java.util.Random;
 
 /**
- * The project's demo: a simulated heterogeneous cluster, a short randomized arrival / departure
+ * The placement demo (part of {@link Demo} with {@code --placement}): a simulated heterogeneous cluster, a short randomized arrival / departure
  * simulation of mixed requests under each built-in strategy, and a summary.
  *
  * <pre>
  * ./mvnw -B -q -DskipTests package
- * java -cp benchmarks/target/gpusched-benchmarks.jar io.gpusched.bench.Demo [--arrivals N] [--seed S]
+ * java -cp benchmarks/target/gpusched-benchmarks.jar io.gpusched.bench.PlacementDemo [--arrivals N] [--seed S]
  * </pre>
  *
  * <p>The cluster ({@link #cluster()}): H100 nodes in {@link GpuMode#MIG_DYNAMIC}, A100 nodes
@@ -43,8 +43,8 @@ import java.util.Random;
  * <p>Built to be extended: {@link #simulate} takes any cluster and request source, and {@link
  * Stats} is what the summary prints.
  */
-public final class Demo {
-  private Demo() {}
+public final class PlacementDemo {
+  private PlacementDemo() {}
 
   /** Results of one simulated run. */
   public static final class Stats {
@@ -314,7 +314,7 @@ public final class Demo {
         case "--arrivals" -> arrivals = Integer.parseInt(args[++i]);
         case "--seed" -> seed = Long.parseLong(args[++i]);
         default -> {
-          System.err.println("usage: Demo [--arrivals N] [--seed S]");
+          System.err.println("usage: PlacementDemo [--arrivals N] [--seed S]");
           System.exit(2);
         }
       }

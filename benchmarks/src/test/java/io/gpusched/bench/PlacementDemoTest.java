@@ -12,11 +12,11 @@ import java.util.Set;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
-class DemoTest {
+class PlacementDemoTest {
 
   @Test
   void clusterIsHeterogeneous() {
-    List<NodeSpec> nodes = Demo.cluster();
+    List<NodeSpec> nodes = PlacementDemo.cluster();
     Set<GpuMode> modes =
         nodes.stream().flatMap(n -> n.gpus().stream()).map(g -> g.mode()).collect(Collectors.toSet());
     assertThat(modes).contains(GpuMode.MIG_DYNAMIC, GpuMode.WHOLE, GpuMode.SHARED);
@@ -27,10 +27,10 @@ class DemoTest {
   @Test
   void runsEveryStrategyAndPrintsATable() {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    List<Demo.Stats> stats = Demo.run(new PrintStream(bytes, true, StandardCharsets.UTF_8), 2_000, 1);
+    List<PlacementDemo.Stats> stats = PlacementDemo.run(new PrintStream(bytes, true, StandardCharsets.UTF_8), 2_000, 1);
     String out = bytes.toString(StandardCharsets.UTF_8);
     assertThat(stats).hasSize(4);
-    for (Demo.Stats s : stats) {
+    for (PlacementDemo.Stats s : stats) {
       assertThat(s.placed + s.rejected).isEqualTo(2_000);
       assertThat(s.placed).isGreaterThan(1_000);
       assertThat(s.peakAllocatedPct).isBetween(1.0, 100.0);
