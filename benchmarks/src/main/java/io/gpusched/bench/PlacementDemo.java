@@ -22,6 +22,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.PriorityQueue;
+import io.gpusched.bench.workload.WeightedPick;
 import java.util.Random;
 
 /**
@@ -121,7 +122,7 @@ public final class PlacementDemo {
     double k = rnd.nextDouble();
     PlacementRequest r;
     if (k < 0.50) {
-      r = PlacementRequest.mig(MIG_PROFILES[pick(rnd, MIG_WEIGHTS)]).withHost(8_000, 65_536);
+      r = PlacementRequest.mig(MIG_PROFILES[WeightedPick.index(rnd, MIG_WEIGHTS)]).withHost(8_000, 65_536);
     } else if (k < 0.815) {
       int milli = 100 * (1 + rnd.nextInt(8)); // 100..800
       long mem = 2_048L * (1 + rnd.nextInt(5)); // 2..10 GiB
@@ -131,7 +132,7 @@ public final class PlacementDemo {
       r = PlacementRequest.wholeGpus(1).withHost(12_000, 131_072)
           .withConstraints(rnd.nextBoolean() ? Constraints.models(A100) : Constraints.NONE);
     } else if (k < 0.995) {
-      int n = new int[] {2, 4, 8}[pick(rnd, new int[] {6, 3, 1})];
+      int n = new int[] {2, 4, 8}[WeightedPick.index(rnd, new int[] {6, 3, 1})];
       r = PlacementRequest.wholeGpus(n, true).withHost(12_000L * n, 131_072L * n)
           .withConstraints(Constraints.models(A100));
     } else {
@@ -154,21 +155,6 @@ public final class PlacementDemo {
     }
     GpuDemand.Mig m = (GpuDemand.Mig) r.gpus();
     return 1000.0 * GpuModels.H100_80GB.migProfile(m.profile()).memorySlices() / 8;
-  }
-
-  private static int pick(Random rnd, int[] weights) {
-    int total = 0;
-    for (int w : weights) {
-      total += w;
-    }
-    int r = rnd.nextInt(total);
-    for (int i = 0; i < weights.length; i++) {
-      r -= weights[i];
-      if (r < 0) {
-        return i;
-      }
-    }
-    throw new AssertionError();
   }
 
   /**

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Function;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
@@ -284,38 +285,33 @@ public final class SimReport {
     return c;
   }
 
-  private static CategoryChart bars(String title, String y) {
+  /** Grouped bars: one group per queue, one bar per variant, the value {@code perQueue} gives. */
+  private static CategoryChart bars(
+      List<SimResult> results, String title, String y, Function<SimResult, double[]> perQueue) {
     CategoryChart c = new CategoryChartBuilder().width(1100).height(560).title(title)
         .xAxisTitle("queue").yAxisTitle(y).build();
     style(c.getStyler());
     c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
     c.getStyler().setLegendLayout(Styler.LegendLayout.Horizontal);
-    return c;
-  }
-
-  /** p95 wait per queue, grouped bars per variant. */
-  public static CategoryChart waitChart(List<SimResult> results) {
-    CategoryChart c = bars("Wait time p95 per queue", "minutes");
     for (SimResult r : results) {
       List<Double> ys = new ArrayList<>();
-      for (String q : r.queues()) {
-        ys.add(SimResult.percentile(r.waits(q), 95) / 60);
-      }
-      c.addSeries(r.variant().label(), r.queues(), ys);
-    }
-    return c;
-  }
-
-  /** Share received over entitlement per queue, grouped bars per variant. */
-  public static CategoryChart shareChart(List<SimResult> results) {
-    CategoryChart c = bars("Share received / weighted fair entitlement (1.0 = fair)", "ratio");
-    for (SimResult r : results) {
-      List<Double> ys = new ArrayList<>();
-      for (double v : r.shareOverEntitlement()) {
+      for (double v : perQueue.apply(r)) {
         ys.add(Double.isNaN(v) ? 0 : v);
       }
       c.addSeries(r.variant().label(), r.queues(), ys);
     }
     return c;
+  }
+
+  /** p95 wait per queue, grouped bars per variant. */
+  public static CategoryChart waitChart(List<SimResult> results) {
+    return bars(results, "Wait time p95 per queue", "minutes",
+        r -> r.queues().stream().mapToDouble(q -> SimResult.percentile(r.waits(q), 95) / 60).toArray());
+  }
+
+  /** Share received over entitlement per queue, grouped bars per variant. */
+  public static CategoryChart shareChart(List<SimResult> results) {
+    return bars(results, "Share received / weighted fair entitlement (1.0 = fair)", "ratio",
+        SimResult::shareOverEntitlement);
   }
 }

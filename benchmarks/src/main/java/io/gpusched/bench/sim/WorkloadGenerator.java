@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import io.gpusched.bench.workload.WeightedPick;
 import java.util.Random;
 
 /**
@@ -100,7 +101,7 @@ public final class WorkloadGenerator {
           estimate(d, 1.1), true, false, 0);
     }
     String[] profiles = {"2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"};
-    String p = profiles[pick(rnd, new int[] {30, 40, 15, 15})];
+    String p = profiles[WeightedPick.index(rnd, new int[] {30, 40, 15, 15})];
     long d = minutes(rnd, 720, 2_880);
     return new SimJob(id, at, "product", 10, "inference", "mig:" + p, A100, 1, d, d, false, false, 0);
   }
@@ -110,7 +111,7 @@ public final class WorkloadGenerator {
     String request;
     String model;
     if (k < 0.5) {
-      request = "mig:" + new String[] {"1g.10gb", "2g.20gb", "3g.40gb"}[pick(rnd, new int[] {40, 35, 25})];
+      request = "mig:" + new String[] {"1g.10gb", "2g.20gb", "3g.40gb"}[WeightedPick.index(rnd, new int[] {40, 35, 25})];
       model = A100;
     } else if (k < 0.85) {
       boolean big = rnd.nextBoolean();
@@ -133,21 +134,6 @@ public final class WorkloadGenerator {
   private static long estimate(long seconds, double factor) {
     long s = (long) Math.ceil(seconds * factor);
     return (s + 599) / 600 * 600;
-  }
-
-  private static int pick(Random rnd, int[] weights) {
-    int total = 0;
-    for (int w : weights) {
-      total += w;
-    }
-    int r = rnd.nextInt(total);
-    for (int i = 0; i < weights.length; i++) {
-      r -= weights[i];
-      if (r < 0) {
-        return i;
-      }
-    }
-    return weights.length - 1;
   }
 
   /**
