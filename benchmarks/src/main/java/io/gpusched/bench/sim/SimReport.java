@@ -262,6 +262,10 @@ public final class SimReport {
         sum += s.utilizationPercent();
         n++;
       }
+      if (n > 0) {
+        xs.add((double) hour);
+        ys.add(sum / n);
+      }
       line(c, r.variant().label(), xs, ys, i++);
     }
     return c;
