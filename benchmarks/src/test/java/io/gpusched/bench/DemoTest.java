@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.gpusched.bench.sim.SimConfig;
 import io.gpusched.bench.sim.SimResult;
-import io.gpusched.bench.sim.Workload;
+import io.gpusched.bench.sim.WorkloadGenerator;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -18,9 +18,14 @@ class DemoTest {
 
   @Test
   void comparesTheFivePoliciesPrintsTheTableAndWritesCharts(@TempDir Path dir) throws Exception {
+    // a shorter workload than the shipped one keeps the test fast; the demo itself uses SHIPPED
+    Path workload = dir.resolve("w.csv");
+    try (var w = Files.newBufferedWriter(workload, StandardCharsets.UTF_8)) {
+      WorkloadGenerator.generate(12, 1.0, 5).write(w);
+    }
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     List<SimResult> results =
-        Demo.run(new PrintStream(bytes, true, StandardCharsets.UTF_8), Workload.SHIPPED, dir, 42, true);
+        Demo.run(new PrintStream(bytes, true, StandardCharsets.UTF_8), workload.toString(), dir, 42, true);
     String out = bytes.toString(StandardCharsets.UTF_8);
     assertThat(results).hasSize(SimConfig.Variant.values().length);
     for (SimResult r : results) {
