@@ -2,42 +2,40 @@ package io.gpusched.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.gpusched.GpuMode;
-import io.gpusched.NodeSpec;
+import io.gpusched.bench.sim.SimConfig;
+import io.gpusched.bench.sim.SimResult;
+import io.gpusched.bench.sim.WorkloadGenerator;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
-import java.util.Set;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class DemoTest {
 
   @Test
-  void clusterIsHeterogeneous() {
-    List<NodeSpec> nodes = Demo.cluster();
-    Set<GpuMode> modes =
-        nodes.stream().flatMap(n -> n.gpus().stream()).map(g -> g.mode()).collect(Collectors.toSet());
-    assertThat(modes).contains(GpuMode.MIG_DYNAMIC, GpuMode.WHOLE, GpuMode.SHARED);
-    assertThat(nodes.stream().map(NodeSpec::capacityClass).distinct().count()).isEqualTo(2);
-    assertThat(nodes.size()).isBetween(24, 60);
-  }
-
-  @Test
-  void runsEveryStrategyAndPrintsATable() {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    List<Demo.Stats> stats = Demo.run(new PrintStream(bytes, true, StandardCharsets.UTF_8), 2_000, 1);
-    String out = bytes.toString(StandardCharsets.UTF_8);
-    assertThat(stats).hasSize(4);
-    for (Demo.Stats s : stats) {
-      assertThat(s.placed + s.rejected).isEqualTo(2_000);
-      assertThat(s.placed).isGreaterThan(1_000);
-      assertThat(s.peakAllocatedPct).isBetween(1.0, 100.0);
-      assertThat(s.meanFragmentationPct).isBetween(0.0, 100.0);
-      assertThat(out).contains(s.strategy);
+  void comparesTheFivePoliciesPrintsTheTableAndWritesCharts(@TempDir Path dir) throws Exception {
+    // a shorter workload than the shipped one keeps the test fast; the demo itself uses SHIPPED
+    Path workload = dir.resolve("w.csv");
+    try (var w = Files.newBufferedWriter(workload, StandardCharsets.UTF_8)) {
+      WorkloadGenerator.generate(12, 1.0, 5).write(w);
     }
-    assertThat(out).contains("H100-80GB", "A100-80GB", "A30-24GB", "decisions/s");
-    assertThat(out).doesNotContainIgnoringCase("exception").doesNotContainIgnoringCase("error");
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    List<SimResult> results =
+        Demo.run(new PrintStream(bytes, true, StandardCharsets.UTF_8), workload.toString(), dir, 42, true);
+    String out = bytes.toString(StandardCharsets.UTF_8);
+    assertThat(results).hasSize(SimConfig.Variant.values().length);
+    for (SimResult r : results) {
+      assertThat(out).contains(r.variant().label());
+      assertThat(r.jobsLost()).isZero();
+    }
+    assertThat(out).contains("136 GPUs", "spot interruptions", "wait p50/p95/p99", "Jain", "lost GPUh");
+    assertThat(out).doesNotContainIgnoringCase("exception");
+    assertThat(dir.resolve("utilization.png")).exists();
+    assertThat(dir.resolve("summary.csv")).exists();
+    assertThat(Files.readAllLines(dir.resolve("summary.csv"))).hasSize(6);
   }
 }

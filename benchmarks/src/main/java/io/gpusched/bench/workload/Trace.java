@@ -1,20 +1,11 @@
 package io.gpusched.bench.workload;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.Reader;
 import java.io.UncheckedIOException;
 import java.io.Writer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 
 /**
  * Node and pod lists in the CSV format of the Alibaba GPU-sharing trace ({@code
@@ -89,7 +80,7 @@ public final class Trace {
 
   /** Reads a node list from a file or {@code classpath:} source. */
   public static List<NodeRow> readNodes(String source) {
-    try (Reader r = open(source)) {
+    try (Reader r = CsvTable.open(source)) {
       return readNodes(r);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read nodes from " + source, e);
@@ -98,7 +89,7 @@ public final class Trace {
 
   /** Reads a pod list from a file or {@code classpath:} source. */
   public static List<PodRow> readPods(String source) {
-    try (Reader r = open(source)) {
+    try (Reader r = CsvTable.open(source)) {
       return readPods(r);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read pods from " + source, e);
@@ -112,7 +103,7 @@ public final class Trace {
    */
   public static List<NodeRow> readNodes(Reader reader) throws IOException {
     List<NodeRow> out = new ArrayList<>();
-    Table t = new Table(reader, "sn", "cpu_milli", "memory_mib", "gpu", "model");
+    CsvTable t = new CsvTable(reader, "sn", "cpu_milli", "memory_mib", "gpu", "model");
     String[] f;
     while ((f = t.next()) != null) {
       try {
@@ -123,7 +114,7 @@ public final class Trace {
                 t.get(f, "sn"), num(t.get(f, "cpu_milli")), num(t.get(f, "memory_mib")), gpus,
                 gpus == 0 ? "" : model));
       } catch (RuntimeException e) {
-        throw new IllegalArgumentException("node list line " + t.line + ": " + e.getMessage(), e);
+        throw new IllegalArgumentException("node list line " + t.line() + ": " + e.getMessage(), e);
       }
     }
     return out;
@@ -136,8 +127,8 @@ public final class Trace {
    */
   public static List<PodRow> readPods(Reader reader) throws IOException {
     List<PodRow> out = new ArrayList<>();
-    Table t =
-        new Table(reader, "name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "gpu_spec");
+    CsvTable t =
+        new CsvTable(reader, "name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "gpu_spec");
     String[] f;
     while ((f = t.next()) != null) {
       try {
@@ -150,7 +141,7 @@ public final class Trace {
                 (int) num(t.get(f, "gpu_milli")),
                 text(t.get(f, "gpu_spec"))));
       } catch (RuntimeException e) {
-        throw new IllegalArgumentException("pod list line " + t.line + ": " + e.getMessage(), e);
+        throw new IllegalArgumentException("pod list line " + t.line() + ": " + e.getMessage(), e);
       }
     }
     return out;
@@ -176,19 +167,6 @@ public final class Trace {
     w.flush();
   }
 
-  private static Reader open(String source) throws IOException {
-    if (source.startsWith(CLASSPATH)) {
-      String res = source.substring(CLASSPATH.length());
-      res = res.startsWith("/") ? res.substring(1) : res;
-      InputStream in = Trace.class.getClassLoader().getResourceAsStream(res);
-      if (in == null) {
-        throw new IOException("no classpath resource " + res);
-      }
-      return new InputStreamReader(in, StandardCharsets.UTF_8);
-    }
-    return Files.newBufferedReader(Path.of(source), StandardCharsets.UTF_8);
-  }
-
   private static long num(String s) {
     String v = s.trim();
     if (v.isEmpty() || v.equalsIgnoreCase("nan")) {
@@ -203,53 +181,5 @@ public final class Trace {
   private static String text(String s) {
     String v = s.trim();
     return v.equalsIgnoreCase("nan") || v.equalsIgnoreCase("none") ? "" : v;
-  }
-
-  /** A minimal CSV reader: header by name, comma separated, no quoting (the trace needs none). */
-  private static final class Table {
-    private final BufferedReader in;
-    private final Map<String, Integer> cols = new HashMap<>();
-    int line;
-
-    Table(Reader reader, String... required) throws IOException {
-      this.in = reader instanceof BufferedReader b ? b : new BufferedReader(reader);
-      String header = in.readLine();
-      line = 1;
-      if (header == null) {
-        throw new IllegalArgumentException("empty CSV: no header");
-      }
-      if (header.startsWith("\uFEFF")) {
-        header = header.substring(1);
-      }
-      String[] h = header.split(",", -1);
-      for (int i = 0; i < h.length; i++) {
-        cols.put(h[i].trim().toLowerCase(Locale.ROOT), i);
-      }
-      for (String r : required) {
-        if (!cols.containsKey(r)) {
-          throw new IllegalArgumentException(
-              "CSV header lacks column " + r + "; header is: " + header);
-        }
-      }
-    }
-
-    String[] next() throws IOException {
-      String s;
-      while ((s = in.readLine()) != null) {
-        line++;
-        if (!s.isBlank()) {
-          return s.split(",", -1);
-        }
-      }
-      return null;
-    }
-
-    String get(String[] fields, String col) {
-      int i = cols.get(col);
-      if (i >= fields.length) {
-        throw new IllegalArgumentException("missing value for " + col);
-      }
-      return fields[i];
-    }
   }
 }

@@ -230,18 +230,7 @@ public final class TraceGenerator {
   }
 
   private static long pick(Random rnd, long[] values, int[] weights) {
-    int total = 0;
-    for (int w : weights) {
-      total += w;
-    }
-    int r = rnd.nextInt(total);
-    for (int i = 0; i < values.length; i++) {
-      r -= weights[i];
-      if (r < 0) {
-        return values[i];
-      }
-    }
-    throw new AssertionError();
+    return values[WeightedPick.index(rnd, weights)];
   }
 
   /** Writes a generated pair to files. */

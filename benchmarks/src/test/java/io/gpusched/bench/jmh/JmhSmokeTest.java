@@ -51,4 +51,24 @@ class JmhSmokeTest {
     assertThat(results).hasSize(1);
     assertThat(results.iterator().next().getPrimaryResult().getScore()).isPositive();
   }
+
+  @Test
+  void dispatchRuns() throws Exception {
+    for (String impl : new String[] {"gpusched-fair", "locked"}) {
+      Collection<RunResult> results =
+          run(DispatchBenchmark.class.getSimpleName() + ".dispatch$",
+              "impl", impl, "gpus", "1000", "pending", "1000");
+      assertThat(results).hasSize(1);
+      assertThat(results.iterator().next().getPrimaryResult().getScore()).isPositive();
+    }
+  }
+
+  @Test
+  void releaseToStartRuns() throws Exception {
+    Collection<RunResult> results =
+        run(DispatchBenchmark.class.getSimpleName() + ".releaseToStart$",
+            "impl", "gpusched-fifo", "gpus", "1000", "pending", "1000");
+    assertThat(results).hasSize(1);
+    assertThat(results.iterator().next().getPrimaryResult().getScore()).isPositive();
+  }
 }

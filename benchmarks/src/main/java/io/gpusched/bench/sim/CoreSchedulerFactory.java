@@ -1,0 +1,40 @@
+package io.gpusched.bench.sim;
+
+import io.gpusched.GpuScheduler;
+import io.gpusched.QueueSpec;
+import io.gpusched.core.GpuSchedulers;
+import java.time.Duration;
+
+/**
+ * Builds the library's scheduler ({@link GpuSchedulers}) for a simulation: the variant's policy,
+ * preemption and backfill flags, manual ticks, the virtual clock, events on the calling thread
+ * ({@code Runnable::run}), scripted telemetry with idle reclaim, cheapest placement first, and all
+ * finished jobs retained (the simulator checks every job's final state).
+ */
+public final class CoreSchedulerFactory implements SchedulerFactory {
+
+  @Override
+  public GpuScheduler create(Setup s) {
+    SimConfig c = s.config();
+    GpuSchedulers.Builder b =
+        GpuSchedulers.newBuilder()
+            .nodes(s.cluster().nodes())
+            .policy(c.variant().policy())
+            .preemption(c.variant().preemption())
+            .backfill(c.variant().backfill())
+            .minRunTimeBeforePreemption(Duration.ofSeconds(c.minRunSeconds()))
+            .launcher(s.launcher())
+            .listener(s.listener())
+            .telemetry(s.telemetry(), s.idlePolicy())
+            .idleReclaimGrace(Duration.ofSeconds(c.idleGraceSeconds()))
+            .clock(s.clock())
+            .manualTicks()
+            .eventExecutor(Runnable::run)
+            .retainFinishedJobs(Integer.MAX_VALUE)
+            .preferCheapest(true);
+    for (QueueSpec q : s.cluster().queues()) {
+      b.queue(q);
+    }
+    return b.build();
+  }
+}
