@@ -698,6 +698,7 @@ final class DefaultScheduler implements GpuScheduler {
     final Set<Shape> failed = new HashSet<>();
     final Set<Job> tried = new HashSet<>();
     final Set<QueueState> planned = new HashSet<>();
+    final Set<Integer> held = new HashSet<>();
     boolean reservationKnown;
     long shadow;
     long extra;
@@ -730,6 +731,11 @@ final class DefaultScheduler implements GpuScheduler {
       }
     }
     holder = null;
+    for (Job p : preemptors) {
+      for (int pool : p.compatPools) {
+        ps.held.add(pool);
+      }
+    }
     if (policy == SchedulingPolicy.FAIR_SHARE) {
       fairLoop(ps);
     } else {
@@ -809,7 +815,7 @@ final class DefaultScheduler implements GpuScheduler {
       return Outcome.SKIPPED;
     }
     refreshDemand(j);
-    if (!quotaAllows(j)) {
+    if (!quotaAllows(j) || heldForPreemptor(j, ps)) {
       return Outcome.SKIPPED;
     }
     Job h = holder;
@@ -856,6 +862,23 @@ final class DefaultScheduler implements GpuScheduler {
       }
     }
     return Outcome.SKIPPED;
+  }
+
+  /**
+   * Whether {@code j} could use capacity that victims are freeing for a preemptor: victims leave
+   * one by one (at their deadlines or acknowledgements), and what the first ones free must still
+   * be there when the last one leaves.
+   */
+  private static boolean heldForPreemptor(Job j, Pass ps) {
+    if (ps.held.isEmpty()) {
+      return false;
+    }
+    for (int pool : j.compatPools) {
+      if (ps.held.contains(pool)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static boolean withinGuarantee(Job j) {

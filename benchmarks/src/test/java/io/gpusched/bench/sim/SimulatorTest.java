@@ -88,13 +88,10 @@ class SimulatorTest {
 
   /**
    * The same with the gang as two members of 8 GPUs on one node each (the generator's 16-GPU
-   * gangs). Disabled: the core's backfill reserves pool capacity in aggregate, not node-shaped
-   * capacity, so once 16 GPUs are free somewhere the reservation lets 1-GPU jobs keep taking them
-   * and the gang waits until the stream ends (starts at 25.6 h instead of 3.5 h without backfill).
-   * Reported to the core; enable when fixed.
+   * gangs). Node-shaped members get a node-by-node reservation in the core, so the stream of
+   * 1-GPU jobs cannot keep taking the GPUs the gang waits for.
    */
   @Test
-  @org.junit.jupiter.api.Disabled("core backfill starves node-shaped gangs; see javadoc")
   void sixteenGpuNodeShapedGangWaitIsBoundedWithBackfill() {
     assertGangBounded(SimFixtures.gangInStream(3, "gpu:8:node", 2));
   }
