@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.tools.JavaCompiler;
@@ -23,18 +24,39 @@ import org.junit.jupiter.api.io.TempDir;
 /** Compiles and runs README's quick start against this build, so the README cannot rot. */
 class ReadmeQuickStartTest {
 
+  /** What each README example must print; a new example must be listed here. */
+  static final Map<String, List<String>> EXPECTED =
+      Map.of(
+          "QuickStart", List.of("3g.40gb", "node-2"),
+          "QuickScheduler", List.of("start next", "PENDING", "RUNNING"));
+
   @Test
-  void quickStartCompilesAndRuns(@TempDir Path dir) throws Exception {
+  void everyJavaExampleCompilesAndRuns(@TempDir Path dir) throws Exception {
     Path readme = findReadme();
     String text = Files.readString(readme);
     int section = text.indexOf("## Quick start");
     assertThat(section).as("README has a Quick start section").isNotNegative();
-    Matcher m = Pattern.compile("```java\\n(.*?)```", Pattern.DOTALL).matcher(text.substring(section));
-    assertThat(m.find()).as("Quick start has a java block").isTrue();
-    String source = m.group(1);
-    assertThat(source.lines().count()).as("quick start length").isLessThanOrEqualTo(20);
+    Matcher m = Pattern.compile("```java\\n(.*?)```", Pattern.DOTALL).matcher(text);
+    int examples = 0;
+    while (m.find()) {
+      String source = m.group(1);
+      Matcher name = Pattern.compile("public class (\\w+)").matcher(source);
+      assertThat(name.find()).as("example declares a public class:%n%s", source).isTrue();
+      String cls = name.group(1);
+      assertThat(EXPECTED).as("expectations for README example " + cls).containsKey(cls);
+      assertThat(source.lines().count()).as(cls + " length").isLessThanOrEqualTo(22);
+      String out = compileAndRun(dir.resolve(cls), cls, source);
+      for (String expected : EXPECTED.get(cls)) {
+        assertThat(out).as(cls + " output").contains(expected);
+      }
+      examples++;
+    }
+    assertThat(examples).isEqualTo(EXPECTED.size());
+  }
 
-    Path src = dir.resolve("QuickStart.java");
+  private String compileAndRun(Path dir, String cls, String source) throws Exception {
+    Files.createDirectories(dir);
+    Path src = dir.resolve(cls + ".java");
     Files.writeString(src, source);
     String classpath =
         String.join(
@@ -53,7 +75,7 @@ class ReadmeQuickStartTest {
 
     try (URLClassLoader loader =
         new URLClassLoader(new URL[] {dir.toUri().toURL()}, getClass().getClassLoader())) {
-      Method main = loader.loadClass("QuickStart").getMethod("main", String[].class);
+      Method main = loader.loadClass(cls).getMethod("main", String[].class);
       PrintStream out = System.out;
       ByteArrayOutputStream captured = new ByteArrayOutputStream();
       System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
@@ -62,7 +84,7 @@ class ReadmeQuickStartTest {
       } finally {
         System.setOut(out);
       }
-      assertThat(captured.toString(StandardCharsets.UTF_8)).contains("3g.40gb").contains("node-2");
+      return captured.toString(StandardCharsets.UTF_8);
     }
   }
 
