@@ -53,28 +53,51 @@ final class MigInstanceReader {
    * @throws NvmlException for any other NVML error, e.g. {@code GPU_IS_LOST}
    */
   static @Nullable List<NvmlMigInstance> read(NvmlApi api, int device, long totalMemoryBytes) {
+    List<Existing> existing = existing(api, device);
+    if (existing == null) {
+      return null;
+    }
+    Map<Integer, List<String>> uuids = new HashMap<>();
+    for (MigDeviceRef d : migDevices(api, device)) {
+      uuids.computeIfAbsent(d.gpuInstanceId(), k -> new ArrayList<>()).add(d.uuid());
+    }
+    List<NvmlMigInstance> out = new ArrayList<>();
+    for (Existing e : existing) {
+      NvmlApi.ProfileInfo info = e.profile().info();
+      String name = MigGeometryReader.profileName(
+          e.profile().index(), info.sliceCount(), info.memorySizeMB(), totalMemoryBytes);
+      NvmlApi.GpuInstance gi = e.instance();
+      out.add(new NvmlMigInstance(gi.id(), gi.profileId(), name, gi.start(), gi.size(),
+          uuids.getOrDefault(gi.id(), List.of())));
+    }
+    out.sort(Comparator.comparingInt(NvmlMigInstance::placementStart));
+    return List.copyOf(out);
+  }
+
+  /** An existing GPU instance with the profile it was listed under. */
+  record Existing(MigGeometryReader.IndexedProfile profile, NvmlApi.GpuInstance instance) {}
+
+  /**
+   * Lists the existing GPU instances of a GPU, profile by profile.
+   *
+   * @return the instances, or null when NVML cannot list them (a function missing or no
+   *     permission; logged)
+   * @throws NvmlException for any other NVML error
+   */
+  static @Nullable List<Existing> existing(NvmlApi api, int device) {
     List<MigGeometryReader.IndexedProfile> profiles =
         MigGeometryReader.profiles(api, device, "existing MIG instances");
     if (profiles == null) {
       return null;
     }
+    List<Existing> out = new ArrayList<>();
     try {
-      Map<Integer, List<String>> uuids = new HashMap<>();
-      for (MigDeviceRef d : migDevices(api, device)) {
-        uuids.computeIfAbsent(d.gpuInstanceId(), k -> new ArrayList<>()).add(d.uuid());
-      }
-      List<NvmlMigInstance> out = new ArrayList<>();
       for (MigGeometryReader.IndexedProfile p : profiles) {
-        NvmlApi.ProfileInfo info = p.info();
-        String name = MigGeometryReader.profileName(
-            p.index(), info.sliceCount(), info.memorySizeMB(), totalMemoryBytes);
-        for (NvmlApi.GpuInstance gi : api.gpuInstances(device, info.id(), info.instanceCount())) {
-          out.add(new NvmlMigInstance(gi.id(), gi.profileId(), name, gi.start(), gi.size(),
-              uuids.getOrDefault(gi.id(), List.of())));
+        for (NvmlApi.GpuInstance gi :
+            api.gpuInstances(device, p.info().id(), p.info().instanceCount())) {
+          out.add(new Existing(p, gi));
         }
       }
-      out.sort(Comparator.comparingInt(NvmlMigInstance::placementStart));
-      return List.copyOf(out);
     } catch (NvmlException e) {
       if (MigGeometryReader.disablesGeometry(e)) {
         LOG.info("GPU {}: existing MIG instances not read from NVML: {}", device, e.getMessage());
@@ -82,5 +105,6 @@ final class MigInstanceReader {
       }
       throw e;
     }
+    return out;
   }
 }

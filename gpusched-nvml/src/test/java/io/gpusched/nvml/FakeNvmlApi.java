@@ -79,9 +79,13 @@ final class FakeNvmlApi implements NvmlApi {
   final List<Device> devices = new ArrayList<>();
   /** Every call of a device or system query (not init/shutdown), from any thread. */
   final AtomicInteger calls = new AtomicInteger();
-  private final Map<String, Integer> failures = new HashMap<>();
-  int inits;
-  int shutdowns;
+  /** Calls per function name. */
+  final Map<String, Integer> callsByFunction = new java.util.concurrent.ConcurrentHashMap<>();
+  /** When set, thrown by {@link #deviceCount()} (an unexpected bug, not an NVML error). */
+  volatile RuntimeException crash;
+  private final Map<String, Integer> failures = new java.util.concurrent.ConcurrentHashMap<>();
+  volatile int inits;
+  volatile int shutdowns;
 
   FakeNvmlApi add(Device d) {
     devices.add(d);
@@ -114,6 +118,7 @@ final class FakeNvmlApi implements NvmlApi {
 
   private void maybeFail(String function, int index) {
     calls.incrementAndGet();
+    callsByFunction.merge(function, 1, Integer::sum);
     Integer code = failures.get(function + "#" + index);
     if (code == null) {
       code = failures.get(function);
@@ -169,6 +174,10 @@ final class FakeNvmlApi implements NvmlApi {
 
   @Override
   public int deviceCount() {
+    RuntimeException c = crash;
+    if (c != null) {
+      throw c;
+    }
     maybeFail("nvmlDeviceGetCount_v2", -1);
     return devices.size();
   }
