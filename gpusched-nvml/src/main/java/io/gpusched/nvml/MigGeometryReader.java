@@ -32,29 +32,16 @@ final class MigGeometryReader {
    * @throws NvmlException for any other NVML error, e.g. {@code GPU_IS_LOST}
    */
   static @Nullable MigGeometry read(NvmlApi api, int device, long totalMemoryBytes) {
+    List<IndexedProfile> indexed = profiles(api, device, "MIG geometry");
+    if (indexed == null) {
+      return null;
+    }
     List<MigProfile> profiles = new ArrayList<>();
     var names = new HashSet<String>();
-    for (int index = 0; index < MAX_PROFILE_INDEX; index++) {
-      NvmlApi.ProfileInfo info;
+    for (IndexedProfile ip : indexed) {
+      int index = ip.index();
+      NvmlApi.ProfileInfo info = ip.info();
       List<NvmlApi.Placement> placements;
-      try {
-        info = api.gpuInstanceProfile(device, index);
-      } catch (NvmlException e) {
-        if (e.is(NvmlReturn.ERROR_NOT_SUPPORTED)) {
-          continue;
-        }
-        if (e.is(NvmlReturn.ERROR_INVALID_ARGUMENT)) {
-          break;
-        }
-        if (disablesGeometry(e)) {
-          LOG.info("GPU {}: MIG geometry not read from NVML: {}", device, e.getMessage());
-          return null;
-        }
-        throw e;
-      }
-      if (info.instanceCount() <= 0 || info.sliceCount() <= 0 || info.memorySizeMB() <= 0) {
-        continue;
-      }
       try {
         placements = api.possiblePlacements(device, info.id());
       } catch (NvmlException e) {
@@ -93,7 +80,45 @@ final class MigGeometryReader {
     return new MigGeometry(compute, memory, profiles);
   }
 
-  private static boolean disablesGeometry(NvmlException e) {
+  /** A GPU-instance profile with the profile index it was read under. */
+  record IndexedProfile(int index, NvmlApi.ProfileInfo info) {}
+
+  /**
+   * Enumerates the GPU-instance profiles of a GPU by profile index from 0 until NVML answers
+   * {@code INVALID_ARGUMENT}, skipping {@code NOT_SUPPORTED} indices and profiles without slices,
+   * instances or memory.
+   *
+   * @param what what the profiles are read for, for the log
+   * @return the profiles, or null when a function is missing or the caller lacks permission (logged)
+   * @throws NvmlException for any other NVML error
+   */
+  static @Nullable List<IndexedProfile> profiles(NvmlApi api, int device, String what) {
+    List<IndexedProfile> out = new ArrayList<>();
+    for (int index = 0; index < MAX_PROFILE_INDEX; index++) {
+      NvmlApi.ProfileInfo info;
+      try {
+        info = api.gpuInstanceProfile(device, index);
+      } catch (NvmlException e) {
+        if (e.is(NvmlReturn.ERROR_NOT_SUPPORTED)) {
+          continue;
+        }
+        if (e.is(NvmlReturn.ERROR_INVALID_ARGUMENT)) {
+          break;
+        }
+        if (disablesGeometry(e)) {
+          LOG.info("GPU {}: {} not read from NVML: {}", device, what, e.getMessage());
+          return null;
+        }
+        throw e;
+      }
+      if (info.instanceCount() > 0 && info.sliceCount() > 0 && info.memorySizeMB() > 0) {
+        out.add(new IndexedProfile(index, info));
+      }
+    }
+    return out;
+  }
+
+  static boolean disablesGeometry(NvmlException e) {
     return e.is(NvmlReturn.ERROR_FUNCTION_NOT_FOUND) || e.is(NvmlReturn.ERROR_NO_PERMISSION);
   }
 

@@ -55,6 +55,63 @@ interface NvmlApi {
    */
   List<Placement> possiblePlacements(int index, int profileId);
 
+  /**
+   * {@code nvmlDeviceGetUtilizationRates}: percent of the last sample period (1/6 s to 1 s) in
+   * which a kernel ran, and in which memory was read or written. {@code NOT_SUPPORTED} on MIG-enabled
+   * GPUs.
+   */
+  Utilization utilization(int index);
+
+  /** {@code nvmlDeviceGetPowerUsage}, milliwatts. */
+  int powerUsage(int index);
+
+  /** {@code nvmlDeviceGetTemperature} of the GPU sensor ({@code NVML_TEMPERATURE_GPU}), °C. */
+  int temperature(int index);
+
+  /** {@code nvmlDeviceGetTotalEnergyConsumption}: millijoules since the driver was loaded. */
+  long totalEnergyConsumption(int index);
+
+  /**
+   * {@code nvmlDeviceGetComputeRunningProcesses_v3} (or {@code _v2} where {@code _v3} is missing or
+   * unsafe, see {@link JnaNvmlApi}) of a GPU, with the sizing call and its retries.
+   */
+  List<ProcessInfo> computeProcesses(int index);
+
+  /**
+   * {@code nvmlDeviceGetSamples} of one {@code nvmlSamplingType_t} newer than {@code
+   * lastSeenMicros} (CPU microseconds; 0 for all the driver holds). {@code NOT_FOUND} when there is
+   * no newer sample; utilization samples are {@code NOT_SUPPORTED} on MIG-enabled GPUs.
+   */
+  List<Sample> samples(int index, int samplingType, long lastSeenMicros);
+
+  /** {@code nvmlDeviceGetMaxMigDeviceCount}: 0 when MIG is unsupported or disabled. */
+  int maxMigDeviceCount(int index);
+
+  /**
+   * {@code nvmlDeviceGetUUID} of the MIG device at {@code migIndex} ({@code
+   * nvmlDeviceGetMigDeviceHandleByIndex}); {@code NOT_FOUND} for a hole in the index space.
+   */
+  String migUuid(int index, int migIndex);
+
+  /** {@code nvmlDeviceGetGpuInstanceId} of a MIG device. */
+  int migGpuInstanceId(int index, int migIndex);
+
+  /** {@code nvmlDeviceGetMemoryInfo} (v1) of a MIG device. */
+  MemoryInfo migMemoryInfo(int index, int migIndex);
+
+  /** As {@link #computeProcesses(int)}, of a MIG device. */
+  List<ProcessInfo> migComputeProcesses(int index, int migIndex);
+
+  /**
+   * The existing GPU instances of one profile <em>id</em>: {@code nvmlDeviceGetGpuInstances} with
+   * room for {@code maxCount} handles ({@code ProfileInfo.instanceCount}), then {@code
+   * nvmlGpuInstanceGetInfo} of each.
+   */
+  List<GpuInstance> gpuInstances(int index, int profileId, int maxCount);
+
+  /** {@code nvmlSamplingType_t NVML_GPU_UTILIZATION_SAMPLES}. */
+  int GPU_UTILIZATION_SAMPLES = 1;
+
   /** Device memory in bytes. */
   record MemoryInfo(long total, long free, long used) {}
 
@@ -73,4 +130,30 @@ interface NvmlApi {
 
   /** {@code nvmlGpuInstancePlacement_t}: start and size in memory slices. */
   record Placement(int start, int size) {}
+
+  /** {@code nvmlUtilization_t}: percentages 0..100. */
+  record Utilization(int gpu, int memory) {}
+
+  /**
+   * One {@code nvmlProcessInfo_t}.
+   *
+   * @param pid process id (unsigned 32-bit in NVML)
+   * @param usedGpuMemory bytes, or -1 when NVML says {@code NVML_VALUE_NOT_AVAILABLE}
+   * @param gpuInstanceId GPU instance id, or -1 (0xFFFFFFFF) when not on a MIG device
+   * @param computeInstanceId compute instance id, or -1
+   */
+  record ProcessInfo(long pid, long usedGpuMemory, int gpuInstanceId, int computeInstanceId) {}
+
+  /** One {@code nvmlSample_t}: CPU timestamp in microseconds and the value as a long. */
+  record Sample(long timestampMicros, long value) {}
+
+  /**
+   * One existing GPU instance ({@code nvmlGpuInstanceInfo_t}).
+   *
+   * @param id GPU instance id
+   * @param profileId profile <em>id</em>
+   * @param start first memory slice of its placement
+   * @param size memory slices of its placement
+   */
+  record GpuInstance(int id, int profileId, int start, int size) {}
 }

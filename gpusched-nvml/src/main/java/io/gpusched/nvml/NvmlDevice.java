@@ -3,6 +3,7 @@ package io.gpusched.nvml;
 import io.gpusched.GpuModel;
 import io.gpusched.GpuMode;
 import io.gpusched.GpuSpec;
+import io.gpusched.MigInstance;
 import java.util.List;
 import java.util.Objects;
 
@@ -18,7 +19,10 @@ import java.util.Objects;
  * @param migEnabled whether MIG is currently enabled
  * @param migPendingEnabled whether MIG will be enabled after the next GPU reset
  * @param model the gpusched model: a catalog entry, or one built from NVML's answers
- * @param mode {@link GpuMode#MIG_DYNAMIC} when MIG is enabled, else {@link GpuMode#WHOLE}
+ * @param mode {@link GpuMode#WHOLE} when MIG is not enabled; else {@link GpuMode#MIG_STATIC} when
+ *     MIG instances exist, {@link GpuMode#MIG_DYNAMIC} when none do (or they cannot be read)
+ * @param migInstances the existing MIG GPU instances ordered by placement start; empty when MIG is
+ *     disabled, no instance exists or they cannot be read
  */
 public record NvmlDevice(
     int index,
@@ -30,10 +34,12 @@ public record NvmlDevice(
     boolean migEnabled,
     boolean migPendingEnabled,
     GpuModel model,
-    GpuMode mode) {
+    GpuMode mode,
+    List<NvmlMigInstance> migInstances) {
 
-  /** Checks for nulls. */
+  /** Checks for nulls and copies the list. */
   public NvmlDevice {
+    migInstances = List.copyOf(migInstances);
     Objects.requireNonNull(nvmlName, "nvmlName");
     Objects.requireNonNull(uuid, "uuid");
     Objects.requireNonNull(pciBusId, "pciBusId");
@@ -42,11 +48,15 @@ public record NvmlDevice(
   }
 
   /**
-   * Returns the GPU as a gpusched {@link GpuSpec}.
+   * Returns the GPU as a gpusched {@link GpuSpec}; a {@link GpuMode#MIG_STATIC} GPU gets its
+   * existing instances as static instances.
    *
    * @throws IllegalArgumentException as {@link GpuSpec#GpuSpec} does
    */
   public GpuSpec toGpuSpec() {
-    return new GpuSpec(index, uuid, model, mode, List.of());
+    List<MigInstance> statics = mode == GpuMode.MIG_STATIC
+        ? migInstances.stream().map(NvmlMigInstance::toMigInstance).toList()
+        : List.of();
+    return new GpuSpec(index, uuid, model, mode, statics);
   }
 }

@@ -33,8 +33,10 @@ import org.slf4j.LoggerFactory;
  * GpuModels#H100_80GB}); or a model built from NVML's memory size and MIG profiles, named after the
  * NVML name. Where NVML can report the MIG geometry (it needs a privileged user for placements) and
  * it differs from the catalog's, NVML's geometry and memory size are used under the catalog's name.
- * The mode is {@link GpuMode#MIG_DYNAMIC} when MIG is currently enabled, else {@link GpuMode#WHOLE};
- * existing GPU instances are not read.
+ * The mode is {@link GpuMode#WHOLE} when MIG is not currently enabled; with MIG enabled it is {@link
+ * GpuMode#MIG_STATIC} with the existing GPU instances as its static instances (profile and placement
+ * start as NVML reports them, see {@link NvmlDevice#migInstances()}) when there are any, else {@link
+ * GpuMode#MIG_DYNAMIC} (also when the instances cannot be read, which is logged).
  *
  * <p>Each read is one {@code nvmlInit_v2} / {@code nvmlShutdown} pair. Instances are immutable and
  * thread-safe.
@@ -118,7 +120,8 @@ public final class NvmlInventory {
    *
    * @throws NvmlException as {@link #readDevices()}
    * @throws IllegalStateException as {@link #readDevices()}
-   * @throws IllegalArgumentException if {@code nodeId} is blank or the node is invalid
+   * @throws IllegalArgumentException if {@code nodeId} is blank or the node is invalid (e.g.
+   *     existing MIG instances whose profile is not in the GPU's model)
    */
   public NodeSpec readNode(String nodeId) {
     NodeSpec.Builder b = NodeSpec.builder(nodeId);
@@ -163,10 +166,22 @@ public final class NvmlInventory {
               + " catalog nor readable from NVML (placements need a privileged user);"
               + " register a model with withModel(\"" + name + "\", model)");
     }
+    List<NvmlMigInstance> instances = List.of();
+    if (enabled) {
+      List<NvmlMigInstance> read = MigInstanceReader.read(api, i, total);
+      if (read == null) {
+        LOG.warn("GPU {} ({}): MIG is enabled but its existing instances cannot be read;"
+            + " reporting it MIG_DYNAMIC with its whole geometry free", i, uuid);
+      } else {
+        instances = read;
+      }
+    }
+    GpuMode mode = !enabled ? GpuMode.WHOLE
+        : instances.isEmpty() ? GpuMode.MIG_DYNAMIC : GpuMode.MIG_STATIC;
     return new NvmlDevice(
         i, name, uuid, bus, total, mig != null, enabled,
         mig != null && mig.pending() == NvmlApi.MigMode.ENABLED,
-        model, enabled ? GpuMode.MIG_DYNAMIC : GpuMode.WHOLE);
+        model, mode, instances);
   }
 
   private GpuModel model(int i, String name, long totalBytes, @Nullable MigGeometry nvml) {

@@ -3,6 +3,7 @@ package io.gpusched.nvml;
 import com.sun.jna.Library;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.IntByReference;
+import com.sun.jna.ptr.LongByReference;
 import com.sun.jna.ptr.PointerByReference;
 
 /**
@@ -42,4 +43,35 @@ interface NvmlLibrary extends Library {
 
   int nvmlDeviceGetGpuInstancePossiblePlacements_v2(
       Pointer device, int profileId, Pointer placements, IntByReference count);
+
+  int nvmlDeviceGetUtilizationRates(Pointer device, NvmlStructs.Utilization utilization);
+
+  int nvmlDeviceGetPowerUsage(Pointer device, IntByReference milliwatts);
+
+  int nvmlDeviceGetTemperature(Pointer device, int sensorType, IntByReference celsius);
+
+  int nvmlDeviceGetTotalEnergyConsumption(Pointer device, LongByReference millijoules);
+
+  int nvmlDeviceGetComputeRunningProcesses_v3(Pointer device, IntByReference infoCount, Pointer infos);
+
+  int nvmlDeviceGetComputeRunningProcesses_v2(Pointer device, IntByReference infoCount, Pointer infos);
+
+  int nvmlDeviceGetSamples(
+      Pointer device,
+      int samplingType,
+      long lastSeenTimeStamp,
+      IntByReference sampleValType,
+      IntByReference sampleCount,
+      Pointer samples);
+
+  int nvmlDeviceGetMaxMigDeviceCount(Pointer device, IntByReference count);
+
+  int nvmlDeviceGetMigDeviceHandleByIndex(Pointer device, int index, PointerByReference migDevice);
+
+  int nvmlDeviceGetGpuInstanceId(Pointer device, IntByReference id);
+
+  int nvmlDeviceGetGpuInstances(
+      Pointer device, int profileId, Pointer gpuInstances, IntByReference count);
+
+  int nvmlGpuInstanceGetInfo(Pointer gpuInstance, NvmlStructs.GpuInstanceInfo info);
 }

@@ -105,6 +105,103 @@ final class NvmlStructs {
     }
   }
 
+  /** {@code nvmlUtilization_t}, 8 bytes: gpu@0, memory@4 (percent of the last sample period). */
+  @FieldOrder({"gpu", "memory"})
+  public static final class Utilization extends Structure {
+    public int gpu;
+    public int memory;
+
+    public Utilization() {}
+
+    public Utilization(Pointer p) {
+      super(p);
+      read();
+    }
+  }
+
+  /**
+   * {@code nvmlProcessInfo_t} (= {@code nvmlProcessInfo_v2_t}, as written by {@code
+   * nvmlDeviceGetComputeRunningProcesses_v2} and {@code _v3}), 24 bytes: pid@0:uint, 4 pad bytes
+   * the driver leaves untouched, usedGpuMemory@8:ull (bytes; all ones = not available),
+   * gpuInstanceId@16, computeInstanceId@20 (0xFFFFFFFF when not MIG).
+   */
+  @FieldOrder({"pid", "pad", "usedGpuMemory", "gpuInstanceId", "computeInstanceId"})
+  public static final class ProcessInfo extends Structure {
+    /** Bytes per element of a process array (the stride of the current {@code nvml.h}). */
+    static final int SIZE = 24;
+
+    /**
+     * Bytes allocated per element: R535.43-535.97 drivers wrote 32-byte entries through {@code _v3}
+     * without a version bump (nvml-abi.md B.6 #2), so buffers are over-allocated to that.
+     */
+    static final int ALLOCATED = 32;
+
+    public int pid;
+    public int pad;
+    public long usedGpuMemory;
+    public int gpuInstanceId;
+    public int computeInstanceId;
+
+    public ProcessInfo() {}
+
+    public ProcessInfo(Pointer p) {
+      super(p);
+      read();
+    }
+  }
+
+  /**
+   * {@code nvmlGpuInstanceInfo_t}, 24 bytes: device@0:nvmlDevice_t, id@8, profileId@12,
+   * placement@16:{start,size}.
+   */
+  @FieldOrder({"device", "id", "profileId", "placement"})
+  public static final class GpuInstanceInfo extends Structure {
+    public Pointer device;
+    public int id;
+    public int profileId;
+    public GpuInstancePlacement placement = new GpuInstancePlacement();
+
+    public GpuInstanceInfo() {}
+
+    public GpuInstanceInfo(Pointer p) {
+      super(p);
+      read();
+    }
+  }
+
+  /** {@code nvmlSample_t}, 16 bytes: timeStamp@0:ull (CPU microseconds), sampleValue@8:nvmlValue_t. */
+  static final int SAMPLE_SIZE = 16;
+
+  /** Offset of {@code sampleValue} in {@code nvmlSample_t}. */
+  static final int SAMPLE_VALUE_OFFSET = 8;
+
+  /**
+   * Reads an {@code nvmlValue_t} union of type {@code nvmlValueType_t} as a long: DOUBLE (0) is
+   * truncated; UNSIGNED_INT (1) and UNSIGNED_SHORT (6) are zero-extended; UNSIGNED_LONG (2) is the
+   * platform's {@code unsigned long}; the 64-bit types (3, 4) and SIGNED_INT (5) are as stored.
+   *
+   * @throws IllegalArgumentException for an unknown value type
+   */
+  static long valueAsLong(Pointer p, long offset, int valueType) {
+    switch (valueType) {
+      case 0:
+        return (long) p.getDouble(offset);
+      case 1:
+        return Integer.toUnsignedLong(p.getInt(offset));
+      case 2:
+        return p.getNativeLong(offset).longValue();
+      case 3:
+      case 4:
+        return p.getLong(offset);
+      case 5:
+        return p.getInt(offset);
+      case 6:
+        return Short.toUnsignedInt(p.getShort(offset));
+      default:
+        throw new IllegalArgumentException("unknown nvmlValueType_t " + valueType);
+    }
+  }
+
   /** Decodes a NUL-terminated ASCII C string held in a byte buffer. */
   static String cString(byte[] buf) {
     int n = 0;

@@ -1,5 +1,6 @@
 package io.gpusched.nvml;
 
+import io.gpusched.nvml.NvmlApi.GpuInstance;
 import io.gpusched.nvml.NvmlApi.MigMode;
 import io.gpusched.nvml.NvmlApi.Placement;
 import io.gpusched.nvml.NvmlApi.ProfileInfo;
@@ -60,5 +61,24 @@ final class FakeGpus {
     return new FakeNvmlApi.Device(
         "NVIDIA L40S", "GPU-11111111-2222-3333-4444-555555555555", "00000000:41:00.0",
         48305799168L, null);
+  }
+
+  static final String MIG_3G = "MIG-3g000000-0000-0000-0000-000000000002";
+  static final String MIG_2G = "MIG-2g000000-0000-0000-0000-000000000003";
+  static final String MIG_1G = "MIG-1g000000-0000-0000-0000-000000000007";
+
+  /**
+   * An H100 with MIG enabled and three instances: 1g.10gb (GI 7) at 0:1, 2g.20gb (GI 3) at 2:2,
+   * 3g.40gb (GI 2) at 4:4. MIG device indices: 0 = the 3g, 1 = a hole, 2 = the 2g, 3 = the 1g.
+   */
+  static FakeNvmlApi.Device h100WithMigInstances() {
+    return h100(1, 1)
+        .instance(new GpuInstance(7, 19, 0, 1))
+        .instance(new GpuInstance(3, 14, 2, 2))
+        .instance(new GpuInstance(2, 9, 4, 4))
+        .mig(new FakeNvmlApi.MigDevice(MIG_3G, 2, 40448L << 20, 21L << 20))
+        .mig(null)
+        .mig(new FakeNvmlApi.MigDevice(MIG_2G, 3, 20096L << 20, 13L << 20))
+        .mig(new FakeNvmlApi.MigDevice(MIG_1G, 7, 9984L << 20, 5L << 20));
   }
 }

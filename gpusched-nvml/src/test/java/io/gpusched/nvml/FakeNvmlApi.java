@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A scripted {@link NvmlApi}: devices are plain data, and any function can be made to fail with a
@@ -16,8 +17,19 @@ final class FakeNvmlApi implements NvmlApi {
     final String name;
     final String uuid;
     final String busId;
-    final MemoryInfo memory;
+    MemoryInfo memory;
     MigMode mig;
+    Utilization utilization = new Utilization(0, 0);
+    int powerMw = 71291;
+    int temperatureC = 32;
+    long energyMj = 2300146;
+    List<ProcessInfo> processes = List.of();
+    /** Utilization samples the driver holds; {@code samples(..)} returns those newer than asked. */
+    List<Sample> samples = List.of();
+    /** MIG devices by MIG index; a null entry is a hole (NOT_FOUND). */
+    final List<MigDevice> migDevices = new ArrayList<>();
+    /** Existing GPU instances by profile id. */
+    final Map<Integer, List<GpuInstance>> instances = new HashMap<>();
     /** Profile infos by profile index; missing indices below {@link #profileLimit} are NOT_SUPPORTED. */
     final Map<Integer, ProfileInfo> profiles = new HashMap<>();
     /** Indices at or above this answer INVALID_ARGUMENT. */
@@ -33,6 +45,16 @@ final class FakeNvmlApi implements NvmlApi {
       this.mig = mig;
     }
 
+    Device mig(MigDevice d) {
+      migDevices.add(d);
+      return this;
+    }
+
+    Device instance(GpuInstance gi) {
+      instances.computeIfAbsent(gi.profileId(), k -> new ArrayList<>()).add(gi);
+      return this;
+    }
+
     Device profile(int index, ProfileInfo info, Placement... where) {
       profiles.put(index, info);
       placements.put(info.id(), List.of(where));
@@ -40,10 +62,30 @@ final class FakeNvmlApi implements NvmlApi {
     }
   }
 
+  /** One fake MIG device. */
+  static final class MigDevice {
+    final String uuid;
+    final int gpuInstanceId;
+    MemoryInfo memory;
+    List<ProcessInfo> processes = List.of();
+
+    MigDevice(String uuid, int gpuInstanceId, long totalBytes, long usedBytes) {
+      this.uuid = uuid;
+      this.gpuInstanceId = gpuInstanceId;
+      this.memory = new MemoryInfo(totalBytes, totalBytes - usedBytes, usedBytes);
+    }
+  }
+
   final List<Device> devices = new ArrayList<>();
-  private final Map<String, Integer> failures = new HashMap<>();
-  int inits;
-  int shutdowns;
+  /** Every call of a device or system query (not init/shutdown), from any thread. */
+  final AtomicInteger calls = new AtomicInteger();
+  /** Calls per function name. */
+  final Map<String, Integer> callsByFunction = new java.util.concurrent.ConcurrentHashMap<>();
+  /** When set, thrown by {@link #deviceCount()} (an unexpected bug, not an NVML error). */
+  volatile RuntimeException crash;
+  private final Map<String, Integer> failures = new java.util.concurrent.ConcurrentHashMap<>();
+  volatile int inits;
+  volatile int shutdowns;
 
   FakeNvmlApi add(Device d) {
     devices.add(d);
@@ -62,7 +104,21 @@ final class FakeNvmlApi implements NvmlApi {
     return this;
   }
 
+  /** Makes {@code function} return {@code code} on MIG device {@code migIndex} of GPU {@code index}. */
+  FakeNvmlApi fail(String function, int index, int migIndex, NvmlReturn code) {
+    failures.put(function + "#" + index + "/" + migIndex, code.code());
+    return this;
+  }
+
+  /** Clears every scripted failure. */
+  FakeNvmlApi heal() {
+    failures.clear();
+    return this;
+  }
+
   private void maybeFail(String function, int index) {
+    calls.incrementAndGet();
+    callsByFunction.merge(function, 1, Integer::sum);
     Integer code = failures.get(function + "#" + index);
     if (code == null) {
       code = failures.get(function);
@@ -118,6 +174,10 @@ final class FakeNvmlApi implements NvmlApi {
 
   @Override
   public int deviceCount() {
+    RuntimeException c = crash;
+    if (c != null) {
+      throw c;
+    }
     maybeFail("nvmlDeviceGetCount_v2", -1);
     return devices.size();
   }
@@ -173,5 +233,105 @@ final class FakeNvmlApi implements NvmlApi {
       throw error(fn, NvmlReturn.ERROR_INVALID_ARGUMENT.code());
     }
     return p;
+  }
+
+  @Override
+  public Utilization utilization(int index) {
+    String fn = "nvmlDeviceGetUtilizationRates";
+    Device d = device(fn, index);
+    if (d.mig != null && d.mig.enabled()) {
+      throw error(fn, NvmlReturn.ERROR_NOT_SUPPORTED.code());
+    }
+    return d.utilization;
+  }
+
+  @Override
+  public int powerUsage(int index) {
+    return device("nvmlDeviceGetPowerUsage", index).powerMw;
+  }
+
+  @Override
+  public int temperature(int index) {
+    return device("nvmlDeviceGetTemperature", index).temperatureC;
+  }
+
+  @Override
+  public long totalEnergyConsumption(int index) {
+    return device("nvmlDeviceGetTotalEnergyConsumption", index).energyMj;
+  }
+
+  @Override
+  public List<ProcessInfo> computeProcesses(int index) {
+    return device("nvmlDeviceGetComputeRunningProcesses_v3", index).processes;
+  }
+
+  @Override
+  public List<Sample> samples(int index, int samplingType, long lastSeenMicros) {
+    String fn = "nvmlDeviceGetSamples";
+    Device d = device(fn, index);
+    if (samplingType != GPU_UTILIZATION_SAMPLES || (d.mig != null && d.mig.enabled())) {
+      throw error(fn, NvmlReturn.ERROR_NOT_SUPPORTED.code());
+    }
+    List<Sample> newer = new ArrayList<>();
+    for (Sample s : d.samples) {
+      if (s.timestampMicros() > lastSeenMicros) {
+        newer.add(s);
+      }
+    }
+    if (newer.isEmpty()) {
+      throw error(fn, NvmlReturn.ERROR_NOT_FOUND.code());
+    }
+    return List.copyOf(newer);
+  }
+
+  @Override
+  public int maxMigDeviceCount(int index) {
+    Device d = device("nvmlDeviceGetMaxMigDeviceCount", index);
+    return d.mig != null && d.mig.enabled() ? 7 : 0;
+  }
+
+  private MigDevice migDevice(String fn, int index, int migIndex) {
+    Device d = device(fn, index);
+    Integer code = failures.get(fn + "#" + index + "/" + migIndex);
+    if (code != null) {
+      throw error(fn, code);
+    }
+    if (d.mig == null || !d.mig.enabled() || migIndex < 0) {
+      throw error(fn, NvmlReturn.ERROR_NOT_FOUND.code());
+    }
+    if (migIndex >= d.migDevices.size() || d.migDevices.get(migIndex) == null) {
+      throw error(fn, NvmlReturn.ERROR_NOT_FOUND.code());
+    }
+    return d.migDevices.get(migIndex);
+  }
+
+  @Override
+  public String migUuid(int index, int migIndex) {
+    return migDevice("nvmlDeviceGetUUID", index, migIndex).uuid;
+  }
+
+  @Override
+  public int migGpuInstanceId(int index, int migIndex) {
+    return migDevice("nvmlDeviceGetGpuInstanceId", index, migIndex).gpuInstanceId;
+  }
+
+  @Override
+  public MemoryInfo migMemoryInfo(int index, int migIndex) {
+    return migDevice("nvmlDeviceGetMemoryInfo", index, migIndex).memory;
+  }
+
+  @Override
+  public List<ProcessInfo> migComputeProcesses(int index, int migIndex) {
+    return migDevice("nvmlDeviceGetComputeRunningProcesses_v3", index, migIndex).processes;
+  }
+
+  @Override
+  public List<GpuInstance> gpuInstances(int index, int profileId, int maxCount) {
+    String fn = "nvmlDeviceGetGpuInstances";
+    List<GpuInstance> l = device(fn, index).instances.getOrDefault(profileId, List.of());
+    if (l.size() > maxCount) {
+      throw error(fn, NvmlReturn.ERROR_INSUFFICIENT_SIZE.code());
+    }
+    return List.copyOf(l);
   }
 }

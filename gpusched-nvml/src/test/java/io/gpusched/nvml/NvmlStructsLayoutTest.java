@@ -1,6 +1,7 @@
 package io.gpusched.nvml;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.sun.jna.Memory;
 import java.nio.charset.StandardCharsets;
@@ -75,6 +76,77 @@ class NvmlStructsLayoutTest {
     assertThat(s.pciDeviceId).isEqualTo(0x233010DE);
     assertThat(s.pciSubSystemId).isEqualTo(0x16C110DE);
     assertThat(NvmlStructs.cString(s.busId)).isEqualTo("00000000:00:06.0");
+  }
+
+  @Test
+  void utilization() {
+    assertThat(new NvmlStructs.Utilization().size()).isEqualTo(8);
+    Memory m = new Memory(8);
+    m.setInt(0, 97);
+    m.setInt(4, 41);
+    var s = new NvmlStructs.Utilization(m);
+    assertThat(s.gpu).isEqualTo(97);
+    assertThat(s.memory).isEqualTo(41);
+  }
+
+  @Test
+  void processInfoV2() {
+    assertThat(new NvmlStructs.ProcessInfo().size())
+        .isEqualTo(NvmlStructs.ProcessInfo.SIZE)
+        .isEqualTo(24);
+    Memory m = new Memory(24);
+    m.setInt(0, 4242);
+    m.setInt(4, 0xAAAAAAAA);
+    m.setLong(8, 536870912L);
+    m.setInt(16, -1);
+    m.setInt(20, -1);
+    var s = new NvmlStructs.ProcessInfo(m);
+    assertThat(s.pid).isEqualTo(4242);
+    assertThat(s.usedGpuMemory).isEqualTo(536870912L);
+    assertThat(s.gpuInstanceId).isEqualTo(-1);
+    assertThat(s.computeInstanceId).isEqualTo(-1);
+  }
+
+  @Test
+  void gpuInstanceInfo() {
+    assertThat(new NvmlStructs.GpuInstanceInfo().size()).isEqualTo(24);
+    Memory m = new Memory(24);
+    m.setPointer(0, m);
+    m.setInt(8, 2);
+    m.setInt(12, 9);
+    m.setInt(16, 4);
+    m.setInt(20, 4);
+    var s = new NvmlStructs.GpuInstanceInfo(m);
+    assertThat(s.device).isEqualTo(m);
+    assertThat(s.id).isEqualTo(2);
+    assertThat(s.profileId).isEqualTo(9);
+    assertThat(s.placement.start).isEqualTo(4);
+    assertThat(s.placement.size).isEqualTo(4);
+  }
+
+  @Test
+  void sampleValuesByType() {
+    Memory m = new Memory(NvmlStructs.SAMPLE_SIZE * 2L);
+    m.setLong(0, 1_700_000_000_000_000L);
+    m.setInt(8, 0xFFFFFFFF);
+    m.setLong(16, 1_700_000_000_166_666L);
+    m.setDouble(24, 42.9);
+    assertThat(JnaNvmlApi.decodeSample(m, 0, 1))
+        .isEqualTo(new NvmlApi.Sample(1_700_000_000_000_000L, 4294967295L));
+    assertThat(JnaNvmlApi.decodeSample(m, 1, 0))
+        .isEqualTo(new NvmlApi.Sample(1_700_000_000_166_666L, 42));
+    Memory v = new Memory(8);
+    v.setLong(0, -5);
+    assertThat(NvmlStructs.valueAsLong(v, 0, 3)).isEqualTo(-5);
+    assertThat(NvmlStructs.valueAsLong(v, 0, 4)).isEqualTo(-5);
+    assertThat(NvmlStructs.valueAsLong(v, 0, 5)).isEqualTo(-5);
+    v.setLong(0, 0);
+    v.setShort(0, (short) 0xFFFF);
+    assertThat(NvmlStructs.valueAsLong(v, 0, 6)).isEqualTo(65535);
+    v.setLong(0, 77);
+    assertThat(NvmlStructs.valueAsLong(v, 0, 2)).isEqualTo(77);
+    assertThatThrownBy(() -> NvmlStructs.valueAsLong(v, 0, 7))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test

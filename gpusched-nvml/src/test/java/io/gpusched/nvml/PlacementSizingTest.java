@@ -20,7 +20,7 @@ class PlacementSizingTest {
   private static final int INSUFFICIENT = NvmlReturn.ERROR_INSUFFICIENT_SIZE.code();
 
   /** A native function whose placement list is {@code lists[call / 2]}: it may grow per round. */
-  private static final class Scripted implements JnaNvmlApi.PlacementCall {
+  private static final class Scripted implements JnaNvmlApi.ArrayCall {
     final List<List<Placement>> rounds;
     final int sizingCode;
     final List<String> calls = new ArrayList<>();
@@ -77,7 +77,8 @@ class PlacementSizingTest {
     var three = List.of(new Placement(0, 2), new Placement(2, 2), new Placement(4, 2));
     var f = new Scripted(INSUFFICIENT, List.of(halves(), three, three));
     assertThat(JnaNvmlApi.readPlacements(FN, f, c -> "x")).isEqualTo(three);
-    assertThat(f.calls).containsExactly("size", "fetch(2)", "size", "fetch(3)");
+    // the retry takes the count NVML asked for, without a second sizing call
+    assertThat(f.calls).containsExactly("size", "fetch(2)", "fetch(3)");
   }
 
   @Test
@@ -105,7 +106,7 @@ class PlacementSizingTest {
 
   @Test
   void errorOnTheSizingCallIsTyped() {
-    JnaNvmlApi.PlacementCall denied = (buf, count) -> NvmlReturn.ERROR_NO_PERMISSION.code();
+    JnaNvmlApi.ArrayCall denied = (buf, count) -> NvmlReturn.ERROR_NO_PERMISSION.code();
     assertThatThrownBy(() -> JnaNvmlApi.readPlacements(FN, denied, c -> "Insufficient Permissions"))
         .isInstanceOfSatisfying(NvmlException.class, e -> {
           assertThat(e.is(NvmlReturn.ERROR_NO_PERMISSION)).isTrue();

@@ -71,4 +71,14 @@ class JmhSmokeTest {
     assertThat(results).hasSize(1);
     assertThat(results.iterator().next().getPrimaryResult().getScore()).isPositive();
   }
+
+  @Test
+  void telemetryReadRuns() throws Exception {
+    Collection<RunResult> results =
+        run(TelemetryReadBenchmark.class.getSimpleName() + ".*", "source", "fake");
+    assertThat(results).hasSize(2);
+    for (RunResult r : results) {
+      assertThat(r.getPrimaryResult().getScore()).isPositive();
+    }
+  }
 }
