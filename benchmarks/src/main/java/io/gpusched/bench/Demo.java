@@ -30,6 +30,9 @@ import java.util.TreeMap;
  *     [--workload FILE] [--out DIR] [--seed S] [--no-disruptions] [--placement]
  * </pre>
  *
+ * <p>On a machine with NVIDIA GPUs it first runs {@link LocalGpuDemo}: the scheduler in real time
+ * on the local GPUs as NVML reports them, with NVML idle detection.
+ *
  * <p>{@code --placement} also runs the earlier placement-strategy demo ({@link PlacementDemo}).
  */
 public final class Demo {
@@ -108,6 +111,16 @@ public final class Demo {
           System.exit(2);
         }
       }
+    }
+    try {
+      if (LocalGpuDemo.runIfAvailable(System.out)) {
+        System.out.println();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    } catch (RuntimeException e) {
+      System.out.println("local GPU demo failed (" + e + "); going on with the simulation");
     }
     long t0 = System.nanoTime();
     run(System.out, workload, out, seed, disruptions);
