@@ -1,5 +1,7 @@
 package io.gpusched;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -17,6 +19,11 @@ import java.util.Objects;
  *       POSITIVE_INFINITY}: all of it; 0: its guarantee stays free for it).
  * </ul>
  *
+ * <p>{@code modelQuotas} add quotas per GPU model (key: {@link GpuModel#name()}), for teams that own
+ * capacity of one model: usage of that model never exceeds its guarantee plus its borrow limit
+ * (jobs are placed on other models instead), and its guarantee is reclaimed on that model. The
+ * totals above apply as well.
+ *
  * <p>Immutable and thread-safe.
  *
  * @param name queue name (non-blank)
@@ -24,10 +31,22 @@ import java.util.Objects;
  * @param guaranteedGpus guaranteed quota in GPU-equivalents (&ge; 0, finite)
  * @param borrowLimitGpus borrow limit in GPU-equivalents (&ge; 0, may be infinite)
  * @param lendLimitGpus lend limit in GPU-equivalents (&ge; 0, may be infinite)
+ * @param modelQuotas per-model quotas by GPU model name (may be empty)
  * @throws IllegalArgumentException naming the bad value
  */
 public record QueueSpec(
-    String name, double weight, double guaranteedGpus, double borrowLimitGpus, double lendLimitGpus) {
+    String name,
+    double weight,
+    double guaranteedGpus,
+    double borrowLimitGpus,
+    double lendLimitGpus,
+    Map<String, ModelQuota> modelQuotas) {
+
+  /** A queue without per-model quotas. */
+  public QueueSpec(
+      String name, double weight, double guaranteedGpus, double borrowLimitGpus, double lendLimitGpus) {
+    this(name, weight, guaranteedGpus, borrowLimitGpus, lendLimitGpus, Map.of());
+  }
 
   /** Validates the components. */
   public QueueSpec {
@@ -48,6 +67,12 @@ public record QueueSpec(
       throw new IllegalArgumentException(
           "lendLimitGpus of queue " + name + " must be >= 0, was " + lendLimitGpus);
     }
+    Objects.requireNonNull(modelQuotas, "modelQuotas");
+    for (var e : modelQuotas.entrySet()) {
+      Checks.requireName(e.getKey(), "model name in quotas of queue " + name);
+      Objects.requireNonNull(e.getValue(), "quota of model " + e.getKey() + " in queue " + name);
+    }
+    modelQuotas = Map.copyOf(modelQuotas);
   }
 
   /** A queue of weight 1 with no guarantee that may borrow without limit. */
@@ -67,6 +92,7 @@ public record QueueSpec(
     private double guaranteed;
     private double borrowLimit = Double.POSITIVE_INFINITY;
     private double lendLimit = Double.POSITIVE_INFINITY;
+    private final Map<String, ModelQuota> modelQuotas = new LinkedHashMap<>();
 
     private Builder(String name) {
       this.name = name;
@@ -97,12 +123,26 @@ public record QueueSpec(
     }
 
     /**
+     * Adds a quota on one GPU model.
+     *
+     * @param model GPU model name ({@link GpuModel#name()})
+     * @param guaranteedGpus guarantee on that model, GPU-equivalents
+     * @param borrowLimitGpus how far beyond it the queue may use that model
+     * @throws IllegalArgumentException naming the bad value
+     */
+    public Builder modelQuota(String model, double guaranteedGpus, double borrowLimitGpus) {
+      modelQuotas.put(
+          Checks.requireName(model, "model name"), new ModelQuota(guaranteedGpus, borrowLimitGpus));
+      return this;
+    }
+
+    /**
      * Builds the spec.
      *
      * @throws IllegalArgumentException naming the bad value
      */
     public QueueSpec build() {
-      return new QueueSpec(name, weight, guaranteed, borrowLimit, lendLimit);
+      return new QueueSpec(name, weight, guaranteed, borrowLimit, lendLimit, modelQuotas);
     }
   }
 }

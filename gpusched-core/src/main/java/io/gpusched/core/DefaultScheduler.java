@@ -743,6 +743,19 @@ final class DefaultScheduler implements GpuScheduler {
     }
   }
 
+  private boolean belowAGuarantee(QueueState q) {
+    if (q.usedMilli < q.guaranteeMilli) {
+      return true;
+    }
+    for (int m = 0; m < capacity.models.size(); m++) {
+      long[] quota = modelQuota(q, m);
+      if (quota != null && modelUse(q, m) < quota[0]) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private void fairLoop(Pass ps) {
     Set<QueueState> exhausted = new HashSet<>();
     for (; ; ) {
@@ -756,7 +769,7 @@ final class DefaultScheduler implements GpuScheduler {
         return;
       }
       order.sort(
-          Comparator.<QueueState>comparingInt(q -> q.usedMilli < q.guaranteeMilli ? 0 : 1)
+          Comparator.<QueueState>comparingInt(q -> belowAGuarantee(q) ? 0 : 1)
               .thenComparingDouble(q -> q.dominantShare)
               .thenComparingLong(q -> q.lastStart)
               .thenComparingInt(q -> q.index));
@@ -820,15 +833,21 @@ final class DefaultScheduler implements GpuScheduler {
     }
     Job h = holder;
     // Guaranteed capacity outranks a reservation held for a queue beyond its guarantee.
-    boolean outranks = h != null && withinGuarantee(j) && !withinGuarantee(h);
+    boolean outranks =
+        h != null
+            && (withinGuarantee(j) || modelWithinGuarantee(j) >= 0)
+            && !(withinGuarantee(h) || modelWithinGuarantee(h) >= 0);
     if (h != null && !outranks && !backfillAllows(j, ps)) {
       return Outcome.BACKFILL_SKIPPED;
     }
-    if (!ps.failed.contains(j.shape) && tryStart(j, ps.now)) {
+    boolean restricted = j.allowedModels != null; // a failure then says nothing about the shape
+    if ((restricted || !ps.failed.contains(j.shape)) && tryStart(j, ps.now)) {
       ps.reservationKnown = false;
       return Outcome.STARTED;
     }
-    ps.failed.add(j.shape);
+    if (!restricted) {
+      ps.failed.add(j.shape);
+    }
     if (considerPreemption(j, ps)) {
       return Outcome.SKIPPED;
     }
@@ -885,9 +904,14 @@ final class DefaultScheduler implements GpuScheduler {
     return j.queue.usedMilli + j.demandMilli <= j.queue.guaranteeMilli;
   }
 
-  /** Borrow limit of the job's queue, and lend limits of the others. */
+  /**
+   * Borrow limit of the job's queue, lend limits of the others, and the queue's per-model limits:
+   * models where the job would pass its queue's model limit are excluded from its placement
+   * ({@link Job#allowedModels}); if that leaves none, the job waits.
+   */
   private boolean quotaAllows(Job j) {
     QueueState q = j.queue;
+    j.allowedModels = null;
     long after = q.usedMilli + j.demandMilli;
     if (after > q.guaranteeMilli + q.borrowLimitMilli) {
       return false;
@@ -900,7 +924,30 @@ final class DefaultScheduler implements GpuScheduler {
           kept += Math.max(0, o.guaranteeMilli - o.usedMilli - o.lendLimitMilli);
         }
       }
-      return free >= kept;
+      if (free < kept) {
+        return false;
+      }
+    }
+    if (q.modelQuotas.isEmpty()) {
+      return true;
+    }
+    Set<String> allowed = new java.util.LinkedHashSet<>();
+    boolean excluded = false;
+    for (int p : j.compatPools) {
+      int m = capacity.poolModel[p];
+      long[] quota = modelQuota(q, m);
+      String name = capacity.models.get(m).name();
+      if (quota != null && modelUse(q, m) + j.demandMilli > quota[1]) {
+        excluded = true;
+      } else {
+        allowed.add(name);
+      }
+    }
+    if (allowed.isEmpty()) {
+      return false;
+    }
+    if (excluded) {
+      j.allowedModels = Set.copyOf(allowed);
     }
     return true;
   }
@@ -1088,6 +1135,16 @@ final class DefaultScheduler implements GpuScheduler {
 
   private @Nullable List<Allocation> place(Job j) {
     List<PlacementRequest> tiers = tiers(j.spec);
+    Set<String> allowed = j.allowedModels;
+    if (allowed != null) {
+      var restricted = new ArrayList<PlacementRequest>();
+      for (PlacementRequest r : tiers) {
+        var c = r.constraints();
+        restricted.add(
+            r.withConstraints(new io.gpusched.Constraints(allowed, c.labels(), c.capacityClasses())));
+      }
+      tiers = restricted;
+    }
     var got = new ArrayList<Allocation>(j.spec.gangSize());
     for (int m = 0; m < j.spec.gangSize(); m++) {
       Allocation a = null;
@@ -1154,6 +1211,8 @@ final class DefaultScheduler implements GpuScheduler {
       }
     }
     QueueState q = j.queue;
+    PlacementRequest planFor = j.spec.request();
+    int reclaimModel = -1;
     if (withinGuarantee(j)) {
       for (QueueState o : queueList) {
         if (o != q && o.usedMilli > o.guaranteeMilli) {
@@ -1167,6 +1226,27 @@ final class DefaultScheduler implements GpuScheduler {
           }
         }
       }
+    } else {
+      reclaimModel = modelWithinGuarantee(j);
+      if (reclaimModel >= 0) {
+        // Reclaim of a per-model guarantee: victims on that model whose queues borrowed it.
+        for (QueueState o : queueList) {
+          if (o == q) {
+            continue;
+          }
+          for (Job v : o.running) {
+            if (victimEligible(v, now) && borrowedOn(o, v, reclaimModel)) {
+              candidates.add(v);
+              reason.put(v, StopReason.QUOTA_RECLAIM);
+            }
+          }
+        }
+        var c = planFor.constraints();
+        planFor =
+            planFor.withConstraints(
+                new io.gpusched.Constraints(
+                    Set.of(capacity.models.get(reclaimModel).name()), c.labels(), c.capacityClasses()));
+      }
     }
     if (candidates.isEmpty()) {
       return false;
@@ -1177,8 +1257,8 @@ final class DefaultScheduler implements GpuScheduler {
             .thenComparingLong(v -> -v.seq));
     List<Job> victims =
         new VictimPlanner(cluster, capacity, owners)
-            .plan(j.spec.request(), j.spec.gangSize(), candidates, now);
-    if (victims == null || !staysAboveGuarantees(victims, reason)) {
+            .plan(planFor, j.spec.gangSize(), candidates, now);
+    if (victims == null || !staysAboveGuarantees(victims, reason, reclaimModel)) {
       return false;
     }
     preemptors.add(j);
@@ -1192,10 +1272,23 @@ final class DefaultScheduler implements GpuScheduler {
     return true;
   }
 
-  private static boolean staysAboveGuarantees(List<Job> victims, Map<Job, StopReason> reason) {
+  /**
+   * Whether the reclaim victims leave every victim queue at or above its guarantee: the total one,
+   * or for a per-model reclaim the one on that model (its model quota, else its total).
+   */
+  private boolean staysAboveGuarantees(List<Job> victims, Map<Job, StopReason> reason, int model) {
     Map<QueueState, Long> taken = new HashMap<>();
     for (Job v : victims) {
-      if (reason.get(v) == StopReason.QUOTA_RECLAIM) {
+      if (reason.get(v) != StopReason.QUOTA_RECLAIM) {
+        continue;
+      }
+      long[] quota = model < 0 ? null : modelQuota(v.queue, model);
+      if (quota != null) {
+        long t = taken.merge(v.queue, modelUse(v, model), Long::sum);
+        if (modelUse(v.queue, model) - t < quota[0]) {
+          return false;
+        }
+      } else {
         long t = taken.merge(v.queue, v.usedMilli, Long::sum);
         if (v.queue.usedMilli - t < v.queue.guaranteeMilli) {
           return false;
@@ -1203,6 +1296,47 @@ final class DefaultScheduler implements GpuScheduler {
       }
     }
     return true;
+  }
+
+  /** Whether {@code v} of queue {@code o} holds capacity of {@code model} that {@code o} borrowed. */
+  private boolean borrowedOn(QueueState o, Job v, int model) {
+    long on = modelUse(v, model);
+    if (on == 0) {
+      return false;
+    }
+    long[] quota = modelQuota(o, model);
+    if (quota != null) {
+      return modelUse(o, model) - on >= quota[0];
+    }
+    return o.usedMilli > o.guaranteeMilli && o.usedMilli - v.usedMilli >= o.guaranteeMilli;
+  }
+
+  private static long modelUse(Job j, int model) {
+    return model < j.modelMilli.length ? j.modelMilli[model] : 0;
+  }
+
+  private static long modelUse(QueueState q, int model) {
+    return model < q.modelMilli.length ? q.modelMilli[model] : 0;
+  }
+
+  /** {guarantee, guarantee + borrow limit} in milli for the queue's quota on a model, or null. */
+  private long @Nullable [] modelQuota(QueueState q, int model) {
+    return q.modelQuotas.isEmpty() ? null : q.modelQuotas.get(capacity.models.get(model).name());
+  }
+
+  /** A model the job could run on where its queue stays within its per-model guarantee, or -1. */
+  private int modelWithinGuarantee(Job j) {
+    if (j.queue.modelQuotas.isEmpty()) {
+      return -1;
+    }
+    for (int p : j.compatPools) {
+      int m = capacity.poolModel[p];
+      long[] quota = modelQuota(j.queue, m);
+      if (quota != null && modelUse(j.queue, m) + j.demandMilli <= quota[0]) {
+        return m;
+      }
+    }
+    return -1;
   }
 
   private boolean victimEligible(Job v, long now) {

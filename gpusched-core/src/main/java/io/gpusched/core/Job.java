@@ -71,6 +71,8 @@ final class Job implements JobHandle {
   final LinkedHashSet<Job> victims = new LinkedHashSet<>();
 
   long lastPlanVersion = -1;
+  /** Models the job may be placed on this pass (per-model quota limits), or null for any. */
+  java.util.@Nullable Set<String> allowedModels;
   long noPreemptionBeforeMillis = Long.MIN_VALUE;
   long idleReclaimAtMillis = -1;
   long idleRunStart = Long.MIN_VALUE;

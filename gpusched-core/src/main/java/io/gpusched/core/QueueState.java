@@ -25,6 +25,8 @@ final class QueueState {
   final long guaranteeMilli;
   final long borrowLimitMilli;
   final long lendLimitMilli;
+  /** Per-model quotas by model name: {guarantee, guarantee + borrow limit}, milli. */
+  final Map<String, long[]> modelQuotas = new HashMap<>();
   private final Comparator<Job> order;
   private final Map<Shape, TreeSet<Job>> lanes = new HashMap<>();
   final TreeSet<Job> heads;
@@ -53,6 +55,13 @@ final class QueueState {
     this.guaranteeMilli = toMilli(spec.guaranteedGpus());
     this.borrowLimitMilli = toMilli(spec.borrowLimitGpus());
     this.lendLimitMilli = toMilli(spec.lendLimitGpus());
+    spec.modelQuotas()
+        .forEach(
+            (model, quota) -> {
+              long g = toMilli(quota.guaranteedGpus());
+              long b = toMilli(quota.borrowLimitGpus());
+              modelQuotas.put(model, new long[] {g, g + b});
+            });
   }
 
   static long toMilli(double gpus) {

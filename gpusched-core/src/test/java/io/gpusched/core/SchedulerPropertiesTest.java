@@ -69,7 +69,8 @@ class SchedulerPropertiesTest {
         NodeSpec.builder("w1-" + generation).gpus(4, GpuModels.H100_80GB, GpuMode.WHOLE).build(),
         NodeSpec.builder("w2-" + generation).gpus(4, GpuModels.H100_80GB, GpuMode.WHOLE).pricePerGpuHour(2).build(),
         NodeSpec.builder("m1-" + generation).gpus(1, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC).build(),
-        NodeSpec.builder("s1-" + generation).gpus(1, GpuModels.H100_80GB, GpuMode.SHARED).build());
+        NodeSpec.builder("s1-" + generation).gpus(1, GpuModels.H100_80GB, GpuMode.SHARED).build(),
+        NodeSpec.builder("a1-" + generation).gpus(4, GpuModels.A100_80GB, GpuMode.WHOLE).build());
   }
 
   @Property(tries = 300)
@@ -88,7 +89,11 @@ class SchedulerPropertiesTest {
                 .nodes(nodes(0))
                 .queue(QueueSpec.builder("A").guaranteedGpus(4).build())
                 .queue(QueueSpec.builder("B").guaranteedGpus(2).borrowLimitGpus(3).build())
-                .queue(QueueSpec.builder("C").weight(2).build())
+                .queue(
+                    QueueSpec.builder("C")
+                        .weight(2)
+                        .modelQuota(GpuModels.A100_80GB.name(), 1, 1)
+                        .build())
                 .retainFinishedJobs(100_000)
                 .build();
     var submitted = new ArrayList<JobHandle>();
@@ -193,6 +198,15 @@ class SchedulerPropertiesTest {
         preemptedFor.put(pr.jobId(), pr.forJobId());
       }
     }
+    // C's per-model limit on A100 (guarantee 1, borrow 1).
+    long cOnA100 =
+        submitted.stream()
+            .filter(j -> j.spec().queue().equals("C"))
+            .flatMap(j -> j.allocations().stream())
+            .flatMap(a -> a.gpus().stream())
+            .filter(g -> g.model().equals(GpuModels.A100_80GB.name()))
+            .count();
+    assertThat(cOnA100).as("C's A100 GPUs").isLessThanOrEqualTo(2);
     // Borrow limit of B (guarantee 2, borrow 3).
     for (QueueStats q : s.snapshot().queues()) {
       if (q.spec().name().equals("B")) {

@@ -506,6 +506,8 @@ class SchedulerScenariosTest {
     assertThatThrownBy(() -> GpuSchedulers.newBuilder().fairShareHalfLife(Duration.ofSeconds(-1)))
         .hasMessageContaining("fairShareHalfLife");
     assertThatThrownBy(() -> QueueSpec.builder("q").weight(0).build()).hasMessageContaining("weight");
+    assertThatThrownBy(() -> QueueSpec.builder("q").modelQuota("H100-80GB", -1, 0))
+        .hasMessageContaining("guaranteedGpus").hasMessageContaining("-1");
     assertThatThrownBy(() -> job("g", 1).gangSize(0).build()).hasMessageContaining("gangSize");
     assertThat(s.jobs()).hasSize(1);
     s.close();
@@ -527,5 +529,61 @@ class SchedulerScenariosTest {
     assertThat(snap.queues().get(1).entitledGpus()).isEqualTo(1.0);
     assertThat(snap.queues().get(2).entitledGpus()).isZero();
     assertThat(snap.jobsByState()).containsEntry(JobState.RUNNING, 1).containsEntry(JobState.PENDING, 1);
+  }
+
+  @Test
+  void perModelLimitsSendJobsToOtherModels() {
+    NodeSpec a100 = NodeSpec.builder("a").gpus(4, GpuModels.A100_80GB, GpuMode.WHOLE).build();
+    NodeSpec h100 = NodeSpec.builder("h").gpus(4, GpuModels.H100_80GB, GpuMode.WHOLE).build();
+    var s =
+        build(
+            h.builder()
+                .nodes(List.of(a100, h100))
+                .queue(QueueSpec.builder("team").modelQuota(GpuModels.A100_80GB.name(), 1, 1).build()));
+    var jobs = new ArrayList<JobHandle>();
+    for (int i = 0; i < 6; i++) {
+      jobs.add(s.submit(job("j" + i, 1).queue("team").build()));
+    }
+    assertThat(jobs).allMatch(j -> j.state() == JobState.RUNNING);
+    long onA100 = jobs.stream().filter(j -> j.allocations().get(0).nodeId().equals("a")).count();
+    assertThat(onA100).isEqualTo(2);
+    JobHandle pinned =
+        s.submit(
+            JobSpec.builder(
+                    PlacementRequest.wholeGpus(1)
+                        .withConstraints(io.gpusched.Constraints.models(GpuModels.A100_80GB.name())))
+                .id("pinned")
+                .queue("team")
+                .build());
+    assertThat(pinned.state()).as("A100 limit reached, though A100s are free").isEqualTo(JobState.PENDING);
+    s.verifyInvariants();
+  }
+
+  @Test
+  void aPerModelGuaranteeIsReclaimedOnThatModel() {
+    NodeSpec a100 = NodeSpec.builder("a").gpus(2, GpuModels.A100_80GB, GpuMode.WHOLE).build();
+    NodeSpec h100 = NodeSpec.builder("h").gpus(2, GpuModels.H100_80GB, GpuMode.WHOLE).build();
+    var s =
+        build(
+            h.builder()
+                .nodes(List.of(a100, h100))
+                .queue(QueueSpec.builder("owner").modelQuota(GpuModels.H100_80GB.name(), 2, 0).build())
+                .queue(QueueSpec.of("other")));
+    for (int i = 0; i < 4; i++) {
+      s.submit(job("o" + i, 1).queue("other").preemptible(true).gracePeriod(Duration.ZERO).build());
+    }
+    JobHandle mine =
+        s.submit(
+            JobSpec.builder(
+                    PlacementRequest.wholeGpus(1)
+                        .withConstraints(io.gpusched.Constraints.models(GpuModels.H100_80GB.name())))
+                .id("mine")
+                .queue("owner")
+                .build());
+    assertThat(mine.state()).isEqualTo(JobState.RUNNING);
+    assertThat(mine.allocations().get(0).nodeId()).isEqualTo("h");
+    var preempted = h.events(SchedulerEvent.JobPreempted.class);
+    assertThat(preempted).singleElement().satisfies(e -> assertThat(e.reason()).isEqualTo(StopReason.QUOTA_RECLAIM));
+    s.verifyInvariants();
   }
 }
