@@ -775,21 +775,12 @@ final class DefaultScheduler implements GpuScheduler {
               .thenComparingInt(q -> q.index));
       boolean started = false;
       for (QueueState q : order) {
-        for (Job j : q.heads) {
-          if (ps.tried.contains(j)) {
-            continue;
-          }
-          Outcome o = attemptLane(j, ps);
-          if (o == Outcome.STARTED) {
-            started = true;
-            break;
-          }
-          if (o == Outcome.STOP) {
-            return;
-          }
-          ps.tried.add(j);
+        Outcome o = startFirst(q.heads, ps);
+        if (o == Outcome.STOP) {
+          return;
         }
-        if (started) {
+        if (o == Outcome.STARTED) {
+          started = true;
           break;
         }
         exhausted.add(q);
@@ -801,26 +792,27 @@ final class DefaultScheduler implements GpuScheduler {
   }
 
   private void globalLoop(Pass ps) {
-    for (; ; ) {
-      boolean started = false;
-      for (Job j : globalHeads) {
-        if (ps.tried.contains(j)) {
-          continue;
-        }
-        Outcome o = attemptLane(j, ps);
-        if (o == Outcome.STARTED) {
-          started = true;
-          break;
-        }
-        if (o == Outcome.STOP) {
-          return;
-        }
-        ps.tried.add(j);
-      }
-      if (!started) {
-        return;
-      }
+    while (startFirst(globalHeads, ps) == Outcome.STARTED) {
+      // heads changed: walk them again from the first not yet tried
     }
+  }
+
+  /**
+   * Walks lane heads in order and starts the first job that can start: STARTED (the heads changed,
+   * the caller walks again), STOP (strict order blocked), or SKIPPED (none could start).
+   */
+  private Outcome startFirst(TreeSet<Job> heads, Pass ps) {
+    for (Job j : heads) {
+      if (ps.tried.contains(j)) {
+        continue;
+      }
+      Outcome o = attemptLane(j, ps);
+      if (o == Outcome.STARTED || o == Outcome.STOP) {
+        return o;
+      }
+      ps.tried.add(j);
+    }
+    return Outcome.SKIPPED;
   }
 
   private Outcome attempt(Job j, Pass ps) {
