@@ -34,4 +34,15 @@ final class LincheckClusters {
   static GpuCluster get(Object token) {
     return CLUSTERS.get(token);
   }
+
+  private static final Map<Object, Object> OTHERS = Collections.synchronizedMap(new WeakHashMap<>());
+
+  /** Keeps any other graph (scheduler handles) under a token, for the same reason. */
+  static void put(Object token, Object value) {
+    OTHERS.put(token, value);
+  }
+
+  static <T> T get(Object token, Class<T> type) {
+    return type.cast(OTHERS.get(token));
+  }
 }
