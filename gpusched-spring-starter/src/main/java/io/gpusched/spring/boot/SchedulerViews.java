@@ -1,7 +1,11 @@
 package io.gpusched.spring.boot;
 
 import io.gpusched.AllocatedGpu;
+import io.gpusched.GpuMode;
+import io.gpusched.GpuModel;
+import io.gpusched.GpuModels;
 import io.gpusched.GpuUsage;
+import io.gpusched.MigGeometry;
 import io.gpusched.JobHandle;
 import io.gpusched.JobState;
 import io.gpusched.NodeUsage;
@@ -79,12 +83,24 @@ public final class SchedulerViews {
     m.put("model", g.model());
     m.put("mode", g.mode().name());
     m.put("free", g.free());
+    m.put("migSlices", migSlices(g));
     m.put("migSlotMask", g.migSlotMask());
     m.put("migComputeUsed", g.migComputeUsed());
     m.put("milliUsed", g.milliUsed());
     m.put("memoryUsedMiB", g.memoryUsedMiB());
     m.put("allocatedMilli", g.allocatedMilli());
     return m;
+  }
+
+  /** Memory slices of a MIG GPU of a catalog model (for drawing its slots), else 0. */
+  private static int migSlices(GpuUsage g) {
+    if (g.mode() != GpuMode.MIG_DYNAMIC && g.mode() != GpuMode.MIG_STATIC) {
+      return 0;
+    }
+    return GpuModels.byName(g.model())
+        .map(GpuModel::mig)
+        .map(MigGeometry::memorySlices)
+        .orElse(MigGeometry.MAX_SLICES);
   }
 
   /** Totals of a set of GPUs. */
