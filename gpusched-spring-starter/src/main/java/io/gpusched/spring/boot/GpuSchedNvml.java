@@ -45,13 +45,13 @@ public final class GpuSchedNvml {
     NodeSpec read = null;
     String why;
     if (!availability.available()) {
-      why = "NVML is not available (" + availability.cause() + ")";
+      why = "NVML is not available (" + firstLine(availability.cause()) + ")";
     } else {
       try {
         read = reader.get();
         why = null;
       } catch (RuntimeException e) {
-        why = "reading the GPUs through NVML failed (" + e.getMessage() + ")";
+        why = "reading the GPUs through NVML failed (" + firstLine(e.getMessage()) + ")";
       }
     }
     this.node = read;
@@ -63,6 +63,15 @@ public final class GpuSchedNvml {
       status = why + "; scheduling on the " + staticNodes + " static node(s) of gpusched.nodes";
       LOG.warn("gpusched: {}", status);
     }
+  }
+
+  /** The first line of a cause, at most 200 characters: JNA's load errors list every path tried. */
+  static String firstLine(@Nullable String text) {
+    if (text == null) {
+      return "no cause given";
+    }
+    String line = text.strip().lines().findFirst().orElse("").strip();
+    return line.length() <= 200 ? line : line.substring(0, 200) + "...";
   }
 
   /** Reads this machine's GPUs through NVML. */
@@ -111,15 +120,10 @@ public final class GpuSchedNvml {
         failure = count == n.gpus().size() ? null
             : "NVML reports " + count + " GPU(s), " + n.gpus().size() + " at start-up";
       } catch (RuntimeException e) {
-        failure = "NVML failed: " + e.getMessage();
+        failure = "NVML failed: " + firstLine(e.getMessage());
       }
     }
     return Optional.ofNullable(failure);
-  }
-
-  /** Returns the GPU count found at start-up (0 when none). */
-  int gpus() {
-    return node == null ? 0 : node.gpus().size();
   }
 
   static String describe(GpuSpec g) {

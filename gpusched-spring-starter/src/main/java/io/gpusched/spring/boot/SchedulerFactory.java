@@ -13,7 +13,9 @@ import io.gpusched.QueueSpec;
 import io.gpusched.core.GpuSchedulers;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
@@ -69,15 +71,11 @@ final class SchedulerFactory {
   /** Returns the queues, validated. */
   static List<QueueSpec> queues(GpuSchedProperties p) {
     List<QueueSpec> out = new ArrayList<>();
-    List<String> seen = new ArrayList<>();
+    Set<String> seen = new HashSet<>();
     for (int i = 0; i < p.getQueues().size(); i++) {
       GpuSchedProperties.Queue q = p.getQueues().get(i);
       String at = P + "queues[" + i + "].";
-      String name = required(at + "name", q.getName());
-      if (seen.contains(name)) {
-        throw new InvalidConfigurationPropertyValueException(at + "name", name, "duplicate queue name");
-      }
-      seen.add(name);
+      String name = unique(seen, at + "name", q.getName());
       QueueSpec.Builder qb =
           QueueSpec.builder(name)
               .weight(check(at + "weight", q.getWeight(), () -> positive(q.getWeight())))
@@ -100,15 +98,11 @@ final class SchedulerFactory {
   /** Returns the static nodes, validated. */
   static List<NodeSpec> nodes(GpuSchedProperties p) {
     List<NodeSpec> out = new ArrayList<>();
-    List<String> seen = new ArrayList<>();
+    Set<String> seen = new HashSet<>();
     for (int i = 0; i < p.getNodes().size(); i++) {
       GpuSchedProperties.Node n = p.getNodes().get(i);
       String at = P + "nodes[" + i + "].";
-      String id = required(at + "id", n.getId());
-      if (seen.contains(id)) {
-        throw new InvalidConfigurationPropertyValueException(at + "id", id, "duplicate node id");
-      }
-      seen.add(id);
+      String id = unique(seen, at + "id", n.getId());
       String modelName = required(at + "model", n.getModel());
       GpuModel model =
           GpuModels.byName(modelName)
@@ -165,6 +159,15 @@ final class SchedulerFactory {
           }));
     }
     return out;
+  }
+
+  /** Returns the set, non-repeated value of a name or id property. */
+  private static String unique(Set<String> seen, String name, @Nullable String value) {
+    String v = required(name, value);
+    if (!seen.add(v)) {
+      throw new InvalidConfigurationPropertyValueException(name, v, "duplicate");
+    }
+    return v;
   }
 
   private static String required(String name, @Nullable String value) {

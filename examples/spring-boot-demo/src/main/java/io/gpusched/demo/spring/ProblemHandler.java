@@ -57,22 +57,22 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 
   @ExceptionHandler(IllegalArgumentException.class)
   ProblemDetail illegal(IllegalArgumentException e) {
-    ProblemDetail p = ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST, e.getMessage());
-    p.setTitle("Rejected by the scheduler");
-    return p;
+    return problem(HttpStatus.BAD_REQUEST, "Rejected by the scheduler", e);
   }
 
   @ExceptionHandler(NoSuchElementException.class)
   ProblemDetail notFound(NoSuchElementException e) {
-    ProblemDetail p = ProblemDetail.forStatusAndDetail(HttpStatus.NOT_FOUND, e.getMessage());
-    p.setTitle("Not found");
-    return p;
+    return problem(HttpStatus.NOT_FOUND, "Not found", e);
   }
 
   @ExceptionHandler(IllegalStateException.class)
   ProblemDetail unavailable(IllegalStateException e) {
-    ProblemDetail p = ProblemDetail.forStatusAndDetail(HttpStatus.SERVICE_UNAVAILABLE, e.getMessage());
-    p.setTitle("Scheduler unavailable");
+    return problem(HttpStatus.SERVICE_UNAVAILABLE, "Scheduler unavailable", e);
+  }
+
+  private static ProblemDetail problem(HttpStatus status, String title, Exception e) {
+    ProblemDetail p = ProblemDetail.forStatusAndDetail(status, e.getMessage());
+    p.setTitle(title);
     return p;
   }
 }
