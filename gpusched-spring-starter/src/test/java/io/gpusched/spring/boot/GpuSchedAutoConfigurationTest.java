@@ -257,6 +257,22 @@ class GpuSchedAutoConfigurationTest {
   }
 
   @Test
+  void closingTheContextStopsTheSchedulerGracefully() {
+    GpuScheduler[] s = new GpuScheduler[1];
+    JobHandle[] running = new JobHandle[1];
+    runner.run(
+        ctx -> {
+          s[0] = ctx.getBean(GpuScheduler.class);
+          running[0] = s[0].submit(JobSpec.builder(PlacementRequest.wholeGpus(1)).build());
+        });
+    // the context is closed now: no more submissions, the running job kept its GPU
+    assertThat(running[0].state()).isEqualTo(JobState.RUNNING);
+    assertThat(running[0].allocations()).isNotEmpty();
+    org.assertj.core.api.Assertions.assertThatIllegalStateException()
+        .isThrownBy(() -> s[0].submit(JobSpec.builder(PlacementRequest.wholeGpus(1)).build()));
+  }
+
+  @Test
   void eventsCanBeTurnedOff() {
     runner
         .withPropertyValues("gpusched.events.enabled=false")

@@ -34,15 +34,16 @@ import org.springframework.test.annotation.DirtiesContext;
  * End to end in headless Chromium (Debian's {@code chromium} and {@code chromium-driver}; nothing
  * is downloaded): the dashboard loads, a job submitted through its form waits PENDING behind a
  * blocker, runs, completes, and its GPU block fills and frees. Saves {@code docs/dashboard.png}.
- * Skipped when the browser or driver is not installed.
+ * Skipped when the browser or driver is not installed ({@code -Dgpusched.chromium} and {@code
+ * -Dgpusched.chromedriver} point elsewhere).
  */
 @SpringBootTest(
     webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
     properties = "gpusched.nvml.enabled=false")
 @DirtiesContext // its minute-long background jobs would hold GPUs other tests expect free
 class DashboardBrowserTest {
-  static final Path CHROMIUM = Path.of("/usr/bin/chromium");
-  static final Path DRIVER = Path.of("/usr/bin/chromedriver");
+  static final Path CHROMIUM = Path.of(System.getProperty("gpusched.chromium", "/usr/bin/chromium"));
+  static final Path DRIVER = Path.of(System.getProperty("gpusched.chromedriver", "/usr/bin/chromedriver"));
 
   @LocalServerPort int port;
   @Autowired GpuScheduler scheduler;
