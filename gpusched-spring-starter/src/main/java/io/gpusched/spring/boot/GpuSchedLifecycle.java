@@ -22,7 +22,13 @@ public final class GpuSchedLifecycle implements SmartLifecycle {
   private volatile boolean running;
   private volatile boolean closed;
 
-  GpuSchedLifecycle(GpuScheduler scheduler) {
+  /**
+   * Stops {@code scheduler} with the application context; define one for a scheduler of your own
+   * to keep the graceful stop and the health indicator's view of it.
+   *
+   * @param scheduler the scheduler
+   */
+  public GpuSchedLifecycle(GpuScheduler scheduler) {
     this.scheduler = scheduler;
   }
 

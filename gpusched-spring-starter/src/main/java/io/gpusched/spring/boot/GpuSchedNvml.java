@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * scheduler then runs on the static nodes. {@link #check()} reads the devices again (at most every
  * 30 seconds) so that the health indicator notices NVML failing after it had worked.
  */
-public final class GpuSchedNvml {
+final class GpuSchedNvml {
   private static final Logger LOG = LoggerFactory.getLogger(GpuSchedNvml.class);
   private static final Duration RECHECK = Duration.ofSeconds(30);
 

@@ -7,6 +7,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -65,6 +66,21 @@ class DemoApiTest {
     var m = send("POST", "/api/jobs", "{\"queue\":\"research\",\"kind\":\"mig\",\"profile\":\"9g.1tb\",\"durationSeconds\":1}");
     assertThat(m.statusCode()).isEqualTo(400);
     assertThat(m.body()).contains("no MIG GPU in the cluster has this profile").contains("3g.40gb");
+  }
+
+  @Test
+  void serverSentEventsCarryTheState() throws Exception {
+    HttpRequest req =
+        HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/api/events"))
+            .header("Accept", "text/event-stream")
+            .build();
+    HttpResponse<java.util.stream.Stream<String>> r = http.send(req, HttpResponse.BodyHandlers.ofLines());
+    assertThat(r.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/event-stream"));
+    try (var lines = r.body()) {
+      List<String> first = lines.limit(2).toList();
+      assertThat(first.get(0)).isEqualTo("event:state");
+      assertThat(first.get(1)).startsWith("data:{").contains("\"nodes\"").contains("\"jobList\"").contains("\"history\"");
+    }
   }
 
   @Test
