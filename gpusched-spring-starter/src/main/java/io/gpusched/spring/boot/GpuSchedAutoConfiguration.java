@@ -1,0 +1,150 @@
+package io.gpusched.spring.boot;
+
+import io.gpusched.GpuScheduler;
+import io.gpusched.GpuTelemetry;
+import io.gpusched.JobLauncher;
+import io.gpusched.NodeSpec;
+import io.gpusched.QueueSpec;
+import io.gpusched.SchedulerListener;
+import io.gpusched.core.GpuSchedulers;
+import java.lang.reflect.InvocationTargetException;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * Auto-configures a {@link GpuScheduler} from {@code gpusched.*}: static nodes and, with {@code
+ * gpusched.nvml.enabled}, the local GPUs; queues, policy, strategy, preemption, idle detection; the
+ * application's {@link JobLauncher} (a no-op one otherwise), every {@link SchedulerListener} bean,
+ * scheduler events as Spring application events, and a graceful stop. Every bean backs off when
+ * the application defines its own; nothing is created with {@code gpusched.enabled=false}.
+ */
+@AutoConfiguration
+@ConditionalOnBooleanProperty(name = "gpusched.enabled", matchIfMissing = true)
+@EnableConfigurationProperties(GpuSchedProperties.class)
+public final class GpuSchedAutoConfiguration {
+  private static final Logger LOG = LoggerFactory.getLogger(GpuSchedAutoConfiguration.class);
+
+  @Bean
+  @ConditionalOnMissingBean
+  JobLauncher gpuschedJobLauncher() {
+    return JobLauncher.NONE;
+  }
+
+  @Bean
+  @ConditionalOnMissingBean(name = "gpuschedSpringEventBridge")
+  @ConditionalOnBooleanProperty(name = "gpusched.events.enabled", matchIfMissing = true)
+  SchedulerListener gpuschedSpringEventBridge(ApplicationEventPublisher publisher) {
+    return new SpringEventBridge(publisher);
+  }
+
+  @Bean(destroyMethod = "close")
+  @ConditionalOnMissingBean
+  GpuScheduler gpuScheduler(
+      GpuSchedProperties properties,
+      JobLauncher launcher,
+      ObjectProvider<SchedulerListener> listeners,
+      ObjectProvider<GpuSchedNvml> nvml,
+      ObjectProvider<GpuTelemetry> telemetry,
+      ObjectProvider<GpuSchedulerBuilderCustomizer> customizers) {
+    GpuSchedulers.Builder b = GpuSchedulers.newBuilder();
+    SchedulerFactory.configure(b, properties);
+    List<NodeSpec> nodes = new ArrayList<>();
+    GpuSchedNvml local = nvml.getIfAvailable();
+    List<NodeSpec> statics = SchedulerFactory.nodes(properties);
+    if (local != null && local.node().isPresent()) {
+      nodes.add(local.node().get());
+      if (properties.getNvml().getStaticNodes() == GpuSchedProperties.StaticNodes.KEEP) {
+        nodes.addAll(statics);
+      }
+    } else {
+      nodes.addAll(statics);
+    }
+    b.nodes(nodes);
+    b.launcher(launcher);
+    listeners.orderedStream().forEach(b::listener);
+    if (properties.getIdle().isEnabled()) {
+      GpuTelemetry t = telemetry.getIfAvailable();
+      if (t == null || t == GpuTelemetry.NONE) {
+        LOG.warn(
+            "gpusched: gpusched.idle.enabled=true but there is no GpuTelemetry (NVML telemetry off"
+                + " or absent, and no GpuTelemetry bean): idle detection is off");
+      } else {
+        SchedulerFactory.idle(b, properties.getIdle(), t);
+      }
+    }
+    customizers.orderedStream().forEach(c -> c.customize(b));
+    GpuScheduler scheduler = b.build();
+    LOG.info(
+        "gpusched: scheduler on {} node(s), {} GPU(s); queues {}; policy {}, strategy {}",
+        nodes.size(),
+        nodes.stream().mapToInt(n -> n.gpus().size()).sum(),
+        scheduler.queues().stream().map(QueueSpec::name).toList(),
+        properties.getPolicy(),
+        properties.getStrategy());
+    return scheduler;
+  }
+
+  @Bean
+  @ConditionalOnMissingBean
+  GpuSchedLifecycle gpuschedLifecycle(GpuScheduler scheduler) {
+    return new GpuSchedLifecycle(scheduler);
+  }
+
+  /** Local GPUs through NVML, when asked for. */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(name = "io.gpusched.nvml.Nvml")
+  @ConditionalOnBooleanProperty("gpusched.nvml.enabled")
+  static class NvmlConfiguration {
+
+    @Bean
+    @ConditionalOnMissingBean
+    GpuSchedNvml gpuschedNvml(GpuSchedProperties properties) {
+      return GpuSchedNvml.local(properties.getNvml().getNodeId(), properties.getNodes().size());
+    }
+  }
+
+  /**
+   * NVML telemetry (a background sampler, closed on shutdown) as the scheduler's {@link
+   * GpuTelemetry}, when the NVML module in use has it. Built reflectively so that this starter
+   * also works with an NVML module that has only the inventory.
+   */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(name = NvmlTelemetryConfiguration.TELEMETRY_CLASS)
+  @ConditionalOnBooleanProperty("gpusched.nvml.enabled")
+  static class NvmlTelemetryConfiguration {
+    static final String TELEMETRY_CLASS = "io.gpusched.nvml.NvmlTelemetry";
+
+    @Bean
+    @ConditionalOnMissingBean
+    GpuTelemetry gpuschedNvmlTelemetry(GpuSchedNvml nvml, GpuSchedProperties properties) {
+      if (nvml.node().isEmpty()) {
+        return GpuTelemetry.NONE;
+      }
+      try {
+        Class<?> type = Class.forName(TELEMETRY_CLASS);
+        Object builder = type.getMethod("builder").invoke(null);
+        builder =
+            builder.getClass()
+                .getMethod("period", java.time.Duration.class)
+                .invoke(builder, properties.getNvml().getTelemetryPeriod());
+        return (GpuTelemetry) builder.getClass().getMethod("build").invoke(builder);
+      } catch (InvocationTargetException e) {
+        LOG.warn("gpusched: NVML telemetry did not start: {}", e.getCause().toString());
+      } catch (ReflectiveOperationException | ClassCastException e) {
+        LOG.warn("gpusched: NVML telemetry has an unexpected API: {}", e.toString());
+      }
+      return GpuTelemetry.NONE;
+    }
+  }
+}

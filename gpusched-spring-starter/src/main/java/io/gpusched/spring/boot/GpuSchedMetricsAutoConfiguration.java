@@ -1,0 +1,33 @@
+package io.gpusched.spring.boot;
+
+import io.gpusched.GpuScheduler;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.MeterBinder;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.context.annotation.Bean;
+
+/**
+ * Binds {@link GpuSchedMetrics} to the application's meter registries (Spring Boot binds every
+ * {@link MeterBinder} bean) when Micrometer and a {@link MeterRegistry} are present.
+ */
+@AutoConfiguration(
+    after = GpuSchedAutoConfiguration.class,
+    afterName = {
+      "org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConfiguration",
+      "org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration"
+    })
+@ConditionalOnClass(MeterBinder.class)
+@ConditionalOnBooleanProperty(name = "gpusched.enabled", matchIfMissing = true)
+@ConditionalOnBean({MeterRegistry.class, GpuScheduler.class})
+public final class GpuSchedMetricsAutoConfiguration {
+
+  @Bean
+  @ConditionalOnMissingBean
+  GpuSchedMetrics gpuschedMetrics(GpuScheduler scheduler) {
+    return new GpuSchedMetrics(scheduler);
+  }
+}

@@ -1,0 +1,508 @@
+package io.gpusched.spring.boot;
+
+import io.gpusched.CapacityClass;
+import io.gpusched.GpuMode;
+import io.gpusched.SchedulingPolicy;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+/**
+ * Configuration of the auto-configured {@link io.gpusched.GpuScheduler}, bound from {@code
+ * gpusched.*}. Values that the core rejects (an unknown GPU model or MIG profile, a negative
+ * weight) fail the start-up with the property's name and value (see {@code docs/spring-boot.md}).
+ */
+@ConfigurationProperties("gpusched")
+public class GpuSchedProperties {
+
+  /** Whether to auto-configure the scheduler and everything around it. */
+  private boolean enabled = true;
+
+  /** Static nodes (a simulated or fixed cluster), in the order they are added. */
+  private List<Node> nodes = new ArrayList<>();
+
+  /** Queues (tenants) in configuration order; without any, one queue named "default" exists. */
+  private List<Queue> queues = new ArrayList<>();
+
+  /** Order of pending jobs. */
+  private SchedulingPolicy policy = SchedulingPolicy.FAIR_SHARE;
+
+  /** Placement strategy: FIRST_FIT, BEST_FIT, SPREAD or FRAGMENTATION_AWARE. */
+  private String strategy = "FRAGMENTATION_AWARE";
+
+  /** Whether jobs may start ahead of a blocked job without delaying its reservation. */
+  private boolean backfill = true;
+
+  /** Half-life of the usage history that fair share weighs; 0 means current usage only. */
+  private Duration fairShareHalfLife = Duration.ofHours(1);
+
+  /** Period of the scheduler's timer (grace deadlines, leases, idle checks, time limits). */
+  private Duration tickInterval = Duration.ofSeconds(1);
+
+  /** How many final jobs the scheduler still reports. */
+  private int retainFinishedJobs = 10_000;
+
+  /** Whether to place each job on the cheapest price tier that fits, preemptible jobs on spot first. */
+  private boolean preferCheapest;
+
+  private final Preemption preemption = new Preemption();
+
+  private final Nvml nvml = new Nvml();
+
+  private final Idle idle = new Idle();
+
+  private final Events events = new Events();
+
+  private final Endpoint endpoint = new Endpoint();
+
+  public boolean isEnabled() {
+    return enabled;
+  }
+
+  public void setEnabled(boolean enabled) {
+    this.enabled = enabled;
+  }
+
+  public List<Node> getNodes() {
+    return nodes;
+  }
+
+  public void setNodes(List<Node> nodes) {
+    this.nodes = nodes;
+  }
+
+  public List<Queue> getQueues() {
+    return queues;
+  }
+
+  public void setQueues(List<Queue> queues) {
+    this.queues = queues;
+  }
+
+  public SchedulingPolicy getPolicy() {
+    return policy;
+  }
+
+  public void setPolicy(SchedulingPolicy policy) {
+    this.policy = policy;
+  }
+
+  public String getStrategy() {
+    return strategy;
+  }
+
+  public void setStrategy(String strategy) {
+    this.strategy = strategy;
+  }
+
+  public boolean isBackfill() {
+    return backfill;
+  }
+
+  public void setBackfill(boolean backfill) {
+    this.backfill = backfill;
+  }
+
+  public Duration getFairShareHalfLife() {
+    return fairShareHalfLife;
+  }
+
+  public void setFairShareHalfLife(Duration fairShareHalfLife) {
+    this.fairShareHalfLife = fairShareHalfLife;
+  }
+
+  public Duration getTickInterval() {
+    return tickInterval;
+  }
+
+  public void setTickInterval(Duration tickInterval) {
+    this.tickInterval = tickInterval;
+  }
+
+  public int getRetainFinishedJobs() {
+    return retainFinishedJobs;
+  }
+
+  public void setRetainFinishedJobs(int retainFinishedJobs) {
+    this.retainFinishedJobs = retainFinishedJobs;
+  }
+
+  public boolean isPreferCheapest() {
+    return preferCheapest;
+  }
+
+  public void setPreferCheapest(boolean preferCheapest) {
+    this.preferCheapest = preferCheapest;
+  }
+
+  public Preemption getPreemption() {
+    return preemption;
+  }
+
+  public Nvml getNvml() {
+    return nvml;
+  }
+
+  public Idle getIdle() {
+    return idle;
+  }
+
+  public Events getEvents() {
+    return events;
+  }
+
+  public Endpoint getEndpoint() {
+    return endpoint;
+  }
+
+  /** A static node: {@code count} GPUs of one model and mode. */
+  public static class Node {
+
+    /** Node id, unique in the cluster. */
+    private @Nullable String id;
+
+    /** GPU model name from the built-in catalog, e.g. H100-80GB or a100_80gb. */
+    private @Nullable String model;
+
+    /** Number of GPUs. */
+    private int gpus = 1;
+
+    /** How the GPUs are handed out. */
+    private GpuMode mode = GpuMode.WHOLE;
+
+    /** Node labels, matched by placement constraints. */
+    private Map<String, String> labels = new LinkedHashMap<>();
+
+    /** Price of one whole GPU for one hour, in the currency costs are reported in. */
+    private double pricePerGpuHour;
+
+    /** On-demand or spot capacity. */
+    private CapacityClass capacityClass = CapacityClass.ON_DEMAND;
+
+    /**
+     * Comma-separated list of pre-made MIG instances as profile@startSlot (e.g.
+     * "3g.40gb@0,3g.40gb@4"), the same on every GPU of the node; needs mode MIG_STATIC.
+     */
+    private List<String> migInstances = new ArrayList<>();
+
+    public @Nullable String getId() {
+      return id;
+    }
+
+    public void setId(@Nullable String id) {
+      this.id = id;
+    }
+
+    public @Nullable String getModel() {
+      return model;
+    }
+
+    public void setModel(@Nullable String model) {
+      this.model = model;
+    }
+
+    public int getGpus() {
+      return gpus;
+    }
+
+    public void setGpus(int gpus) {
+      this.gpus = gpus;
+    }
+
+    public GpuMode getMode() {
+      return mode;
+    }
+
+    public void setMode(GpuMode mode) {
+      this.mode = mode;
+    }
+
+    public Map<String, String> getLabels() {
+      return labels;
+    }
+
+    public void setLabels(Map<String, String> labels) {
+      this.labels = labels;
+    }
+
+    public double getPricePerGpuHour() {
+      return pricePerGpuHour;
+    }
+
+    public void setPricePerGpuHour(double pricePerGpuHour) {
+      this.pricePerGpuHour = pricePerGpuHour;
+    }
+
+    public CapacityClass getCapacityClass() {
+      return capacityClass;
+    }
+
+    public void setCapacityClass(CapacityClass capacityClass) {
+      this.capacityClass = capacityClass;
+    }
+
+    public List<String> getMigInstances() {
+      return migInstances;
+    }
+
+    public void setMigInstances(List<String> migInstances) {
+      this.migInstances = migInstances;
+    }
+  }
+
+  /** A queue (tenant). Capacity is in GPU-equivalents (a 3g MIG slice of 7 is 3/7). */
+  public static class Queue {
+
+    /** Queue name. */
+    private @Nullable String name;
+
+    /** Fair-share weight. */
+    private double weight = 1;
+
+    /** Guaranteed quota, reclaimed by preemption of borrowers when the queue has work. */
+    private double guaranteedGpus;
+
+    /** How far beyond its guarantee the queue may borrow idle capacity; unset means no limit. */
+    private @Nullable Double borrowLimitGpus;
+
+    /** How much of its unused guarantee others may borrow; unset means all of it. */
+    private @Nullable Double lendLimitGpus;
+
+    public @Nullable String getName() {
+      return name;
+    }
+
+    public void setName(@Nullable String name) {
+      this.name = name;
+    }
+
+    public double getWeight() {
+      return weight;
+    }
+
+    public void setWeight(double weight) {
+      this.weight = weight;
+    }
+
+    public double getGuaranteedGpus() {
+      return guaranteedGpus;
+    }
+
+    public void setGuaranteedGpus(double guaranteedGpus) {
+      this.guaranteedGpus = guaranteedGpus;
+    }
+
+    public @Nullable Double getBorrowLimitGpus() {
+      return borrowLimitGpus;
+    }
+
+    public void setBorrowLimitGpus(@Nullable Double borrowLimitGpus) {
+      this.borrowLimitGpus = borrowLimitGpus;
+    }
+
+    public @Nullable Double getLendLimitGpus() {
+      return lendLimitGpus;
+    }
+
+    public void setLendLimitGpus(@Nullable Double lendLimitGpus) {
+      this.lendLimitGpus = lendLimitGpus;
+    }
+  }
+
+  /** Preemption for priority and quota reclaim. */
+  public static class Preemption {
+
+    /** Whether the scheduler preempts for priority and quota reclaim. */
+    private boolean enabled = true;
+
+    /** How long a job runs before it may be preempted for priority or quota. */
+    private Duration minRunTime = Duration.ZERO;
+
+    public boolean isEnabled() {
+      return enabled;
+    }
+
+    public void setEnabled(boolean enabled) {
+      this.enabled = enabled;
+    }
+
+    public Duration getMinRunTime() {
+      return minRunTime;
+    }
+
+    public void setMinRunTime(Duration minRunTime) {
+      this.minRunTime = minRunTime;
+    }
+  }
+
+  /** Discovery of the local GPUs through NVML. */
+  public static class Nvml {
+
+    /** Whether to add this machine's GPUs, read through NVML, as a node. */
+    private boolean enabled;
+
+    /** Id of the discovered node; the host name when unset. */
+    private @Nullable String nodeId;
+
+    /** What to do with gpusched.nodes when NVML finds GPUs: keep them, or use them only as a fallback. */
+    private StaticNodes staticNodes = StaticNodes.KEEP;
+
+    /** Sampling period of NVML telemetry (when the NVML telemetry module is present). */
+    private Duration telemetryPeriod = Duration.ofSeconds(1);
+
+    public boolean isEnabled() {
+      return enabled;
+    }
+
+    public void setEnabled(boolean enabled) {
+      this.enabled = enabled;
+    }
+
+    public @Nullable String getNodeId() {
+      return nodeId;
+    }
+
+    public void setNodeId(@Nullable String nodeId) {
+      this.nodeId = nodeId;
+    }
+
+    public StaticNodes getStaticNodes() {
+      return staticNodes;
+    }
+
+    public void setStaticNodes(StaticNodes staticNodes) {
+      this.staticNodes = staticNodes;
+    }
+
+    public Duration getTelemetryPeriod() {
+      return telemetryPeriod;
+    }
+
+    public void setTelemetryPeriod(Duration telemetryPeriod) {
+      this.telemetryPeriod = telemetryPeriod;
+    }
+  }
+
+  /** What happens to the static nodes when NVML discovers local GPUs. */
+  public enum StaticNodes {
+    /** Static nodes are scheduled on together with the discovered node. */
+    KEEP,
+    /** Static nodes are used only when NVML finds no GPU (a simulated cluster for laptops). */
+    FALLBACK
+  }
+
+  /** Idle detection and reclaim (needs a GpuTelemetry: NVML telemetry or the application's). */
+  public static class Idle {
+
+    /** Whether to detect idle jobs. */
+    private boolean enabled;
+
+    /** Highest utilization, in percent, that still counts as idle. */
+    private int maxUtilizationPercent = 5;
+
+    /** How long readings must stay idle-looking. */
+    private Duration window = Duration.ofMinutes(30);
+
+    /** Whether a device with utilization readings must also have no process to be idle. */
+    private boolean requireNoProcesses;
+
+    /** Memory in MiB a device without utilization readings (MIG) may use and still be idle. */
+    private long maxMemoryUsedMibWithoutUtilization = 1024;
+
+    /** How old the newest reading may be, and the longest gap between readings. */
+    private Duration maxSampleAge = Duration.ofMinutes(2);
+
+    /** Time between idle detection and reclaim of a job marked reclaimable. */
+    private Duration reclaimGrace = Duration.ofMinutes(5);
+
+    public boolean isEnabled() {
+      return enabled;
+    }
+
+    public void setEnabled(boolean enabled) {
+      this.enabled = enabled;
+    }
+
+    public int getMaxUtilizationPercent() {
+      return maxUtilizationPercent;
+    }
+
+    public void setMaxUtilizationPercent(int maxUtilizationPercent) {
+      this.maxUtilizationPercent = maxUtilizationPercent;
+    }
+
+    public Duration getWindow() {
+      return window;
+    }
+
+    public void setWindow(Duration window) {
+      this.window = window;
+    }
+
+    public boolean isRequireNoProcesses() {
+      return requireNoProcesses;
+    }
+
+    public void setRequireNoProcesses(boolean requireNoProcesses) {
+      this.requireNoProcesses = requireNoProcesses;
+    }
+
+    public long getMaxMemoryUsedMibWithoutUtilization() {
+      return maxMemoryUsedMibWithoutUtilization;
+    }
+
+    public void setMaxMemoryUsedMibWithoutUtilization(long maxMemoryUsedMibWithoutUtilization) {
+      this.maxMemoryUsedMibWithoutUtilization = maxMemoryUsedMibWithoutUtilization;
+    }
+
+    public Duration getMaxSampleAge() {
+      return maxSampleAge;
+    }
+
+    public void setMaxSampleAge(Duration maxSampleAge) {
+      this.maxSampleAge = maxSampleAge;
+    }
+
+    public Duration getReclaimGrace() {
+      return reclaimGrace;
+    }
+
+    public void setReclaimGrace(Duration reclaimGrace) {
+      this.reclaimGrace = reclaimGrace;
+    }
+  }
+
+  /** Scheduler events as Spring application events. */
+  public static class Events {
+
+    /** Whether to publish every scheduler event as a Spring application event. */
+    private boolean enabled = true;
+
+    public boolean isEnabled() {
+      return enabled;
+    }
+
+    public void setEnabled(boolean enabled) {
+      this.enabled = enabled;
+    }
+  }
+
+  /** The actuator endpoint "gpusched". */
+  public static class Endpoint {
+
+    /** Whether the endpoint's write operation (cordon, uncordon, drain a node) is exposed. */
+    private boolean writeEnabled;
+
+    public boolean isWriteEnabled() {
+      return writeEnabled;
+    }
+
+    public void setWriteEnabled(boolean writeEnabled) {
+      this.writeEnabled = writeEnabled;
+    }
+  }
+}
