@@ -7,7 +7,6 @@ import io.gpusched.NodeSpec;
 import io.gpusched.QueueSpec;
 import io.gpusched.SchedulerListener;
 import io.gpusched.core.GpuSchedulers;
-import java.lang.reflect.InvocationTargetException;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -115,9 +114,8 @@ public final class GpuSchedAutoConfiguration {
   }
 
   /**
-   * NVML telemetry (a background sampler, closed on shutdown) as the scheduler's {@link
-   * GpuTelemetry}, when the NVML module in use has it. Built reflectively so that this starter
-   * also works with an NVML module that has only the inventory.
+   * NVML telemetry (a background sampler, closed on shutdown with the context) as the scheduler's
+   * {@link GpuTelemetry}, when NVML found this machine's GPUs.
    */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass(name = NvmlTelemetryConfiguration.TELEMETRY_CLASS)
@@ -132,19 +130,13 @@ public final class GpuSchedAutoConfiguration {
         return GpuTelemetry.NONE;
       }
       try {
-        Class<?> type = Class.forName(TELEMETRY_CLASS);
-        Object builder = type.getMethod("builder").invoke(null);
-        builder =
-            builder.getClass()
-                .getMethod("period", java.time.Duration.class)
-                .invoke(builder, properties.getNvml().getTelemetryPeriod());
-        return (GpuTelemetry) builder.getClass().getMethod("build").invoke(builder);
-      } catch (InvocationTargetException e) {
-        LOG.warn("gpusched: NVML telemetry did not start: {}", e.getCause().toString());
-      } catch (ReflectiveOperationException | ClassCastException e) {
-        LOG.warn("gpusched: NVML telemetry has an unexpected API: {}", e.toString());
+        return io.gpusched.nvml.NvmlTelemetry.builder()
+            .period(properties.getNvml().getTelemetryPeriod())
+            .build();
+      } catch (RuntimeException e) {
+        LOG.warn("gpusched: NVML telemetry did not start: {}", e.toString());
+        return GpuTelemetry.NONE;
       }
-      return GpuTelemetry.NONE;
     }
   }
 }

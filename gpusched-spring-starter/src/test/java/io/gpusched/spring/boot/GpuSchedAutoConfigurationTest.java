@@ -426,9 +426,12 @@ class GpuSchedAutoConfigurationTest {
               if (nvml.node().isEmpty()) {
                 assertThat(nvml.status()).contains("scheduling on the 2 static node(s)").doesNotContain("\n");
                 assertThat(ctx.getBean(GpuScheduler.class).snapshot().cluster().nodes()).hasSize(2);
+                // no local GPU: the telemetry bean is the one that knows no device
+                assertThat(ctx.getBean(GpuTelemetry.class)).isSameAs(GpuTelemetry.NONE);
+              } else {
+                assertThat(ctx.getBean(GpuTelemetry.class))
+                    .isInstanceOf(io.gpusched.nvml.NvmlTelemetry.class);
               }
-              // no NvmlTelemetry class in this NVML module: no telemetry bean
-              assertThat(ctx).doesNotHaveBean(GpuTelemetry.class);
             });
     runner.run(ctx -> assertThat(ctx).doesNotHaveBean(GpuSchedNvml.class));
   }
