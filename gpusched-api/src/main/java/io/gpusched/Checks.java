@@ -48,4 +48,13 @@ final class Checks {
     }
     return value;
   }
+
+  /** Checks {@code d} against {@link JobSpec#MAX_DURATION}. */
+  static java.time.Duration requireAtMostMax(java.time.Duration d, String what) {
+    if (d != null && d.compareTo(JobSpec.MAX_DURATION) > 0) {
+      throw new IllegalArgumentException(
+          what + " must be at most " + JobSpec.MAX_DURATION + ", was " + d);
+    }
+    return d;
+  }
 }

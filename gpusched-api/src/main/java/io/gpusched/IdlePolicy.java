@@ -68,6 +68,7 @@ public record IdlePolicy(
     if (d.isNegative() || d.isZero()) {
       throw new IllegalArgumentException(what + " must be positive, was " + d);
     }
+    Checks.requireAtMostMax(d, what);
   }
 
   /** Returns a copy with another window. */

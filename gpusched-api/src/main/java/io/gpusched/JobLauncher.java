@@ -8,8 +8,11 @@ import java.time.Instant;
  * and {@link JobHandle#stopped()}.
  *
  * <p>Both methods are called on the scheduler's dispatching thread (often the thread that released
- * capacity) and <b>must not block</b>: hand the work to your own executor. An exception thrown by
- * {@code start} fails the job and releases its GPUs; one thrown by {@code stop} is logged.
+ * capacity), except {@code stop} for {@link StopReason#CANCELLED}, which runs on the thread that
+ * called {@link JobHandle#cancel()} just before the GPUs are released. They <b>must not block</b>:
+ * hand the work to your own executor. An exception thrown by {@code start} fails the job and
+ * releases its GPUs; one thrown by {@code stop} is logged. For one job, {@code stop} is always
+ * called before its GPUs can be given to another job.
  */
 public interface JobLauncher {
 

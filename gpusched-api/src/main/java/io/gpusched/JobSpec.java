@@ -24,6 +24,7 @@ import org.jspecify.annotations.Nullable;
  * @param preemptible whether the scheduler may preempt it for priority or quota reclaim (node drain
  *     and node loss stop any job)
  * @param gracePeriod time between the stop callback and the forced release when preempted (&ge; 0)
+ *     <p>All durations are at most 100 years.
  * @param timeLimit wall-clock limit after which the job is stopped and FAILED, or {@code null}
  * @param expectedDuration the user's estimate of the run time, used for backfill, or {@code null}
  * @param leaseTtl lease that {@link JobHandle#heartbeat()} must renew, or {@code null} for none
@@ -51,6 +52,13 @@ public record JobSpec(
   /** Largest gang size. */
   public static final int MAX_GANG_SIZE = 1024;
 
+  /**
+   * Longest duration the library accepts anywhere (job durations, idle windows, scheduler
+   * settings, drain deadlines): 100 years. Beyond it millisecond arithmetic would overflow; use
+   * {@code null} (where allowed) for "no limit".
+   */
+  public static final Duration MAX_DURATION = Duration.ofDays(36_500);
+
   /** Queue used when none is set. */
   public static final String DEFAULT_QUEUE = "default";
 
@@ -75,12 +83,14 @@ public record JobSpec(
     if (d.isNegative()) {
       throw new IllegalArgumentException(what + " of job " + id + " must be >= 0, was " + d);
     }
+    Checks.requireAtMostMax(d, what + " of job " + id);
   }
 
   private static void positiveOrNull(@Nullable Duration d, String what, String id) {
     if (d != null && (d.isNegative() || d.isZero())) {
       throw new IllegalArgumentException(what + " of job " + id + " must be positive, was " + d);
     }
+    Checks.requireAtMostMax(d, what + " of job " + id);
   }
 
   /**

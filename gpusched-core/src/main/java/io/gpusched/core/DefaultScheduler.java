@@ -150,7 +150,9 @@ final class DefaultScheduler implements GpuScheduler {
     Comparator<Job> order =
         policy == SchedulingPolicy.FIFO
             ? Comparator.comparingLong(j -> j.seq)
-            : Comparator.<Job>comparingInt(j -> -j.spec.priority()).thenComparingLong(j -> j.seq);
+            : Comparator.<Job>comparingInt(j -> j.spec.priority())
+                .reversed()
+                .thenComparingLong(j -> j.seq);
     this.globalHeads = new TreeSet<>(order);
     boolean lend = false;
     for (QueueSpec q : b.queues.values()) {
@@ -277,15 +279,19 @@ final class DefaultScheduler implements GpuScheduler {
 
   private void setState(String nodeId, NodeState to, String why) {
     requireNode(nodeId);
-    cluster.setNodeState(nodeId, to);
     command(() -> changeState(nodeId, to, why));
   }
 
+  /**
+   * Changes a node's state in the engine and in the books together, on the dispatcher, so that
+   * racing cordon/uncordon/drain calls end in the same state in both.
+   */
   private void changeState(String nodeId, NodeState to, String why) {
     NodeState from = capacity.states.get(nodeId);
     if (from == null) {
       return;
     }
+    cluster.setNodeState(nodeId, to);
     capacity.setState(nodeId, to);
     events.publish(new SchedulerEvent.NodeStateChanged(at(nowMillis()), nodeId, from, to, why));
   }
@@ -296,20 +302,26 @@ final class DefaultScheduler implements GpuScheduler {
     if (deadline.isNegative()) {
       throw new IllegalArgumentException("drain deadline of node " + nodeId + " must be >= 0, was " + deadline);
     }
+    GpuSchedulers.Builder.atMostMax(deadline, "drain deadline of node " + nodeId);
     drain(nodeId, deadline.toMillis(), StopReason.NODE_DRAIN, "drain");
   }
 
   @Override
   public void spotInterruption(String nodeId, Instant terminationTime) {
     Objects.requireNonNull(terminationTime, "terminationTime");
-    long left = Math.max(0, terminationTime.toEpochMilli() - nowMillis());
+    long left;
+    try {
+      left = Math.max(0, Math.subtractExact(terminationTime.toEpochMilli(), nowMillis()));
+    } catch (ArithmeticException e) {
+      throw new IllegalArgumentException(
+          "terminationTime of node " + nodeId + " is out of range: " + terminationTime);
+    }
+    GpuSchedulers.Builder.atMostMax(Duration.ofMillis(left), "spot termination of node " + nodeId);
     drain(nodeId, left, StopReason.SPOT_INTERRUPTION, "spot interruption at " + terminationTime);
   }
 
   private void drain(String nodeId, long deadlineMillis, StopReason why, String text) {
     requireNode(nodeId);
-    checkOpen();
-    cluster.setNodeState(nodeId, NodeState.DRAINING);
     command(
         () -> {
           changeState(nodeId, NodeState.DRAINING, text);
@@ -317,8 +329,14 @@ final class DefaultScheduler implements GpuScheduler {
           for (Job j : jobsOn(nodeId)) {
             long grace = Math.min(j.spec.gracePeriod().toMillis(), deadlineMillis);
             if (j.rawState() == JobState.PREEMPTING) {
-              j.stopReason = why;
-              j.stopDeadlineMillis = Math.min(j.stopDeadlineMillis, now + grace);
+              j.stopReason = why; // a drain always requeues
+              if (now + grace < j.stopDeadlineMillis) {
+                j.stopDeadlineMillis = now + grace;
+                safeStop(j, why, j.stopDeadlineMillis); // the host learns the earlier deadline
+                if (grace == 0) {
+                  commands.offer(j::finishPreemption);
+                }
+              }
             } else {
               requestStop(j, why, grace, null, now);
             }
@@ -364,6 +382,7 @@ final class DefaultScheduler implements GpuScheduler {
 
   private void requireNode(String nodeId) {
     Objects.requireNonNull(nodeId, "nodeId");
+    checkOpen();
     if (!capacity.nodes.containsKey(nodeId)) {
       throw new IllegalArgumentException("unknown node " + nodeId);
     }
@@ -472,11 +491,16 @@ final class DefaultScheduler implements GpuScheduler {
     int missed = 1;
     for (; ; ) {
       Runnable c;
+      boolean decayed = false;
       while ((c = commands.poll()) != null) {
         try {
+          if (!decayed) {
+            decay(nowMillis()); // charge the time since the last change at the old usage
+            decayed = true;
+          }
           c.run();
           dirty = true;
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError | AssertionError e) {
           log.error("gpusched command failed", e);
         }
       }
@@ -484,7 +508,7 @@ final class DefaultScheduler implements GpuScheduler {
         dirty = false;
         try {
           dispatch(nowMillis());
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError | AssertionError e) {
           log.error("gpusched dispatch pass failed", e);
         }
       }
@@ -501,6 +525,11 @@ final class DefaultScheduler implements GpuScheduler {
   /** Called by a job after a CAS out of PENDING or a GPU-holding state to a final state. */
   void ended(Job j, JobState from, JobState to, @Nullable StopReason why) {
     command(() -> onEnded(j, from, to, why));
+  }
+
+  /** Called by a job on the cancelling thread, after its CAS and before it releases its GPUs. */
+  void stopBeforeRelease(Job j, StopReason why) {
+    safeStop(j, why, nowMillis());
   }
 
   /** Called by a job after PREEMPTING → PENDING/PREEMPTED and release. */
@@ -586,23 +615,33 @@ final class DefaultScheduler implements GpuScheduler {
     events.run(() -> j.settle(to, now));
   }
 
-  private void account(Job j, List<Allocation> allocs, long now) {
-    int models = capacity.models.size();
-    int pools = capacity.poolMode.size();
-    j.poolMilli = new long[pools];
-    j.modelMilli = new long[models];
+  /** What a start will add to the books, computed before the job's state changes. */
+  private record Accounting(long[] poolMilli, long[] modelMilli, long total, double costPerMs) {}
+
+  /**
+   * Computes a start's accounting. May learn nodes the engine placed on but the books do not know
+   * yet (added to the cluster on another thread, or directly on the cluster underneath). Throws
+   * nothing that the caller cannot undo: the job is still PENDING.
+   */
+  private Accounting prepare(Job j, List<Allocation> allocs) {
+    for (Allocation a : allocs) {
+      for (AllocatedGpu g : a.gpus()) {
+        if (!capacity.nodes.containsKey(g.nodeId())) {
+          learnNode(g.nodeId());
+        }
+        capacity.poolOf(g); // creates the pool (and model) if new, before the arrays are sized
+      }
+    }
+    long[] poolMilli = new long[capacity.poolMode.size()];
+    long[] modelMilli = new long[capacity.models.size()];
     long total = 0;
     double costPerMs = 0;
     for (Allocation a : allocs) {
-      owners.put(a.id(), j);
       for (AllocatedGpu g : a.gpus()) {
-        if (g.mode() == GpuMode.WHOLE) {
-          wholeUsed.merge(g.nodeId(), 1, Integer::sum);
-        }
         long m = capacity.milli(g);
         int p = capacity.poolOf(g);
-        j.poolMilli[p] += m;
-        j.modelMilli[capacity.poolModel[p]] += m;
+        poolMilli[p] += m;
+        modelMilli[capacity.poolModel[p]] += m;
         total += m;
         NodeSpec n = capacity.nodes.get(g.nodeId());
         if (n != null) {
@@ -610,27 +649,67 @@ final class DefaultScheduler implements GpuScheduler {
         }
       }
     }
-    j.usedMilli = total;
-    j.costPerMilli = costPerMs;
+    return new Accounting(poolMilli, modelMilli, total, costPerMs);
+  }
+
+  private void learnNode(String nodeId) {
+    for (NodeSpec n : cluster.nodes()) {
+      if (n.id().equals(nodeId)) {
+        capacity.add(n, NodeState.READY);
+        priceTiers.add(n.pricePerGpuHour());
+        return;
+      }
+    }
+    throw new IllegalStateException("placed on node " + nodeId + " that the cluster does not list");
+  }
+
+  /** Books a started job. Plain arithmetic on sized arrays: cannot fail after the transition. */
+  private void account(Job j, List<Allocation> allocs, Accounting acct, long now) {
+    j.poolMilli = acct.poolMilli();
+    j.modelMilli = acct.modelMilli();
+    j.usedMilli = acct.total();
+    j.costPerMilli = acct.costPerMs();
+    for (Allocation a : allocs) {
+      owners.put(a.id(), j);
+      for (AllocatedGpu g : a.gpus()) {
+        if (g.mode() == GpuMode.WHOLE) {
+          wholeUsed.merge(g.nodeId(), 1, Integer::sum);
+        }
+      }
+    }
     QueueState q = j.queue;
-    q.ensureModels(models);
-    for (int p = 0; p < pools; p++) {
+    q.ensureModels(j.modelMilli.length);
+    for (int p = 0; p < j.poolMilli.length; p++) {
       capacity.poolUsed[p] += j.poolMilli[p];
     }
-    for (int m = 0; m < models; m++) {
+    for (int m = 0; m < j.modelMilli.length; m++) {
       q.modelMilli[m] += j.modelMilli[m];
     }
-    capacity.totalUsed += total;
-    q.usedMilli += total;
+    capacity.totalUsed += j.usedMilli;
+    q.usedMilli += j.usedMilli;
     q.runningJobs++;
     q.running.add(j);
     running.add(j);
-    Duration bound = j.spec.runTimeBound();
-    j.endBoundMillis = bound == null ? Long.MAX_VALUE : now + bound.toMillis();
+    j.endBoundMillis = plus(now, j.spec.runTimeBound());
     runningByEnd.add(j);
     j.accounted = true;
     runningVersion++;
     updateDominant(q);
+  }
+
+  /** {@code now + d} in milliseconds, saturating; a null duration is "unbounded". */
+  static long plus(long now, @Nullable Duration d) {
+    if (d == null) {
+      return Long.MAX_VALUE;
+    }
+    long ms;
+    try {
+      ms = d.toMillis();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
+    }
+    long r = now + ms;
+    return ((now ^ r) & (ms ^ r)) < 0 ? Long.MAX_VALUE : r;
   }
 
   private void unaccount(Job j, long now) {
@@ -699,6 +778,8 @@ final class DefaultScheduler implements GpuScheduler {
     final Set<Job> tried = new HashSet<>();
     final Set<QueueState> planned = new HashSet<>();
     final Set<Integer> held = new HashSet<>();
+    /** Shapes no current node could ever host (the engine said so). */
+    final Set<Shape> impossible = new HashSet<>();
     boolean reservationKnown;
     long shadow;
     long extra;
@@ -717,7 +798,7 @@ final class DefaultScheduler implements GpuScheduler {
         continue;
       }
       refreshDemand(p);
-      if (quotaAllows(p) && tryStart(p, now)) {
+      if (quotaAllows(p) && tryStart(p, ps)) {
         continue;
       }
       if (p.victims.isEmpty()) {
@@ -832,15 +913,27 @@ final class DefaultScheduler implements GpuScheduler {
     if (h != null && !outranks && !backfillAllows(j, ps)) {
       return Outcome.BACKFILL_SKIPPED;
     }
+    if (ps.impossible.contains(j.shape)) {
+      return Outcome.SKIPPED;
+    }
     boolean restricted = j.allowedModels != null; // a failure then says nothing about the shape
-    if ((restricted || !ps.failed.contains(j.shape)) && tryStart(j, ps.now)) {
+    if ((restricted || !ps.failed.contains(j.shape)) && tryStart(j, ps)) {
       ps.reservationKnown = false;
       return Outcome.STARTED;
+    }
+    if (j.rawState() != JobState.PENDING) {
+      return Outcome.SKIPPED; // cancelled while it was being placed
+    }
+    if (ps.impossible.contains(j.shape)) {
+      return Outcome.SKIPPED; // no node could ever host it: no reservation, no preemption
     }
     if (!restricted) {
       ps.failed.add(j.shape);
     }
     if (considerPreemption(j, ps)) {
+      for (int pool : j.compatPools) {
+        ps.held.add(pool); // what its victims free is the preemptor's, within this pass too
+      }
       return Outcome.SKIPPED;
     }
     if (!backfill) {
@@ -966,10 +1059,39 @@ final class DefaultScheduler implements GpuScheduler {
       return true;
     }
     if (j.demandMilli <= ps.extra) {
-      ps.extra -= j.demandMilli;
+      if (ps.extra != Long.MAX_VALUE) {
+        ps.extra -= j.demandMilli;
+      }
       return true;
     }
-    return false;
+    return restrictAwayFrom(j, h);
+  }
+
+  /**
+   * A job held back by the reservation may still start on models the holder cannot use: its
+   * placement is then restricted to them ({@link Job#allowedModels}), so it cannot delay the
+   * holder.
+   */
+  private boolean restrictAwayFrom(Job j, Job h) {
+    Set<Integer> holderPools = new HashSet<>();
+    for (int p : h.compatPools) {
+      holderPools.add(p);
+    }
+    Set<String> away = new java.util.LinkedHashSet<>();
+    Set<String> shared = new HashSet<>();
+    for (int p : j.compatPools) {
+      String model = capacity.models.get(capacity.poolModel[p]).name();
+      (holderPools.contains(p) ? shared : away).add(model);
+    }
+    away.removeAll(shared);
+    if (j.allowedModels != null) {
+      away.retainAll(j.allowedModels);
+    }
+    if (away.isEmpty()) {
+      return false;
+    }
+    j.allowedModels = Set.copyOf(away);
+    return true;
   }
 
   private void reserve(Job h, Pass ps) {
@@ -979,6 +1101,14 @@ final class DefaultScheduler implements GpuScheduler {
       return;
     }
     long need = h.demandMilli;
+    long all = 0;
+    for (int p : h.compatPools) {
+      all += capacity.poolCap[p];
+    }
+    if (all < need) {
+      reserveNothing(ps); // it cannot fit even on an empty cluster: it must not block others
+      return;
+    }
     long acc = capacity.free(h.compatPools);
     if (acc >= need) {
       ps.shadow = ps.now;
@@ -1018,6 +1148,7 @@ final class DefaultScheduler implements GpuScheduler {
   private void reserveOnNodes(Job h, GpuDemand.Whole w, Pass ps) {
     PlacementRequest r = h.spec.request();
     Map<String, Integer> free = new HashMap<>();
+    Map<String, Integer> empty = new HashMap<>();
     for (NodeSpec n : capacity.nodes.values()) {
       if (capacity.states.get(n.id()) != NodeState.READY
           || !r.constraints().allowsNode(n.labels(), n.capacityClass())) {
@@ -1031,7 +1162,12 @@ final class DefaultScheduler implements GpuScheduler {
       }
       if (usable >= w.count()) {
         free.put(n.id(), usable - wholeUsed.getOrDefault(n.id(), 0));
+        empty.put(n.id(), usable);
       }
+    }
+    if (members(empty, w.count()) < h.spec.gangSize()) {
+      reserveNothing(ps); // no set of nodes could ever host it
+      return;
     }
     ps.extra = 0;
     if (members(free, w.count()) >= h.spec.gangSize()) {
@@ -1059,6 +1195,11 @@ final class DefaultScheduler implements GpuScheduler {
     ps.shadow = Long.MAX_VALUE;
   }
 
+  private static void reserveNothing(Pass ps) {
+    ps.shadow = ps.now;
+    ps.extra = Long.MAX_VALUE;
+  }
+
   private static int members(Map<String, Integer> free, int perMember) {
     int m = 0;
     for (int f : free.values()) {
@@ -1079,10 +1220,27 @@ final class DefaultScheduler implements GpuScheduler {
   }
 
   /** Places every gang member or none, then starts the job. */
-  private boolean tryStart(Job j, long now) {
-    List<Allocation> allocs = place(j);
+  private boolean tryStart(Job j, Pass ps) {
+    long now = ps.now;
+    List<Allocation> allocs;
+    try {
+      allocs = place(j);
+    } catch (IllegalArgumentException e) {
+      // The engine says no node could ever host this request: leave it pending (a node may be
+      // added), but it must not hold a reservation or abort the pass.
+      ps.impossible.add(j.shape);
+      log.debug("gpusched: {} cannot be placed on the current nodes: {}", j, e.getMessage());
+      return false;
+    }
     if (allocs == null) {
       return false;
+    }
+    Accounting acct;
+    try {
+      acct = prepare(j, allocs);
+    } catch (RuntimeException e) {
+      allocs.forEach(Allocation::release);
+      throw e;
     }
     j.allocations = allocs;
     long prevStart = j.startedAtMillis;
@@ -1108,7 +1266,7 @@ final class DefaultScheduler implements GpuScheduler {
     j.idleReclaimAtMillis = -1;
     j.idleRunStart = Long.MIN_VALUE;
     j.stopReason = null;
-    account(j, allocs, now);
+    account(j, allocs, acct, now);
     var gpus = new ArrayList<AllocatedGpu>();
     allocs.forEach(a -> gpus.addAll(a.gpus()));
     events.publish(
@@ -1118,7 +1276,7 @@ final class DefaultScheduler implements GpuScheduler {
     events.run(j::markStarted);
     try {
       launcher.start(j);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | LinkageError | AssertionError e) {
       log.warn("gpusched launcher failed to start {}", j, e);
       j.end(JobState.FAILED, "launcher failed: " + e);
     }
@@ -1186,7 +1344,7 @@ final class DefaultScheduler implements GpuScheduler {
    * re-planned until the set of running jobs changes.
    */
   private boolean considerPreemption(Job j, Pass ps) {
-    if (!preemption || preemptors.contains(j) || !ps.planned.add(j.queue)) {
+    if (!preemption || preemptors.contains(j) || ps.planned.contains(j.queue)) {
       return false;
     }
     if (j.lastPlanVersion == runningVersion || ps.now < j.noPreemptionBeforeMillis) {
@@ -1253,6 +1411,7 @@ final class DefaultScheduler implements GpuScheduler {
     if (victims == null || !staysAboveGuarantees(victims, reason, reclaimModel)) {
       return false;
     }
+    ps.planned.add(j.queue);
     preemptors.add(j);
     for (Job v : victims) {
       j.victims.add(v);
@@ -1361,7 +1520,7 @@ final class DefaultScheduler implements GpuScheduler {
   private void safeStop(Job j, StopReason why, long deadlineMillis) {
     try {
       launcher.stop(j, why, at(deadlineMillis));
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | LinkageError | AssertionError e) {
       log.warn("gpusched launcher failed to stop {} ({})", j, why, e);
     }
   }
@@ -1385,6 +1544,9 @@ final class DefaultScheduler implements GpuScheduler {
       Duration ttl = j.spec.leaseTtl();
       if (ttl != null && now - j.lastHeartbeatMillis > ttl.toMillis()) {
         long last = j.lastHeartbeatMillis;
+        if (j.rawState() == JobState.PREEMPTING && j.finishPreemption()) {
+          continue; // already being stopped: finish that stop (requeue as its reason says)
+        }
         if (j.end(JobState.FAILED, "lease expired", StopReason.LEASE_EXPIRED)) {
           events.publish(
               new SchedulerEvent.LeaseExpired(at(now), j.id(), j.queue.spec.name(), at(last)));
@@ -1410,6 +1572,11 @@ final class DefaultScheduler implements GpuScheduler {
     }
     long since = Long.MIN_VALUE;
     boolean all = true;
+    // Whether every device's history reaches back to the start of the remembered idle run: then
+    // the history alone decides (a busy sample since then breaks the run); otherwise the source
+    // keeps less than the run (the SPI's default keeps only the latest sample) and the run is
+    // carried over from the previous check.
+    boolean covered = true;
     long from = now - p.window().toMillis() - p.maxSampleAge().toMillis();
     outer:
     for (Allocation a : j.allocations) {
@@ -1417,7 +1584,11 @@ final class DefaultScheduler implements GpuScheduler {
         int slot = g.migProfile() != null ? g.migStartSlot() : GpuSample.WHOLE_GPU;
         OptionalLong s;
         try {
-          s = p.idleSince(telemetry.history(g.gpuUuid(), slot, from), now);
+          List<GpuSample> history = telemetry.history(g.gpuUuid(), slot, from);
+          if (history.isEmpty() || history.get(0).timestampMillis() > j.idleRunStart) {
+            covered = false;
+          }
+          s = p.idleSince(history, now);
         } catch (RuntimeException e) {
           log.warn("gpusched telemetry failed for {}", g.gpuUuid(), e);
           s = OptionalLong.empty();
@@ -1433,7 +1604,8 @@ final class DefaultScheduler implements GpuScheduler {
     // scheduler remembers the start of the current idle-looking run across its own checks; a
     // check gap longer than maxSampleAge breaks the run like a gap between samples does.
     if (all && since != Long.MIN_VALUE) {
-      if (j.idleRunStart != Long.MIN_VALUE
+      if (!covered
+          && j.idleRunStart != Long.MIN_VALUE
           && now - j.lastIdleCheckMillis <= p.maxSampleAge().toMillis()) {
         since = Math.min(since, j.idleRunStart);
       }

@@ -47,7 +47,7 @@ final class EventBus {
     for (SchedulerListener l : listeners) {
       try {
         l.onEvent(e);
-      } catch (RuntimeException ex) {
+      } catch (RuntimeException | LinkageError | AssertionError ex) {
         log.warn("gpusched listener {} failed on {}", l, e, ex);
       }
     }

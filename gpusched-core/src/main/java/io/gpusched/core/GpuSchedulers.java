@@ -208,7 +208,7 @@ public final class GpuSchedulers {
       if (d.isNegative() || d.isZero()) {
         throw new IllegalArgumentException("tickInterval must be positive, was " + d);
       }
-      this.tickInterval = d;
+      this.tickInterval = atMostMax(d, "tickInterval");
       return this;
     }
 
@@ -249,6 +249,14 @@ public final class GpuSchedulers {
       Objects.requireNonNull(d, what);
       if (d.isNegative()) {
         throw new IllegalArgumentException(what + " must be >= 0, was " + d);
+      }
+      return atMostMax(d, what);
+    }
+
+    static Duration atMostMax(Duration d, String what) {
+      if (d.compareTo(io.gpusched.JobSpec.MAX_DURATION) > 0) {
+        throw new IllegalArgumentException(
+            what + " must be at most " + io.gpusched.JobSpec.MAX_DURATION + ", was " + d);
       }
       return d;
     }

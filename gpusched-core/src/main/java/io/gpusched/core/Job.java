@@ -208,9 +208,12 @@ final class Job implements JobHandle {
       if (state.compareAndSet(s, JobState.CANCELLED)) {
         endReason = "cancelled";
         if (s.holdsGpus()) {
+          // Tell the host before the GPUs are free: a pass on another thread may hand them to
+          // the next job right after the release.
+          sched.stopBeforeRelease(this, StopReason.CANCELLED);
           releaseAllocations();
         }
-        sched.ended(this, s, JobState.CANCELLED, StopReason.CANCELLED);
+        sched.ended(this, s, JobState.CANCELLED, null);
         return true;
       }
     }

@@ -244,9 +244,7 @@ final class VictimPlanner {
         nodes.add(a.nodeId());
       }
     }
-    if (!w.sameNode()) {
-      nodes.addAll(capacity.nodes.keySet());
-    }
+    nodes.addAll(capacity.nodes.keySet()); // free GPUs count toward a member wherever they are
     for (String id : nodes) {
       NodeSpec node = capacity.nodes.get(id);
       if (node == null) {
