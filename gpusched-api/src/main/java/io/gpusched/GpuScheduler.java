@@ -127,6 +127,9 @@ public interface GpuScheduler extends AutoCloseable {
    */
   void tick();
 
+  /** Returns whether {@link #close()} was called. */
+  boolean isClosed();
+
   /**
    * Stops the timer and dispatching. Running jobs keep their allocations; further submissions
    * throw. Idempotent.

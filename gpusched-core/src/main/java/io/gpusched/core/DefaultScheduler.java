@@ -429,6 +429,11 @@ final class DefaultScheduler implements GpuScheduler {
     events.close();
   }
 
+  @Override
+  public boolean isClosed() {
+    return closed;
+  }
+
   private void checkOpen() {
     if (closed) {
       throw new IllegalStateException("scheduler is closed");

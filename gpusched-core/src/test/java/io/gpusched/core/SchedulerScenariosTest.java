@@ -510,8 +510,11 @@ class SchedulerScenariosTest {
         .hasMessageContaining("guaranteedGpus").hasMessageContaining("-1");
     assertThatThrownBy(() -> job("g", 1).gangSize(0).build()).hasMessageContaining("gangSize");
     assertThat(s.jobs()).hasSize(1);
+    assertThat(s.isClosed()).isFalse();
     s.close();
+    assertThat(s.isClosed()).isTrue();
     assertThatThrownBy(() -> s.submit(job("y", 1).build())).isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> s.cordon("n1")).isInstanceOf(IllegalStateException.class);
   }
 
   @Test

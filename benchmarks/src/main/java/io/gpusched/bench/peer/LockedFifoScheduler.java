@@ -311,6 +311,13 @@ public final class LockedFifoScheduler implements GpuScheduler {
     }
   }
 
+  @Override
+  public boolean isClosed() {
+    synchronized (lock) {
+      return closed;
+    }
+  }
+
   /** Returns the number of pending jobs. */
   public int pendingJobs() {
     synchronized (lock) {

@@ -31,7 +31,7 @@ public class GpuSchedHealthIndicator extends AbstractHealthIndicator {
   @Override
   protected void doHealthCheck(Health.Builder builder) {
     builder.up();
-    if (lifecycle != null && lifecycle.isClosed()) {
+    if (scheduler.isClosed() || (lifecycle != null && lifecycle.isClosed())) {
       builder.down().withDetail("scheduler", "stopped");
     }
     if (nvml != null) {
