@@ -272,6 +272,20 @@ public class GpuSchedProperties {
     /** How much of its unused guarantee others may borrow; unset means all of it. */
     private @Nullable Double lendLimitGpus;
 
+    /**
+     * Quotas on single GPU models, by model name (e.g. {@code H100-80GB}): guarantee reclaimed on
+     * that model, and a limit on the queue's use of it.
+     */
+    private java.util.Map<String, ModelQuota> modelQuotas = new java.util.LinkedHashMap<>();
+
+    public java.util.Map<String, ModelQuota> getModelQuotas() {
+      return modelQuotas;
+    }
+
+    public void setModelQuotas(java.util.Map<String, ModelQuota> modelQuotas) {
+      this.modelQuotas = modelQuotas;
+    }
+
     public @Nullable String getName() {
       return name;
     }
@@ -310,6 +324,32 @@ public class GpuSchedProperties {
 
     public void setLendLimitGpus(@Nullable Double lendLimitGpus) {
       this.lendLimitGpus = lendLimitGpus;
+    }
+  }
+
+  /** A queue's quota on one GPU model, in GPU-equivalents of that model. */
+  public static class ModelQuota {
+
+    /** Guarantee on the model, reclaimed from borrowers of that model. */
+    private double guaranteedGpus;
+
+    /** How far beyond the guarantee the queue may use the model; unset means no limit. */
+    private @Nullable Double borrowLimitGpus;
+
+    public double getGuaranteedGpus() {
+      return guaranteedGpus;
+    }
+
+    public void setGuaranteedGpus(double guaranteedGpus) {
+      this.guaranteedGpus = guaranteedGpus;
+    }
+
+    public @Nullable Double getBorrowLimitGpus() {
+      return borrowLimitGpus;
+    }
+
+    public void setBorrowLimitGpus(@Nullable Double borrowLimitGpus) {
+      this.borrowLimitGpus = borrowLimitGpus;
     }
   }
 

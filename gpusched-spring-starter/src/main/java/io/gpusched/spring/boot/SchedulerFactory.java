@@ -90,6 +90,22 @@ final class SchedulerFactory {
       if (lend != null) {
         qb.lendLimitGpus(check(at + "lend-limit-gpus", lend, () -> nonNegative(lend)));
       }
+      for (var e : q.getModelQuotas().entrySet()) {
+        String mq = at + "model-quotas[" + e.getKey() + "]";
+        // map keys may arrive lower-cased (relaxed binding): match model names ignoring case
+        String model = check(mq, e.getKey(), () -> GpuModels.all().stream()
+            .map(GpuModel::name)
+            .filter(n -> n.equalsIgnoreCase(e.getKey()))
+            .findFirst()
+            .orElseThrow(() -> new IllegalArgumentException("unknown GPU model; known: "
+                + GpuModels.all().stream().map(GpuModel::name).toList())));
+        GpuSchedProperties.ModelQuota m = e.getValue();
+        double g = check(mq + ".guaranteed-gpus", m.getGuaranteedGpus(),
+            () -> nonNegative(m.getGuaranteedGpus()));
+        Double b = m.getBorrowLimitGpus();
+        qb.modelQuota(model, g, b == null ? Double.POSITIVE_INFINITY
+            : check(mq + ".borrow-limit-gpus", b, () -> nonNegative(b)));
+      }
       out.add(qb.build());
     }
     return out;

@@ -130,6 +130,28 @@ class GpuSchedAutoConfigurationTest {
   }
 
   @Test
+  void perModelQuotas() {
+    runner
+        .withPropertyValues(
+            "gpusched.queues[0].name=research",
+            "gpusched.queues[0].model-quotas[H100-80GB].guaranteed-gpus=2",
+            "gpusched.queues[0].model-quotas[H100-80GB].borrow-limit-gpus=1",
+            "gpusched.queues[0].model-quotas.a100-80gb.guaranteed-gpus=1")
+        .run(
+            ctx -> {
+              assertThat(ctx).hasNotFailed();
+              var q = ctx.getBean(GpuScheduler.class).queues().get(0);
+              assertThat(q.modelQuotas()).containsOnlyKeys("H100-80GB", "A100-80GB");
+              assertThat(q.modelQuotas().get("H100-80GB").guaranteedGpus()).isEqualTo(2);
+              assertThat(q.modelQuotas().get("H100-80GB").borrowLimitGpus()).isEqualTo(1);
+              assertThat(q.modelQuotas().get("A100-80GB").borrowLimitGpus()).isInfinite();
+            });
+    failsWith(
+        "gpusched.queues[0].model-quotas[H999]", "H999", "unknown GPU model",
+        "gpusched.queues[0].name=q", "gpusched.queues[0].model-quotas[H999].guaranteed-gpus=1");
+  }
+
+  @Test
   void invalidModelFailsNamingPropertyAndValue() {
     failsWith(
         "gpusched.nodes[0].model", "H999", "unknown GPU model", "gpusched.nodes[0].model=H999");
