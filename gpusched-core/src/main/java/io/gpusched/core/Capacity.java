@@ -187,7 +187,7 @@ final class Capacity {
 
   static boolean modeFits(GpuDemand d, GpuMode mode, GpuModel model) {
     if (d instanceof GpuDemand.Whole) {
-      return mode == GpuMode.WHOLE;
+      return mode == GpuMode.WHOLE || mode == GpuMode.SHARED; // the engine also takes empty SHARED GPUs
     }
     if (d instanceof GpuDemand.Share) {
       return mode == GpuMode.SHARED;

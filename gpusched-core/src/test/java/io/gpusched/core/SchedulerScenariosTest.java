@@ -589,4 +589,24 @@ class SchedulerScenariosTest {
     assertThat(preempted).singleElement().satisfies(e -> assertThat(e.reason()).isEqualTo(StopReason.QUOTA_RECLAIM));
     s.verifyInvariants();
   }
+
+  @Test
+  void wholeGpuJobsOnEmptySharedGpusAreReclaimableToo() {
+    NodeSpec shared = NodeSpec.builder("s").gpus(1, GpuModels.H100_80GB, GpuMode.SHARED).build();
+    var s =
+        build(
+            h.builder()
+                .nodes(List.of(whole("w", 1), shared))
+                .queue(QueueSpec.builder("A").guaranteedGpus(2).build())
+                .queue(QueueSpec.of("B")));
+    JobHandle b1 = s.submit(job("b1", 1).queue("B").preemptible(true).gracePeriod(Duration.ZERO).build());
+    JobHandle b2 = s.submit(job("b2", 1).queue("B").preemptible(true).gracePeriod(Duration.ZERO).build());
+    assertThat(List.of(b1, b2)).allMatch(j -> j.state() == JobState.RUNNING);
+    JobHandle a1 = s.submit(job("a1", 1).queue("A").build());
+    JobHandle a2 = s.submit(job("a2", 1).queue("A").build());
+    h.advance(s, Duration.ofSeconds(1));
+    assertThat(List.of(a1, a2)).allMatch(j -> j.state() == JobState.RUNNING);
+    assertThat(h.events(SchedulerEvent.JobPreempted.class)).hasSize(2);
+    s.verifyInvariants();
+  }
 }
