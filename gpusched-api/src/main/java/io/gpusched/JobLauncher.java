@@ -19,7 +19,14 @@ public interface JobLauncher {
   /**
    * Starts the job, whose {@link JobHandle#allocations()} say where.
    *
-   * @param job the job, in state RUNNING
+   * <p>The handle given here belongs to this run (attempt) of the job: report on it. Its {@code
+   * complete}, {@code fail}, {@code cancel}, {@code stopped}, {@code heartbeat} and {@code
+   * checkpoint} act only while this run is current, so a late report from the host of an earlier
+   * run (for example on a node that was lost, after the job was requeued and started elsewhere)
+   * cannot end the new run. The handle returned by {@code submit} acts on whichever run is
+   * current.
+   *
+   * @param job this run of the job, in state RUNNING
    */
   void start(JobHandle job);
 

@@ -1250,7 +1250,8 @@ final class DefaultScheduler implements GpuScheduler {
     j.allocations = allocs;
     long prevStart = j.startedAtMillis;
     j.startedAtMillis = now;
-    if (!j.transition(JobState.PENDING, JobState.RUNNING)) {
+    int run = j.startRun();
+    if (run < 0) {
       for (Allocation a : allocs) {
         a.release();
       }
@@ -1264,7 +1265,7 @@ final class DefaultScheduler implements GpuScheduler {
     }
     preemptors.remove(j);
     j.victims.clear();
-    j.attempts++;
+    j.attempts = run;
     j.queue.lastStart = ++starts;
     j.lastHeartbeatMillis = now;
     j.idle = false;
@@ -1280,7 +1281,7 @@ final class DefaultScheduler implements GpuScheduler {
             Duration.ofMillis(Math.max(0, now - j.queuedAtMillis))));
     events.run(j::markStarted);
     try {
-      launcher.start(j);
+      launcher.start(j.view(run));
     } catch (RuntimeException | LinkageError | AssertionError e) {
       log.warn("gpusched launcher failed to start {}", j, e);
       j.end(JobState.FAILED, "launcher failed: " + e);
@@ -1524,7 +1525,7 @@ final class DefaultScheduler implements GpuScheduler {
 
   private void safeStop(Job j, StopReason why, long deadlineMillis) {
     try {
-      launcher.stop(j, why, at(deadlineMillis));
+      launcher.stop(j.view(j.run()), why, at(deadlineMillis));
     } catch (RuntimeException | LinkageError | AssertionError e) {
       log.warn("gpusched launcher failed to stop {} ({})", j, why, e);
     }

@@ -32,7 +32,13 @@ final class Job implements JobHandle {
   final Shape shape;
   final Instant submittedAt;
 
-  private final AtomicReference<JobState> state = new AtomicReference<>(JobState.PENDING);
+  /** A state and the run (attempt) it belongs to; replaced whole, so one CAS covers both. */
+  private record St(JobState s, int run) {}
+
+  /** Any run: the job-level handle's calls act on whatever run is current. */
+  static final int ANY_RUN = -1;
+
+  private final AtomicReference<St> state = new AtomicReference<>(new St(JobState.PENDING, 0));
   private final CompletableFuture<JobHandle> started = new CompletableFuture<>();
   private final CompletableFuture<JobState> finished = new CompletableFuture<>();
 
@@ -90,11 +96,32 @@ final class Job implements JobHandle {
   }
 
   JobState rawState() {
-    return state.get();
+    return state.get().s();
   }
 
-  boolean transition(JobState from, JobState to) {
-    return state.compareAndSet(from, to);
+  /** The current run number (0 before the first start). */
+  int run() {
+    return state.get().run();
+  }
+
+  /** PENDING → RUNNING as a new run; returns the run number, or -1 if the job was not pending. */
+  int startRun() {
+    St cur = state.get();
+    if (cur.s() != JobState.PENDING) {
+      return -1;
+    }
+    St next = new St(JobState.RUNNING, cur.run() + 1);
+    return state.compareAndSet(cur, next) ? next.run() : -1;
+  }
+
+  /** CAS of the state within the current run, if {@code run} is it (or {@link #ANY_RUN}). */
+  private boolean cas(St cur, JobState to, int run) {
+    return (run == ANY_RUN || cur.run() == run) && state.compareAndSet(cur, new St(to, cur.run()));
+  }
+
+  /** A handle for one run, given to the launcher: its calls never touch a later run. */
+  JobHandle view(int run) {
+    return new RunView(this, run);
   }
 
   /** Completes the futures once a final state was reached (any thread). */
@@ -133,12 +160,17 @@ final class Job implements JobHandle {
 
   @Override
   public JobState state() {
-    return state.get();
+    return state.get().s();
   }
 
   @Override
   public List<Allocation> allocations() {
-    return state.get().holdsGpus() ? allocations : List.of();
+    return state.get().s().holdsGpus() ? allocations : List.of();
+  }
+
+  List<Allocation> allocations(int run) {
+    St cur = state.get();
+    return cur.s().holdsGpus() && (run == ANY_RUN || cur.run() == run) ? allocations : List.of();
   }
 
   @Override
@@ -165,7 +197,9 @@ final class Job implements JobHandle {
   @Override
   public Optional<Instant> endedAt() {
     long t = endedAtMillis;
-    return t < 0 || !state.get().isFinal() ? Optional.empty() : Optional.of(Instant.ofEpochMilli(t));
+    return t < 0 || !state.get().s().isFinal()
+        ? Optional.empty()
+        : Optional.of(Instant.ofEpochMilli(t));
   }
 
   @Override
@@ -177,7 +211,7 @@ final class Job implements JobHandle {
   public double cost() {
     double c = accruedCost;
     long s = startedAtMillis;
-    if (state.get().holdsGpus() && s >= 0) {
+    if (state.get().s().holdsGpus() && s >= 0) {
       c += costPerMilli * Math.max(0, sched.nowMillis() - s);
     }
     return c;
@@ -200,12 +234,17 @@ final class Job implements JobHandle {
 
   @Override
   public boolean cancel() {
+    return cancel(ANY_RUN);
+  }
+
+  boolean cancel(int run) {
     for (; ; ) {
-      JobState s = state.get();
-      if (s.isFinal()) {
+      St cur = state.get();
+      JobState s = cur.s();
+      if (s.isFinal() || (run != ANY_RUN && (cur.run() != run || !s.holdsGpus()))) {
         return false;
       }
-      if (state.compareAndSet(s, JobState.CANCELLED)) {
+      if (cas(cur, JobState.CANCELLED, run)) {
         endReason = "cancelled";
         if (s.holdsGpus()) {
           // Tell the host before the GPUs are free: a pass on another thread may hand them to
@@ -232,16 +271,21 @@ final class Job implements JobHandle {
 
   /** Ends a GPU-holding job in {@code to}; used by the host and by the scheduler's timers. */
   boolean end(JobState to, @Nullable String reason) {
-    return end(to, reason, null);
+    return end(to, reason, null, ANY_RUN);
   }
 
   boolean end(JobState to, @Nullable String reason, @Nullable StopReason why) {
+    return end(to, reason, why, ANY_RUN);
+  }
+
+  boolean end(JobState to, @Nullable String reason, @Nullable StopReason why, int run) {
     for (; ; ) {
-      JobState s = state.get();
-      if (!s.holdsGpus()) {
+      St cur = state.get();
+      JobState s = cur.s();
+      if (!s.holdsGpus() || (run != ANY_RUN && cur.run() != run)) {
         return false;
       }
-      if (state.compareAndSet(s, to)) {
+      if (cas(cur, to, run)) {
         endReason = reason;
         releaseAllocations();
         sched.ended(this, s, to, why);
@@ -252,16 +296,30 @@ final class Job implements JobHandle {
 
   @Override
   public boolean stopped() {
-    return finishPreemption();
+    return finishPreemption(ANY_RUN);
+  }
+
+  boolean finishPreemption() {
+    return finishPreemption(ANY_RUN);
   }
 
   /** PREEMPTING → PENDING (requeue) or PREEMPTED; releases; any thread. */
-  boolean finishPreemption() {
+  boolean finishPreemption(int run) {
+    St cur = state.get();
+    if (cur.s() != JobState.PREEMPTING) {
+      return false;
+    }
     StopReason why = stopReason;
     boolean requeue = why != null && (why.alwaysRequeues() || spec.requeueOnPreemption());
     JobState to = requeue ? JobState.PENDING : JobState.PREEMPTED;
-    if (!state.compareAndSet(JobState.PREEMPTING, to)) {
+    if (!cas(cur, to, run)) {
       return false;
+    }
+    StopReason late = stopReason;
+    if (!requeue && late != null && late.alwaysRequeues() && cas(state.get(), JobState.PENDING, run)) {
+      // a drain or node loss changed the reason while this stop was finishing: it requeues
+      why = late;
+      requeue = true;
     }
     if (!requeue) {
       endReason = "preempted: " + why;
@@ -273,8 +331,12 @@ final class Job implements JobHandle {
 
   /** RUNNING → PREEMPTING; the dispatcher then calls the launcher. */
   boolean beginPreemption(StopReason why) {
+    St cur = state.get();
+    if (cur.s() != JobState.RUNNING) {
+      return false;
+    }
     stopReason = why;
-    return state.compareAndSet(JobState.RUNNING, JobState.PREEMPTING);
+    return cas(cur, JobState.PREEMPTING, ANY_RUN);
   }
 
   /**
@@ -284,12 +346,13 @@ final class Job implements JobHandle {
    */
   @Nullable JobState stopNow(StopReason why, boolean requeue) {
     for (; ; ) {
-      JobState s = state.get();
+      St cur = state.get();
+      JobState s = cur.s();
       if (!s.holdsGpus()) {
         return null;
       }
       stopReason = why;
-      if (state.compareAndSet(s, requeue ? JobState.PENDING : JobState.PREEMPTED)) {
+      if (cas(cur, requeue ? JobState.PENDING : JobState.PREEMPTED, ANY_RUN)) {
         if (!requeue) {
           endReason = "preempted: " + why;
         }
@@ -312,6 +375,7 @@ final class Job implements JobHandle {
 
   @Override
   public String toString() {
-    return "Job[" + id() + ", " + queue.spec.name() + ", " + state.get() + "]";
+    St cur = state.get();
+    return "Job[" + id() + ", " + queue.spec.name() + ", " + cur.s() + ", run " + cur.run() + "]";
   }
 }

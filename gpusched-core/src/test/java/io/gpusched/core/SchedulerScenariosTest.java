@@ -609,4 +609,32 @@ class SchedulerScenariosTest {
     assertThat(h.events(SchedulerEvent.JobPreempted.class)).hasSize(2);
     s.verifyInvariants();
   }
+
+  @Test
+  void aLateReportFromAnEarlierRunCannotEndTheNewRun() {
+    var runs = new ArrayList<JobHandle>();
+    h.launcher.onStart = runs::add;
+    var s = build(h.builder().nodes(List.of(whole("n1", 1), whole("n2", 1))));
+    JobHandle job = s.submit(job("a", 1).build());
+    JobHandle firstRun = runs.get(0);
+    String lost = job.allocations().get(0).nodeId();
+    s.nodeDown(lost); // requeued, and started at once on the other node
+    assertThat(job.state()).isEqualTo(JobState.RUNNING);
+    assertThat(job.attempts()).isEqualTo(2);
+    JobHandle secondRun = runs.get(1);
+    assertThat(secondRun.allocations().get(0).nodeId()).isNotEqualTo(lost);
+
+    // the host of the lost node reports late
+    assertThat(firstRun.complete()).isFalse();
+    assertThat(firstRun.fail("connection reset")).isFalse();
+    assertThat(firstRun.cancel()).isFalse();
+    assertThat(firstRun.allocations()).isEmpty();
+    firstRun.checkpoint("stale");
+    assertThat(job.state()).isEqualTo(JobState.RUNNING);
+    assertThat(job.checkpointRef()).isEmpty();
+
+    assertThat(secondRun.complete()).isTrue();
+    assertThat(job.state()).isEqualTo(JobState.COMPLETED);
+    s.verifyInvariants();
+  }
 }
