@@ -55,7 +55,8 @@ public final class LocalGpuDemo {
   public static boolean runIfAvailable(PrintStream out) throws InterruptedException {
     NvmlAvailability a = Nvml.availability();
     if (!a.available()) {
-      out.println("no local NVIDIA GPU (" + a.cause() + "): simulated cluster only");
+      String cause = String.valueOf(a.cause()).lines().findFirst().orElse("");
+      out.println("no local NVIDIA GPU (" + cause + "): simulated cluster only");
       return false;
     }
     String host;
