@@ -56,10 +56,18 @@ public interface JobHandle {
   /** Returns whether telemetry currently shows all its GPUs idle (see {@link IdlePolicy}). */
   boolean idle();
 
-  /** Completes with this handle when the job first starts; never completes if it never does. */
+  /**
+   * Completes with the job's handle when the job first starts, or exceptionally with an {@link
+   * IllegalStateException} if it reaches a final state without ever starting (cancelled while
+   * pending, for example). Dependent actions run on the scheduler's event executor. Each call
+   * returns a new future, so completing or cancelling it affects only the caller.
+   */
   CompletableFuture<JobHandle> whenStarted();
 
-  /** Completes with the final state once the job reaches one. */
+  /**
+   * Completes with the final state once the job reaches one. Dependent actions run on the
+   * scheduler's event executor. Each call returns a new future.
+   */
   CompletableFuture<JobState> whenFinished();
 
   /**
