@@ -59,14 +59,15 @@ public interface JobHandle {
   /**
    * Completes with the job's handle when the job first starts, or exceptionally with an {@link
    * IllegalStateException} if it reaches a final state without ever starting (cancelled while
-   * pending, for example). Dependent actions run on the scheduler's event executor. Each call
-   * returns a new future, so completing or cancelling it affects only the caller.
+   * pending, for example). Actions registered before completion run on the scheduler's event
+   * executor. Each call returns a new future, so completing or cancelling it affects only the
+   * caller.
    */
   CompletableFuture<JobHandle> whenStarted();
 
   /**
-   * Completes with the final state once the job reaches one. Dependent actions run on the
-   * scheduler's event executor. Each call returns a new future.
+   * Completes with the final state once the job reaches one. Actions registered before
+   * completion run on the scheduler's event executor. Each call returns a new future.
    */
   CompletableFuture<JobState> whenFinished();
 
