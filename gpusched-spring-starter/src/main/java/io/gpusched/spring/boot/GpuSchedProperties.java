@@ -255,19 +255,13 @@ public class GpuSchedProperties {
   }
 
   /** A queue (tenant). Capacity is in GPU-equivalents (a 3g MIG slice of 7 is 3/7). */
-  public static class Queue {
+  public static class Queue extends Quota {
 
     /** Queue name. */
     private @Nullable String name;
 
     /** Fair-share weight. */
     private double weight = 1;
-
-    /** Guaranteed quota, reclaimed by preemption of borrowers when the queue has work. */
-    private double guaranteedGpus;
-
-    /** How far beyond its guarantee the queue may borrow idle capacity; unset means no limit. */
-    private @Nullable Double borrowLimitGpus;
 
     /** How much of its unused guarantee others may borrow; unset means all of it. */
     private @Nullable Double lendLimitGpus;
@@ -276,13 +270,13 @@ public class GpuSchedProperties {
      * Quotas on single GPU models, by model name (e.g. {@code H100-80GB}): guarantee reclaimed on
      * that model, and a limit on the queue's use of it.
      */
-    private java.util.Map<String, ModelQuota> modelQuotas = new java.util.LinkedHashMap<>();
+    private java.util.Map<String, Quota> modelQuotas = new java.util.LinkedHashMap<>();
 
-    public java.util.Map<String, ModelQuota> getModelQuotas() {
+    public java.util.Map<String, Quota> getModelQuotas() {
       return modelQuotas;
     }
 
-    public void setModelQuotas(java.util.Map<String, ModelQuota> modelQuotas) {
+    public void setModelQuotas(java.util.Map<String, Quota> modelQuotas) {
       this.modelQuotas = modelQuotas;
     }
 
@@ -302,22 +296,6 @@ public class GpuSchedProperties {
       this.weight = weight;
     }
 
-    public double getGuaranteedGpus() {
-      return guaranteedGpus;
-    }
-
-    public void setGuaranteedGpus(double guaranteedGpus) {
-      this.guaranteedGpus = guaranteedGpus;
-    }
-
-    public @Nullable Double getBorrowLimitGpus() {
-      return borrowLimitGpus;
-    }
-
-    public void setBorrowLimitGpus(@Nullable Double borrowLimitGpus) {
-      this.borrowLimitGpus = borrowLimitGpus;
-    }
-
     public @Nullable Double getLendLimitGpus() {
       return lendLimitGpus;
     }
@@ -327,13 +305,16 @@ public class GpuSchedProperties {
     }
   }
 
-  /** A queue's quota on one GPU model, in GPU-equivalents of that model. */
-  public static class ModelQuota {
+  /**
+   * A guarantee and a borrow limit, in GPU-equivalents: a queue's totals, or its quota on one GPU
+   * model ({@code model-quotas}).
+   */
+  public static class Quota {
 
-    /** Guarantee on the model, reclaimed from borrowers of that model. */
+    /** Guaranteed capacity, reclaimed by preemption of borrowers when the queue has work. */
     private double guaranteedGpus;
 
-    /** How far beyond the guarantee the queue may use the model; unset means no limit. */
+    /** How far beyond the guarantee the queue may use capacity; unset means no limit. */
     private @Nullable Double borrowLimitGpus;
 
     public double getGuaranteedGpus() {

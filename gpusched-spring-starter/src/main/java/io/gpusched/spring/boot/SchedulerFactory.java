@@ -99,7 +99,7 @@ final class SchedulerFactory {
             .findFirst()
             .orElseThrow(() -> new IllegalArgumentException("unknown GPU model; known: "
                 + GpuModels.all().stream().map(GpuModel::name).toList())));
-        GpuSchedProperties.ModelQuota m = e.getValue();
+        GpuSchedProperties.Quota m = e.getValue();
         double g = check(mq + ".guaranteed-gpus", m.getGuaranteedGpus(),
             () -> nonNegative(m.getGuaranteedGpus()));
         Double b = m.getBorrowLimitGpus();
