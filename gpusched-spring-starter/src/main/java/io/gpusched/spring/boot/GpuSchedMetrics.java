@@ -9,6 +9,7 @@ import io.gpusched.SchedulerSnapshot;
 import io.gpusched.UsageSummary;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import java.time.Clock;
@@ -145,6 +146,11 @@ public final class GpuSchedMetrics implements MeterBinder {
       Counter.builder("gpusched.jobs.submitted").tag("queue", e.queue()).register(registry).increment();
     } else if (event instanceof SchedulerEvent.JobStarted e) {
       Counter.builder("gpusched.jobs.started").tag("queue", e.queue()).register(registry).increment();
+      Timer.builder("gpusched.queue.wait")
+          .tag("queue", e.queue())
+          .description("Time from (re)queueing to start, per queue")
+          .register(registry)
+          .record(e.waited());
     } else if (event instanceof SchedulerEvent.JobCompleted e) {
       finished(registry, e.queue(), JobState.COMPLETED);
     } else if (event instanceof SchedulerEvent.JobFailed e) {

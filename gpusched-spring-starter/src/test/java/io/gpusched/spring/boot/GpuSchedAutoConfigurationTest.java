@@ -325,6 +325,7 @@ class GpuSchedAutoConfigurationTest {
                   .atMost(Duration.ofSeconds(5))
                   .until(() -> r.find("gpusched.jobs.finished").tags("queue", "research", "state", "COMPLETED").counter() != null);
               assertThat(r.get("gpusched.jobs.started").tag("queue", "research").counter().count()).isEqualTo(1);
+              assertThat(r.get("gpusched.queue.wait").tag("queue", "research").timer().count()).isEqualTo(1);
             });
   }
 
