@@ -36,6 +36,14 @@ public record Constraints(
     return new Constraints(gpuModels, m, capacityClasses);
   }
 
+  /**
+   * Returns a copy that allows only these GPU models (by {@link GpuModel#name()}); an empty set
+   * allows any.
+   */
+  public Constraints withGpuModels(Set<String> models) {
+    return new Constraints(models, labels, capacityClasses);
+  }
+
   /** Returns a copy that allows only these capacity classes. */
   public Constraints withCapacityClasses(CapacityClass... classes) {
     return new Constraints(gpuModels, labels, Set.of(classes));

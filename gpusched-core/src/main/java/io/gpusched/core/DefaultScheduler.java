@@ -126,8 +126,6 @@ final class DefaultScheduler implements GpuScheduler {
   /** Whole GPUs held by the scheduler's running jobs, per node. */
   private final Map<String, Integer> wholeUsed = new HashMap<>();
   private final TreeSet<Double> priceTiers = new TreeSet<>();
-  /** The first job of the current pass found blocked for capacity: backfill protects it. */
-  private @Nullable Job holder;
   private boolean dirty;
   private long runningVersion;
   private long starts;
@@ -584,9 +582,6 @@ final class DefaultScheduler implements GpuScheduler {
 
   private void leavePending(Job j) {
     j.queue.remove(j, globalHeads);
-    if (holder == j) {
-      holder = null;
-    }
     if (preemptors.remove(j)) {
       for (Job v : j.victims) {
         v.stopFor = null;
@@ -695,26 +690,12 @@ final class DefaultScheduler implements GpuScheduler {
     q.runningJobs++;
     q.running.add(j);
     running.add(j);
-    j.endBoundMillis = plus(now, j.spec.runTimeBound());
+    Duration bound = j.spec.runTimeBound(); // at most JobSpec.MAX_DURATION: no overflow
+    j.endBoundMillis = bound == null ? Long.MAX_VALUE : now + bound.toMillis();
     runningByEnd.add(j);
     j.accounted = true;
     runningVersion++;
     updateDominant(q);
-  }
-
-  /** {@code now + d} in milliseconds, saturating; a null duration is "unbounded". */
-  static long plus(long now, @Nullable Duration d) {
-    if (d == null) {
-      return Long.MAX_VALUE;
-    }
-    long ms;
-    try {
-      ms = d.toMillis();
-    } catch (ArithmeticException e) {
-      return Long.MAX_VALUE;
-    }
-    long r = now + ms;
-    return ((now ^ r) & (ms ^ r)) < 0 ? Long.MAX_VALUE : r;
   }
 
   private void unaccount(Job j, long now) {
@@ -785,6 +766,9 @@ final class DefaultScheduler implements GpuScheduler {
     final Set<Integer> held = new HashSet<>();
     /** Shapes no current node could ever host (the engine said so). */
     final Set<Shape> impossible = new HashSet<>();
+    /** The first job of this pass found blocked for capacity: backfill protects it. */
+    @Nullable Job holder;
+
     boolean reservationKnown;
     long shadow;
     long extra;
@@ -795,7 +779,6 @@ final class DefaultScheduler implements GpuScheduler {
   }
 
   private void dispatch(long now) {
-    decay(now);
     Pass ps = new Pass(now);
     for (Job p : new ArrayList<>(preemptors)) {
       if (p.rawState() != JobState.PENDING) {
@@ -816,7 +799,6 @@ final class DefaultScheduler implements GpuScheduler {
             PREEMPTION_BACKOFF_MILLIS);
       }
     }
-    holder = null;
     for (Job p : preemptors) {
       for (int pool : p.compatPools) {
         ps.held.add(pool);
@@ -909,7 +891,7 @@ final class DefaultScheduler implements GpuScheduler {
     if (!quotaAllows(j) || heldForPreemptor(j, ps)) {
       return Outcome.SKIPPED;
     }
-    Job h = holder;
+    Job h = ps.holder;
     // Guaranteed capacity outranks a reservation held for a queue beyond its guarantee.
     boolean outranks =
         h != null
@@ -945,7 +927,7 @@ final class DefaultScheduler implements GpuScheduler {
       return Outcome.STOP;
     }
     if (h == null || outranks) {
-      holder = j;
+      ps.holder = j;
       ps.reservationKnown = false;
     }
     return Outcome.SKIPPED;
@@ -1048,7 +1030,7 @@ final class DefaultScheduler implements GpuScheduler {
    * estimate) before the holder's shadow time, or fit in the capacity the holder will not need.
    */
   private boolean backfillAllows(Job j, Pass ps) {
-    Job h = holder;
+    Job h = ps.holder;
     if (h == null) {
       return true;
     }
@@ -1078,15 +1060,11 @@ final class DefaultScheduler implements GpuScheduler {
    * holder.
    */
   private boolean restrictAwayFrom(Job j, Job h) {
-    Set<Integer> holderPools = new HashSet<>();
-    for (int p : h.compatPools) {
-      holderPools.add(p);
-    }
     Set<String> away = new java.util.LinkedHashSet<>();
     Set<String> shared = new HashSet<>();
     for (int p : j.compatPools) {
       String model = capacity.models.get(capacity.poolModel[p]).name();
-      (holderPools.contains(p) ? shared : away).add(model);
+      (contains(h.compatPools, p) ? shared : away).add(model);
     }
     away.removeAll(shared);
     if (j.allowedModels != null) {
@@ -1215,10 +1193,17 @@ final class DefaultScheduler implements GpuScheduler {
 
   private static boolean overlaps(int[] a, int[] b) {
     for (int x : a) {
-      for (int y : b) {
-        if (x == y) {
-          return true;
-        }
+      if (contains(b, x)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean contains(int[] a, int x) {
+    for (int y : a) {
+      if (y == x) {
+        return true;
       }
     }
     return false;
@@ -1260,8 +1245,8 @@ final class DefaultScheduler implements GpuScheduler {
       return false;
     }
     j.queue.remove(j, globalHeads);
-    if (holder == j) {
-      holder = null;
+    if (ps.holder == j) {
+      ps.holder = null;
     }
     preemptors.remove(j);
     j.victims.clear();
@@ -1295,9 +1280,7 @@ final class DefaultScheduler implements GpuScheduler {
     if (allowed != null) {
       var restricted = new ArrayList<PlacementRequest>();
       for (PlacementRequest r : tiers) {
-        var c = r.constraints();
-        restricted.add(
-            r.withConstraints(new io.gpusched.Constraints(allowed, c.labels(), c.capacityClasses())));
+        restricted.add(r.withConstraints(r.constraints().withGpuModels(allowed)));
       }
       tiers = restricted;
     }
@@ -1397,11 +1380,9 @@ final class DefaultScheduler implements GpuScheduler {
             }
           }
         }
-        var c = planFor.constraints();
         planFor =
             planFor.withConstraints(
-                new io.gpusched.Constraints(
-                    Set.of(capacity.models.get(reclaimModel).name()), c.labels(), c.capacityClasses()));
+                planFor.constraints().withGpuModels(Set.of(capacity.models.get(reclaimModel).name())));
       }
     }
     if (candidates.isEmpty()) {
@@ -1536,8 +1517,7 @@ final class DefaultScheduler implements GpuScheduler {
   // =====================================================================================
 
   private void onTick() {
-    long now = nowMillis();
-    decay(now);
+    long now = nowMillis(); // (the drain loop decayed fair-share usage before this command)
     runningVersion++; // time passed: minimum run times may have elapsed, plan again
     for (Job v : new ArrayList<>(preempting)) {
       if (v.rawState() != JobState.PREEMPTING) {
@@ -1578,10 +1558,11 @@ final class DefaultScheduler implements GpuScheduler {
     }
     long since = Long.MIN_VALUE;
     boolean all = true;
-    // Whether every device's history reaches back to the start of the remembered idle run: then
-    // the history alone decides (a busy sample since then breaks the run); otherwise the source
-    // keeps less than the run (the SPI's default keeps only the latest sample) and the run is
-    // carried over from the previous check.
+    // A telemetry source may keep no history (the SPI's default serves the latest sample only),
+    // so the scheduler remembers the start of the idle-looking run across its checks. If every
+    // device's history reaches back to that start ("covered"), the history alone decides and a
+    // busy sample since then breaks the run; otherwise the run carries over from the previous
+    // check, unless the checks were further apart than maxSampleAge.
     boolean covered = true;
     long from = now - p.window().toMillis() - p.maxSampleAge().toMillis();
     outer:
@@ -1606,9 +1587,6 @@ final class DefaultScheduler implements GpuScheduler {
         since = Math.max(since, s.getAsLong());
       }
     }
-    // Telemetry may keep no history (the SPI's default serves the latest sample only), so the
-    // scheduler remembers the start of the current idle-looking run across its own checks; a
-    // check gap longer than maxSampleAge breaks the run like a gap between samples does.
     if (all && since != Long.MIN_VALUE) {
       if (!covered
           && j.idleRunStart != Long.MIN_VALUE
@@ -1660,11 +1638,15 @@ final class DefaultScheduler implements GpuScheduler {
     for (QueueState q : queueList) {
       q.ensureModels(models);
       for (int m = 0; m < models; m++) {
-        double cur = capacity.modelCap[m] > 0 ? (double) q.modelMilli[m] / capacity.modelCap[m] : 0;
-        q.ewmaShare[m] = q.ewmaShare[m] * keep + cur * (1 - keep);
+        q.ewmaShare[m] = q.ewmaShare[m] * keep + currentShare(q, m) * (1 - keep);
       }
       updateDominant(q);
     }
+  }
+
+  /** The queue's share of model {@code m}'s READY capacity now, 0..1 (0 without capacity). */
+  private double currentShare(QueueState q, int m) {
+    return capacity.modelCap[m] > 0 ? (double) q.modelMilli[m] / capacity.modelCap[m] : 0;
   }
 
   private void updateDominant(QueueState q) {
@@ -1672,7 +1654,7 @@ final class DefaultScheduler implements GpuScheduler {
     q.ensureModels(models);
     double d = 0;
     for (int m = 0; m < models; m++) {
-      double cur = capacity.modelCap[m] > 0 ? (double) q.modelMilli[m] / capacity.modelCap[m] : 0;
+      double cur = currentShare(q, m);
       double ewma = halfLifeMillis <= 0 ? cur : q.ewmaShare[m];
       d = Math.max(d, 0.5 * (cur + ewma));
     }

@@ -56,15 +56,19 @@ final class VictimPlanner {
    * @param now current time, for lost-work accounting
    */
   @Nullable List<Job> plan(PlacementRequest request, int gang, List<Job> candidates, long now) {
-    Set<Job> allowed = new LinkedHashSet<>(candidates);
+    // a candidate's rank is its preference as a victim; jobs without one may not be preempted
+    Map<Job, Integer> rank = new HashMap<>();
+    for (int i = 0; i < candidates.size(); i++) {
+      rank.put(candidates.get(i), i);
+    }
     GpuDemand d = request.gpus();
     if (d instanceof GpuDemand.Whole w) {
       if (gang == 1 && w.count() == 1) {
-        return single(request, allowed, candidates, now);
+        return single(request, rank, candidates, now);
       }
-      return whole(request, w, gang, allowed, candidates);
+      return whole(request, w, gang, rank, candidates);
     }
-    return gang == 1 ? single(request, allowed, candidates, now) : null;
+    return gang == 1 ? single(request, rank, candidates, now) : null;
   }
 
   private List<Allocation> allocations(String nodeId) {
@@ -91,11 +95,7 @@ final class VictimPlanner {
   }
 
   private @Nullable List<Job> single(
-      PlacementRequest r, Set<Job> allowed, List<Job> ranked, long now) {
-    Map<Job, Integer> rank = new HashMap<>();
-    for (int i = 0; i < ranked.size(); i++) {
-      rank.put(ranked.get(i), i);
-    }
+      PlacementRequest r, Map<Job, Integer> rank, List<Job> ranked, long now) {
     Set<String> seen = new java.util.HashSet<>();
     List<Job> best = null;
     long bestLost = Long.MAX_VALUE;
@@ -110,7 +110,7 @@ final class VictimPlanner {
           if (gpu == null || !usable(r, node, gpu)) {
             continue;
           }
-          List<Job> chosen = freeUntilFits(r, gpu, occupants(g.nodeId(), g.gpuIndex()), allowed, rank);
+          List<Job> chosen = freeUntilFits(r, gpu, occupants(g.nodeId(), g.gpuIndex()), rank);
           if (chosen == null) {
             continue;
           }
@@ -140,10 +140,10 @@ final class VictimPlanner {
   }
 
   private @Nullable List<Job> freeUntilFits(
-      PlacementRequest r, GpuSpec gpu, List<Occupant> occ, Set<Job> allowed, Map<Job, Integer> rank) {
+      PlacementRequest r, GpuSpec gpu, List<Occupant> occ, Map<Job, Integer> rank) {
     var removable = new ArrayList<Job>();
     for (Occupant o : occ) {
-      if (o.owner() != null && allowed.contains(o.owner()) && !removable.contains(o.owner())) {
+      if (o.owner() != null && rank.containsKey(o.owner()) && !removable.contains(o.owner())) {
         removable.add(o.owner());
       }
     }
@@ -231,11 +231,7 @@ final class VictimPlanner {
 
   /** Whole GPUs: count × gang, per member on one node when asked. */
   private @Nullable List<Job> whole(
-      PlacementRequest r, GpuDemand.Whole w, int gang, Set<Job> allowed, List<Job> ranked) {
-    Map<Job, Integer> rank = new HashMap<>();
-    for (int i = 0; i < ranked.size(); i++) {
-      rank.put(ranked.get(i), i);
-    }
+      PlacementRequest r, GpuDemand.Whole w, int gang, Map<Job, Integer> rank, List<Job> ranked) {
     // Per node: GPUs that are free (cost empty) or freeable (cost = their occupants).
     Map<String, List<List<Job>>> options = new HashMap<>();
     Set<String> nodes = new LinkedHashSet<>();
@@ -259,7 +255,7 @@ final class VictimPlanner {
         var cost = new ArrayList<Job>();
         boolean ok = true;
         for (Occupant o : occ) {
-          if (o.owner() == null || !allowed.contains(o.owner())) {
+          if (o.owner() == null || !rank.containsKey(o.owner())) {
             ok = false;
             break;
           }
