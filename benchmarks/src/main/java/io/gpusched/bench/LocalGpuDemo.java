@@ -55,8 +55,7 @@ public final class LocalGpuDemo {
   public static boolean runIfAvailable(PrintStream out) throws InterruptedException {
     NvmlAvailability a = Nvml.availability();
     if (!a.available()) {
-      String cause = String.valueOf(a.cause()).lines().findFirst().orElse("");
-      out.println("no local NVIDIA GPU (" + cause + "): simulated cluster only");
+      out.println("no local NVIDIA GPU (" + a.shortCause() + "): simulated cluster only");
       return false;
     }
     String host;

@@ -23,4 +23,16 @@ public record NvmlAvailability(boolean available, String library, @Nullable Stri
       throw new IllegalArgumentException("a cause is given exactly when NVML is not available");
     }
   }
+
+  /**
+   * Returns the first line of {@link #cause()}, at most 200 characters (JNA's load errors list
+   * every path it tried), or an empty string when NVML is available. For log lines and messages.
+   */
+  public String shortCause() {
+    if (cause == null) {
+      return "";
+    }
+    String line = cause.strip().lines().findFirst().orElse("").strip();
+    return line.length() <= 200 ? line : line.substring(0, 200) + "...";
+  }
 }

@@ -37,4 +37,13 @@ class NvmlAvailabilityTest {
     assertThat(a.available()).isFalse();
     assertThat(a.cause()).contains("NVML_ERROR_DRIVER_NOT_LOADED");
   }
+
+  @Test
+  void shortCauseIsTheFirstLineCapped() {
+    var a = new NvmlAvailability(false, "libnvidia-ml.so.1", "cannot load\npath 1\npath 2");
+    org.assertj.core.api.Assertions.assertThat(a.shortCause()).isEqualTo("cannot load");
+    var longOne = new NvmlAvailability(false, "x", "y".repeat(300));
+    org.assertj.core.api.Assertions.assertThat(longOne.shortCause()).hasSize(203).endsWith("...");
+    org.assertj.core.api.Assertions.assertThat(new NvmlAvailability(true, "x", null).shortCause()).isEmpty();
+  }
 }

@@ -45,7 +45,7 @@ final class GpuSchedNvml {
     NodeSpec read = null;
     String why;
     if (!availability.available()) {
-      why = "NVML is not available (" + firstLine(availability.cause()) + ")";
+      why = "NVML is not available (" + availability.shortCause() + ")";
     } else {
       try {
         read = reader.get();
