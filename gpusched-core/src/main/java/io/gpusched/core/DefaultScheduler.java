@@ -122,7 +122,8 @@ final class DefaultScheduler implements GpuScheduler {
       new TreeSet<>(Comparator.<Job>comparingLong(j -> j.endBoundMillis).thenComparingLong(j -> j.seq));
   private final LinkedHashSet<Job> preempting = new LinkedHashSet<>();
   private final LinkedHashSet<Job> preemptors = new LinkedHashSet<>();
-  private final Map<Long, Job> owners = new HashMap<>();
+  /** Allocation id → job; written by the dispatcher, read by callers (drain) too. */
+  private final Map<Long, Job> owners = new ConcurrentHashMap<>();
   /** Whole GPUs held by the scheduler's running jobs, per node. */
   private final Map<String, Integer> wholeUsed = new HashMap<>();
   private final TreeSet<Double> priceTiers = new TreeSet<>();
@@ -320,14 +321,19 @@ final class DefaultScheduler implements GpuScheduler {
 
   private void drain(String nodeId, long deadlineMillis, StopReason why, String text) {
     requireNode(nodeId);
+    // Stops already in progress take the drain's reason now, in the caller's program order: a
+    // host reporting one of them stopped right after this call sees it requeued, even while
+    // another thread holds the dispatcher and the command below runs later.
+    for (Job j : jobsOn(nodeId)) {
+      j.escalate(why);
+    }
     command(
         () -> {
           changeState(nodeId, NodeState.DRAINING, text);
           long now = nowMillis();
           for (Job j : jobsOn(nodeId)) {
             long grace = Math.min(j.spec.gracePeriod().toMillis(), deadlineMillis);
-            if (j.rawState() == JobState.PREEMPTING) {
-              j.stopReason = why; // a drain always requeues
+            if (j.escalate(why)) { // a drain always requeues, whatever began the stop
               if (now + grace < j.stopDeadlineMillis) {
                 j.stopDeadlineMillis = now + grace;
                 safeStop(j, why, j.stopDeadlineMillis); // the host learns the earlier deadline
@@ -1256,7 +1262,6 @@ final class DefaultScheduler implements GpuScheduler {
     j.idle = false;
     j.idleReclaimAtMillis = -1;
     j.idleRunStart = Long.MIN_VALUE;
-    j.stopReason = null;
     account(j, allocs, acct, now);
     var gpus = new ArrayList<AllocatedGpu>();
     allocs.forEach(a -> gpus.addAll(a.gpus()));

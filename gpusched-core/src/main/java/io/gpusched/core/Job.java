@@ -32,13 +32,16 @@ final class Job implements JobHandle {
   final Shape shape;
   final Instant submittedAt;
 
-  /** A state and the run (attempt) it belongs to; replaced whole, so one CAS covers both. */
-  private record St(JobState s, int run) {}
+  /**
+   * A state, the run (attempt) it belongs to and, for a stop, why; replaced whole, so one CAS
+   * covers all three and a stop can never finish with a reason older than its state.
+   */
+  private record St(JobState s, int run, @Nullable StopReason why) {}
 
   /** Any run: the job-level handle's calls act on whatever run is current. */
   static final int ANY_RUN = -1;
 
-  private final AtomicReference<St> state = new AtomicReference<>(new St(JobState.PENDING, 0));
+  private final AtomicReference<St> state = new AtomicReference<>(new St(JobState.PENDING, 0, null));
   private final CompletableFuture<JobHandle> started = new CompletableFuture<>();
   private final CompletableFuture<JobState> finished = new CompletableFuture<>();
 
@@ -54,8 +57,6 @@ final class Job implements JobHandle {
   volatile double costPerMilli;
   volatile boolean idle;
   volatile long lastHeartbeatMillis;
-  /** Why the job is (or was last) being stopped; set before the PREEMPTING transition. */
-  volatile @Nullable StopReason stopReason;
 
   // ---- dispatcher-owned ----
   /** Estimated demand before placement, milli-GPU-equivalents (all gang members). */
@@ -110,13 +111,22 @@ final class Job implements JobHandle {
     if (cur.s() != JobState.PENDING) {
       return -1;
     }
-    St next = new St(JobState.RUNNING, cur.run() + 1);
+    St next = new St(JobState.RUNNING, cur.run() + 1, null);
     return state.compareAndSet(cur, next) ? next.run() : -1;
   }
 
   /** CAS of the state within the current run, if {@code run} is it (or {@link #ANY_RUN}). */
   private boolean cas(St cur, JobState to, int run) {
-    return (run == ANY_RUN || cur.run() == run) && state.compareAndSet(cur, new St(to, cur.run()));
+    return cas(cur, to, run, cur.why());
+  }
+
+  private boolean cas(St cur, JobState to, int run, @Nullable StopReason why) {
+    return (run == ANY_RUN || cur.run() == run) && state.compareAndSet(cur, new St(to, cur.run(), why));
+  }
+
+  /** Why the job is being (or was last) stopped in its current run, or {@code null}. */
+  @Nullable StopReason stopReason() {
+    return state.get().why();
   }
 
   /** A handle for one run, given to the launcher: its calls never touch a later run. */
@@ -303,23 +313,24 @@ final class Job implements JobHandle {
     return finishPreemption(ANY_RUN);
   }
 
-  /** PREEMPTING → PENDING (requeue) or PREEMPTED; releases; any thread. */
+  /**
+   * PREEMPTING → PENDING (requeue) or PREEMPTED; releases; any thread. The reason is read from the
+   * same state word the CAS replaces, so a drain that {@linkplain #escalate escalated} the stop is
+   * either seen here or fails its own CAS and sees the stop finished.
+   */
   boolean finishPreemption(int run) {
-    St cur = state.get();
-    if (cur.s() != JobState.PREEMPTING) {
-      return false;
-    }
-    StopReason why = stopReason;
-    boolean requeue = why != null && (why.alwaysRequeues() || spec.requeueOnPreemption());
-    JobState to = requeue ? JobState.PENDING : JobState.PREEMPTED;
-    if (!cas(cur, to, run)) {
-      return false;
-    }
-    StopReason late = stopReason;
-    if (!requeue && late != null && late.alwaysRequeues() && cas(state.get(), JobState.PENDING, run)) {
-      // a drain or node loss changed the reason while this stop was finishing: it requeues
-      why = late;
-      requeue = true;
+    StopReason why;
+    boolean requeue;
+    for (; ; ) {
+      St cur = state.get();
+      if (cur.s() != JobState.PREEMPTING || (run != ANY_RUN && cur.run() != run)) {
+        return false;
+      }
+      why = Objects.requireNonNull(cur.why(), "a PREEMPTING job has a reason");
+      requeue = why.alwaysRequeues() || spec.requeueOnPreemption();
+      if (cas(cur, requeue ? JobState.PENDING : JobState.PREEMPTED, run)) {
+        break;
+      }
     }
     if (!requeue) {
       endReason = "preempted: " + why;
@@ -332,11 +343,23 @@ final class Job implements JobHandle {
   /** RUNNING → PREEMPTING; the dispatcher then calls the launcher. */
   boolean beginPreemption(StopReason why) {
     St cur = state.get();
-    if (cur.s() != JobState.RUNNING) {
-      return false;
+    return cur.s() == JobState.RUNNING && cas(cur, JobState.PREEMPTING, ANY_RUN, why);
+  }
+
+  /**
+   * Gives a stop in progress a new reason (a drain or node loss overtaking a preemption, so the job
+   * is requeued); false if the job is no longer PREEMPTING.
+   */
+  boolean escalate(StopReason why) {
+    for (; ; ) {
+      St cur = state.get();
+      if (cur.s() != JobState.PREEMPTING) {
+        return false;
+      }
+      if (cur.why() == why || cas(cur, JobState.PREEMPTING, ANY_RUN, why)) {
+        return true;
+      }
     }
-    stopReason = why;
-    return cas(cur, JobState.PREEMPTING, ANY_RUN);
   }
 
   /**
@@ -351,8 +374,7 @@ final class Job implements JobHandle {
       if (!s.holdsGpus()) {
         return null;
       }
-      stopReason = why;
-      if (cas(cur, requeue ? JobState.PENDING : JobState.PREEMPTED, ANY_RUN)) {
+      if (cas(cur, requeue ? JobState.PENDING : JobState.PREEMPTED, ANY_RUN, why)) {
         if (!requeue) {
           endReason = "preempted: " + why;
         }
