@@ -15,17 +15,22 @@ import java.util.Map;
  * @param jobsByState number of known jobs per state (final jobs as long as they are retained)
  * @param cluster the placement engine's snapshot
  * @param capacityGpus total schedulable capacity of READY nodes in GPU-equivalents
+ * @param idleGpusByModel per GPU model, the allocated GPUs on which every job holding a part is
+ *     flagged idle by telemetry ({@link JobHandle#idle()}); models with none are absent, and the map
+ *     is empty without telemetry
  */
 public record SchedulerSnapshot(
     Instant at,
     List<QueueStats> queues,
     Map<JobState, Integer> jobsByState,
     ClusterSnapshot cluster,
-    double capacityGpus) {
+    double capacityGpus,
+    Map<String, Integer> idleGpusByModel) {
 
   /** Copies the collections. */
   public SchedulerSnapshot {
     queues = List.copyOf(queues);
     jobsByState = Map.copyOf(jobsByState);
+    idleGpusByModel = Map.copyOf(idleGpusByModel);
   }
 }

@@ -20,6 +20,7 @@ import io.gpusched.JobSpec;
 import io.gpusched.JobState;
 import io.gpusched.NodeSpec;
 import io.gpusched.NodeState;
+import io.gpusched.PlacementObserver;
 import io.gpusched.PlacementRequest;
 import io.gpusched.QueueSpec;
 import io.gpusched.QueueStats;
@@ -44,6 +45,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
@@ -98,6 +100,7 @@ final class DefaultScheduler implements GpuScheduler {
   private final long minRunMillis;
   private final long halfLifeMillis;
   private final JobLauncher launcher;
+  private final PlacementObserver placementObserver;
   private final EventBus events;
   private final GpuTelemetry telemetry;
   private final @Nullable IdlePolicy idlePolicy;
@@ -142,6 +145,7 @@ final class DefaultScheduler implements GpuScheduler {
     this.minRunMillis = b.minRunTime.toMillis();
     this.halfLifeMillis = b.halfLife.toMillis();
     this.launcher = b.launcher;
+    this.placementObserver = b.placementObserver;
     this.events = b.eventBus();
     this.telemetry = b.telemetry;
     this.idlePolicy = b.idlePolicy;
@@ -457,12 +461,31 @@ final class DefaultScheduler implements GpuScheduler {
     }
     Map<String, Double> runningCost = new HashMap<>();
     Map<JobState, Integer> counts = new EnumMap<>(JobState.class);
+    Map<String, String> idleGpuModel = new HashMap<>(); // GPU uuid → model, while all holders idle
+    Set<String> busyGpus = new HashSet<>();
     for (Job j : live.values()) {
       counts.merge(j.state(), 1, Integer::sum);
       if (j.state().holdsGpus()) {
         runningCost.merge(j.queue.spec.name(), j.cost() - j.accruedCost, Double::sum);
+        boolean idle = j.idle;
+        for (Allocation a : j.allocations()) {
+          for (AllocatedGpu g : a.gpus()) {
+            if (idle) {
+              idleGpuModel.put(g.gpuUuid(), g.model());
+            } else {
+              busyGpus.add(g.gpuUuid());
+            }
+          }
+        }
       }
     }
+    Map<String, Integer> idleByModel = new TreeMap<>();
+    idleGpuModel.forEach(
+        (uuid, model) -> {
+          if (!busyGpus.contains(uuid)) {
+            idleByModel.merge(model, 1, Integer::sum);
+          }
+        });
     for (Job j : finished.asMap().values()) {
       counts.merge(j.state(), 1, Integer::sum);
     }
@@ -481,7 +504,7 @@ final class DefaultScheduler implements GpuScheduler {
               q.dominantShare,
               q.endedCost + runningCost.getOrDefault(q.spec.name(), 0.0)));
     }
-    return new SchedulerSnapshot(at(now), stats, counts, cs, cap);
+    return new SchedulerSnapshot(at(now), stats, counts, cs, cap, idleByModel);
   }
 
   // =====================================================================================
@@ -1293,7 +1316,7 @@ final class DefaultScheduler implements GpuScheduler {
     for (int m = 0; m < j.spec.gangSize(); m++) {
       Allocation a = null;
       for (PlacementRequest r : tiers) {
-        a = cluster.place(r).orElse(null);
+        a = placeTimed(r);
         if (a != null) {
           break;
         }
@@ -1305,6 +1328,22 @@ final class DefaultScheduler implements GpuScheduler {
       got.add(a);
     }
     return List.copyOf(got);
+  }
+
+  /** One engine placement, timed for the observer when there is one. */
+  private @Nullable Allocation placeTimed(PlacementRequest r) {
+    if (placementObserver == PlacementObserver.NONE) {
+      return cluster.place(r).orElse(null);
+    }
+    long t0 = System.nanoTime();
+    Allocation a = cluster.place(r).orElse(null);
+    long elapsed = System.nanoTime() - t0;
+    try {
+      placementObserver.placed(r.gpus(), a != null, Math.max(0, elapsed));
+    } catch (RuntimeException e) {
+      log.warn("gpusched placement observer failed", e);
+    }
+    return a;
   }
 
   private List<PlacementRequest> tiers(JobSpec spec) {

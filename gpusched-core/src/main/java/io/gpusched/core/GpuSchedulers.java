@@ -6,6 +6,7 @@ import io.gpusched.GpuTelemetry;
 import io.gpusched.IdlePolicy;
 import io.gpusched.JobLauncher;
 import io.gpusched.NodeSpec;
+import io.gpusched.PlacementObserver;
 import io.gpusched.PlacementStrategy;
 import io.gpusched.QueueSpec;
 import io.gpusched.SchedulerListener;
@@ -77,6 +78,7 @@ public final class GpuSchedulers {
     @Nullable Executor eventExecutor;
     int retainFinished = 10_000;
     boolean preferCheapest;
+    PlacementObserver placementObserver = PlacementObserver.NONE;
 
     private Builder() {}
 
@@ -160,6 +162,15 @@ public final class GpuSchedulers {
     /** The host's launcher. Default {@link JobLauncher#NONE}. */
     public Builder launcher(JobLauncher launcher) {
       this.launcher = Objects.requireNonNull(launcher, "launcher");
+      return this;
+    }
+
+    /**
+     * Observes each placement call the scheduler makes (outcome and nanoseconds), e.g. for a
+     * latency histogram. Default {@link PlacementObserver#NONE}, which costs nothing.
+     */
+    public Builder placementObserver(PlacementObserver observer) {
+      this.placementObserver = Objects.requireNonNull(observer, "observer");
       return this;
     }
 

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.gpusched.CapacityClass;
+import io.gpusched.GpuDemand;
 import io.gpusched.GpuMode;
 import io.gpusched.GpuModels;
 import io.gpusched.GpuProcess;
@@ -312,6 +313,7 @@ class SchedulerScenariosTest {
     JobHandle train = s.submit(JobSpec.builder(PlacementRequest.mig("1g.10gb")).id("inference").build());
     var g = nb.allocations().get(0).gpus().get(0);
     var m = train.allocations().get(0).gpus().get(0);
+    int idleSeen = 0;
     for (int minute = 0; minute <= 16; minute++) {
       long now = h.clock.millis();
       latest.put(g.gpuUuid() + "/-1", GpuSample.builder(g.gpuUuid(), now).utilizationPercent(1).build());
@@ -320,7 +322,15 @@ class SchedulerScenariosTest {
           GpuSample.builder(m.gpuUuid(), now).migStartSlot(m.migStartSlot())
               .processes(List.of(new GpuProcess(4242, 2048))).memory(2100, 9984).build());
       h.advance(s, Duration.ofMinutes(1));
+      Map<String, Integer> idleGpus = s.snapshot().idleGpusByModel();
+      if (nb.idle() && nb.state() == JobState.RUNNING) {
+        idleSeen++;
+        assertThat(idleGpus).as("the notebook's GPU, not the busy MIG GPU").isEqualTo(Map.of(g.model(), 1));
+      } else {
+        assertThat(idleGpus).isEmpty();
+      }
     }
+    assertThat(idleSeen).as("minutes the notebook sat idle before reclaim").isPositive();
     assertThat(h.events(SchedulerEvent.IdleDetected.class)).extracting(e -> e.jobId()).containsExactly("notebook");
     assertThat(nb.state()).isEqualTo(JobState.PREEMPTED);
     assertThat(nb.endReason()).hasValueSatisfying(r -> assertThat(r).contains("IDLE_RECLAIM"));
@@ -635,6 +645,39 @@ class SchedulerScenariosTest {
 
     assertThat(secondRun.complete()).isTrue();
     assertThat(job.state()).isEqualTo(JobState.COMPLETED);
+    s.verifyInvariants();
+  }
+
+  @Test
+  void thePlacementObserverTimesEachEngineCallAndCannotBreakPlacement() {
+    record Call(GpuDemand demand, boolean placed, long nanos) {}
+    var calls = new java.util.concurrent.CopyOnWriteArrayList<Call>();
+    var s =
+        build(
+            h.builder()
+                .nodes(List.of(whole("n1", 2)))
+                .placementObserver((d, placed, nanos) -> calls.add(new Call(d, placed, nanos))));
+    JobHandle a = s.submit(job("a", 2).gangSize(1).build());
+    assertThat(a.state()).isEqualTo(JobState.RUNNING);
+    assertThat(calls).hasSize(1);
+    assertThat(calls.get(0).demand()).isEqualTo(new GpuDemand.Whole(2, false));
+    assertThat(calls.get(0).placed()).isTrue();
+    assertThat(calls.get(0).nanos()).isNotNegative();
+
+    var t = new SchedulerHarness();
+    var throwing =
+        build(
+            t.builder()
+                .nodes(List.of(whole("n1", 2)))
+                .placementObserver(
+                    (d, placed, nanos) -> {
+                      throw new IllegalStateException("observer bug");
+                    }));
+    JobHandle b = throwing.submit(job("b", 1).gangSize(2).build());
+    assertThat(b.state()).as("the observer's exception is logged, the gang still starts")
+        .isEqualTo(JobState.RUNNING);
+    assertThat(b.allocations()).hasSize(2);
+    throwing.verifyInvariants();
     s.verifyInvariants();
   }
 }

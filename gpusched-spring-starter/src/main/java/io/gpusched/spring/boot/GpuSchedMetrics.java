@@ -22,13 +22,17 @@ import java.util.function.ToDoubleFunction;
  * the configuration, GPU models of the nodes present when bound, enum constants).
  *
  * <ul>
- *   <li>gauges {@code gpusched.gpus{state=free|allocated, model}}, {@code
+ *   <li>gauges {@code gpusched.gpus{state=free|allocated|idle, model}} (idle: allocated GPUs
+ *       whose every holder telemetry shows idle, a subset of allocated), {@code
  *       gpusched.queue.pending|running{queue}}, {@code gpusched.queue.share{queue}} (weighted
  *       dominant share), {@code gpusched.queue.used|entitled{queue}} (GPU-equivalents), {@code
  *       gpusched.jobs{state}}, {@code gpusched.cost{queue}}, {@code gpusched.capacity}, {@code
  *       gpusched.fragmentation} (percent of free capacity);
  *   <li>counters from the scheduler's events: {@code gpusched.jobs.submitted|started{queue}},
- *       {@code gpusched.jobs.finished{queue, state}}, {@code gpusched.preemptions{reason}}.
+ *       {@code gpusched.jobs.finished{queue, state}}, {@code gpusched.preemptions{reason}};
+ *   <li>timers {@code gpusched.queue.wait{queue}} (time from queueing to start) and, registered
+ *       by {@link GpuSchedMetricsAutoConfiguration} before the scheduler is built, {@code
+ *       gpusched.placement.latency{kind=whole|mig|share, outcome=placed|no_capacity}}.
  * </ul>
  *
  * <p>Gauges read one scheduler snapshot, taken at most once per second however many gauges a scrape
@@ -73,6 +77,11 @@ public final class GpuSchedMetrics implements MeterBinder {
     for (String model : models) {
       gpus(registry, "free", model, UsageSummary::freeGpus);
       gpus(registry, "allocated", model, UsageSummary::allocatedGpus);
+      Gauge.builder("gpusched.gpus", this, m -> m.snapshot().idleGpusByModel().getOrDefault(model, 0))
+          .tags("state", "idle", "model", model)
+          .description("Allocated GPUs whose every holder telemetry shows idle")
+          .baseUnit("gpus")
+          .register(registry);
     }
     for (QueueSpec q : scheduler.queues()) {
       String name = q.name();

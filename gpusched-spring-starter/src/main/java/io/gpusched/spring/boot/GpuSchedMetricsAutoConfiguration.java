@@ -12,7 +12,9 @@ import org.springframework.context.annotation.Bean;
 
 /**
  * Binds {@link GpuSchedMetrics} to the application's meter registries (Spring Boot binds every
- * {@link MeterBinder} bean) when Micrometer and a {@link MeterRegistry} are present.
+ * {@link MeterBinder} bean) when Micrometer and a {@link MeterRegistry} are present, and times the
+ * scheduler's placement calls as {@code gpusched.placement.latency} through a {@link
+ * GpuSchedulerBuilderCustomizer}.
  */
 @AutoConfiguration(
     after = GpuSchedAutoConfiguration.class,
@@ -29,5 +31,12 @@ public final class GpuSchedMetricsAutoConfiguration {
   @ConditionalOnMissingBean
   GpuSchedMetrics gpuschedMetrics(GpuScheduler scheduler) {
     return new GpuSchedMetrics(scheduler);
+  }
+
+  @Bean
+  @ConditionalOnMissingBean(name = "gpuschedPlacementTimers")
+  GpuSchedulerBuilderCustomizer gpuschedPlacementTimers(MeterRegistry registry) {
+    PlacementTimers timers = new PlacementTimers(registry);
+    return b -> b.placementObserver(timers);
   }
 }

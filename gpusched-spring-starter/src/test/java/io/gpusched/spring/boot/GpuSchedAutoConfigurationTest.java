@@ -326,6 +326,13 @@ class GpuSchedAutoConfigurationTest {
                   .until(() -> r.find("gpusched.jobs.finished").tags("queue", "research", "state", "COMPLETED").counter() != null);
               assertThat(r.get("gpusched.jobs.started").tag("queue", "research").counter().count()).isEqualTo(1);
               assertThat(r.get("gpusched.queue.wait").tag("queue", "research").timer().count()).isEqualTo(1);
+              assertThat(r.get("gpusched.gpus").tags("state", "idle", "model", "H100-80GB").gauge().value())
+                  .isZero();
+              var placed = r.get("gpusched.placement.latency").tags("kind", "whole", "outcome", "placed").timer();
+              assertThat(placed.count()).as("one engine call placed the job").isEqualTo(1);
+              assertThat(placed.totalTime(java.util.concurrent.TimeUnit.NANOSECONDS)).isPositive();
+              assertThat(r.get("gpusched.placement.latency").tags("kind", "mig", "outcome", "no_capacity").timer().count())
+                  .isZero();
             });
   }
 
