@@ -64,6 +64,7 @@ function drawJobs(jobs) {
   $('#jobs tbody').replaceChildren(...jobs.map((j) => el('tr', { 'data-job-id': j.id },
     el('td', { title: j.id }, j.id.slice(0, 8)), el('td', {}, j.queue), el('td', {}, j.request), el('td', {}, String(j.priority)),
     el('td', { class: `state ${j.state}` }, j.state),
+    el('td', { class: 'reason', title: 'why it waits (PendingReason)' }, j.pendingReason ? j.pendingReason.toLowerCase() : ''),
     el('td', {}, j.gpus.map((g) => `${g.node}/${g.gpu}${g.migProfile ? ':' + g.migProfile : ''}`).join(' ')),
     el('td', {}, new Date(j.submittedAt).toLocaleTimeString()),
     el('td', {}, ['PENDING', 'RUNNING'].includes(j.state)

@@ -29,6 +29,13 @@ public interface JobHandle {
    */
   List<Allocation> allocations();
 
+  /**
+   * Returns why the job is waiting while it is {@link JobState#PENDING}, as of the latest dispatch
+   * pass; empty in every other state. A hint for people and dashboards: it may be a pass behind the
+   * state it describes.
+   */
+  Optional<PendingReason> pendingReason();
+
   /** Returns how many times the job was started (0 while it never ran). */
   int attempts();
 

@@ -20,6 +20,7 @@ import io.gpusched.JobSpec;
 import io.gpusched.JobState;
 import io.gpusched.NodeSpec;
 import io.gpusched.NodeState;
+import io.gpusched.PendingReason;
 import io.gpusched.PlacementObserver;
 import io.gpusched.PlacementRequest;
 import io.gpusched.QueueSpec;
@@ -802,13 +803,30 @@ final class DefaultScheduler implements GpuScheduler {
     long shadow;
     long extra;
 
-    Pass(long now) {
+    /** This pass's number, for {@link Job#waiting}. */
+    final long number;
+
+    Pass(long now, long number) {
       this.now = now;
+      this.number = number;
+    }
+
+    /** Records why {@code j} did not start and returns {@code o}. */
+    Outcome waits(Job j, PendingReason why, Outcome o) {
+      j.waiting(why, number);
+      return o;
     }
   }
 
+  /** Dispatch passes run so far; written by the dispatcher, read by handles. */
+  private volatile long passes;
+
+  long passes() {
+    return passes;
+  }
+
   private void dispatch(long now) {
-    Pass ps = new Pass(now);
+    Pass ps = new Pass(now, ++passes);
     for (Job p : new ArrayList<>(preemptors)) {
       if (p.rawState() != JobState.PENDING) {
         leavePending(p);
@@ -818,6 +836,7 @@ final class DefaultScheduler implements GpuScheduler {
       if (quotaAllows(p) && tryStart(p, ps)) {
         continue;
       }
+      p.waiting(PendingReason.PREEMPTION, ps.number);
       if (p.victims.isEmpty()) {
         preemptors.remove(p);
         p.noPreemptionBeforeMillis = now + PREEMPTION_BACKOFF_MILLIS;
@@ -917,8 +936,11 @@ final class DefaultScheduler implements GpuScheduler {
       return Outcome.SKIPPED;
     }
     refreshDemand(j);
-    if (!quotaAllows(j) || heldForPreemptor(j, ps)) {
-      return Outcome.SKIPPED;
+    if (!quotaAllows(j)) {
+      return ps.waits(j, PendingReason.QUOTA, Outcome.SKIPPED);
+    }
+    if (heldForPreemptor(j, ps)) {
+      return ps.waits(j, PendingReason.RESERVED, Outcome.SKIPPED);
     }
     Job h = ps.holder;
     // Guaranteed capacity outranks a reservation held for a queue beyond its guarantee.
@@ -927,10 +949,10 @@ final class DefaultScheduler implements GpuScheduler {
             && (withinGuarantee(j) || modelWithinGuarantee(j) >= 0)
             && !(withinGuarantee(h) || modelWithinGuarantee(h) >= 0);
     if (h != null && !outranks && !backfillAllows(j, ps)) {
-      return Outcome.BACKFILL_SKIPPED;
+      return ps.waits(j, PendingReason.RESERVED, Outcome.BACKFILL_SKIPPED);
     }
     if (ps.impossible.contains(j.shape)) {
-      return Outcome.SKIPPED;
+      return ps.waits(j, PendingReason.UNSCHEDULABLE, Outcome.SKIPPED);
     }
     boolean restricted = j.allowedModels != null; // a failure then says nothing about the shape
     if ((restricted || !ps.failed.contains(j.shape)) && tryStart(j, ps)) {
@@ -941,7 +963,8 @@ final class DefaultScheduler implements GpuScheduler {
       return Outcome.SKIPPED; // cancelled while it was being placed
     }
     if (ps.impossible.contains(j.shape)) {
-      return Outcome.SKIPPED; // no node could ever host it: no reservation, no preemption
+      // no node could ever host it: no reservation, no preemption
+      return ps.waits(j, PendingReason.UNSCHEDULABLE, Outcome.SKIPPED);
     }
     if (!restricted) {
       ps.failed.add(j.shape);
@@ -950,16 +973,16 @@ final class DefaultScheduler implements GpuScheduler {
       for (int pool : j.compatPools) {
         ps.held.add(pool); // what its victims free is the preemptor's, within this pass too
       }
-      return Outcome.SKIPPED;
+      return ps.waits(j, PendingReason.PREEMPTION, Outcome.SKIPPED);
     }
     if (!backfill) {
-      return Outcome.STOP;
+      return ps.waits(j, PendingReason.CAPACITY, Outcome.STOP);
     }
     if (h == null || outranks) {
       ps.holder = j;
       ps.reservationKnown = false;
     }
-    return Outcome.SKIPPED;
+    return ps.waits(j, PendingReason.CAPACITY, Outcome.SKIPPED);
   }
 
   /**

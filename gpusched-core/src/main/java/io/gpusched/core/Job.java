@@ -4,6 +4,7 @@ import io.gpusched.Allocation;
 import io.gpusched.JobHandle;
 import io.gpusched.JobSpec;
 import io.gpusched.JobState;
+import io.gpusched.PendingReason;
 import io.gpusched.StopReason;
 import java.time.Instant;
 import java.util.LinkedHashSet;
@@ -57,6 +58,11 @@ final class Job implements JobHandle {
   volatile double costPerMilli;
   volatile boolean idle;
   volatile long lastHeartbeatMillis;
+  /**
+   * Why it waits: {@code pass << 3 | PendingReason.ordinal()} of the last dispatch pass that
+   * considered it, in one word so a reader never pairs a reason with another pass.
+   */
+  private volatile long waitReason = -1;
 
   // ---- dispatcher-owned ----
   /** Estimated demand before placement, milli-GPU-equivalents (all gang members). */
@@ -182,6 +188,25 @@ final class Job implements JobHandle {
     St cur = state.get();
     return cur.s().holdsGpus() && (run == ANY_RUN || cur.run() == run) ? allocations : List.of();
   }
+
+  /** Records why this job did not start in dispatch pass {@code pass} (dispatcher). */
+  void waiting(PendingReason why, long pass) {
+    waitReason = pass << 3 | why.ordinal();
+  }
+
+  @Override
+  public Optional<PendingReason> pendingReason() {
+    if (state.get().s() != JobState.PENDING) {
+      return Optional.empty();
+    }
+    long w = waitReason;
+    if (w < 0 || (w >>> 3) != sched.passes()) {
+      return Optional.of(PendingReason.QUEUED);
+    }
+    return Optional.of(REASONS[(int) (w & 7)]);
+  }
+
+  private static final PendingReason[] REASONS = PendingReason.values();
 
   @Override
   public int attempts() {

@@ -4,6 +4,7 @@ import io.gpusched.Allocation;
 import io.gpusched.JobHandle;
 import io.gpusched.JobSpec;
 import io.gpusched.JobState;
+import io.gpusched.PendingReason;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
@@ -49,6 +50,11 @@ final class RunView implements JobHandle {
   @Override
   public List<Allocation> allocations() {
     return job.allocations(run);
+  }
+
+  @Override
+  public Optional<PendingReason> pendingReason() {
+    return job.pendingReason();
   }
 
   @Override

@@ -369,6 +369,18 @@ public final class LockedFifoScheduler implements GpuScheduler {
       }
     }
 
+    /** Strict FIFO: the head waits for capacity, everyone else for the head. */
+    @Override
+    public Optional<io.gpusched.PendingReason> pendingReason() {
+      synchronized (lock) {
+        if (state != JobState.PENDING) {
+          return Optional.empty();
+        }
+        return Optional.of(
+            pending.peek() == this ? io.gpusched.PendingReason.CAPACITY : io.gpusched.PendingReason.QUEUED);
+      }
+    }
+
     @Override
     public int attempts() {
       synchronized (lock) {

@@ -114,7 +114,7 @@ public final class SchedulerViews {
     return m;
   }
 
-  /** One job: spec essentials, state, times, where it runs and its cost. */
+  /** One job: spec essentials, state (and why it waits), times, where it runs and its cost. */
   public static Map<String, Object> job(JobHandle j) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("id", j.id());
@@ -122,6 +122,7 @@ public final class SchedulerViews {
     m.put("priority", j.spec().priority());
     m.put("request", j.spec().request().gpus().toString());
     m.put("state", j.state().name());
+    m.put("pendingReason", j.pendingReason().map(Enum::name).orElse(null));
     m.put("attempts", j.attempts());
     m.put("submittedAt", j.submittedAt().toString());
     m.put("startedAt", j.startedAt().map(Object::toString).orElse(null));

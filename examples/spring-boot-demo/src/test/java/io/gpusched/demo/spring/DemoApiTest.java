@@ -43,6 +43,18 @@ class DemoApiTest {
   }
 
   @Test
+  void aJobNoNodeCanHostSaysSo() throws Exception {
+    var r = send("POST", "/api/jobs",
+        "{\"queue\":\"research\",\"kind\":\"whole\",\"count\":64,\"sameNode\":true,\"durationSeconds\":1}");
+    assertThat(r.statusCode()).isEqualTo(201);
+    String id = r.body().replaceAll(".*\"id\":\"([^\"]+)\".*", "$1");
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> send("GET", "/api/jobs/" + id, null).body().contains("\"pendingReason\":\"UNSCHEDULABLE\""));
+    assertThat(send("DELETE", "/api/jobs/" + id, null).body()).contains("\"state\":\"CANCELLED\"", "\"pendingReason\":null");
+  }
+
+  @Test
   void cancelAPendingOrRunningJob() throws Exception {
     var r = send("POST", "/api/jobs",
         "{\"queue\":\"prod\",\"kind\":\"share\",\"milliGpu\":500,\"memoryMiB\":1024,\"durationSeconds\":60}");
