@@ -15,6 +15,7 @@ import io.gpusched.PlacementRequest;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -25,13 +26,15 @@ import org.jspecify.annotations.Nullable;
  * Chooses preemption victims by simulating, GPU by GPU, what would be free once they release.
  *
  * <p>For a single-GPU request (one whole GPU, a MIG profile, a share) it looks at every GPU that
- * holds a candidate victim, removes candidates from it in preference order until the request would
- * fit there (exact for MIG: slot placements, compute slices and {@code +me} uniqueness from the
- * model's geometry; shares: milli and memory), and keeps the GPU that needs the fewest victims and
- * the least lost work. For whole-GPU requests of several GPUs (and gangs of them) it picks GPUs that
- * are free or become free, cheapest first, on one node per member when the request says so. Gangs
- * of MIG or share requests are not planned (no preemption for them). Host CPU and memory are not
- * simulated. Dispatcher thread only.
+ * holds a candidate victim and finds the victims that make the request fit there (for MIG, per
+ * valid start slot: the jobs overlapping the block, then more while compute slices or the one
+ * {@code +me} are short, checked exactly against the model's geometry; for shares, milli and
+ * memory, removing in preference order), and keeps the GPU that needs the fewest victims and the
+ * least lost work. Gangs of such requests are planned member by member on the simulated GPUs
+ * (each member counted as placed where the planner put it, so two members never count the same
+ * room). For whole-GPU requests of several GPUs (and gangs of them) it picks GPUs that are free or
+ * become free, cheapest first, on one node per member when the request says so. Host CPU and
+ * memory are not simulated. Dispatcher thread only.
  */
 final class VictimPlanner {
 
@@ -62,13 +65,10 @@ final class VictimPlanner {
       rank.put(candidates.get(i), i);
     }
     GpuDemand d = request.gpus();
-    if (d instanceof GpuDemand.Whole w) {
-      if (gang == 1 && w.count() == 1) {
-        return single(request, rank, candidates, now);
-      }
+    if (d instanceof GpuDemand.Whole w && (gang > 1 || w.count() > 1)) {
       return whole(request, w, gang, rank, candidates);
     }
-    return gang == 1 ? single(request, rank, candidates, now) : null;
+    return singles(request, gang, rank, candidates, now);
   }
 
   private List<Allocation> allocations(String nodeId) {
@@ -94,40 +94,83 @@ final class VictimPlanner {
         && Capacity.modeFits(r.gpus(), gpu.mode(), gpu.model());
   }
 
-  private @Nullable List<Job> single(
-      PlacementRequest r, Map<Job, Integer> rank, List<Job> ranked, long now) {
-    Set<String> seen = new java.util.HashSet<>();
-    List<Job> best = null;
-    long bestLost = Long.MAX_VALUE;
+  /**
+   * Requests of one GPU or part of one (a whole GPU, a MIG instance, a share), {@code gang} times:
+   * member by member, the GPU that needs the fewest further victims (then the least lost work),
+   * simulating the GPUs as earlier members and victims left them. A single member only looks at
+   * the GPUs of candidate victims (a free fit would have been placed); a gang also counts GPUs with
+   * room to spare, so that members fitting in free capacity cost nothing.
+   */
+  private @Nullable List<Job> singles(
+      PlacementRequest r, int gang, Map<Job, Integer> rank, List<Job> ranked, long now) {
+    var gpus = new LinkedHashMap<String, GpuAt>();
     for (Job v : ranked) {
       for (Allocation a : v.allocations) {
         for (AllocatedGpu g : a.gpus()) {
-          if (!seen.add(g.nodeId() + "#" + g.gpuIndex())) {
-            continue;
-          }
           NodeSpec node = capacity.nodes.get(g.nodeId());
           GpuSpec gpu = node == null ? null : gpuSpec(node, g.gpuIndex());
-          if (gpu == null || !usable(r, node, gpu)) {
-            continue;
-          }
-          List<Job> chosen = freeUntilFits(r, gpu, occupants(g.nodeId(), g.gpuIndex()), rank);
-          if (chosen == null) {
-            continue;
-          }
-          long lost = 0;
-          for (Job c : chosen) {
-            lost += c.lostWorkMillis(now);
-          }
-          if (best == null
-              || chosen.size() < best.size()
-              || (chosen.size() == best.size() && lost < bestLost)) {
-            best = chosen;
-            bestLost = lost;
+          if (gpu != null) {
+            gpus.putIfAbsent(g.nodeId() + "#" + g.gpuIndex(), new GpuAt(node, gpu));
           }
         }
       }
     }
-    return best;
+    if (gang > 1) {
+      for (NodeSpec node : capacity.nodes.values()) {
+        for (GpuSpec gpu : node.gpus()) {
+          gpus.putIfAbsent(node.id() + "#" + gpu.index(), new GpuAt(node, gpu));
+        }
+      }
+    }
+    Map<String, List<Occupant>> sim = new HashMap<>();
+    var gone = new LinkedHashSet<Job>();
+    for (int member = 0; member < gang; member++) {
+      List<Job> best = null;
+      long bestLost = Long.MAX_VALUE;
+      String bestKey = null;
+      for (var e : gpus.entrySet()) {
+        GpuAt at = e.getValue();
+        if (!usable(r, at.node(), at.gpu())) {
+          continue;
+        }
+        List<Occupant> occ =
+            sim.computeIfAbsent(e.getKey(), k -> occupants(at.node().id(), at.gpu().index()));
+        List<Job> more = freeUntilFits(r, at.gpu(), occ, gone, rank);
+        if (more == null) {
+          continue;
+        }
+        long lost = 0;
+        for (Job c : more) {
+          lost += c.lostWorkMillis(now);
+        }
+        if (best == null || more.size() < best.size() || (more.size() == best.size() && lost < bestLost)) {
+          best = more;
+          bestLost = lost;
+          bestKey = e.getKey();
+        }
+      }
+      if (best == null) {
+        return null;
+      }
+      gone.addAll(best);
+      GpuAt at = gpus.get(bestKey);
+      List<Occupant> occ = sim.get(bestKey);
+      AllocatedGpu placed = placeOn(r.gpus(), at.node().id(), at.gpu(), remaining(occ, gone));
+      occ.add(new Occupant(null, java.util.Objects.requireNonNull(placed, "it fit a moment ago")));
+    }
+    return gone.isEmpty() ? null : new ArrayList<>(gone);
+  }
+
+  private record GpuAt(NodeSpec node, GpuSpec gpu) {}
+
+  private static List<AllocatedGpu> remaining(List<Occupant> occ, Set<Job> gone) {
+    var left = new ArrayList<AllocatedGpu>();
+    for (Occupant o : occ) {
+      if (o.owner() == null || !gone.contains(o.owner())) {
+        left.add(o.gpu());
+      }
+    }
+    return left;
   }
 
   private static @Nullable GpuSpec gpuSpec(NodeSpec node, int index) {
@@ -139,37 +182,108 @@ final class VictimPlanner {
     return null;
   }
 
+  /**
+   * The further victims (beyond {@code gone}) after whose release {@code r} fits on {@code gpu}:
+   * empty if it fits already, {@code null} if no choice of candidates makes it fit. On a {@link
+   * GpuMode#MIG_DYNAMIC} GPU each valid start slot is tried: the jobs overlapping that block must
+   * go, then more in preference order while compute slices (or the one {@code +me}) are short; the
+   * start needing the fewest, then the most preferred, wins. Otherwise candidates go in preference
+   * order until it fits.
+   */
   private @Nullable List<Job> freeUntilFits(
-      PlacementRequest r, GpuSpec gpu, List<Occupant> occ, Map<Job, Integer> rank) {
+      PlacementRequest r, GpuSpec gpu, List<Occupant> occ, Set<Job> gone, Map<Job, Integer> rank) {
     var removable = new ArrayList<Job>();
     for (Occupant o : occ) {
-      if (o.owner() != null && rank.containsKey(o.owner()) && !removable.contains(o.owner())) {
-        removable.add(o.owner());
+      Job owner = o.owner();
+      if (owner != null && rank.containsKey(owner) && !gone.contains(owner) && !removable.contains(owner)) {
+        removable.add(owner);
       }
     }
     removable.sort(Comparator.comparingInt(rank::get));
-    var gone = new LinkedHashSet<Job>();
-    for (int i = 0; i <= removable.size(); i++) {
-      if (i > 0) {
-        gone.add(removable.get(i - 1));
-      }
-      var left = new ArrayList<AllocatedGpu>();
+    MigGeometry geo = gpu.model().mig();
+    if (!(r.gpus() instanceof GpuDemand.Mig m) || gpu.mode() != GpuMode.MIG_DYNAMIC || geo == null) {
+      return thenInOrder(r, gpu, occ, gone, new ArrayList<>(), removable);
+    }
+    MigProfile p = geo.profile(m.profile()).orElse(null);
+    if (p == null) {
+      return null;
+    }
+    List<Job> best = null;
+    int bestRanks = Integer.MAX_VALUE;
+    for (int start : p.placementStarts()) {
+      int block = ((1 << p.memorySlices()) - 1) << start;
+      var forced = new ArrayList<Job>();
+      boolean blocked = false;
       for (Occupant o : occ) {
-        if (o.owner() == null || !gone.contains(o.owner())) {
-          left.add(o.gpu());
+        Job owner = o.owner();
+        if (owner != null && gone.contains(owner)) {
+          continue;
+        }
+        MigProfile q = o.gpu().migProfile() == null ? null : geo.profile(o.gpu().migProfile()).orElse(null);
+        int held = q == null ? -1 : ((1 << q.memorySlices()) - 1) << o.gpu().migStartSlot();
+        if ((held & block) != 0) {
+          if (owner == null || !rank.containsKey(owner)) {
+            blocked = true; // not ours to preempt
+            break;
+          }
+          if (!forced.contains(owner)) {
+            forced.add(owner);
+          }
         }
       }
-      if (fits(r.gpus(), gpu, left)) {
-        return i == 0 ? null : new ArrayList<>(gone);
+      if (blocked) {
+        continue;
+      }
+      List<Job> chosen = thenInOrder(r, gpu, occ, gone, forced, removable);
+      if (chosen == null) {
+        continue;
+      }
+      int ranks = 0;
+      for (Job c : chosen) {
+        ranks += rank.get(c);
+      }
+      if (best == null || chosen.size() < best.size() || (chosen.size() == best.size() && ranks < bestRanks)) {
+        best = chosen;
+        bestRanks = ranks;
       }
     }
-    return null;
+    return best;
   }
 
-  /** Whether {@code d} fits on {@code gpu} if only {@code left} stays on it. */
-  static boolean fits(GpuDemand d, GpuSpec gpu, List<AllocatedGpu> left) {
+  /** {@code first}, then candidates from {@code ranked} in order, until {@code r} fits; or null. */
+  private static @Nullable List<Job> thenInOrder(
+      PlacementRequest r, GpuSpec gpu, List<Occupant> occ, Set<Job> gone, List<Job> first, List<Job> ranked) {
+    var chosen = new ArrayList<>(first);
+    var also = new LinkedHashSet<>(gone);
+    also.addAll(first);
+    int next = 0;
+    for (; ; ) {
+      if (placeOn(r.gpus(), "", gpu, remaining(occ, also)) != null) {
+        return chosen;
+      }
+      while (next < ranked.size() && also.contains(ranked.get(next))) {
+        next++;
+      }
+      if (next == ranked.size()) {
+        return null;
+      }
+      Job v = ranked.get(next++);
+      also.add(v);
+      chosen.add(v);
+    }
+  }
+
+  /**
+   * Where {@code d} would go on {@code gpu} if only {@code left} stays on it (the first free MIG
+   * placement or static instance), or {@code null} if it does not fit.
+   */
+  static @Nullable AllocatedGpu placeOn(GpuDemand d, String nodeId, GpuSpec gpu, List<AllocatedGpu> left) {
+    String model = gpu.model().name();
     if (d instanceof GpuDemand.Whole) {
-      return left.isEmpty();
+      return left.isEmpty()
+          ? new AllocatedGpu(nodeId, gpu.index(), gpu.uuid(), model, gpu.mode(), null, -1, (int) Capacity.GPU,
+              gpu.model().memoryMiB())
+          : null;
     }
     if (d instanceof GpuDemand.Share s) {
       long milli = s.milliGpu();
@@ -178,23 +292,25 @@ final class VictimPlanner {
         milli += g.milliGpu();
         mem += g.memoryMiB();
       }
-      return milli <= Capacity.GPU && mem <= gpu.model().memoryMiB();
+      return milli <= Capacity.GPU && mem <= gpu.model().memoryMiB()
+          ? new AllocatedGpu(nodeId, gpu.index(), gpu.uuid(), model, gpu.mode(), null, -1, s.milliGpu(), s.memoryMiB())
+          : null;
     }
     MigGeometry geo = gpu.model().mig();
     if (geo == null) {
-      return false;
+      return null;
     }
     MigProfile p = geo.profile(((GpuDemand.Mig) d).profile()).orElse(null);
     if (p == null) {
-      return false;
+      return null;
     }
     if (gpu.mode() == GpuMode.MIG_STATIC) {
       for (MigInstance inst : gpu.staticInstances()) {
         if (inst.profile().equals(p.name()) && !startTaken(left, inst.startSlot())) {
-          return true;
+          return mig(nodeId, gpu, p, inst.startSlot());
         }
       }
-      return false;
+      return null;
     }
     int mask = 0;
     int compute = 0;
@@ -202,22 +318,27 @@ final class VictimPlanner {
     for (AllocatedGpu g : left) {
       MigProfile q = g.migProfile() == null ? null : geo.profile(g.migProfile()).orElse(null);
       if (q == null) {
-        return false;
+        return null;
       }
       mask |= ((1 << q.memorySlices()) - 1) << g.migStartSlot();
       compute += q.computeSlices();
       me |= q.isMediaExtension();
     }
     if (compute + p.computeSlices() > geo.computeSlices() || (me && p.isMediaExtension())) {
-      return false;
+      return null;
     }
     int need = (1 << p.memorySlices()) - 1;
     for (int start : p.placementStarts()) {
       if ((mask & (need << start)) == 0) {
-        return true;
+        return mig(nodeId, gpu, p, start);
       }
     }
-    return false;
+    return null;
+  }
+
+  private static AllocatedGpu mig(String nodeId, GpuSpec gpu, MigProfile p, int start) {
+    return new AllocatedGpu(
+        nodeId, gpu.index(), gpu.uuid(), gpu.model().name(), gpu.mode(), p.name(), start, 0, p.memoryMiB());
   }
 
   private static boolean startTaken(List<AllocatedGpu> left, int start) {

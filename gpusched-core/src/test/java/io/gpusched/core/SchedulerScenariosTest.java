@@ -680,4 +680,66 @@ class SchedulerScenariosTest {
     throwing.verifyInvariants();
     s.verifyInvariants();
   }
+
+  @Test
+  void aGangOfMigInstancesPreemptsTheFewestJobs() {
+    var s = build(h.builder().nodes(List.of(mig("m", 2))));
+    var low = new ArrayList<JobHandle>();
+    for (int i = 0; i < 14; i++) {
+      low.add(s.submit(JobSpec.builder(PlacementRequest.mig("1g.10gb")).id("low" + i).preemptible(true)
+          .gracePeriod(Duration.ofMinutes(1)).build()));
+    }
+    assertThat(low).allMatch(j -> j.state() == JobState.RUNNING); // 7 per GPU, slots 0..6
+    JobHandle gang = s.submit(JobSpec.builder(PlacementRequest.mig("3g.40gb")).id("gang").gangSize(2)
+        .priority(10).build());
+    // A 3g.40gb needs slots 4-7 (three 1g instances) or 0-3 (four): one member per GPU costs 3 + 3,
+    // both on one GPU 7.
+    List<JobHandle> stopping = low.stream().filter(j -> j.state() == JobState.PREEMPTING).toList();
+    assertThat(stopping)
+        .as(() -> stopping.stream().map(j -> j.id() + "@" + j.allocations().get(0).gpus().get(0).gpuIndex() + ":"
+            + j.allocations().get(0).gpus().get(0).migStartSlot()).toList().toString())
+        .hasSize(6);
+    assertThat(gang.pendingReason()).contains(io.gpusched.PendingReason.PREEMPTION);
+    stopping.forEach(JobHandle::stopped);
+    assertThat(gang.state()).isEqualTo(JobState.RUNNING);
+    assertThat(gang.allocations()).hasSize(2);
+    assertThat(gang.allocations().stream().map(a -> a.gpus().get(0).gpuUuid()).distinct()).hasSize(2);
+    assertThat(low.stream().filter(j -> j.state() == JobState.RUNNING)).hasSize(8);
+    s.verifyInvariants();
+  }
+
+  @Test
+  void aGangOfSharesPreemptsOneJobPerGpu() {
+    NodeSpec shared = NodeSpec.builder("s").gpus(2, GpuModels.H100_80GB, GpuMode.SHARED).build();
+    var s = build(h.builder().nodes(List.of(shared)));
+    var low = new ArrayList<JobHandle>();
+    for (int i = 0; i < 4; i++) {
+      low.add(s.submit(JobSpec.builder(PlacementRequest.share(400, 20_000)).id("low" + i).preemptible(true)
+          .gracePeriod(Duration.ZERO).requeueOnPreemption(false).build()));
+    }
+    assertThat(low).allMatch(j -> j.state() == JobState.RUNNING);
+    JobHandle gang = s.submit(JobSpec.builder(PlacementRequest.share(600, 20_000)).id("gang").gangSize(2)
+        .priority(10).build());
+    // Two 600s never fit on one GPU (1000 milli); one 400 leaving each GPU makes room for one.
+    assertThat(gang.state()).isEqualTo(JobState.RUNNING);
+    assertThat(low.stream().filter(j -> j.state() == JobState.PREEMPTED)).hasSize(2);
+    assertThat(gang.allocations().stream().map(a -> a.gpus().get(0).gpuIndex()).distinct()).hasSize(2);
+    s.verifyInvariants();
+  }
+
+  @Test
+  void aMigPreemptionFreesTheCheapestAlignedBlock() {
+    var s = build(h.builder().nodes(List.of(mig("m", 1))));
+    var low = new ArrayList<JobHandle>();
+    for (int i = 0; i < 7; i++) {
+      low.add(s.submit(JobSpec.builder(PlacementRequest.mig("1g.10gb")).id("low" + i).preemptible(true)
+          .gracePeriod(Duration.ZERO).requeueOnPreemption(false).build()));
+    }
+    JobHandle big = s.submit(JobSpec.builder(PlacementRequest.mig("3g.40gb")).id("big").priority(10).build());
+    // slots 4-7 hold three 1g instances (slot 7 is never a 1g start), slots 0-3 four
+    assertThat(big.state()).isEqualTo(JobState.RUNNING);
+    assertThat(big.allocations().get(0).gpus().get(0).migStartSlot()).isEqualTo(4);
+    assertThat(low.stream().filter(j -> j.state() == JobState.PREEMPTED)).hasSize(3);
+    s.verifyInvariants();
+  }
 }
