@@ -28,7 +28,7 @@ class ReadmeQuickStartTest {
   static final Map<String, List<String>> EXPECTED =
       Map.of(
           "QuickStart", List.of("3g.40gb", "node-2"),
-          "QuickScheduler", List.of("start next", "PENDING", "RUNNING"));
+          "QuickScheduler", List.of("start next", "PENDING CAPACITY", "RUNNING"));
 
   @Test
   void everyJavaExampleCompilesAndRuns(@TempDir Path dir) throws Exception {
