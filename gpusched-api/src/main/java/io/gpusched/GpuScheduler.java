@@ -11,8 +11,11 @@ import java.util.Optional;
  *
  * <p>Jobs start <b>in the call that freed the capacity</b>: {@link JobHandle#complete()}, a
  * release, a node addition or a submission runs the dispatcher on the calling thread unless another
- * thread is already dispatching, in which case that thread picks the work up before it returns. No
- * thread ever waits for another (no locks); dispatch decisions are serialized.
+ * thread is already dispatching, in which case that thread picks the work up before it returns.
+ * Job calls and placements never wait for another thread (no locks); dispatch decisions are
+ * serialized. Node additions and removals ({@link #addNode}, {@link #nodeDown}) serialize among
+ * themselves on a short node-management section, as the engine's node management does, so that
+ * node calls take effect in the order they were made.
  *
  * <p>Time-based work (grace deadlines, leases, idle checks, time limits, drain deadlines) runs in
  * {@link #tick()}, which the scheduler's own timer calls periodically unless it was built for
@@ -92,7 +95,9 @@ public interface GpuScheduler extends AutoCloseable {
 
   /**
    * Marks a node lost: it is removed, its jobs are requeued at once (none is lost), and the host
-   * gets {@link JobLauncher#stop} with {@link StopReason#NODE_LOST}.
+   * gets {@link JobLauncher#stop} with {@link StopReason#NODE_LOST}. When this returns the node is
+   * gone from the engine, its jobs are PENDING and its id is free: the node may be added back under
+   * the same id straight away.
    *
    * @param nodeId node id
    * @throws IllegalArgumentException if the node is unknown

@@ -19,6 +19,7 @@ import io.gpusched.JobLauncher;
 import io.gpusched.JobSpec;
 import io.gpusched.JobState;
 import io.gpusched.NodeSpec;
+import io.gpusched.NodeRemoval;
 import io.gpusched.NodeState;
 import io.gpusched.PendingReason;
 import io.gpusched.PlacementObserver;
@@ -126,6 +127,20 @@ final class DefaultScheduler implements GpuScheduler {
       new TreeSet<>(Comparator.<Job>comparingLong(j -> j.endBoundMillis).thenComparingLong(j -> j.seq));
   private final LinkedHashSet<Job> preempting = new LinkedHashSet<>();
   private final LinkedHashSet<Job> preemptors = new LinkedHashSet<>();
+  /**
+   * Node id → incarnation, in call order: written by {@code addNode} and {@code nodeDown} at call
+   * time under {@link #nodeMgmt}, together with the engine change and the command that books it.
+   * Node calls validate against it, and their commands act only on the incarnation they were made
+   * for: "node down, node back under the same id, cordon" ends the same however the dispatcher
+   * interleaves.
+   */
+  private final ConcurrentHashMap<String, Long> nodeGens = new ConcurrentHashMap<>();
+
+  /** Serializes node additions and removals with their commands (never taken by placement). */
+  private final Object nodeMgmt = new Object();
+
+  private long nextGen;
+
   /** Allocation id → job; written by the dispatcher, read by callers (drain) too. */
   private final Map<Long, Job> owners = new ConcurrentHashMap<>();
   /** Whole GPUs held by the scheduler's running jobs, per node. */
@@ -173,6 +188,7 @@ final class DefaultScheduler implements GpuScheduler {
     for (NodeSpec n : cluster.nodes()) {
       capacity.add(n, states.getOrDefault(n.id(), NodeState.READY));
       priceTiers.add(n.pricePerGpuHour());
+      nodeGens.put(n.id(), nextGen++);
     }
     b.listeners.forEach(events::add);
     if (b.manualTicks) {
@@ -253,15 +269,19 @@ final class DefaultScheduler implements GpuScheduler {
     Objects.requireNonNull(node, "node");
     checkOpen();
     NodeSpec n = preferCheapest ? withPriceLabel(node) : node;
-    cluster.addNode(n);
-    command(
-        () -> {
-          capacity.add(n, NodeState.READY);
-          priceTiers.add(n.pricePerGpuHour());
-          events.publish(
-              new SchedulerEvent.NodeStateChanged(
-                  at(nowMillis()), n.id(), null, NodeState.READY, "added"));
-        });
+    synchronized (nodeMgmt) {
+      cluster.addNode(n);
+      nodeGens.put(n.id(), nextGen++);
+      commands.offer(
+          () -> {
+            capacity.add(n, NodeState.READY);
+            priceTiers.add(n.pricePerGpuHour());
+            events.publish(
+                new SchedulerEvent.NodeStateChanged(
+                    at(nowMillis()), n.id(), null, NodeState.READY, "added"));
+          });
+    }
+    drain();
   }
 
   static NodeSpec withPriceLabel(NodeSpec n) {
@@ -282,22 +302,31 @@ final class DefaultScheduler implements GpuScheduler {
   }
 
   private void setState(String nodeId, NodeState to, String why) {
-    requireNode(nodeId);
-    command(() -> changeState(nodeId, to, why));
+    long gen = requireNode(nodeId);
+    command(() -> changeState(nodeId, gen, to, why));
   }
 
   /**
    * Changes a node's state in the engine and in the books together, on the dispatcher, so that
-   * racing cordon/uncordon/drain calls end in the same state in both.
+   * racing cordon/uncordon/drain calls end in the same state in both; nothing if the incarnation
+   * {@code gen} the call was made for is gone (removed, perhaps back under the same id).
+   *
+   * @return whether it changed anything
    */
-  private void changeState(String nodeId, NodeState to, String why) {
+  private boolean changeState(String nodeId, long gen, NodeState to, String why) {
     NodeState from = capacity.states.get(nodeId);
     if (from == null) {
-      return;
+      return false;
     }
-    cluster.setNodeState(nodeId, to);
+    synchronized (nodeMgmt) {
+      if (!Long.valueOf(gen).equals(nodeGens.get(nodeId))) {
+        return false;
+      }
+      cluster.setNodeState(nodeId, to);
+    }
     capacity.setState(nodeId, to);
     events.publish(new SchedulerEvent.NodeStateChanged(at(nowMillis()), nodeId, from, to, why));
+    return true;
   }
 
   @Override
@@ -325,7 +354,7 @@ final class DefaultScheduler implements GpuScheduler {
   }
 
   private void drain(String nodeId, long deadlineMillis, StopReason why, String text) {
-    requireNode(nodeId);
+    long gen = requireNode(nodeId);
     // Stops already in progress take the drain's reason now, in the caller's program order: a
     // host reporting one of them stopped right after this call sees it requeued, even while
     // another thread holds the dispatcher and the command below runs later.
@@ -334,7 +363,9 @@ final class DefaultScheduler implements GpuScheduler {
     }
     command(
         () -> {
-          changeState(nodeId, NodeState.DRAINING, text);
+          if (!changeState(nodeId, gen, NodeState.DRAINING, text)) {
+            return; // that node is gone; its jobs were requeued with it
+          }
           long now = nowMillis();
           for (Job j : jobsOn(nodeId)) {
             long grace = Math.min(j.spec.gracePeriod().toMillis(), deadlineMillis);
@@ -355,32 +386,46 @@ final class DefaultScheduler implements GpuScheduler {
 
   @Override
   public void nodeDown(String nodeId) {
-    requireNode(nodeId);
-    command(
-        () -> {
-          if (!capacity.nodes.containsKey(nodeId)) {
-            return;
-          }
-          long now = nowMillis();
-          Set<Job> hit = new LinkedHashSet<>(jobsOn(nodeId));
-          NodeState from = capacity.states.get(nodeId);
-          cluster.removeNode(nodeId, true);
-          capacity.remove(nodeId);
-          for (Job j : hit) {
-            JobState was = j.stopNow(StopReason.NODE_LOST, true);
-            if (was != null) {
-              safeStop(j, StopReason.NODE_LOST, now);
-              onPreempted(j, StopReason.NODE_LOST, true);
-            }
-          }
-          events.publish(
-              new SchedulerEvent.NodeStateChanged(at(now), nodeId, from, NodeState.DOWN, "lost"));
-        });
+    synchronized (nodeMgmt) {
+      requireNode(nodeId);
+      // Out of the engine and its jobs stopped now, in call order: the id is free when this
+      // returns (the node may come back at once), and a host report racing it sees the job
+      // requeued, never completed after its node was lost. The books follow on the dispatcher.
+      NodeRemoval removal = cluster.removeNode(nodeId, true);
+      nodeGens.remove(nodeId);
+      var stopped = new LinkedHashSet<Job>();
+      for (Allocation a : removal.lost()) {
+        Job j = owners.get(a.id());
+        if (j != null && !stopped.contains(j) && j.stopNow(StopReason.NODE_LOST, true) != null) {
+          stopped.add(j);
+        }
+      }
+      commands.offer(() -> onNodeDown(nodeId, stopped));
+    }
+    drain();
   }
 
+  private void onNodeDown(String nodeId, Set<Job> stopped) {
+    NodeState from = capacity.states.get(nodeId);
+    long now = nowMillis();
+    capacity.remove(nodeId);
+    for (Job j : stopped) {
+      safeStop(j, StopReason.NODE_LOST, now);
+      onPreempted(j, StopReason.NODE_LOST, true);
+    }
+    events.publish(new SchedulerEvent.NodeStateChanged(at(now), nodeId, from, NodeState.DOWN, "lost"));
+  }
+
+  /** The scheduler's jobs holding a part of the node; none once the node left the engine. */
   private List<Job> jobsOn(String nodeId) {
+    List<Allocation> held;
+    try {
+      held = cluster.allocations(nodeId);
+    } catch (IllegalArgumentException gone) {
+      return List.of();
+    }
     var out = new LinkedHashSet<Job>();
-    for (Allocation a : cluster.allocations(nodeId)) {
+    for (Allocation a : held) {
       Job j = owners.get(a.id());
       if (j != null) {
         out.add(j);
@@ -389,12 +434,15 @@ final class DefaultScheduler implements GpuScheduler {
     return new ArrayList<>(out);
   }
 
-  private void requireNode(String nodeId) {
+  /** Checks the node exists as of this call; returns its incarnation. */
+  private long requireNode(String nodeId) {
     Objects.requireNonNull(nodeId, "nodeId");
     checkOpen();
-    if (!capacity.nodes.containsKey(nodeId)) {
+    Long gen = nodeGens.get(nodeId);
+    if (gen == null) {
       throw new IllegalArgumentException("unknown node " + nodeId);
     }
+    return gen;
   }
 
   @Override
@@ -687,6 +735,9 @@ final class DefaultScheduler implements GpuScheduler {
       if (n.id().equals(nodeId)) {
         capacity.add(n, NodeState.READY);
         priceTiers.add(n.pricePerGpuHour());
+        synchronized (nodeMgmt) {
+          nodeGens.computeIfAbsent(nodeId, k -> nextGen++);
+        }
         return;
       }
     }

@@ -40,7 +40,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <h2>Concurrency</h2>
  *
- * All scheduler methods are thread-safe and <b>never block</b>. Scheduling decisions are
+ * All scheduler methods are thread-safe. Job calls and placements <b>never block</b>; node
+ * additions and removals serialize briefly among themselves (see {@link GpuScheduler}). Scheduling decisions are
  * serialized without a lock: the calling thread runs the dispatcher unless another thread is
  * already running it, in which case that thread performs the work before it stops (a
  * work-in-progress counter; see the implementation notes in {@code docs/scheduler.md}). Job state

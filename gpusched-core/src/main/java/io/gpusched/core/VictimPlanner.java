@@ -71,13 +71,26 @@ final class VictimPlanner {
     return singles(request, gang, rank, candidates, now);
   }
 
-  private List<Allocation> allocations(String nodeId) {
-    return allocationsByNode.computeIfAbsent(nodeId, cluster::allocations);
+  /** A node's allocations; null if it already left the engine (a node loss not yet booked). */
+  private @Nullable List<Allocation> allocations(String nodeId) {
+    return allocationsByNode.computeIfAbsent(
+        nodeId,
+        id -> {
+          try {
+            return cluster.allocations(id);
+          } catch (IllegalArgumentException gone) {
+            return null;
+          }
+        });
   }
 
   private List<Occupant> occupants(String nodeId, int gpuIndex) {
     var out = new ArrayList<Occupant>();
-    for (Allocation a : allocations(nodeId)) {
+    List<Allocation> held = allocations(nodeId);
+    if (held == null) {
+      return out;
+    }
+    for (Allocation a : held) {
       for (AllocatedGpu g : a.gpus()) {
         if (g.nodeId().equals(nodeId) && g.gpuIndex() == gpuIndex) {
           out.add(new Occupant(owners.get(a.id()), g));
@@ -89,6 +102,7 @@ final class VictimPlanner {
 
   private boolean usable(PlacementRequest r, NodeSpec node, GpuSpec gpu) {
     return capacity.states.get(node.id()) == NodeState.READY
+        && allocations(node.id()) != null
         && r.constraints().allowsModel(gpu.model().name())
         && r.constraints().allowsNode(node.labels(), node.capacityClass())
         && Capacity.modeFits(r.gpus(), gpu.mode(), gpu.model());

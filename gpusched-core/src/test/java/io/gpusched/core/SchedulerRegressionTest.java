@@ -396,4 +396,53 @@ class SchedulerRegressionTest {
     assertThat(a.state()).as("drained jobs are requeued, never failed").isNotEqualTo(JobState.FAILED);
     assertThat(h.events(SchedulerEvent.JobRequeued.class)).extracting(e -> e.jobId()).containsExactly("a");
   }
+
+  @Test
+  void aNodeLostAndBackUnderTheSameIdWhileAnotherThreadDispatches() {
+    // Launcher calls run on the dispatching thread, so calls made from one are queued behind the
+    // pass, as calls from other threads are while someone dispatches.
+    var h = new SchedulerHarness();
+    var s = (DefaultScheduler) h.builder().nodes(List.of(SchedulerHarness.whole("spot", 1))).build();
+    JobHandle a = s.submit(SchedulerHarness.job("a", 1).build());
+    s.addNode(SchedulerHarness.whole("n1", 1));
+    h.launcher.onStart =
+        j -> {
+          if (j.id().equals("trigger")) {
+            s.nodeDown("spot");
+            s.addNode(SchedulerHarness.whole("spot", 1)); // the spot node is back, same id
+            s.drain("n1", java.time.Duration.ofHours(1));
+          }
+        };
+    JobHandle trigger = s.submit(SchedulerHarness.job("trigger", 1).build());
+    assertThat(trigger.state()).as("the launcher's calls did not throw").isEqualTo(JobState.PREEMPTING);
+    assertThat(a.attempts()).isEqualTo(2);
+    assertThat(a.state()).isEqualTo(JobState.RUNNING);
+    assertThat(a.allocations().get(0).nodeId()).isEqualTo("spot");
+    assertThat(s.cluster().nodes()).extracting(NodeSpec::id).containsExactlyInAnyOrder("spot", "n1");
+    trigger.stopped();
+    assertThat(trigger.state()).as("requeued; the only other GPU is taken").isEqualTo(JobState.PENDING);
+    s.verifyInvariants();
+  }
+
+  @Test
+  void nodeDownThenAnyNodeCallFromTheSameThreadSeesTheNodeGone() {
+    var h = new SchedulerHarness();
+    var s = (DefaultScheduler) h.builder().nodes(List.of(SchedulerHarness.whole("n1", 1), SchedulerHarness.whole("n2", 1))).build();
+    var errors = new java.util.ArrayList<Throwable>();
+    h.launcher.onStart =
+        j -> {
+          s.nodeDown("n2");
+          for (Runnable call :
+              List.<Runnable>of(() -> s.nodeDown("n2"), () -> s.cordon("n2"), () -> s.drain("n2", java.time.Duration.ZERO))) {
+            try {
+              call.run();
+            } catch (IllegalArgumentException e) {
+              errors.add(e);
+            }
+          }
+        };
+    s.submit(SchedulerHarness.job("a", 1).build());
+    assertThat(errors).hasSize(3).allSatisfy(e -> assertThat(e).hasMessageContaining("n2"));
+    s.verifyInvariants();
+  }
 }
