@@ -10,9 +10,17 @@ package io.gpusched;
  *     work that can run on it (&ge; 0, finite)
  * @param borrowLimitGpus how far beyond that guarantee the queue may use this model ({@link
  *     Double#POSITIVE_INFINITY}: no limit, 0: never beyond)
+ * @param lendLimitGpus how much of its unused guarantee on this model other queues may borrow
+ *     ({@link Double#POSITIVE_INFINITY}: all of it, 0: it stays free for this queue); queues with a
+ *     guarantee of their own on the model borrow within it without limit
  * @throws IllegalArgumentException naming the bad value
  */
-public record ModelQuota(double guaranteedGpus, double borrowLimitGpus) {
+public record ModelQuota(double guaranteedGpus, double borrowLimitGpus, double lendLimitGpus) {
+
+  /** A quota whose unused guarantee may all be lent. */
+  public ModelQuota(double guaranteedGpus, double borrowLimitGpus) {
+    this(guaranteedGpus, borrowLimitGpus, Double.POSITIVE_INFINITY);
+  }
 
   /** Validates the components. */
   public ModelQuota {
@@ -23,6 +31,10 @@ public record ModelQuota(double guaranteedGpus, double borrowLimitGpus) {
     if (!(borrowLimitGpus >= 0)) {
       throw new IllegalArgumentException(
           "model quota borrowLimitGpus must be >= 0, was " + borrowLimitGpus);
+    }
+    if (!(lendLimitGpus >= 0)) {
+      throw new IllegalArgumentException(
+          "model quota lendLimitGpus must be >= 0, was " + lendLimitGpus);
     }
   }
 }

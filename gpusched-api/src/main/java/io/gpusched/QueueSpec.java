@@ -21,8 +21,9 @@ import java.util.Objects;
  *
  * <p>{@code modelQuotas} add quotas per GPU model (key: {@link GpuModel#name()}), for teams that own
  * capacity of one model: usage of that model never exceeds its guarantee plus its borrow limit
- * (jobs are placed on other models instead), and its guarantee is reclaimed on that model. The
- * totals above apply as well.
+ * (jobs are placed on other models instead), its guarantee is reclaimed on that model, and its lend
+ * limit there bounds how much of its unused guarantee on the model others may borrow. The totals
+ * above apply as well.
  *
  * <p>Immutable and thread-safe.
  *
@@ -131,8 +132,18 @@ public record QueueSpec(
      * @throws IllegalArgumentException naming the bad value
      */
     public Builder modelQuota(String model, double guaranteedGpus, double borrowLimitGpus) {
-      modelQuotas.put(
-          Checks.requireName(model, "model name"), new ModelQuota(guaranteedGpus, borrowLimitGpus));
+      return modelQuota(model, new ModelQuota(guaranteedGpus, borrowLimitGpus));
+    }
+
+    /**
+     * Adds a quota on one GPU model, with a lend limit.
+     *
+     * @param model GPU model name ({@link GpuModel#name()})
+     * @param quota guarantee, borrow limit and lend limit on that model
+     * @throws IllegalArgumentException if the model name is blank
+     */
+    public Builder modelQuota(String model, ModelQuota quota) {
+      modelQuotas.put(Checks.requireName(model, "model name"), Objects.requireNonNull(quota, "quota"));
       return this;
     }
 

@@ -112,6 +112,8 @@ final class DefaultScheduler implements GpuScheduler {
   private final Map<String, QueueState> queues = new LinkedHashMap<>();
   private final List<QueueState> queueList = new ArrayList<>();
   private final boolean anyLendLimit;
+  /** Whether some queue limits lending of its guarantee on one GPU model. */
+  private final boolean anyModelLendLimit;
   private final ConcurrentHashMap<String, Job> live = new ConcurrentHashMap<>();
   private final Cache<String, Job> finished;
   private final MpscUnboundedArrayQueue<Runnable> commands = new MpscUnboundedArrayQueue<>(256);
@@ -174,13 +176,18 @@ final class DefaultScheduler implements GpuScheduler {
                 .thenComparingLong(j -> j.seq);
     this.globalHeads = new TreeSet<>(order);
     boolean lend = false;
+    boolean modelLend = false;
     for (QueueSpec q : b.queues.values()) {
       QueueState s = new QueueState(q, queueList.size(), order);
       queues.put(q.name(), s);
       queueList.add(s);
       lend |= !Double.isInfinite(q.lendLimitGpus());
+      for (var mq : q.modelQuotas().values()) {
+        modelLend |= !Double.isInfinite(mq.lendLimitGpus());
+      }
     }
     this.anyLendLimit = lend;
+    this.anyModelLendLimit = modelLend;
     this.finished =
         Caffeine.newBuilder().maximumSize(b.retainFinished).executor(Runnable::run).build();
     Map<String, NodeState> states = new HashMap<>();
@@ -1026,14 +1033,16 @@ final class DefaultScheduler implements GpuScheduler {
       }
       return ps.waits(j, PendingReason.PREEMPTION, Outcome.SKIPPED);
     }
+    // capacity it could not use for quota reasons had room: say so
+    PendingReason why = restricted && j.quotaKeptItFromRoom ? PendingReason.QUOTA : PendingReason.CAPACITY;
     if (!backfill) {
-      return ps.waits(j, PendingReason.CAPACITY, Outcome.STOP);
+      return ps.waits(j, why, Outcome.STOP);
     }
     if (h == null || outranks) {
       ps.holder = j;
       ps.reservationKnown = false;
     }
-    return ps.waits(j, PendingReason.CAPACITY, Outcome.SKIPPED);
+    return ps.waits(j, why, Outcome.SKIPPED);
   }
 
   /**
@@ -1087,6 +1096,7 @@ final class DefaultScheduler implements GpuScheduler {
   private boolean quotaAllows(Job j) {
     QueueState q = j.queue;
     j.allowedModels = null;
+    j.quotaKeptItFromRoom = false;
     long after = q.usedMilli + j.demandMilli;
     if (after > q.guaranteeMilli + q.borrowLimitMilli) {
       return false;
@@ -1103,7 +1113,7 @@ final class DefaultScheduler implements GpuScheduler {
         return false;
       }
     }
-    if (q.modelQuotas.isEmpty()) {
+    if (q.modelQuotas.isEmpty() && !anyModelLendLimit) {
       return true;
     }
     Set<String> allowed = new java.util.LinkedHashSet<>();
@@ -1112,8 +1122,10 @@ final class DefaultScheduler implements GpuScheduler {
       int m = capacity.poolModel[p];
       long[] quota = modelQuota(q, m);
       String name = capacity.models.get(m).name();
-      if (quota != null && modelUse(q, m) + j.demandMilli > quota[1]) {
+      if ((quota != null && modelUse(q, m) + j.demandMilli > quota[1])
+          || (anyModelLendLimit && !modelLendAllows(q, m, j.demandMilli))) {
         excluded = true;
+        j.quotaKeptItFromRoom |= capacity.poolCap[p] - capacity.poolUsed[p] >= j.demandMilli;
       } else {
         allowed.add(name);
       }
@@ -1125,6 +1137,35 @@ final class DefaultScheduler implements GpuScheduler {
       j.allowedModels = Set.copyOf(allowed);
     }
     return true;
+  }
+
+  /**
+   * Per-model lend limits: {@code q} may take {@code demand} of model {@code m} beyond its own
+   * guarantee there only if what stays free of {@code m} covers the unused guarantee other queues
+   * do not lend on it.
+   */
+  private boolean modelLendAllows(QueueState q, int m, long demand) {
+    long[] own = modelQuota(q, m);
+    if (modelUse(q, m) + demand <= (own == null ? 0 : own[0])) {
+      return true;
+    }
+    long kept = 0;
+    for (QueueState o : queueList) {
+      long[] oq = o == q ? null : modelQuota(o, m);
+      if (oq != null && oq[2] < Long.MAX_VALUE / 8) {
+        kept += Math.max(0, oq[0] - modelUse(o, m) - oq[2]);
+      }
+    }
+    if (kept == 0) {
+      return true;
+    }
+    long used = 0;
+    for (int p = 0; p < capacity.poolModel.length; p++) {
+      if (capacity.poolModel[p] == m) {
+        used += capacity.poolUsed[p];
+      }
+    }
+    return capacity.modelCap[m] - used - demand >= kept;
   }
 
   /**

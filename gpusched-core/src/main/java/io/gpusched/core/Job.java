@@ -84,6 +84,8 @@ final class Job implements JobHandle {
   final LinkedHashSet<Job> victims = new LinkedHashSet<>();
 
   long lastPlanVersion = -1;
+  /** Whether a model that per-model quotas kept from the job this pass had room for it. */
+  boolean quotaKeptItFromRoom;
   /** Models the job may be placed on this pass (per-model quota limits), or null for any. */
   java.util.@Nullable Set<String> allowedModels;
   long noPreemptionBeforeMillis = Long.MIN_VALUE;

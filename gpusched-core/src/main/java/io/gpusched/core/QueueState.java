@@ -60,7 +60,7 @@ final class QueueState {
             (model, quota) -> {
               long g = toMilli(quota.guaranteedGpus());
               long b = toMilli(quota.borrowLimitGpus());
-              modelQuotas.put(model, new long[] {g, g + b});
+              modelQuotas.put(model, new long[] {g, g + b, toMilli(quota.lendLimitGpus())});
             });
   }
 

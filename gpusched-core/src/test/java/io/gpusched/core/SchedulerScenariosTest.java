@@ -742,4 +742,36 @@ class SchedulerScenariosTest {
     assertThat(low.stream().filter(j -> j.state() == JobState.PREEMPTED)).hasSize(3);
     s.verifyInvariants();
   }
+
+  @Test
+  void aModelLendLimitKeepsPartOfAGuaranteeFreeForItsOwner() {
+    NodeSpec h100 = NodeSpec.builder("h").gpus(4, GpuModels.H100_80GB, GpuMode.WHOLE).build();
+    NodeSpec a100 = NodeSpec.builder("a").gpus(4, GpuModels.A100_80GB, GpuMode.WHOLE).build();
+    var s =
+        build(
+            h.builder()
+                .nodes(List.of(h100, a100))
+                .preemption(false)
+                .queue(QueueSpec.builder("owner")
+                    .modelQuota("H100-80GB", new io.gpusched.ModelQuota(4, 0, 1)).build())
+                .queue(QueueSpec.of("other")));
+    var other = new ArrayList<JobHandle>();
+    for (int i = 0; i < 6; i++) {
+      other.add(s.submit(job("o" + i, 1).queue("other").build()));
+    }
+    // all four A100s, and one H100 of the owner's four unused (lend limit 1)
+    assertThat(other.stream().filter(j -> j.state() == JobState.RUNNING)).hasSize(5);
+    assertThat(other.stream().flatMap(j -> j.allocations().stream())
+        .filter(a -> a.gpus().get(0).model().equals("H100-80GB"))).hasSize(1);
+    JobHandle waiting = other.stream().filter(j -> j.state() == JobState.PENDING).findFirst().orElseThrow();
+    assertThat(waiting.pendingReason()).contains(io.gpusched.PendingReason.QUOTA);
+
+    var own = new ArrayList<JobHandle>();
+    for (int i = 0; i < 3; i++) {
+      own.add(s.submit(job("w" + i, 1).queue("owner").build()));
+    }
+    assertThat(own).allMatch(j -> j.state() == JobState.RUNNING);
+    assertThat(waiting.state()).as("still kept out").isEqualTo(JobState.PENDING);
+    s.verifyInvariants();
+  }
 }

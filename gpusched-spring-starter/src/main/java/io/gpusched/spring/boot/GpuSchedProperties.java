@@ -263,12 +263,9 @@ public class GpuSchedProperties {
     /** Fair-share weight. */
     private double weight = 1;
 
-    /** How much of its unused guarantee others may borrow; unset means all of it. */
-    private @Nullable Double lendLimitGpus;
-
     /**
      * Quotas on single GPU models, by model name (e.g. {@code H100-80GB}): guarantee reclaimed on
-     * that model, and a limit on the queue's use of it.
+     * that model, a limit on the queue's use of it, and how much of the guarantee others may borrow.
      */
     private java.util.Map<String, Quota> modelQuotas = new java.util.LinkedHashMap<>();
 
@@ -296,18 +293,11 @@ public class GpuSchedProperties {
       this.weight = weight;
     }
 
-    public @Nullable Double getLendLimitGpus() {
-      return lendLimitGpus;
-    }
-
-    public void setLendLimitGpus(@Nullable Double lendLimitGpus) {
-      this.lendLimitGpus = lendLimitGpus;
-    }
   }
 
   /**
-   * A guarantee and a borrow limit, in GPU-equivalents: a queue's totals, or its quota on one GPU
-   * model ({@code model-quotas}).
+   * A guarantee, a borrow limit and a lend limit, in GPU-equivalents: a queue's totals, or its quota
+   * on one GPU model ({@code model-quotas}).
    */
   public static class Quota {
 
@@ -325,12 +315,23 @@ public class GpuSchedProperties {
       this.guaranteedGpus = guaranteedGpus;
     }
 
+    /** How much of its unused guarantee others may borrow; unset means all of it. */
+    private @Nullable Double lendLimitGpus;
+
     public @Nullable Double getBorrowLimitGpus() {
       return borrowLimitGpus;
     }
 
     public void setBorrowLimitGpus(@Nullable Double borrowLimitGpus) {
       this.borrowLimitGpus = borrowLimitGpus;
+    }
+
+    public @Nullable Double getLendLimitGpus() {
+      return lendLimitGpus;
+    }
+
+    public void setLendLimitGpus(@Nullable Double lendLimitGpus) {
+      this.lendLimitGpus = lendLimitGpus;
     }
   }
 

@@ -7,6 +7,7 @@ import io.gpusched.GpuSpec;
 import io.gpusched.GpuTelemetry;
 import io.gpusched.IdlePolicy;
 import io.gpusched.MigInstance;
+import io.gpusched.ModelQuota;
 import io.gpusched.NodeSpec;
 import io.gpusched.PlacementStrategy;
 import io.gpusched.QueueSpec;
@@ -103,8 +104,10 @@ final class SchedulerFactory {
         double g = check(mq + ".guaranteed-gpus", m.getGuaranteedGpus(),
             () -> nonNegative(m.getGuaranteedGpus()));
         Double b = m.getBorrowLimitGpus();
-        qb.modelQuota(model, g, b == null ? Double.POSITIVE_INFINITY
-            : check(mq + ".borrow-limit-gpus", b, () -> nonNegative(b)));
+        Double l = m.getLendLimitGpus();
+        qb.modelQuota(model, new ModelQuota(g,
+            b == null ? Double.POSITIVE_INFINITY : check(mq + ".borrow-limit-gpus", b, () -> nonNegative(b)),
+            l == null ? Double.POSITIVE_INFINITY : check(mq + ".lend-limit-gpus", l, () -> nonNegative(l))));
       }
       out.add(qb.build());
     }

@@ -136,6 +136,7 @@ class GpuSchedAutoConfigurationTest {
             "gpusched.queues[0].name=research",
             "gpusched.queues[0].model-quotas[H100-80GB].guaranteed-gpus=2",
             "gpusched.queues[0].model-quotas[H100-80GB].borrow-limit-gpus=1",
+            "gpusched.queues[0].model-quotas[H100-80GB].lend-limit-gpus=0.5",
             "gpusched.queues[0].model-quotas.a100-80gb.guaranteed-gpus=1")
         .run(
             ctx -> {
@@ -144,11 +145,16 @@ class GpuSchedAutoConfigurationTest {
               assertThat(q.modelQuotas()).containsOnlyKeys("H100-80GB", "A100-80GB");
               assertThat(q.modelQuotas().get("H100-80GB").guaranteedGpus()).isEqualTo(2);
               assertThat(q.modelQuotas().get("H100-80GB").borrowLimitGpus()).isEqualTo(1);
+              assertThat(q.modelQuotas().get("H100-80GB").lendLimitGpus()).isEqualTo(0.5);
               assertThat(q.modelQuotas().get("A100-80GB").borrowLimitGpus()).isInfinite();
+              assertThat(q.modelQuotas().get("A100-80GB").lendLimitGpus()).isInfinite();
             });
     failsWith(
         "gpusched.queues[0].model-quotas[H999]", "H999", "unknown GPU model",
         "gpusched.queues[0].name=q", "gpusched.queues[0].model-quotas[H999].guaranteed-gpus=1");
+    failsWith(
+        "gpusched.queues[0].model-quotas[H100-80GB].lend-limit-gpus", "-1.0", ">= 0",
+        "gpusched.queues[0].name=q", "gpusched.queues[0].model-quotas[H100-80GB].lend-limit-gpus=-1");
   }
 
   @Test
