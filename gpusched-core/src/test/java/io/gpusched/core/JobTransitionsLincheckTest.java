@@ -11,7 +11,6 @@ import io.gpusched.PlacementRequest;
 import java.util.List;
 import org.jetbrains.kotlinx.lincheck.LinChecker;
 import org.jetbrains.kotlinx.lincheck.annotations.Operation;
-import org.jetbrains.kotlinx.lincheck.strategy.stress.StressOptions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -86,12 +85,6 @@ public class JobTransitionsLincheckTest {
   void stress() {
     LinChecker.check(
         JobTransitionsLincheckTest.class,
-        new StressOptions()
-            .threads(2)
-            .actorsPerThread(3)
-            .actorsBefore(0)
-            .actorsAfter(1)
-            .iterations(Integer.getInteger("gpusched.lincheck.iterations", 8))
-            .invocationsPerIteration(Integer.getInteger("gpusched.lincheck.invocations", 400)));
+        LincheckClusters.stress(0, 8, 400));
   }
 }

@@ -45,4 +45,20 @@ final class LincheckClusters {
   static <T> T get(Object token, Class<T> type) {
     return type.cast(OTHERS.get(token));
   }
+
+  /**
+   * The stress options all Lincheck tests here use: 2 threads of 3 actors, one actor after, and
+   * the given defaults for iterations and invocations, overridable with the system properties
+   * {@code gpusched.lincheck.iterations} and {@code gpusched.lincheck.invocations}.
+   */
+  static org.jetbrains.kotlinx.lincheck.strategy.stress.StressOptions stress(
+      int actorsBefore, int iterations, int invocations) {
+    return new org.jetbrains.kotlinx.lincheck.strategy.stress.StressOptions()
+        .threads(2)
+        .actorsPerThread(3)
+        .actorsBefore(actorsBefore)
+        .actorsAfter(1)
+        .iterations(Integer.getInteger("gpusched.lincheck.iterations", iterations))
+        .invocationsPerIteration(Integer.getInteger("gpusched.lincheck.invocations", invocations));
+  }
 }

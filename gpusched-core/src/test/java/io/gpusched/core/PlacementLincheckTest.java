@@ -2,7 +2,6 @@ package io.gpusched.core;
 
 import org.jetbrains.kotlinx.lincheck.LinChecker;
 import org.jetbrains.kotlinx.lincheck.strategy.managed.modelchecking.ModelCheckingOptions;
-import org.jetbrains.kotlinx.lincheck.strategy.stress.StressOptions;
 import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
@@ -44,12 +43,6 @@ public class PlacementLincheckTest extends PlacementLincheckOps {
   void stress() {
     LinChecker.check(
         PlacementLincheckTest.class,
-        new StressOptions()
-            .threads(2)
-            .actorsPerThread(3)
-            .actorsBefore(1)
-            .actorsAfter(1)
-            .iterations(Integer.getInteger("gpusched.lincheck.iterations", 20))
-            .invocationsPerIteration(Integer.getInteger("gpusched.lincheck.invocations", 500)));
+        LincheckClusters.stress(1, 20, 500));
   }
 }

@@ -1,7 +1,6 @@
 package io.gpusched.core;
 
 import org.jetbrains.kotlinx.lincheck.LinChecker;
-import org.jetbrains.kotlinx.lincheck.strategy.stress.StressOptions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -25,12 +24,6 @@ public class RetryingPlacementLincheckTest extends PlacementLincheckOps {
   void retryingStress() {
     LinChecker.check(
         RetryingPlacementLincheckTest.class,
-        new StressOptions()
-            .threads(2)
-            .actorsPerThread(3)
-            .actorsBefore(1)
-            .actorsAfter(1)
-            .iterations(Integer.getInteger("gpusched.lincheck.iterations", 20))
-            .invocationsPerIteration(Integer.getInteger("gpusched.lincheck.invocations", 500)));
+        LincheckClusters.stress(1, 20, 500));
   }
 }

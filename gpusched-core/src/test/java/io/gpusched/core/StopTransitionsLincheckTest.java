@@ -14,7 +14,6 @@ import java.time.Duration;
 import java.util.List;
 import org.jetbrains.kotlinx.lincheck.LinChecker;
 import org.jetbrains.kotlinx.lincheck.annotations.Operation;
-import org.jetbrains.kotlinx.lincheck.strategy.stress.StressOptions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -112,12 +111,6 @@ public class StopTransitionsLincheckTest {
   void stress() {
     LinChecker.check(
         StopTransitionsLincheckTest.class,
-        new StressOptions()
-            .threads(2)
-            .actorsPerThread(3)
-            .actorsBefore(0)
-            .actorsAfter(1)
-            .iterations(Integer.getInteger("gpusched.lincheck.iterations", 8))
-            .invocationsPerIteration(Integer.getInteger("gpusched.lincheck.invocations", 400)));
+        LincheckClusters.stress(0, 8, 400));
   }
 }
