@@ -31,7 +31,9 @@ public interface GpuScheduler extends AutoCloseable {
    *
    * @param spec the job
    * @return its handle
-   * @throws IllegalArgumentException if the queue is unknown or a live job has the same id
+   * @throws IllegalArgumentException if the queue is unknown or a job with the same id has not
+   *     reached a final state (a final one's id may be reused at once; the new job replaces it in
+   *     {@link #job(String)})
    * @throws IllegalStateException if the scheduler is closed
    */
   JobHandle submit(JobSpec spec);

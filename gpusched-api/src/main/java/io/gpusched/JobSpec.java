@@ -16,7 +16,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Immutable and thread-safe. Build one with {@link #builder(PlacementRequest)}.
  *
- * @param id job id, unique among the scheduler's live jobs (non-blank)
+ * @param id job id, unique among the scheduler's jobs that are not yet final (non-blank)
  * @param queue name of the queue (tenant) it is charged to
  * @param priority priority inside its queue; higher runs first and may preempt lower
  * @param request what each gang member needs

@@ -237,8 +237,12 @@ final class DefaultScheduler implements GpuScheduler {
     long now = nowMillis();
     Job j = new Job(this, spec, seq.incrementAndGet(), q, now);
     j.lastHeartbeatMillis = now;
-    if (live.putIfAbsent(spec.id(), j) != null) {
-      throw new IllegalArgumentException("a live job with id " + spec.id() + " exists");
+    Job prev = live.putIfAbsent(spec.id(), j);
+    // A job already final may still be listed until the dispatcher retires it (another thread may
+    // be dispatching): its id is free for a new submission all the same.
+    if (prev != null && !(prev.state().isFinal() && live.replace(spec.id(), prev, j))) {
+      throw new IllegalArgumentException(
+          "a job with id " + spec.id() + " is " + prev.state() + "; ids are unique among jobs not yet final");
     }
     finished.invalidate(spec.id());
     command(

@@ -445,4 +445,30 @@ class SchedulerRegressionTest {
     assertThat(errors).hasSize(3).allSatisfy(e -> assertThat(e).hasMessageContaining("n2"));
     s.verifyInvariants();
   }
+
+  @Test
+  void aFinalJobsIdIsFreeEvenBeforeTheDispatcherRetiresIt() {
+    var h = new SchedulerHarness();
+    var s = (DefaultScheduler) h.builder().nodes(List.of(SchedulerHarness.whole("n1", 2))).build();
+    JobHandle first = s.submit(SchedulerHarness.job("a", 1).build());
+    var again = new java.util.concurrent.atomic.AtomicReference<JobHandle>();
+    h.launcher.onStart =
+        j -> {
+          if (j.id().equals("b")) {
+            // on the dispatching thread: "a" is COMPLETED, its retirement is queued behind us
+            first.complete();
+            again.set(s.submit(SchedulerHarness.job("a", 1).build()));
+          }
+        };
+    s.submit(SchedulerHarness.job("b", 1).build());
+    assertThat(first.state()).isEqualTo(JobState.COMPLETED);
+    assertThat(again.get()).isNotNull().isNotSameAs(first);
+    assertThat(again.get().state()).isEqualTo(JobState.RUNNING);
+    assertThat(s.job("a")).containsSame(again.get());
+    assertThat(s.jobs()).filteredOn(j -> j.id().equals("a")).containsExactly(again.get());
+    assertThat(catchThrowable(() -> s.submit(SchedulerHarness.job("a", 1).build())))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("a job with id a is RUNNING");
+    s.verifyInvariants();
+  }
 }

@@ -11,9 +11,11 @@ import io.gpusched.SchedulingPolicy;
 import io.gpusched.bench.peer.LockedFifoScheduler;
 import io.gpusched.core.GpuSchedulers;
 import java.time.InstantSource;
-import java.util.ArrayDeque;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -47,6 +49,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * ordering over two queues; {@code locked} is {@link LockedFifoScheduler} (one lock, FIFO, {@link
  * io.gpusched.bench.peer.LockedBestFit} placement). Job specs are built before the measurement.
  *
+ * <p>Thread-safe state, so {@code -t N} runs N threads that complete and submit at once (the
+ * scheduler's dispatcher is still one thread at a time: the others enqueue); ops/s is then the
+ * total over all threads. Job ids cycle through {@value #SPECS}, so an id comes back once its job
+ * is final.
+ *
  * <pre>
  * java -jar benchmarks/target/gpusched-benchmarks.jar DispatchBenchmark -f 1 -wi 2 -i 3 -w 2s -r 2s
  * </pre>
@@ -58,7 +65,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 2)
 public class DispatchBenchmark {
 
-  private static final int SPECS = 1 << 16;
+  static final int SPECS = 1 << 16;
 
   /** The scheduler, full, with its pending jobs. */
   @State(Scope.Benchmark)
@@ -76,10 +83,10 @@ public class DispatchBenchmark {
     public int pending;
 
     GpuScheduler scheduler;
-    final ArrayDeque<JobHandle> running = new ArrayDeque<>();
+    final ConcurrentLinkedQueue<JobHandle> running = new ConcurrentLinkedQueue<>();
     JobSpec[] specs;
-    int next;
-    long started;
+    final AtomicInteger next = new AtomicInteger();
+    final LongAdder started = new LongAdder();
 
     /** Builds and fills the scheduler. */
     @Setup(Level.Trial)
@@ -89,7 +96,7 @@ public class DispatchBenchmark {
       JobLauncher launcher =
           job -> {
             running.add(job);
-            started++;
+            started.increment();
           };
       scheduler =
           switch (impl) {
@@ -122,21 +129,27 @@ public class DispatchBenchmark {
     }
 
     void submitNext() {
-      scheduler.submit(specs[next]);
-      next = (next + 1) & (SPECS - 1);
+      scheduler.submit(specs[next.getAndIncrement() & (SPECS - 1)]);
     }
 
-    /** Completes the oldest running job; returns whether a job started in the call. */
+    /**
+     * Completes the oldest running job; returns whether it was still running. With several
+     * threads, the job started for another thread's release may not be listed yet (the dispatcher
+     * is busy on a third): the wait for it is part of the operation, so every operation ends one
+     * job and the pending count stays put.
+     */
     boolean completeOldest() {
-      long before = started;
-      running.poll().complete();
-      return started != before;
+      JobHandle oldest;
+      while ((oldest = running.poll()) == null) {
+        Thread.onSpinWait();
+      }
+      return oldest.complete();
     }
 
     /** Stops the scheduler. */
     @TearDown(Level.Trial)
     public void tearDown() {
-      System.out.printf("%n[end] %s: %d jobs started, %d running%n", impl, started, running.size());
+      System.out.printf("%n[end] %s: %d jobs started, %d running%n", impl, started.sum(), running.size());
       scheduler.close();
     }
   }

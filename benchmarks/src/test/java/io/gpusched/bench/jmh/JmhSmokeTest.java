@@ -17,10 +17,15 @@ import org.openjdk.jmh.runner.options.TimeValue;
 class JmhSmokeTest {
 
   private static Collection<RunResult> run(String benchmark, String... params) throws Exception {
+    return run(1, benchmark, params);
+  }
+
+  private static Collection<RunResult> run(int threads, String benchmark, String... params)
+      throws Exception {
     OptionsBuilder b = new OptionsBuilder();
     b.include(benchmark)
         .forks(0)
-        .threads(1)
+        .threads(threads)
         .warmupIterations(0)
         .measurementIterations(1)
         .measurementTime(TimeValue.milliseconds(200))
@@ -57,6 +62,17 @@ class JmhSmokeTest {
     for (String impl : new String[] {"gpusched-fair", "locked"}) {
       Collection<RunResult> results =
           run(DispatchBenchmark.class.getSimpleName() + ".dispatch$",
+              "impl", impl, "gpus", "1000", "pending", "1000");
+      assertThat(results).hasSize(1);
+      assertThat(results.iterator().next().getPrimaryResult().getScore()).isPositive();
+    }
+  }
+
+  @Test
+  void dispatchRunsOnTwoThreads() throws Exception {
+    for (String impl : new String[] {"gpusched-fifo", "locked"}) {
+      Collection<RunResult> results =
+          run(2, DispatchBenchmark.class.getSimpleName() + ".dispatch$",
               "impl", impl, "gpus", "1000", "pending", "1000");
       assertThat(results).hasSize(1);
       assertThat(results.iterator().next().getPrimaryResult().getScore()).isPositive();
