@@ -54,6 +54,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jctools.queues.MpscUnboundedArrayQueue;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -492,6 +493,10 @@ final class DefaultScheduler implements GpuScheduler {
     closed = true;
     if (timer != null) {
       timer.shutdownNow();
+      Runnable continuation = handedOff.get();
+      if (continuation != null) {
+        continuation.run(); // handed off but dropped by the shutdown: finish it here
+      }
     }
     command(() -> {});
     events.close();
@@ -576,11 +581,30 @@ final class DefaultScheduler implements GpuScheduler {
     drain();
   }
 
+  /**
+   * How long one caller keeps dispatching work that other threads keep enqueuing before the
+   * scheduler's own thread takes over, in nanoseconds (only with a timer thread, i.e. not with
+   * {@code manualTicks()}, which stays on the callers' threads for determinism).
+   */
+  static final long HANDOFF_NANOS = 1_000_000;
+
+  /** A drain handed to the timer thread and not yet started by it. */
+  private final AtomicReference<@Nullable Runnable> handedOff = new AtomicReference<>();
+
   private void drain() {
     if (wip.getAndIncrement() != 0) {
       return;
     }
-    int missed = 1;
+    drainLoop(1);
+  }
+
+  /**
+   * The dispatcher loop; the caller owns the work-in-progress count {@code missed}. A caller held
+   * longer than {@link #HANDOFF_NANOS} by commands other threads keep adding hands the loop (and
+   * the ownership) to the timer thread and returns, so no call is held hostage indefinitely.
+   */
+  private void drainLoop(int missed) {
+    long since = timer == null ? 0 : System.nanoTime();
     for (; ; ) {
       Runnable c;
       boolean decayed = false;
@@ -605,6 +629,9 @@ final class DefaultScheduler implements GpuScheduler {
         }
       }
       if (!commands.isEmpty()) {
+        if (timer != null && System.nanoTime() - since > HANDOFF_NANOS && handOff(missed)) {
+          return;
+        }
         continue;
       }
       missed = wip.addAndGet(-missed);
@@ -613,6 +640,25 @@ final class DefaultScheduler implements GpuScheduler {
       }
     }
   }
+
+  private boolean handOff(int missed) {
+    Runnable[] self = new Runnable[1];
+    self[0] =
+        () -> {
+          if (handedOff.compareAndSet(self[0], null)) {
+            drainLoop(missed);
+          }
+        };
+    handedOff.set(self[0]);
+    try {
+      java.util.Objects.requireNonNull(timer).execute(self[0]);
+      return true;
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      handedOff.set(null);
+      return false;
+    }
+  }
+
 
   /** Called by a job after a CAS out of PENDING or a GPU-holding state to a final state. */
   void ended(Job j, JobState from, JobState to, @Nullable StopReason why) {

@@ -52,7 +52,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * <p>Thread-safe state, so {@code -t N} runs N threads that complete and submit at once (the
  * scheduler's dispatcher is still one thread at a time: the others enqueue); ops/s is then the
  * total over all threads. Job ids cycle through {@value #SPECS}, so an id comes back once its job
- * is final.
+ * is final. Run several threads with {@code -si false}: with JMH's synchronized iterations a thread
+ * that finished its iteration keeps completing jobs while it waits for the others, and can take
+ * every job a waiting thread spins for.
  *
  * <pre>
  * java -jar benchmarks/target/gpusched-benchmarks.jar DispatchBenchmark -f 1 -wi 2 -i 3 -w 2s -r 2s

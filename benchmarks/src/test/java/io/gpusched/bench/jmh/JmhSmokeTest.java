@@ -29,6 +29,7 @@ class JmhSmokeTest {
         .warmupIterations(0)
         .measurementIterations(1)
         .measurementTime(TimeValue.milliseconds(200))
+        .syncIterations(threads == 1) // see DispatchBenchmark: several threads need -si false
         .shouldFailOnError(true);
     for (int i = 0; i < params.length; i += 2) {
       b.param(params[i], params[i + 1]);
