@@ -50,6 +50,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -642,23 +643,32 @@ final class DefaultScheduler implements GpuScheduler {
   }
 
   private boolean handOff(int missed) {
-    Runnable[] self = new Runnable[1];
-    self[0] =
-        () -> {
-          if (handedOff.compareAndSet(self[0], null)) {
-            drainLoop(missed);
-          }
-        };
-    handedOff.set(self[0]);
+    Continuation next = new Continuation(missed);
+    handedOff.set(next);
     try {
-      java.util.Objects.requireNonNull(timer).execute(self[0]);
+      Objects.requireNonNull(timer).execute(next);
       return true;
-    } catch (java.util.concurrent.RejectedExecutionException closing) {
+    } catch (RejectedExecutionException closing) {
       handedOff.set(null);
       return false;
     }
   }
 
+  /** The rest of a drain loop, run once: by the timer thread, or by {@code close()} if dropped. */
+  private final class Continuation implements Runnable {
+    private final int missed;
+
+    Continuation(int missed) {
+      this.missed = missed;
+    }
+
+    @Override
+    public void run() {
+      if (handedOff.compareAndSet(this, null)) {
+        drainLoop(missed);
+      }
+    }
+  }
 
   /** Called by a job after a CAS out of PENDING or a GPU-holding state to a final state. */
   void ended(Job j, JobState from, JobState to, @Nullable StopReason why) {

@@ -132,11 +132,6 @@ final class Job implements JobHandle {
     return (run == ANY_RUN || cur.run() == run) && state.compareAndSet(cur, new St(to, cur.run(), why));
   }
 
-  /** Why the job is being (or was last) stopped in its current run, or {@code null}. */
-  @Nullable StopReason stopReason() {
-    return state.get().why();
-  }
-
   /** A handle for one run, given to the launcher: its calls never touch a later run. */
   JobHandle view(int run) {
     return new RunView(this, run);
