@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The benchmark half of a session on the lent GPU machine (16 cores, one H100): the runs that a
+# 2-core VM cannot do. Run from the repository root with a JRE and the shaded benchmarks jar:
+#
+#   here:   ./mvnw -B -q -DskipTests package        # -> benchmarks/target/gpusched-benchmarks.jar
+#   there:  JAVA=.jre/bin/java benchmarks/src/gpu/run-benchmarks-on-gpu-machine.sh [OUT_DIR]
+#
+# Writes one text and one JSON file per run into OUT_DIR (default: $OUT, else target/gpu-bench) and
+# prints a summary. About 12 minutes with the defaults (the device tool allows 10 per command:
+# run it as two commands with PART=1 and PART=2). Read-only on the GPU. The NVML tests are the other
+# half: gpusched-nvml/src/test/gpu/run-gpu-tests.sh.
+set -u
+cd "$(dirname "$0")/../../.." || exit 2
+JAVA=${JAVA:-java}
+JAR=benchmarks/target/gpusched-benchmarks.jar
+OUT_DIR=${1:-${OUT:-target/gpu-bench}}
+PART=${PART:-all}
+mkdir -p "$OUT_DIR"
+[ -f "$JAR" ] || { echo "no $JAR: build it with ./mvnw -B -q -DskipTests package"; exit 2; }
+
+echo "== machine: $(hostname) $(nproc) cpus; $("$JAVA" -version 2>&1 | head -1)"
+nvidia-smi -L 2>/dev/null || echo "(no nvidia-smi)"
+
+run() { # name, jmh args...
+  local name=$1; shift
+  echo "== $name: $*"
+  "$JAVA" -jar "$JAR" "$@" -rf json -rff "$OUT_DIR/$name.json" > "$OUT_DIR/$name.txt" 2>&1
+  local rc=$?
+  grep -E '^(Benchmark|[A-Za-z]+Benchmark\.)' "$OUT_DIR/$name.txt" | grep -v ':p0\.' | tail -n 40
+  [ $rc = 0 ] || echo "!! $name exited $rc (see $OUT_DIR/$name.txt)"
+}
+
+if [ "$PART" = all ] || [ "$PART" = 1 ]; then
+  # the raw NVML read against the cached read (issue: NVML telemetry; about 2 us was seen raw)
+  run telemetry-nvml TelemetryReadBenchmark -p source=nvml -f 1 -wi 3 -i 5 -w 1s -r 1s
+  # dispatch scaling: N threads completing and submitting against the locked baseline
+  for t in 1 2 4 8 16; do
+    run "dispatch-t$t" 'DispatchBenchmark.dispatch$' -f 1 -wi 2 -i 3 -w 2s -r 2s -t "$t" -si false
+  done
+fi
+if [ "$PART" = all ] || [ "$PART" = 2 ]; then
+  # placement scaling on the lock-free engine against the locked best fit
+  for t in 1 4 16; do
+    run "place-mig-10k-t$t" PlaceReleaseBenchmark -f 1 -wi 2 -i 3 -w 2s -r 2s -t "$t" \
+      -p mix=MIG -p size=10000 -p strategy=BEST_FIT -p impl=gpusched,locked
+  done
+fi
+echo "== files in $OUT_DIR"
+ls -la "$OUT_DIR"
