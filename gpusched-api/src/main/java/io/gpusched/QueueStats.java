@@ -1,5 +1,7 @@
 package io.gpusched;
 
+import java.util.Map;
+
 /**
  * One queue's state in a {@link SchedulerSnapshot}. Capacity is in GPU-equivalents (see {@link
  * QueueSpec}).
@@ -13,6 +15,8 @@ package io.gpusched;
  * @param dominantShare its weighted dominant share (running plus decayed recent usage, per GPU
  *     model), the key fair-share ordering sorts by; 0 when idle
  * @param cost cost accrued by its jobs, in the nodes' currency
+ * @param pendingByReason its pending jobs counted by {@link JobHandle#pendingReason()}; reasons with
+ *     none are absent
  */
 public record QueueStats(
     QueueSpec spec,
@@ -21,4 +25,11 @@ public record QueueStats(
     double usedGpus,
     double entitledGpus,
     double dominantShare,
-    double cost) {}
+    double cost,
+    Map<PendingReason, Integer> pendingByReason) {
+
+  /** Copies the map. */
+  public QueueStats {
+    pendingByReason = Map.copyOf(pendingByReason);
+  }
+}

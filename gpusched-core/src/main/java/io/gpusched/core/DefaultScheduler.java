@@ -527,10 +527,14 @@ final class DefaultScheduler implements GpuScheduler {
     }
     Map<String, Double> runningCost = new HashMap<>();
     Map<JobState, Integer> counts = new EnumMap<>(JobState.class);
+    Map<QueueState, Map<PendingReason, Integer>> waiting = new HashMap<>();
     Map<String, String> idleGpuModel = new HashMap<>(); // GPU uuid → model, while all holders idle
     Set<String> busyGpus = new HashSet<>();
     for (Job j : live.values()) {
       counts.merge(j.state(), 1, Integer::sum);
+      j.pendingReason()
+          .ifPresent(
+              r -> waiting.computeIfAbsent(j.queue, k -> new EnumMap<>(PendingReason.class)).merge(r, 1, Integer::sum));
       if (j.state().holdsGpus()) {
         runningCost.merge(j.queue.spec.name(), j.cost() - j.accruedCost, Double::sum);
         boolean idle = j.idle;
@@ -568,7 +572,8 @@ final class DefaultScheduler implements GpuScheduler {
               q.usedMilli / 1000.0,
               entitled,
               q.dominantShare,
-              q.endedCost + runningCost.getOrDefault(q.spec.name(), 0.0)));
+              q.endedCost + runningCost.getOrDefault(q.spec.name(), 0.0),
+              waiting.getOrDefault(q, Map.of())));
     }
     return new SchedulerSnapshot(at(now), stats, counts, cs, cap, idleByModel);
   }

@@ -34,6 +34,8 @@ class PendingReasonTest {
     assertThat(a.pendingReason()).as("running").isEmpty();
     assertThat(b.pendingReason()).isEqualTo(reason(PendingReason.CAPACITY));
     assertThat(c.pendingReason()).as("behind b, same shape and queue").isEqualTo(reason(PendingReason.QUEUED));
+    assertThat(s.snapshot().queues().get(0).pendingByReason())
+        .isEqualTo(java.util.Map.of(PendingReason.CAPACITY, 1, PendingReason.QUEUED, 1));
     a.complete();
     assertThat(b.state()).isEqualTo(JobState.RUNNING);
     assertThat(c.state()).isEqualTo(JobState.RUNNING);

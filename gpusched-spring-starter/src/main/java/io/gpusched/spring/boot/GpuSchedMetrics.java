@@ -2,6 +2,7 @@ package io.gpusched.spring.boot;
 
 import io.gpusched.GpuScheduler;
 import io.gpusched.JobState;
+import io.gpusched.PendingReason;
 import io.gpusched.QueueSpec;
 import io.gpusched.QueueStats;
 import io.gpusched.SchedulerEvent;
@@ -11,6 +12,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import java.time.Clock;
 import java.util.Set;
@@ -24,7 +26,8 @@ import java.util.function.ToDoubleFunction;
  * <ul>
  *   <li>gauges {@code gpusched.gpus{state=free|allocated|idle, model}} (idle: allocated GPUs
  *       whose every holder telemetry shows idle, a subset of allocated), {@code
- *       gpusched.queue.pending|running{queue}}, {@code gpusched.queue.share{queue}} (weighted
+ *       gpusched.queue.pending|running{queue}}, {@code gpusched.queue.waiting{queue, reason}}
+ *       (pending jobs by {@link PendingReason}), {@code gpusched.queue.share{queue}} (weighted
  *       dominant share), {@code gpusched.queue.used|entitled{queue}} (GPU-equivalents), {@code
  *       gpusched.jobs{state}}, {@code gpusched.cost{queue}}, {@code gpusched.capacity}, {@code
  *       gpusched.fragmentation} (percent of free capacity);
@@ -91,6 +94,10 @@ public final class GpuSchedMetrics implements MeterBinder {
       queue(registry, "gpusched.queue.used", name, "gpus", QueueStats::usedGpus);
       queue(registry, "gpusched.queue.entitled", name, "gpus", QueueStats::entitledGpus);
       queue(registry, "gpusched.cost", name, null, QueueStats::cost);
+      for (PendingReason reason : PendingReason.values()) {
+        queue(registry, "gpusched.queue.waiting", name, "jobs",
+            s -> s.pendingByReason().getOrDefault(reason, 0), Tags.of("reason", reason.name()));
+      }
     }
     for (JobState st : JobState.values()) {
       Gauge.builder("gpusched.jobs", this, m -> m.snapshot().jobsByState().getOrDefault(st, 0))
@@ -134,6 +141,16 @@ public final class GpuSchedMetrics implements MeterBinder {
       String queue,
       @org.jspecify.annotations.Nullable String unit,
       ToDoubleFunction<QueueStats> f) {
+    queue(registry, name, queue, unit, f, Tags.empty());
+  }
+
+  private void queue(
+      MeterRegistry registry,
+      String name,
+      String queue,
+      @org.jspecify.annotations.Nullable String unit,
+      ToDoubleFunction<QueueStats> f,
+      Tags more) {
     Gauge.builder(
             name,
             this,
@@ -146,6 +163,7 @@ public final class GpuSchedMetrics implements MeterBinder {
               return Double.NaN;
             })
         .tag("queue", queue)
+        .tags(more)
         .baseUnit(unit)
         .register(registry);
   }

@@ -48,13 +48,18 @@ public final class SchedulerViews {
     return m;
   }
 
-  /** One queue: configuration, counts, usage vs entitlement, share and cost. */
+  /** One queue: configuration, counts (pending by reason too), usage vs entitlement, share and cost. */
   public static Map<String, Object> queue(QueueStats q) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("name", q.spec().name());
     m.put("weight", q.spec().weight());
     m.put("guaranteedGpus", q.spec().guaranteedGpus());
     m.put("pending", q.pendingJobs());
+    Map<String, Integer> waiting = new LinkedHashMap<>();
+    q.pendingByReason().entrySet().stream()
+        .sorted(Map.Entry.comparingByKey())
+        .forEach(e -> waiting.put(e.getKey().name(), e.getValue()));
+    m.put("pendingByReason", waiting);
     m.put("running", q.runningJobs());
     m.put("usedGpus", q.usedGpus());
     m.put("entitledGpus", q.entitledGpus());

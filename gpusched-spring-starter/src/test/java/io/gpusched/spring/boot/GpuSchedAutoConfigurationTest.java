@@ -323,6 +323,10 @@ class GpuSchedAutoConfigurationTest {
               assertThat(r.get("gpusched.gpus").tags("state", "free", "model", "H100-80GB").gauge())
                   .isNotNull();
               assertThat(r.get("gpusched.queue.pending").tag("queue", "research").gauge()).isNotNull();
+              assertThat(r.get("gpusched.queue.waiting").tags("queue", "research", "reason", "CAPACITY").gauge().value())
+                  .isZero();
+              assertThat(r.find("gpusched.queue.waiting").tag("queue", "research").gauges())
+                  .hasSize(io.gpusched.PendingReason.values().length);
               assertThat(r.get("gpusched.queue.share").tag("queue", "research").gauge()).isNotNull();
               assertThat(r.get("gpusched.cost").tag("queue", "research").gauge()).isNotNull();
               assertThat(r.get("gpusched.jobs").tag("state", "RUNNING").gauge()).isNotNull();
