@@ -62,7 +62,8 @@ class SchedulerPropertiesTest {
           PlacementRequest.wholeGpus(4, true),
           PlacementRequest.mig("1g.10gb"),
           PlacementRequest.mig("3g.40gb"),
-          PlacementRequest.share(250, 8_000));
+          PlacementRequest.share(250, 8_000),
+          PlacementRequest.wholeGpus(5, true)); // no node has 5 GPUs: UNSCHEDULABLE, blocks no one
 
   static List<NodeSpec> nodes(int generation) {
     return List.of(
@@ -197,6 +198,26 @@ class SchedulerPropertiesTest {
         assertThat(preemptedFor.get(pr.forJobId())).as("preemption cycle").isNotEqualTo(pr.jobId());
         preemptedFor.put(pr.jobId(), pr.forJobId());
       }
+    }
+    // Pending reasons: every pending job has one, each queue's counts add up, and a job said to be
+    // unschedulable really cannot be placed on an empty cluster of the current nodes.
+    io.gpusched.GpuCluster empty = null;
+    for (JobHandle j : submitted) {
+      assertThat(j.pendingReason().isPresent()).as("reason iff pending: %s", j).isEqualTo(j.state() == JobState.PENDING);
+      if (j.pendingReason().orElse(null) == io.gpusched.PendingReason.UNSCHEDULABLE) {
+        if (empty == null) {
+          empty = GpuClusters.newBuilder().nodes(s.cluster().nodes()).build();
+        }
+        io.gpusched.GpuCluster fresh = empty;
+        assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> fresh.place(j.spec().request())))
+            .as("%s is UNSCHEDULABLE but fits an empty cluster", j)
+            .isInstanceOf(IllegalArgumentException.class);
+      }
+    }
+    for (QueueStats q : s.snapshot().queues()) {
+      assertThat(q.pendingByReason().values().stream().mapToInt(Integer::intValue).sum())
+          .as("pending by reason of %s", q.spec().name())
+          .isEqualTo(q.pendingJobs());
     }
     // C's per-model limit on A100 (guarantee 1, borrow 1).
     long cOnA100 =
