@@ -50,7 +50,8 @@ function drawQueues(queues) {
   }
   const max = Math.max(1, ...queues.map((q) => Math.max(q.usedGpus, q.entitledGpus)));
   $('#queues tbody').replaceChildren(...queues.map((q) => el('tr', { 'data-queue': q.name },
-    el('td', {}, q.name), el('td', { class: 'pending' }, String(q.pending)), el('td', { class: 'running' }, String(q.running)),
+    el('td', {}, q.name), el('td', { class: 'pending' }, String(q.pending),
+      ...Object.entries(q.pendingByReason || {}).map(([r, n]) => el('small', { class: 'reason' }, ` ${n} ${r.toLowerCase()}`))), el('td', { class: 'running' }, String(q.running)),
     el('td', {}, (() => {
       const bar = el('span', { class: 'bar', title: `used ${fmt(q.usedGpus)} / entitled ${fmt(q.entitledGpus)}` },
         el('span', { class: 'used', style: `width:${(100 * q.usedGpus) / max}%` }),
