@@ -11,8 +11,10 @@ import java.util.Optional;
  *
  * <p>Jobs start <b>in the call that freed the capacity</b>: {@link JobHandle#complete()}, a
  * release, a node addition or a submission runs the dispatcher on the calling thread unless another
- * thread is already dispatching, in which case that thread picks the work up before it returns.
- * Job calls and placements never wait for another thread (no locks); dispatch decisions are
+ * thread is already dispatching, in which case that thread picks the work up before it returns. A
+ * call that has been dispatching work other threads keep adding for more than about a millisecond
+ * hands the rest to the scheduler's own thread (not with manual ticks), so no call is held
+ * indefinitely. Job calls and placements never wait for another thread (no locks); dispatch decisions are
  * serialized. Node additions and removals ({@link #addNode}, {@link #nodeDown}) serialize among
  * themselves on a short node-management section, as the engine's node management does, so that
  * node calls take effect in the order they were made.
