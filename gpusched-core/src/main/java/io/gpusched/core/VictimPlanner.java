@@ -41,7 +41,7 @@ final class VictimPlanner {
   private final GpuCluster cluster;
   private final Capacity capacity;
   private final Map<Long, Job> owners;
-  private final Map<String, List<Allocation>> allocationsByNode = new HashMap<>();
+  private final Map<String, @Nullable List<Allocation>> allocationsByNode = new HashMap<>();
 
   VictimPlanner(GpuCluster cluster, Capacity capacity, Map<Long, Job> owners) {
     this.cluster = cluster;
@@ -73,15 +73,16 @@ final class VictimPlanner {
 
   /** A node's allocations; null if it already left the engine (a node loss not yet booked). */
   private @Nullable List<Allocation> allocations(String nodeId) {
-    return allocationsByNode.computeIfAbsent(
-        nodeId,
-        id -> {
-          try {
-            return cluster.allocations(id);
-          } catch (IllegalArgumentException gone) {
-            return null;
-          }
-        });
+    if (!allocationsByNode.containsKey(nodeId)) {
+      List<Allocation> held;
+      try {
+        held = cluster.allocations(nodeId);
+      } catch (IllegalArgumentException gone) {
+        held = null; // remembered, so a gone node costs one exception per plan
+      }
+      allocationsByNode.put(nodeId, held);
+    }
+    return allocationsByNode.get(nodeId);
   }
 
   private List<Occupant> occupants(String nodeId, int gpuIndex) {

@@ -30,13 +30,18 @@ class DemoApiTest {
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  /** The job id in a submission's JSON answer. */
+  private static String jobId(HttpResponse<String> r) {
+    return r.body().replaceAll(".*\"id\":\"([^\"]+)\".*", "$1");
+  }
+
   @Test
   void submitRunsAndCompletesAJob() throws Exception {
     var r = send("POST", "/api/jobs",
         "{\"queue\":\"research\",\"kind\":\"mig\",\"profile\":\"3g.40gb\",\"durationSeconds\":0.5}");
     assertThat(r.statusCode()).isEqualTo(201);
     assertThat(r.body()).contains("\"queue\":\"research\"");
-    String id = r.body().replaceAll(".*\"id\":\"([^\"]+)\".*", "$1");
+    String id = jobId(r);
     Awaitility.await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> send("GET", "/api/jobs/" + id, null).body().contains("\"state\":\"COMPLETED\""));
@@ -47,7 +52,7 @@ class DemoApiTest {
     var r = send("POST", "/api/jobs",
         "{\"queue\":\"research\",\"kind\":\"whole\",\"count\":64,\"sameNode\":true,\"durationSeconds\":1}");
     assertThat(r.statusCode()).isEqualTo(201);
-    String id = r.body().replaceAll(".*\"id\":\"([^\"]+)\".*", "$1");
+    String id = jobId(r);
     Awaitility.await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> send("GET", "/api/jobs/" + id, null).body().contains("\"pendingReason\":\"UNSCHEDULABLE\""));
@@ -59,7 +64,7 @@ class DemoApiTest {
     var r = send("POST", "/api/jobs",
         "{\"queue\":\"prod\",\"kind\":\"share\",\"milliGpu\":500,\"memoryMiB\":1024,\"durationSeconds\":60}");
     assertThat(r.statusCode()).isEqualTo(201);
-    String id = r.body().replaceAll(".*\"id\":\"([^\"]+)\".*", "$1");
+    String id = jobId(r);
     var c = send("DELETE", "/api/jobs/" + id, null);
     assertThat(c.body()).contains("\"state\":\"CANCELLED\"");
     assertThat(send("GET", "/api/jobs/nope", null).statusCode()).isEqualTo(404);
