@@ -1205,6 +1205,22 @@ final class DefaultScheduler implements GpuScheduler {
   }
 
   /**
+   * The GPU models the job's queue quotas let it use now (as {@link #quotaAllows} computes them
+   * for its start), {@code null} for any model it is compatible with, or an empty set if the
+   * quotas keep it from starting at all. Leaves the job's per-pass fields as they were.
+   */
+  private @Nullable Set<String> quotaModels(Job j) {
+    Set<String> savedModels = j.allowedModels;
+    boolean savedKept = j.quotaKeptItFromRoom;
+    try {
+      return quotaAllows(j) ? j.allowedModels : Set.of();
+    } finally {
+      j.allowedModels = savedModels;
+      j.quotaKeptItFromRoom = savedKept;
+    }
+  }
+
+  /**
    * Per-model lend limits: {@code q} may take {@code demand} of model {@code m} beyond its own
    * guarantee there only if what stays free of {@code m} covers the unused guarantee other queues
    * do not lend on it.
@@ -1574,7 +1590,13 @@ final class DefaultScheduler implements GpuScheduler {
       }
     }
     QueueState q = j.queue;
-    PlacementRequest planFor = j.spec.request();
+    // Plan under every constraint the job will start under: the models its queue's quotas (and
+    // other queues' model lend limits) let it use now. Victims leaving can only widen that set
+    // (usage falls), so a plan on it never frees capacity the job may not take.
+    Set<String> models = quotaModels(j);
+    if (models != null && models.isEmpty()) {
+      return false;
+    }
     int reclaimModel = -1;
     if (withinGuarantee(j)) {
       for (QueueState o : queueList) {
@@ -1604,13 +1626,19 @@ final class DefaultScheduler implements GpuScheduler {
             }
           }
         }
-        planFor =
-            planFor.withConstraints(
-                planFor.constraints().withGpuModels(Set.of(capacity.models.get(reclaimModel).name())));
+        String on = capacity.models.get(reclaimModel).name();
+        if (models != null && !models.contains(on)) {
+          return false; // another queue's model lend limit keeps it from that model
+        }
+        models = Set.of(on);
       }
     }
     if (candidates.isEmpty()) {
       return false;
+    }
+    PlacementRequest planFor = j.spec.request();
+    if (models != null) {
+      planFor = planFor.withConstraints(planFor.constraints().withGpuModels(models));
     }
     candidates.sort(
         Comparator.<Job>comparingInt(v -> v.spec.priority())

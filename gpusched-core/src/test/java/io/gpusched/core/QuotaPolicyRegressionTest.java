@@ -1,0 +1,80 @@
+package io.gpusched.core;
+
+import static io.gpusched.core.SchedulerHarness.job;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.gpusched.GpuMode;
+import io.gpusched.GpuModels;
+import io.gpusched.JobHandle;
+import io.gpusched.JobState;
+import io.gpusched.NodeSpec;
+import io.gpusched.QueueSpec;
+import io.gpusched.SchedulerEvent;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue 10, scheduler items 3, 5, 6, 7 and the quota/preemption points of item 9: each test failed
+ * on the reviewed code (ca7d04c).
+ */
+class QuotaPolicyRegressionTest {
+
+  final SchedulerHarness h = new SchedulerHarness();
+
+  DefaultScheduler build(GpuSchedulers.Builder b) {
+    return (DefaultScheduler) b.build();
+  }
+
+  static NodeSpec node(String id, int gpus, io.gpusched.GpuModel model, GpuMode mode) {
+    return NodeSpec.builder(id).gpus(gpus, model, mode).build();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Item 3: victim planning ignored the models the job's queue quotas allow. It preempted an
+  // H100 job for a job that may not use H100, which then could not start, every minute.
+  // ---------------------------------------------------------------------------------------
+
+  @Test
+  void item3_reclaimPreemptsOnlyOnModelsTheQueueQuotaAllows() {
+    var s =
+        build(
+            h.builder()
+                .nodes(
+                    List.of(
+                        node("a100", 4, GpuModels.A100_80GB, GpuMode.WHOLE),
+                        node("h100", 4, GpuModels.H100_80GB, GpuMode.WHOLE)))
+                .queue(
+                    QueueSpec.builder("A")
+                        .guaranteedGpus(4)
+                        .modelQuota(GpuModels.H100_80GB.name(), 0, 0)
+                        .build())
+                .queue(QueueSpec.of("B")));
+    var b = new ArrayList<JobHandle>();
+    for (int i = 0; i < 8; i++) {
+      b.add(s.submit(job("b" + i, 1).queue("B").preemptible(true).gracePeriod(Duration.ZERO).build()));
+      h.clock.advance(Duration.ofSeconds(1)); // later jobs lose less work: the H100 ones come last
+    }
+    assertThat(b).allMatch(j -> j.state() == JobState.RUNNING);
+    assertThat(b.stream().filter(j -> j.allocations().get(0).nodeId().equals("h100")).count())
+        .as("B fills both nodes")
+        .isEqualTo(4);
+
+    JobHandle a = s.submit(job("a", 1).queue("A").build());
+    for (int minute = 0; minute < 10; minute++) {
+      h.advance(s, Duration.ofMinutes(1));
+    }
+    var preempted = h.events(SchedulerEvent.JobPreempted.class);
+    assertThat(preempted).as("one victim, for a job that then starts").hasSize(1);
+    String victim = preempted.get(0).jobId();
+    assertThat(b.stream().filter(j -> j.id().equals(victim)).findFirst().orElseThrow().attempts())
+        .isEqualTo(1);
+    assertThat(h.events(SchedulerEvent.PreemptionRequested.class))
+        .singleElement()
+        .satisfies(e -> assertThat(e.forJobId()).isEqualTo("a"));
+    assertThat(a.state()).isEqualTo(JobState.RUNNING);
+    assertThat(a.allocations().get(0).nodeId()).as("A may not use H100").isEqualTo("a100");
+    s.verifyInvariants();
+  }
+}
