@@ -1178,7 +1178,9 @@ final class DefaultScheduler implements GpuScheduler {
         return false;
       }
     }
-    if (q.modelQuotas.isEmpty() && !anyModelLendLimit) {
+    if ((q.modelQuotas.isEmpty() && !anyModelLendLimit) || j.compatPools.length == 0) {
+      // No pool could host it (a MIG profile or model no node offers): no model quota applies,
+      // and the placement says UNSCHEDULABLE rather than this saying QUOTA.
       return true;
     }
     Set<String> allowed = new java.util.LinkedHashSet<>();

@@ -3,11 +3,15 @@ package io.gpusched.core;
 import static io.gpusched.core.SchedulerHarness.job;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.gpusched.Constraints;
 import io.gpusched.GpuMode;
 import io.gpusched.GpuModels;
 import io.gpusched.JobHandle;
+import io.gpusched.JobSpec;
 import io.gpusched.JobState;
 import io.gpusched.NodeSpec;
+import io.gpusched.PendingReason;
+import io.gpusched.PlacementRequest;
 import io.gpusched.QueueSpec;
 import io.gpusched.SchedulerEvent;
 import java.time.Duration;
@@ -75,6 +79,42 @@ class QuotaPolicyRegressionTest {
         .satisfies(e -> assertThat(e.forJobId()).isEqualTo("a"));
     assertThat(a.state()).isEqualTo(JobState.RUNNING);
     assertThat(a.allocations().get(0).nodeId()).as("A may not use H100").isEqualTo("a100");
+    s.verifyInvariants();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Item 7: a MIG profile no node offers read QUOTA in a queue with model quotas: no pool was
+  // compatible, so "no model allowed" was taken for a quota refusal.
+  // ---------------------------------------------------------------------------------------
+
+  @Test
+  void item7_aMistypedMigProfileIsUnschedulableNotQuota() {
+    var s =
+        build(
+            h.builder()
+                .nodes(List.of(SchedulerHarness.mig("m", 1)))
+                .queue(QueueSpec.builder("A").modelQuota(GpuModels.H100_80GB.name(), 1, 0).build()));
+    JobHandle typo =
+        s.submit(JobSpec.builder(PlacementRequest.mig("3g.40g")).id("typo").queue("A").build());
+    JobHandle unknownModel =
+        s.submit(
+            JobSpec.builder(
+                    PlacementRequest.wholeGpus(1).withConstraints(Constraints.models("H100-80G")))
+                .id("unknown-model")
+                .queue("A")
+                .build());
+    JobHandle fine = s.submit(JobSpec.builder(PlacementRequest.mig("3g.40gb")).id("fine").queue("A").build());
+    assertThat(fine.state()).isEqualTo(JobState.RUNNING);
+    assertThat(typo.pendingReason()).contains(PendingReason.UNSCHEDULABLE);
+    assertThat(unknownModel.pendingReason()).contains(PendingReason.UNSCHEDULABLE);
+    // Once a node offers it, it starts like any job (the quota then applies: 3/7 + 3/7 <= 1).
+    s.addNode(
+        NodeSpec.builder("m2")
+            .gpus(1, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC)
+            .build());
+    JobHandle second = s.submit(JobSpec.builder(PlacementRequest.mig("3g.40gb")).id("second").queue("A").build());
+    assertThat(second.state()).isEqualTo(JobState.RUNNING);
+    assertThat(typo.pendingReason()).contains(PendingReason.UNSCHEDULABLE);
     s.verifyInvariants();
   }
 }
