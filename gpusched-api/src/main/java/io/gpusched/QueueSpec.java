@@ -19,6 +19,12 @@ import java.util.Objects;
  *       POSITIVE_INFINITY}: all of it; 0: its guarantee stays free for it).
  * </ul>
  *
+ * <p>Every limit accepts its whole documented range, up to {@code Double.MAX_VALUE} (and infinity
+ * where allowed), without overflow: the scheduler counts in milli-GPU, and any amount of
+ * 2<sup>63</sup> milli-GPU (about 9.2 &times; 10<sup>15</sup> GPU-equivalents) or more counts as
+ * unlimited. The weights of queues with work are compared relative to the largest, so any
+ * positive finite weight works too.
+ *
  * <p>{@code modelQuotas} add quotas per GPU model (key: {@link GpuModel#name()}), for teams that own
  * capacity of one model: usage of that model never exceeds its guarantee plus its borrow limit
  * (jobs are placed on other models instead), its guarantee is reclaimed on that model, and its lend

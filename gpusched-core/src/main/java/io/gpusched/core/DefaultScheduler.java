@@ -519,10 +519,18 @@ final class DefaultScheduler implements GpuScheduler {
     long now = nowMillis();
     ClusterSnapshot cs = cluster.snapshot();
     double cap = capacity.totalCap / 1000.0;
+    // Weights are summed relative to the largest active one, so weights up to Double.MAX_VALUE
+    // never make the sum infinite (and the split NaN).
+    double maxWeight = 0;
+    for (QueueState q : queueList) {
+      if (q.pending > 0 || q.runningJobs > 0) {
+        maxWeight = Math.max(maxWeight, q.spec.weight());
+      }
+    }
     double active = 0;
     for (QueueState q : queueList) {
       if (q.pending > 0 || q.runningJobs > 0) {
-        active += q.spec.weight();
+        active += q.spec.weight() / maxWeight;
       }
     }
     Map<String, Double> runningCost = new HashMap<>();
@@ -563,7 +571,7 @@ final class DefaultScheduler implements GpuScheduler {
     for (QueueState q : queueList) {
       boolean isActive = q.pending > 0 || q.runningJobs > 0;
       double entitled =
-          isActive ? Math.min(cap, Math.max(q.spec.guaranteedGpus(), cap * q.spec.weight() / active)) : 0;
+          isActive ? Math.min(cap, Math.max(q.spec.guaranteedGpus(), cap * (q.spec.weight() / maxWeight) / active)) : 0;
       stats.add(
           new QueueStats(
               q.spec,
@@ -1163,15 +1171,15 @@ final class DefaultScheduler implements GpuScheduler {
     j.allowedModels = null;
     j.quotaKeptItFromRoom = false;
     long after = q.usedMilli + j.demandMilli;
-    if (after > q.guaranteeMilli + q.borrowLimitMilli) {
+    if (after > QueueState.plus(q.guaranteeMilli, q.borrowLimitMilli)) {
       return false;
     }
     if (anyLendLimit && after > q.guaranteeMilli) {
       long free = capacity.totalCap - capacity.totalUsed - j.demandMilli;
       long kept = 0;
       for (QueueState o : queueList) {
-        if (o != q && o.lendLimitMilli < Long.MAX_VALUE / 8) {
-          kept += Math.max(0, o.guaranteeMilli - o.usedMilli - o.lendLimitMilli);
+        if (o != q && o.lendLimitMilli != QueueState.UNLIMITED) {
+          kept = QueueState.plus(kept, unlent(o.guaranteeMilli, o.usedMilli, o.lendLimitMilli));
         }
       }
       if (free < kept) {
@@ -1222,6 +1230,11 @@ final class DefaultScheduler implements GpuScheduler {
     }
   }
 
+  /** Unused guarantee that may not be lent, {@code max(0, guarantee - used - lend)}, saturating. */
+  private static long unlent(long guarantee, long used, long lend) {
+    return Math.max(0, QueueState.minus(QueueState.minus(guarantee, used), lend));
+  }
+
   /**
    * Per-model lend limits: {@code q} may take {@code demand} of model {@code m} beyond its own
    * guarantee there only if what stays free of {@code m} covers the unused guarantee other queues
@@ -1235,8 +1248,8 @@ final class DefaultScheduler implements GpuScheduler {
     long kept = 0;
     for (QueueState o : queueList) {
       long[] oq = o == q ? null : modelQuota(o, m);
-      if (oq != null && oq[2] < Long.MAX_VALUE / 8) {
-        kept += Math.max(0, oq[0] - modelUse(o, m) - oq[2]);
+      if (oq != null && oq[2] != QueueState.UNLIMITED) {
+        kept = QueueState.plus(kept, unlent(oq[0], modelUse(o, m), oq[2]));
       }
     }
     if (kept == 0) {

@@ -22,10 +22,15 @@ final class QueueState {
 
   final QueueSpec spec;
   final int index;
+  /** The spec's limits in milli-GPU, saturated at {@link #UNLIMITED} (see {@link #toMilli}). */
   final long guaranteeMilli;
+
   final long borrowLimitMilli;
   final long lendLimitMilli;
-  /** Per-model quotas by model name: {guarantee, guarantee + borrow limit}, milli. */
+  /**
+   * Per-model quotas by model name: {guarantee, guarantee + borrow limit, lend limit}, milli, each
+   * saturated at {@link #UNLIMITED}.
+   */
   final Map<String, long[]> modelQuotas = new HashMap<>();
   private final Comparator<Job> order;
   private final Map<Shape, TreeSet<Job>> lanes = new HashMap<>();
@@ -60,12 +65,38 @@ final class QueueState {
             (model, quota) -> {
               long g = toMilli(quota.guaranteedGpus());
               long b = toMilli(quota.borrowLimitGpus());
-              modelQuotas.put(model, new long[] {g, g + b, toMilli(quota.lendLimitGpus())});
+              modelQuotas.put(model, new long[] {g, plus(g, b), toMilli(quota.lendLimitGpus())});
             });
   }
 
+  /**
+   * A limit of {@link #UNLIMITED} milli-GPU is no limit: {@code POSITIVE_INFINITY}, and every
+   * finite value too large for a {@code long} of milli-GPU (far beyond any cluster), map to it.
+   */
+  static final long UNLIMITED = Long.MAX_VALUE;
+
+  /**
+   * GPU-equivalents to milli-GPU, saturating at {@link #UNLIMITED}: every value the specs accept
+   * ({@code >= 0}, up to {@code Double.MAX_VALUE} or infinity) converts without overflow.
+   */
   static long toMilli(double gpus) {
-    return Double.isInfinite(gpus) ? Long.MAX_VALUE / 4 : Math.round(gpus * 1000);
+    double milli = gpus * 1000;
+    return milli >= 0x1p63 ? UNLIMITED : Math.round(milli);
+  }
+
+  /**
+   * {@code a + b} for non-negative amounts, saturating at {@link #UNLIMITED}: limits are summed
+   * (guarantee + borrow limit, guarantees kept by several queues) and must never wrap negative.
+   */
+  static long plus(long a, long b) {
+    long r = a + b;
+    return ((a ^ r) & (b ^ r)) < 0 ? (a < 0 ? Long.MIN_VALUE : UNLIMITED) : r;
+  }
+
+  /** {@code a - b}, saturating instead of wrapping. */
+  static long minus(long a, long b) {
+    long r = a - b;
+    return ((a ^ b) & (a ^ r)) < 0 ? (a < 0 ? Long.MIN_VALUE : UNLIMITED) : r;
   }
 
   void ensureModels(int n) {

@@ -117,4 +117,48 @@ class QuotaPolicyRegressionTest {
     assertThat(typo.pendingReason()).contains(PendingReason.UNSCHEDULABLE);
     s.verifyInvariants();
   }
+
+  // ---------------------------------------------------------------------------------------
+  // Item 5: limits near Double.MAX_VALUE saturated to Long.MAX_VALUE milli-GPU and then
+  // overflowed when added (guarantee + borrow limit < 0): every job waited on QUOTA forever.
+  // ---------------------------------------------------------------------------------------
+
+  @Test
+  void item5_everyLimitAcceptsItsWholeRangeWithoutOverflow() {
+    String h100 = GpuModels.H100_80GB.name();
+    double max = Double.MAX_VALUE;
+    double inf = Double.POSITIVE_INFINITY;
+    List<QueueSpec> specs =
+        List.of(
+            QueueSpec.builder("A").guaranteedGpus(8).borrowLimitGpus(max).build(),
+            QueueSpec.builder("A").guaranteedGpus(max).build(),
+            QueueSpec.builder("A").guaranteedGpus(max).borrowLimitGpus(max).lendLimitGpus(max).build(),
+            QueueSpec.builder("A").guaranteedGpus(1e300).borrowLimitGpus(1e300).lendLimitGpus(0).build(),
+            QueueSpec.builder("A").weight(max).guaranteedGpus(4).borrowLimitGpus(max).lendLimitGpus(1).build(),
+            QueueSpec.builder("A").modelQuota(h100, 8, max).build(),
+            QueueSpec.builder("A").modelQuota(h100, max, max).build(),
+            QueueSpec.builder("A").modelQuota(h100, new io.gpusched.ModelQuota(max, inf, max)).build(),
+            QueueSpec.builder("A").modelQuota(h100, new io.gpusched.ModelQuota(1, max, 0)).build());
+    for (QueueSpec spec : specs) {
+      var harness = new SchedulerHarness();
+      var s =
+          (DefaultScheduler)
+              harness
+                  .builder()
+                  .nodes(List.of(SchedulerHarness.whole("n", 2)))
+                  .queue(spec)
+                  .queue(QueueSpec.builder("B").weight(max).lendLimitGpus(max).build())
+                  .build();
+      JobHandle a = s.submit(job("a", 1).queue("A").build());
+      JobHandle b = s.submit(job("b", 1).queue("A").build());
+      assertThat(List.of(a, b)).as("both start under %s", spec).allMatch(j -> j.state() == JobState.RUNNING);
+      s.submit(job("c", 1).queue("B").build()); // B has work too: weights are summed
+      var stats = s.snapshot().queues();
+      assertThat(stats)
+          .as("snapshot under %s", spec)
+          .allSatisfy(q -> assertThat(q.entitledGpus()).isBetween(0.0, 2.0));
+      s.verifyInvariants();
+      s.close();
+    }
+  }
 }
