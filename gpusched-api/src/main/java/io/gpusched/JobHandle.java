@@ -56,7 +56,8 @@ public interface JobHandle {
 
   /**
    * Returns the cost accrued so far over all its runs, in the currency of the nodes' {@link
-   * NodeSpec#pricePerGpuHour()} (price × GPU-equivalents × hours).
+   * NodeSpec#pricePerGpuHour()} (price × GPU-equivalents × hours; see {@link QueueSpec} for the
+   * unit, in which a share counts the larger of its compute and memory fractions).
    */
   double cost();
 

@@ -8,7 +8,10 @@ import java.util.Objects;
  * A queue (tenant) of a scheduler: its fair-share weight and quotas.
  *
  * <p>Capacity is counted in <b>GPU-equivalents</b>: a whole GPU is 1, a MIG instance is its compute
- * slices over the GPU's (a {@code 3g.40gb} on an H100 is 3/7), a share is its milli-GPU / 1000.
+ * slices over the GPU's (a {@code 3g.40gb} on an H100 is 3/7), a share is the larger of its
+ * compute fraction (milli-GPU / 1000) and its memory fraction (its GPU memory over the GPU's), as in
+ * dominant-resource fairness: {@code share(0, 20_480)} on an 80 GiB GPU counts 1/4, like {@code
+ * share(250, 0)}. Quotas, fair shares, usage and cost all use this unit.
  *
  * <ul>
  *   <li>{@code guaranteedGpus}: capacity the queue gets back, by preemption of borrowers if needed,

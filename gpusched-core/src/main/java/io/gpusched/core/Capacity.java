@@ -123,12 +123,32 @@ final class Capacity {
     totalCap = total;
   }
 
-  /** Milli-GPU-equivalents one allocated GPU (or MIG slice, or share) stands for, rounded. */
+  /**
+   * Milli-GPU-equivalents one allocated GPU (or MIG slice, or share) stands for, rounded; a share
+   * rounds its memory fraction up (see {@link #shareMilli}).
+   */
   long milli(AllocatedGpu g) {
+    if (g.migProfile() == null && g.mode() == GpuMode.SHARED) {
+      return shareMilli(g.milliGpu(), g.memoryMiB(), models.get(modelIndex(g.model())).memoryMiB());
+    }
     return Math.round(fraction(g) * GPU);
   }
 
-  /** GPU-equivalents one allocated GPU (or MIG slice, or share) stands for, exactly. */
+  /**
+   * Milli-GPU-equivalents of a share: the larger of its compute ({@code milliGpu}) and its memory
+   * as a fraction of the GPU's, rounded up so that any memory counts (dominant-resource fairness:
+   * GPU memory is a resource, and a share that holds a quarter of it holds a quarter of the GPU
+   * whatever its compute). At most {@link #GPU} when the memory fits the GPU.
+   */
+  static long shareMilli(long milliGpu, long memoryMiB, long gpuMemoryMiB) {
+    long memMilli = (long) Math.ceil((double) GPU * memoryMiB / gpuMemoryMiB);
+    return Math.max(milliGpu, memMilli);
+  }
+
+  /**
+   * GPU-equivalents one allocated GPU (or MIG slice, or share) stands for, exactly: for a share the
+   * larger of its compute and memory fractions.
+   */
   double fraction(AllocatedGpu g) {
     if (g.migProfile() != null) {
       MigGeometry geo = models.get(modelIndex(g.model())).mig();
@@ -139,14 +159,16 @@ final class Capacity {
       return p == null ? 1 : (double) p.computeSlices() / geo.computeSlices();
     }
     if (g.mode() == GpuMode.SHARED) {
-      return g.milliGpu() / 1000.0;
+      long gpuMem = models.get(modelIndex(g.model())).memoryMiB();
+      return Math.max(g.milliGpu() / 1000.0, (double) g.memoryMiB() / gpuMem);
     }
     return 1;
   }
 
   /**
-   * Estimated milli of one placement of {@code r}, before it is placed: for a MIG profile the
-   * largest share it has on any allowed model (so quota checks never let usage exceed a limit).
+   * Estimated milli of one placement of {@code r}, before it is placed: for a MIG profile, or a
+   * share's memory, the largest share it has on any allowed model it fits (so quota checks never
+   * let usage exceed a limit).
    */
   long estimate(PlacementRequest r) {
     GpuDemand d = r.gpus();
@@ -154,7 +176,16 @@ final class Capacity {
       return GPU * w.count();
     }
     if (d instanceof GpuDemand.Share s) {
-      return s.milliGpu();
+      long worst = s.milliGpu();
+      for (int p = 0; p < poolMode.size(); p++) {
+        GpuModel m = models.get(poolModel[p]);
+        if (poolMode.get(p) == GpuMode.SHARED
+            && s.memoryMiB() <= m.memoryMiB()
+            && r.constraints().allowsModel(m.name())) {
+          worst = Math.max(worst, shareMilli(s.milliGpu(), s.memoryMiB(), m.memoryMiB()));
+        }
+      }
+      return worst;
     }
     String profile = ((GpuDemand.Mig) d).profile();
     long worst = 0;

@@ -161,4 +161,49 @@ class QuotaPolicyRegressionTest {
       s.close();
     }
   }
+
+  // ---------------------------------------------------------------------------------------
+  // Item 6: a memory-only share, share(0, memoryMiB), counted as zero GPU-equivalents: eight ran
+  // in a queue with borrow limit 0, and their usage and cost read 0.
+  // ---------------------------------------------------------------------------------------
+
+  @Test
+  void item6_gpuMemoryCountsTowardQuotasUsageFairShareAndCost() {
+    long gpuMem = GpuModels.H100_80GB.memoryMiB();
+    long quarter = gpuMem / 4; // a quarter of the memory, no compute
+    var s =
+        build(
+            h.builder()
+                .nodes(
+                    List.of(
+                        NodeSpec.builder("s")
+                            .gpus(2, GpuModels.H100_80GB, GpuMode.SHARED)
+                            .pricePerGpuHour(4.0)
+                            .build()))
+                .queue(QueueSpec.builder("A").guaranteedGpus(1).borrowLimitGpus(0).build()));
+    var jobs = new ArrayList<JobHandle>();
+    for (int i = 0; i < 8; i++) {
+      jobs.add(s.submit(JobSpec.builder(PlacementRequest.share(0, quarter)).id("m" + i).queue("A").build()));
+    }
+    assertThat(jobs.stream().filter(j -> j.state() == JobState.RUNNING).count())
+        .as("a quarter of a GPU's memory is a quarter of a GPU: four fit in a 1-GPU quota")
+        .isEqualTo(4);
+    assertThat(jobs.get(4).pendingReason()).as("the lane head").contains(PendingReason.QUOTA);
+    var a = s.snapshot().queues().get(0);
+    assertThat(a.usedGpus()).isCloseTo(1.0, org.assertj.core.api.Assertions.within(0.01));
+    assertThat(a.dominantShare()).as("fair share sees the memory").isGreaterThan(0);
+    h.clock.advance(Duration.ofHours(1));
+    assertThat(jobs.get(0).cost()).as("a quarter GPU for an hour at 4/GPU-hour").isCloseTo(4.0 * quarter / gpuMem, org.assertj.core.api.Assertions.within(1e-6));
+    // The larger of the two fractions counts: 100 milli-GPU with half the memory is half a GPU.
+    for (int i = 4; i < 8; i++) {
+      assertThat(jobs.get(i).cancel()).isTrue(); // the waiting ones leave
+    }
+    jobs.get(0).complete();
+    jobs.get(1).complete();
+    JobHandle half =
+        s.submit(JobSpec.builder(PlacementRequest.share(100, gpuMem / 2)).id("half").queue("A").build());
+    assertThat(half.state()).isEqualTo(JobState.RUNNING);
+    assertThat(s.snapshot().queues().get(0).usedGpus()).isCloseTo(1.0, org.assertj.core.api.Assertions.within(0.01));
+    s.verifyInvariants();
+  }
 }
