@@ -1659,10 +1659,24 @@ final class DefaultScheduler implements GpuScheduler {
         Comparator.<Job>comparingInt(v -> v.spec.priority())
             .thenComparingLong(v -> v.lostWorkMillis(now))
             .thenComparingLong(v -> -v.seq));
-    List<Job> victims =
-        new VictimPlanner(cluster, capacity, owners)
-            .plan(planFor, j.spec.gangSize(), candidates, now);
-    if (victims == null || !staysAboveGuarantees(victims, reason, reclaimModel)) {
+    var planner = new VictimPlanner(cluster, capacity, owners);
+    List<Job> victims = null;
+    // Each candidate alone keeps its queue at or above its guarantee, but several of one queue
+    // together may not: then the victim that broke it leaves the candidates and the plan is made
+    // again (the plan is never dropped while other victims would do).
+    for (int tries = 0; tries <= MAX_REPLANS; tries++) {
+      List<Job> plan = planner.plan(planFor, j.spec.gangSize(), candidates, now);
+      if (plan == null) {
+        return false;
+      }
+      Job breaking = breaksAGuarantee(plan, reason, reclaimModel);
+      if (breaking == null) {
+        victims = plan;
+        break;
+      }
+      candidates.remove(breaking);
+    }
+    if (victims == null) {
       return false;
     }
     ps.planned.add(j.queue);
@@ -1678,10 +1692,17 @@ final class DefaultScheduler implements GpuScheduler {
   }
 
   /**
-   * Whether the reclaim victims leave every victim queue at or above its guarantee: the total one,
-   * or for a per-model reclaim the one on that model (its model quota, else its total).
+   * How many times one preemption plan is made again without a victim that would have taken its
+   * queue below its guarantee; bounds the dispatcher's work per blocked job and pass.
    */
-  private boolean staysAboveGuarantees(List<Job> victims, Map<Job, StopReason> reason, int model) {
+  static final int MAX_REPLANS = 16;
+
+  /**
+   * The first reclaim victim (in plan order) with which the victims take its queue below its
+   * guarantee: the total one, or for a per-model reclaim the one on that model (its model quota,
+   * else its total); {@code null} if every victim queue stays at or above its guarantee.
+   */
+  private @Nullable Job breaksAGuarantee(List<Job> victims, Map<Job, StopReason> reason, int model) {
     Map<QueueState, Long> taken = new HashMap<>();
     for (Job v : victims) {
       if (reason.get(v) != StopReason.QUOTA_RECLAIM) {
@@ -1691,16 +1712,16 @@ final class DefaultScheduler implements GpuScheduler {
       if (quota != null) {
         long t = taken.merge(v.queue, modelUse(v, model), Long::sum);
         if (modelUse(v.queue, model) - t < quota[0]) {
-          return false;
+          return v;
         }
       } else {
         long t = taken.merge(v.queue, v.usedMilli, Long::sum);
         if (v.queue.usedMilli - t < v.queue.guaranteeMilli) {
-          return false;
+          return v;
         }
       }
     }
-    return true;
+    return null;
   }
 
   /** Whether {@code v} of queue {@code o} holds capacity of {@code model} that {@code o} borrowed. */

@@ -206,4 +206,40 @@ class QuotaPolicyRegressionTest {
     assertThat(s.snapshot().queues().get(0).usedGpus()).isCloseTo(1.0, org.assertj.core.api.Assertions.within(0.01));
     s.verifyInvariants();
   }
+
+  // ---------------------------------------------------------------------------------------
+  // Item 9: a reclaim plan that would take a victim queue below its guarantee was dropped and
+  // never replanned, although other victims would have done.
+  // ---------------------------------------------------------------------------------------
+
+  @Test
+  void item9_aRejectedReclaimPlanIsReplannedWithoutTheVictimThatBrokeIt() {
+    var s =
+        build(
+            h.builder()
+                .nodes(List.of(SchedulerHarness.whole("n", 4)))
+                .queue(QueueSpec.builder("A").guaranteedGpus(2).build())
+                .queue(QueueSpec.builder("B").guaranteedGpus(2).build())
+                .queue(QueueSpec.of("C")));
+    JobHandle c0 = s.submit(job("c0", 1).queue("C").preemptible(true).gracePeriod(Duration.ZERO).build());
+    h.clock.advance(Duration.ofMinutes(1));
+    for (int i = 0; i < 3; i++) {
+      // B borrows one GPU; its jobs are the newest, so the cheapest victims.
+      s.submit(job("b" + i, 1).queue("B").preemptible(true).gracePeriod(Duration.ZERO).build());
+      h.clock.advance(Duration.ofSeconds(1));
+    }
+    assertThat(c0.state()).isEqualTo(JobState.RUNNING);
+    // Within A's guarantee. The cheapest plan, b2 and b1, would leave B below its guarantee.
+    JobHandle a = s.submit(job("a", 2).queue("A").build());
+    for (int t = 0; t < 3; t++) {
+      h.advance(s, Duration.ofSeconds(1));
+    }
+    assertThat(h.events(SchedulerEvent.JobPreempted.class))
+        .extracting(SchedulerEvent.JobPreempted::jobId)
+        .as("B gives back only what it borrowed; C gives back the rest")
+        .containsExactlyInAnyOrder("b2", "c0");
+    assertThat(a.state()).isEqualTo(JobState.RUNNING);
+    assertThat(s.snapshot().queues().get(1).usedGpus()).as("B keeps its guarantee").isEqualTo(2.0);
+    s.verifyInvariants();
+  }
 }
