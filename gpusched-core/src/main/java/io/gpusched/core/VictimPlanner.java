@@ -20,6 +20,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -66,7 +67,7 @@ final class VictimPlanner {
     }
     GpuDemand d = request.gpus();
     if (d instanceof GpuDemand.Whole w && (gang > 1 || w.count() > 1)) {
-      return whole(request, w, gang, rank, candidates);
+      return whole(request, w, gang, rank, candidates, now);
     }
     return singles(request, gang, rank, candidates, now);
   }
@@ -131,7 +132,7 @@ final class VictimPlanner {
       }
     }
     if (gang > 1) {
-      for (NodeSpec node : capacity.nodes.values()) {
+      for (NodeSpec node : new TreeMap<>(capacity.nodes).values()) { // node id order: deterministic
         for (GpuSpec gpu : node.gpus()) {
           gpus.putIfAbsent(node.id() + "#" + gpu.index(), new GpuAt(node, gpu));
         }
@@ -365,11 +366,21 @@ final class VictimPlanner {
     return false;
   }
 
-  /** Whole GPUs: count × gang, per member on one node when asked. */
+  /** The preference rank of a GPU's first occupant (0 for a free GPU). */
+  private static int firstRank(List<Job> cost, Map<Job, Integer> rank) {
+    return cost.isEmpty() ? 0 : rank.get(cost.get(0));
+  }
+
+  /**
+   * Whole GPUs: count × gang, per member on one node when asked. GPUs go cheapest first (free,
+   * then fewest occupants, then the most preferred victim); a same-node member goes to the node
+   * needing the fewest further victims, then the least lost work, then the lowest node id, so the
+   * plan never depends on hash order.
+   */
   private @Nullable List<Job> whole(
-      PlacementRequest r, GpuDemand.Whole w, int gang, Map<Job, Integer> rank, List<Job> ranked) {
-    // Per node: GPUs that are free (cost empty) or freeable (cost = their occupants).
-    Map<String, List<List<Job>>> options = new HashMap<>();
+      PlacementRequest r, GpuDemand.Whole w, int gang, Map<Job, Integer> rank, List<Job> ranked, long now) {
+    // Per node, by node id: GPUs that are free (cost empty) or freeable (cost = their occupants).
+    Map<String, List<List<Job>>> options = new TreeMap<>();
     Set<String> nodes = new LinkedHashSet<>();
     for (Job v : ranked) {
       for (Allocation a : v.allocations) {
@@ -403,15 +414,14 @@ final class VictimPlanner {
           list.add(cost);
         }
       }
-      list.sort(Comparator.comparingInt(List::size));
+      list.sort(Comparator.<List<Job>>comparingInt(List::size).thenComparingInt(c -> firstRank(c, rank)));
       options.put(id, list);
     }
     var chosen = new LinkedHashSet<Job>();
     if (!w.sameNode()) {
       var all = new ArrayList<List<Job>>();
       options.values().forEach(all::addAll);
-      all.sort(Comparator.<List<Job>>comparingInt(List::size)
-          .thenComparingInt(c -> c.isEmpty() ? 0 : rank.get(c.get(0))));
+      all.sort(Comparator.<List<Job>>comparingInt(List::size).thenComparingInt(c -> firstRank(c, rank)));
       int need = w.count() * gang;
       if (all.size() < need) {
         return null;
@@ -424,7 +434,8 @@ final class VictimPlanner {
       for (int member = 0; member < gang; member++) {
         String bestNode = null;
         int bestCost = Integer.MAX_VALUE;
-        for (var e : options.entrySet()) {
+        long bestLost = Long.MAX_VALUE;
+        for (var e : options.entrySet()) { // node id order: ties go to the lowest id
           int from = used.getOrDefault(e.getKey(), 0);
           if (e.getValue().size() - from < w.count()) {
             continue;
@@ -434,8 +445,13 @@ final class VictimPlanner {
             set.addAll(e.getValue().get(i));
           }
           set.removeAll(chosen);
-          if (set.size() < bestCost) {
+          long lost = 0;
+          for (Job v : set) {
+            lost += v.lostWorkMillis(now);
+          }
+          if (set.size() < bestCost || (set.size() == bestCost && lost < bestLost)) {
             bestCost = set.size();
+            bestLost = lost;
             bestNode = e.getKey();
           }
         }

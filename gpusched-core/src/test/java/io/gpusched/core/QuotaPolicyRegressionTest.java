@@ -242,4 +242,44 @@ class QuotaPolicyRegressionTest {
     assertThat(s.snapshot().queues().get(1).usedGpus()).as("B keeps its guarantee").isEqualTo(2.0);
     s.verifyInvariants();
   }
+
+  // ---------------------------------------------------------------------------------------
+  // Item 9: for same-node whole-GPU requests the planner took the first node of least victims
+  // in hash-map order (here n1, whose victim has run longest), not a documented choice.
+  // ---------------------------------------------------------------------------------------
+
+  @Test
+  void item9_sameNodePlanningBreaksTiesByLostWorkThenNodeId() {
+    var s =
+        build(
+            h.builder()
+                .nodes(
+                    List.of(
+                        NodeSpec.builder("n1").label("at", "n1").gpus(2, GpuModels.H100_80GB, GpuMode.WHOLE).build(),
+                        NodeSpec.builder("n2").label("at", "n2").gpus(2, GpuModels.H100_80GB, GpuMode.WHOLE).build()))
+                .queue(QueueSpec.builder("A").guaranteedGpus(4).build())
+                .queue(QueueSpec.of("B")));
+    JobHandle old = s.submit(pinned("old", "n1"));
+    h.clock.advance(Duration.ofHours(1));
+    JobHandle fresh = s.submit(pinned("fresh", "n2"));
+    h.clock.advance(Duration.ofMinutes(1));
+    assertThat(List.of(old, fresh)).allMatch(j -> j.state() == JobState.RUNNING);
+    // Either node needs one victim; the one that loses a minute of work goes, not the hour.
+    JobHandle a = s.submit(JobSpec.builder(PlacementRequest.wholeGpus(2, true)).id("a").queue("A").build());
+    assertThat(h.events(SchedulerEvent.PreemptionRequested.class))
+        .extracting(SchedulerEvent.PreemptionRequested::jobId)
+        .containsExactly("fresh");
+    assertThat(a.state()).isEqualTo(JobState.RUNNING);
+    assertThat(a.allocations().get(0).nodeId()).isEqualTo("n2");
+    s.verifyInvariants();
+  }
+
+  static JobSpec pinned(String id, String node) {
+    return JobSpec.builder(PlacementRequest.wholeGpus(1).withConstraints(Constraints.NONE.withLabel("at", node)))
+        .id(id)
+        .queue("B")
+        .preemptible(true)
+        .gracePeriod(Duration.ZERO)
+        .build();
+  }
 }
