@@ -9,10 +9,12 @@ import java.time.Instant;
  *
  * <p>Both methods are called on the scheduler's dispatching thread (often the thread that released
  * capacity), except {@code stop} for {@link StopReason#CANCELLED}, which runs on the thread that
- * called {@link JobHandle#cancel()} just before the GPUs are released. They <b>must not block</b>:
- * hand the work to your own executor. An exception thrown by {@code start} fails the job and
- * releases its GPUs; one thrown by {@code stop} is logged. For one job, {@code stop} is always
- * called before its GPUs can be given to another job.
+ * called {@link JobHandle#cancel()}, before the GPUs are released. They <b>must not block</b>: hand
+ * the work to your own executor. An exception thrown by {@code start} fails the job and releases
+ * its GPUs; one thrown by {@code stop} is logged. For one job, {@code stop} is always called before
+ * the scheduler can give its GPUs to another job: for {@code CANCELLED} because it runs before the
+ * release; for the reasons whose GPUs are released first (see {@link #stop}) because the release
+ * and the call happen on the dispatching thread, before its next placement.
  */
 public interface JobLauncher {
 
@@ -31,10 +33,23 @@ public interface JobLauncher {
   void start(JobHandle job);
 
   /**
-   * Asks the host to stop the job: checkpoint (see {@link JobHandle#checkpoint(String)}) and stop
-   * before {@code deadline}, after which the scheduler releases the GPUs anyway. For {@link
-   * StopReason#CANCELLED} and {@link StopReason#NODE_LOST} the GPUs are already released and the
-   * deadline is now. The default does nothing.
+   * Asks the host to stop the job. When the GPUs are released depends on the reason:
+   *
+   * <ul>
+   *   <li>{@link StopReason#PRIORITY}, {@link StopReason#QUOTA_RECLAIM}, {@link
+   *       StopReason#NODE_DRAIN}, {@link StopReason#SPOT_INTERRUPTION}: the job is PREEMPTING and
+   *       still holds its GPUs. Checkpoint (see {@link JobHandle#checkpoint(String)}) and stop
+   *       before {@code deadline}, then call {@link JobHandle#stopped()}; at the deadline the
+   *       scheduler releases the GPUs anyway. A drain of the node may call {@code stop} again
+   *       with an earlier deadline.
+   *   <li>{@link StopReason#CANCELLED}: called on the cancelling thread <em>before</em> the GPUs
+   *       are released, with the deadline now; the release follows when this returns.
+   *   <li>{@link StopReason#NODE_LOST}, {@link StopReason#IDLE_RECLAIM}, {@link
+   *       StopReason#LEASE_EXPIRED}, {@link StopReason#TIME_LIMIT}: the job has already left its
+   *       GPUs (released, or gone with the node) and the deadline is now: stop the work at once.
+   * </ul>
+   *
+   * <p>The default does nothing.
    *
    * @param job the job
    * @param reason why
