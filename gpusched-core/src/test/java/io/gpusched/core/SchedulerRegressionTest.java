@@ -18,6 +18,7 @@ import io.gpusched.JobLauncher;
 import io.gpusched.JobSpec;
 import io.gpusched.JobState;
 import io.gpusched.NodeSpec;
+import io.gpusched.PendingReason;
 import io.gpusched.PlacementRequest;
 import io.gpusched.QueueSpec;
 import io.gpusched.SchedulerEvent;
@@ -92,44 +93,61 @@ class SchedulerRegressionTest {
   // F2: Duration arithmetic overflow (Duration.toMillis / now + millis) on accepted specs.
   // ---------------------------------------------------------------------------------------
 
+  // FOREVER is now rejected up front, with the value named; the longest accepted duration,
+  // JobSpec.MAX_DURATION, then runs the scenario that overflowed, so each test can still fail.
+
   @Test
   void f2_foreverTimeLimitLeaksAccountingAndTheJobIsNeverLaunched() {
+    Duration forever = ChronoUnit.FOREVER.getDuration();
+    assertThat(catchThrowable(() -> job("a", 1).timeLimit(forever).build()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("timeLimit of job a")
+        .hasMessageContaining(forever.toString());
     var s = build(h.builder().nodes(List.of(whole("n1", 1))));
-    JobSpec spec;
-    try {
-      spec = job("a", 1).timeLimit(ChronoUnit.FOREVER.getDuration()).build();
-    } catch (IllegalArgumentException rejected) {
-      return; // rejecting it up front is a valid fix
-    }
-    JobHandle a = s.submit(spec);
+    JobHandle a = s.submit(job("a", 1).timeLimit(JobSpec.MAX_DURATION).build());
+    JobHandle b = s.submit(job("b", 1).timeLimit(JobSpec.MAX_DURATION).build());
     assertThat(a.state()).isEqualTo(JobState.RUNNING);
     assertThat(h.launcher.started).as("RUNNING job launched").containsExactly("a");
+    h.advance(s, Duration.ofDays(365));
+    assertThat(a.state()).as("a year is within the limit").isEqualTo(JobState.RUNNING);
+    assertThat(b.pendingReason()).as("waits for a; its end bound did not wrap into the past").isPresent();
     a.complete();
-    assertThat(used(s, "default")).as("queue usage after the only job completed").isZero();
+    assertThat(b.state()).isEqualTo(JobState.RUNNING);
+    b.complete();
+    assertThat(used(s, "default")).as("queue usage after both jobs completed").isZero();
     s.verifyInvariants();
   }
 
   @Test
   void f2_foreverGracePeriodWedgesThePreemptorAndItsPools() {
+    Duration forever = ChronoUnit.FOREVER.getDuration();
+    assertThat(catchThrowable(() -> job("b1", 1).gracePeriod(forever).build()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("gracePeriod of job b1")
+        .hasMessageContaining(forever.toString());
     var s =
         build(
             h.builder()
                 .nodes(List.of(whole("n1", 2)))
                 .queue(QueueSpec.builder("A").guaranteedGpus(2).build())
                 .queue(QueueSpec.of("B")));
-    JobSpec b1Spec;
-    try {
-      b1Spec = job("b1", 1).queue("B").preemptible(true).gracePeriod(ChronoUnit.FOREVER.getDuration()).build();
-    } catch (IllegalArgumentException rejected) {
-      return;
-    }
-    JobHandle b1 = s.submit(b1Spec);
+    JobHandle b1 =
+        s.submit(job("b1", 1).queue("B").preemptible(true).gracePeriod(JobSpec.MAX_DURATION).build());
     JobHandle b2 = s.submit(job("b2", 1).queue("B").preemptible(true).gracePeriod(Duration.ZERO).build());
     JobHandle a = s.submit(job("a", 2).queue("A").build());
-    // The plan picks b1 and b2; requestStop(b1) throws ArithmeticException inside the pass after
+    // The plan picks b1 and b2; requestStop(b1) threw ArithmeticException inside the pass after
     // "a" was recorded as a preemptor with b1 as its victim, but b1 was never asked to stop.
-    assertThat(h.launcher.stops).as("the victims were asked to stop").contains("b1:QUOTA_RECLAIM");
+    assertThat(h.launcher.stops)
+        .as("the victims were asked to stop")
+        .containsExactlyInAnyOrder("b1:QUOTA_RECLAIM", "b2:QUOTA_RECLAIM");
     assertThat(b1.state()).isEqualTo(JobState.PREEMPTING);
+    assertThat(b2.state()).as("no grace: released at once").isEqualTo(JobState.PENDING);
+    assertThat(a.pendingReason()).contains(PendingReason.PREEMPTION);
+    h.advance(s, Duration.ofDays(365));
+    assertThat(a.state()).as("b1's long grace still runs").isEqualTo(JobState.PENDING);
+    assertThat(b1.stopped()).as("the host acknowledges the stop").isTrue();
+    assertThat(a.state()).as("the preemptor gets both GPUs").isEqualTo(JobState.RUNNING);
+    s.verifyInvariants();
   }
 
   // ---------------------------------------------------------------------------------------
