@@ -35,7 +35,10 @@ import org.jspecify.annotations.Nullable;
  * (each member counted as placed where the planner put it, so two members never count the same
  * room). For whole-GPU requests of several GPUs (and gangs of them) it picks GPUs that are free or
  * become free, cheapest first, on one node per member when the request says so. Host CPU and
- * memory are not simulated. Dispatcher thread only.
+ * memory are checked, not planned for: a GPU or node is used only if its host resources, once the
+ * chosen victims have left, cover the members planned there; no victim is chosen just to free
+ * host resources. So a plan never frees a GPU the job then cannot take for lack of CPU or memory.
+ * Choices never depend on hash order (ties go to the lowest node id). Dispatcher thread only.
  */
 final class VictimPlanner {
 
@@ -139,6 +142,7 @@ final class VictimPlanner {
       }
     }
     Map<String, List<Occupant>> sim = new HashMap<>();
+    Map<String, Integer> membersOn = new HashMap<>(); // members planned per node, for host resources
     var gone = new LinkedHashSet<Job>();
     for (int member = 0; member < gang; member++) {
       List<Job> best = null;
@@ -155,6 +159,10 @@ final class VictimPlanner {
         if (more == null) {
           continue;
         }
+        int here = membersOn.getOrDefault(at.node().id(), 0) + 1;
+        if (!hostFits(at.node(), union(gone, more), times(r.cpuMillis(), here), times(r.memoryMiB(), here))) {
+          continue; // the node's host CPU or memory would still be short
+        }
         long lost = 0;
         for (Job c : more) {
           lost += c.lostWorkMillis(now);
@@ -170,6 +178,7 @@ final class VictimPlanner {
       }
       gone.addAll(best);
       GpuAt at = gpus.get(bestKey);
+      membersOn.merge(at.node().id(), 1, Integer::sum);
       List<Occupant> occ = sim.get(bestKey);
       AllocatedGpu placed = placeOn(r.gpus(), at.node().id(), at.gpu(), remaining(occ, gone));
       occ.add(new Occupant(null, java.util.Objects.requireNonNull(placed, "it fit a moment ago")));
@@ -419,15 +428,27 @@ final class VictimPlanner {
     }
     var chosen = new LinkedHashSet<Job>();
     if (!w.sameNode()) {
-      var all = new ArrayList<List<Job>>();
-      options.values().forEach(all::addAll);
-      all.sort(Comparator.<List<Job>>comparingInt(List::size).thenComparingInt(c -> firstRank(c, rank)));
-      int need = w.count() * gang;
+      record Gpu(String node, List<Job> cost) {}
+      var all = new ArrayList<Gpu>();
+      options.forEach((id, list) -> list.forEach(c -> all.add(new Gpu(id, c))));
+      all.sort(Comparator.<Gpu>comparingInt(g -> g.cost().size()).thenComparingInt(g -> firstRank(g.cost(), rank)));
+      long need = (long) w.count() * gang;
       if (all.size() < need) {
         return null;
       }
+      Map<String, Integer> gpusOn = new TreeMap<>();
       for (int i = 0; i < need; i++) {
-        chosen.addAll(all.get(i));
+        chosen.addAll(all.get(i).cost());
+        gpusOn.merge(all.get(i).node(), 1, Integer::sum);
+      }
+      // Spread GPUs are charged the request's host resources / count each, rounded up.
+      long cpuPer = ceilDiv(r.cpuMillis(), w.count());
+      long memPer = ceilDiv(r.memoryMiB(), w.count());
+      for (var e : gpusOn.entrySet()) {
+        NodeSpec node = capacity.nodes.get(e.getKey());
+        if (node == null || !hostFits(node, chosen, times(cpuPer, e.getValue()), times(memPer, e.getValue()))) {
+          return null; // greedy: no search for other GPUs; better no preemption than a futile one
+        }
       }
     } else {
       Map<String, Integer> used = new HashMap<>();
@@ -445,6 +466,12 @@ final class VictimPlanner {
             set.addAll(e.getValue().get(i));
           }
           set.removeAll(chosen);
+          int members = from / w.count() + 1;
+          NodeSpec node = capacity.nodes.get(e.getKey());
+          if (node == null
+              || !hostFits(node, union(chosen, set), times(r.cpuMillis(), members), times(r.memoryMiB(), members))) {
+            continue; // the node's host CPU or memory would still be short
+          }
           long lost = 0;
           for (Job v : set) {
             lost += v.lostWorkMillis(now);
@@ -466,5 +493,65 @@ final class VictimPlanner {
       }
     }
     return chosen.isEmpty() ? null : new ArrayList<>(chosen);
+  }
+
+  /**
+   * Whether {@code node}'s host CPU and memory, once the jobs in {@code gone} have left, leave
+   * {@code cpu} and {@code mem} free (each only if the node tracks it). Charges as the engine
+   * does: a request's full amounts on its node, or for whole GPUs spread over nodes the amounts
+   * divided by the GPU count, rounded up, per GPU on the node.
+   */
+  private boolean hostFits(NodeSpec node, Set<Job> gone, long cpu, long mem) {
+    if (!node.tracksHostResources() || (cpu == 0 && mem == 0)) {
+      return true;
+    }
+    List<Allocation> held = allocations(node.id());
+    if (held == null) {
+      return false;
+    }
+    long usedCpu = 0;
+    long usedMem = 0;
+    for (Allocation a : held) {
+      Job owner = owners.get(a.id());
+      if (owner != null && gone.contains(owner)) {
+        continue;
+      }
+      int here = 0;
+      for (AllocatedGpu g : a.gpus()) {
+        if (g.nodeId().equals(node.id())) {
+          here++;
+        }
+      }
+      if (here == 0) {
+        continue;
+      }
+      PlacementRequest q = a.request();
+      if (q.gpus() instanceof GpuDemand.Whole qw && !qw.sameNode()) {
+        usedCpu += times(ceilDiv(q.cpuMillis(), qw.count()), here);
+        usedMem += times(ceilDiv(q.memoryMiB(), qw.count()), here);
+      } else {
+        usedCpu += q.cpuMillis();
+        usedMem += q.memoryMiB();
+      }
+    }
+    return (node.cpuMillis() == NodeSpec.UNTRACKED || node.cpuMillis() - usedCpu >= cpu)
+        && (node.memoryMiB() == NodeSpec.UNTRACKED || node.memoryMiB() - usedMem >= mem);
+  }
+
+  private static Set<Job> union(Set<Job> a, Iterable<Job> b) {
+    var out = new java.util.HashSet<>(a);
+    for (Job j : b) {
+      out.add(j);
+    }
+    return out;
+  }
+
+  /** {@code x * n} for non-negative amounts, saturating at {@code Long.MAX_VALUE}. */
+  private static long times(long x, long n) {
+    return n != 0 && x > Long.MAX_VALUE / n ? Long.MAX_VALUE : x * n;
+  }
+
+  private static long ceilDiv(long x, int y) {
+    return x / y + (x % y == 0 ? 0 : 1);
   }
 }

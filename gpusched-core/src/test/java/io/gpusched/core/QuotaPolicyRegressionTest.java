@@ -282,4 +282,49 @@ class QuotaPolicyRegressionTest {
         .gracePeriod(Duration.ZERO)
         .build();
   }
+
+  // ---------------------------------------------------------------------------------------
+  // Item 3, more generally: a plan must let the job start under every constraint it has. The
+  // planner ignored host CPU and memory, so freeing a GPU on a node whose CPU another job holds
+  // preempted a victim every minute for a job that could never start there.
+  // ---------------------------------------------------------------------------------------
+
+  @Test
+  void item3_noPreemptionWhenTheNodesHostResourcesCouldNotTakeTheJob() {
+    var s =
+        build(
+            h.builder()
+                .nodes(
+                    List.of(
+                        NodeSpec.builder("n")
+                            .gpus(2, GpuModels.H100_80GB, GpuMode.WHOLE)
+                            .hostResources(8_000, 64_000)
+                            .build()))
+                .queue(QueueSpec.builder("A").guaranteedGpus(2).build())
+                .queue(QueueSpec.of("B")));
+    JobHandle hog =
+        s.submit(JobSpec.builder(PlacementRequest.wholeGpus(1).withHost(7_000, 1_000)).id("hog").queue("B").build());
+    JobHandle small =
+        s.submit(
+            JobSpec.builder(PlacementRequest.wholeGpus(1).withHost(1_000, 1_000))
+                .id("small")
+                .queue("B")
+                .preemptible(true)
+                .gracePeriod(Duration.ZERO)
+                .build());
+    assertThat(List.of(hog, small)).allMatch(j -> j.state() == JobState.RUNNING);
+    // Needs 4 cores: even with "small" gone only 1 is free, and "hog" is not preemptible.
+    JobHandle a =
+        s.submit(JobSpec.builder(PlacementRequest.wholeGpus(1).withHost(4_000, 1_000)).id("a").queue("A").build());
+    for (int minute = 0; minute < 10; minute++) {
+      h.advance(s, Duration.ofMinutes(1));
+    }
+    assertThat(h.events(SchedulerEvent.PreemptionRequested.class)).as("no futile preemption").isEmpty();
+    assertThat(small.attempts()).isEqualTo(1);
+    assertThat(a.pendingReason()).contains(PendingReason.CAPACITY);
+    // Once the hog leaves, the same plan works: "a" starts without preempting anyone.
+    hog.complete();
+    assertThat(a.state()).isEqualTo(JobState.RUNNING);
+    s.verifyInvariants();
+  }
 }
