@@ -4,6 +4,9 @@ package io.gpusched;
  * A queue's quota on one GPU model (see {@link QueueSpec#modelQuotas()}), in GPU-equivalents of
  * that model.
  *
+ * <p>Every value in the documented ranges is accepted, up to {@code Double.MAX_VALUE}: as for
+ * {@link QueueSpec}, amounts of 2<sup>63</sup> milli-GPU or more (and infinity) mean unlimited.
+ *
  * <p>Immutable and thread-safe.
  *
  * @param guaranteedGpus capacity of this model the queue gets back by preemption whenever it has
