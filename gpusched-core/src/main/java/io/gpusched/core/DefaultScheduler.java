@@ -1584,8 +1584,11 @@ final class DefaultScheduler implements GpuScheduler {
    * Plans and starts preemption for a blocked job if policy allows: (1) lower-priority preemptible
    * jobs of its own queue; (2) if the job keeps its queue within its guarantee, preemptible jobs
    * of queues above theirs. Victims must have run {@code minRunTime}; they are chosen by {@link
-   * VictimPlanner} so that the job then fits. At most one plan per queue per pass, and a job is not
-   * re-planned until the set of running jobs changes.
+   * VictimPlanner} so that the job then fits under every constraint it will start under (its
+   * request, and the models its queue's quotas allow now: {@link #quotaModels}). A plan that would
+   * take a victim queue below its guarantee is made again without the victim that broke it (up to
+   * {@link #MAX_REPLANS} times). At most one plan per queue per pass, and a job is not re-planned
+   * until the set of running jobs changes (or a tick passes).
    */
   private boolean considerPreemption(Job j, Pass ps) {
     if (!preemption || preemptors.contains(j) || ps.planned.contains(j.queue)) {
