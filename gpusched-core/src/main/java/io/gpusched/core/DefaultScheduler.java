@@ -200,6 +200,7 @@ final class DefaultScheduler implements GpuScheduler {
       nodeGens.put(n.id(), nextGen++);
     }
     b.listeners.forEach(events::add);
+    events.onFatal(this::absorb);
     if (b.manualTicks) {
       this.timer = null;
     } else {
@@ -239,12 +240,26 @@ final class DefaultScheduler implements GpuScheduler {
     long now = nowMillis();
     Job j = new Job(this, spec, seq.incrementAndGet(), q, now);
     j.lastHeartbeatMillis = now;
-    Job prev = live.putIfAbsent(spec.id(), j);
     // A job already final may still be listed until the dispatcher retires it (another thread may
-    // be dispatching): its id is free for a new submission all the same.
-    if (prev != null && !(prev.state().isFinal() && live.replace(spec.id(), prev, j))) {
-      throw new IllegalArgumentException(
-          "a job with id " + spec.id() + " is " + prev.state() + "; ids are unique among jobs not yet final");
+    // be dispatching): its id is free for a new submission all the same. If the dispatcher retires
+    // it between the two calls, the id is free: claim it again.
+    for (; ; ) {
+      Job prev = live.putIfAbsent(spec.id(), j);
+      if (prev == null) {
+        break;
+      }
+      var hook = afterIdTaken;
+      if (hook != null) {
+        hook.accept(prev);
+      }
+      JobState ps = prev.state();
+      if (!ps.isFinal()) {
+        throw new IllegalArgumentException(
+            "a job with id " + spec.id() + " is " + ps + "; ids are unique among jobs not yet final");
+      }
+      if (live.replace(spec.id(), prev, j)) {
+        break;
+      }
     }
     finished.invalidate(spec.id());
     command(
@@ -478,10 +493,14 @@ final class DefaultScheduler implements GpuScheduler {
     command(this::onTick);
   }
 
+  /**
+   * The timer's periodic task. Catches every throwable, a {@link VirtualMachineError} rethrown by
+   * the dispatch loop included: a periodic task that throws is never run again.
+   */
   private void tickQuietly() {
     try {
       tick();
-    } catch (RuntimeException e) {
+    } catch (Throwable e) {
       log.error("gpusched tick failed", e);
     }
   }
@@ -622,28 +641,55 @@ final class DefaultScheduler implements GpuScheduler {
           }
           c.run();
           dirty = true;
-        } catch (RuntimeException | LinkageError | AssertionError e) {
+        } catch (Throwable e) {
           log.error("gpusched command failed", e);
+          absorb(e);
         }
       }
       if (dirty && !closed) {
         dirty = false;
         try {
           dispatch(nowMillis());
-        } catch (RuntimeException | LinkageError | AssertionError e) {
+        } catch (Throwable e) {
           log.error("gpusched dispatch pass failed", e);
+          absorb(e);
+          dirty = true; // the pass was cut short: run another one
         }
       }
       if (!commands.isEmpty()) {
         if (timer != null && System.nanoTime() - since > HANDOFF_NANOS && handOff(missed)) {
+          rethrowFatal();
           return;
         }
         continue;
       }
       missed = wip.addAndGet(-missed);
       if (missed == 0) {
+        rethrowFatal();
         return;
       }
+    }
+  }
+
+  /**
+   * A {@link VirtualMachineError} caught from a callback or a command, kept until the dispatch
+   * loop has given up its ownership (work counter back to 0, or handed to the timer thread) and
+   * then rethrown by whichever thread ends the loop: the error is not swallowed, and the loop's
+   * state is whole when it propagates, so the next call dispatches again.
+   */
+  private final AtomicReference<@Nullable VirtualMachineError> fatal = new AtomicReference<>();
+
+  /** Keeps a {@link VirtualMachineError} for {@link #rethrowFatal}; other throwables are done with. */
+  void absorb(Throwable t) {
+    if (t instanceof VirtualMachineError e) {
+      fatal.compareAndSet(null, e);
+    }
+  }
+
+  private void rethrowFatal() {
+    VirtualMachineError e = fatal.getAndSet(null);
+    if (e != null) {
+      throw e;
     }
   }
 
@@ -746,13 +792,16 @@ final class DefaultScheduler implements GpuScheduler {
     unaccount(j, now);
     String qn = j.queue.spec.name();
     StopReason reason = why == null ? StopReason.PRIORITY : why;
+    // A cancel may have overtaken the requeue (PENDING -> CANCELLED before this command ran): then
+    // the job is not back in its queue, and its own command reports the cancel and retires it.
+    boolean back = requeued && j.rawState() == JobState.PENDING;
     events.publish(
-        new SchedulerEvent.JobPreempted(at(now), j.id(), qn, reason, Duration.ofMillis(lost), requeued));
-    if (requeued) {
+        new SchedulerEvent.JobPreempted(at(now), j.id(), qn, reason, Duration.ofMillis(lost), back));
+    if (back) {
       j.queuedAtMillis = now;
       events.publish(new SchedulerEvent.JobRequeued(at(now), j.id(), qn, j.attempts, j.checkpointRef));
       enqueuePending(j);
-    } else {
+    } else if (!requeued) {
       retire(j, JobState.PREEMPTED, now);
     }
   }
@@ -1437,7 +1486,7 @@ final class DefaultScheduler implements GpuScheduler {
     Accounting acct;
     try {
       acct = prepare(j, allocs);
-    } catch (RuntimeException e) {
+    } catch (Throwable e) {
       allocs.forEach(Allocation::release);
       throw e;
     }
@@ -1475,9 +1524,23 @@ final class DefaultScheduler implements GpuScheduler {
     events.run(j::markStarted);
     try {
       launcher.start(j.view(run));
-    } catch (RuntimeException | LinkageError | AssertionError e) {
+    } catch (Throwable e) { // an Error, or a checked exception thrown sneakily, too
       log.warn("gpusched launcher failed to start {}", j, e);
       j.end(JobState.FAILED, "launcher failed: " + e);
+      absorb(e);
+    }
+    // A nodeDown between the engine's place and account() above found no owner for the lost
+    // allocation and left the job to us. It marks the allocation lost before it reads the owners,
+    // and account() wrote the owner before this check reads the allocation: one of the two sees
+    // the other, and stopNow lets only one of them requeue the job.
+    for (Allocation a : allocs) {
+      if (!a.isActive()) {
+        if (j.stopNow(StopReason.NODE_LOST, true) != null) {
+          safeStop(j, StopReason.NODE_LOST, now);
+          onPreempted(j, StopReason.NODE_LOST, true);
+        }
+        break;
+      }
     }
     return true;
   }
@@ -1493,19 +1556,24 @@ final class DefaultScheduler implements GpuScheduler {
       tiers = restricted;
     }
     var got = new ArrayList<Allocation>(j.spec.gangSize());
-    for (int m = 0; m < j.spec.gangSize(); m++) {
-      Allocation a = null;
-      for (PlacementRequest r : tiers) {
-        a = placeTimed(r);
-        if (a != null) {
-          break;
+    try {
+      for (int m = 0; m < j.spec.gangSize(); m++) {
+        Allocation a = null;
+        for (PlacementRequest r : tiers) {
+          a = placeTimed(r);
+          if (a != null) {
+            break;
+          }
         }
+        if (a == null) {
+          got.forEach(Allocation::release);
+          return null;
+        }
+        got.add(a);
       }
-      if (a == null) {
-        got.forEach(Allocation::release);
-        return null;
-      }
-      got.add(a);
+    } catch (Throwable e) { // the members placed so far are given back, whatever the engine threw
+      got.forEach(Allocation::release);
+      throw e;
     }
     return List.copyOf(got);
   }
@@ -1520,8 +1588,9 @@ final class DefaultScheduler implements GpuScheduler {
     long elapsed = System.nanoTime() - t0;
     try {
       placementObserver.placed(r.gpus(), a != null, Math.max(0, elapsed));
-    } catch (RuntimeException e) {
+    } catch (Throwable e) { // logged and ignored, as PlacementObserver says: the placement stands
       log.warn("gpusched placement observer failed", e);
+      absorb(e);
     }
     return a;
   }
@@ -1731,8 +1800,9 @@ final class DefaultScheduler implements GpuScheduler {
   private void safeStop(Job j, StopReason why, long deadlineMillis) {
     try {
       launcher.stop(j.view(j.run()), why, at(deadlineMillis));
-    } catch (RuntimeException | LinkageError | AssertionError e) {
+    } catch (Throwable e) {
       log.warn("gpusched launcher failed to stop {} ({})", j, why, e);
+      absorb(e);
     }
   }
 
@@ -1800,8 +1870,9 @@ final class DefaultScheduler implements GpuScheduler {
             covered = false;
           }
           s = p.idleSince(history, now);
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
           log.warn("gpusched telemetry failed for {}", g.gpuUuid(), e);
+          absorb(e);
           s = OptionalLong.empty();
         }
         if (s.isEmpty()) {
@@ -1886,6 +1957,12 @@ final class DefaultScheduler implements GpuScheduler {
   }
 
   // ---- test support ----
+
+  /**
+   * Test seam: called by {@code submit} with the job that holds the id being submitted, between
+   * finding it and taking its place; null (nothing) in production.
+   */
+  volatile java.util.function.@Nullable Consumer<Job> afterIdTaken;
 
   /** Checks internal accounting against the jobs; dispatcher must be idle. Test use. */
   void verifyInvariants() {

@@ -278,13 +278,17 @@ final class Job implements JobHandle {
       }
       if (cas(cur, JobState.CANCELLED, run)) {
         endReason = "cancelled";
-        if (s.holdsGpus()) {
-          // Tell the host before the GPUs are free: a pass on another thread may hand them to
-          // the next job right after the release.
-          sched.stopBeforeRelease(this, StopReason.CANCELLED);
+        try {
+          if (s.holdsGpus()) {
+            // Tell the host before the GPUs are free: a pass on another thread may hand them to
+            // the next job right after the release. (The call never throws; the finally is a
+            // second guard that the GPUs and the books follow the CAS whatever happens.)
+            sched.stopBeforeRelease(this, StopReason.CANCELLED);
+          }
+        } finally {
           releaseAllocations();
+          sched.ended(this, s, JobState.CANCELLED, null);
         }
-        sched.ended(this, s, JobState.CANCELLED, null);
         return true;
       }
     }
