@@ -75,6 +75,10 @@ import org.slf4j.LoggerFactory;
  * are CAS on the job (see {@link Job}); GPU placement and release go straight to the lock-free
  * engine from whichever thread makes them.
  *
+ * <p>Nothing a callback throws leaves the loop with the counter above 0: launcher, listener,
+ * observer and telemetry calls, commands and passes catch every throwable. A {@link
+ * VirtualMachineError} is kept and rethrown only after the loop gave up its ownership.
+ *
  * <h2>A dispatch pass</h2>
  *
  * <ol>
