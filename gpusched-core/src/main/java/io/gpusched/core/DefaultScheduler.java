@@ -287,7 +287,24 @@ final class DefaultScheduler implements GpuScheduler {
   @Override
   public List<JobHandle> jobs() {
     var out = new ArrayList<JobHandle>(live.values());
-    out.addAll(finished.asMap().values());
+    out.addAll(finishedNotLive(out));
+    return out;
+  }
+
+  /**
+   * The retained finished jobs whose ids are not among {@code liveJobs} (read just before) nor
+   * live now: a job being retired is in both maps for a moment, and a resubmitted id belongs to
+   * the new job.
+   */
+  private List<Job> finishedNotLive(List<? extends JobHandle> liveJobs) {
+    var ids = new HashSet<String>();
+    liveJobs.forEach(j -> ids.add(j.id()));
+    var out = new ArrayList<Job>();
+    for (Job j : finished.asMap().values()) {
+      if (!ids.contains(j.id()) && !live.containsKey(j.id())) {
+        out.add(j);
+      }
+    }
     return out;
   }
 
@@ -553,7 +570,8 @@ final class DefaultScheduler implements GpuScheduler {
     Map<QueueState, Map<PendingReason, Integer>> waiting = new HashMap<>();
     Map<String, String> idleGpuModel = new HashMap<>(); // GPU uuid → model, while all holders idle
     Set<String> busyGpus = new HashSet<>();
-    for (Job j : live.values()) {
+    var liveJobs = new ArrayList<>(live.values());
+    for (Job j : liveJobs) {
       counts.merge(j.state(), 1, Integer::sum);
       j.pendingReason()
           .ifPresent(
@@ -579,7 +597,7 @@ final class DefaultScheduler implements GpuScheduler {
             idleByModel.merge(model, 1, Integer::sum);
           }
         });
-    for (Job j : finished.asMap().values()) {
+    for (Job j : finishedNotLive(liveJobs)) {
       counts.merge(j.state(), 1, Integer::sum);
     }
     var stats = new ArrayList<QueueStats>();
@@ -811,8 +829,16 @@ final class DefaultScheduler implements GpuScheduler {
   }
 
   private void retire(Job j, JobState to, long now) {
-    if (live.remove(j.id(), j)) {
-      finished.put(j.id(), j);
+    // Retained first, then out of the live map: a reader never misses it (jobs() drops the copy it
+    // may see in both). If a resubmission took the id meanwhile (or before), the old job is not
+    // kept: the new one owns the id, and submit dropped the retained entry only if it was there.
+    finished.put(j.id(), j);
+    var hook = betweenLiveAndFinished;
+    if (hook != null) {
+      hook.accept(j);
+    }
+    if (!live.remove(j.id(), j)) {
+      finished.asMap().remove(j.id(), j);
     }
     j.endedAtMillis = now;
     events.run(() -> j.settle(to, now));
@@ -1967,6 +1993,12 @@ final class DefaultScheduler implements GpuScheduler {
    * finding it and taking its place; null (nothing) in production.
    */
   volatile java.util.function.@Nullable Consumer<Job> afterIdTaken;
+
+  /**
+   * Test seam: called by the dispatcher while it moves a final job from the live map to the
+   * retained finished jobs, between the two steps; null (nothing) in production.
+   */
+  volatile java.util.function.@Nullable Consumer<Job> betweenLiveAndFinished;
 
   /** Checks internal accounting against the jobs; dispatcher must be idle. Test use. */
   void verifyInvariants() {

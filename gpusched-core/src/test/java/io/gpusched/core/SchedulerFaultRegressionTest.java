@@ -380,6 +380,30 @@ class SchedulerFaultRegressionTest {
     s.verifyInvariants();
   }
 
+  /**
+   * A resubmission landing while the dispatcher moves the old job from the live jobs to the
+   * finished ones: the old job must not come back into the finished jobs after the new one took
+   * its id (jobs() listed "x" twice, and the stale entry stayed until the new job ended).
+   */
+  @Test
+  void i8_aResubmissionWhileTheOldJobIsRetiredListsTheIdOnce() {
+    var s = build(h.builder().nodes(List.of(whole("n1", 2))));
+    JobHandle old = s.submit(job("x", 1).build());
+    var again = new AtomicReference<JobHandle>();
+    s.betweenLiveAndFinished =
+        j -> {
+          if (j == old && again.get() == null) {
+            again.set(s.submit(job("x", 1).build())); // on the dispatcher: queued behind it
+          }
+        };
+    old.complete();
+    assertThat(again.get()).isNotNull();
+    assertThat(s.job("x")).containsSame(again.get());
+    assertThat(s.jobs()).filteredOn(j -> j.id().equals("x")).as("id x listed once").containsExactly(again.get());
+    assertThat(again.get().state()).isEqualTo(JobState.RUNNING);
+    s.verifyInvariants();
+  }
+
   static void await(CountDownLatch l) {
     try {
       if (!l.await(30, TimeUnit.SECONDS)) {
