@@ -702,7 +702,7 @@ final class DefaultScheduler implements GpuScheduler {
   private final AtomicReference<@Nullable VirtualMachineError> fatal = new AtomicReference<>();
 
   /** Keeps a {@link VirtualMachineError} for {@link #rethrowFatal}; other throwables are done with. */
-  void absorb(Throwable t) {
+  private void absorb(Throwable t) {
     if (t instanceof VirtualMachineError e) {
       fatal.compareAndSet(null, e);
     }

@@ -220,10 +220,16 @@ class SchedulerChurnStressTest {
           new Thread(
               () -> {
                 var rnd = ThreadLocalRandom.current();
+                var mine = new ArrayList<JobHandle>(); // latest handle per id of this thread
                 for (int i = 0; i < JOBS_PER_SUBMITTER; i++) {
+                  // now and then the id of a finished job is used again (a resubmission)
+                  int reuse = i > 0 && rnd.nextInt(8) == 0 ? rnd.nextInt(mine.size()) : -1;
+                  if (reuse >= 0 && !mine.get(reuse).state().isFinal()) {
+                    reuse = -1;
+                  }
                   var spec =
                       JobSpec.builder(SHAPES.get(rnd.nextInt(SHAPES.size())))
-                          .id("t" + id + "-" + i)
+                          .id(reuse >= 0 ? mine.get(reuse).id() : "t" + id + "-" + i)
                           .queue(List.of("A", "B", "C").get(rnd.nextInt(3)))
                           .priority(rnd.nextInt(3))
                           .preemptible(rnd.nextBoolean())
@@ -232,7 +238,13 @@ class SchedulerChurnStressTest {
                           .gracePeriod(rnd.nextBoolean() ? Duration.ZERO : Duration.ofSeconds(5))
                           .gangSize(rnd.nextInt(8) == 0 ? 2 : 1)
                           .build();
-                  all.add(s.submit(spec));
+                  JobHandle h = s.submit(spec);
+                  all.add(h);
+                  if (reuse >= 0) {
+                    mine.set(reuse, h);
+                  } else {
+                    mine.add(h);
+                  }
                   if (i % 16 == 0) {
                     sleep(1);
                   }
@@ -363,6 +375,8 @@ class SchedulerChurnStressTest {
     assertThat(failures).as("no call threw anything but the documented 'unknown node'").isEmpty();
     assertThat(submitting.get()).as("all submissions returned").isZero();
     assertThat(all).hasSize(SUBMITTERS * JOBS_PER_SUBMITTER);
+    long distinct = all.stream().map(JobHandle::id).distinct().count();
+    assertThat(distinct).as("some ids were used again").isLessThan(all.size());
     assertThat(startEvents.get()).isPositive();
 
     // ---- quiescence: every caller returned and nobody is dispatching ----
@@ -405,7 +419,11 @@ class SchedulerChurnStressTest {
     assertThat(s.snapshot().queues()).allSatisfy(q -> assertThat(q.usedGpus()).isZero());
   }
 
-  /** The invariants that hold whenever no call is in progress. */
+  /**
+   * The invariants that hold whenever no call is in progress. {@code submitted} holds every handle
+   * submit returned, in submission order per id: the last one of an id is the job the scheduler
+   * knows by it, and the earlier ones had ended before their id was used again.
+   */
   static void checkQuiescent(DefaultScheduler s, Iterable<JobHandle> submitted) {
     s.verifyInvariants(); // the work counter is 0: nobody is dispatching; the books are coherent
     Set<String> nodesNow = new HashSet<>();
@@ -414,9 +432,16 @@ class SchedulerChurnStressTest {
     Map<String, Long> usedMilli = new HashMap<>();
     Map<String, Integer> runningJobs = new HashMap<>();
     Map<String, Integer> pendingJobs = new HashMap<>();
-    Set<String> ids = new HashSet<>();
+    Map<String, JobHandle> latest = new HashMap<>();
     for (JobHandle h : submitted) {
-      assertThat(ids.add(h.id())).as("job %s submitted once", h.id()).isTrue();
+      JobHandle before = latest.put(h.id(), h);
+      if (before != null) {
+        assertThat(before.state().isFinal()).as("%s ended before its id was used again", before).isTrue();
+        assertThat(before.allocations()).isEmpty();
+      }
+    }
+    Set<String> ids = latest.keySet();
+    for (JobHandle h : latest.values()) {
       assertThat(s.job(h.id())).as("job %s lost", h.id()).containsSame(h);
       Job j = (Job) h;
       JobState st = j.state();
@@ -447,6 +472,7 @@ class SchedulerChurnStressTest {
     var listed = new HashSet<String>();
     for (JobHandle h : s.jobs()) {
       assertThat(listed.add(h.id())).as("job %s listed once", h.id()).isTrue();
+      assertThat(h).as("the job listed for %s", h.id()).isSameAs(latest.get(h.id()));
     }
     assertThat(listed).isEqualTo(ids);
     Set<Long> engine = new HashSet<>();
