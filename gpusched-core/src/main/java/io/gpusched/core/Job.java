@@ -286,7 +286,9 @@ final class Job implements JobHandle {
             sched.stopBeforeRelease(this, StopReason.CANCELLED);
           }
         } finally {
-          releaseAllocations();
+          if (s.holdsGpus()) {
+            releaseAllocations();
+          }
           sched.ended(this, s, JobState.CANCELLED, null);
         }
         return true;
