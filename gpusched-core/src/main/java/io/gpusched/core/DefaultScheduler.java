@@ -778,6 +778,13 @@ final class DefaultScheduler implements GpuScheduler {
     String qn = j.queue.spec.name();
     if (from == JobState.PENDING) {
       leavePending(j);
+      if (j.accounted) {
+        // Cancelled after a stop requeued it and before the stop's own command ran (the stopping
+        // thread was between its CAS and that command): the stop's command books and reports the
+        // preemption, then this cancel, so the events keep the order things happened in.
+        j.cancelAfterStop = true;
+        return;
+      }
     } else {
       long runTime = Math.max(0, now - j.startedAtMillis);
       unaccount(j, now);
@@ -815,7 +822,8 @@ final class DefaultScheduler implements GpuScheduler {
     String qn = j.queue.spec.name();
     StopReason reason = why == null ? StopReason.PRIORITY : why;
     // A cancel may have overtaken the requeue (PENDING -> CANCELLED before this command ran): then
-    // the job is not back in its queue, and its own command reports the cancel and retires it.
+    // the job is not back in its queue, and the cancel is reported and the job retired after this
+    // preemption, by the cancel's command or (if that one ran first) below.
     boolean back = requeued && j.rawState() == JobState.PENDING;
     events.publish(
         new SchedulerEvent.JobPreempted(at(now), j.id(), qn, reason, Duration.ofMillis(lost), back));
@@ -825,6 +833,10 @@ final class DefaultScheduler implements GpuScheduler {
       enqueuePending(j);
     } else if (!requeued) {
       retire(j, JobState.PREEMPTED, now);
+    } else if (j.cancelAfterStop) { // the cancel's command came first and left the rest to this one
+      j.cancelAfterStop = false;
+      events.publish(new SchedulerEvent.JobCancelled(at(now), j.id(), qn, JobState.PENDING));
+      retire(j, JobState.CANCELLED, now);
     }
   }
 

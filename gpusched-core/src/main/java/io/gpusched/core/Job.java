@@ -83,6 +83,9 @@ final class Job implements JobHandle {
   /** Victims this job waits for (non-empty only for preemptors). */
   final LinkedHashSet<Job> victims = new LinkedHashSet<>();
 
+  /** A cancel whose bookkeeping waits for the stop that requeued the job just before it. */
+  boolean cancelAfterStop;
+
   long lastPlanVersion = -1;
   /** Whether a model that per-model quotas kept from the job this pass had room for it. */
   boolean quotaKeptItFromRoom;

@@ -278,13 +278,23 @@ class SchedulerFaultRegressionTest {
   /** A cluster that throws an Error from its second placement call. */
   static GpuCluster failingSecondPlace(GpuCluster c) {
     var calls = new AtomicInteger();
+    return delegating(
+        c,
+        request -> {
+          if (calls.incrementAndGet() == 2) {
+            throw new Error("engine");
+          }
+          return c.place(request);
+        });
+  }
+
+  /** A cluster that places through {@code place} and delegates everything else to {@code c}. */
+  static GpuCluster delegating(
+      GpuCluster c, java.util.function.Function<PlacementRequest, Optional<Allocation>> place) {
     return new GpuCluster() {
       @Override
       public Optional<Allocation> place(PlacementRequest request) {
-        if (calls.incrementAndGet() == 2) {
-          throw new Error("engine");
-        }
-        return c.place(request);
+        return place.apply(request);
       }
 
       @Override
@@ -418,6 +428,68 @@ class SchedulerFaultRegressionTest {
   // ---------------------------------------------------------------------------------------
   // Item 9: a cancel racing a requeue published JobRequeued for a CANCELLED job.
   // ---------------------------------------------------------------------------------------
+
+  /**
+   * The cancel lands inside the host's {@code stopped()}, after its CAS requeued the job and
+   * before the stop's bookkeeping was queued (the engine's release runs there; the test's cluster
+   * calls back from it), and runs its own bookkeeping first. The events must still say what
+   * happened in order: preempted (not requeued), then cancelled, and nothing after the end.
+   */
+  @Test
+  void i9_aCancelInsideAStopAcknowledgementIsReportedAfterThePreemption() {
+    var onRelease = new AtomicReference<Runnable>(() -> {});
+    GpuCluster engine = GpuClusters.newBuilder().node(whole("n1", 1)).build();
+    GpuCluster cluster =
+        delegating(
+            engine,
+            request ->
+                engine
+                    .place(request)
+                    .map(
+                        a ->
+                            new Allocation() {
+                              @Override
+                              public long id() {
+                                return a.id();
+                              }
+
+                              @Override
+                              public PlacementRequest request() {
+                                return a.request();
+                              }
+
+                              @Override
+                              public List<io.gpusched.AllocatedGpu> gpus() {
+                                return a.gpus();
+                              }
+
+                              @Override
+                              public boolean isActive() {
+                                return a.isActive();
+                              }
+
+                              @Override
+                              public boolean release() {
+                                boolean r = a.release();
+                                onRelease.getAndSet(() -> {}).run();
+                                return r;
+                              }
+                            }));
+    var s = build(h.builder().cluster(cluster));
+    JobHandle a = s.submit(job("a", 1).build());
+    s.drain("n1", Duration.ofMinutes(1));
+    assertThat(a.state()).isEqualTo(JobState.PREEMPTING);
+    onRelease.set(() -> assertThat(a.cancel()).isTrue());
+    a.stopped();
+    assertThat(a.state()).isEqualTo(JobState.CANCELLED);
+    var mine = h.events.stream().filter(e -> e instanceof SchedulerEvent.JobEvent je && je.jobId().equals("a")).toList();
+    assertThat(mine.get(mine.size() - 1)).as("the cancel is a's last event").isInstanceOf(SchedulerEvent.JobCancelled.class);
+    assertThat(mine).filteredOn(e -> e instanceof SchedulerEvent.JobPreempted).singleElement()
+        .satisfies(e -> assertThat(((SchedulerEvent.JobPreempted) e).requeued()).isFalse());
+    assertThat(mine).noneMatch(e -> e instanceof SchedulerEvent.JobRequeued);
+    assertThat(used(s, "default")).isZero();
+    s.verifyInvariants();
+  }
 
   @Test
   void i9_aCancelRacingANodeLossRequeueIsNotReportedAsRequeued() {
