@@ -25,6 +25,12 @@ import java.util.Optional;
  *
  * <p>All methods are thread-safe. Methods throw {@link IllegalStateException} after {@link
  * #close()}, except read-only ones.
+ *
+ * <p>What the host's callbacks (launcher, listeners, placement observer, telemetry) throw never
+ * stops the scheduler: it is logged, and a launcher's failure to start a job fails that job. The
+ * one exception that reaches a caller is a {@link VirtualMachineError} (out of memory, stack
+ * overflow) caught while dispatching: a call that ran the dispatcher rethrows it once that work is
+ * done, and the scheduler stays usable.
  */
 public interface GpuScheduler extends AutoCloseable {
 

@@ -75,6 +75,10 @@ import org.slf4j.LoggerFactory;
  * are CAS on the job (see {@link Job}); GPU placement and release go straight to the lock-free
  * engine from whichever thread makes them.
  *
+ * <p>Nothing a callback throws leaves the loop with the counter above 0: launcher, listener,
+ * observer and telemetry calls, commands and passes catch every throwable. A {@link
+ * VirtualMachineError} is kept and rethrown only after the loop gave up its ownership.
+ *
  * <h2>A dispatch pass</h2>
  *
  * <ol>
@@ -200,6 +204,7 @@ final class DefaultScheduler implements GpuScheduler {
       nodeGens.put(n.id(), nextGen++);
     }
     b.listeners.forEach(events::add);
+    events.onFatal(this::absorb);
     if (b.manualTicks) {
       this.timer = null;
     } else {
@@ -239,12 +244,26 @@ final class DefaultScheduler implements GpuScheduler {
     long now = nowMillis();
     Job j = new Job(this, spec, seq.incrementAndGet(), q, now);
     j.lastHeartbeatMillis = now;
-    Job prev = live.putIfAbsent(spec.id(), j);
     // A job already final may still be listed until the dispatcher retires it (another thread may
-    // be dispatching): its id is free for a new submission all the same.
-    if (prev != null && !(prev.state().isFinal() && live.replace(spec.id(), prev, j))) {
-      throw new IllegalArgumentException(
-          "a job with id " + spec.id() + " is " + prev.state() + "; ids are unique among jobs not yet final");
+    // be dispatching): its id is free for a new submission all the same. If the dispatcher retires
+    // it between the two calls, the id is free: claim it again.
+    for (; ; ) {
+      Job prev = live.putIfAbsent(spec.id(), j);
+      if (prev == null) {
+        break;
+      }
+      var hook = afterIdTaken;
+      if (hook != null) {
+        hook.accept(prev);
+      }
+      JobState ps = prev.state();
+      if (!ps.isFinal()) {
+        throw new IllegalArgumentException(
+            "a job with id " + spec.id() + " is " + ps + "; ids are unique among jobs not yet final");
+      }
+      if (live.replace(spec.id(), prev, j)) {
+        break;
+      }
     }
     finished.invalidate(spec.id());
     command(
@@ -268,7 +287,24 @@ final class DefaultScheduler implements GpuScheduler {
   @Override
   public List<JobHandle> jobs() {
     var out = new ArrayList<JobHandle>(live.values());
-    out.addAll(finished.asMap().values());
+    out.addAll(finishedNotLive(out));
+    return out;
+  }
+
+  /**
+   * The retained finished jobs whose ids are not among {@code liveJobs} (read just before) nor
+   * live now: a job being retired is in both maps for a moment, and a resubmitted id belongs to
+   * the new job.
+   */
+  private List<Job> finishedNotLive(List<? extends JobHandle> liveJobs) {
+    var ids = new HashSet<String>();
+    liveJobs.forEach(j -> ids.add(j.id()));
+    var out = new ArrayList<Job>();
+    for (Job j : finished.asMap().values()) {
+      if (!ids.contains(j.id()) && !live.containsKey(j.id())) {
+        out.add(j);
+      }
+    }
     return out;
   }
 
@@ -478,10 +514,14 @@ final class DefaultScheduler implements GpuScheduler {
     command(this::onTick);
   }
 
+  /**
+   * The timer's periodic task. Catches every throwable, a {@link VirtualMachineError} rethrown by
+   * the dispatch loop included: a periodic task that throws is never run again.
+   */
   private void tickQuietly() {
     try {
       tick();
-    } catch (RuntimeException e) {
+    } catch (Throwable e) {
       log.error("gpusched tick failed", e);
     }
   }
@@ -538,7 +578,8 @@ final class DefaultScheduler implements GpuScheduler {
     Map<QueueState, Map<PendingReason, Integer>> waiting = new HashMap<>();
     Map<String, String> idleGpuModel = new HashMap<>(); // GPU uuid → model, while all holders idle
     Set<String> busyGpus = new HashSet<>();
-    for (Job j : live.values()) {
+    var liveJobs = new ArrayList<>(live.values());
+    for (Job j : liveJobs) {
       counts.merge(j.state(), 1, Integer::sum);
       j.pendingReason()
           .ifPresent(
@@ -564,7 +605,7 @@ final class DefaultScheduler implements GpuScheduler {
             idleByModel.merge(model, 1, Integer::sum);
           }
         });
-    for (Job j : finished.asMap().values()) {
+    for (Job j : finishedNotLive(liveJobs)) {
       counts.merge(j.state(), 1, Integer::sum);
     }
     var stats = new ArrayList<QueueStats>();
@@ -630,28 +671,55 @@ final class DefaultScheduler implements GpuScheduler {
           }
           c.run();
           dirty = true;
-        } catch (RuntimeException | LinkageError | AssertionError e) {
+        } catch (Throwable e) {
           log.error("gpusched command failed", e);
+          absorb(e);
         }
       }
       if (dirty && !closed) {
         dirty = false;
         try {
           dispatch(nowMillis());
-        } catch (RuntimeException | LinkageError | AssertionError e) {
+        } catch (Throwable e) {
           log.error("gpusched dispatch pass failed", e);
+          absorb(e);
+          dirty = true; // the pass was cut short: run another one
         }
       }
       if (!commands.isEmpty()) {
         if (timer != null && System.nanoTime() - since > HANDOFF_NANOS && handOff(missed)) {
+          rethrowFatal();
           return;
         }
         continue;
       }
       missed = wip.addAndGet(-missed);
       if (missed == 0) {
+        rethrowFatal();
         return;
       }
+    }
+  }
+
+  /**
+   * A {@link VirtualMachineError} caught from a callback or a command, kept until the dispatch
+   * loop has given up its ownership (work counter back to 0, or handed to the timer thread) and
+   * then rethrown by whichever thread ends the loop: the error is not swallowed, and the loop's
+   * state is whole when it propagates, so the next call dispatches again.
+   */
+  private final AtomicReference<@Nullable VirtualMachineError> fatal = new AtomicReference<>();
+
+  /** Keeps a {@link VirtualMachineError} for {@link #rethrowFatal}; other throwables are done with. */
+  private void absorb(Throwable t) {
+    if (t instanceof VirtualMachineError e) {
+      fatal.compareAndSet(null, e);
+    }
+  }
+
+  private void rethrowFatal() {
+    VirtualMachineError e = fatal.getAndSet(null);
+    if (e != null) {
+      throw e;
     }
   }
 
@@ -718,6 +786,13 @@ final class DefaultScheduler implements GpuScheduler {
     String qn = j.queue.spec.name();
     if (from == JobState.PENDING) {
       leavePending(j);
+      if (j.accounted) {
+        // Cancelled after a stop requeued it and before the stop's own command ran (the stopping
+        // thread was between its CAS and that command): the stop's command books and reports the
+        // preemption, then this cancel, so the events keep the order things happened in.
+        j.cancelAfterStop = true;
+        return;
+      }
     } else {
       long runTime = Math.max(0, now - j.startedAtMillis);
       unaccount(j, now);
@@ -754,20 +829,36 @@ final class DefaultScheduler implements GpuScheduler {
     unaccount(j, now);
     String qn = j.queue.spec.name();
     StopReason reason = why == null ? StopReason.PRIORITY : why;
+    // A cancel may have overtaken the requeue (PENDING -> CANCELLED before this command ran): then
+    // the job is not back in its queue, and the cancel is reported and the job retired after this
+    // preemption, by the cancel's command or (if that one ran first) below.
+    boolean back = requeued && j.rawState() == JobState.PENDING;
     events.publish(
-        new SchedulerEvent.JobPreempted(at(now), j.id(), qn, reason, Duration.ofMillis(lost), requeued));
-    if (requeued) {
+        new SchedulerEvent.JobPreempted(at(now), j.id(), qn, reason, Duration.ofMillis(lost), back));
+    if (back) {
       j.queuedAtMillis = now;
       events.publish(new SchedulerEvent.JobRequeued(at(now), j.id(), qn, j.attempts, j.checkpointRef));
       enqueuePending(j);
-    } else {
+    } else if (!requeued) {
       retire(j, JobState.PREEMPTED, now);
+    } else if (j.cancelAfterStop) { // the cancel's command came first and left the rest to this one
+      j.cancelAfterStop = false;
+      events.publish(new SchedulerEvent.JobCancelled(at(now), j.id(), qn, JobState.PENDING));
+      retire(j, JobState.CANCELLED, now);
     }
   }
 
   private void retire(Job j, JobState to, long now) {
-    if (live.remove(j.id(), j)) {
-      finished.put(j.id(), j);
+    // Retained first, then out of the live map: a reader never misses it (jobs() drops the copy it
+    // may see in both). If a resubmission took the id meanwhile (or before), the old job is not
+    // kept: the new one owns the id, and submit dropped the retained entry only if it was there.
+    finished.put(j.id(), j);
+    var hook = betweenLiveAndFinished;
+    if (hook != null) {
+      hook.accept(j);
+    }
+    if (!live.remove(j.id(), j)) {
+      finished.asMap().remove(j.id(), j);
     }
     j.endedAtMillis = now;
     events.run(() -> j.settle(to, now));
@@ -1468,7 +1559,7 @@ final class DefaultScheduler implements GpuScheduler {
     Accounting acct;
     try {
       acct = prepare(j, allocs);
-    } catch (RuntimeException e) {
+    } catch (Throwable e) {
       allocs.forEach(Allocation::release);
       throw e;
     }
@@ -1506,9 +1597,23 @@ final class DefaultScheduler implements GpuScheduler {
     events.run(j::markStarted);
     try {
       launcher.start(j.view(run));
-    } catch (RuntimeException | LinkageError | AssertionError e) {
+    } catch (Throwable e) { // an Error, or a checked exception thrown sneakily, too
       log.warn("gpusched launcher failed to start {}", j, e);
       j.end(JobState.FAILED, "launcher failed: " + e);
+      absorb(e);
+    }
+    // A nodeDown between the engine's place and account() above found no owner for the lost
+    // allocation and left the job to us. It marks the allocation lost before it reads the owners,
+    // and account() wrote the owner before this check reads the allocation: one of the two sees
+    // the other, and stopNow lets only one of them requeue the job.
+    for (Allocation a : allocs) {
+      if (!a.isActive()) {
+        if (j.stopNow(StopReason.NODE_LOST, true) != null) {
+          safeStop(j, StopReason.NODE_LOST, now);
+          onPreempted(j, StopReason.NODE_LOST, true);
+        }
+        break;
+      }
     }
     return true;
   }
@@ -1524,19 +1629,24 @@ final class DefaultScheduler implements GpuScheduler {
       tiers = restricted;
     }
     var got = new ArrayList<Allocation>(j.spec.gangSize());
-    for (int m = 0; m < j.spec.gangSize(); m++) {
-      Allocation a = null;
-      for (PlacementRequest r : tiers) {
-        a = placeTimed(r);
-        if (a != null) {
-          break;
+    try {
+      for (int m = 0; m < j.spec.gangSize(); m++) {
+        Allocation a = null;
+        for (PlacementRequest r : tiers) {
+          a = placeTimed(r);
+          if (a != null) {
+            break;
+          }
         }
+        if (a == null) {
+          got.forEach(Allocation::release);
+          return null;
+        }
+        got.add(a);
       }
-      if (a == null) {
-        got.forEach(Allocation::release);
-        return null;
-      }
-      got.add(a);
+    } catch (Throwable e) { // the members placed so far are given back, whatever the engine threw
+      got.forEach(Allocation::release);
+      throw e;
     }
     return List.copyOf(got);
   }
@@ -1551,8 +1661,9 @@ final class DefaultScheduler implements GpuScheduler {
     long elapsed = System.nanoTime() - t0;
     try {
       placementObserver.placed(r.gpus(), a != null, Math.max(0, elapsed));
-    } catch (RuntimeException e) {
+    } catch (Throwable e) { // logged and ignored, as PlacementObserver says: the placement stands
       log.warn("gpusched placement observer failed", e);
+      absorb(e);
     }
     return a;
   }
@@ -1798,8 +1909,9 @@ final class DefaultScheduler implements GpuScheduler {
   private void safeStop(Job j, StopReason why, long deadlineMillis) {
     try {
       launcher.stop(j.view(j.run()), why, at(deadlineMillis));
-    } catch (RuntimeException | LinkageError | AssertionError e) {
+    } catch (Throwable e) {
       log.warn("gpusched launcher failed to stop {} ({})", j, why, e);
+      absorb(e);
     }
   }
 
@@ -1867,8 +1979,9 @@ final class DefaultScheduler implements GpuScheduler {
             covered = false;
           }
           s = p.idleSince(history, now);
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
           log.warn("gpusched telemetry failed for {}", g.gpuUuid(), e);
+          absorb(e);
           s = OptionalLong.empty();
         }
         if (s.isEmpty()) {
@@ -1953,6 +2066,18 @@ final class DefaultScheduler implements GpuScheduler {
   }
 
   // ---- test support ----
+
+  /**
+   * Test seam: called by {@code submit} with the job that holds the id being submitted, between
+   * finding it and taking its place; null (nothing) in production.
+   */
+  volatile java.util.function.@Nullable Consumer<Job> afterIdTaken;
+
+  /**
+   * Test seam: called by the dispatcher while it moves a final job from the live map to the
+   * retained finished jobs, between the two steps; null (nothing) in production.
+   */
+  volatile java.util.function.@Nullable Consumer<Job> betweenLiveAndFinished;
 
   /** Checks internal accounting against the jobs; dispatcher must be idle. Test use. */
   void verifyInvariants() {

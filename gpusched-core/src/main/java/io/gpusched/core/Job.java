@@ -83,6 +83,9 @@ final class Job implements JobHandle {
   /** Victims this job waits for (non-empty only for preemptors). */
   final LinkedHashSet<Job> victims = new LinkedHashSet<>();
 
+  /** A cancel whose bookkeeping waits for the stop that requeued the job just before it. */
+  boolean cancelAfterStop;
+
   long lastPlanVersion = -1;
   /** Whether a model that per-model quotas kept from the job this pass had room for it. */
   boolean quotaKeptItFromRoom;
@@ -278,13 +281,19 @@ final class Job implements JobHandle {
       }
       if (cas(cur, JobState.CANCELLED, run)) {
         endReason = "cancelled";
-        if (s.holdsGpus()) {
-          // Tell the host before the GPUs are free: a pass on another thread may hand them to
-          // the next job right after the release.
-          sched.stopBeforeRelease(this, StopReason.CANCELLED);
-          releaseAllocations();
+        try {
+          if (s.holdsGpus()) {
+            // Tell the host before the GPUs are free: a pass on another thread may hand them to
+            // the next job right after the release. (The call never throws; the finally is a
+            // second guard that the GPUs and the books follow the CAS whatever happens.)
+            sched.stopBeforeRelease(this, StopReason.CANCELLED);
+          }
+        } finally {
+          if (s.holdsGpus()) {
+            releaseAllocations();
+          }
+          sched.ended(this, s, JobState.CANCELLED, null);
         }
-        sched.ended(this, s, JobState.CANCELLED, null);
         return true;
       }
     }
