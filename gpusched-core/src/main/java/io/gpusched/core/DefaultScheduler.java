@@ -31,6 +31,7 @@ import io.gpusched.SchedulerListener;
 import io.gpusched.SchedulerSnapshot;
 import io.gpusched.SchedulingPolicy;
 import io.gpusched.StopReason;
+import io.gpusched.core.QueueState.ModelLimits;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -330,7 +331,7 @@ final class DefaultScheduler implements GpuScheduler {
                     at(nowMillis()), n.id(), null, NodeState.READY, "added"));
           });
     }
-    drain();
+    runCommands();
   }
 
   static NodeSpec withPriceLabel(NodeSpec n) {
@@ -451,7 +452,7 @@ final class DefaultScheduler implements GpuScheduler {
       }
       commands.offer(() -> onNodeDown(nodeId, stopped));
     }
-    drain();
+    runCommands();
   }
 
   private void onNodeDown(String nodeId, Set<Job> stopped) {
@@ -633,7 +634,7 @@ final class DefaultScheduler implements GpuScheduler {
 
   private void command(Runnable c) {
     commands.offer(c);
-    drain();
+    runCommands();
   }
 
   /**
@@ -643,14 +644,14 @@ final class DefaultScheduler implements GpuScheduler {
    */
   static final long HANDOFF_NANOS = 1_000_000;
 
-  /** A drain handed to the timer thread and not yet started by it. */
+  /** A command loop handed to the timer thread and not yet started by it. */
   private final AtomicReference<@Nullable Runnable> handedOff = new AtomicReference<>();
 
-  private void drain() {
+  private void runCommands() {
     if (wip.getAndIncrement() != 0) {
       return;
     }
-    drainLoop(1);
+    commandLoop(1);
   }
 
   /**
@@ -658,7 +659,7 @@ final class DefaultScheduler implements GpuScheduler {
    * longer than {@link #HANDOFF_NANOS} by commands other threads keep adding hands the loop (and
    * the ownership) to the timer thread and returns, so no call is held hostage indefinitely.
    */
-  private void drainLoop(int missed) {
+  private void commandLoop(int missed) {
     long since = timer == null ? 0 : System.nanoTime();
     for (; ; ) {
       Runnable c;
@@ -746,7 +747,7 @@ final class DefaultScheduler implements GpuScheduler {
     @Override
     public void run() {
       if (handedOff.compareAndSet(this, null)) {
-        drainLoop(missed);
+        commandLoop(missed);
       }
     }
   }
@@ -920,7 +921,7 @@ final class DefaultScheduler implements GpuScheduler {
     j.poolMilli = acct.poolMilli();
     j.modelMilli = acct.modelMilli();
     j.usedMilli = acct.total();
-    j.costPerMilli = acct.costPerMs();
+    j.costPerMs = acct.costPerMs();
     for (Allocation a : allocs) {
       owners.put(a.id(), j);
       for (AllocatedGpu g : a.gpus()) {
@@ -969,7 +970,7 @@ final class DefaultScheduler implements GpuScheduler {
     running.remove(j);
     runningByEnd.remove(j);
     preempting.remove(j);
-    double runCost = j.costPerMilli * Math.max(0, now - j.startedAtMillis);
+    double runCost = j.costPerMs * Math.max(0, now - j.startedAtMillis);
     j.accruedCost += runCost;
     q.endedCost += runCost;
     for (Allocation a : j.allocations) {
@@ -1086,8 +1087,8 @@ final class DefaultScheduler implements GpuScheduler {
       return true;
     }
     for (int m = 0; m < capacity.models.size(); m++) {
-      long[] quota = modelQuota(q, m);
-      if (quota != null && modelUse(q, m) < quota[0]) {
+      ModelLimits quota = modelQuota(q, m);
+      if (quota != null && modelUse(q, m) < quota.guaranteeMilli()) {
         return true;
       }
     }
@@ -1286,9 +1287,9 @@ final class DefaultScheduler implements GpuScheduler {
     boolean excluded = false;
     for (int p : j.compatPools) {
       int m = capacity.poolModel[p];
-      long[] quota = modelQuota(q, m);
+      ModelLimits quota = modelQuota(q, m);
       String name = capacity.models.get(m).name();
-      if ((quota != null && modelUse(q, m) + j.demandMilli > quota[1])
+      if ((quota != null && modelUse(q, m) + j.demandMilli > quota.capMilli())
           || (anyModelLendLimit && !modelLendAllows(q, m, j.demandMilli))) {
         excluded = true;
         j.quotaKeptItFromRoom |= capacity.poolCap[p] - capacity.poolUsed[p] >= j.demandMilli;
@@ -1332,15 +1333,15 @@ final class DefaultScheduler implements GpuScheduler {
    * do not lend on it.
    */
   private boolean modelLendAllows(QueueState q, int m, long demand) {
-    long[] own = modelQuota(q, m);
-    if (modelUse(q, m) + demand <= (own == null ? 0 : own[0])) {
+    ModelLimits own = modelQuota(q, m);
+    if (modelUse(q, m) + demand <= (own == null ? 0 : own.guaranteeMilli())) {
       return true;
     }
     long kept = 0;
     for (QueueState o : queueList) {
-      long[] oq = o == q ? null : modelQuota(o, m);
-      if (oq != null && oq[2] != QueueState.UNLIMITED) {
-        kept = QueueState.plus(kept, unlent(oq[0], modelUse(o, m), oq[2]));
+      ModelLimits oq = o == q ? null : modelQuota(o, m);
+      if (oq != null && oq.lendLimitMilli() != QueueState.UNLIMITED) {
+        kept = QueueState.plus(kept, unlent(oq.guaranteeMilli(), modelUse(o, m), oq.lendLimitMilli()));
       }
     }
     if (kept == 0) {
@@ -1822,10 +1823,10 @@ final class DefaultScheduler implements GpuScheduler {
       if (reason.get(v) != StopReason.QUOTA_RECLAIM) {
         continue;
       }
-      long[] quota = model < 0 ? null : modelQuota(v.queue, model);
+      ModelLimits quota = model < 0 ? null : modelQuota(v.queue, model);
       if (quota != null) {
         long t = taken.merge(v.queue, modelUse(v, model), Long::sum);
-        if (modelUse(v.queue, model) - t < quota[0]) {
+        if (modelUse(v.queue, model) - t < quota.guaranteeMilli()) {
           return v;
         }
       } else {
@@ -1844,9 +1845,9 @@ final class DefaultScheduler implements GpuScheduler {
     if (on == 0) {
       return false;
     }
-    long[] quota = modelQuota(o, model);
+    ModelLimits quota = modelQuota(o, model);
     if (quota != null) {
-      return modelUse(o, model) - on >= quota[0];
+      return modelUse(o, model) - on >= quota.guaranteeMilli();
     }
     return o.usedMilli > o.guaranteeMilli && o.usedMilli - v.usedMilli >= o.guaranteeMilli;
   }
@@ -1860,7 +1861,7 @@ final class DefaultScheduler implements GpuScheduler {
   }
 
   /** {guarantee, guarantee + borrow limit} in milli for the queue's quota on a model, or null. */
-  private long @Nullable [] modelQuota(QueueState q, int model) {
+  private @Nullable ModelLimits modelQuota(QueueState q, int model) {
     return q.modelQuotas.isEmpty() ? null : q.modelQuotas.get(capacity.models.get(model).name());
   }
 
@@ -1871,8 +1872,8 @@ final class DefaultScheduler implements GpuScheduler {
     }
     for (int p : j.compatPools) {
       int m = capacity.poolModel[p];
-      long[] quota = modelQuota(j.queue, m);
-      if (quota != null && modelUse(j.queue, m) + j.demandMilli <= quota[0]) {
+      ModelLimits quota = modelQuota(j.queue, m);
+      if (quota != null && modelUse(j.queue, m) + j.demandMilli <= quota.guaranteeMilli()) {
         return m;
       }
     }
@@ -1920,7 +1921,7 @@ final class DefaultScheduler implements GpuScheduler {
   // =====================================================================================
 
   private void onTick() {
-    long now = nowMillis(); // (the drain loop decayed fair-share usage before this command)
+    long now = nowMillis(); // (the command loop decayed fair-share usage before this command)
     runningVersion++; // time passed: minimum run times may have elapsed, plan again
     for (Job v : new ArrayList<>(preempting)) {
       if (v.rawState() != JobState.PREEMPTING) {

@@ -55,7 +55,7 @@ final class Job implements JobHandle {
   volatile long endedAtMillis = -1;
   volatile @Nullable String endReason;
   volatile double accruedCost;
-  volatile double costPerMilli;
+  volatile double costPerMs;
   volatile boolean idle;
   volatile long lastHeartbeatMillis;
   /**
@@ -247,7 +247,7 @@ final class Job implements JobHandle {
     double c = accruedCost;
     long s = startedAtMillis;
     if (state.get().s().holdsGpus() && s >= 0) {
-      c += costPerMilli * Math.max(0, sched.nowMillis() - s);
+      c += costPerMs * Math.max(0, sched.nowMillis() - s);
     }
     return c;
   }

@@ -27,11 +27,8 @@ final class QueueState {
 
   final long borrowLimitMilli;
   final long lendLimitMilli;
-  /**
-   * Per-model quotas by model name: {guarantee, guarantee + borrow limit, lend limit}, milli, each
-   * saturated at {@link #UNLIMITED}.
-   */
-  final Map<String, long[]> modelQuotas = new HashMap<>();
+  /** Per-model quotas by model name, in milli-GPU. */
+  final Map<String, ModelLimits> modelQuotas = new HashMap<>();
   private final Comparator<Job> order;
   private final Map<Shape, TreeSet<Job>> lanes = new HashMap<>();
   final TreeSet<Job> heads;
@@ -65,9 +62,18 @@ final class QueueState {
             (model, quota) -> {
               long g = toMilli(quota.guaranteedGpus());
               long b = toMilli(quota.borrowLimitGpus());
-              modelQuotas.put(model, new long[] {g, plus(g, b), toMilli(quota.lendLimitGpus())});
+              modelQuotas.put(model, new ModelLimits(g, plus(g, b), toMilli(quota.lendLimitGpus())));
             });
   }
+
+  /**
+   * One model's quota in milli-GPU, each amount saturated at {@link #UNLIMITED}.
+   *
+   * @param guaranteeMilli the guarantee: usage the queue may reclaim by preemption
+   * @param capMilli the guarantee plus the borrow limit: the most the queue may use of the model
+   * @param lendLimitMilli how much of its unused guarantee the queue lends to others
+   */
+  record ModelLimits(long guaranteeMilli, long capMilli, long lendLimitMilli) {}
 
   /**
    * A limit of {@link #UNLIMITED} milli-GPU is no limit: {@code POSITIVE_INFINITY}, and every
