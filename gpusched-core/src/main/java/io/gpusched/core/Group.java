@@ -53,6 +53,9 @@ final class Group {
 
   volatile Tables tables;
 
+  /** Test seam (see {@link Probe}); set by the cluster. */
+  volatile Probe probe = Probe.NONE;
+
   /**
    * Counts index moves: incremented by every thread that is about to clear a GPU's or node's bit
    * in a class after setting it in another (or after finding it stale). A search that finds nothing
@@ -150,6 +153,7 @@ final class Group {
       boolean allowed = e.getKey().allowsNode(gn.node.spec.labels(), gn.node.spec.capacityClass());
       apply(e.getValue()[0], e.getValue()[1], gn, schedulable && allowed);
     }
+    probe.at(ProbePoint.FILTER_APPLIED, gn);
     filterVersion++;
   }
 
@@ -193,6 +197,7 @@ final class Group {
         boolean on =
             gn.node.schedulable()
                 && c.allowsNode(gn.node.spec.labels(), gn.node.spec.capacityClass());
+        probe.at(ProbePoint.FILTER_NODE_READ, gn);
         apply(use[0], use[1], gn, on);
       }
       if (v == filterVersion && ns == nodes) {
@@ -530,7 +535,9 @@ final class Group {
   }
 
   void rebuild(PlacementStrategy strategy, double[] globalWeights) {
-    tables = new Tables(strategy, globalWeights, Math.max(1, maxNodeGpus));
+    Tables t = new Tables(strategy, globalWeights, Math.max(1, maxNodeGpus));
+    probe.at(ProbePoint.TABLES_BUILT, this);
+    tables = t;
   }
 
   /** Fragmented milli of one GPU given its word and, for empty GPUs, its node's free count. */

@@ -81,6 +81,7 @@ final class LockFreeCluster implements GpuCluster {
   private volatile Map<String, Group[]> migGroups = Map.of();
   private volatile double[] tableWeights;
   private int nodeOrdinals;
+  private volatile Probe probe = Probe.NONE;
 
   LockFreeCluster(PlacementStrategy strategy, Mix mix) {
     this.strategy = strategy;
@@ -91,6 +92,31 @@ final class LockFreeCluster implements GpuCluster {
 
   PlacementStrategy strategy() {
     return strategy;
+  }
+
+  /** The mix weights the decision tables were last built from (for tests). */
+  double[] tableWeights() {
+    return tableWeights;
+  }
+
+  /** The request mix (for tests). */
+  Mix mix() {
+    return mix;
+  }
+
+  /** All groups, in creation order (for tests). */
+  Group[] groups() {
+    return allGroups;
+  }
+
+  /** Test seam: installs a probe on the cluster and its groups (see {@link Probe}). */
+  void probe(Probe p) {
+    synchronized (mgmt) {
+      probe = p;
+      for (Group g : allGroups) {
+        g.probe = p;
+      }
+    }
   }
 
   // ================================================================= placement
@@ -583,8 +609,10 @@ final class LockFreeCluster implements GpuCluster {
   }
 
   private void relearn() {
+    probe.at(ProbePoint.RELEARN, null);
     double[] next = mix.relearn(tableWeights);
     if (next != null) {
+      probe.at(ProbePoint.WEIGHTS_FOLDED, next);
       tableWeights = next;
       for (Group g : allGroups) {
         g.rebuild(strategy, next);
@@ -674,6 +702,7 @@ final class LockFreeCluster implements GpuCluster {
       tableWeights = mix.isFixed() ? mix.weights() : tableWeights;
     }
     Group g = new Group(allGroups.length, key, space, classes);
+    g.probe = probe;
     groupByKey.put(key, g);
     Group[] all = Arrays.copyOf(allGroups, allGroups.length + 1);
     all[all.length - 1] = g;
