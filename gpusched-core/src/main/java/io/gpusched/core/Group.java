@@ -55,8 +55,17 @@ final class Group {
   volatile GpuSlot[] gpus = new GpuSlot[0];
   volatile GroupNode[] nodes = new GroupNode[0];
 
-  /** The most GPUs of this group on one node. Written under the management monitor. */
+  /**
+   * The most GPUs of this group on one node that has not been removed (cordoned and draining
+   * nodes count: they may come back); 0 when there is none. Written under the management monitor.
+   */
   volatile int maxNodeGpus;
+
+  /** GPUs of this group on nodes that have not been removed. Written under the monitor. */
+  volatile int liveGpus;
+
+  /** Nodes not removed, by their GPU count in this group; under the management monitor only. */
+  private final int[] nodesBySize = new int[65];
 
   final Bits[] byState;
   final Bits[] nodesByFree;
@@ -161,10 +170,28 @@ final class Group {
     n[nodeLocal] = gn;
     gpus = g; // before nodes: a reader that sees the new nodes also sees their GPUs
     nodes = n;
+    nodesBySize[slots.size()]++;
+    liveGpus += slots.size();
     if (slots.size() > maxNodeGpus) {
       maxNodeGpus = slots.size();
     }
     return gn;
+  }
+
+  /**
+   * A node left the cluster: its GPUs no longer count towards what this group could ever host.
+   * Its index slots stay behind, unschedulable. Called under the cluster's management lock; the
+   * caller then calls {@link #ensureTables} (the largest node may have gone).
+   */
+  void removeNode(GroupNode gn) {
+    int size = gn.gpus.length;
+    nodesBySize[size]--;
+    liveGpus -= size;
+    int max = nodesBySize.length - 1;
+    while (max > 0 && nodesBySize[max] == 0) {
+      max--;
+    }
+    maxNodeGpus = max;
   }
 
   int nextGpuLocal() {

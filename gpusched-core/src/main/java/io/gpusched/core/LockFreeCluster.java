@@ -202,7 +202,7 @@ final class LockFreeCluster implements GpuCluster {
     if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
       long total = 0;
       for (int i = 0; i < n; i++) {
-        total += out[i].gpus.length;
+        total += out[i].liveGpus; // removed nodes do not count
       }
       if (w.count() > total) {
         throw new IllegalArgumentException(
@@ -242,7 +242,11 @@ final class LockFreeCluster implements GpuCluster {
     return groups;
   }
 
+  /** Whether some node not removed could host the demand if it were empty (cordoned ones count). */
   private static boolean canEverHost(Group g, GpuDemand demand) {
+    if (g.liveGpus == 0) {
+      return false; // every node of the group was removed
+    }
     if (demand instanceof GpuDemand.Share s) {
       return s.memoryMiB() <= g.space.model.memoryMiB();
     }
@@ -257,7 +261,9 @@ final class LockFreeCluster implements GpuCluster {
     if (demand instanceof GpuDemand.Mig m) {
       var known = new java.util.TreeSet<String>();
       for (Group g : allGroups) {
-        if (g.space instanceof MigSpace mig && c.allowsModel(g.space.model.name())) {
+        if (g.space instanceof MigSpace mig
+            && g.liveGpus > 0
+            && c.allowsModel(g.space.model.name())) {
           for (int p = 0; p < mig.profiles.length; p++) {
             if (mig.feasible[p][0] != 0) {
               known.add(mig.profiles[p].name());
@@ -828,6 +834,10 @@ final class LockFreeCluster implements GpuCluster {
           }
         }
       }
+      for (GroupNode gn : gns) {
+        gn.group.removeNode(gn); // no longer counted by the "could ever host" checks
+        gn.group.ensureTables(strategy, currentWeights);
+      }
       nodes.remove(nodeId);
       var order = new ArrayList<>(nodeOrder);
       order.remove(node);
@@ -1007,12 +1017,25 @@ final class LockFreeCluster implements GpuCluster {
    * description of every violation, empty when all hold: each GPU word equals the sum of the deltas
    * of the active allocations on it and decodes to a reachable state; each node's host word equals
    * what its allocations charged; the index lists every GPU and node under its current state; each
-   * group's tables were built from its current largest node and the current mix weights, and its
-   * filters list exactly the eligible nodes.
+   * group's live-GPU counts match its nodes, its tables were built from its current largest node
+   * and the current mix weights, and its filters list exactly the eligible nodes.
    */
   List<String> verifyInvariants() {
     List<String> bad = new ArrayList<>();
+    Map<Group, int[]> live = new HashMap<>(); // group -> {GPUs on live nodes, largest node}
+    for (NodeEntry node : nodeOrder) {
+      for (GroupNode gn : groupNodes(node)) {
+        int[] l = live.computeIfAbsent(gn.group, k -> new int[2]);
+        l[0] += gn.gpus.length;
+        l[1] = Math.max(l[1], gn.gpus.length);
+      }
+    }
     for (Group g : allGroups) {
+      int[] l = live.getOrDefault(g, new int[2]);
+      if (g.liveGpus != l[0] || g.maxNodeGpus != l[1]) {
+        bad.add("group " + g + " counts " + g.liveGpus + " live GPUs, largest node " + g.maxNodeGpus
+            + "; the nodes say " + l[0] + ", " + l[1]);
+      }
       if (!g.tables.builtFrom(Math.max(1, g.maxNodeGpus), tableWeights)) {
         bad.add("group " + g + " has stale tables (built for " + g.tables.maxF + " GPUs per node)");
       }

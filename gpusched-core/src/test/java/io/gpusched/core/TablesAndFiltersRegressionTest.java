@@ -1,6 +1,7 @@
 package io.gpusched.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.gpusched.Allocation;
 import io.gpusched.Constraints;
@@ -19,7 +20,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /**
- * Regression tests for issue 10, items 13-14: stale decision tables and cached constraint filters.
+ * Regression tests for issue 10, items 13-15: stale decision tables, cached constraint filters and
+ * removed nodes counted by the "could never fit" checks.
  * Each lands in its race window through a {@link Probe}, on one thread where it can (the placing
  * thread runs the management call inside the probe) and with latches where two threads must
  * interleave.
@@ -224,6 +226,52 @@ class TablesAndFiltersRegressionTest {
     // node a had two free GPUs throughout: both placements must get one
     assertThat(other.get()).isPresent();
     assertThat(first).isPresent();
+    assertThat(c.verifyInvariants()).isEmpty();
+  }
+
+  // ------------------------------------------------------------------ item 15: removed nodes
+
+  @Test
+  void aSpreadGangLargerThanTheRemainingNodesThrows() {
+    LockFreeCluster c = cluster(whole("a", 8), whole("b", 8));
+    c.removeNode("b", false);
+    assertThatThrownBy(() -> c.place(PlacementRequest.wholeGpus(12)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("12");
+    assertThat(c.place(PlacementRequest.wholeGpus(8))).isPresent(); // unchanged: all 8 still free
+    assertThat(c.verifyInvariants()).isEmpty();
+  }
+
+  @Test
+  void aSameNodeGangOnlyARemovedNodeCouldHostThrows() {
+    LockFreeCluster c = cluster(whole("a", 8), whole("big", 16));
+    c.removeNode("big", false);
+    assertThatThrownBy(() -> c.place(PlacementRequest.wholeGpus(16, true)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("16");
+    assertThat(c.place(PlacementRequest.wholeGpus(8, true))).isPresent();
+    // the node comes back: the request fits again
+    c.addNode(whole("big", 16));
+    assertThat(c.place(PlacementRequest.wholeGpus(16, true))).isPresent();
+    assertTablesCurrent(c);
+  }
+
+  @Test
+  void sharesAndMigOfAModelWhoseNodesAreAllRemovedThrow() {
+    LockFreeCluster c =
+        cluster(
+            whole("a", 8),
+            NodeSpec.builder("s").gpus(2, GpuModels.H100_80GB, GpuMode.SHARED).build(),
+            NodeSpec.builder("m").gpus(2, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC).build());
+    assertThat(c.place(PlacementRequest.share(100, 1024))).isPresent().get().satisfies(Allocation::release);
+    assertThat(c.place(PlacementRequest.mig("1g.10gb"))).isPresent().get().satisfies(Allocation::release);
+    c.removeNode("s", false);
+    c.removeNode("m", false);
+    assertThatThrownBy(() -> c.place(PlacementRequest.share(100, 1024)))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> c.place(PlacementRequest.mig("1g.10gb")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("1g.10gb");
     assertThat(c.verifyInvariants()).isEmpty();
   }
 }
