@@ -834,14 +834,16 @@ final class LockFreeCluster implements GpuCluster {
           }
         }
       }
-      for (GroupNode gn : gns) {
-        gn.group.removeNode(gn); // no longer counted by the "could ever host" checks
-        gn.group.ensureTables(strategy, currentWeights);
-      }
       nodes.remove(nodeId);
       var order = new ArrayList<>(nodeOrder);
       order.remove(node);
       nodeOrder = List.copyOf(order);
+      // After nodeOrder: a placement that no longer counts the node (and so may throw "could
+      // never fit") is followed by a nodes() call that no longer lists it either.
+      for (GroupNode gn : gns) {
+        gn.group.removeNode(gn); // no longer counted by the "could ever host" checks
+        gn.group.ensureTables(strategy, currentWeights);
+      }
       if (!lost.isEmpty()) {
         log.warn("node {} removed with {} active allocations; reported as lost", nodeId, lost.size());
       }
