@@ -25,7 +25,8 @@ public interface GpuCluster {
    * @return the allocation, or empty when no eligible capacity is free now
    * @throws IllegalArgumentException if no node of the cluster could ever host the request (for
    *     example an unknown MIG profile for every allowed model, more GPUs on one node than any node
-   *     has, or a share larger than any GPU's memory); the cluster is left unchanged
+   *     has, or a share larger than any GPU's memory), judged on the nodes present now (removed
+   *     nodes do not count, cordoned and draining ones do); the cluster is left unchanged
    */
   Optional<Allocation> place(PlacementRequest request);
 

@@ -57,7 +57,11 @@ final class Bits {
     segments = s;
   }
 
-  /** Grows to hold at least {@code bits} bits. Callers serialize growth among themselves. */
+  /**
+   * Grows to hold at least {@code bits} bits. Not safe against a concurrent grow (two growers
+   * could each install a copy, and bits set in the losing copy's new segment would be lost): only
+   * the cluster's management monitor calls it, on published bitsets ({@link Group#addNode}).
+   */
   void ensureCapacity(int bits) {
     long[][] s = segments;
     int need = (bits + SEGMENT_BITS - 1) / SEGMENT_BITS;

@@ -9,9 +9,12 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -33,6 +36,16 @@ import org.jspecify.annotations.Nullable;
  * go to the lowest index. Nothing here scans all GPUs.
  */
 final class Group {
+  private static final VarHandle TABLES;
+
+  static {
+    try {
+      TABLES = MethodHandles.lookup().findVarHandle(Group.class, "tables", Tables.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
   final int ordinal;
   final String key;
   final Space space;
@@ -41,17 +54,41 @@ final class Group {
 
   volatile GpuSlot[] gpus = new GpuSlot[0];
   volatile GroupNode[] nodes = new GroupNode[0];
+
+  /**
+   * The most GPUs of this group on one node that has not been removed (cordoned and draining
+   * nodes count: they may come back); 0 when there is none. Written under the management monitor.
+   */
   volatile int maxNodeGpus;
+
+  /** GPUs of this group on nodes that have not been removed. Written under the monitor. */
+  volatile int liveGpus;
+
+  /** Nodes not removed, by their GPU count in this group; under the management monitor only. */
+  private final int[] nodesBySize = new int[65];
 
   final Bits[] byState;
   final Bits[] nodesByFree;
   final Bits schedGpus;
   final Bits schedNodes;
   private final Bits[] schedFilter;
+  /** Cached filters; an entry is published only once completely built (see {@link #filterFor}). */
   private final Map<Constraints, Bits[]> filters = new ConcurrentHashMap<>();
+
+  /**
+   * Bumped by management <em>before</em> it changes any node's schedulability in the filters: a
+   * filter build that read a node's old state then sees the bump and builds again.
+   */
   private volatile int filterVersion;
 
+  /**
+   * The decision tables; replaced only by {@link #ensureTables}, by CAS against the tables a build
+   * started from, so that an older build never replaces a newer one. Null until the first node.
+   */
   volatile Tables tables;
+
+  /** Test seam (see {@link Probe}); set by the cluster. */
+  volatile Probe probe = Probe.NONE;
 
   /**
    * Counts index moves: incremented by every thread that is about to clear a GPU's or node's bit
@@ -131,26 +168,51 @@ final class Group {
     }
     GroupNode[] n = Arrays.copyOf(nodes, nodeLocal + 1);
     n[nodeLocal] = gn;
-    gpus = g;
+    gpus = g; // before nodes: a reader that sees the new nodes also sees their GPUs
     nodes = n;
+    nodesBySize[slots.size()]++;
+    liveGpus += slots.size();
     if (slots.size() > maxNodeGpus) {
       maxNodeGpus = slots.size();
     }
     return gn;
   }
 
+  /**
+   * A node left the cluster: its GPUs no longer count towards what this group could ever host.
+   * Its index slots stay behind, unschedulable. Called under the cluster's management lock; the
+   * caller then calls {@link #ensureTables} (the largest node may have gone).
+   */
+  void removeNode(GroupNode gn) {
+    int size = gn.gpus.length;
+    nodesBySize[size]--;
+    liveGpus -= size;
+    int max = nodesBySize.length - 1;
+    while (max > 0 && nodesBySize[max] == 0) {
+      max--;
+    }
+    maxNodeGpus = max;
+  }
+
   int nextGpuLocal() {
     return gpus.length;
   }
 
-  /** Sets or clears the schedulable bits of a node's GPUs (and cached constraint filters). */
+  /**
+   * Sets or clears the schedulable bits of a node's GPUs (and cached constraint filters). Called
+   * under the cluster's management lock, after the node's state was written.
+   */
   void setSchedulable(GroupNode gn, boolean schedulable) {
+    // Before applying: a concurrent filter build either read the node's new state, or reads this
+    // bump when it validates and builds again. (Bumping after applying let a build that read the
+    // old state validate in between and cache it for good.)
+    filterVersion++;
     apply(schedGpus, schedNodes, gn, schedulable);
     for (var e : filters.entrySet()) {
       boolean allowed = e.getKey().allowsNode(gn.node.spec.labels(), gn.node.spec.capacityClass());
       apply(e.getValue()[0], e.getValue()[1], gn, schedulable && allowed);
     }
-    filterVersion++;
+    probe.at(ProbePoint.FILTER_APPLIED, gn);
   }
 
   private static void apply(Bits gpuBits, Bits nodeBits, GroupNode gn, boolean on) {
@@ -170,34 +232,76 @@ final class Group {
 
   /**
    * The GPU-level and node-level filters for node constraints (labels, capacity classes), combined
-   * with schedulability. Built on first use without the management lock; rebuilt until no
-   * management change raced with the build.
+   * with schedulability. Lock-free, without the management lock: on first use a filter is built
+   * privately, sized for the nodes read, and published (put, or replacing the entry it started
+   * from) only when complete, so no search ever uses a half-built filter and only management grows
+   * a published one ({@link Bits#ensureCapacity} under the monitor). The build is returned once no
+   * management change raced with it: {@link #setSchedulable} bumps the version before it applies a
+   * change, so a change either is seen by the build, or is applied to the published filter, or
+   * makes the build start again. A retry means that management or another builder made progress.
    */
   Bits[] filterFor(Constraints c) {
     if (!c.constrainsNodes()) {
       return schedFilter;
     }
     Bits[] f = filters.get(c);
-    if (f != null) {
-      return f;
-    }
-    Bits[] built = new Bits[] {new Bits(gpus.length), new Bits(nodes.length)};
-    Bits[] existing = filters.putIfAbsent(c, built);
-    Bits[] use = existing != null ? existing : built;
+    return f != null ? f : buildFilter(c);
+  }
+
+  private Bits[] buildFilter(Constraints c) {
     for (; ; ) {
+      Bits[] prev = filters.get(c);
       int v = filterVersion;
       GroupNode[] ns = nodes;
-      use[0].ensureCapacity(gpus.length);
-      use[1].ensureCapacity(ns.length);
+      GpuSlot[] gs = gpus; // read after nodes (see addNode): covers every GPU of ns
+      Bits[] built = new Bits[] {new Bits(gs.length), new Bits(ns.length)};
       for (GroupNode gn : ns) {
         boolean on =
             gn.node.schedulable()
                 && c.allowsNode(gn.node.spec.labels(), gn.node.spec.capacityClass());
-        apply(use[0], use[1], gn, on);
+        probe.at(ProbePoint.FILTER_NODE_READ, gn);
+        if (on) {
+          apply(built[0], built[1], gn, true);
+        }
       }
-      if (v == filterVersion && ns == nodes) {
-        return use;
+      if (v != filterVersion || ns != nodes) {
+        continue; // stale already: do not publish it
       }
+      boolean published =
+          prev == null ? filters.putIfAbsent(c, built) == null : filters.replace(c, prev, built);
+      if (published && v == filterVersion && ns == nodes) {
+        return built;
+      }
+    }
+  }
+
+  /**
+   * Adds to {@code bad} every node whose bits in the schedulability filter or a cached constraint
+   * filter disagree with its current state. Meaningful at quiescence only (for tests).
+   */
+  void verifyFilters(List<String> bad) {
+    for (GroupNode gn : nodes) {
+      checkFilter(bad, "schedulable", schedFilter, gn, gn.node.schedulable());
+      filters.forEach(
+          (c, f) ->
+              checkFilter(
+                  bad,
+                  c.toString(),
+                  f,
+                  gn,
+                  gn.node.schedulable()
+                      && c.allowsNode(gn.node.spec.labels(), gn.node.spec.capacityClass())));
+    }
+  }
+
+  private void checkFilter(List<String> bad, String name, Bits[] f, GroupNode gn, boolean on) {
+    boolean ok = f[1].get(gn.local) == on;
+    for (GpuSlot s : gn.gpus) {
+      ok &= f[0].get(s.local) == on;
+    }
+    if (!ok) {
+      bad.add("filter " + name + " of " + key + (on ? " misses node " : " lists ineligible node ")
+          + gn.node.spec.id());
     }
   }
 
@@ -310,9 +414,13 @@ final class Group {
     final double wholeWSum;
     final AtomicReferenceArray<Order> shareOrder;
 
+    /** The global weights these tables were built from (compared by identity, then by value). */
+    final double[] source;
+
     Tables(PlacementStrategy strategy, double[] globalWeights, int maxF) {
       this.strategy = strategy;
       this.maxF = maxF;
+      this.source = globalWeights;
       this.weights = groupWeights(globalWeights);
       boolean frag = strategy.usesFragmentation();
       // node-level fragmentation: free GPUs that whole requests of the mix cannot use, in milli
@@ -397,6 +505,12 @@ final class Group {
       shareOrder =
           new AtomicReferenceArray<>(
               space.mode == GpuMode.SHARED ? Space.Shared.MILLI_BUCKETS * Space.Shared.MEM_BUCKETS : 0);
+    }
+
+    /** Whether these tables are what a build from {@code maxF} and {@code global} would give. */
+    boolean builtFrom(int maxF, double[] global) {
+      return this.maxF == maxF
+          && (source == global || Arrays.equals(weights, groupWeights(global)));
     }
 
     /** Fragmentation of a partly used SHARED GPU with {@code freeMilli} free, in milli. */
@@ -529,8 +643,27 @@ final class Group {
     return s;
   }
 
-  void rebuild(PlacementStrategy strategy, double[] globalWeights) {
-    tables = new Tables(strategy, globalWeights, Math.max(1, maxNodeGpus));
+  /**
+   * Makes the decision tables current: built from this group's current largest node and the
+   * weights {@code weights} supplies now. Lock-free, called by management (after a node joins or
+   * leaves) and by the mix relearn (on a placing thread): it builds from the inputs it reads,
+   * publishes by CAS against the tables it started from, and checks again; it builds anew only
+   * when another thread published tables meanwhile or an input changed, so an older build never
+   * replaces a newer one and every caller returns only once the tables match the inputs as of a
+   * moment after its call began.
+   */
+  void ensureTables(PlacementStrategy strategy, Supplier<double[]> weights) {
+    for (; ; ) {
+      Tables cur = tables;
+      int maxF = Math.max(1, maxNodeGpus);
+      double[] w = weights.get();
+      if (cur != null && cur.builtFrom(maxF, w)) {
+        return;
+      }
+      Tables t = new Tables(strategy, w, maxF);
+      probe.at(ProbePoint.TABLES_BUILT, this);
+      TABLES.compareAndSet(this, cur, t); // on failure another build won: check it on the next turn
+    }
   }
 
   /** Fragmented milli of one GPU given its word and, for empty GPUs, its node's free count. */

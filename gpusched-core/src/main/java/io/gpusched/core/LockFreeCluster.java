@@ -28,6 +28,7 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -79,8 +80,15 @@ final class LockFreeCluster implements GpuCluster {
   private volatile Group[] wholeGroups = new Group[0];
   private volatile Group[] shareGroups = new Group[0];
   private volatile Map<String, Group[]> migGroups = Map.of();
+  /**
+   * The mix weights the tables are built from; written by one relearn at a time (learned mix) or
+   * by management (fixed mix).
+   */
   private volatile double[] tableWeights;
+
+  private final Supplier<double[]> currentWeights = () -> tableWeights;
   private int nodeOrdinals;
+  private volatile Probe probe = Probe.NONE;
 
   LockFreeCluster(PlacementStrategy strategy, Mix mix) {
     this.strategy = strategy;
@@ -91,6 +99,31 @@ final class LockFreeCluster implements GpuCluster {
 
   PlacementStrategy strategy() {
     return strategy;
+  }
+
+  /** The mix weights the decision tables were last built from (for tests). */
+  double[] tableWeights() {
+    return tableWeights;
+  }
+
+  /** The request mix (for tests). */
+  Mix mix() {
+    return mix;
+  }
+
+  /** All groups, in creation order (for tests). */
+  Group[] groups() {
+    return allGroups;
+  }
+
+  /** Test seam: installs a probe on the cluster and its groups (see {@link Probe}). */
+  void probe(Probe p) {
+    synchronized (mgmt) {
+      probe = p;
+      for (Group g : allGroups) {
+        g.probe = p;
+      }
+    }
   }
 
   // ================================================================= placement
@@ -114,7 +147,13 @@ final class LockFreeCluster implements GpuCluster {
       if (r == null) {
         return Optional.empty();
       }
-      AllocationImpl a = publish(r, request);
+      long id = nextId();
+      AllocationImpl a = publish(r, request, id);
+      // learning the mix is paced by this thread's placements (deterministic for a given
+      // sequence), and runs only after the reservation is published or backed out
+      if (mixLearning && (id & (Mix.RELEARN_EVERY - 1)) == 0) {
+        relearnAfter(a);
+      }
       if (a != null) {
         return Optional.of(a);
       }
@@ -163,7 +202,7 @@ final class LockFreeCluster implements GpuCluster {
     if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
       long total = 0;
       for (int i = 0; i < n; i++) {
-        total += out[i].gpus.length;
+        total += out[i].liveGpus; // removed nodes do not count
       }
       if (w.count() > total) {
         throw new IllegalArgumentException(
@@ -203,7 +242,11 @@ final class LockFreeCluster implements GpuCluster {
     return groups;
   }
 
+  /** Whether some node not removed could host the demand if it were empty (cordoned ones count). */
   private static boolean canEverHost(Group g, GpuDemand demand) {
+    if (g.liveGpus == 0) {
+      return false; // every node of the group was removed
+    }
     if (demand instanceof GpuDemand.Share s) {
       return s.memoryMiB() <= g.space.model.memoryMiB();
     }
@@ -218,7 +261,9 @@ final class LockFreeCluster implements GpuCluster {
     if (demand instanceof GpuDemand.Mig m) {
       var known = new java.util.TreeSet<String>();
       for (Group g : allGroups) {
-        if (g.space instanceof MigSpace mig && c.allowsModel(g.space.model.name())) {
+        if (g.space instanceof MigSpace mig
+            && g.liveGpus > 0
+            && c.allowsModel(g.space.model.name())) {
           for (int p = 0; p < mig.profiles.length; p++) {
             if (mig.feasible[p][0] != 0) {
               known.add(mig.profiles[p].name());
@@ -243,12 +288,7 @@ final class LockFreeCluster implements GpuCluster {
       b[0] = ids.getAndAdd(ID_BLOCK) + 1;
       b[1] = b[0] + ID_BLOCK;
     }
-    long id = b[0]++;
-    // learning the mix is paced by this thread's placements: deterministic for a given sequence
-    if (mixLearning && (id & (Mix.RELEARN_EVERY - 1)) == 0) {
-      relearn();
-    }
-    return id;
+    return b[0]++;
   }
 
   /** Places a single-node demand: a MIG instance, a share, or whole GPUs on one node. */
@@ -459,10 +499,10 @@ final class LockFreeCluster implements GpuCluster {
     return x / y + (x % y == 0 ? 0 : 1); // no overflow, unlike (x + y - 1) / y
   }
 
-  private @Nullable AllocationImpl publish(Reservation r, PlacementRequest request) {
+  private @Nullable AllocationImpl publish(Reservation r, PlacementRequest request, long id) {
     r = r.trimmed();
     AllocationImpl a =
-        new AllocationImpl(this, nextId(), request, r.slots, r.deltas, r.cpu, r.mem, r.owner);
+        new AllocationImpl(this, id, request, r.slots, r.deltas, r.cpu, r.mem, r.owner);
     boolean removed = false;
     for (int i = 0; i < r.n; i++) {
       r.slots[i].register(a, r.owner[i]);
@@ -582,15 +622,46 @@ final class LockFreeCluster implements GpuCluster {
     }
   }
 
-  private void relearn() {
-    double[] next = mix.relearn(tableWeights);
-    if (next != null) {
-      tableWeights = next;
-      for (Group g : allGroups) {
-        g.rebuild(strategy, next);
+  /**
+   * Relearns the mix after a placement was published ({@code a}) or backed out (null). A failure
+   * while rebuilding leaves the old tables; an {@link Error} also gives {@code a} back, as its
+   * caller will never see it.
+   */
+  private void relearnAfter(@Nullable AllocationImpl a) {
+    try {
+      relearn();
+    } catch (RuntimeException e) {
+      log.warn("gpusched: relearning the request mix failed; decision tables unchanged", e);
+    } catch (Error e) {
+      if (a != null) {
+        a.release();
       }
-      log.debug("request mix shifted; rebuilt decision tables of {} groups", allGroups.length);
+      throw e;
     }
+  }
+
+  /**
+   * Folds the recent requests into the mix and, if it shifted, rebuilds every group's tables. One
+   * relearn at a time (the mix's guard is held until the rebuild is done; a thread that finds it
+   * taken skips); lock-free, and on a placing thread only after its placement was published.
+   * Tables are published by CAS (see {@link Group#ensureTables}), so a concurrent {@code addNode}
+   * and a relearn never overwrite each other's newer tables.
+   */
+  private void relearn() {
+    probe.at(ProbePoint.RELEARN, null);
+    mix.relearn(
+        currentWeights,
+        next -> {
+          probe.at(ProbePoint.WEIGHTS_FOLDED, next);
+          // written before the groups are read: a group that addNode creates after this read
+          // builds its tables from these weights (both fields are volatile)
+          tableWeights = next;
+          Group[] groups = allGroups;
+          for (Group g : groups) {
+            g.ensureTables(strategy, currentWeights);
+          }
+          log.debug("request mix shifted; rebuilt decision tables of {} groups", groups.length);
+        });
   }
 
   // ================================================================= management
@@ -622,7 +693,6 @@ final class LockFreeCluster implements GpuCluster {
         if (g == null) {
           g = newGroup(e.getKey(), first);
         }
-        int before = g.maxNodeGpus;
         List<GpuSlot> slots = new ArrayList<>();
         int local = g.nextGpuLocal();
         for (int idx : e.getValue()) {
@@ -631,9 +701,7 @@ final class LockFreeCluster implements GpuCluster {
           slots.add(s);
         }
         groupNodes.add(g.addNode(node, slots));
-        if (g.tables == null || g.maxNodeGpus != before) {
-          g.rebuild(strategy, tableWeights);
-        }
+        g.ensureTables(strategy, currentWeights); // a no-op unless a new group or a larger node
         touched.add(g);
       }
       for (GpuSpec g : spec.gpus()) {
@@ -671,9 +739,14 @@ final class LockFreeCluster implements GpuCluster {
       for (int p = 0; p < classes.length; p++) {
         classes[p] = mix.migClass(model.name(), mig.profiles[p].name());
       }
-      tableWeights = mix.isFixed() ? mix.weights() : tableWeights;
+      if (mix.isFixed()) {
+        // (a learned mix's weights belong to the relearn: a read-and-write-back here could
+        // overwrite newer weights with older ones)
+        tableWeights = mix.weights();
+      }
     }
     Group g = new Group(allGroups.length, key, space, classes);
+    g.probe = probe;
     groupByKey.put(key, g);
     Group[] all = Arrays.copyOf(allGroups, allGroups.length + 1);
     all[all.length - 1] = g;
@@ -765,6 +838,12 @@ final class LockFreeCluster implements GpuCluster {
       var order = new ArrayList<>(nodeOrder);
       order.remove(node);
       nodeOrder = List.copyOf(order);
+      // After nodeOrder: a placement that no longer counts the node (and so may throw "could
+      // never fit") is followed by a nodes() call that no longer lists it either.
+      for (GroupNode gn : gns) {
+        gn.group.removeNode(gn); // no longer counted by the "could ever host" checks
+        gn.group.ensureTables(strategy, currentWeights);
+      }
       if (!lost.isEmpty()) {
         log.warn("node {} removed with {} active allocations; reported as lost", nodeId, lost.size());
       }
@@ -939,10 +1018,31 @@ final class LockFreeCluster implements GpuCluster {
    * Checks the engine's invariants at quiescence (no placement or release in flight) and returns a
    * description of every violation, empty when all hold: each GPU word equals the sum of the deltas
    * of the active allocations on it and decodes to a reachable state; each node's host word equals
-   * what its allocations charged; and the index lists every GPU and node under its current state.
+   * what its allocations charged; the index lists every GPU and node under its current state; each
+   * group's live-GPU counts match its nodes, its tables were built from its current largest node
+   * and the current mix weights, and its filters list exactly the eligible nodes.
    */
   List<String> verifyInvariants() {
     List<String> bad = new ArrayList<>();
+    Map<Group, int[]> live = new HashMap<>(); // group -> {GPUs on live nodes, largest node}
+    for (NodeEntry node : nodeOrder) {
+      for (GroupNode gn : groupNodes(node)) {
+        int[] l = live.computeIfAbsent(gn.group, k -> new int[2]);
+        l[0] += gn.gpus.length;
+        l[1] = Math.max(l[1], gn.gpus.length);
+      }
+    }
+    for (Group g : allGroups) {
+      int[] l = live.getOrDefault(g, new int[2]);
+      if (g.liveGpus != l[0] || g.maxNodeGpus != l[1]) {
+        bad.add("group " + g + " counts " + g.liveGpus + " live GPUs, largest node " + g.maxNodeGpus
+            + "; the nodes say " + l[0] + ", " + l[1]);
+      }
+      if (!g.tables.builtFrom(Math.max(1, g.maxNodeGpus), tableWeights)) {
+        bad.add("group " + g + " has stale tables (built for " + g.tables.maxF + " GPUs per node)");
+      }
+      g.verifyFilters(bad);
+    }
     for (NodeEntry node : nodeOrder) {
       Map<GpuSlot, Long> expected = new HashMap<>();
       long cpu = 0;

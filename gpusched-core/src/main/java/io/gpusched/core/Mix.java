@@ -5,6 +5,8 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * The expected request mix that {@link io.gpusched.PlacementStrategy#FRAGMENTATION_AWARE} measures
@@ -15,10 +17,11 @@ import java.util.concurrent.atomic.LongAdder;
  * LongAdder} (contention-free), and every {@value #RELEARN_EVERY} successful placements of a thread
  * (counted by its block of allocation ids, so the pace is deterministic for a given sequence) it
  * folds the recent counts into the weights with equal weight for old and new, first after {@value
- * #FIRST_SAMPLES} placements and then every {@value #MIN_SAMPLES} (a CAS guard keeps it to one
- * thread at a time, never a lock);
- * if the weights moved by more than {@value #REBUILD_DISTANCE} (L1), the cluster rebuilds its
- * decision tables.
+ * #FIRST_SAMPLES} placements and then every {@value #MIN_SAMPLES}; if the weights moved by more
+ * than {@value #REBUILD_DISTANCE} (L1) from those the tables were built from, the cluster rebuilds
+ * its decision tables. A CAS guard, held until that rebuild is done, keeps relearning to one thread
+ * at a time (never a lock: a thread that finds it taken skips its turn), so two relearns never race
+ * and older weights are never published after newer ones.
  */
 final class Mix {
   static final int WHOLE_BASE = 0;
@@ -103,13 +106,14 @@ final class Mix {
   }
 
   /**
-   * Folds recent counts into the weights if enough were seen. Returns the new weights if they
-   * moved far enough from {@code built} to be worth new tables, else null. Non-blocking: returns
-   * null at once if another thread is relearning.
+   * Folds recent counts into the weights if enough were seen, and if they moved far enough from
+   * the weights the tables were built from ({@code built}, read under the guard) to be worth new
+   * tables, calls {@code rebuild} with them, still under the guard. Returns whether it did.
+   * Non-blocking: returns false at once if another thread is relearning.
    */
-  double[] relearn(double[] built) {
+  boolean relearn(Supplier<double[]> built, Consumer<double[]> rebuild) {
     if (fixed || !relearning.compareAndSet(false, true)) {
-      return null;
+      return false;
     }
     try {
       long[] recent = new long[CLASSES];
@@ -119,7 +123,7 @@ final class Mix {
         total += recent[i];
       }
       if (total < (learnedOnce ? MIN_SAMPLES : FIRST_SAMPLES)) {
-        return null;
+        return false;
       }
       learnedOnce = true;
       for (int i = 0; i < CLASSES; i++) {
@@ -134,7 +138,11 @@ final class Mix {
         next[i] = oldTotal > 0 ? 0.5 * o + 0.5 * r : r;
       }
       weights = next;
-      return distance(next, built) > REBUILD_DISTANCE ? next : null;
+      if (distance(next, built.get()) <= REBUILD_DISTANCE) {
+        return false;
+      }
+      rebuild.accept(next);
+      return true;
     } finally {
       relearning.set(false);
     }

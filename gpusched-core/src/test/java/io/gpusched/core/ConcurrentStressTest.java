@@ -6,6 +6,7 @@ import io.gpusched.AllocatedGpu;
 import io.gpusched.Allocation;
 import io.gpusched.ClusterSnapshot;
 import io.gpusched.GpuCluster;
+import io.gpusched.GpuDemand;
 import io.gpusched.GpuMode;
 import io.gpusched.GpuModels;
 import io.gpusched.GpuSpec;
@@ -18,6 +19,8 @@ import io.gpusched.NodeUsage;
 import io.gpusched.PlacementRequest;
 import io.gpusched.PlacementStrategy;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -84,6 +87,31 @@ class ConcurrentStressTest {
     "1g.10gb", "1g.10gb", "1g.10gb", "2g.20gb", "3g.40gb", "1g.10gb+me", "4g.40gb", "7g.80gb",
     "1g.20gb", "1g.6gb", "2g.12gb", "4g.24gb"
   };
+
+  /** Whether an empty node of {@code nodes} could host a whole-GPU or share request (not MIG). */
+  static boolean couldEverHost(PlacementRequest r, List<NodeSpec> nodes) {
+    if (r.gpus() instanceof GpuDemand.Share s) {
+      return nodes.stream()
+          .flatMap(n -> n.gpus().stream())
+          .anyMatch(g -> g.mode() == GpuMode.SHARED && g.model().memoryMiB() >= s.memoryMiB());
+    }
+    if (!(r.gpus() instanceof GpuDemand.Whole w)) {
+      return true;
+    }
+    long total = 0;
+    for (NodeSpec n : nodes) {
+      Map<String, Integer> byKind = new HashMap<>(); // a same-node gang stays in one model and mode
+      for (GpuSpec g : n.gpus()) {
+        if (g.mode() == GpuMode.WHOLE || g.mode() == GpuMode.SHARED) {
+          total++;
+          if (byKind.merge(g.model().name() + "|" + g.mode(), 1, Integer::sum) >= w.count()) {
+            return true;
+          }
+        }
+      }
+    }
+    return !w.sameNode() && w.count() > 1 && total >= w.count();
+  }
 
   static PlacementRequest randomRequest(SplittableRandom rnd) {
     int t = rnd.nextInt(10);
@@ -233,11 +261,18 @@ class ConcurrentStressTest {
     if (op < 50 || held.isEmpty()) {
       PlacementRequest r = randomRequest(rnd);
       Optional<Allocation> got;
+      List<NodeSpec> before = cluster.nodes();
       try {
         got = cluster.place(r);
       } catch (IllegalArgumentException e) {
-        // legitimate only when no node could ever host the request (a profile no model here has)
-        assertThat(e.getMessage()).startsWith("unknown MIG profile");
+        // legitimate only when no node could ever host the request: a profile no model here has,
+        // or (removed nodes no longer count) no node present throughout the call could
+        if (!e.getMessage().startsWith("unknown MIG profile")) {
+          Set<String> after = new HashSet<>();
+          cluster.nodes().forEach(n -> after.add(n.id()));
+          List<NodeSpec> throughout = before.stream().filter(n -> after.contains(n.id())).toList();
+          assertThat(couldEverHost(r, throughout)).as("%s refused: %s", r, e.getMessage()).isFalse();
+        }
         return;
       }
       if (got.isPresent()) {
