@@ -1019,6 +1019,11 @@ final class DefaultScheduler implements GpuScheduler {
     final Set<Integer> held = new HashSet<>();
     /** Shapes no current node could ever host (the engine said so). */
     final Set<Shape> impossible = new HashSet<>();
+    /**
+     * Set by the last {@link #tryStart}: no current node could host the job's request as its
+     * quotas narrow it, although nodes of the models they keep it from could.
+     */
+    boolean narrowedNever;
     /** The first job of this pass found blocked for capacity: backfill protects it. */
     @Nullable Job holder;
 
@@ -1188,6 +1193,11 @@ final class DefaultScheduler implements GpuScheduler {
     if (ps.impossible.contains(j.shape)) {
       // no node could ever host it: no reservation, no preemption
       return ps.waits(j, PendingReason.UNSCHEDULABLE, Outcome.SKIPPED);
+    }
+    if (restricted && ps.narrowedNever) {
+      // Only models its quotas keep it from could host it: freed capacity would not help, so it
+      // waits on its quota holding no reservation and preempting nobody.
+      return ps.waits(j, PendingReason.QUOTA, Outcome.SKIPPED);
     }
     if (!restricted) {
       ps.failed.add(j.shape);
@@ -1544,13 +1554,20 @@ final class DefaultScheduler implements GpuScheduler {
   /** Places every gang member or none, then starts the job. */
   private boolean tryStart(Job j, Pass ps) {
     long now = ps.now;
+    ps.narrowedNever = false;
     List<Allocation> allocs;
     try {
       allocs = place(j);
     } catch (IllegalArgumentException e) {
       // The engine says no node could ever host this request: leave it pending (a node may be
-      // added), but it must not hold a reservation or abort the pass.
-      ps.impossible.add(j.shape);
+      // added), but it must not hold a reservation or abort the pass. A request narrowed to the
+      // models the job's quotas allow says nothing about the shape (other queues' jobs of the same
+      // shape may fit elsewhere), so only the job's own request marks the shape impossible.
+      if (j.allowedModels == null) {
+        ps.impossible.add(j.shape);
+      } else {
+        ps.narrowedNever = true;
+      }
       log.debug("gpusched: {} cannot be placed on the current nodes: {}", j, e.getMessage());
       return false;
     }
@@ -1633,8 +1650,15 @@ final class DefaultScheduler implements GpuScheduler {
     try {
       for (int m = 0; m < j.spec.gangSize(); m++) {
         Allocation a = null;
-        for (PlacementRequest r : tiers) {
-          a = placeTimed(r);
+        for (int t = 0; t < tiers.size(); t++) {
+          try {
+            a = placeTimed(tiers.get(t));
+          } catch (IllegalArgumentException never) {
+            if (t == tiers.size() - 1) {
+              throw never; // the job's own request (as quotas narrow it): no node could host it
+            }
+            continue; // a cheaper tier no node could host: try the next one
+          }
           if (a != null) {
             break;
           }
