@@ -392,7 +392,7 @@ class ClusterFuzzTest {
     }
   }
 
-  @Property(tries = TRIES)
+  @Property(tries = 100)
   void builderExpectedMixWeights(
       @ForAll("nastyDoubles") double w, @ForAll @IntRange(min = 0, max = 2) int kind) {
     GpuDemand d =
@@ -421,7 +421,7 @@ class ClusterFuzzTest {
         Arbitraries.doubles().between(-10, 10));
   }
 
-  @Property(tries = 100)
+  @Property(tries = 50)
   void builderRefusesDuplicateIdsAndConflictingModels(
       @ForAll @Size(min = 1, max = 4) List<@IntRange(min = 0, max = 3) Integer> picks) {
     List<NodeSpec> extra = new ArrayList<>();
