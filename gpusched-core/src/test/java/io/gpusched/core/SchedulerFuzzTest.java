@@ -394,6 +394,142 @@ class SchedulerFuzzTest {
     r.s.close();
   }
 
+  @Provide
+  Arbitrary<Double> limits() {
+    return Arbitraries.oneOf(
+        Arbitraries.of(Double.POSITIVE_INFINITY, Double.MAX_VALUE, Double.MIN_VALUE, 0.0, 0.5, 1.0,
+            2.0, 8.0, 1e15, 1e300),
+        Arbitraries.doubles().between(0, 20));
+  }
+
+  @Provide
+  Arbitrary<Double> ordinaryLimits() {
+    return Arbitraries.oneOf(
+        Arbitraries.of(Double.POSITIVE_INFINITY, 0.0, 0.5, 1.0, 2.0, 8.0, 1e9),
+        Arbitraries.doubles().between(0, 20));
+  }
+
+  @Provide
+  Arbitrary<Double> ordinaryWeights() {
+    return Arbitraries.oneOf(
+        Arbitraries.of(1e-6, 1e6, 1.0), Arbitraries.doubles().between(1e-6, 1e6).ofScale(7));
+  }
+
+  /**
+   * A queue with a weight in 1e-6..1e6 and any guarantee, borrow limit and lend limit up to 1e9 or
+   * unlimited, alone on an idle cluster: a 1-GPU job runs iff the guarantee plus the borrow limit
+   * allow one GPU, else it waits on QUOTA, and the queue's stats are finite numbers.
+   */
+  @Property(tries = 100)
+  void queueLimitsInTheirOrdinaryRange(
+      @ForAll("ordinaryWeights") double weight, @ForAll("ordinaryLimits") double guaranteed,
+      @ForAll("ordinaryLimits") double borrow, @ForAll("ordinaryLimits") double lend) {
+    queueAlone(weight, Double.isInfinite(guaranteed) ? 0 : guaranteed, borrow, lend);
+  }
+
+  /**
+   * The same over every valid value. Open defects (gpusched-core): a guarantee or borrow limit
+   * near {@code Double.MAX_VALUE} overflows and the job waits on QUOTA forever (issue 10 item 5,
+   * QueueState / DefaultScheduler); a subnormal weight ({@code Double.MIN_VALUE}) makes the
+   * queue's dominant share Infinity (DefaultScheduler: {@code d / weight}).
+   */
+  @Disabled(
+      "open defects: issue 10 item 5 (MAX_VALUE guarantee/borrow limit reads QUOTA forever);"
+          + " weight Double.MIN_VALUE gives dominantShare Infinity")
+  @Property(tries = 150)
+  void queueLimitsAcceptTheirWholeRange(
+      @ForAll("limits") double weight, @ForAll("limits") double guaranteed,
+      @ForAll("limits") double borrow, @ForAll("limits") double lend) {
+    double w = weight == 0.0 ? Double.MIN_VALUE : Double.isInfinite(weight) ? Double.MAX_VALUE : weight;
+    queueAlone(w, Double.isInfinite(guaranteed) ? Double.MAX_VALUE : guaranteed, borrow, lend);
+  }
+
+  private static void queueAlone(double weight, double guaranteed, double borrow, double lend) {
+    SchedulerHarness h = new SchedulerHarness();
+    QueueSpec q =
+        QueueSpec.builder("q").weight(weight).guaranteedGpus(guaranteed).borrowLimitGpus(borrow)
+            .lendLimitGpus(lend).build();
+    GpuScheduler s = h.builder().nodes(ClusterFuzzTest.baseNodes()).queue(q).build();
+    try {
+      JobHandle j = s.submit(JobSpec.builder(PlacementRequest.wholeGpus(1)).id("j").queue("q").build());
+      double limit = q.guaranteedGpus() + q.borrowLimitGpus(); // in doubles: never below either
+      if (limit >= 1) {
+        assertThat(j.state()).as("%s", q).isEqualTo(JobState.RUNNING);
+      } else {
+        assertThat(j.pendingReason()).as("%s", q).contains(PendingReason.QUOTA);
+      }
+      h.clock.advance(Duration.ofHours(1));
+      s.tick();
+      checkStats(s.snapshot().queues());
+    } finally {
+      s.close();
+    }
+  }
+
+  private static void checkStats(List<QueueStats> queues) {
+    for (QueueStats st : queues) {
+      assertThat(Double.isFinite(st.usedGpus()) && st.usedGpus() >= 0).as("used %s", st).isTrue();
+      assertThat(Double.isFinite(st.dominantShare()) && st.dominantShare() >= 0)
+          .as("dominant share %s", st).isTrue();
+      assertThat(Double.isFinite(st.entitledGpus()) && st.entitledGpus() >= 0)
+          .as("entitled %s", st).isTrue();
+      assertThat(Double.isFinite(st.cost())).as("cost %s", st).isTrue();
+    }
+  }
+
+  /**
+   * Two busy queues of any valid weights: each is entitled to a finite share, the heavier one to
+   * at least as much. Open defect (gpusched-core, DefaultScheduler.snapshot): weights whose sum
+   * overflows (two of {@code Double.MAX_VALUE}) give {@code cap * w / Infinity}... NaN
+   * entitlements ({@code Infinity / Infinity}), and a subnormal weight an Infinity dominant share.
+   */
+  @Disabled(
+      "open defect: weights summing past Double.MAX_VALUE give NaN entitledGpus; subnormal weights"
+          + " an Infinity dominantShare (DefaultScheduler.snapshot / usage decay)")
+  @Property(tries = 100)
+  void twoQueuesOfAnyWeightsSplitTheClusterSanely(
+      @ForAll("weights") double w1, @ForAll("weights") double w2) {
+    checkTwoQueues(w1, w2);
+  }
+
+  /** As above, for weights in 1e-6..1e6 (passes today). */
+  @Property(tries = 100)
+  void twoQueuesOfOrdinaryWeightsSplitTheClusterSanely(
+      @ForAll("ordinaryWeights") double w1, @ForAll("ordinaryWeights") double w2) {
+    checkTwoQueues(w1, w2);
+  }
+
+  @Provide
+  Arbitrary<Double> weights() {
+    return Arbitraries.oneOf(
+        Arbitraries.of(Double.MAX_VALUE, Double.MIN_VALUE, 1e-300, 1e300, 1.0),
+        Arbitraries.doubles().between(1e-6, 1e6).ofScale(7));
+  }
+
+  private static void checkTwoQueues(double w1, double w2) {
+    SchedulerHarness h = new SchedulerHarness();
+    GpuScheduler s =
+        h.builder().nodes(ClusterFuzzTest.baseNodes())
+            .queue(QueueSpec.builder("a").weight(w1).build())
+            .queue(QueueSpec.builder("b").weight(w2).build()).build();
+    try {
+      for (String q : List.of("a", "b")) {
+        for (int i = 0; i < 4; i++) {
+          s.submit(JobSpec.builder(PlacementRequest.wholeGpus(1)).id(q + i).queue(q).build());
+        }
+      }
+      h.clock.advance(Duration.ofMinutes(10));
+      s.tick();
+      List<QueueStats> st = s.snapshot().queues();
+      checkStats(st);
+      if (w1 > w2) {
+        assertThat(st.get(0).entitledGpus()).isGreaterThanOrEqualTo(st.get(1).entitledGpus());
+      }
+    } finally {
+      s.close();
+    }
+  }
+
   @Property(tries = 100)
   void builderSettings(
       @ForAll("durationIndex") int d1, @ForAll("durationIndex") int d2,
