@@ -301,6 +301,13 @@ class SchedulerFuzzTest {
       s.close();
       refusedOrDone(() -> s.submit(JobSpec.builder(PlacementRequest.wholeGpus(1)).queue("a").build()),
           true, IllegalStateException.class, "closed");
+      NodeSpec extra = NodeSpec.builder("late").gpus(1, GpuModels.A100_80GB, GpuMode.WHOLE).build();
+      refusedOrDone(() -> s.addNode(extra), true, IllegalStateException.class, "closed");
+      for (String n : nodes) {
+        refusedOrDone(() -> s.cordon(n), true, IllegalStateException.class, "closed");
+        refusedOrDone(() -> s.drain(n, Duration.ZERO), true, IllegalStateException.class, "closed");
+        refusedOrDone(() -> s.nodeDown(n), true, IllegalStateException.class, "closed");
+      }
     }
   }
 
@@ -577,6 +584,17 @@ class SchedulerFuzzTest {
   @Provide
   Arbitrary<Integer> durationIndex() {
     return Arbitraries.integers().between(0, DURATIONS.size() - 1);
+  }
+
+  @Example
+  void builderRefusesAClusterAndNodesTogether() {
+    GpuSchedulers.Builder b =
+        GpuSchedulers.newBuilder().manualTicks()
+            .cluster(GpuClusters.newBuilder().nodes(ClusterFuzzTest.baseNodes()).build())
+            .nodes(List.of(NodeSpec.builder("n").build()));
+    Throwable t = catchThrowable(b::build);
+    assertThat(t).isInstanceOf(IllegalStateException.class);
+    assertThat(t.getMessage()).contains("cluster").contains("nodes");
   }
 
   @Example
