@@ -169,7 +169,9 @@ class SchedulerFuzzTest {
         case 8 -> addNode(op);
         case 9, 10 -> handleOp(st);
         default -> {
-          h.clock.advance(Duration.ofSeconds(Math.floorMod(op.i(), 4000)));
+          Duration d = DURATIONS.get(Math.floorMod(op.l(), DURATIONS.size()));
+          h.clock.advance(
+              op.j() % 4 == 0 && ok(d) ? d : Duration.ofSeconds(Math.floorMod(op.i(), 4000)));
           s.tick();
         }
       }
@@ -184,9 +186,20 @@ class SchedulerFuzzTest {
       String queue = st.queue() < QUEUES.size() ? QUEUES.get(st.queue()) : st.op().name();
       JobSpec spec;
       try {
-        spec =
+        // durations at their edges: zero, 1 ms, minutes, 100 years (invalid ones are the API's)
+        Duration d = DURATIONS.get(Math.floorMod(st.op().l(), DURATIONS.size()));
+        JobSpec.Builder b =
             JobSpec.builder(r).id(id).queue(queue).gangSize(st.gang())
-                .preemptible(st.op().j() % 2 == 0).gracePeriod(Duration.ZERO).build();
+                .preemptible(st.op().j() % 2 == 0).gracePeriod(d.isNegative() ? Duration.ZERO : d);
+        if (ok(d) && !d.isZero()) {
+          switch (Math.floorMod(st.op().m(), 4)) {
+            case 0 -> b.timeLimit(d);
+            case 1 -> b.expectedDuration(d);
+            case 2 -> b.leaseTtl(d);
+            default -> b.reclaimWhenIdle(true);
+          }
+        }
+        spec = b.build();
       } catch (IllegalArgumentException e) {
         return; // the API refuses the spec itself (ApiFuzzTest covers that)
       }
