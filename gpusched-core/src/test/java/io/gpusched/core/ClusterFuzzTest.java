@@ -27,6 +27,7 @@ import java.util.Set;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
+import net.jqwik.api.Disabled;
 import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
@@ -443,6 +444,63 @@ class ClusterFuzzTest {
     } else {
       assertThat(t).isNull();
     }
+  }
+
+  /**
+   * A user strategy whose scorer turns bad (NaN, which {@link PlacementStrategy#score} refuses
+   * with IllegalStateException, or a throw) makes the calls that rebuild decision tables throw; a
+   * call that throws must leave no capacity behind, and every allocation handed out must be the
+   * only capacity held.
+   *
+   * <p>Open defect (gpusched-core, LockFreeCluster.publish): the mix relearn runs in {@code
+   * nextId()} inside {@code publish}, after the GPUs are reserved; when the rebuild's scorer
+   * throws (NaN: IllegalStateException), {@code place} throws and the reserved GPU is never
+   * released (1000 milli stay allocated with no Allocation to release).
+   */
+  @Disabled(
+      "open defect: a scorer throwing during the relearn inside LockFreeCluster.publish leaks the"
+          + " reserved GPU (see issue 10 item 13: relearn inside publish)")
+  @Property(tries = 20)
+  void aScorerThatTurnsBadLeaksNothing(
+      @ForAll boolean nan, @ForAll @IntRange(min = 0, max = 2) int shape) {
+    java.util.concurrent.atomic.AtomicBoolean bad = new java.util.concurrent.atomic.AtomicBoolean();
+    PlacementStrategy s =
+        new PlacementStrategy(
+            "TURNS_BAD",
+            c -> {
+              if (bad.get()) {
+                if (nan) {
+                  return Double.NaN;
+                }
+                throw new IllegalStateException("scorer broke");
+              }
+              return c.fragmentationDelta();
+            },
+            true);
+    GpuCluster c = GpuClusters.newBuilder().strategy(s).nodes(baseNodes()).build();
+    bad.set(true);
+    List<Allocation> held = new ArrayList<>();
+    int thrown = 0;
+    for (int i = 0; i < 600; i++) {
+      PlacementRequest r =
+          switch ((i + shape) % 3) {
+            case 0 -> PlacementRequest.share(100, 0);
+            case 1 -> PlacementRequest.mig("1g.10gb");
+            default -> PlacementRequest.wholeGpus(1);
+          };
+      try {
+        c.place(r).ifPresent(held::add);
+      } catch (IllegalStateException e) {
+        thrown++;
+      }
+      if (held.size() > 4) {
+        held.remove(0).release();
+      }
+    }
+    held.forEach(Allocation::release);
+    assertThat(c.snapshot().total().allocatedMilli())
+        .as("capacity held after releasing everything (%d place calls threw)", thrown)
+        .isZero();
   }
 
   @Example
