@@ -503,6 +503,49 @@ class ClusterFuzzTest {
         .isZero();
   }
 
+  /**
+   * A scorer that throws while {@code addNode} builds the new node's tables: the call throws and
+   * the cluster is as before (the node absent, its id free, placements unaffected).
+   */
+  @Property(tries = 10)
+  void aScorerThatThrowsInAddNodeLeavesTheClusterAsItWas(
+      @ForAll boolean nan, @ForAll @IntRange(min = 0, max = 2) int kind) {
+    java.util.concurrent.atomic.AtomicBoolean bad = new java.util.concurrent.atomic.AtomicBoolean();
+    PlacementStrategy s =
+        new PlacementStrategy(
+            "TURNS_BAD",
+            c -> {
+              if (bad.get()) {
+                if (nan) {
+                  return Double.NaN;
+                }
+                throw new IllegalStateException("scorer broke");
+              }
+              return 0;
+            },
+            false);
+    GpuCluster c = GpuClusters.newBuilder().strategy(s).nodes(baseNodes()).build();
+    Allocation a = c.place(PlacementRequest.wholeGpus(1)).orElseThrow();
+    State before = State.of(c);
+    NodeSpec n =
+        switch (kind) {
+          case 0 -> NodeSpec.builder("new").gpus(3, GpuModels.B200, GpuMode.WHOLE).build();
+          case 1 -> NodeSpec.builder("new").gpus(2, GpuModels.A30_24GB, GpuMode.MIG_DYNAMIC).build();
+          default -> NodeSpec.builder("new").gpus(5, GpuModels.A100_80GB, GpuMode.SHARED).build();
+        };
+    bad.set(true);
+    Throwable t = catchThrowable(() -> c.addNode(n));
+    bad.set(false);
+    // the new node's tables are scored in addNode, so the call throws
+    assertThat(t).isInstanceOf(IllegalStateException.class);
+    assertThat(State.of(c)).isEqualTo(before);
+    assertThat(c.nodes()).doesNotContain(n);
+    c.addNode(n); // the id is free
+    assertThat(c.allocations("new")).isEmpty();
+    assertThat(a.release()).isTrue();
+    assertThat(c.snapshot().total().allocatedMilli()).isZero();
+  }
+
   @Example
   void nullsAreRejectedWithANamedNullPointerException() {
     GpuCluster c = GpuClusters.newBuilder().nodes(baseNodes()).build();
