@@ -599,6 +599,54 @@ class SchedulerFuzzTest {
     return Arbitraries.integers().between(0, DURATIONS.size() - 1);
   }
 
+  /**
+   * Telemetry whose readings carry any timestamp ({@code Long.MIN_VALUE}, {@code Long.MAX_VALUE},
+   * far past or future, or the current time) for a job that may be reclaimed when idle: it is
+   * reclaimed only when the readings are fresh (taken at the scheduler's current time), after the
+   * policy's window plus the grace, and never on readings stuck at one instant, however extreme
+   * (a stale reading must not look fresh through overflow).
+   */
+  @Property(tries = 60)
+  void idleReclaimOnlyOnFreshReadingsWhateverTheirTimestamps(
+      @ForAll("timestamps") long fixed, @ForAll boolean live) {
+    SchedulerHarness h = new SchedulerHarness();
+    io.gpusched.GpuTelemetry telemetry =
+        (uuid, slot) ->
+            java.util.Optional.of(
+                io.gpusched.GpuSample.builder(uuid, live ? h.clock.millis() : fixed)
+                    .utilizationPercent(0).processes(List.of()).build());
+    GpuScheduler s =
+        h.builder().nodes(ClusterFuzzTest.baseNodes())
+            .telemetry(telemetry, io.gpusched.IdlePolicy.DEFAULT).build();
+    try {
+      JobHandle j =
+          s.submit(JobSpec.builder(PlacementRequest.wholeGpus(1)).id("nb").reclaimWhenIdle(true)
+              .build());
+      assertThat(j.state()).isEqualTo(JobState.RUNNING);
+      for (int minute = 0; minute < 40; minute++) {
+        h.clock.advance(Duration.ofMinutes(1));
+        s.tick();
+      }
+      if (live) {
+        assertThat(j.state()).as("fresh idle readings for 40 min").isNotEqualTo(JobState.RUNNING);
+      } else {
+        assertThat(j.state()).as("readings stuck at %d", fixed).isEqualTo(JobState.RUNNING);
+        assertThat(j.idle()).isFalse();
+      }
+    } finally {
+      s.close();
+    }
+  }
+
+  @Provide
+  Arbitrary<Long> timestamps() {
+    long now = new SchedulerHarness().clock.millis();
+    return Arbitraries.oneOf(
+        Arbitraries.of(Long.MIN_VALUE, Long.MIN_VALUE + 1, Long.MAX_VALUE, 0L, -1L, now, now + 1,
+            now + 3_600_000, now - 3_600_000),
+        Arbitraries.longs());
+  }
+
   @Example
   void builderRefusesAClusterAndNodesTogether() {
     GpuSchedulers.Builder b =
