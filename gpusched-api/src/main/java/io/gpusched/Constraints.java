@@ -17,22 +17,49 @@ public record Constraints(
   /** No constraint at all. */
   public static final Constraints NONE = new Constraints(Set.of(), Map.of(), Set.of());
 
-  /** Copies the collections. */
+  /**
+   * Copies the collections.
+   *
+   * @throws NullPointerException if a collection, a model name, a label key or value, or a
+   *     capacity class is null
+   */
   public Constraints {
-    gpuModels = Set.copyOf(Objects.requireNonNull(gpuModels, "gpuModels"));
-    labels = Map.copyOf(Objects.requireNonNull(labels, "labels"));
-    capacityClasses = Set.copyOf(Objects.requireNonNull(capacityClasses, "capacityClasses"));
+    Objects.requireNonNull(gpuModels, "gpuModels").forEach(m -> Objects.requireNonNull(m, "GPU model name"));
+    Objects.requireNonNull(labels, "labels")
+        .forEach(
+            (k, v) -> {
+              Objects.requireNonNull(k, "label key");
+              Objects.requireNonNull(v, "value of label " + k);
+            });
+    Objects.requireNonNull(capacityClasses, "capacityClasses")
+        .forEach(c -> Objects.requireNonNull(c, "capacity class"));
+    gpuModels = Set.copyOf(gpuModels);
+    labels = Map.copyOf(labels);
+    capacityClasses = Set.copyOf(capacityClasses);
   }
 
-  /** Returns constraints allowing only these GPU model names. */
+  /**
+   * Returns constraints allowing only these GPU model names. Repeated names count once.
+   *
+   * @throws NullPointerException if the array or a name is null
+   */
   public static Constraints models(String... names) {
-    return new Constraints(Set.of(names), Map.of(), Set.of());
+    Objects.requireNonNull(names, "names");
+    var set = new java.util.LinkedHashSet<String>();
+    for (String n : names) {
+      set.add(Objects.requireNonNull(n, "GPU model name"));
+    }
+    return new Constraints(set, Map.of(), Set.of());
   }
 
-  /** Returns a copy that also requires the label. */
+  /**
+   * Returns a copy that also requires the label.
+   *
+   * @throws NullPointerException if key or value is null
+   */
   public Constraints withLabel(String key, String value) {
     var m = new java.util.HashMap<>(labels);
-    m.put(key, value);
+    m.put(Objects.requireNonNull(key, "label key"), Objects.requireNonNull(value, "label value"));
     return new Constraints(gpuModels, m, capacityClasses);
   }
 
@@ -44,9 +71,18 @@ public record Constraints(
     return new Constraints(models, labels, capacityClasses);
   }
 
-  /** Returns a copy that allows only these capacity classes. */
+  /**
+   * Returns a copy that allows only these capacity classes. Repeated classes count once.
+   *
+   * @throws NullPointerException if the array or a class is null
+   */
   public Constraints withCapacityClasses(CapacityClass... classes) {
-    return new Constraints(gpuModels, labels, Set.of(classes));
+    Objects.requireNonNull(classes, "classes");
+    var set = java.util.EnumSet.noneOf(CapacityClass.class);
+    for (CapacityClass c : classes) {
+      set.add(Objects.requireNonNull(c, "capacity class"));
+    }
+    return new Constraints(gpuModels, labels, set);
   }
 
   /** Returns whether a GPU model name is allowed. */

@@ -89,8 +89,10 @@ public interface GpuScheduler extends AutoCloseable {
    * smaller of its grace period and {@code deadline}), then released and requeued.
    *
    * @param nodeId node id
-   * @param deadline time from now until all its jobs are released (&ge; 0)
-   * @throws IllegalArgumentException if the node is unknown or the deadline negative
+   * @param deadline time from now until all its jobs are released (&ge; 0, at most {@link
+   *     JobSpec#MAX_DURATION})
+   * @throws IllegalArgumentException if the node is unknown or the deadline negative or longer
+   *     than {@link JobSpec#MAX_DURATION}
    */
   void drain(String nodeId, Duration deadline);
 
@@ -98,8 +100,10 @@ public interface GpuScheduler extends AutoCloseable {
    * Handles a spot interruption notice: a drain that ends at {@code terminationTime}.
    *
    * @param nodeId node id
-   * @param terminationTime when the provider takes the node away
-   * @throws IllegalArgumentException if the node is unknown
+   * @param terminationTime when the provider takes the node away (a time already past drains at
+   *     once)
+   * @throws IllegalArgumentException if the node is unknown, or the termination time is more than
+   *     {@link JobSpec#MAX_DURATION} from now or outside the millisecond range of the clock
    */
   void spotInterruption(String nodeId, Instant terminationTime);
 

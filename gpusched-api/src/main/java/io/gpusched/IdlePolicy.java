@@ -71,6 +71,17 @@ public record IdlePolicy(
     Checks.requireAtMostMax(d, what);
   }
 
+  /**
+   * Returns whether {@code now - then > limit} in exact arithmetic: a difference that overflows a
+   * long (a reading at {@code Long.MIN_VALUE} seen at {@code Long.MAX_VALUE}) is very old when
+   * {@code now > then}, never fresh.
+   */
+  private static boolean olderThan(long now, long then, long limit) {
+    long age = now - then;
+    boolean overflow = ((now ^ then) & (now ^ age)) < 0;
+    return overflow ? now > then : age > limit;
+  }
+
   /** Returns a copy with another window. */
   public IdlePolicy withWindow(Duration window) {
     return new IdlePolicy(
@@ -88,7 +99,7 @@ public record IdlePolicy(
    * @param nowMillis the current time, epoch milliseconds
    */
   public boolean looksIdle(GpuSample sample, long nowMillis) {
-    if (sample.lost() || nowMillis - sample.timestampMillis() > maxSampleAge.toMillis()) {
+    if (sample.lost() || olderThan(nowMillis, sample.timestampMillis(), maxSampleAge.toMillis())) {
       return false;
     }
     var processes = sample.processes();
@@ -116,17 +127,19 @@ public record IdlePolicy(
    */
   public OptionalLong idleSince(List<GpuSample> historyOldestFirst, long nowMillis) {
     long maxGap = maxSampleAge.toMillis();
-    long since = Long.MIN_VALUE;
+    long since = 0;
+    boolean found = false; // no sentinel: a reading may be taken at Long.MIN_VALUE
     long next = nowMillis;
     for (int i = historyOldestFirst.size() - 1; i >= 0; i--) {
       GpuSample s = historyOldestFirst.get(i);
-      if (next - s.timestampMillis() > maxGap || !looksIdle(s, s.timestampMillis())) {
+      if (olderThan(next, s.timestampMillis(), maxGap) || !looksIdle(s, s.timestampMillis())) {
         break;
       }
       since = s.timestampMillis();
+      found = true;
       next = s.timestampMillis();
     }
-    return since == Long.MIN_VALUE ? OptionalLong.empty() : OptionalLong.of(since);
+    return found ? OptionalLong.of(since) : OptionalLong.empty();
   }
 
   /**
@@ -137,6 +150,6 @@ public record IdlePolicy(
    */
   public boolean isIdle(List<GpuSample> historyOldestFirst, long nowMillis) {
     OptionalLong since = idleSince(historyOldestFirst, nowMillis);
-    return since.isPresent() && nowMillis - since.getAsLong() >= window.toMillis();
+    return since.isPresent() && olderThan(nowMillis, since.getAsLong(), window.toMillis() - 1);
   }
 }

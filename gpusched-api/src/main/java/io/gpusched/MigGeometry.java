@@ -48,7 +48,7 @@ public record MigGeometry(int computeSlices, int memorySlices, List<MigProfile> 
                 + computeSlices);
       }
       for (int start : p.placementStarts()) {
-        if (start + p.memorySlices() > memorySlices) {
+        if ((long) start + p.memorySlices() > memorySlices) { // long: no overflow near MAX_VALUE
           throw new IllegalArgumentException(
               "placement " + start + ":" + p.memorySlices() + " of " + p.name()
                   + " runs past memory slice " + (memorySlices - 1));

@@ -132,11 +132,19 @@ public record NodeSpec(
      * Adds {@code count} GPUs of one model and mode, indexed after the GPUs added so far, with
      * UUIDs {@code GPU-<node id>-<index>}.
      *
-     * @throws IllegalArgumentException if count is negative or the mode is {@link
-     *     GpuMode#MIG_STATIC} (use {@link #gpu(GpuSpec)} with its instances)
+     * @throws IllegalArgumentException if count is negative, would take the node past {@value
+     *     #MAX_GPUS} GPUs (checked before any GPU is added, so the builder is left as it was), or
+     *     the mode is {@link GpuMode#MIG_STATIC} (use {@link #gpu(GpuSpec)} with its instances)
      */
     public Builder gpus(int count, GpuModel model, GpuMode mode) {
       Checks.requireNonNegative(count, "GPU count");
+      Objects.requireNonNull(model, "model");
+      Objects.requireNonNull(mode, "mode");
+      if (count > MAX_GPUS - gpus.size()) {
+        throw new IllegalArgumentException(
+            "node " + id + " has " + gpus.size() + " GPUs and cannot take " + count + " more, at most "
+                + MAX_GPUS + " are supported");
+      }
       if (mode == GpuMode.MIG_STATIC) {
         throw new IllegalArgumentException("MIG_STATIC GPUs need their instances: use gpu(GpuSpec)");
       }

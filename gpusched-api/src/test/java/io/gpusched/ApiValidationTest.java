@@ -509,7 +509,17 @@ class ApiValidationTest {
     void atMostSixtyFourGpus() {
       assertThatCode(() -> NodeSpec.builder("big").gpus(64, GpuModels.B200, GpuMode.WHOLE).build())
           .doesNotThrowAnyException();
-      assertThatThrownBy(() -> NodeSpec.builder("big").gpus(65, GpuModels.B200, GpuMode.WHOLE).build())
+      // the builder refuses at once; the constructor refuses a list that is too long
+      assertThatThrownBy(() -> NodeSpec.builder("big").gpus(65, GpuModels.B200, GpuMode.WHOLE))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("node big has 0 GPUs and cannot take 65 more")
+          .hasMessageContaining("64");
+      List<GpuSpec> many = new ArrayList<>();
+      for (int i = 0; i < 65; i++) {
+        many.add(GpuSpec.whole(i, "GPU-" + i, GpuModels.B200));
+      }
+      assertThatThrownBy(
+              () -> new NodeSpec("big", Map.of(), many, -1, -1, 0, CapacityClass.ON_DEMAND))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("node big has 65 GPUs")
           .hasMessageContaining("64");

@@ -6,10 +6,17 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.gpusched.bench.workload.Trace;
 import io.gpusched.bench.workload.Trace.NodeRow;
 import io.gpusched.bench.workload.Trace.PodRow;
+import io.gpusched.NodeSpec;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
 import java.io.StringReader;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class TraceTest {
 
@@ -50,6 +57,62 @@ class TraceTest {
     String csv = "gpu_spec,gpu_milli,num_gpu,memory_mib,cpu_milli,name\nT4,500,1,1024,2000,p1\n";
     assertThat(Trace.readPods(new StringReader(csv)))
         .containsExactly(new PodRow("p1", 2000, 1024, 1, 500, "T4"));
+  }
+
+  @Test
+  void podListWithoutOptionalColumnsReads() throws Exception {
+    // the shape of published pod lists: no gpu_spec column
+    String csv =
+        "name,cpu_milli,memory_mib,num_gpu,gpu_milli\n"
+            + "p1,2000,1024,1,500\n"
+            + "p2,4000,2048,2,1000\n";
+    assertThat(Trace.readPods(new StringReader(csv)))
+        .containsExactly(
+            new PodRow("p1", 2000, 1024, 1, 500, ""), new PodRow("p2", 4000, 2048, 2, 1000, ""));
+    // only the truly required columns: no host request, whole GPUs
+    String minimal = "num_gpu,name\n1,p3\n";
+    assertThat(Trace.readPods(new StringReader(minimal)))
+        .containsExactly(new PodRow("p3", 0, 0, 1, 1000, ""));
+    assertThat(Trace.readPods(new StringReader("name,num_gpu\nc,0\n")))
+        .containsExactly(new PodRow("c", 0, 0, 0, 0, ""));
+  }
+
+  @Test
+  void nodeListWithoutHostColumnsIsUntracked() throws Exception {
+    assertThat(Trace.readNodes(new StringReader("sn,gpu,model\nn1,8,T4\n")))
+        .containsExactly(new NodeRow("n1", NodeSpec.UNTRACKED, NodeSpec.UNTRACKED, 8, "T4"));
+  }
+
+  @Test
+  void missingRequiredColumnIsNamedWithTheColumnsFound() {
+    assertThatThrownBy(
+            () -> Trace.readPods(new StringReader("name,cpu_milli,memory_mib,gpu_milli\np,1,1,1\n")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("num_gpu")
+        .hasMessageContaining("name, cpu_milli, memory_mib, gpu_milli");
+    assertThatThrownBy(() -> Trace.readNodes(new StringReader("cpu_milli,gpu,model\n")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("sn")
+        .hasMessageContaining("cpu_milli, gpu, model");
+  }
+
+  @Test
+  void fillExperimentRunsOnAPodListWithoutGpuSpec(@TempDir Path dir) throws Exception {
+    Path nodes = dir.resolve("nodes.csv");
+    Path pods = dir.resolve("pods.csv");
+    Files.writeString(nodes, "sn,cpu_milli,memory_mib,gpu,model\nn1,64000,262144,4,T4\n");
+    Files.writeString(
+        pods, "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np1,1000,1024,1,500\np2,1000,1024,2,1000\n");
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int rc =
+        FillExperiment.cli(
+            new String[] {"--nodes", nodes.toString(), "--pods", pods.toString(), "--tune", "1.0"},
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8));
+    assertThat(rc).isZero();
+    assertThat(out.toString(StandardCharsets.UTF_8)).contains("SUMMARY").contains(",100,");
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("2 GPU pods used");
   }
 
   @Test

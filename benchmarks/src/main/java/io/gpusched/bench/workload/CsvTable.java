@@ -8,7 +8,9 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
@@ -28,7 +30,8 @@ public final class CsvTable {
    *
    * @param reader the CSV text
    * @param required columns that must be present
-   * @throws IllegalArgumentException if the file is empty or lacks a required column
+   * @throws IllegalArgumentException if the file is empty or lacks a required column (the message
+   *     names every missing column and the columns found)
    */
   public CsvTable(Reader reader, String... required) throws IOException {
     this.in = reader instanceof BufferedReader b ? b : new BufferedReader(reader);
@@ -45,13 +48,22 @@ public final class CsvTable {
       header = header.substring(1);
     }
     String[] h = header.split(",", -1);
+    List<String> found = new ArrayList<>();
     for (int i = 0; i < h.length; i++) {
-      cols.put(h[i].trim().toLowerCase(Locale.ROOT), i);
+      String name = h[i].trim().toLowerCase(Locale.ROOT);
+      cols.putIfAbsent(name, i);
+      found.add(name);
     }
+    List<String> missing = new ArrayList<>();
     for (String r : required) {
       if (!cols.containsKey(r)) {
-        throw new IllegalArgumentException("CSV header lacks column " + r + "; header is: " + header);
+        missing.add(r);
       }
+    }
+    if (!missing.isEmpty()) {
+      throw new IllegalArgumentException(
+          "CSV header lacks required column" + (missing.size() == 1 ? " " : "s ")
+              + String.join(", ", missing) + "; columns found: " + String.join(", ", found));
     }
   }
 
@@ -94,10 +106,14 @@ public final class CsvTable {
   /**
    * Returns a column's value in a row.
    *
-   * @throws IllegalArgumentException if the row is too short
+   * @throws IllegalArgumentException if the header lacks the column (pass it to the constructor as
+   *     required, or use {@link #get(String[], String, String)}) or the row is too short
    */
   public String get(String[] fields, String col) {
-    int i = cols.get(col);
+    Integer i = cols.get(col);
+    if (i == null) {
+      throw new IllegalArgumentException("no column " + col);
+    }
     if (i >= fields.length) {
       throw new IllegalArgumentException("missing value for " + col);
     }

@@ -1,5 +1,6 @@
 package io.gpusched.bench.workload;
 
+import io.gpusched.NodeSpec;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.UncheckedIOException;
@@ -15,6 +16,15 @@ import java.util.List;
  * name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,...}; further columns are ignored. Columns
  * are found by header name, so their order does not matter. An empty value or {@code nan} in
  * {@code model} / {@code gpu_spec} means none.
+ *
+ * <p><b>Required and optional columns.</b> Nodes need {@code sn}, {@code gpu} and {@code model};
+ * without {@code cpu_milli} / {@code memory_mib} a node does not track that host resource ({@link
+ * NodeSpec#UNTRACKED}). Pods need {@code name} and {@code num_gpu}; a missing {@code cpu_milli} /
+ * {@code memory_mib} column means no host request (0), a missing {@code gpu_milli} column means
+ * whole GPUs (1000 per GPU, 0 for a pod without GPUs), and a missing {@code gpu_spec} column means
+ * any model. So the published pod lists with only {@code name,cpu_milli,memory_mib,num_gpu,
+ * gpu_milli} read as they are. A missing required column is an {@link IllegalArgumentException}
+ * naming it and the columns found. (An empty value in a present column still reads as 0 or none.)
  *
  * <p>A source is a file path or {@code classpath:<resource>} (e.g. {@code
  * classpath:workloads/nodes-small.csv}, shipped in the benchmarks jar).
@@ -35,8 +45,8 @@ public final class Trace {
    * One node row.
    *
    * @param sn node name
-   * @param cpuMilli host CPU in milli-cores
-   * @param memoryMib host memory in MiB
+   * @param cpuMilli host CPU in milli-cores, {@link NodeSpec#UNTRACKED} when the list has none
+   * @param memoryMib host memory in MiB, {@link NodeSpec#UNTRACKED} when the list has none
    * @param gpus GPU count, may be 0
    * @param model GPU model name, empty when the node has no GPU
    */
@@ -103,7 +113,9 @@ public final class Trace {
    */
   public static List<NodeRow> readNodes(Reader reader) throws IOException {
     List<NodeRow> out = new ArrayList<>();
-    CsvTable t = new CsvTable(reader, "sn", "cpu_milli", "memory_mib", "gpu", "model");
+    CsvTable t = new CsvTable(reader, "sn", "gpu", "model");
+    boolean cpu = t.has("cpu_milli");
+    boolean mem = t.has("memory_mib");
     String[] f;
     while ((f = t.next()) != null) {
       try {
@@ -111,7 +123,10 @@ public final class Trace {
         String model = text(t.get(f, "model"));
         out.add(
             new NodeRow(
-                t.get(f, "sn"), num(t.get(f, "cpu_milli")), num(t.get(f, "memory_mib")), gpus,
+                t.get(f, "sn"),
+                cpu ? num(t.get(f, "cpu_milli")) : NodeSpec.UNTRACKED,
+                mem ? num(t.get(f, "memory_mib")) : NodeSpec.UNTRACKED,
+                gpus,
                 gpus == 0 ? "" : model));
       } catch (RuntimeException e) {
         throw new IllegalArgumentException("node list line " + t.line() + ": " + e.getMessage(), e);
@@ -127,19 +142,23 @@ public final class Trace {
    */
   public static List<PodRow> readPods(Reader reader) throws IOException {
     List<PodRow> out = new ArrayList<>();
-    CsvTable t =
-        new CsvTable(reader, "name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "gpu_spec");
+    CsvTable t = new CsvTable(reader, "name", "num_gpu");
+    boolean cpu = t.has("cpu_milli");
+    boolean mem = t.has("memory_mib");
+    boolean share = t.has("gpu_milli");
+    boolean spec = t.has("gpu_spec");
     String[] f;
     while ((f = t.next()) != null) {
       try {
+        int numGpu = (int) num(t.get(f, "num_gpu"));
         out.add(
             new PodRow(
                 t.get(f, "name"),
-                num(t.get(f, "cpu_milli")),
-                num(t.get(f, "memory_mib")),
-                (int) num(t.get(f, "num_gpu")),
-                (int) num(t.get(f, "gpu_milli")),
-                text(t.get(f, "gpu_spec"))));
+                cpu ? num(t.get(f, "cpu_milli")) : 0,
+                mem ? num(t.get(f, "memory_mib")) : 0,
+                numGpu,
+                share ? (int) num(t.get(f, "gpu_milli")) : numGpu == 0 ? 0 : 1000,
+                spec ? text(t.get(f, "gpu_spec")) : ""));
       } catch (RuntimeException e) {
         throw new IllegalArgumentException("pod list line " + t.line() + ": " + e.getMessage(), e);
       }
