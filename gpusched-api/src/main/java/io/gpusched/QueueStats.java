@@ -13,7 +13,8 @@ import java.util.Map;
  * @param entitledGpus its fair share of the cluster now: capacity split by weight among the queues
  *     that have work, never less than its guarantee when it has work
  * @param dominantShare its weighted dominant share (running plus decayed recent usage, per GPU
- *     model), the key fair-share ordering sorts by; 0 when idle
+ *     model) divided by its weight, the key fair-share ordering sorts by; 0 when idle, always
+ *     finite (a weight so small that the quotient overflows reads {@code Double.MAX_VALUE})
  * @param cost cost accrued by its jobs, in the nodes' currency
  * @param pendingByReason its pending jobs counted by {@link JobHandle#pendingReason()}; reasons with
  *     none are absent

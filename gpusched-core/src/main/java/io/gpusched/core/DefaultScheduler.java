@@ -399,7 +399,11 @@ final class DefaultScheduler implements GpuScheduler {
       throw new IllegalArgumentException(
           "terminationTime of node " + nodeId + " is out of range: " + terminationTime);
     }
-    GpuSchedulers.Builder.atMostMax(Duration.ofMillis(left), "spot termination of node " + nodeId);
+    if (left > JobSpec.MAX_DURATION.toMillis()) {
+      throw new IllegalArgumentException(
+          "terminationTime of node " + nodeId + " is too far ahead: " + terminationTime + " (at most "
+              + JobSpec.MAX_DURATION + " from now)");
+    }
     drain(nodeId, left, StopReason.SPOT_INTERRUPTION, "spot interruption at " + terminationTime);
   }
 
@@ -2087,7 +2091,7 @@ final class DefaultScheduler implements GpuScheduler {
       double ewma = halfLifeMillis <= 0 ? cur : q.ewmaShare[m];
       d = Math.max(d, 0.5 * (cur + ewma));
     }
-    q.dominantShare = d / q.spec.weight();
+    q.dominantShare = Math.min(d / q.spec.weight(), Double.MAX_VALUE); // finite for subnormal weights
   }
 
   // ---- test support ----

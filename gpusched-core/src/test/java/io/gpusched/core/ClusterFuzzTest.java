@@ -457,9 +457,6 @@ class ClusterFuzzTest {
    * throws (NaN: IllegalStateException), {@code place} throws and the reserved GPU is never
    * released (1000 milli stay allocated with no Allocation to release).
    */
-  @Disabled(
-      "open defect: a scorer throwing during the relearn inside LockFreeCluster.publish leaks the"
-          + " reserved GPU (see issue 10 item 13: relearn inside publish)")
   @Property(tries = 20)
   void aScorerThatTurnsBadLeaksNothing(
       @ForAll boolean nan, @ForAll @IntRange(min = 0, max = 2) int shape) {

@@ -402,8 +402,6 @@ class SchedulerFuzzTest {
    * 100 years away is refused with a message that names the computed duration, not the instant
    * the caller passed.
    */
-  @Disabled(
-      "open defect: spotInterruption's range refusal names PT2562047315792H..., not the instant")
   @Example
   void spotTerminationOutOfRangeNamesTheInstant() {
     Runner r = new Runner();
@@ -453,9 +451,6 @@ class SchedulerFuzzTest {
    * QueueState / DefaultScheduler); a subnormal weight ({@code Double.MIN_VALUE}) makes the
    * queue's dominant share Infinity (DefaultScheduler: {@code d / weight}).
    */
-  @Disabled(
-      "open defects: issue 10 item 5 (MAX_VALUE guarantee/borrow limit reads QUOTA forever);"
-          + " weight Double.MIN_VALUE gives dominantShare Infinity")
   @Property(tries = 150)
   void queueLimitsAcceptTheirWholeRange(
       @ForAll("limits") double weight, @ForAll("limits") double guaranteed,
@@ -503,9 +498,6 @@ class SchedulerFuzzTest {
    * overflows (two of {@code Double.MAX_VALUE}) give {@code cap * w / Infinity}... NaN
    * entitlements ({@code Infinity / Infinity}), and a subnormal weight an Infinity dominant share.
    */
-  @Disabled(
-      "open defect: weights summing past Double.MAX_VALUE give NaN entitledGpus; subnormal weights"
-          + " an Infinity dominantShare (DefaultScheduler.snapshot / usage decay)")
   @Property(tries = 100)
   void twoQueuesOfAnyWeightsSplitTheClusterSanely(
       @ForAll("weights") double w1, @ForAll("weights") double w2) {
