@@ -874,14 +874,15 @@ final class DefaultScheduler implements GpuScheduler {
 
   /**
    * Computes a start's accounting. May learn nodes the engine placed on but the books do not know
-   * yet (added to the cluster on another thread, or directly on the cluster underneath). Throws
+   * yet (added to the cluster on another thread, or directly on the cluster underneath). Returns
+   * {@code null} when such a node is already gone again (its allocations died with it), and throws
    * nothing that the caller cannot undo: the job is still PENDING.
    */
-  private Accounting prepare(Job j, List<Allocation> allocs) {
+  private @Nullable Accounting prepare(Job j, List<Allocation> allocs) {
     for (Allocation a : allocs) {
       for (AllocatedGpu g : a.gpus()) {
-        if (!capacity.nodes.containsKey(g.nodeId())) {
-          learnNode(g.nodeId());
+        if (!capacity.nodes.containsKey(g.nodeId()) && !learnNode(g.nodeId())) {
+          return null;
         }
         capacity.poolOf(g); // creates the pool (and model) if new, before the arrays are sized
       }
@@ -906,7 +907,8 @@ final class DefaultScheduler implements GpuScheduler {
     return new Accounting(poolMilli, modelMilli, total, costPerMs);
   }
 
-  private void learnNode(String nodeId) {
+  /** Books a node the engine placed on; false if the cluster no longer lists it (removed since). */
+  private boolean learnNode(String nodeId) {
     for (NodeSpec n : cluster.nodes()) {
       if (n.id().equals(nodeId)) {
         capacity.add(n, NodeState.READY);
@@ -914,10 +916,10 @@ final class DefaultScheduler implements GpuScheduler {
         synchronized (nodeMgmt) {
           nodeGens.computeIfAbsent(nodeId, k -> nextGen++);
         }
-        return;
+        return true;
       }
     }
-    throw new IllegalStateException("placed on node " + nodeId + " that the cluster does not list");
+    return false;
   }
 
   /** Books a started job. Plain arithmetic on sized arrays: cannot fail after the transition. */
@@ -1578,12 +1580,16 @@ final class DefaultScheduler implements GpuScheduler {
     if (allocs == null) {
       return false;
     }
-    Accounting acct;
+    @Nullable Accounting acct;
     try {
       acct = prepare(j, allocs);
     } catch (Throwable e) {
       allocs.forEach(Allocation::release);
       throw e;
+    }
+    if (acct == null) { // placed on a node removed before it was booked: try again next pass
+      allocs.forEach(Allocation::release);
+      return false;
     }
     j.allocations = allocs;
     long prevStart = j.startedAtMillis;

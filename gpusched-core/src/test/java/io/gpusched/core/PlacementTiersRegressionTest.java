@@ -4,6 +4,7 @@ package io.gpusched.core;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.gpusched.CapacityClass;
+import io.gpusched.GpuCluster;
 import io.gpusched.GpuMode;
 import io.gpusched.GpuModels;
 import io.gpusched.JobHandle;
@@ -14,6 +15,7 @@ import io.gpusched.PlacementRequest;
 import io.gpusched.PendingReason;
 import io.gpusched.QueueSpec;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -79,6 +81,44 @@ class PlacementTiersRegressionTest {
     assertThat(same.allocations().get(0).nodeId()).isEqualTo("a");
     // the job's own request fits the A100 it is kept from: its quota, not "never", keeps it waiting
     assertThat(narrowed.pendingReason()).contains(PendingReason.QUOTA);
+    s.close();
+  }
+
+  /**
+   * A node added on the cluster underneath and removed again between the engine's placement and
+   * the scheduler learning it: the start is given up and the pass goes on to the next job.
+   */
+  @Test
+  void aNodeGoneBeforeTheSchedulerLearnsItDoesNotAbortThePass() {
+    GpuCluster cluster =
+        GpuClusters.newBuilder()
+            .node(NodeSpec.builder("n1").gpus(1, GpuModels.H100_80GB, GpuMode.WHOLE).build())
+            .node(NodeSpec.builder("m1").gpus(1, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC).build())
+            .build();
+    var armed = new AtomicBoolean();
+    var s =
+        h.builder()
+            .cluster(cluster)
+            .placementObserver(
+                (demand, placed, nanos) -> {
+                  if (placed && armed.compareAndSet(true, false)) {
+                    cluster.removeNode("late", true); // gone before the scheduler books the start
+                  }
+                })
+            .build();
+    JobHandle a = s.submit(JobSpec.builder(PlacementRequest.wholeGpus(1)).id("a").build());
+    JobHandle mig = s.submit(JobSpec.builder(PlacementRequest.mig("7g.80gb")).id("mig").build());
+    JobHandle b = s.submit(JobSpec.builder(PlacementRequest.wholeGpus(1)).id("b").build());
+    JobHandle small = s.submit(JobSpec.builder(PlacementRequest.mig("1g.10gb")).id("small").build());
+    assertThat(a.state()).isEqualTo(JobState.RUNNING);
+    assertThat(b.state()).isEqualTo(JobState.PENDING);
+    assertThat(small.state()).isEqualTo(JobState.PENDING);
+    cluster.addNode(NodeSpec.builder("late").gpus(1, GpuModels.H100_80GB, GpuMode.WHOLE).build());
+    armed.set(true);
+    mig.complete(); // one pass: "b" is placed on "late", which is removed at once; then "small"
+    assertThat(b.state()).isEqualTo(JobState.PENDING);
+    assertThat(small.state()).isEqualTo(JobState.RUNNING);
+    assertThat(cluster.snapshot().total().allocatedGpus()).isEqualTo(2);
     s.close();
   }
 }
