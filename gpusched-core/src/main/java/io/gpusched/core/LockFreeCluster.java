@@ -58,7 +58,6 @@ import org.slf4j.LoggerFactory;
 final class LockFreeCluster implements GpuCluster {
   private static final Logger log = LoggerFactory.getLogger(LockFreeCluster.class);
   private static final int MAX_PUBLISH_RETRIES = 16;
-  private static final int MAX_SEARCH_PASSES = 64;
 
   private final PlacementStrategy strategy;
   private final Mix mix;
@@ -251,29 +250,78 @@ final class LockFreeCluster implements GpuCluster {
     return id;
   }
 
-  /** Places a single-node demand: a MIG instance, a share, or whole GPUs on one node. */
+  /**
+   * Places a single-node demand: a MIG instance, a share, or whole GPUs on one node.
+   *
+   * <p>A walk of the index that finds nothing is followed by a direct try of every GPU and node
+   * announced in an open index window (see {@link Group#windows}), and is trusted only if no window
+   * opened or closed meanwhile. Then every window that overlapped the search was open all along and
+   * was tried by its real word, and every other GPU was indexed under a class at most as occupied
+   * as its word (a clear happens only inside a window; a release stays inside one until its index
+   * is repaired), so the miss holds at the instant the search ended up to operations that
+   * overlapped it entirely. Nothing here waits for another thread: a repeated walk means another
+   * thread opened or closed a window, that is, made progress (lock-free).
+   */
   private @Nullable Reservation placeOne(
       Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
-    for (int pass = 1; ; pass++) {
+    for (; ; ) {
       long stamp = moves(groups);
       Reservation r = searchOnce(groups, demand, cpu, mem, c);
-      // A search that found nothing is trusted only if no GPU changed index class while it ran:
-      // a move can hide a GPU from a scan that checks its new class before and its old class after
-      // the move. Retrying only when another operation made progress keeps this lock-free.
-      if (r != null || pass == MAX_SEARCH_PASSES || (idle(groups) && moves(groups) == stamp)) {
+      if (r == null) {
+        r = searchWindows(groups, demand, cpu, mem, c);
+      }
+      if (r != null || moves(groups) == stamp) {
         return r;
       }
     }
   }
 
-  /** No thread is inside a clear-then-repair window (read before {@link #moves}). */
-  private static boolean idle(Group[] groups) {
+  /** Tries, by their real words, the GPUs and nodes announced in the groups' open windows. */
+  private @Nullable Reservation searchWindows(
+      Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
     for (Group g : groups) {
-      if (g.busy.sum() != 0) {
-        return false;
+      Bits[] filter = null;
+      for (Group.Windows.Chunk ch = g.windows.head; ch != null; ch = ch.next.get()) {
+        for (int i = 0; i < Group.Windows.CHUNK; i++) {
+          Object o = ch.cells.get(i);
+          if (o == null) {
+            continue;
+          }
+          if (filter == null) {
+            filter = g.filterFor(c);
+          }
+          Reservation r = tryAnnounced(g, o, filter, demand, cpu, mem);
+          if (r != null) {
+            return r;
+          }
+        }
       }
     }
-    return true;
+    return null;
+  }
+
+  private @Nullable Reservation tryAnnounced(
+      Group g, Object o, Bits[] filter, GpuDemand demand, long cpu, long mem) {
+    GroupNode gn = o instanceof GpuSlot s ? s.groupNode : (GroupNode) o;
+    if (gn == null || !gn.node.schedulable() || !filter[1].get(gn.local)) {
+      return null;
+    }
+    if (demand instanceof GpuDemand.Whole w) {
+      return gn.countFree() >= w.count()
+          ? takeEmpty(gn, w.count(), g.space.wholeDelta(), cpu, mem)
+          : null;
+    }
+    int shape = demand instanceof GpuDemand.Mig m ? ((MigSpace) g.space).profileIndex(m.profile()) : -1;
+    if (o instanceof GpuSlot s) {
+      return filter[0].get(s.local) ? tryGpu(g, s, shape, demand, cpu, mem) : null;
+    }
+    for (GpuSlot s : gn.gpus) { // a node's free count moved: its empty GPUs may host a share
+      Reservation r = filter[0].get(s.local) ? tryGpu(g, s, shape, demand, cpu, mem) : null;
+      if (r != null) {
+        return r;
+      }
+    }
+    return null;
   }
 
   private static long moves(Group[] groups) {
@@ -348,33 +396,11 @@ final class LockFreeCluster implements GpuCluster {
       if (!gpu.node.schedulable()) {
         return null;
       }
-      long w = gpu.word();
-      int s = g.space.state(w);
-      if (s != ent) {
-        g.staleGpu(gpu, ent); // the index lagged behind a change: heal it ...
+      g.hook(Group.HookPoint.CANDIDATE, gpu);
+      if (g.space.state(gpu.word()) != ent) {
+        g.staleGpu(gpu, ent); // the index lagged behind a change: heal it, then try the GPU as it is
       }
-      if (!gpu.node.reserveHost(cpu, mem)) {
-        return null;
-      }
-      // ... but try the GPU as it is now: a concurrent placement may have left room on it, and
-      // moving on could miss capacity that was never released (bounded: one retry per change seen)
-      Group.Tables t = g.tables; // one table for both the delta and its position
-      for (int tries = 0; tries < 8; tries++) {
-        long delta = deltaOnState(t, g, cur.shape, demand, s, w);
-        if (delta == 0) {
-          break;
-        }
-        if (gpu.cas(w, w + delta)) {
-          g.onChange(gpu, w, w + delta);
-          Reservation r = new Reservation(1);
-          r.add(gpu, delta, cpu, mem, cur.shape >= 0 ? t.choice[cur.shape][s] : -1);
-          return r;
-        }
-        w = gpu.word();
-        s = g.space.state(w);
-      }
-      gpu.node.releaseHost(cpu, mem);
-      return null;
+      return tryGpu(g, gpu, cur.shape, demand, cpu, mem);
     }
     GroupNode gn = g.node(cur.index);
     if (gn == null || !gn.node.schedulable()) {
@@ -396,30 +422,106 @@ final class LockFreeCluster implements GpuCluster {
     return takeEmpty(gn, k, delta, cpu, mem);
   }
 
-  /** Takes {@code k} empty GPUs of a node, all or none. */
-  private static @Nullable Reservation takeEmpty(
-      GroupNode gn, int k, long delta, long cpu, long mem) {
-    if (!gn.node.reserveHost(cpu, mem)) {
+  /**
+   * Tries one GPU for a MIG instance or a share, as its word is now. Host resources are reserved
+   * only once the GPU is seen to fit, and the CAS is retried for as long as it still fits: each
+   * failed CAS means another placement or release changed the word (lock-free), so churn on the
+   * GPU cannot make a placement give up on capacity that stayed free.
+   */
+  private static @Nullable Reservation tryGpu(
+      Group g, GpuSlot gpu, int shape, GpuDemand demand, long cpu, long mem) {
+    Group.Tables t = g.tables; // one table for both the delta and its position
+    long w = gpu.word();
+    int s = g.space.state(w);
+    long delta = deltaOnState(t, g, shape, demand, s, w);
+    if (delta == 0) {
       return null;
     }
-    Reservation r = new Reservation(k);
+    if (!gpu.node.reserveHost(cpu, mem)) {
+      return null;
+    }
+    g.hook(Group.HookPoint.HOST_HELD, gpu);
+    for (; ; ) {
+      g.hook(Group.HookPoint.BEFORE_CAS, gpu);
+      if (gpu.cas(w, w + delta)) {
+        g.onChange(gpu, w, w + delta);
+        Reservation r = new Reservation(1);
+        r.add(gpu, delta, cpu, mem, shape >= 0 ? t.choice[shape][s] : -1);
+        return r;
+      }
+      w = gpu.word();
+      s = g.space.state(w);
+      delta = deltaOnState(t, g, shape, demand, s, w);
+      if (delta == 0) {
+        giveBackHost(gpu.node, cpu, mem); // others took the GPU meanwhile
+        return null;
+      }
+    }
+  }
+
+  /**
+   * Takes {@code k} empty GPUs of a node, all or none: the first {@code k} empty ones in index
+   * order, CASed in that order (host resources reserved once they are seen free). A CAS that fails
+   * rolls back all taken and returns null. Because every gang takes a node's GPUs in the same
+   * order, of two gangs racing for the same GPUs the one that takes the lowest contested GPU first
+   * cannot be made to fail by the other: two 8-GPU gangs on an empty 8-GPU node never both fail.
+   */
+  private static @Nullable Reservation takeEmpty(
+      GroupNode gn, int k, long delta, long cpu, long mem) {
+    GpuSlot[] plan = new GpuSlot[k];
+    int n = 0;
     for (GpuSlot gpu : gn.gpus) {
-      if (gpu.word() == 0 && gpu.cas(0, delta)) {
-        // every word change is followed by its changer's index update, rollbacks included: a
-        // reader may have re-indexed the node from the transient word (see Group)
-        gn.group.onChange(gpu, 0, delta);
-        r.add(gpu, delta, r.n == 0 ? cpu : 0, r.n == 0 ? mem : 0, gn.group.space.mode == GpuMode.SHARED ? -1 : 0);
-        if (r.n == k) {
-          return r;
+      if (gpu.word() == 0) {
+        plan[n++] = gpu;
+        if (n == k) {
+          break;
         }
       }
     }
-    if (r.n == 0) {
-      gn.node.releaseHost(cpu, mem); // nothing taken, so undo(r) would not give the host back
-    } else {
-      undo(r);
+    if (n < k || !gn.node.reserveHost(cpu, mem)) {
+      return null;
     }
+    Group g = gn.group;
+    int owner = g.space.mode == GpuMode.SHARED ? -1 : 0;
+    Reservation r = new Reservation(k);
+    for (GpuSlot gpu : plan) {
+      if (!gpu.cas(0, delta)) {
+        break;
+      }
+      // every word change is followed by its changer's index update, rollbacks included: a
+      // reader may have re-indexed the node from the transient word (see Group)
+      g.onChange(gpu, 0, delta);
+      r.add(gpu, delta, r.n == 0 ? cpu : 0, r.n == 0 ? mem : 0, owner);
+      g.hook(Group.HookPoint.GANG_TOOK, gpu);
+    }
+    if (r.n == k) {
+      return r;
+    }
+    for (int i = 0; i < r.n; i++) {
+      g.release(r.slots[i], r.deltas[i]);
+    }
+    giveBackHost(gn.node, cpu, mem);
     return null;
+  }
+
+  /**
+   * Gives back host resources held for a placement that did not happen, then counts a move in
+   * every group of the node: a search refused by that hold re-runs rather than trusting the miss.
+   */
+  private static void giveBackHost(NodeEntry node, long cpu, long mem) {
+    if (node.releaseHost(cpu, mem)) {
+      bumpGroups(node);
+    }
+  }
+
+  private static void bumpGroups(NodeEntry node) {
+    Group last = null;
+    for (GpuSlot s : node.gpus) {
+      if (s.group != last) {
+        last = s.group;
+        last.moves.increment();
+      }
+    }
   }
 
   private static long deltaOnState(
@@ -537,11 +639,16 @@ final class LockFreeCluster implements GpuCluster {
     }
   }
 
-  /** Subtracts a delta from a GPU word, re-indexes the GPU and gives the host resources back. */
+  /**
+   * Subtracts a delta from a GPU word inside an index window (see {@link Group#release}) and gives
+   * the host resources back; a host give-back counts a move in every group of the node, so that a
+   * search refused for host resources while they were given back re-runs.
+   */
   private static void giveBack(GpuSlot s, long delta, long cpu, long mem) {
-    long before = s.subtract(delta);
-    s.group.onChange(s, before, before - delta);
-    s.node.releaseHost(cpu, mem);
+    s.group.release(s, delta);
+    if (s.node.releaseHost(cpu, mem)) {
+      bumpGroups(s.node);
+    }
   }
 
   /** GPUs taken but not yet published, with what was added to each and the host charged. */
@@ -934,6 +1041,11 @@ final class LockFreeCluster implements GpuCluster {
   }
 
   // ================================================================= test support
+
+  /** The engine's slot of a node's GPU (by its index in the node spec), for tests. */
+  GpuSlot slot(String nodeId, int gpuIndex) {
+    return require(nodeId).gpus[gpuIndex];
+  }
 
   /**
    * Checks the engine's invariants at quiescence (no placement or release in flight) and returns a

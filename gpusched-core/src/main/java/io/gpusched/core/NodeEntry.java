@@ -68,13 +68,18 @@ final class NodeEntry {
     }
   }
 
-  /** Gives back what {@link #reserveHost} took for the same arguments. */
-  void releaseHost(long cpu, long mem) {
+  /**
+   * Gives back what {@link #reserveHost} took for the same arguments. Returns whether anything
+   * tracked was given back.
+   */
+  boolean releaseHost(long cpu, long mem) {
     boolean trackCpu = spec.cpuMillis() != NodeSpec.UNTRACKED && cpu > 0;
     boolean trackMem = spec.memoryMiB() != NodeSpec.UNTRACKED && mem > 0;
     if (trackCpu || trackMem) {
       host.addAndGet(-((trackCpu ? cpu : 0) | ((trackMem ? mem : 0) << CPU_BITS)));
+      return true;
     }
+    return false;
   }
 
   long cpuUsed() {
