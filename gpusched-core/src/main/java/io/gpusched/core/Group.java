@@ -57,7 +57,7 @@ final class Group {
   enum HookPoint {
     /** A search reached a GPU candidate, before reading its word (subject: the GpuSlot). */
     CANDIDATE,
-    /** A placement holds the node's host resources for a GPU not yet taken (subject: GpuSlot). */
+    /** A placement took its GPUs and the node's host resources, not yet published (GpuSlot). */
     HOST_HELD,
     /** Just before a GPU word CAS of a single-GPU placement (subject: the GpuSlot). */
     BEFORE_CAS,

@@ -423,51 +423,65 @@ final class LockFreeCluster implements GpuCluster {
   }
 
   /**
-   * Tries one GPU for a MIG instance or a share, as its word is now. Host resources are reserved
-   * only once the GPU is seen to fit, and the CAS is retried for as long as it still fits: each
-   * failed CAS means another placement or release changed the word (lock-free), so churn on the
-   * GPU cannot make a placement give up on capacity that stayed free.
+   * Tries one GPU for a MIG instance or a share, as its word is now. The CAS is retried for as
+   * long as the GPU still fits: each failed CAS means another placement or release changed the
+   * word (lock-free), so churn on the GPU cannot make a placement give up on capacity that stayed
+   * free. Host resources are reserved only after the GPU is taken (see {@link #reserveHostFor}).
    */
   private static @Nullable Reservation tryGpu(
       Group g, GpuSlot gpu, int shape, GpuDemand demand, long cpu, long mem) {
+    if (!gpu.node.hostMayFit(cpu, mem)) {
+      return null;
+    }
     Group.Tables t = g.tables; // one table for both the delta and its position
     long w = gpu.word();
-    int s = g.space.state(w);
-    long delta = deltaOnState(t, g, shape, demand, s, w);
-    if (delta == 0) {
-      return null;
-    }
-    if (!gpu.node.reserveHost(cpu, mem)) {
-      return null;
-    }
-    g.hook(Group.HookPoint.HOST_HELD, gpu);
     for (; ; ) {
+      int s = g.space.state(w);
+      long delta = deltaOnState(t, g, shape, demand, s, w);
+      if (delta == 0) {
+        return null;
+      }
       g.hook(Group.HookPoint.BEFORE_CAS, gpu);
       if (gpu.cas(w, w + delta)) {
         g.onChange(gpu, w, w + delta);
         Reservation r = new Reservation(1);
         r.add(gpu, delta, cpu, mem, shape >= 0 ? t.choice[shape][s] : -1);
-        return r;
+        return reserveHostFor(r, gpu.node, cpu, mem);
       }
       w = gpu.word();
-      s = g.space.state(w);
-      delta = deltaOnState(t, g, shape, demand, s, w);
-      if (delta == 0) {
-        giveBackHost(gpu.node, cpu, mem); // others took the GPU meanwhile
-        return null;
-      }
     }
   }
 
   /**
+   * Reserves host resources for GPUs already taken, or gives the GPUs back. Taking the GPUs first
+   * means that host resources are only ever held by placements that hold their GPUs, so a host
+   * reservation never makes another request fail: it belongs to a placement that will be published
+   * (a request refused for host resources was refused by real allocations).
+   */
+  private static @Nullable Reservation reserveHostFor(
+      Reservation r, NodeEntry node, long cpu, long mem) {
+    if (node.reserveHost(cpu, mem)) {
+      r.slots[0].group.hook(Group.HookPoint.HOST_HELD, r.slots[0]);
+      return r;
+    }
+    for (int i = 0; i < r.n; i++) {
+      r.slots[i].group.release(r.slots[i], r.deltas[i]);
+    }
+    return null;
+  }
+
+  /**
    * Takes {@code k} empty GPUs of a node, all or none: the first {@code k} empty ones in index
-   * order, CASed in that order (host resources reserved once they are seen free). A CAS that fails
-   * rolls back all taken and returns null. Because every gang takes a node's GPUs in the same
-   * order, of two gangs racing for the same GPUs the one that takes the lowest contested GPU first
-   * cannot be made to fail by the other: two 8-GPU gangs on an empty 8-GPU node never both fail.
+   * order, CASed in that order; a CAS that fails rolls back all taken and returns null. Because
+   * every gang takes a node's GPUs in the same order, of two gangs racing for the same GPUs the one
+   * that takes the lowest contested GPU first cannot be made to fail by the other: two 8-GPU gangs
+   * on an empty 8-GPU node never both fail. Host resources are reserved after the GPUs are taken.
    */
   private static @Nullable Reservation takeEmpty(
       GroupNode gn, int k, long delta, long cpu, long mem) {
+    if (!gn.node.hostMayFit(cpu, mem)) {
+      return null;
+    }
     GpuSlot[] plan = new GpuSlot[k];
     int n = 0;
     for (GpuSlot gpu : gn.gpus) {
@@ -478,7 +492,7 @@ final class LockFreeCluster implements GpuCluster {
         }
       }
     }
-    if (n < k || !gn.node.reserveHost(cpu, mem)) {
+    if (n < k) {
       return null;
     }
     Group g = gn.group;
@@ -495,25 +509,15 @@ final class LockFreeCluster implements GpuCluster {
       g.hook(Group.HookPoint.GANG_TOOK, gpu);
     }
     if (r.n == k) {
-      return r;
+      return reserveHostFor(r, gn.node, cpu, mem);
     }
     for (int i = 0; i < r.n; i++) {
       g.release(r.slots[i], r.deltas[i]);
     }
-    giveBackHost(gn.node, cpu, mem);
     return null;
   }
 
-  /**
-   * Gives back host resources held for a placement that did not happen, then counts a move in
-   * every group of the node: a search refused by that hold re-runs rather than trusting the miss.
-   */
-  private static void giveBackHost(NodeEntry node, long cpu, long mem) {
-    if (node.releaseHost(cpu, mem)) {
-      bumpGroups(node);
-    }
-  }
-
+  /** Counts a move in every group of a node (host resources of the node were given back). */
   private static void bumpGroups(NodeEntry node) {
     Group last = null;
     for (GpuSlot s : node.gpus) {
