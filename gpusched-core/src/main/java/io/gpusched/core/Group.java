@@ -20,12 +20,16 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Index.</b> {@code byState[s]} holds the GPUs whose word is in state {@code s}; for kinds that
  * can be taken whole (WHOLE, SHARED), {@code nodesByFree[f]} holds the nodes with {@code f} empty
- * GPUs of this kind. After every successful CAS the changer sets the new state's bit, clears the
- * old one, and then <em>repairs</em>: re-reads the word and sets the bit of the state it finds,
- * until the word is unchanged across the repair. Readers that find a bit whose GPU is no longer in
- * that state clear it and repair the same way. As every clear is followed by a repair from a fresh
- * read, a GPU is always indexed under its current state once changes stop (no false negatives);
- * stale positives are cheap and get cleaned when hit.
+ * GPUs of this kind. After every successful CAS the changer sets the new state's bit, then opens a
+ * <em>window</em> ({@link #open}: the GPU is announced in {@link #windows}, and {@link #moves}
+ * counts it), clears the old bit, <em>repairs</em> (re-reads the word and sets the bit of the state
+ * it finds, until the word is unchanged across the repair) and closes the window. A release keeps
+ * its window open from before its subtract until after its repair ({@link #release}). Readers that
+ * find a bit whose GPU is no longer in that state clear it and repair inside a window the same way.
+ * Bits are cleared only inside windows, so a GPU outside every window is always indexed under a
+ * state at most as occupied as its word, and a GPU inside one is announced: a search that also
+ * tries the announced GPUs, and sees no window open or close while it runs, misses nothing, and
+ * never waits for a window to close. Stale positives are cheap and get cleaned when hit.
  *
  * <p><b>Decisions.</b> {@link Tables} hold, per request shape, the candidate states (and node
  * buckets) in strategy order. A placement walks that order and takes the lowest-index GPU of the

@@ -38,10 +38,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Placement</b> (lock-free): pick the eligible groups (model, mode, constraints), walk each
  * group's candidate order with a {@link Group.Cursor}, merging groups by score; for the best
- * candidate reserve host resources (CAS on the node's host word), then CAS the GPU word from the
- * value read to value + delta. The CAS is the linearization point of a single-GPU placement. A gang
- * CASes GPU by GPU and rolls back on failure; it becomes visible as one allocation only after all
- * CASes succeeded, and a failed gang leaves no word changed.
+ * candidate CAS the GPU word from the value read to value + delta (retried while the GPU still
+ * fits), then reserve host resources (CAS on the node's host word; on failure the GPU is given
+ * back). The CAS is the linearization point of a single-GPU placement. A gang CASes GPU by GPU (a
+ * node's GPUs in index order) and rolls back on failure; it becomes visible as one allocation only
+ * after all CASes succeeded, and a failed gang leaves no word changed. A walk that finds nothing
+ * tries the GPUs and nodes announced in open index windows and is trusted only if no window
+ * opened or closed meanwhile; it never waits for another thread (see {@link #placeOne}).
  *
  * <p><b>Publication.</b> The allocation is registered on its GPUs (see {@link GpuSlot}), then the
  * nodes' {@code removed} flags are read (Dekker-style against {@link #removeNode}, which writes the
@@ -49,8 +52,9 @@ import org.slf4j.LoggerFactory;
  * the allocation (and reports it lost, or aborts it while PENDING) or the placer sees the flag and
  * backs out; nothing is dropped silently.
  *
- * <p><b>Release</b> (wait-free apart from index repair): CAS the allocation's state ACTIVE to
- * RELEASED (idempotence), then subtract each delta from its GPU word with one atomic add.
+ * <p><b>Release</b> (lock-free): CAS the allocation's state ACTIVE to RELEASED (idempotence), then
+ * per GPU open an index window, subtract the delta with one atomic add, re-index, close the
+ * window (see {@link Group#release}), and give host resources back.
  *
  * <p><b>Management</b> ({@code addNode}, {@code setNodeState}, {@code removeNode}) is serialized by
  * a monitor that placements never take.
@@ -472,7 +476,9 @@ final class LockFreeCluster implements GpuCluster {
 
   /**
    * Takes {@code k} empty GPUs of a node, all or none: the first {@code k} empty ones in index
-   * order, CASed in that order; a CAS that fails rolls back all taken and returns null. Because
+   * order, CASed in that order; a CAS that fails rolls back all taken and plans again, until the
+   * node has fewer than {@code k} empty GPUs (each new plan follows another placement's CAS, so
+   * this is lock-free, and a placement stays on the node it chose while it fits). Because
    * every gang takes a node's GPUs in the same order, of two gangs racing for the same GPUs the one
    * that takes the lowest contested GPU first cannot be made to fail by the other: two 8-GPU gangs
    * on an empty 8-GPU node never both fail. Host resources are reserved after the GPUs are taken.
@@ -482,39 +488,41 @@ final class LockFreeCluster implements GpuCluster {
     if (!gn.node.hostMayFit(cpu, mem)) {
       return null;
     }
-    GpuSlot[] plan = new GpuSlot[k];
-    int n = 0;
-    for (GpuSlot gpu : gn.gpus) {
-      if (gpu.word() == 0) {
-        plan[n++] = gpu;
-        if (n == k) {
-          break;
-        }
-      }
-    }
-    if (n < k) {
-      return null;
-    }
     Group g = gn.group;
     int owner = g.space.mode == GpuMode.SHARED ? -1 : 0;
-    Reservation r = new Reservation(k);
-    for (GpuSlot gpu : plan) {
-      if (!gpu.cas(0, delta)) {
-        break;
+    GpuSlot[] plan = new GpuSlot[k];
+    for (; ; ) {
+      int n = 0;
+      for (GpuSlot gpu : gn.gpus) {
+        if (gpu.word() == 0) {
+          plan[n++] = gpu;
+          if (n == k) {
+            break;
+          }
+        }
       }
-      // every word change is followed by its changer's index update, rollbacks included: a
-      // reader may have re-indexed the node from the transient word (see Group)
-      g.onChange(gpu, 0, delta);
-      r.add(gpu, delta, r.n == 0 ? cpu : 0, r.n == 0 ? mem : 0, owner);
-      g.hook(Group.HookPoint.GANG_TOOK, gpu);
+      if (n < k) {
+        return null;
+      }
+      Reservation r = new Reservation(k);
+      for (GpuSlot gpu : plan) {
+        if (!gpu.cas(0, delta)) {
+          break;
+        }
+        // every word change is followed by its changer's index update, rollbacks included: a
+        // reader may have re-indexed the node from the transient word (see Group)
+        g.onChange(gpu, 0, delta);
+        r.add(gpu, delta, r.n == 0 ? cpu : 0, r.n == 0 ? mem : 0, owner);
+        g.hook(Group.HookPoint.GANG_TOOK, gpu);
+      }
+      if (r.n == k) {
+        return reserveHostFor(r, gn.node, cpu, mem);
+      }
+      for (int i = 0; i < r.n; i++) {
+        g.release(r.slots[i], r.deltas[i]);
+      }
+      // another placement took a planned GPU first (progress): plan again on this node
     }
-    if (r.n == k) {
-      return reserveHostFor(r, gn.node, cpu, mem);
-    }
-    for (int i = 0; i < r.n; i++) {
-      g.release(r.slots[i], r.deltas[i]);
-    }
-    return null;
   }
 
   /** Counts a move in every group of a node (host resources of the node were given back). */
