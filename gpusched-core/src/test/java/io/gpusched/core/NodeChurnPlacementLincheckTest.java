@@ -11,10 +11,11 @@ import org.junit.jupiter.api.Test;
  */
 public class NodeChurnPlacementLincheckTest extends WidePlacementLincheckOps {
   @Disabled(
-      "open (issue 10, proof 1): gangs take GPUs one at a time, so a gang that fails after"
-          + " taking some makes a concurrent request fail that no sequential order refuses"
-          + " (found: host(0) + ; whole(0) - || spread gang -, with two GPUs free); node removal"
-          + " beside a same-node gang also gives histories it rejects. See docs/placement.md, Proof")
+      "open (issue 10, proof 1): gangs take GPUs one at a time, so a gang that later gives them"
+          + " back can push or refuse a concurrent request in a way no sequential order does."
+          + " Found: whole(1) +, host(1) + || same-node gang - (the gang held w/0, the host request"
+          + " went to x, the gang then found x short); host(0) +, whole(0) - || spread gang -. See"
+          + " docs/placement.md, Proof")
   @Test
   void stress() {
     LinChecker.check(
