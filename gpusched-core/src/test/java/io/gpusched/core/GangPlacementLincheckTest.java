@@ -5,11 +5,11 @@ import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /**
- * The strict check of {@link WidePlacementLincheckOps}: gangs and node add, remove and cordon on
- * top of {@link PlacementLincheckTest}'s operations. Run by hand with {@code
+ * The strict check of {@link WidePlacementLincheckOps}: gangs of two on top of {@link
+ * PlacementLincheckTest}'s operations. Run by hand with {@code
  * -Dgpusched.lincheck.iterations=... -Dgpusched.lincheck.invocations=...} once enabled.
  */
-public class NodeChurnPlacementLincheckTest extends WidePlacementLincheckOps {
+public class GangPlacementLincheckTest extends WidePlacementLincheckOps {
   @Disabled(
       "open (issue 10, proof 1): gangs take GPUs one at a time, so a gang that later gives them"
           + " back can push or refuse a concurrent request in a way no sequential order does."
@@ -19,7 +19,7 @@ public class NodeChurnPlacementLincheckTest extends WidePlacementLincheckOps {
   @Test
   void stress() {
     LinChecker.check(
-        NodeChurnPlacementLincheckTest.class,
+        GangPlacementLincheckTest.class,
         LincheckClusters.stress(2, PlacementLincheckTest.ITERATIONS, PlacementLincheckTest.INVOCATIONS));
   }
 }
