@@ -23,12 +23,16 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Index.</b> {@code byState[s]} holds the GPUs whose word is in state {@code s}; for kinds that
  * can be taken whole (WHOLE, SHARED), {@code nodesByFree[f]} holds the nodes with {@code f} empty
- * GPUs of this kind. After every successful CAS the changer sets the new state's bit, clears the
- * old one, and then <em>repairs</em>: re-reads the word and sets the bit of the state it finds,
- * until the word is unchanged across the repair. Readers that find a bit whose GPU is no longer in
- * that state clear it and repair the same way. As every clear is followed by a repair from a fresh
- * read, a GPU is always indexed under its current state once changes stop (no false negatives);
- * stale positives are cheap and get cleaned when hit.
+ * GPUs of this kind. After every successful CAS the changer sets the new state's bit, then opens a
+ * <em>window</em> ({@link #open}: the GPU is announced in {@link #windows}, and {@link #moves}
+ * counts it), clears the old bit, <em>repairs</em> (re-reads the word and sets the bit of the state
+ * it finds, until the word is unchanged across the repair) and closes the window. A release keeps
+ * its window open from before its subtract until after its repair ({@link #release}). Readers that
+ * find a bit whose GPU is no longer in that state clear it and repair inside a window the same way.
+ * Bits are cleared only inside windows, so a GPU outside every window is always indexed under a
+ * state at most as occupied as its word, and a GPU inside one is announced: a search that also
+ * tries the announced GPUs, and sees no window open or close while it runs, misses nothing, and
+ * never waits for a window to close. Stale positives are cheap and get cleaned when hit.
  *
  * <p><b>Decisions.</b> {@link Tables} hold, per request shape, the candidate states (and node
  * buckets) in strategy order. A placement walks that order and takes the lowest-index GPU of the
@@ -90,31 +94,116 @@ final class Group {
   /** Test seam (see {@link Probe}); set by the cluster. */
   volatile Probe probe = Probe.NONE;
 
+  /** Points of the placement path where a test may run code (see {@link #hook}). */
+  enum HookPoint {
+    /** A search reached a GPU candidate, before reading its word (subject: the GpuSlot). */
+    CANDIDATE,
+    /** A placement took its GPUs and the node's host resources, not yet published (GpuSlot). */
+    HOST_HELD,
+    /** Just before a GPU word CAS of a single-GPU placement (subject: the GpuSlot). */
+    BEFORE_CAS,
+    /** A gang took one GPU of a node (subject: the GpuSlot). */
+    GANG_TOOK,
+    /** An index window is open, its clear not yet done (subject: GpuSlot or GroupNode). */
+    WINDOW_OPEN,
+    /** An index window cleared the old bit, its repair not yet done (subject as above). */
+    WINDOW_CLEARED
+  }
+
+  /** Test code run at a {@link HookPoint}. */
+  @FunctionalInterface
+  interface Hook {
+    void at(HookPoint point, Object subject);
+  }
+
   /**
-   * Counts index moves: incremented by every thread that is about to clear a GPU's or node's bit
-   * in a class after setting it in another (or after finding it stale). A search that finds nothing
-   * re-runs if this changed meanwhile (see {@code LockFreeCluster.placeOne}). Striped, so the
-   * increments do not contend.
+   * Test hook, null in production: set by a test before the threads it affects start (a plain
+   * field: one read of a field of an object the caller already touches, so it costs nothing).
+   */
+  @Nullable Hook hook;
+
+  void hook(HookPoint point, Object subject) {
+    Hook h = hook;
+    if (h != null) {
+      h.at(point, subject);
+    }
+  }
+
+  /**
+   * Counts window openings and closings (see {@link #open}): incremented when a thread opens an
+   * index window and again when it closes it. A search that found nothing is trusted only if this
+   * did not change while it ran (see {@code LockFreeCluster.placeOne}). Striped, so the increments
+   * do not contend.
    */
   final LongAdder moves = new LongAdder();
 
   /**
-   * Threads inside a clear-then-repair window. A clear can hide a GPU's <em>current</em> class
-   * (when another thread has moved it back to the class being cleared) until the clearer's repair
-   * re-sets it; a search that overlapped such a window retries if it finds this non-zero, and the
-   * window's closing {@link #moves} increment (before the decrement) catches windows that closed
-   * during the search.
+   * The open index windows of this group: each cell holds the GPU or node whose index entry a
+   * thread is changing (a release from before its word changes until its index is repaired, a
+   * clear-then-repair from before the clear until after the repair). A searcher whose walk found
+   * nothing tries every GPU and node listed here directly, by its real word, so a thread parked
+   * inside a window never hides capacity from anyone.
    */
-  final LongAdder busy = new LongAdder();
+  final Windows windows = new Windows();
 
-  private void enterClear() {
-    moves.increment(); // before the clear: a search that misses the GPU then sees the move
-    busy.increment();
+  /**
+   * Opens an index window on {@code subject} (a {@link GpuSlot} or {@link GroupNode}): announces
+   * it, then counts a move. Returns the cell to pass to {@link #close}.
+   */
+  int open(Object subject) {
+    int cell = windows.claim(subject);
+    moves.increment(); // after the announcement: a search that saw no move saw the announcement
+    return cell;
   }
 
-  private void exitClear() {
-    moves.increment(); // before leaving: whoever sees busy == 0 also sees this increment
-    busy.decrement();
+  /** Closes a window: counts a move, then withdraws the announcement. */
+  void close(int cell) {
+    moves.increment(); // before the withdrawal: a search that missed the cell sees the move
+    windows.release(cell);
+  }
+
+  /**
+   * A lock-free registry of objects in open windows: chunks of cells, a claim is a CAS of a free
+   * cell from null (starting at a per-thread position, so claims rarely contend), a release a
+   * volatile write of null. Chunks are appended by CAS when all cells are taken and never removed.
+   */
+  static final class Windows {
+    static final int CHUNK = 32;
+
+    static final class Chunk {
+      final AtomicReferenceArray<Object> cells = new AtomicReferenceArray<>(CHUNK);
+      final java.util.concurrent.atomic.AtomicReference<@Nullable Chunk> next =
+          new java.util.concurrent.atomic.AtomicReference<>();
+    }
+
+    final Chunk head = new Chunk();
+
+    int claim(Object subject) {
+      int start = (int) Thread.currentThread().getId();
+      int base = 0;
+      for (Chunk c = head; ; base += CHUNK) {
+        for (int k = 0; k < CHUNK; k++) {
+          int i = (start + k) & (CHUNK - 1);
+          if (c.cells.get(i) == null && c.cells.compareAndSet(i, null, subject)) {
+            return base + i;
+          }
+        }
+        Chunk n = c.next.get();
+        if (n == null) {
+          c.next.compareAndSet(null, new Chunk());
+          n = c.next.get();
+        }
+        c = n;
+      }
+    }
+
+    void release(int cell) {
+      Chunk c = head;
+      for (int i = cell / CHUNK; i > 0; i--) {
+        c = c.next.get();
+      }
+      c.cells.set(cell % CHUNK, null);
+    }
   }
 
   Group(int ordinal, String key, Space space, int[] mixClasses) {
@@ -313,14 +402,29 @@ final class Group {
     int sn = space.state(newW);
     if (so != sn) {
       byState[sn].set(g.local);
-      enterClear();
+      int cell = open(g);
+      hook(HookPoint.WINDOW_OPEN, g);
       byState[so].clear(g.local);
+      hook(HookPoint.WINDOW_CLEARED, g);
       repairGpu(g);
-      exitClear();
+      close(cell);
     }
     if (wholeCapable && (oldW == 0) != (newW == 0)) {
       updateNode(g.groupNode);
     }
+  }
+
+  /**
+   * Subtracts a delta from a GPU's word (a release or a rollback) inside a window that stays open
+   * until the index shows the new word, so the freed capacity is never hidden from a search: it
+   * is either indexed or announced. Returns the word before.
+   */
+  long release(GpuSlot g, long delta) {
+    int cell = open(g);
+    long before = g.subtract(delta);
+    onChange(g, before, before - delta);
+    close(cell);
+    return before;
   }
 
   void repairGpu(GpuSlot g) {
@@ -339,10 +443,12 @@ final class Group {
     int prev = n.indexedFree;
     n.indexedFree = f;
     if (prev != f) {
-      enterClear();
+      int cell = open(n);
+      hook(HookPoint.WINDOW_OPEN, n);
       nodesByFree[prev].clear(n.local);
+      hook(HookPoint.WINDOW_CLEARED, n);
       repairNode(n);
-      exitClear();
+      close(cell);
     } else {
       repairNode(n);
     }
@@ -361,17 +467,17 @@ final class Group {
 
   /** A reader found GPU {@code g} indexed under a state it is not in: clean up and repair. */
   void staleGpu(GpuSlot g, int state) {
-    enterClear();
+    int cell = open(g);
     byState[state].clear(g.local);
     repairGpu(g);
-    exitClear();
+    close(cell);
   }
 
   void staleNode(GroupNode n, int free) {
-    enterClear();
+    int cell = open(n);
     nodesByFree[free].clear(n.local);
     repairNode(n);
-    exitClear();
+    close(cell);
   }
 
   // ---------------------------------------------------------------- decision tables

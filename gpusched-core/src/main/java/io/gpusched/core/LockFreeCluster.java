@@ -39,10 +39,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Placement</b> (lock-free): pick the eligible groups (model, mode, constraints), walk each
  * group's candidate order with a {@link Group.Cursor}, merging groups by score; for the best
- * candidate reserve host resources (CAS on the node's host word), then CAS the GPU word from the
- * value read to value + delta. The CAS is the linearization point of a single-GPU placement. A gang
- * CASes GPU by GPU and rolls back on failure; it becomes visible as one allocation only after all
- * CASes succeeded, and a failed gang leaves no word changed.
+ * candidate CAS the GPU word from the value read to value + delta (retried while the GPU still
+ * fits), then reserve host resources (CAS on the node's host word; on failure the GPU is given
+ * back). The CAS is the linearization point of a single-GPU placement. A gang CASes GPU by GPU (a
+ * node's GPUs in index order) and rolls back on failure; it becomes visible as one allocation only
+ * after all CASes succeeded, and a failed gang leaves no word changed. A walk that finds nothing
+ * tries the GPUs and nodes announced in open index windows and is trusted only if no window
+ * opened or closed meanwhile; it never waits for another thread (see {@link #placeOne}).
  *
  * <p><b>Publication.</b> The allocation is registered on its GPUs (see {@link GpuSlot}), then the
  * nodes' {@code removed} flags are read (Dekker-style against {@link #removeNode}, which writes the
@@ -50,8 +53,9 @@ import org.slf4j.LoggerFactory;
  * the allocation (and reports it lost, or aborts it while PENDING) or the placer sees the flag and
  * backs out; nothing is dropped silently.
  *
- * <p><b>Release</b> (wait-free apart from index repair): CAS the allocation's state ACTIVE to
- * RELEASED (idempotence), then subtract each delta from its GPU word with one atomic add.
+ * <p><b>Release</b> (lock-free): CAS the allocation's state ACTIVE to RELEASED (idempotence), then
+ * per GPU open an index window, subtract the delta with one atomic add, re-index, close the
+ * window (see {@link Group#release}), and give host resources back.
  *
  * <p><b>Management</b> ({@code addNode}, {@code setNodeState}, {@code removeNode}) is serialized by
  * a monitor that placements never take.
@@ -59,7 +63,6 @@ import org.slf4j.LoggerFactory;
 final class LockFreeCluster implements GpuCluster {
   private static final Logger log = LoggerFactory.getLogger(LockFreeCluster.class);
   private static final int MAX_PUBLISH_RETRIES = 16;
-  private static final int MAX_SEARCH_PASSES = 64;
 
   private final PlacementStrategy strategy;
   private final Mix mix;
@@ -291,29 +294,78 @@ final class LockFreeCluster implements GpuCluster {
     return b[0]++;
   }
 
-  /** Places a single-node demand: a MIG instance, a share, or whole GPUs on one node. */
+  /**
+   * Places a single-node demand: a MIG instance, a share, or whole GPUs on one node.
+   *
+   * <p>A walk of the index that finds nothing is followed by a direct try of every GPU and node
+   * announced in an open index window (see {@link Group#windows}), and is trusted only if no window
+   * opened or closed meanwhile. Then every window that overlapped the search was open all along and
+   * was tried by its real word, and every other GPU was indexed under a class at most as occupied
+   * as its word (a clear happens only inside a window; a release stays inside one until its index
+   * is repaired), so the miss holds at the instant the search ended up to operations that
+   * overlapped it entirely. Nothing here waits for another thread: a repeated walk means another
+   * thread opened or closed a window, that is, made progress (lock-free).
+   */
   private @Nullable Reservation placeOne(
       Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
-    for (int pass = 1; ; pass++) {
+    for (; ; ) {
       long stamp = moves(groups);
       Reservation r = searchOnce(groups, demand, cpu, mem, c);
-      // A search that found nothing is trusted only if no GPU changed index class while it ran:
-      // a move can hide a GPU from a scan that checks its new class before and its old class after
-      // the move. Retrying only when another operation made progress keeps this lock-free.
-      if (r != null || pass == MAX_SEARCH_PASSES || (idle(groups) && moves(groups) == stamp)) {
+      if (r == null) {
+        r = searchWindows(groups, demand, cpu, mem, c);
+      }
+      if (r != null || moves(groups) == stamp) {
         return r;
       }
     }
   }
 
-  /** No thread is inside a clear-then-repair window (read before {@link #moves}). */
-  private static boolean idle(Group[] groups) {
+  /** Tries, by their real words, the GPUs and nodes announced in the groups' open windows. */
+  private @Nullable Reservation searchWindows(
+      Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
     for (Group g : groups) {
-      if (g.busy.sum() != 0) {
-        return false;
+      Bits[] filter = null;
+      for (Group.Windows.Chunk ch = g.windows.head; ch != null; ch = ch.next.get()) {
+        for (int i = 0; i < Group.Windows.CHUNK; i++) {
+          Object o = ch.cells.get(i);
+          if (o == null) {
+            continue;
+          }
+          if (filter == null) {
+            filter = g.filterFor(c);
+          }
+          Reservation r = tryAnnounced(g, o, filter, demand, cpu, mem);
+          if (r != null) {
+            return r;
+          }
+        }
       }
     }
-    return true;
+    return null;
+  }
+
+  private @Nullable Reservation tryAnnounced(
+      Group g, Object o, Bits[] filter, GpuDemand demand, long cpu, long mem) {
+    GroupNode gn = o instanceof GpuSlot s ? s.groupNode : (GroupNode) o;
+    if (gn == null || !gn.node.schedulable() || !filter[1].get(gn.local)) {
+      return null;
+    }
+    if (demand instanceof GpuDemand.Whole w) {
+      return gn.countFree() >= w.count()
+          ? takeEmpty(gn, w.count(), g.space.wholeDelta(), cpu, mem)
+          : null;
+    }
+    int shape = demand instanceof GpuDemand.Mig m ? ((MigSpace) g.space).profileIndex(m.profile()) : -1;
+    if (o instanceof GpuSlot s) {
+      return filter[0].get(s.local) ? tryGpu(g, s, shape, demand, cpu, mem) : null;
+    }
+    for (GpuSlot s : gn.gpus) { // a node's free count moved: its empty GPUs may host a share
+      Reservation r = filter[0].get(s.local) ? tryGpu(g, s, shape, demand, cpu, mem) : null;
+      if (r != null) {
+        return r;
+      }
+    }
+    return null;
   }
 
   private static long moves(Group[] groups) {
@@ -388,33 +440,11 @@ final class LockFreeCluster implements GpuCluster {
       if (!gpu.node.schedulable()) {
         return null;
       }
-      long w = gpu.word();
-      int s = g.space.state(w);
-      if (s != ent) {
-        g.staleGpu(gpu, ent); // the index lagged behind a change: heal it ...
+      g.hook(Group.HookPoint.CANDIDATE, gpu);
+      if (g.space.state(gpu.word()) != ent) {
+        g.staleGpu(gpu, ent); // the index lagged behind a change: heal it, then try the GPU as it is
       }
-      if (!gpu.node.reserveHost(cpu, mem)) {
-        return null;
-      }
-      // ... but try the GPU as it is now: a concurrent placement may have left room on it, and
-      // moving on could miss capacity that was never released (bounded: one retry per change seen)
-      Group.Tables t = g.tables; // one table for both the delta and its position
-      for (int tries = 0; tries < 8; tries++) {
-        long delta = deltaOnState(t, g, cur.shape, demand, s, w);
-        if (delta == 0) {
-          break;
-        }
-        if (gpu.cas(w, w + delta)) {
-          g.onChange(gpu, w, w + delta);
-          Reservation r = new Reservation(1);
-          r.add(gpu, delta, cpu, mem, cur.shape >= 0 ? t.choice[cur.shape][s] : -1);
-          return r;
-        }
-        w = gpu.word();
-        s = g.space.state(w);
-      }
-      gpu.node.releaseHost(cpu, mem);
-      return null;
+      return tryGpu(g, gpu, cur.shape, demand, cpu, mem);
     }
     GroupNode gn = g.node(cur.index);
     if (gn == null || !gn.node.schedulable()) {
@@ -436,30 +466,114 @@ final class LockFreeCluster implements GpuCluster {
     return takeEmpty(gn, k, delta, cpu, mem);
   }
 
-  /** Takes {@code k} empty GPUs of a node, all or none. */
-  private static @Nullable Reservation takeEmpty(
-      GroupNode gn, int k, long delta, long cpu, long mem) {
-    if (!gn.node.reserveHost(cpu, mem)) {
+  /**
+   * Tries one GPU for a MIG instance or a share, as its word is now. The CAS is retried for as
+   * long as the GPU still fits: each failed CAS means another placement or release changed the
+   * word (lock-free), so churn on the GPU cannot make a placement give up on capacity that stayed
+   * free. Host resources are reserved only after the GPU is taken (see {@link #reserveHostFor}).
+   */
+  private static @Nullable Reservation tryGpu(
+      Group g, GpuSlot gpu, int shape, GpuDemand demand, long cpu, long mem) {
+    if (!gpu.node.hostMayFit(cpu, mem)) {
       return null;
     }
-    Reservation r = new Reservation(k);
-    for (GpuSlot gpu : gn.gpus) {
-      if (gpu.word() == 0 && gpu.cas(0, delta)) {
-        // every word change is followed by its changer's index update, rollbacks included: a
-        // reader may have re-indexed the node from the transient word (see Group)
-        gn.group.onChange(gpu, 0, delta);
-        r.add(gpu, delta, r.n == 0 ? cpu : 0, r.n == 0 ? mem : 0, gn.group.space.mode == GpuMode.SHARED ? -1 : 0);
-        if (r.n == k) {
-          return r;
-        }
+    Group.Tables t = g.tables; // one table for both the delta and its position
+    long w = gpu.word();
+    for (; ; ) {
+      int s = g.space.state(w);
+      long delta = deltaOnState(t, g, shape, demand, s, w);
+      if (delta == 0) {
+        return null;
       }
+      g.hook(Group.HookPoint.BEFORE_CAS, gpu);
+      if (gpu.cas(w, w + delta)) {
+        g.onChange(gpu, w, w + delta);
+        Reservation r = new Reservation(1);
+        r.add(gpu, delta, cpu, mem, shape >= 0 ? t.choice[shape][s] : -1);
+        return reserveHostFor(r, gpu.node, cpu, mem);
+      }
+      w = gpu.word();
     }
-    if (r.n == 0) {
-      gn.node.releaseHost(cpu, mem); // nothing taken, so undo(r) would not give the host back
-    } else {
-      undo(r);
+  }
+
+  /**
+   * Reserves host resources for GPUs already taken, or gives the GPUs back. Taking the GPUs first
+   * means that host resources are only ever held by placements that hold their GPUs, so a host
+   * reservation never makes another request fail: it belongs to a placement that will be published
+   * (a request refused for host resources was refused by real allocations).
+   */
+  private static @Nullable Reservation reserveHostFor(
+      Reservation r, NodeEntry node, long cpu, long mem) {
+    if (node.reserveHost(cpu, mem)) {
+      r.slots[0].group.hook(Group.HookPoint.HOST_HELD, r.slots[0]);
+      return r;
+    }
+    for (int i = 0; i < r.n; i++) {
+      r.slots[i].group.release(r.slots[i], r.deltas[i]);
     }
     return null;
+  }
+
+  /**
+   * Takes {@code k} empty GPUs of a node, all or none: the first {@code k} empty ones in index
+   * order, CASed in that order; a CAS that fails rolls back all taken and plans again, until the
+   * node has fewer than {@code k} empty GPUs (each new plan follows another placement's CAS, so
+   * this is lock-free, and a placement stays on the node it chose while it fits). Because
+   * every gang takes a node's GPUs in the same order, of two gangs racing for the same GPUs the one
+   * that takes the lowest contested GPU first cannot be made to fail by the other: two 8-GPU gangs
+   * on an empty 8-GPU node never both fail. Host resources are reserved after the GPUs are taken.
+   */
+  private static @Nullable Reservation takeEmpty(
+      GroupNode gn, int k, long delta, long cpu, long mem) {
+    if (!gn.node.hostMayFit(cpu, mem)) {
+      return null;
+    }
+    Group g = gn.group;
+    int owner = g.space.mode == GpuMode.SHARED ? -1 : 0;
+    GpuSlot[] plan = new GpuSlot[k];
+    for (; ; ) {
+      int n = 0;
+      for (GpuSlot gpu : gn.gpus) {
+        if (gpu.word() == 0) {
+          plan[n++] = gpu;
+          if (n == k) {
+            break;
+          }
+        }
+      }
+      if (n < k) {
+        return null;
+      }
+      Reservation r = new Reservation(k);
+      for (GpuSlot gpu : plan) {
+        if (!gpu.cas(0, delta)) {
+          break;
+        }
+        // every word change is followed by its changer's index update, rollbacks included: a
+        // reader may have re-indexed the node from the transient word (see Group)
+        g.onChange(gpu, 0, delta);
+        r.add(gpu, delta, r.n == 0 ? cpu : 0, r.n == 0 ? mem : 0, owner);
+        g.hook(Group.HookPoint.GANG_TOOK, gpu);
+      }
+      if (r.n == k) {
+        return reserveHostFor(r, gn.node, cpu, mem);
+      }
+      for (int i = 0; i < r.n; i++) {
+        g.release(r.slots[i], r.deltas[i]);
+      }
+      // another placement took a planned GPU first (progress): plan again on this node
+    }
+  }
+
+  /** Counts a move in every group of a node (host resources of the node were given back). */
+  private static void bumpGroups(NodeEntry node) {
+    Group last = null;
+    for (GpuSlot s : node.gpus) {
+      if (s.group != last) {
+        last = s.group;
+        last.moves.increment();
+      }
+    }
   }
 
   private static long deltaOnState(
@@ -577,11 +691,16 @@ final class LockFreeCluster implements GpuCluster {
     }
   }
 
-  /** Subtracts a delta from a GPU word, re-indexes the GPU and gives the host resources back. */
+  /**
+   * Subtracts a delta from a GPU word inside an index window (see {@link Group#release}) and gives
+   * the host resources back; a host give-back counts a move in every group of the node, so that a
+   * search refused for host resources while they were given back re-runs.
+   */
   private static void giveBack(GpuSlot s, long delta, long cpu, long mem) {
-    long before = s.subtract(delta);
-    s.group.onChange(s, before, before - delta);
-    s.node.releaseHost(cpu, mem);
+    s.group.release(s, delta);
+    if (s.node.releaseHost(cpu, mem)) {
+      bumpGroups(s.node);
+    }
   }
 
   /** GPUs taken but not yet published, with what was added to each and the host charged. */
@@ -1013,6 +1132,11 @@ final class LockFreeCluster implements GpuCluster {
   }
 
   // ================================================================= test support
+
+  /** The engine's slot of a node's GPU (by its index in the node spec), for tests. */
+  GpuSlot slot(String nodeId, int gpuIndex) {
+    return require(nodeId).gpus[gpuIndex];
+  }
 
   /**
    * Checks the engine's invariants at quiescence (no placement or release in flight) and returns a

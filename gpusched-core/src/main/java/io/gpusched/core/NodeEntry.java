@@ -68,13 +68,38 @@ final class NodeEntry {
     }
   }
 
-  /** Gives back what {@link #reserveHost} took for the same arguments. */
-  void releaseHost(long cpu, long mem) {
+  /**
+   * Whether the host resources could fit now, by one read (nothing reserved): lets a placement skip
+   * a node without touching its GPUs.
+   */
+  boolean hostMayFit(long cpu, long mem) {
+    long cpuCap = spec.cpuMillis();
+    long memCap = spec.memoryMiB();
+    boolean trackCpu = cpuCap != NodeSpec.UNTRACKED && cpu > 0;
+    boolean trackMem = memCap != NodeSpec.UNTRACKED && mem > 0;
+    if (!trackCpu && !trackMem) {
+      return true;
+    }
+    if ((trackCpu && cpu > cpuCap) || (trackMem && mem > memCap)) {
+      return false;
+    }
+    long w = host.get();
+    return (!trackCpu || (w & CPU_MASK) + cpu <= cpuCap)
+        && (!trackMem || (w >>> CPU_BITS) + mem <= memCap);
+  }
+
+  /**
+   * Gives back what {@link #reserveHost} took for the same arguments. Returns whether anything
+   * tracked was given back.
+   */
+  boolean releaseHost(long cpu, long mem) {
     boolean trackCpu = spec.cpuMillis() != NodeSpec.UNTRACKED && cpu > 0;
     boolean trackMem = spec.memoryMiB() != NodeSpec.UNTRACKED && mem > 0;
     if (trackCpu || trackMem) {
       host.addAndGet(-((trackCpu ? cpu : 0) | ((trackMem ? mem : 0) << CPU_BITS)));
+      return true;
     }
+    return false;
   }
 
   long cpuUsed() {

@@ -21,14 +21,79 @@ final class LincheckClusters {
   private static final Map<Object, GpuCluster> CLUSTERS =
       Collections.synchronizedMap(new WeakHashMap<>());
 
-  /** A new one-H100 MIG_DYNAMIC FIRST_FIT cluster registered under the token. */
-  static void newH100(Object token) {
-    CLUSTERS.put(
-        token,
-        GpuClusters.newBuilder()
-            .strategy(PlacementStrategy.FIRST_FIT)
-            .node(NodeSpec.builder("n").gpus(1, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC).build())
-            .build());
+  /** The node that {@link PlacementLincheckOps} adds, removes and cordons. */
+  static NodeSpec nodeX() {
+    return NodeSpec.builder("x").gpus(2, GpuModels.A100_40GB, GpuMode.WHOLE).build();
+  }
+
+  private static final java.util.concurrent.ConcurrentLinkedQueue<GpuCluster> WIDE_POOL =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+  /**
+   * A FIRST_FIT cluster for {@link PlacementLincheckOps} in its initial state, registered under the
+   * token: node m (an H100 and an A30, both MIG_DYNAMIC), node w (two WHOLE A100s, host CPU for
+   * two 1000-milli requests), node s (one SHARED H100) and node x (two WHOLE A100s). Taken from a
+   * pool of clusters that earlier invocations returned to their initial state ({@link
+   * #recycleWide}); building one costs far more than an invocation.
+   */
+  static void newWide(Object token) {
+    GpuCluster c = WIDE_POOL.poll();
+    if (c != null && !pristine(c)) {
+      DISCARDED.incrementAndGet();
+      c = null;
+    }
+    if (c == null) {
+      c =
+          GpuClusters.newBuilder()
+              .strategy(PlacementStrategy.FIRST_FIT)
+              .node(
+                  NodeSpec.builder("m")
+                      .gpus(1, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC)
+                      .gpus(1, GpuModels.A30_24GB, GpuMode.MIG_DYNAMIC)
+                      .build())
+              .node(
+                  NodeSpec.builder("w")
+                      .gpus(2, GpuModels.A100_40GB, GpuMode.WHOLE)
+                      .hostResources(2000, NodeSpec.UNTRACKED)
+                      .build())
+              .node(NodeSpec.builder("s").gpus(1, GpuModels.H100_80GB, GpuMode.SHARED).build())
+              .node(nodeX())
+              .build();
+    }
+    CLUSTERS.put(token, c);
+  }
+
+  static final java.util.concurrent.atomic.AtomicInteger DISCARDED =
+      new java.util.concurrent.atomic.AtomicInteger();
+
+  /** All GPUs free, node x present and READY, the engine's invariants hold. */
+  private static boolean pristine(GpuCluster c) {
+    var snap = c.snapshot();
+    boolean xReady =
+        snap.nodes().stream()
+            .anyMatch(n -> n.nodeId().equals("x") && n.state() == io.gpusched.NodeState.READY);
+    return xReady
+        && snap.total().freeGpus() == snap.total().gpus()
+        && snap.nodes().size() == 4
+        && ((LockFreeCluster) c).verifyInvariants().isEmpty();
+  }
+
+  /**
+   * Returns a cluster whose allocations have all been released to its initial state (node x
+   * present and READY) and puts it in the pool, unless node x was re-added often enough that its
+   * left-behind index slots would slow it down. The state is then the initial one as placements
+   * see it: FIRST_FIT picks the lowest-index free GPU, and removed slots are never schedulable.
+   */
+  static void recycleWide(Object token) {
+    GpuCluster c = CLUSTERS.remove(token);
+
+    if (!c.nodes().stream().anyMatch(n -> n.id().equals("x"))) {
+      c.addNode(nodeX());
+    }
+    c.setNodeState("x", io.gpusched.NodeState.READY);
+    if (((LockFreeCluster) c).slot("x", 0).local < 64) {
+      WIDE_POOL.add(c);
+    }
   }
 
   static GpuCluster get(Object token) {

@@ -1,6 +1,8 @@
 package io.gpusched.core;
 
 import io.gpusched.Allocation;
+import io.gpusched.GpuCluster;
+import io.gpusched.NodeState;
 import io.gpusched.PlacementRequest;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -8,58 +10,102 @@ import java.util.List;
 import java.util.Optional;
 import org.jetbrains.kotlinx.lincheck.annotations.Operation;
 import org.jetbrains.kotlinx.lincheck.annotations.Param;
+import org.jetbrains.kotlinx.lincheck.annotations.Validate;
+import org.jetbrains.kotlinx.lincheck.paramgen.IntGen;
 import org.jetbrains.kotlinx.lincheck.paramgen.ThreadIdGen;
 
 /**
- * Lincheck operations on one H100 in MIG_DYNAMIC mode with FIRST_FIT (whose choice is a function of
- * the GPU's state, so results are deterministic sequentially), shared by {@link
- * PlacementLincheckTest} and {@link RetryingPlacementLincheckTest}.
+ * Lincheck operations on a small mixed cluster ({@link LincheckClusters#newWide}) with FIRST_FIT,
+ * whose choice is a function of the cluster's state, so results are deterministic sequentially:
+ * MIG instances on an H100 and an A30, single whole GPUs, shares on a SHARED H100 (which whole
+ * requests may also take when it is empty), whole GPUs with host CPU on a node whose CPU fits
+ * two of them, and adding, force-removing and cordoning node x. Gangs are in {@link
+ * WidePlacementLincheckOps}.
  *
  * <p>Allocations are handles, so each thread keeps its own stack of them (indexed by Lincheck's
- * thread id, touched only by that thread): {@code place*} returns the start slot chosen or -1 and
- * pushes the handle; {@code release} pops this thread's latest handle and returns what {@code
- * Allocation.release()} returned ({@code false} when the thread holds none). The sequential
- * specification is the same class run sequentially.
+ * thread id, touched only by that thread): {@code place*} returns {@code "+"} and pushes the handle,
+ * or {@code "-"} for no capacity; {@code release} pops this thread's latest handle
+ * and returns what {@code Allocation.release()} returned ({@code false} when it holds none). The
+ * sequential specification is the same class run sequentially. A placement is tried once: a miss
+ * must be linearizable as it is (no retries).
  */
 public abstract class PlacementLincheckOps {
+  private static final String[] PROFILES = {"1g.10gb", "3g.40gb", "1g.6gb", "2g.12gb"};
+
   private final Object token = new Object();
   private final List<ArrayDeque<Allocation>> held = new ArrayList<>();
 
-  private final int attempts;
-
-  /** A placement that finds nothing is tried up to {@code attempts} times. */
-  PlacementLincheckOps(int attempts) {
-    this.attempts = attempts;
-    LincheckClusters.newH100(token);
+  PlacementLincheckOps() {
+    LincheckClusters.newWide(token);
     for (int i = 0; i < 16; i++) {
       held.add(new ArrayDeque<>());
     }
   }
 
-  private int place(int tid, String profile) {
-    for (int attempt = 0; attempt < attempts; attempt++) {
-      Optional<Allocation> a = LincheckClusters.get(token).place(PlacementRequest.mig(profile));
-      if (a.isPresent()) {
-        held.get(tid).push(a.get());
-        return a.get().gpus().get(0).migStartSlot();
-      }
+  private GpuCluster cluster() {
+    return LincheckClusters.get(token);
+  }
+
+  /**
+   * Places and returns {@code "+"}, or {@code "-"} for no capacity. Where an allocation landed is
+   * not part of the result (a gang of {@link WidePlacementLincheckOps} takes its GPUs one at a
+   * time, so where it and a concurrent placement land need not match a sequential FIRST_FIT
+   * order); the engine's invariants are checked after every invocation instead.
+   */
+  private String place(int tid, PlacementRequest r) {
+    Optional<Allocation> a = cluster().place(r);
+    if (a.isEmpty()) {
+      return "-";
     }
-    return -1;
+    held.get(tid).push(a.get());
+    return "+";
+  }
+
+  /**
+   * After each invocation: the engine's invariants hold at quiescence; then every allocation is
+   * released, the invariants hold again, and the cluster goes back to the pool.
+   */
+  @Validate
+  public void checkAndRecycle() {
+    LockFreeCluster c = (LockFreeCluster) cluster();
+    assertInvariants(c);
+    for (ArrayDeque<Allocation> h : held) {
+      for (Allocation a : h) {
+        a.release();
+      }
+      h.clear();
+    }
+    assertInvariants(c);
+    LincheckClusters.recycleWide(token);
+  }
+
+  private static void assertInvariants(LockFreeCluster c) {
+    List<String> bad = c.verifyInvariants();
+    if (!bad.isEmpty()) {
+      throw new IllegalStateException("engine invariants broken: " + bad);
+    }
   }
 
   @Operation
-  public int place1g(@Param(gen = ThreadIdGen.class) int tid) {
-    return place(tid, "1g.10gb");
+  public String mig(
+      @Param(gen = ThreadIdGen.class) int tid, @Param(gen = IntGen.class, conf = "0:3") int p) {
+    return place(tid, PlacementRequest.mig(PROFILES[p]));
   }
 
   @Operation
-  public int place3g(@Param(gen = ThreadIdGen.class) int tid) {
-    return place(tid, "3g.40gb");
+  public String whole(@Param(gen = ThreadIdGen.class) int tid) {
+    return place(tid, PlacementRequest.wholeGpus(1));
   }
 
   @Operation
-  public int place4g(@Param(gen = ThreadIdGen.class) int tid) {
-    return place(tid, "4g.40gb");
+  public String share(
+      @Param(gen = ThreadIdGen.class) int tid, @Param(gen = IntGen.class, conf = "0:1") int big) {
+    return place(tid, big == 0 ? PlacementRequest.share(400, 20_000) : PlacementRequest.share(700, 40_000));
+  }
+
+  @Operation
+  public String host(@Param(gen = ThreadIdGen.class) int tid) {
+    return place(tid, PlacementRequest.wholeGpus(1).withHost(1000, 0));
   }
 
   @Operation
@@ -68,4 +114,40 @@ public abstract class PlacementLincheckOps {
     return a != null && a.release();
   }
 
+  @Operation
+  public boolean cordonX(@Param(gen = IntGen.class, conf = "0:1") int on) {
+    try {
+      cluster().setNodeState("x", on == 1 ? NodeState.CORDONED : NodeState.READY);
+      return true;
+    } catch (IllegalArgumentException e) {
+      return false; // x is removed
+    }
+  }
+
+  @Operation
+  public int removeX() {
+    try {
+      return cluster().removeNode("x", true).lost().size();
+    } catch (IllegalArgumentException e) {
+      return -1;
+    }
+  }
+
+  @Operation
+  public boolean addX() {
+    try {
+      cluster().addNode(LincheckClusters.nodeX());
+      return true;
+    } catch (IllegalArgumentException e) {
+      return false; // already there
+    }
+  }
+
+  GpuCluster clusterForSubclass() {
+    return cluster();
+  }
+
+  String placeForSubclass(int tid, PlacementRequest r) {
+    return place(tid, r);
+  }
 }

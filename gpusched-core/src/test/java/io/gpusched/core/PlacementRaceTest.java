@@ -1,0 +1,173 @@
+package io.gpusched.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.gpusched.Allocation;
+import io.gpusched.Constraints;
+import io.gpusched.GpuMode;
+import io.gpusched.GpuModels;
+import io.gpusched.NodeSpec;
+import io.gpusched.PlacementRequest;
+import io.gpusched.PlacementStrategy;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Deterministic regressions for spurious placement misses (issue 10, items 10-12): a test hook
+ * ({@link Group#hook}) parks a thread, or runs a nested placement, at an exact point of the
+ * placement path, so each race lands the same way on every run.
+ */
+class PlacementRaceTest {
+
+  private static void await(CountDownLatch l) {
+    try {
+      l.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError(e);
+    }
+  }
+
+  private static LockFreeCluster oneGpu(GpuMode mode, io.gpusched.GpuModel model) {
+    return (LockFreeCluster)
+        GpuClusters.newBuilder()
+            .strategy(PlacementStrategy.FIRST_FIT)
+            .node(NodeSpec.builder("n").gpus(1, model, mode).build())
+            .build();
+  }
+
+  /**
+   * Item 10. A releaser parked between its index clear and its repair, after a placement moved the
+   * GPU back into the class it clears, hid the GPU: every concurrent search failed (64 passes
+   * waiting on the releaser's open window, then empty) although six slices were free throughout.
+   */
+  @Test
+  @Timeout(60)
+  void stalledReleaserDoesNotHideTheGpu() throws Exception {
+    LockFreeCluster c = oneGpu(GpuMode.MIG_DYNAMIC, GpuModels.H100_80GB);
+    Allocation x = c.place(PlacementRequest.mig("1g.10gb")).orElseThrow();
+    Group g = ((AllocationImpl) x).slots[0].group;
+    CountDownLatch open = new CountDownLatch(1);
+    CountDownLatch goClear = new CountDownLatch(1);
+    CountDownLatch cleared = new CountDownLatch(1);
+    CountDownLatch finish = new CountDownLatch(1);
+    AtomicReference<Thread> releaser = new AtomicReference<>();
+    g.hook =
+        (point, subject) -> {
+          if (Thread.currentThread() != releaser.get()) {
+            return;
+          }
+          if (point == Group.HookPoint.WINDOW_OPEN && open.getCount() > 0) {
+            open.countDown(); // the word is back to empty; the 1g class is about to be cleared
+            await(goClear);
+          } else if (point == Group.HookPoint.WINDOW_CLEARED && cleared.getCount() > 0) {
+            cleared.countDown(); // parked before the repair
+            await(finish);
+          }
+        };
+    Thread t = new Thread(x::release, "releaser");
+    releaser.set(t);
+    t.start();
+    await(open);
+    // another placement moves the GPU back into the "one 1g used" class
+    Allocation y = c.place(PlacementRequest.mig("1g.10gb")).orElseThrow();
+    goClear.countDown();
+    await(cleared); // the releaser cleared that class while the GPU is in it
+    Optional<Allocation> z = c.place(PlacementRequest.mig("1g.10gb"));
+    finish.countDown();
+    t.join();
+    assertThat(z).as("a 1g.10gb on a GPU with six free slices").isPresent();
+    g.hook = null;
+    assertThat(c.verifyInvariants()).isEmpty();
+    assertThat(y.release()).isTrue();
+    assertThat(z.get().release()).isTrue();
+    assertThat(c.verifyInvariants()).isEmpty();
+  }
+
+  /**
+   * Item 12. Churn that keeps a SHARED GPU inside one bucket makes every CAS of a placement fail;
+   * the placement gave up after 8 tries and its search was trusted (no index move), so a share
+   * that fitted all along was refused.
+   */
+  @Test
+  @Timeout(60)
+  void shareChurnInsideOneBucketDoesNotRefuse() {
+    LockFreeCluster c = oneGpu(GpuMode.SHARED, GpuModels.H100_80GB);
+    List<Allocation> churn = new ArrayList<>();
+    churn.add(c.place(PlacementRequest.share(1, 1)).orElseThrow()); // 999 milli free: one bucket
+    Group g = ((AllocationImpl) churn.get(0)).slots[0].group;
+    int before = g.space.state(((AllocationImpl) churn.get(0)).slots[0].word());
+    AtomicInteger nested = new AtomicInteger();
+    boolean[] inside = {false};
+    g.hook =
+        (point, subject) -> {
+          if (point == Group.HookPoint.BEFORE_CAS && !inside[0] && nested.get() < 8) {
+            inside[0] = true; // one churn placement before each CAS of the share under test
+            nested.incrementAndGet();
+            churn.add(c.place(PlacementRequest.share(1, 1)).orElseThrow());
+            inside[0] = false;
+            assertThat(g.space.state(((AllocationImpl) churn.get(0)).slots[0].word()))
+                .as("the churn stays in one bucket")
+                .isEqualTo(before);
+          }
+        };
+    Optional<Allocation> big = c.place(PlacementRequest.share(100, 100));
+    g.hook = null;
+    assertThat(nested.get()).isEqualTo(8);
+    assertThat(big).as("share(100,100) with 990 milli free").isPresent();
+    assertThat(c.verifyInvariants()).isEmpty();
+  }
+
+  /**
+   * Item 11. A placement reserved host resources on a candidate before checking that the GPU still
+   * fitted; a request that needed those resources, on a free GPU of the same node, was refused
+   * while the doomed reservation was held (host changes never made a search re-run).
+   */
+  @Test
+  @Timeout(60)
+  void hostHeldForAGpuThatNoLongerFitsDoesNotRefuseOthers() {
+    LockFreeCluster c =
+        (LockFreeCluster)
+            GpuClusters.newBuilder()
+                .strategy(PlacementStrategy.FIRST_FIT)
+                .node(
+                    NodeSpec.builder("n")
+                        .gpus(1, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC)
+                        .gpus(1, GpuModels.A100_40GB, GpuMode.WHOLE)
+                        .hostResources(1000, NodeSpec.UNTRACKED)
+                        .build())
+                .build();
+    Constraints h100 = Constraints.NONE.withGpuModels(Set.of(GpuModels.H100_80GB.name()));
+    Constraints a100 = Constraints.NONE.withGpuModels(Set.of(GpuModels.A100_40GB.name()));
+    PlacementRequest a = PlacementRequest.mig("7g.80gb").withHost(1000, 0).withConstraints(h100);
+    PlacementRequest p = PlacementRequest.mig("7g.80gb").withConstraints(h100);
+    PlacementRequest b = PlacementRequest.wholeGpus(1).withHost(1000, 0).withConstraints(a100);
+    Group mig = c.slot("n", 0).group;
+    AtomicReference<Optional<Allocation>> bResult = new AtomicReference<>();
+    AtomicInteger step = new AtomicInteger();
+    mig.hook =
+        (point, subject) -> {
+          if (point == Group.HookPoint.CANDIDATE && step.compareAndSet(0, -1)) {
+            c.place(p).orElseThrow(); // takes the H100 that `a` is about to try
+            step.set(1);
+          } else if (point == Group.HookPoint.HOST_HELD && step.compareAndSet(1, 2)) {
+            bResult.set(c.place(b)); // while `a` holds the node's CPU for a GPU that is gone
+          }
+        };
+    Optional<Allocation> aResult = c.place(a);
+    mig.hook = null;
+    if (bResult.get() == null) {
+      bResult.set(c.place(b)); // `a` never held the host for a GPU that did not fit
+    }
+    assertThat(aResult).isEmpty();
+    assertThat(bResult.get()).as("a whole A100 with the node's CPU free").isPresent();
+    assertThat(c.verifyInvariants()).isEmpty();
+  }
+}
