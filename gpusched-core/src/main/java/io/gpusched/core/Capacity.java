@@ -42,8 +42,11 @@ final class Capacity {
   long totalUsed;
   /** Bumped whenever models or pools are added. */
   int version;
+  /** Bumped whenever a node is added or removed (see {@link NeverFits}). */
+  int nodeSetVersion;
 
   void add(NodeSpec node, NodeState state) {
+    nodeSetVersion++;
     nodes.put(node.id(), node);
     states.put(node.id(), state);
     for (GpuSpec g : node.gpus()) {
@@ -59,6 +62,7 @@ final class Capacity {
   }
 
   void remove(String nodeId) {
+    nodeSetVersion++;
     nodes.remove(nodeId);
     states.remove(nodeId);
     recompute();

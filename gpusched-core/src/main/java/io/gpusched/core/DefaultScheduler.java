@@ -154,6 +154,8 @@ final class DefaultScheduler implements GpuScheduler {
   private final Map<Long, Job> owners = new ConcurrentHashMap<>();
   /** Whole GPUs held by the scheduler's running jobs, per node. */
   private final Map<String, Integer> wholeUsed = new HashMap<>();
+  /** Shapes no known node could ever host beyond what the engine refuses (dispatcher only). */
+  private final NeverFits neverFits = new NeverFits();
   private final TreeSet<Double> priceTiers = new TreeSet<>();
   private boolean dirty;
   private long runningVersion;
@@ -1195,6 +1197,11 @@ final class DefaultScheduler implements GpuScheduler {
     }
     if (j.rawState() != JobState.PENDING) {
       return Outcome.SKIPPED; // cancelled while it was being placed
+    }
+    if (!restricted
+        && !ps.impossible.contains(j.shape)
+        && neverFits.test(j.shape, capacity.nodes.values(), capacity.nodeSetVersion)) {
+      ps.impossible.add(j.shape); // labels, capacity class, host or gang size no node meets
     }
     if (ps.impossible.contains(j.shape)) {
       // no node could ever host it: no reservation, no preemption

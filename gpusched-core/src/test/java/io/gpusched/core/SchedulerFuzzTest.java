@@ -30,7 +30,6 @@ import java.util.TreeMap;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
-import net.jqwik.api.Disabled;
 import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
@@ -334,8 +333,8 @@ class SchedulerFuzzTest {
   /**
    * On an idle scheduler, a submitted job runs at once, or waits for a reason that says why it
    * cannot (QUOTA or UNSCHEDULABLE); it never waits for capacity while all of it is free. Requests
-   * here are single (no gang) and carry no host resources and no node constraints: for those the
-   * scheduler still says CAPACITY (see {@link #jobsThatCanNeverRunAreUnschedulable}).
+   * here are single (no gang) and carry no host resources and no node constraints (those are
+   * {@link #jobsThatCanNeverRunAreUnschedulable}).
    */
   @Property(tries = 100)
   void onAnIdleSchedulerAJobRunsOrSaysWhyNot(@ForAll("steps") Step st) {
@@ -360,16 +359,12 @@ class SchedulerFuzzTest {
   }
 
   /**
-   * Open defect (gpusched-core, found by this fuzzing): a job that no node present could ever host
-   * because of node constraints, host resources or its gang size waits as CAPACITY forever, while
-   * {@link PendingReason#UNSCHEDULABLE} and docs/scheduler.md promise UNSCHEDULABLE for
-   * "constraints no node meets". The engine's "could ever host" check (LockFreeCluster) looks only
-   * at GPU models, MIG profiles, share memory and per-node GPU counts, and the scheduler learns
-   * UNSCHEDULABLE only from that check.
+   * Found by this fuzzing: a job that no node present could ever host because of node constraints,
+   * host resources or its gang size waited as CAPACITY forever, while {@link
+   * PendingReason#UNSCHEDULABLE} promises UNSCHEDULABLE for constraints no node meets (the engine's
+   * "could ever host" refusal covers only models, MIG profiles, share memory and GPUs per node; the
+   * scheduler's {@code NeverFits} covers the rest).
    */
-  @Disabled(
-      "open defect: node constraints / host resources / gang size that no node can meet read"
-          + " CAPACITY, not UNSCHEDULABLE (LockFreeCluster.canEverHost, DefaultScheduler)")
   @Example
   void jobsThatCanNeverRunAreUnschedulable() {
     NodeSpec node =
