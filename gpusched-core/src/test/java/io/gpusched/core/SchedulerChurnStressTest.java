@@ -130,9 +130,7 @@ class SchedulerChurnStressTest {
   void run(Faults faults) throws Exception {
     var clock = new SchedulerHarness.ManualClock();
     var started = new ConcurrentLinkedQueue<JobHandle>();
-    var doubleStarts = new CopyOnWriteArrayList<String>();
-    Map<String, Boolean> running = new HashMap<>(); // events come from the (serialized) dispatcher
-    AtomicInteger startEvents = new AtomicInteger();
+    var starts = new StartTracker();
     Map<String, AtomicInteger> seen = new ConcurrentHashMap<>(); // event kinds, for coverage
     JobLauncher launcher =
         new JobLauncher() {
@@ -193,17 +191,7 @@ class SchedulerChurnStressTest {
                               ? "JobPreempted:" + p.reason()
                               : e.getClass().getSimpleName();
                       seen.computeIfAbsent(kind, k -> new AtomicInteger()).incrementAndGet();
-                      if (e instanceof SchedulerEvent.JobStarted st) {
-                        startEvents.incrementAndGet();
-                        if (Boolean.TRUE.equals(running.put(st.jobId(), true))) {
-                          doubleStarts.add(st.jobId());
-                        }
-                      } else if (e instanceof SchedulerEvent.JobPreempted
-                          || e instanceof SchedulerEvent.JobCompleted
-                          || e instanceof SchedulerEvent.JobFailed
-                          || e instanceof SchedulerEvent.JobCancelled) {
-                        running.put(((SchedulerEvent.JobEvent) e).jobId(), false);
-                      }
+                      starts.on(e);
                     })
                 .listener(e -> faults.maybeThrow("listener"))
                 .build();
@@ -363,7 +351,7 @@ class SchedulerChurnStressTest {
     // churn on until every submission returned and enough jobs started (bounded: on a slow
     // machine the checks below run on whatever was reached)
     while ((submitting.get() > 0
-            || (startEvents.get() < STARTS && all.stream().anyMatch(j -> !j.state().isFinal())))
+            || (starts.startEvents.get() < STARTS && all.stream().anyMatch(j -> !j.state().isFinal())))
         && System.nanoTime() < deadline) {
       Thread.sleep(10);
     }
@@ -377,7 +365,7 @@ class SchedulerChurnStressTest {
     assertThat(all).hasSize(SUBMITTERS * JOBS_PER_SUBMITTER);
     long distinct = all.stream().map(JobHandle::id).distinct().count();
     assertThat(distinct).as("some ids were used again").isLessThan(all.size());
-    assertThat(startEvents.get()).isPositive();
+    assertThat(starts.startEvents.get()).isPositive();
 
     // ---- quiescence: every caller returned and nobody is dispatching ----
     long finals = all.stream().filter(j -> j.state().isFinal()).count();
@@ -392,7 +380,7 @@ class SchedulerChurnStressTest {
         faults.thrown);
     // the churn did what it is for: jobs lost with their nodes and requeued, ended every way
     assertThat(seen).containsKeys("JobPreempted:NODE_LOST", "JobRequeued", "JobCancelled", "JobCompleted");
-    assertThat(doubleStarts).as("started twice without ending in between").isEmpty();
+    assertThat(starts.doubleStarts).as("started twice without ending in between").isEmpty();
 
     // ---- the scheduler still dispatches: drive every remaining job to its end on fresh nodes ----
     for (String id : List.copyOf(up)) {
@@ -413,7 +401,7 @@ class SchedulerChurnStressTest {
       s.tick();
     }
     assertThat(all).allSatisfy(j -> assertThat(j.state().isFinal()).as("%s ended", j).isTrue());
-    assertThat(doubleStarts).isEmpty();
+    assertThat(starts.doubleStarts).isEmpty();
     checkQuiescent(s, all);
     assertThat(s.cluster().snapshot().total().allocatedGpus()).isZero();
     assertThat(s.snapshot().queues()).allSatisfy(q -> assertThat(q.usedGpus()).isZero());

@@ -41,13 +41,6 @@ class SchedulerFaultRegressionTest {
     return (DefaultScheduler) b.build();
   }
 
-  static double used(DefaultScheduler s, String queue) {
-    return s.snapshot().queues().stream()
-        .filter(q -> q.spec().name().equals(queue))
-        .findFirst()
-        .orElseThrow()
-        .usedGpus();
-  }
 
   /** Throws a checked exception past the compiler, as Kotlin or Lombok's {@code @SneakyThrows} can. */
   @SuppressWarnings("unchecked")
@@ -81,7 +74,7 @@ class SchedulerFaultRegressionTest {
     JobHandle a = s.submit(job("a", 1).build());
     assertThat(once).isTrue();
     assertThat(a.state()).as("requeued, not RUNNING on a dead node").isEqualTo(JobState.PENDING);
-    assertThat(used(s, "default")).as("usage unbooked").isZero();
+    assertThat(SchedulerHarness.usedGpus(s, "default")).as("usage unbooked").isZero();
     assertThat(h.events(SchedulerEvent.JobPreempted.class))
         .singleElement()
         .satisfies(
@@ -100,7 +93,7 @@ class SchedulerFaultRegressionTest {
       assertThat(al.nodeId()).isEqualTo("n2");
     });
     assertThat(a.attempts()).isEqualTo(2);
-    assertThat(used(s, "default")).isEqualTo(1.0);
+    assertThat(SchedulerHarness.usedGpus(s, "default")).isEqualTo(1.0);
     s.verifyInvariants();
   }
 
@@ -487,7 +480,7 @@ class SchedulerFaultRegressionTest {
     assertThat(mine).filteredOn(e -> e instanceof SchedulerEvent.JobPreempted).singleElement()
         .satisfies(e -> assertThat(((SchedulerEvent.JobPreempted) e).requeued()).isFalse());
     assertThat(mine).noneMatch(e -> e instanceof SchedulerEvent.JobRequeued);
-    assertThat(used(s, "default")).isZero();
+    assertThat(SchedulerHarness.usedGpus(s, "default")).isZero();
     s.verifyInvariants();
   }
 

@@ -87,6 +87,15 @@ final class SchedulerHarness {
         .listener(events::add);
   }
 
+  /** GPU-equivalents the named queue's running jobs hold, as its snapshot says. */
+  static double usedGpus(GpuScheduler s, String queue) {
+    return s.snapshot().queues().stream()
+        .filter(q -> q.spec().name().equals(queue))
+        .findFirst()
+        .orElseThrow()
+        .usedGpus();
+  }
+
   static NodeSpec whole(String id, int gpus) {
     return NodeSpec.builder(id).gpus(gpus, GpuModels.H100_80GB, GpuMode.WHOLE).build();
   }

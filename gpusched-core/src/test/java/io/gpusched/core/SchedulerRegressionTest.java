@@ -40,13 +40,6 @@ class SchedulerRegressionTest {
     return (DefaultScheduler) b.build();
   }
 
-  static double used(DefaultScheduler s, String queue) {
-    return s.snapshot().queues().stream()
-        .filter(q -> q.spec().name().equals(queue))
-        .findFirst()
-        .orElseThrow()
-        .usedGpus();
-  }
 
   // ---------------------------------------------------------------------------------------
   // F1: a node added while a pass runs (or added to the underlying GpuCluster) is placed on
@@ -114,7 +107,7 @@ class SchedulerRegressionTest {
     a.complete();
     assertThat(b.state()).isEqualTo(JobState.RUNNING);
     b.complete();
-    assertThat(used(s, "default")).as("queue usage after both jobs completed").isZero();
+    assertThat(SchedulerHarness.usedGpus(s, "default")).as("queue usage after both jobs completed").isZero();
     s.verifyInvariants();
   }
 

@@ -11,14 +11,10 @@ import io.gpusched.JobState;
 import io.gpusched.NodeSpec;
 import io.gpusched.PlacementRequest;
 import io.gpusched.QueueSpec;
-import io.gpusched.SchedulerEvent;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -47,9 +43,7 @@ class SchedulerStressTest {
   void noJobIsLostOrStartedTwiceUnderConcurrency() throws Exception {
     var clock = new SchedulerHarness.ManualClock();
     var started = new ConcurrentLinkedQueue<JobHandle>();
-    var doubleStarts = new CopyOnWriteArrayList<String>();
-    Map<String, Boolean> running = new HashMap<>(); // touched by the (serialized) dispatcher only
-    AtomicInteger startEvents = new AtomicInteger();
+    var starts = new StartTracker();
     JobLauncher launcher = started::add;
     var nodes = new ArrayList<NodeSpec>();
     for (int i = 0; i < 6; i++) {
@@ -70,17 +64,7 @@ class SchedulerStressTest {
                 .retainFinishedJobs(SUBMITTERS * JOBS_PER_SUBMITTER)
                 .listener(
                     e -> {
-                      if (e instanceof SchedulerEvent.JobStarted st) {
-                        startEvents.incrementAndGet();
-                        if (Boolean.TRUE.equals(running.put(st.jobId(), true))) {
-                          doubleStarts.add(st.jobId());
-                        }
-                      } else if (e instanceof SchedulerEvent.JobPreempted
-                          || e instanceof SchedulerEvent.JobCompleted
-                          || e instanceof SchedulerEvent.JobFailed
-                          || e instanceof SchedulerEvent.JobCancelled) {
-                        running.put(((SchedulerEvent.JobEvent) e).jobId(), false);
-                      }
+                      starts.on(e);
                     })
                 .build();
     List<PlacementRequest> shapes =
@@ -174,14 +158,14 @@ class SchedulerStressTest {
     }
     assertThat(all).hasSize(SUBMITTERS * JOBS_PER_SUBMITTER);
     assertThat(all).allSatisfy(j -> assertThat(j.state().isFinal()).as(j.id() + " " + j.state()).isTrue());
-    assertThat(doubleStarts).isEmpty();
+    assertThat(starts.doubleStarts).isEmpty();
     for (JobHandle j : all) {
       assertThat(s.job(j.id())).containsSame(j);
       assertThat(j.whenFinished()).isCompleted();
     }
     assertThat(s.cluster().snapshot().total().allocatedPercent()).isZero();
     s.verifyInvariants();
-    assertThat(startEvents.get()).isPositive();
+    assertThat(starts.startEvents.get()).isPositive();
     assertThat(s.snapshot().queues()).allSatisfy(q -> assertThat(q.usedGpus()).isZero());
   }
 
