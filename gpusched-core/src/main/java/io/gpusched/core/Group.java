@@ -698,12 +698,18 @@ final class Group {
           }
         } else {
           int[] p = pos;
+          // Node buckets are read from the most free down: a placement moves a node one bucket
+          // down (setting the lower bit before clearing the higher), so a node moving meanwhile is
+          // seen in one of the two. GPU states are read in id order, which is breadth-first from
+          // the empty GPU: a placement moves a GPU to a higher id, set before the old is cleared.
+          boolean down = entries[tie] < 0;
           if (p == null && (entry < tie || entry >= end)) {
             // entering this tie group: the lowest index over its entries, nothing stored (most
             // placements succeed on their first candidate)
             int best = Integer.MAX_VALUE;
             int bestEntry = -1;
-            for (int e = tie; e < end; e++) {
+            for (int k = 0; k < end - tie; k++) {
+              int e = down ? end - 1 - k : tie + k;
               int i = search(entries[e], 0);
               if (i >= 0 && i < best) {
                 best = i;
@@ -718,7 +724,8 @@ final class Group {
           } else {
             if (p == null) { // the first candidate failed: remember every entry's position
               p = new int[end - tie];
-              for (int e = tie; e < end; e++) {
+              for (int k = 0; k < end - tie; k++) {
+                int e = down ? end - 1 - k : tie + k;
                 p[e - tie] = e == entry ? search(entries[e], index + 1) : search(entries[e], index);
               }
               pos = p;
