@@ -581,6 +581,11 @@ final class Group {
                     space.mode, 1, Math.min((1000 - milli) / 1000.0, memAfterEmpty), f, f - 1, delta));
         rows.add(new double[] {-1 - f, score, 1});
       }
+      // Last of all, the empty state itself: a GPU that a placement has just taken part of is
+      // still indexed as empty until that placement re-indexes it, while a stale-bucket cleanup
+      // may already have moved its node to a bucket without empty GPUs. Sequentially this entry
+      // finds nothing the node buckets did not (an empty GPU is reached through its node first).
+      rows.add(new double[] {space.state(0L), Double.MAX_VALUE, 2});
       return Order.of(rows);
     }
   }
