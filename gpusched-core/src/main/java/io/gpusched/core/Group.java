@@ -695,6 +695,11 @@ final class Group {
                     space.mode, 1, Math.min((1000 - milli) / 1000.0, memAfterEmpty), f, f - 1, delta));
         rows.add(new double[] {-1 - f, score, 1});
       }
+      // Last of all, the empty state itself: a GPU that a placement has just taken part of is
+      // still indexed as empty until that placement re-indexes it, while a stale-bucket cleanup
+      // may already have moved its node to a bucket without empty GPUs. Sequentially this entry
+      // finds nothing the node buckets did not (an empty GPU is reached through its node first).
+      rows.add(new double[] {space.state(0L), Double.MAX_VALUE, 2});
       return Order.of(rows);
     }
   }
@@ -831,12 +836,18 @@ final class Group {
           }
         } else {
           int[] p = pos;
+          // Node buckets are read from the most free down: a placement moves a node one bucket
+          // down (setting the lower bit before clearing the higher), so a node moving meanwhile is
+          // seen in one of the two. GPU states are read in id order, which is breadth-first from
+          // the empty GPU: a placement moves a GPU to a higher id, set before the old is cleared.
+          boolean down = entries[tie] < 0;
           if (p == null && (entry < tie || entry >= end)) {
             // entering this tie group: the lowest index over its entries, nothing stored (most
             // placements succeed on their first candidate)
             int best = Integer.MAX_VALUE;
             int bestEntry = -1;
-            for (int e = tie; e < end; e++) {
+            for (int k = 0; k < end - tie; k++) {
+              int e = down ? end - 1 - k : tie + k;
               int i = search(entries[e], 0);
               if (i >= 0 && i < best) {
                 best = i;
@@ -851,7 +862,8 @@ final class Group {
           } else {
             if (p == null) { // the first candidate failed: remember every entry's position
               p = new int[end - tie];
-              for (int e = tie; e < end; e++) {
+              for (int k = 0; k < end - tie; k++) {
+                int e = down ? end - 1 - k : tie + k;
                 p[e - tie] = e == entry ? search(entries[e], index + 1) : search(entries[e], index);
               }
               pos = p;

@@ -455,15 +455,23 @@ final class LockFreeCluster implements GpuCluster {
     if (actual != f) {
       g.staleNode(gn, f);
     }
-    int k = demand instanceof GpuDemand.Whole w ? w.count() : 1;
+    if (demand instanceof GpuDemand.Share) {
+      // The node was indexed with an empty GPU; a placement may have taken part of it since and
+      // not yet re-indexed it (its old class is the only witness meanwhile), so try each GPU as it
+      // is now. Sequentially the first that fits is the first empty one.
+      for (GpuSlot gpu : gn.gpus) {
+        Reservation r = tryGpu(g, gpu, -1, demand, cpu, mem);
+        if (r != null) {
+          return r;
+        }
+      }
+      return null;
+    }
+    int k = ((GpuDemand.Whole) demand).count();
     if (actual < k) {
       return null;
     }
-    long delta =
-        demand instanceof GpuDemand.Share s
-            ? Space.Shared.delta(s.milliGpu(), s.memoryMiB())
-            : g.space.wholeDelta();
-    return takeEmpty(gn, k, delta, cpu, mem);
+    return takeEmpty(gn, k, g.space.wholeDelta(), cpu, mem);
   }
 
   /**

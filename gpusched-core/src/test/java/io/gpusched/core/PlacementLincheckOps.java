@@ -2,7 +2,6 @@ package io.gpusched.core;
 
 import io.gpusched.Allocation;
 import io.gpusched.GpuCluster;
-import io.gpusched.NodeState;
 import io.gpusched.PlacementRequest;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -18,9 +17,8 @@ import org.jetbrains.kotlinx.lincheck.paramgen.ThreadIdGen;
  * Lincheck operations on a small mixed cluster ({@link LincheckClusters#newWide}) with FIRST_FIT,
  * whose choice is a function of the cluster's state, so results are deterministic sequentially:
  * MIG instances on an H100 and an A30, single whole GPUs, shares on a SHARED H100 (which whole
- * requests may also take when it is empty), whole GPUs with host CPU on a node whose CPU fits
- * two of them, and adding, force-removing and cordoning node x. Gangs are in {@link
- * WidePlacementLincheckOps}.
+ * requests may also take when it is empty), and whole GPUs with host CPU on a node whose CPU fits
+ * two of them. Gangs and node management are in {@link WidePlacementLincheckOps}.
  *
  * <p>Allocations are handles, so each thread keeps its own stack of them (indexed by Lincheck's
  * thread id, touched only by that thread): {@code place*} returns {@code "+"} and pushes the handle,
@@ -112,35 +110,6 @@ public abstract class PlacementLincheckOps {
   public boolean release(@Param(gen = ThreadIdGen.class) int tid) {
     Allocation a = held.get(tid).poll();
     return a != null && a.release();
-  }
-
-  @Operation
-  public boolean cordonX(@Param(gen = IntGen.class, conf = "0:1") int on) {
-    try {
-      cluster().setNodeState("x", on == 1 ? NodeState.CORDONED : NodeState.READY);
-      return true;
-    } catch (IllegalArgumentException e) {
-      return false; // x is removed
-    }
-  }
-
-  @Operation
-  public int removeX() {
-    try {
-      return cluster().removeNode("x", true).lost().size();
-    } catch (IllegalArgumentException e) {
-      return -1;
-    }
-  }
-
-  @Operation
-  public boolean addX() {
-    try {
-      cluster().addNode(LincheckClusters.nodeX());
-      return true;
-    } catch (IllegalArgumentException e) {
-      return false; // already there
-    }
   }
 
   GpuCluster clusterForSubclass() {
