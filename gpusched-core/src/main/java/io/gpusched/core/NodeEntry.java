@@ -43,23 +43,13 @@ final class NodeEntry {
 
   /** Reserves host CPU and memory. Lock-free; returns false, changing nothing, if they do not fit. */
   boolean reserveHost(long cpu, long mem) {
-    long cpuCap = spec.cpuMillis();
-    long memCap = spec.memoryMiB();
-    boolean trackCpu = cpuCap != NodeSpec.UNTRACKED && cpu > 0;
-    boolean trackMem = memCap != NodeSpec.UNTRACKED && mem > 0;
-    if (!trackCpu && !trackMem) {
-      return true;
+    long add = hostDelta(cpu, mem);
+    if (add <= 0) {
+      return add == 0;
     }
-    if ((trackCpu && cpu > cpuCap) || (trackMem && mem > memCap)) {
-      return false; // also keeps the sums below from overflowing
-    }
-    long add = (trackCpu ? cpu : 0) | ((trackMem ? mem : 0) << CPU_BITS);
     for (; ; ) {
       long w = host.get();
-      if (trackCpu && (w & CPU_MASK) + cpu > cpuCap) {
-        return false;
-      }
-      if (trackMem && (w >>> CPU_BITS) + mem > memCap) {
+      if (!fitsOn(w, cpu, mem)) {
         return false;
       }
       if (host.compareAndSet(w, w + add)) {
@@ -73,19 +63,32 @@ final class NodeEntry {
    * a node without touching its GPUs.
    */
   boolean hostMayFit(long cpu, long mem) {
+    long add = hostDelta(cpu, mem);
+    return add == 0 || (add > 0 && fitsOn(host.get(), cpu, mem));
+  }
+
+  /**
+   * What a reservation adds to the host word: 0 if the node tracks none of the requested
+   * resources, -1 if the request exceeds the node's capacity (which also keeps the sums in {@link
+   * #fitsOn} from overflowing).
+   */
+  private long hostDelta(long cpu, long mem) {
     long cpuCap = spec.cpuMillis();
     long memCap = spec.memoryMiB();
     boolean trackCpu = cpuCap != NodeSpec.UNTRACKED && cpu > 0;
     boolean trackMem = memCap != NodeSpec.UNTRACKED && mem > 0;
-    if (!trackCpu && !trackMem) {
-      return true;
-    }
     if ((trackCpu && cpu > cpuCap) || (trackMem && mem > memCap)) {
-      return false;
+      return -1;
     }
-    long w = host.get();
-    return (!trackCpu || (w & CPU_MASK) + cpu <= cpuCap)
-        && (!trackMem || (w >>> CPU_BITS) + mem <= memCap);
+    return (trackCpu ? cpu : 0) | ((trackMem ? mem : 0) << CPU_BITS);
+  }
+
+  /** Whether a request within capacity ({@link #hostDelta} > 0) fits on host word {@code w}. */
+  private boolean fitsOn(long w, long cpu, long mem) {
+    long cpuCap = spec.cpuMillis();
+    long memCap = spec.memoryMiB();
+    return (cpuCap == NodeSpec.UNTRACKED || (w & CPU_MASK) + cpu <= cpuCap)
+        && (memCap == NodeSpec.UNTRACKED || (w >>> CPU_BITS) + mem <= memCap);
   }
 
   /**
