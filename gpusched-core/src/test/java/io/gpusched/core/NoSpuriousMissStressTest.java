@@ -157,32 +157,9 @@ class NoSpuriousMissStressTest {
 
     // park a releaser with the target GPU hidden (as in PlacementRaceTest)
     Allocation x = c.place(probe).orElseThrow();
-    Group g = ((AllocationImpl) x).slots[0].group;
-    CountDownLatch open = new CountDownLatch(1);
-    CountDownLatch goClear = new CountDownLatch(1);
-    CountDownLatch cleared = new CountDownLatch(1);
-    CountDownLatch finish = new CountDownLatch(1);
-    AtomicReference<Thread> releaser = new AtomicReference<>();
-    g.hook =
-        (point, subject) -> {
-          if (Thread.currentThread() != releaser.get()) {
-            return;
-          }
-          if (point == Group.HookPoint.WINDOW_OPEN && open.getCount() > 0) {
-            open.countDown();
-            await(goClear);
-          } else if (point == Group.HookPoint.WINDOW_CLEARED && cleared.getCount() > 0) {
-            cleared.countDown();
-            await(finish);
-          }
-        };
-    Thread t = new Thread(x::release, "parked-releaser");
-    releaser.set(t);
-    t.start();
-    await(open);
+    var releaser = new ParkedReleaser(x);
     Allocation y = c.place(probe).orElseThrow(); // back into the class the releaser clears
-    goClear.countDown();
-    await(cleared);
+    releaser.clearAndPark();
     String[] profiles = {"1g.10gb", "2g.20gb", "3g.40gb", "1g.10gb+me", "7g.80gb"};
     int misses;
     try {
@@ -200,9 +177,7 @@ class NoSpuriousMissStressTest {
               },
               () -> c.place(probe));
     } finally {
-      finish.countDown();
-      t.join();
-      g.hook = null;
+      releaser.close();
     }
     assertThat(misses).as("1g.10gb refused on a GPU with >= 5 free slices").isZero();
     assertThat(y.release()).isTrue();

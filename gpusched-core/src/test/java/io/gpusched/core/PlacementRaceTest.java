@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -25,15 +24,6 @@ import org.junit.jupiter.api.Timeout;
  * placement path, so each race lands the same way on every run.
  */
 class PlacementRaceTest {
-
-  private static void await(CountDownLatch l) {
-    try {
-      l.await();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new AssertionError(e);
-    }
-  }
 
   private static LockFreeCluster oneGpu(GpuMode mode, io.gpusched.GpuModel model) {
     return (LockFreeCluster)
@@ -53,38 +43,15 @@ class PlacementRaceTest {
   void stalledReleaserDoesNotHideTheGpu() throws Exception {
     LockFreeCluster c = oneGpu(GpuMode.MIG_DYNAMIC, GpuModels.H100_80GB);
     Allocation x = c.place(PlacementRequest.mig("1g.10gb")).orElseThrow();
-    Group g = ((AllocationImpl) x).slots[0].group;
-    CountDownLatch open = new CountDownLatch(1);
-    CountDownLatch goClear = new CountDownLatch(1);
-    CountDownLatch cleared = new CountDownLatch(1);
-    CountDownLatch finish = new CountDownLatch(1);
-    AtomicReference<Thread> releaser = new AtomicReference<>();
-    g.hook =
-        (point, subject) -> {
-          if (Thread.currentThread() != releaser.get()) {
-            return;
-          }
-          if (point == Group.HookPoint.WINDOW_OPEN && open.getCount() > 0) {
-            open.countDown(); // the word is back to empty; the 1g class is about to be cleared
-            await(goClear);
-          } else if (point == Group.HookPoint.WINDOW_CLEARED && cleared.getCount() > 0) {
-            cleared.countDown(); // parked before the repair
-            await(finish);
-          }
-        };
-    Thread t = new Thread(x::release, "releaser");
-    releaser.set(t);
-    t.start();
-    await(open);
-    // another placement moves the GPU back into the "one 1g used" class
-    Allocation y = c.place(PlacementRequest.mig("1g.10gb")).orElseThrow();
-    goClear.countDown();
-    await(cleared); // the releaser cleared that class while the GPU is in it
-    Optional<Allocation> z = c.place(PlacementRequest.mig("1g.10gb"));
-    finish.countDown();
-    t.join();
+    Optional<Allocation> z;
+    Allocation y;
+    try (var releaser = new ParkedReleaser(x)) {
+      // another placement moves the GPU back into the "one 1g used" class
+      y = c.place(PlacementRequest.mig("1g.10gb")).orElseThrow();
+      releaser.clearAndPark(); // the releaser cleared that class while the GPU is in it
+      z = c.place(PlacementRequest.mig("1g.10gb"));
+    }
     assertThat(z).as("a 1g.10gb on a GPU with six free slices").isPresent();
-    g.hook = null;
     assertThat(c.verifyInvariants()).isEmpty();
     assertThat(y.release()).isTrue();
     assertThat(z.get().release()).isTrue();
