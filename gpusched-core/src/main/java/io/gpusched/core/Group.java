@@ -91,39 +91,18 @@ final class Group {
    */
   volatile Tables tables;
 
-  /** Test seam (see {@link Probe}); set by the cluster. */
+  /** Test seam on slow paths (see {@link Probe}); set by the cluster. */
   volatile Probe probe = Probe.NONE;
 
-  /** Points of the placement path where a test may run code (see {@link #hook}). */
-  enum HookPoint {
-    /** A search reached a GPU candidate, before reading its word (subject: the GpuSlot). */
-    CANDIDATE,
-    /** A placement took its GPUs and the node's host resources, not yet published (GpuSlot). */
-    HOST_HELD,
-    /** Just before a GPU word CAS of a single-GPU placement (subject: the GpuSlot). */
-    BEFORE_CAS,
-    /** A gang took one GPU of a node (subject: the GpuSlot). */
-    GANG_TOOK,
-    /** An index window is open, its clear not yet done (subject: GpuSlot or GroupNode). */
-    WINDOW_OPEN,
-    /** An index window cleared the old bit, its repair not yet done (subject as above). */
-    WINDOW_CLEARED
-  }
-
-  /** Test code run at a {@link HookPoint}. */
-  @FunctionalInterface
-  interface Hook {
-    void at(HookPoint point, Object subject);
-  }
-
   /**
-   * Test hook, null in production: set by a test before the threads it affects start (a plain
-   * field: one read of a field of an object the caller already touches, so it costs nothing).
+   * Test seam on the placement path (the hot-path points of {@link ProbePoint}), null in
+   * production: set by a test before the threads it affects start (a plain field: one read of a
+   * field of an object the caller already touches, so it costs nothing).
    */
-  @Nullable Hook hook;
+  @Nullable Probe hook;
 
-  void hook(HookPoint point, Object subject) {
-    Hook h = hook;
+  void hook(ProbePoint point, Object subject) {
+    Probe h = hook;
     if (h != null) {
       h.at(point, subject);
     }
@@ -403,9 +382,9 @@ final class Group {
     if (so != sn) {
       byState[sn].set(g.local);
       int cell = open(g);
-      hook(HookPoint.WINDOW_OPEN, g);
+      hook(ProbePoint.WINDOW_OPEN, g);
       byState[so].clear(g.local);
-      hook(HookPoint.WINDOW_CLEARED, g);
+      hook(ProbePoint.WINDOW_CLEARED, g);
       repairGpu(g);
       close(cell);
     }
@@ -444,9 +423,9 @@ final class Group {
     n.indexedFree = f;
     if (prev != f) {
       int cell = open(n);
-      hook(HookPoint.WINDOW_OPEN, n);
+      hook(ProbePoint.WINDOW_OPEN, n);
       nodesByFree[prev].clear(n.local);
-      hook(HookPoint.WINDOW_CLEARED, n);
+      hook(ProbePoint.WINDOW_CLEARED, n);
       repairNode(n);
       close(cell);
     } else {

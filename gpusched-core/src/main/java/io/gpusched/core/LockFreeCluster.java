@@ -440,7 +440,7 @@ final class LockFreeCluster implements GpuCluster {
       if (!gpu.node.schedulable()) {
         return null;
       }
-      g.hook(Group.HookPoint.CANDIDATE, gpu);
+      g.hook(ProbePoint.CANDIDATE, gpu);
       if (g.space.state(gpu.word()) != ent) {
         g.staleGpu(gpu, ent); // the index lagged behind a change: heal it, then try the GPU as it is
       }
@@ -493,7 +493,7 @@ final class LockFreeCluster implements GpuCluster {
       if (delta == 0) {
         return null;
       }
-      g.hook(Group.HookPoint.BEFORE_CAS, gpu);
+      g.hook(ProbePoint.BEFORE_CAS, gpu);
       if (gpu.cas(w, w + delta)) {
         g.onChange(gpu, w, w + delta);
         Reservation r = new Reservation(1);
@@ -513,7 +513,7 @@ final class LockFreeCluster implements GpuCluster {
   private static @Nullable Reservation reserveHostFor(
       Reservation r, NodeEntry node, long cpu, long mem) {
     if (node.reserveHost(cpu, mem)) {
-      r.slots[0].group.hook(Group.HookPoint.HOST_HELD, r.slots[0]);
+      r.slots[0].group.hook(ProbePoint.HOST_HELD, r.slots[0]);
       return r;
     }
     for (int i = 0; i < r.n; i++) {
@@ -561,7 +561,7 @@ final class LockFreeCluster implements GpuCluster {
         // reader may have re-indexed the node from the transient word (see Group)
         g.onChange(gpu, 0, delta);
         r.add(gpu, delta, r.n == 0 ? cpu : 0, r.n == 0 ? mem : 0, owner);
-        g.hook(Group.HookPoint.GANG_TOOK, gpu);
+        g.hook(ProbePoint.GANG_TOOK, gpu);
       }
       if (r.n == k) {
         return reserveHostFor(r, gn.node, cpu, mem);

@@ -1,6 +1,9 @@
 package io.gpusched.core;
 
-/** The points a {@link Probe} is called at (a test seam). */
+/**
+ * The points a {@link Probe} is called at (a test seam): slow-path points through the cluster's
+ * probe, placement-path points through {@code Group.hook}.
+ */
 enum ProbePoint {
   /** A placing thread is about to relearn the request mix (subject: null). */
   RELEARN,
@@ -14,5 +17,19 @@ enum ProbePoint {
    */
   FILTER_NODE_READ,
   /** Management applied a node's schedulability to the cached filters (subject: the node). */
-  FILTER_APPLIED
+  FILTER_APPLIED,
+
+  // Placement path (Group#hook):
+  /** A search reached a GPU candidate, before reading its word (subject: the GpuSlot). */
+  CANDIDATE,
+  /** A placement took its GPUs and the node's host resources, not yet published (GpuSlot). */
+  HOST_HELD,
+  /** Just before a GPU word CAS of a single-GPU placement (subject: the GpuSlot). */
+  BEFORE_CAS,
+  /** A gang took one GPU of a node (subject: the GpuSlot). */
+  GANG_TOOK,
+  /** An index window is open, its clear not yet done (subject: GpuSlot or GroupNode). */
+  WINDOW_OPEN,
+  /** An index window cleared the old bit, its repair not yet done (subject as above). */
+  WINDOW_CLEARED
 }

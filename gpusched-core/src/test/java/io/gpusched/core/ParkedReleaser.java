@@ -27,10 +27,10 @@ final class ParkedReleaser implements AutoCloseable {
           if (Thread.currentThread() != thread) {
             return;
           }
-          if (point == Group.HookPoint.WINDOW_OPEN && open.getCount() > 0) {
+          if (point == ProbePoint.WINDOW_OPEN && open.getCount() > 0) {
             open.countDown();
             await(goClear);
-          } else if (point == Group.HookPoint.WINDOW_CLEARED && cleared.getCount() > 0) {
+          } else if (point == ProbePoint.WINDOW_CLEARED && cleared.getCount() > 0) {
             cleared.countDown(); // parked before the repair
             await(finish);
           }

@@ -75,7 +75,7 @@ class PlacementRaceTest {
     boolean[] inside = {false};
     g.hook =
         (point, subject) -> {
-          if (point == Group.HookPoint.BEFORE_CAS && !inside[0] && nested.get() < 8) {
+          if (point == ProbePoint.BEFORE_CAS && !inside[0] && nested.get() < 8) {
             inside[0] = true; // one churn placement before each CAS of the share under test
             nested.incrementAndGet();
             churn.add(c.place(PlacementRequest.share(1, 1)).orElseThrow());
@@ -121,10 +121,10 @@ class PlacementRaceTest {
     AtomicInteger step = new AtomicInteger();
     mig.hook =
         (point, subject) -> {
-          if (point == Group.HookPoint.CANDIDATE && step.compareAndSet(0, -1)) {
+          if (point == ProbePoint.CANDIDATE && step.compareAndSet(0, -1)) {
             c.place(p).orElseThrow(); // takes the H100 that `a` is about to try
             step.set(1);
-          } else if (point == Group.HookPoint.HOST_HELD && step.compareAndSet(1, 2)) {
+          } else if (point == ProbePoint.HOST_HELD && step.compareAndSet(1, 2)) {
             bResult.set(c.place(b)); // while `a` holds the node's CPU for a GPU that is gone
           }
         };
