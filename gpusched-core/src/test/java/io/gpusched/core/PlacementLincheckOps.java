@@ -18,7 +18,8 @@ import org.jetbrains.kotlinx.lincheck.paramgen.ThreadIdGen;
  * whose choice is a function of the cluster's state, so results are deterministic sequentially:
  * MIG instances on an H100 and an A30, single whole GPUs, shares on a SHARED H100 (which whole
  * requests may also take when it is empty), and whole GPUs with host CPU on a node whose CPU fits
- * two of them. Gangs and node management are in {@link WidePlacementLincheckOps}.
+ * two of them. Gangs and node management are checked by {@link PlacementHistoryTest}, whose
+ * specification leaves the placement choice free.
  *
  * <p>Allocations are handles, so each thread keeps its own stack of them (indexed by Lincheck's
  * thread id, touched only by that thread): {@code place*} returns {@code "+"} and pushes the handle,
@@ -46,9 +47,8 @@ public abstract class PlacementLincheckOps {
 
   /**
    * Places and returns {@code "+"}, or {@code "-"} for no capacity. Where an allocation landed is
-   * not part of the result (a gang of {@link WidePlacementLincheckOps} takes its GPUs one at a
-   * time, so where it and a concurrent placement land need not match a sequential FIRST_FIT
-   * order); the engine's invariants are checked after every invocation instead.
+   * not part of the result (see {@link PlacementHistoryTest} for why a choice need not match a
+   * sequential FIRST_FIT order); the engine's invariants are checked after every invocation.
    */
   private String place(int tid, PlacementRequest r) {
     Optional<Allocation> a = cluster().place(r);
@@ -110,13 +110,5 @@ public abstract class PlacementLincheckOps {
   public boolean release(@Param(gen = ThreadIdGen.class) int tid) {
     Allocation a = held.get(tid).poll();
     return a != null && a.release();
-  }
-
-  GpuCluster clusterForSubclass() {
-    return cluster();
-  }
-
-  String placeForSubclass(int tid, PlacementRequest r) {
-    return place(tid, r);
   }
 }

@@ -63,6 +63,15 @@ final class ReferenceModel {
   final Map<String, NodeState> states = new HashMap<>();
   final Map<Long, Allocation> live = new LinkedHashMap<>();
 
+  /** An independent copy (allocations are shared: the model reads only their fixed fields). */
+  ReferenceModel copy() {
+    ReferenceModel m = new ReferenceModel();
+    m.nodes.putAll(nodes);
+    m.states.putAll(states);
+    m.live.putAll(live);
+    return m;
+  }
+
   void addNode(NodeSpec n) {
     nodes.put(n.id(), n);
     states.put(n.id(), NodeState.READY);
@@ -362,6 +371,14 @@ final class ReferenceModel {
   /** Asserts a fresh allocation is what was asked, where it was allowed to go. */
   void assertShape(Allocation a, PlacementRequest r) {
     assertThat(a.isActive()).isTrue();
+    assertPlaced(a, r);
+  }
+
+  /**
+   * Asserts that an allocation (active or not by now) is what was asked, where this model allows
+   * it to go: on present READY nodes that the constraints allow, in the requested shape.
+   */
+  void assertPlaced(Allocation a, PlacementRequest r) {
     assertThat(a.request()).isEqualTo(r);
     assertThat(a.gpus()).isNotEmpty();
     assertThat(a.nodeId()).isEqualTo(a.gpus().get(0).nodeId());
