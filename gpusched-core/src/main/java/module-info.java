@@ -1,0 +1,21 @@
+/**
+ * The lock-free placement engine and the job scheduler. The only exported package is {@code
+ * io.gpusched.core}, and in it only {@link io.gpusched.core.GpuClusters}, {@link
+ * io.gpusched.core.GpuSchedulers} and their builders are public; everything else is internal and
+ * no package is opened for reflection. The API module is required transitively because the
+ * builders take and return its types.
+ */
+module io.gpusched.core {
+  requires transitive io.gpusched.api;
+  requires static transitive org.jspecify;
+  requires org.slf4j;
+  requires org.jctools.core;
+  // JCTools' Unsafe-based queues need sun.misc.Unsafe at run time, but its descriptor only says
+  // "requires static transitive jdk.unsupported", which does not resolve the module when an
+  // application is launched from the module path; without this line the scheduler's command queue
+  // fails there with NoClassDefFoundError: sun/misc/Unsafe.
+  requires jdk.unsupported;
+  requires com.github.benmanes.caffeine;
+
+  exports io.gpusched.core;
+}
