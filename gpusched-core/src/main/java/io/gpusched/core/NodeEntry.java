@@ -16,15 +16,13 @@ final class NodeEntry {
   static final long CPU_MASK = (1L << CPU_BITS) - 1;
 
   final NodeSpec spec;
-  final int ordinal;
   final GpuSlot[] gpus;
   final AtomicLong host = new AtomicLong();
   volatile NodeState state = NodeState.READY;
   volatile boolean removed;
 
-  NodeEntry(NodeSpec spec, int ordinal) {
+  NodeEntry(NodeSpec spec) {
     this.spec = spec;
-    this.ordinal = ordinal;
     this.gpus = new GpuSlot[spec.gpus().size()];
   }
 
