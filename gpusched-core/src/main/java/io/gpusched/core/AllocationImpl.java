@@ -32,7 +32,12 @@ final class AllocationImpl implements Allocation {
 
   /** Per GPU: the holder position registered in {@link GpuSlot} (-1: a SHARED tenant). */
   final int[] owners;
-  private volatile @Nullable List<AllocatedGpu> gpus;
+  /**
+   * Built on first call to {@link #gpus()}. Plain (racy single-check): the list is immutable and
+   * its elements are records, so a thread that sees the reference sees a complete list (final
+   * field semantics); at worst two threads build equal lists.
+   */
+  private @Nullable List<AllocatedGpu> gpus;
   final AtomicInteger state = new AtomicInteger(PENDING);
 
   AllocationImpl(

@@ -7,8 +7,13 @@ final class GroupNode {
   final int local;
   final GpuSlot[] gpus;
 
-  /** The bucket this node was last put in; a hint for which bit to clear, never trusted. */
-  volatile int indexedFree;
+  /**
+   * The bucket this node was last put in: a hint for which bucket bit to clear, never trusted.
+   * Plain, not volatile (no fence on the placement path): a stale value only leaves a stale
+   * positive in another bucket, which readers clean when they hit it (see {@link GroupIndex}), or
+   * clears a bit inside a window whose repair sets the right one again.
+   */
+  int indexedFree;
 
   GroupNode(NodeEntry node, Group group, int local, GpuSlot[] gpus) {
     this.node = node;

@@ -42,12 +42,18 @@ final class IndexWindows {
     }
   }
 
-  /** Withdraws the announcement in {@code cell} (one volatile write). */
+  /**
+   * Withdraws the announcement in {@code cell}: a release store, enough because what must be
+   * visible before it is the closing count of {@link GroupIndex#close}, which precedes it in
+   * program order; a searcher that reads the null (a volatile load, so an acquire) then sees that
+   * count in its next {@code moves} read. The claim is a CAS (volatile) since announcing must not
+   * be reordered with the opening count that follows it.
+   */
   void release(int cell) {
     Chunk c = head;
     for (int i = cell / CHUNK; i > 0; i--) {
       c = c.next.get();
     }
-    c.cells.set(cell % CHUNK, null);
+    c.cells.setRelease(cell % CHUNK, null);
   }
 }
