@@ -16,6 +16,7 @@ import org.jspecify.annotations.Nullable;
  * published) to {@code ACTIVE}, then {@code RELEASED} or {@code LOST}; or {@code PENDING} to {@code
  * ABORTED} when a forced node removal overtook the publication.
  */
+@EnginePart
 final class AllocationImpl implements Allocation {
   static final int PENDING = 0;
   static final int ACTIVE = 1;

@@ -14,6 +14,7 @@ import java.util.List;
  * @param scores each entry's score (lower is better)
  * @param tieEnd for each entry, one past the end of its tie group
  */
+@EnginePart
 record CandidateOrder(int[] entries, double[] scores, int[] tieEnd) {
   static final CandidateOrder EMPTY = new CandidateOrder(new int[0], new double[0], new int[0]);
 

@@ -19,6 +19,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * classes followed by {@value #SHARE_CLASSES} share classes (WHOLE and SHARED groups), or one class
  * per MIG profile (MIG groups), normalized to sum 1.
  */
+@EnginePart
 final class DecisionTables {
   /** Whole-GPU classes of the group weights: gangs of 1 to 64 GPUs (index = count - 1). */
   static final int WHOLE_CLASSES = GroupIndex.MAX_NODE_GPUS;

@@ -6,6 +6,7 @@ package io.gpusched.core;
  * index window (see {@link GroupIndex#release}), then host resources are returned. Lock-free; called
  * by whichever thread won the allocation's state CAS, so each allocation is given back once.
  */
+@EnginePart
 final class GiveBack {
   private GiveBack() {}
 

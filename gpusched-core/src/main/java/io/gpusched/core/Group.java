@@ -21,6 +21,7 @@ import org.jspecify.annotations.Nullable;
  * first non-empty state; states with equal scores form a tie group searched together so that
  * ties go to the lowest index. Nothing here scans all GPUs.
  */
+@EnginePart
 final class Group {
   private static final VarHandle TABLES;
 

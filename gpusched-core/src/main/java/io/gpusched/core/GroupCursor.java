@@ -8,6 +8,7 @@ import org.jspecify.annotations.Nullable;
  * thread; it reads the index without locks and may yield stale candidates (the caller checks each
  * by its word).
  */
+@EnginePart
 final class GroupCursor {
   final Group group;
   final CandidateOrder order;

@@ -17,6 +17,7 @@ import java.util.function.Supplier;
  * monitor; placements read them without locks. Also holds the request-mix weights that every
  * group's decision tables are built from.
  */
+@EnginePart
 final class GroupDirectory {
   /** Groups by key (model, mode, static layout); management monitor only. */
   final Map<String, Group> byKey = new HashMap<>();

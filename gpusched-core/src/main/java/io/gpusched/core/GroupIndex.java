@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.LongAdder;
  * around the window: announce, then count (so a search that saw no count change saw the
  * announcement); count, then withdraw (so a search that missed the cell sees the count change).
  */
+@EnginePart
 final class GroupIndex {
   /** Most GPUs of one group on one node (and so the last node bucket). */
   static final int MAX_NODE_GPUS = 64;

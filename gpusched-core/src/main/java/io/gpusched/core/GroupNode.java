@@ -1,6 +1,7 @@
 package io.gpusched.core;
 
 /** The GPUs one node has in one {@link Group}, with the node's free-GPU count as last indexed. */
+@EnginePart
 final class GroupNode {
   final NodeEntry node;
   final Group group;

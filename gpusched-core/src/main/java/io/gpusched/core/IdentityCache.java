@@ -12,6 +12,7 @@ import java.util.function.Function;
  * @param <K> the key type
  * @param <V> the value type
  */
+@EnginePart
 final class IdentityCache<K, V> {
   private static final class Entry<K, V> {
     final K key;

@@ -11,6 +11,7 @@ import org.jspecify.annotations.Nullable;
  * volatile write of null. Chunks are appended by CAS when all cells are taken and never removed.
  * A searcher whose walk found nothing reads every cell (see {@code Placer#searchWindows}).
  */
+@EnginePart
 final class IndexWindows {
   /** Cells per chunk (a power of two). */
   static final int CHUNK = 32;

@@ -30,6 +30,7 @@ import org.slf4j.LoggerFactory;
  * learning the request mix (the tables are rebuilt after a shift, on the placing thread, after its
  * placement was published).
  */
+@EnginePart
 final class LockFreeCluster implements GpuCluster {
   private static final Logger log = LoggerFactory.getLogger(LockFreeCluster.class);
 

@@ -14,6 +14,7 @@ import java.util.List;
  * state graph is enumerated once, breadth-first from the empty GPU, so every state id is reachable
  * through valid NVML placements only.
  */
+@EnginePart
 abstract class MigSpace extends Space {
   final MigGeometry geometry;
   final MigProfile[] profiles;

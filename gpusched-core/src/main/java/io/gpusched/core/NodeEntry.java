@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * 24-63) changed by CAS. Its allocations are found through its GPUs' holders (see {@link
  * GpuSlot}).
  */
+@EnginePart
 final class NodeEntry {
   static final int CPU_BITS = 24;
   static final long CPU_MASK = (1L << CPU_BITS) - 1;

@@ -12,6 +12,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Management ({@link #apply}, {@link #ensureCapacity}) runs under the cluster's management
  * monitor; searches ({@link #filterFor}) run without it and never see a half-built filter.
  */
+@EnginePart
 final class NodeFilters {
   private final Group group;
   final Bits schedGpus = new Bits(64);

@@ -29,6 +29,7 @@ import org.slf4j.LoggerFactory;
  * placement publishing after it backs out, one published before it is reported lost (forced) or
  * makes the removal fail (not forced).
  */
+@EnginePart
 final class NodeManagement {
   private static final Logger log = LoggerFactory.getLogger(NodeManagement.class);
 

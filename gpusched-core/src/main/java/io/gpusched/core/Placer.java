@@ -30,6 +30,7 @@ import org.jspecify.annotations.Nullable;
  *       {@code removed} flag before it reads the registrations).
  * </ul>
  */
+@EnginePart
 final class Placer {
   private final GroupDirectory directory;
 

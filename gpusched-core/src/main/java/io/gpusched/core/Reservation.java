@@ -5,6 +5,7 @@ package io.gpusched.core;
  * (per GPU) and the holder position on the GPU (see {@link GpuSlot#register}). Built and read by
  * one placing thread.
  */
+@EnginePart
 final class Reservation {
   final GpuSlot[] slots;
   final long[] deltas;

@@ -17,6 +17,7 @@ import java.util.TreeMap;
  * each. Lock-free and never blocks a placement; a snapshot taken while placements run is exact per
  * GPU word, not one instant of the whole cluster.
  */
+@EnginePart
 final class SnapshotBuilder {
   private SnapshotBuilder() {}
 
