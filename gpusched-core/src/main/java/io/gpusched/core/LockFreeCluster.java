@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The lock-free {@link GpuCluster}: a facade over the engine's parts. {@link Placer} is the
  * placement path (search, reserve, publish), {@link NodeManagement} adds, cordons and removes nodes
- * under a monitor that placements never take, {@link SnapshotBuilder} reads usage, {@link
+ * under a monitor that placements never take, {@link ClusterSnapshotBuilder} reads usage, {@link
  * GiveBack} returns capacity, {@link GroupDirectory} says which {@link Group}s may host a demand.
  * See {@link Group} for the index, {@link Space} for the word layouts and {@code
  * docs/placement.md} for the whole algorithm and what is linearizable.
@@ -185,7 +185,7 @@ final class LockFreeCluster implements GpuCluster {
 
   @Override
   public ClusterSnapshot snapshot() {
-    return SnapshotBuilder.snapshot(management.order);
+    return ClusterSnapshotBuilder.snapshot(management.order);
   }
 
   // ================================================================= test support

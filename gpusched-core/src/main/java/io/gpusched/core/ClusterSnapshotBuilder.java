@@ -18,8 +18,8 @@ import java.util.TreeMap;
  * GPU word, not one instant of the whole cluster.
  */
 @EnginePart
-final class SnapshotBuilder {
-  private SnapshotBuilder() {}
+final class ClusterSnapshotBuilder {
+  private ClusterSnapshotBuilder() {}
 
   static ClusterSnapshot snapshot(List<NodeEntry> order) {
     long t0 = System.nanoTime();
