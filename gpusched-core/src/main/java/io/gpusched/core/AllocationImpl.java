@@ -3,6 +3,9 @@ package io.gpusched.core;
 import io.gpusched.AllocatedGpu;
 import io.gpusched.Allocation;
 import io.gpusched.PlacementRequest;
+import io.gpusched.GpuMode;
+import io.gpusched.GpuSpec;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
@@ -13,6 +16,7 @@ import org.jspecify.annotations.Nullable;
  * published) to {@code ACTIVE}, then {@code RELEASED} or {@code LOST}; or {@code PENDING} to {@code
  * ABORTED} when a forced node removal overtook the publication.
  */
+@EnginePart
 final class AllocationImpl implements Allocation {
   static final int PENDING = 0;
   static final int ACTIVE = 1;
@@ -29,12 +33,15 @@ final class AllocationImpl implements Allocation {
 
   /** Per GPU: the holder position registered in {@link GpuSlot} (-1: a SHARED tenant). */
   final int[] owners;
-  private volatile @Nullable List<AllocatedGpu> gpus;
+  /**
+   * Built on first call to {@link #gpus()}. Plain (racy single-check): the list is immutable and
+   * its elements are records, so a thread that sees the reference sees a complete list (final
+   * field semantics); at worst two threads build equal lists.
+   */
+  private @Nullable List<AllocatedGpu> gpus;
   final AtomicInteger state = new AtomicInteger(PENDING);
-  private final LockFreeCluster cluster;
 
   AllocationImpl(
-      LockFreeCluster cluster,
       long id,
       PlacementRequest request,
       GpuSlot[] slots,
@@ -42,7 +49,6 @@ final class AllocationImpl implements Allocation {
       long[] hostCpu,
       long[] hostMem,
       int[] owners) {
-    this.cluster = cluster;
     this.id = id;
     this.request = request;
     this.slots = slots;
@@ -66,7 +72,7 @@ final class AllocationImpl implements Allocation {
   public List<AllocatedGpu> gpus() {
     List<AllocatedGpu> g = gpus;
     if (g == null) {
-      g = LockFreeCluster.describe(slots, deltas); // racy but idempotent: same list either way
+      g = describe(slots, deltas); // racy but idempotent: same list either way
       gpus = g;
     }
     return g;
@@ -80,7 +86,7 @@ final class AllocationImpl implements Allocation {
   @Override
   public boolean release() {
     if (state.compareAndSet(ACTIVE, RELEASED)) {
-      cluster.undo(this);
+      GiveBack.undo(this);
       return true;
     }
     return false;
@@ -89,5 +95,48 @@ final class AllocationImpl implements Allocation {
   @Override
   public String toString() {
     return "Allocation[" + id + " " + request.gpus() + " on " + gpus() + "]";
+  }
+
+  /** Describes one GPU of an allocation for {@link Allocation#gpus()} (built on first call). */
+  private static List<AllocatedGpu> describe(GpuSlot[] slots, long[] deltas) {
+    List<AllocatedGpu> out = new ArrayList<>(slots.length);
+    for (int i = 0; i < slots.length; i++) {
+      out.add(describe(slots[i], deltas[i]));
+    }
+    return List.copyOf(out);
+  }
+
+  private static AllocatedGpu describe(GpuSlot slot, long delta) {
+    GpuSpec spec = slot.spec;
+    Space space = slot.group.space;
+    String profile = null;
+    int start = -1;
+    int milli;
+    long memory;
+    if (space instanceof MigSpace mig) {
+      int[] pc = mig.decode(delta);
+      int p = pc[0];
+      int choice = pc[1];
+      profile = mig.profiles[p].name();
+      start = mig.startSlot(p, choice);
+      milli = 0;
+      memory = mig.profiles[p].memoryMiB();
+    } else if (space.mode == GpuMode.SHARED) {
+      milli = Space.Shared.milliUsed(delta);
+      memory = Space.Shared.memUsed(delta);
+    } else {
+      milli = 1000;
+      memory = space.model.memoryMiB();
+    }
+    return new AllocatedGpu(
+        slot.node.spec.id(),
+        spec.index(),
+        spec.uuid(),
+        space.model.name(),
+        space.mode,
+        profile,
+        start,
+        milli,
+        memory);
   }
 }

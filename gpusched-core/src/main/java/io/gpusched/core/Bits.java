@@ -29,6 +29,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>All operations are lock-free; each is a bounded number of atomic read-modify-writes.
  */
+@EnginePart
 final class Bits {
   static final int SEGMENT_WORDS = 64;
   static final int SEGMENT_BITS = SEGMENT_WORDS * 64;

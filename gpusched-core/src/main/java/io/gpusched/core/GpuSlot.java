@@ -20,6 +20,7 @@ import org.jspecify.annotations.Nullable;
  * array cell only that holder writes, so registration is one volatile store and never contends;
  * SHARED GPUs, with any number of tenants, use a concurrent set.
  */
+@EnginePart
 final class GpuSlot {
   private static final VarHandle WORD;
 

@@ -1,14 +1,20 @@
 package io.gpusched.core;
 
 /** The GPUs one node has in one {@link Group}, with the node's free-GPU count as last indexed. */
+@EnginePart
 final class GroupNode {
   final NodeEntry node;
   final Group group;
   final int local;
   final GpuSlot[] gpus;
 
-  /** The bucket this node was last put in; a hint for which bit to clear, never trusted. */
-  volatile int indexedFree;
+  /**
+   * The bucket this node was last put in: a hint for which bucket bit to clear, never trusted.
+   * Plain, not volatile (no fence on the placement path): a stale value only leaves a stale
+   * positive in another bucket, which readers clean when they hit it (see {@link GroupIndex}), or
+   * clears a bit inside a window whose repair sets the right one again.
+   */
+  int indexedFree;
 
   GroupNode(NodeEntry node, Group group, int local, GpuSlot[] gpus) {
     this.node = node;

@@ -14,6 +14,7 @@ import java.util.List;
  * state graph is enumerated once, breadth-first from the empty GPU, so every state id is reachable
  * through valid NVML placements only.
  */
+@EnginePart
 abstract class MigSpace extends Space {
   final MigGeometry geometry;
   final MigProfile[] profiles;
@@ -35,30 +36,13 @@ abstract class MigSpace extends Space {
 
   private final java.util.Map<String, Integer> profileIndexByName = new java.util.HashMap<>();
 
-  /** A remembered lookup; final fields make it safe to share through a racy array. */
-  private static final class Hit {
-    final String name;
-    final int index;
-
-    Hit(String name, int index) {
-      this.name = name;
-      this.index = index;
-    }
-  }
-
   /** Identity-keyed cache in front of the map: requests usually reuse the same name strings. */
-  private final Hit[] hits = new Hit[16];
+  private final IdentityCache<String, Integer> profileIndexes =
+      new IdentityCache<>(16, name -> profileIndexByName.getOrDefault(name, -1));
 
   /** The index of a profile in {@link #profiles}, or -1. */
   int profileIndex(String name) {
-    int slot = System.identityHashCode(name) & (hits.length - 1);
-    Hit hit = hits[slot];
-    if (hit != null && hit.name == name) {
-      return hit.index;
-    }
-    int index = profileIndexByName.getOrDefault(name, -1);
-    hits[slot] = new Hit(name, index); // racy but benign: any thread may overwrite any entry
-    return index;
+    return profileIndexes.get(name);
   }
 
   /** Delta of choice {@code c} (a start slot or an instance index) of profile {@code p}. */

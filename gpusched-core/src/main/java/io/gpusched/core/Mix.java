@@ -23,6 +23,7 @@ import java.util.function.Supplier;
  * at a time (never a lock: a thread that finds it taken skips its turn), so two relearns never race
  * and older weights are never published after newer ones.
  */
+@EnginePart
 final class Mix {
   static final int WHOLE_BASE = 0;
   static final int SHARE_BASE = 64;

@@ -11,20 +11,19 @@ import java.util.concurrent.atomic.AtomicLong;
  * 24-63) changed by CAS. Its allocations are found through its GPUs' holders (see {@link
  * GpuSlot}).
  */
+@EnginePart
 final class NodeEntry {
   static final int CPU_BITS = 24;
   static final long CPU_MASK = (1L << CPU_BITS) - 1;
 
   final NodeSpec spec;
-  final int ordinal;
   final GpuSlot[] gpus;
   final AtomicLong host = new AtomicLong();
   volatile NodeState state = NodeState.READY;
   volatile boolean removed;
 
-  NodeEntry(NodeSpec spec, int ordinal) {
+  NodeEntry(NodeSpec spec) {
     this.spec = spec;
-    this.ordinal = ordinal;
     this.gpus = new GpuSlot[spec.gpus().size()];
   }
 

@@ -8,6 +8,7 @@ import org.jspecify.annotations.Nullable;
  * in production; never called on the placement hot path (only when a filter is first built or a
  * table is rebuilt).
  */
+@EnginePart
 interface Probe {
   /** No-op probe. */
   Probe NONE = (point, subject) -> {};

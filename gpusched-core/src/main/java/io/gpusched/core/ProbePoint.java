@@ -4,6 +4,7 @@ package io.gpusched.core;
  * The points a {@link Probe} is called at (a test seam): slow-path points through the cluster's
  * probe, placement-path points through {@code Group.hook}.
  */
+@EnginePart
 enum ProbePoint {
   /** A placing thread is about to relearn the request mix (subject: null). */
   RELEARN,

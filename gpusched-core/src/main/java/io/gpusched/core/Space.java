@@ -15,6 +15,7 @@ import io.gpusched.GpuModel;
  * <p>A word maps to a dense <em>state id</em> in {@code 0..stateCount()-1}; the placement index keeps
  * one bitset of GPUs per state id.
  */
+@EnginePart
 abstract class Space {
   final GpuModel model;
   final GpuMode mode;

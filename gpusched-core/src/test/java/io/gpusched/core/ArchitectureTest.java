@@ -2,7 +2,10 @@ package io.gpusched.core;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import com.tngtech.archunit.base.DescribedPredicate;
+import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.domain.JavaModifier;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
@@ -71,5 +74,73 @@ class ArchitectureTest {
         .orShould()
         .haveFullyQualifiedName("io.gpusched.core.GpuSchedulers$Builder")
         .check(classes);
+  }
+
+  /** Whether a class of the core belongs to the engine: it, or the class it is nested in, is marked. */
+  private static boolean inEngine(JavaClass c) {
+    JavaClass top = c;
+    while (top.getEnclosingClass().isPresent()) {
+      top = top.getEnclosingClass().get();
+    }
+    return top.isAnnotatedWith(EnginePart.class) || top.isEquivalentTo(EnginePart.class);
+  }
+
+  private static final DescribedPredicate<JavaClass> ENGINE =
+      DescribedPredicate.describe("in the engine (marked @EnginePart)", ArchitectureTest::inEngine);
+
+  private static final DescribedPredicate<JavaClass> SCHEDULER =
+      DescribedPredicate.describe(
+          "in the scheduler half of io.gpusched.core (not the engine, not GpuClusters)",
+          c -> {
+            if (!c.getPackageName().equals("io.gpusched.core") || inEngine(c)) {
+              return false;
+            }
+            JavaClass top = c;
+            while (top.getEnclosingClass().isPresent()) {
+              top = top.getEnclosingClass().get();
+            }
+            return !top.isEquivalentTo(GpuClusters.class);
+          });
+
+  /**
+   * The scheduler half of the core (every class without {@link EnginePart}) reaches the engine
+   * only through the API's {@code GpuCluster} and the entry point {@link GpuClusters}.
+   */
+  @Test
+  void theSchedulerUsesTheEngineOnlyThroughGpuCluster() {
+    noClasses().that(SCHEDULER).should().dependOnClassesThat(ENGINE).check(classes);
+  }
+
+  /** The engine never reaches the scheduler half (so the halves have no cycle). */
+  @Test
+  void theEngineDoesNotDependOnTheScheduler() {
+    classes()
+        .that(ENGINE)
+        .should()
+        .onlyDependOnClassesThat(
+            DescribedPredicate.describe(
+                "in the engine, the API, the JDK, JSpecify or SLF4J",
+                (JavaClass c) ->
+                    inEngine(c)
+                        || c.getPackageName().equals("io.gpusched")
+                        || c.getPackageName().startsWith("java.")
+                        || c.getPackageName().startsWith("org.jspecify")
+                        || c.getPackageName().startsWith("org.slf4j")
+                        || (c.isArray() && inEngineOrJdk(c.getBaseComponentType()))))
+        .check(classes);
+  }
+
+  private static boolean inEngineOrJdk(JavaClass c) {
+    return c.isPrimitive()
+        || inEngine(c)
+        || c.getPackageName().equals("io.gpusched")
+        || c.getPackageName().startsWith("java.");
+  }
+
+  /** Both halves have members: the two rules above are not vacuous. */
+  @Test
+  void bothHalvesExist() {
+    assertThat(classes.stream().filter(ENGINE).count()).isGreaterThan(20);
+    assertThat(classes.stream().filter(SCHEDULER).count()).isGreaterThan(10);
   }
 }

@@ -219,7 +219,7 @@ class ClusterPropertiesTest {
     }
 
     void check() {
-      assertThat(engine.verifyInvariants()).isEmpty();
+      assertThat(EngineInvariants.verify(engine)).isEmpty();
       model.assertMatches(cluster);
       for (Allocation a : model.live.values()) {
         assertThat(a.isActive()).as("live allocation %s", a).isTrue();

@@ -190,7 +190,7 @@ class ConcurrentStressTest {
   static void checkQuiescent(GpuCluster cluster, Map<String, NodeState> states, Ledger ledger) {
     rethrow(ledger); // a worker that failed mid-operation leaves the cluster inconsistent
     ledger.settle();
-    assertThat(((LockFreeCluster) cluster).verifyInvariants()).isEmpty();
+    assertThat(EngineInvariants.verify((LockFreeCluster) cluster)).isEmpty();
     ReferenceModel m = new ReferenceModel();
     for (NodeSpec n : cluster.nodes()) {
       m.addNode(n);

@@ -37,7 +37,7 @@ class EngineBugsTest {
     assertThat(c.place(PlacementRequest.share(100, 36440))).isPresent();
     // 100 milli / 100 MiB fits, same key (100, 1) -> stale order without the free-memory-bucket-0 state
     assertThat(c.place(PlacementRequest.share(100, 100))).isPresent();
-    assertThat(((LockFreeCluster) c).verifyInvariants()).isEmpty();
+    assertThat(EngineInvariants.verify((LockFreeCluster) c)).isEmpty();
   }
 
 
@@ -57,7 +57,7 @@ class EngineBugsTest {
     assertThat(c.place(PlacementRequest.wholeGpus(1).withHost(0, Long.MAX_VALUE))).isEmpty();
     // spread: (cpu + count - 1) / count overflows to a negative per-GPU charge that is not tracked
     assertThat(c.place(PlacementRequest.wholeGpus(2).withHost(Long.MAX_VALUE, 0))).isEmpty();
-    assertThat(((LockFreeCluster) c).verifyInvariants()).isEmpty();
+    assertThat(EngineInvariants.verify((LockFreeCluster) c)).isEmpty();
   }
 
 
@@ -76,15 +76,15 @@ class EngineBugsTest {
     // The interleaving, replayed step by step on one thread:
     // thread A, takeEmpty(k = 2): the taken GPU fails, the other one is CASed 0 -> 1 ...
     assertThat(other.cas(0, 1)).isTrue();
-    other.group.onChange(other, 0, 1); // the fixed takeEmpty re-indexes after every change
+    other.group.index.onChange(other, 0, 1); // the fixed takeEmpty re-indexes after every change
     // ... thread B releases the single allocation: onChange -> updateNode counts 1 free GPU
     // (the one B freed; A's transient word hides the other) and indexes the node under 1 ...
     assertThat(one.release()).isTrue();
     // ... thread A has fewer than k GPUs and rolls back as takeEmpty does.
     other.subtract(1);
-    other.group.onChange(other, 1, 0); // ... rollbacks included
+    other.group.index.onChange(other, 1, 0); // ... rollbacks included
     // Both GPUs are empty, nothing is in flight, but the node is indexed with 1 free GPU:
-    assertThat(((LockFreeCluster) c).verifyInvariants()).isEmpty();
+    assertThat(EngineInvariants.verify((LockFreeCluster) c)).isEmpty();
     // and the engine misses the capacity at quiescence:
     assertThat(c.place(PlacementRequest.wholeGpus(2, true))).isPresent();
   }

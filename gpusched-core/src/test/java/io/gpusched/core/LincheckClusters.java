@@ -75,7 +75,7 @@ final class LincheckClusters {
     return xReady
         && snap.total().freeGpus() == snap.total().gpus()
         && snap.nodes().size() == 4
-        && ((LockFreeCluster) c).verifyInvariants().isEmpty();
+        && EngineInvariants.verify((LockFreeCluster) c).isEmpty();
   }
 
   /**

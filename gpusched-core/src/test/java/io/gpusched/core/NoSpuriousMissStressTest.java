@@ -123,7 +123,7 @@ class NoSpuriousMissStressTest {
             (id, rnd, held) -> churn(c, small, held, 1),
             () -> c.place(PlacementRequest.share(100, 100)));
     assertThat(misses).as("share(100,100) refused while >= 984 milli were free").isZero();
-    assertThat(c.verifyInvariants()).isEmpty();
+    assertThat(EngineInvariants.verify(c)).isEmpty();
   }
 
   /**
@@ -181,7 +181,7 @@ class NoSpuriousMissStressTest {
     }
     assertThat(misses).as("1g.10gb refused on a GPU with >= 5 free slices").isZero();
     assertThat(y.release()).isTrue();
-    assertThat(c.verifyInvariants()).isEmpty();
+    assertThat(EngineInvariants.verify(c)).isEmpty();
   }
 
   /**
@@ -219,7 +219,7 @@ class NoSpuriousMissStressTest {
                     2),
             () -> c.place(PlacementRequest.wholeGpus(1).withHost(1000, 0).withConstraints(a100)));
     assertThat(misses).as("the A100 with its 1000 milli-CPU refused").isZero();
-    assertThat(c.verifyInvariants()).isEmpty();
+    assertThat(EngineInvariants.verify(c)).isEmpty();
   }
 
   /**
@@ -305,7 +305,7 @@ class NoSpuriousMissStressTest {
     assertThat(errors).isEmpty();
     assertThat(bothWon).as("rounds where both gangs got the 8 GPUs").isZero();
     assertThat(bothFailed).as("rounds where both gangs failed on an empty node").isZero();
-    assertThat(c.verifyInvariants()).isEmpty();
+    assertThat(EngineInvariants.verify(c)).isEmpty();
   }
 
   private static void await(CountDownLatch l) {

@@ -432,7 +432,7 @@ class PlacementHistoryTest {
     for (Planned p : after) {
       history.add(run.run(p, -1));
     }
-    List<String> bad = ((LockFreeCluster) cluster).verifyInvariants();
+    List<String> bad = EngineInvariants.verify((LockFreeCluster) cluster);
     if (!bad.isEmpty() || checker.linearize(initial, history).isEmpty()) {
       StringBuilder b = new StringBuilder();
       b.append(bad.isEmpty() ? "no linearization" : "engine invariants broken: " + bad);
@@ -447,7 +447,7 @@ class PlacementHistoryTest {
         a.release();
       }
     }
-    assertThat(((LockFreeCluster) cluster).verifyInvariants()).isEmpty();
+    assertThat(EngineInvariants.verify((LockFreeCluster) cluster)).isEmpty();
     LincheckClusters.recycleWide(token);
   }
 }

@@ -78,7 +78,7 @@ public abstract class PlacementLincheckOps {
   }
 
   private static void assertInvariants(LockFreeCluster c) {
-    List<String> bad = c.verifyInvariants();
+    List<String> bad = EngineInvariants.verify(c);
     if (!bad.isEmpty()) {
       throw new IllegalStateException("engine invariants broken: " + bad);
     }

@@ -52,10 +52,10 @@ class PlacementRaceTest {
       z = c.place(PlacementRequest.mig("1g.10gb"));
     }
     assertThat(z).as("a 1g.10gb on a GPU with six free slices").isPresent();
-    assertThat(c.verifyInvariants()).isEmpty();
+    assertThat(EngineInvariants.verify(c)).isEmpty();
     assertThat(y.release()).isTrue();
     assertThat(z.get().release()).isTrue();
-    assertThat(c.verifyInvariants()).isEmpty();
+    assertThat(EngineInvariants.verify(c)).isEmpty();
   }
 
   /**
@@ -89,7 +89,7 @@ class PlacementRaceTest {
     g.hook = null;
     assertThat(nested.get()).isEqualTo(8);
     assertThat(big).as("share(100,100) with 990 milli free").isPresent();
-    assertThat(c.verifyInvariants()).isEmpty();
+    assertThat(EngineInvariants.verify(c)).isEmpty();
   }
 
   /**
@@ -135,6 +135,6 @@ class PlacementRaceTest {
     }
     assertThat(aResult).isEmpty();
     assertThat(bResult.get()).as("a whole A100 with the node's CPU free").isPresent();
-    assertThat(c.verifyInvariants()).isEmpty();
+    assertThat(EngineInvariants.verify(c)).isEmpty();
   }
 }

@@ -1,0 +1,307 @@
+package io.gpusched.core;
+
+import io.gpusched.GpuMode;
+import io.gpusched.PlacementStrategy;
+import io.gpusched.PlacementStrategy.Candidate;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/**
+ * The decision tables of one {@link Group}: per request shape, the candidate states and node
+ * buckets in strategy order ({@link CandidateOrder}), which MIG placement to take from each state,
+ * and the fragmentation measures that scores use. Built from the strategy, the group's largest
+ * node and the request-mix weights; immutable once published (the share orders are filled in
+ * lazily and idempotently). Published by {@link Group#ensureTables}.
+ *
+ * <p><b>Group weights.</b> A group sees the mix as a vector of {@value #WHOLE_CLASSES} whole-GPU
+ * classes followed by {@value #SHARE_CLASSES} share classes (WHOLE and SHARED groups), or one class
+ * per MIG profile (MIG groups), normalized to sum 1.
+ */
+@EnginePart
+final class DecisionTables {
+  /** Whole-GPU classes of the group weights: gangs of 1 to 64 GPUs (index = count - 1). */
+  static final int WHOLE_CLASSES = GroupIndex.MAX_NODE_GPUS;
+
+  /** Share classes of the group weights, one per milli bucket (index = milli rounded up / 25). */
+  static final int SHARE_CLASSES = Space.Shared.MILLI_BUCKETS;
+
+  private final Space space;
+  private final boolean wholeCapable;
+  private final int[] mixClasses;
+  final PlacementStrategy strategy;
+  final double[] weights;
+  final double[] gpuFrag;
+  final double[] nodeFrag;
+  final int maxF;
+  final byte[][] choice;
+  final CandidateOrder[] migOrder;
+  final CandidateOrder[] wholeOrder;
+  final double[] shareW;
+  final double wholeWSum;
+  final AtomicReferenceArray<CandidateOrder> shareOrder;
+
+  /** The global weights these tables were built from (compared by identity, then by value). */
+  final double[] source;
+
+  DecisionTables(Group group, PlacementStrategy strategy, double[] globalWeights, int maxF) {
+    this.space = group.space;
+    this.wholeCapable = group.wholeCapable;
+    this.mixClasses = group.mixClasses;
+    this.strategy = strategy;
+    this.maxF = maxF;
+    this.source = globalWeights;
+    this.weights = groupWeights(globalWeights);
+    boolean frag = strategy.usesFragmentation();
+    // node-level fragmentation: free GPUs that whole requests of the mix cannot use, in milli
+    nodeFrag = new double[maxF + 1];
+    double wsum = 0;
+    shareW = new double[SHARE_CLASSES];
+    if (space.mode == GpuMode.SHARED || space.mode == GpuMode.WHOLE) {
+      for (int k = 1; k <= WHOLE_CLASSES; k++) {
+        double w = weights[k - 1];
+        wsum += w;
+        for (int f = 0; f <= maxF; f++) {
+          nodeFrag[f] += w * 1000.0 * (f % k);
+        }
+      }
+      if (space.mode == GpuMode.SHARED) {
+        System.arraycopy(weights, WHOLE_CLASSES, shareW, 0, SHARE_CLASSES);
+      }
+    }
+    wholeWSum = wsum;
+    gpuFrag = new double[space.stateCount()];
+    if (space instanceof MigSpace mig) {
+      int slices = mig.geometry.memorySlices();
+      for (int s = 0; s < gpuFrag.length; s++) {
+        double f = 0;
+        for (int p = 0; p < mig.profiles.length; p++) {
+          f += weights[p] * mig.unusableSlots(s, p) * 1000.0 / slices;
+        }
+        gpuFrag[s] = f;
+      }
+      choice = new byte[mig.profiles.length][gpuFrag.length];
+      migOrder = new CandidateOrder[mig.profiles.length];
+      for (int p = 0; p < mig.profiles.length; p++) {
+        List<CandidateOrder.Row> rows = new ArrayList<>();
+        for (int s = 0; s < gpuFrag.length; s++) {
+          int feasible = mig.feasible[p][s];
+          choice[p][s] = -1;
+          double best = Double.POSITIVE_INFINITY;
+          while (feasible != 0) {
+            int c = Integer.numberOfTrailingZeros(feasible);
+            feasible &= feasible - 1;
+            int next = mig.state(mig.words[s] + mig.delta(p, c));
+            double score =
+                strategy.score(
+                    new Candidate(
+                        space.mode,
+                        space.freeFraction(s),
+                        space.freeFraction(next),
+                        -1,
+                        -1,
+                        frag ? gpuFrag[next] - gpuFrag[s] : 0));
+            if (score < best) {
+              best = score;
+              choice[p][s] = (byte) c;
+            }
+          }
+          if (choice[p][s] >= 0) {
+            rows.add(new CandidateOrder.Row(s, best, CandidateOrder.GPU_STATE));
+          }
+        }
+        migOrder[p] = CandidateOrder.of(rows);
+      }
+    } else {
+      choice = new byte[0][];
+      migOrder = new CandidateOrder[0];
+      if (space.mode == GpuMode.SHARED) {
+        for (int s = 0; s < gpuFrag.length; s++) {
+          gpuFrag[s] = space.isEmptyState(s) ? 0 : fragOfFree(Space.Shared.freeMilliOf(s));
+        }
+      }
+    }
+    wholeOrder = new CandidateOrder[maxF + 1];
+    wholeOrder[0] = CandidateOrder.EMPTY;
+    for (int k = 1; k <= maxF; k++) {
+      List<CandidateOrder.Row> rows = new ArrayList<>();
+      for (int f = k; f <= maxF && wholeCapable; f++) {
+        double delta = frag ? nodeFrag[f - k] - nodeFrag[f] : 0;
+        double score = strategy.score(new Candidate(space.mode, 1, 0, f, f - k, delta));
+        rows.add(new CandidateOrder.Row(CandidateOrder.nodeBucket(f), score, CandidateOrder.NODE_BUCKET));
+      }
+      wholeOrder[k] = CandidateOrder.of(rows);
+    }
+    shareOrder =
+        new AtomicReferenceArray<>(
+            space.mode == GpuMode.SHARED ? Space.Shared.MILLI_BUCKETS * Space.Shared.MEM_BUCKETS : 0);
+  }
+
+  /** Whether these tables are what a build from {@code maxF} and {@code global} would give. */
+  boolean builtFrom(int maxF, double[] global) {
+    return this.maxF == maxF
+        && (source == global || Arrays.equals(weights, groupWeights(global)));
+  }
+
+  /** Fragmentation of a partly used SHARED GPU with {@code freeMilli} free, in milli. */
+  double fragOfFree(double freeMilli) {
+    double f = wholeWSum * freeMilli;
+    for (int b = 1; b < SHARE_CLASSES; b++) {
+      if (freeMilli < b * Space.Shared.MILLI_STEP) {
+        f += shareW[b] * freeMilli;
+      }
+    }
+    return f;
+  }
+
+  /**
+   * The candidate order for a share. Orders are cached per <em>shape class</em>: milli rounded
+   * down to 25 and memory rounded down to 1/16 of the GPU, at most {@code MILLI_BUCKETS} × {@code MEM_BUCKETS} =
+   * 41 × 17 classes. The
+   * candidate states of a class are those that may fit its lower bounds, a superset of those that
+   * fit any share of the class, so no capacity is missed; the exact fit is checked on the word.
+   * Scores use the class's representative amounts.
+   */
+  CandidateOrder shareOrder(int milli, long memMiB) {
+    Space.Shared sh = (Space.Shared) space;
+    int milliClass = milli / Space.Shared.MILLI_STEP;
+    int memClass = (int) Math.min(16, memMiB * 16 / sh.memoryMiB);
+    int key = milliClass * Space.Shared.MEM_BUCKETS + memClass;
+    CandidateOrder o = shareOrder.get(key);
+    if (o == null) {
+      o = buildShareOrder(milliClass, memClass);
+      shareOrder.lazySet(key, o); // idempotent: racing builders compute the same order
+    }
+    return o;
+  }
+
+  private CandidateOrder buildShareOrder(int milliClass, int memClass) {
+    Space.Shared sh = (Space.Shared) space;
+    int milliLow = milliClass * Space.Shared.MILLI_STEP;
+    long memLow = (memClass * sh.memoryMiB + 15) / 16;
+    int milli = Math.min(1000, milliLow + Space.Shared.MILLI_STEP / 2);
+    long memMiB = memLow;
+    boolean frag = strategy.usesFragmentation();
+    List<CandidateOrder.Row> rows = new ArrayList<>();
+    double memAfterEmpty = (double) (sh.memoryMiB - memMiB) / sh.memoryMiB;
+    for (int s = 0; s < gpuFrag.length; s++) {
+      if (space.isEmptyState(s)) {
+        continue; // empty GPUs are found through the node buckets
+      }
+      int milliBucket = s / Space.Shared.MEM_BUCKETS;
+      int memBucket = s % Space.Shared.MEM_BUCKETS;
+      int maxFreeMilli =
+          milliBucket == Space.Shared.MILLI_BUCKETS - 1
+              ? 1000
+              : milliBucket * Space.Shared.MILLI_STEP + Space.Shared.MILLI_STEP - 1;
+      long maxFreeMem =
+          memBucket == 16 ? sh.memoryMiB : ((memBucket + 1) * sh.memoryMiB + 15) / 16 - 1;
+      if (maxFreeMilli < milliLow || maxFreeMem < memLow) {
+        continue;
+      }
+      double freeMilli = Space.Shared.freeMilliOf(s);
+      double afterMilli = Math.max(0, freeMilli - milli);
+      double afterMem = Math.max(0, Space.Shared.freeMemFractionOf(s) - (double) memMiB / sh.memoryMiB);
+      double delta = frag ? fragOfFree(afterMilli) - fragOfFree(freeMilli) : 0;
+      double score =
+          strategy.score(
+              new Candidate(
+                  space.mode,
+                  space.freeFraction(s),
+                  Math.min(afterMilli / 1000, afterMem),
+                  -1,
+                  -1,
+                  delta));
+      rows.add(new CandidateOrder.Row(s, score, CandidateOrder.GPU_STATE));
+    }
+    for (int f = 1; f <= maxF; f++) {
+      double delta =
+          frag ? fragOfFree(1000 - milli) + nodeFrag[f - 1] - nodeFrag[f] : 0;
+      double score =
+          strategy.score(
+              new Candidate(
+                  space.mode, 1, Math.min((1000 - milli) / 1000.0, memAfterEmpty), f, f - 1, delta));
+      rows.add(new CandidateOrder.Row(CandidateOrder.nodeBucket(f), score, CandidateOrder.NODE_BUCKET));
+    }
+    // Last of all, the empty state itself: a GPU that a placement has just taken part of is
+    // still indexed as empty until that placement re-indexes it, while a stale-bucket cleanup
+    // may already have moved its node to a bucket without empty GPUs. Sequentially this entry
+    // finds nothing the node buckets did not (an empty GPU is reached through its node first).
+    rows.add(new CandidateOrder.Row(space.state(0L), Double.MAX_VALUE, CandidateOrder.LAST_RESORT));
+    return CandidateOrder.of(rows);
+  }
+
+  /** The share class of an amount: milli rounded up to the bucket (as {@link Mix#shareClass}). */
+  private static int shareClass(int milli) {
+    return Mix.shareClass(milli) - Mix.SHARE_BASE;
+  }
+
+  /**
+   * The group's weights over the mix classes it can serve (see the class comment), normalized; a
+   * prior (a few common shapes, equally) if the mix has none of them yet.
+   */
+  double[] groupWeights(double[] global) {
+    double[] w;
+    if (space instanceof MigSpace mig) {
+      w = new double[mig.profiles.length];
+      for (int p = 0; p < w.length; p++) {
+        w[p] = global[mixClasses[p]];
+      }
+      if (sum(w) == 0) {
+        Arrays.fill(w, 1);
+      }
+    } else {
+      w = new double[WHOLE_CLASSES + SHARE_CLASSES];
+      for (int k = 0; k < WHOLE_CLASSES; k++) {
+        w[k] = global[Mix.WHOLE_BASE + k];
+      }
+      if (space.mode == GpuMode.SHARED) {
+        for (int b = 0; b < SHARE_CLASSES; b++) {
+          w[WHOLE_CLASSES + b] = global[Mix.SHARE_BASE + b];
+        }
+      }
+      if (sum(w) == 0) {
+        if (space.mode == GpuMode.SHARED) {
+          w[0] = 1; // one whole GPU
+          w[WHOLE_CLASSES + shareClass(100)] = 1;
+          w[WHOLE_CLASSES + shareClass(250)] = 1;
+          w[WHOLE_CLASSES + shareClass(500)] = 1;
+        } else {
+          w[1 - 1] = 1; // gangs of 1, 2, 4 and 8 GPUs
+          w[2 - 1] = 1;
+          w[4 - 1] = 1;
+          w[8 - 1] = 1;
+        }
+      }
+    }
+    double s = sum(w);
+    for (int i = 0; i < w.length; i++) {
+      w[i] /= s;
+    }
+    return w;
+  }
+
+  private static double sum(double[] a) {
+    double s = 0;
+    for (double v : a) {
+      s += v;
+    }
+    return s;
+  }
+
+  /** Fragmented milli of one GPU given its word and, for empty GPUs, its node's free count. */
+  double fragmentedMilli(long word, int nodeFree) {
+    if (word == 0 && wholeCapable) {
+      return nodeFree <= 0 || nodeFree > maxF ? 0 : nodeFrag[nodeFree] / nodeFree;
+    }
+    if (space instanceof MigSpace) {
+      return gpuFrag[space.state(word)];
+    }
+    if (space.mode == GpuMode.SHARED) {
+      double free = 1000 - Space.Shared.milliUsed(word);
+      return Math.min(free, fragOfFree(free));
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,126 @@
+package io.gpusched.core;
+
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Walks a {@link CandidateOrder} over a group's index, yielding candidates in strategy order: the
+ * lowest index of the best non-empty tie group, then the next. One cursor per search, used by one
+ * thread; it reads the index without locks and may yield stale candidates (the caller checks each
+ * by its word).
+ */
+@EnginePart
+final class GroupCursor {
+  final Group group;
+  final CandidateOrder order;
+  final Bits gpuFilter;
+  final Bits nodeFilter;
+  /** The request shape within the group: the MIG profile index, else -1. */
+  final int shape;
+  private int tie;
+  private int from;
+  int entry = -1;
+  int index;
+
+  GroupCursor(Group group, CandidateOrder order, Bits[] filter, int shape) {
+    this.group = group;
+    this.order = order;
+    this.shape = shape;
+    this.gpuFilter = filter[0];
+    this.nodeFilter = filter[1];
+  }
+
+  /**
+   * Next set bit of each entry of the current tie group (when it has more than one entry), so
+   * that moving on after a failed candidate searches only the entry that produced it.
+   */
+  private int @Nullable [] pos;
+
+  /** Moves to the next candidate (lowest index of the best non-empty tie group). */
+  boolean next() {
+    int[] entries = order.entries();
+    while (tie < entries.length) {
+      int end = order.tieEnd()[tie];
+      if (end - tie == 1) {
+        int i = search(entries[tie], from);
+        if (i >= 0) {
+          entry = tie;
+          index = i;
+          from = i + 1;
+          return true;
+        }
+      } else {
+        int[] p = pos;
+        // Node buckets are read from the most free down: a placement moves a node one bucket
+        // down (setting the lower bit before clearing the higher), so a node moving meanwhile is
+        // seen in one of the two. GPU states are read in id order, which is breadth-first from
+        // the empty GPU: a placement moves a GPU to a higher id, set before the old is cleared.
+        boolean down = CandidateOrder.isNodeBucket(entries[tie]);
+        if (p == null && (entry < tie || entry >= end)) {
+          // entering this tie group: the lowest index over its entries, nothing stored (most
+          // placements succeed on their first candidate)
+          int best = Integer.MAX_VALUE;
+          int bestEntry = -1;
+          for (int k = 0; k < end - tie; k++) {
+            int e = down ? end - 1 - k : tie + k;
+            int i = search(entries[e], 0);
+            if (i >= 0 && i < best) {
+              best = i;
+              bestEntry = e;
+            }
+          }
+          if (bestEntry >= 0) {
+            entry = bestEntry;
+            index = best;
+            return true;
+          }
+        } else {
+          if (p == null) { // the first candidate failed: remember every entry's position
+            p = new int[end - tie];
+            for (int k = 0; k < end - tie; k++) {
+              int e = down ? end - 1 - k : tie + k;
+              p[e - tie] = e == entry ? search(entries[e], index + 1) : search(entries[e], index);
+            }
+            pos = p;
+          } else { // only the consumed entry moves on
+            p[entry - tie] = search(entries[entry], index + 1);
+          }
+          int best = Integer.MAX_VALUE;
+          int bestEntry = -1;
+          for (int k = 0; k < p.length; k++) {
+            if (p[k] >= 0 && p[k] < best) {
+              best = p[k];
+              bestEntry = tie + k;
+            }
+          }
+          if (bestEntry >= 0) {
+            entry = bestEntry;
+            index = best;
+            return true;
+          }
+          pos = null;
+        }
+      }
+      tie = end;
+      from = 0;
+      entry = -1;
+    }
+    return false;
+  }
+
+  private int search(int ent, int fromIndex) {
+    boolean node = CandidateOrder.isNodeBucket(ent);
+    Bits bits = node ? group.index.nodesByFree[CandidateOrder.freeOf(ent)] : group.index.byState[ent];
+    if (!bits.maybeNonEmpty()) {
+      return -1;
+    }
+    return bits.nextSetBit(fromIndex, node ? nodeFilter : gpuFilter);
+  }
+
+  double score() {
+    return order.scores()[entry];
+  }
+
+  int entryValue() {
+    return order.entries()[entry];
+  }
+}

@@ -1,0 +1,249 @@
+package io.gpusched.core;
+
+import io.gpusched.Allocation;
+import io.gpusched.GpuMode;
+import io.gpusched.GpuModel;
+import io.gpusched.GpuSpec;
+import io.gpusched.NodeRemoval;
+import io.gpusched.NodeSpec;
+import io.gpusched.NodeState;
+import io.gpusched.PlacementStrategy;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Node management of the engine: adding, cordoning and removing nodes. Every change runs under one
+ * monitor that placements never take, so management calls are serialized among themselves and
+ * never block a placement. Node lists are published by volatile writes (copy on write).
+ *
+ * <p><b>Linearization points.</b> {@code addNode}: the node's bits set in the schedulability
+ * filters (its GPUs are indexed as empty before). {@code setNodeState}: the write of the node's
+ * state (filters follow; a placement already past its eligibility check may still land, and is
+ * ordered before the change). {@code removeNode}: the write of the {@code removed} flag; a
+ * placement publishing after it backs out, one published before it is reported lost (forced) or
+ * makes the removal fail (not forced).
+ */
+@EnginePart
+final class NodeManagement {
+  private static final Logger log = LoggerFactory.getLogger(NodeManagement.class);
+
+  private final Object monitor = new Object();
+  private final GroupDirectory directory;
+  private final PlacementStrategy strategy;
+  private final Mix mix;
+  private final Map<String, NodeEntry> nodes = new ConcurrentHashMap<>();
+
+  /** Nodes in the order they were added; replaced (copy on write) under the monitor. */
+  volatile List<NodeEntry> order = List.of();
+
+  private volatile Probe probe = Probe.NONE;
+
+  NodeManagement(GroupDirectory directory, PlacementStrategy strategy, Mix mix) {
+    this.directory = directory;
+    this.strategy = strategy;
+    this.mix = mix;
+  }
+
+  /** Test seam: installs a probe on the management path and every group (see {@link Probe}). */
+  void probe(Probe p) {
+    synchronized (monitor) {
+      probe = p;
+      for (Group g : directory.all) {
+        g.probe = p;
+      }
+    }
+  }
+
+  void addNode(NodeSpec spec) {
+    Objects.requireNonNull(spec, "node");
+    synchronized (monitor) {
+      if (nodes.containsKey(spec.id())) {
+        throw new IllegalArgumentException("node " + spec.id() + " already exists");
+      }
+      for (GpuSpec g : spec.gpus()) {
+        GpuModel known = directory.models.get(g.model().name());
+        if (known != null && !known.equals(g.model())) {
+          throw new IllegalArgumentException(
+              "GPU model name " + g.model().name() + " is already used with a different definition");
+        }
+      }
+      NodeEntry node = new NodeEntry(spec);
+      Map<String, List<Integer>> byGroup = new LinkedHashMap<>();
+      for (int i = 0; i < spec.gpus().size(); i++) {
+        byGroup.computeIfAbsent(groupKey(spec.gpus().get(i)), k -> new ArrayList<>()).add(i);
+      }
+      List<Group> touched = new ArrayList<>();
+      List<GroupNode> groupNodes = new ArrayList<>();
+      for (var e : byGroup.entrySet()) {
+        GpuSpec first = spec.gpus().get(e.getValue().get(0));
+        Group g = directory.byKey.get(e.getKey());
+        if (g == null) {
+          g = newGroup(e.getKey(), first);
+        }
+        List<GpuSlot> slots = new ArrayList<>();
+        int local = g.nextGpuLocal();
+        for (int idx : e.getValue()) {
+          GpuSlot s = new GpuSlot(node, spec.gpus().get(idx), g, local++);
+          node.gpus[idx] = s;
+          slots.add(s);
+        }
+        groupNodes.add(g.addNode(node, slots));
+        g.ensureTables(strategy, directory.currentWeights); // a no-op unless a new group or a larger node
+        touched.add(g);
+      }
+      for (GpuSpec g : spec.gpus()) {
+        directory.models.putIfAbsent(g.model().name(), g.model());
+      }
+      directory.publish();
+      nodes.put(spec.id(), node);
+      var nodeList = new ArrayList<>(order);
+      nodeList.add(node);
+      order = List.copyOf(nodeList);
+      for (GroupNode gn : groupNodes) {
+        gn.group.setSchedulable(gn, true);
+      }
+      log.debug("added node {} with {} GPUs in {} groups", spec.id(), spec.gpus().size(), touched.size());
+    }
+  }
+
+  private static String groupKey(GpuSpec g) {
+    String key = g.model().name() + "|" + g.mode();
+    return g.mode() == GpuMode.MIG_STATIC ? key + "|" + g.staticInstances() : key;
+  }
+
+  private Group newGroup(String key, GpuSpec first) {
+    GpuModel model = first.model();
+    Space space =
+        switch (first.mode()) {
+          case WHOLE -> new Space.Whole(model);
+          case SHARED -> new Space.Shared(model);
+          case MIG_DYNAMIC -> new MigSpace.Dynamic(model);
+          case MIG_STATIC -> new MigSpace.Static(model, first.staticInstances());
+        };
+    int[] classes = new int[0];
+    if (space instanceof MigSpace mig) {
+      classes = new int[mig.profiles.length];
+      for (int p = 0; p < classes.length; p++) {
+        classes[p] = mix.migClass(model.name(), mig.profiles[p].name());
+      }
+      if (mix.isFixed()) {
+        // (a learned mix's weights belong to the relearn: a read-and-write-back here could
+        // overwrite newer weights with older ones)
+        directory.tableWeights = mix.weights();
+      }
+    }
+    Group g = new Group(key, space, classes);
+    g.probe = probe;
+    directory.add(g);
+    return g;
+  }
+
+  void setNodeState(String nodeId, NodeState state) {
+    Objects.requireNonNull(state, "state");
+    synchronized (monitor) {
+      NodeEntry node = require(nodeId);
+      node.state = state;
+      for (GroupNode gn : groupNodes(node)) {
+        gn.group.setSchedulable(gn, node.schedulable());
+      }
+    }
+  }
+
+  NodeRemoval removeNode(String nodeId, boolean force) {
+    synchronized (monitor) {
+      NodeEntry node = require(nodeId);
+      node.removed = true; // placements publishing from now on back out (see publish)
+      List<GroupNode> gns = groupNodes(node);
+      for (GroupNode gn : gns) {
+        gn.group.setSchedulable(gn, false);
+      }
+      List<Allocation> lost = new ArrayList<>();
+      if (!force) {
+        for (AllocationImpl a : node.holders()) {
+          if (a.state.get() == AllocationImpl.ACTIVE || a.state.get() == AllocationImpl.PENDING) {
+            node.removed = false;
+            for (GroupNode gn : gns) {
+              gn.group.setSchedulable(gn, node.schedulable());
+            }
+            throw new IllegalStateException(
+                "node " + nodeId + " has active allocations; drain it or remove it with force");
+          }
+        }
+      } else {
+        for (AllocationImpl a : node.holders()) {
+          for (; ; ) {
+            int st = a.state.get();
+            if (st == AllocationImpl.ACTIVE) {
+              if (a.state.compareAndSet(st, AllocationImpl.LOST)) {
+                lost.add(a);
+                GiveBack.releaseElsewhere(a, node);
+                break;
+              }
+            } else if (st == AllocationImpl.PENDING) {
+              if (a.state.compareAndSet(st, AllocationImpl.ABORTED)) {
+                break;
+              }
+            } else {
+              break;
+            }
+          }
+        }
+      }
+      nodes.remove(nodeId);
+      var nodeList = new ArrayList<>(order);
+      nodeList.remove(node);
+      order = List.copyOf(nodeList);
+      // After the order: a placement that no longer counts the node (and so may throw "could
+      // never fit") is followed by a nodes() call that no longer lists it either.
+      for (GroupNode gn : gns) {
+        gn.group.removeNode(gn); // no longer counted by the "could ever host" checks
+        gn.group.ensureTables(strategy, directory.currentWeights);
+      }
+      if (!lost.isEmpty()) {
+        log.warn("node {} removed with {} active allocations; reported as lost", nodeId, lost.size());
+      }
+      return new NodeRemoval(nodeId, lost);
+    }
+  }
+
+  NodeEntry require(String nodeId) {
+    Objects.requireNonNull(nodeId, "nodeId");
+    NodeEntry n = nodes.get(nodeId);
+    if (n == null) {
+      throw new IllegalArgumentException("unknown node " + nodeId);
+    }
+    return n;
+  }
+
+  static List<GroupNode> groupNodes(NodeEntry node) {
+    List<GroupNode> out = new ArrayList<>();
+    for (GpuSlot s : node.gpus) {
+      if (!out.contains(s.groupNode)) {
+        out.add(s.groupNode);
+      }
+    }
+    return out;
+  }
+
+  List<NodeSpec> nodes() {
+    return order.stream().map(n -> n.spec).toList();
+  }
+
+  List<Allocation> allocations(String nodeId) {
+    NodeEntry node = require(nodeId);
+    List<Allocation> out = new ArrayList<>();
+    for (AllocationImpl a : node.holders()) {
+      if (a.isActive()) {
+        out.add(a);
+      }
+    }
+    out.sort((x, y) -> Long.compare(x.id(), y.id()));
+    return out;
+  }
+}

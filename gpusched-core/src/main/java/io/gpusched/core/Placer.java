@@ -1,0 +1,448 @@
+package io.gpusched.core;
+
+import io.gpusched.Constraints;
+import io.gpusched.GpuDemand;
+import io.gpusched.GpuMode;
+import io.gpusched.PlacementRequest;
+import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The placement path of the engine: pick the eligible groups, search their index, take the chosen
+ * capacity by CAS, reserve host resources, publish the allocation. Lock-free: no lock of any kind;
+ * every loop here repeats only because another thread changed a word, opened or closed an index
+ * window, or removed a node (each of which is progress). Stateless apart from the cluster's
+ * directory; called concurrently by any number of threads.
+ *
+ * <p><b>Linearization points.</b>
+ * <ul>
+ *   <li>A single-GPU placement (MIG instance, share, one whole GPU): the successful CAS of the GPU
+ *       word, provided the host reservation that follows succeeds (the host word's CAS belongs to
+ *       the same placement: it is reserved only for GPUs already held, so it never makes another
+ *       request fail; if it fails the GPU is given back inside a window and the search goes on).
+ *   <li>A placement that finds nothing: the end of its last search, which is trusted only if no
+ *       index window of the searched groups opened or closed during it and every window still open
+ *       was tried by its real word ({@link #placeOne}).
+ *   <li>A gang (whole GPUs with {@code count > 1}) is <em>not</em> linearizable: it takes GPU by
+ *       GPU and rolls back (see docs/placement.md, "Proof").
+ *   <li>Publication: the allocation's state CAS from PENDING to ACTIVE, after it is registered on
+ *       its GPUs and no node was seen removed (Dekker-style against node removal, which writes the
+ *       {@code removed} flag before it reads the registrations).
+ * </ul>
+ */
+@EnginePart
+final class Placer {
+  private final GroupDirectory directory;
+
+  Placer(GroupDirectory directory) {
+    this.directory = directory;
+  }
+
+  /** The groups that may host the demand; throws if no node of the cluster ever could. */
+  Group[] eligibleGroups(GpuDemand demand, Constraints c) {
+    Group[] candidates = directory.candidates(demand);
+    Group[] out = candidates;
+    int n = 0;
+    for (int i = 0; i < candidates.length; i++) {
+      Group g = candidates[i];
+      if (c.allowsModel(g.space.model.name()) && canEverHost(g, demand)) {
+        if (out != candidates) {
+          out[n] = g;
+        }
+        n++;
+      } else if (out == candidates) {
+        out = Arrays.copyOf(candidates, candidates.length);
+        n = i;
+      }
+    }
+    if (n == 0) {
+      throw new IllegalArgumentException(whyNot(demand, c));
+    }
+    if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
+      long total = 0;
+      for (int i = 0; i < n; i++) {
+        total += out[i].liveGpus; // removed nodes do not count
+      }
+      if (w.count() > total) {
+        throw new IllegalArgumentException(
+            "request for " + w.count() + " whole GPUs exceeds the " + total
+                + " eligible GPUs of the cluster");
+      }
+    }
+    return n == out.length ? out : Arrays.copyOf(out, n);
+  }
+
+  /** Whether some node not removed could host the demand if it were empty (cordoned ones count). */
+  private static boolean canEverHost(Group g, GpuDemand demand) {
+    if (g.liveGpus == 0) {
+      return false; // every node of the group was removed
+    }
+    if (demand instanceof GpuDemand.Share s) {
+      return s.memoryMiB() <= g.space.model.memoryMiB();
+    }
+    if (demand instanceof GpuDemand.Whole w && (w.sameNode() || w.count() == 1)) {
+      return w.count() <= g.maxNodeGpus;
+    }
+    return true;
+  }
+
+  private String whyNot(GpuDemand demand, Constraints c) {
+    String models = c.gpuModels().isEmpty() ? "any model" : "models " + c.gpuModels();
+    if (demand instanceof GpuDemand.Mig m) {
+      var known = new java.util.TreeSet<String>();
+      for (Group g : directory.all) {
+        if (g.space instanceof MigSpace mig
+            && g.liveGpus > 0
+            && c.allowsModel(g.space.model.name())) {
+          for (int p = 0; p < mig.profiles.length; p++) {
+            if (mig.feasible[p][0] != 0) {
+              known.add(mig.profiles[p].name());
+            }
+          }
+        }
+      }
+      return "unknown MIG profile " + m.profile() + " for " + models
+          + " among the cluster's MIG GPUs; known profiles: " + known;
+    }
+    if (demand instanceof GpuDemand.Share s) {
+      return "no SHARED GPU of " + models + " has " + s.memoryMiB() + " MiB of memory for a share";
+    }
+    GpuDemand.Whole w = (GpuDemand.Whole) demand;
+    return "no node has " + w.count() + " WHOLE or SHARED GPUs of " + models
+        + (w.sameNode() ? " on one node" : "");
+  }
+
+  /**
+   * Places a single-node demand: a MIG instance, a share, or whole GPUs on one node.
+   *
+   * <p>A walk of the index that finds nothing is followed by a direct try of every GPU and node
+   * announced in an open index window (see {@link GroupIndex#windows}), and is trusted only if no window
+   * opened or closed meanwhile. Then every window that overlapped the search was open all along and
+   * was tried by its real word, and every other GPU was indexed under a class at most as occupied
+   * as its word (a clear happens only inside a window; a release stays inside one until its index
+   * is repaired), so the miss holds at the instant the search ended up to operations that
+   * overlapped it entirely. Nothing here waits for another thread: a repeated walk means another
+   * thread opened or closed a window, that is, made progress (lock-free).
+   */
+  @Nullable Reservation placeOne(
+      Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
+    for (; ; ) {
+      long stamp = moves(groups);
+      Reservation r = searchOnce(groups, demand, cpu, mem, c);
+      if (r == null) {
+        r = searchWindows(groups, demand, cpu, mem, c);
+      }
+      if (r != null || moves(groups) == stamp) {
+        return r;
+      }
+    }
+  }
+
+  /** Tries, by their real words, the GPUs and nodes announced in the groups' open windows. */
+  private @Nullable Reservation searchWindows(
+      Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
+    for (Group g : groups) {
+      Bits[] filter = null;
+      for (IndexWindows.Chunk ch = g.index.windows.head; ch != null; ch = ch.next.get()) {
+        for (int i = 0; i < IndexWindows.CHUNK; i++) {
+          Object o = ch.cells.get(i);
+          if (o == null) {
+            continue;
+          }
+          if (filter == null) {
+            filter = g.filterFor(c);
+          }
+          Reservation r = tryAnnounced(g, o, filter, demand, cpu, mem);
+          if (r != null) {
+            return r;
+          }
+        }
+      }
+    }
+    return null;
+  }
+
+  private @Nullable Reservation tryAnnounced(
+      Group g, Object o, Bits[] filter, GpuDemand demand, long cpu, long mem) {
+    GroupNode gn = o instanceof GpuSlot s ? s.groupNode : (GroupNode) o;
+    if (gn == null || !gn.node.schedulable() || !filter[1].get(gn.local)) {
+      return null;
+    }
+    if (demand instanceof GpuDemand.Whole w) {
+      return gn.countFree() >= w.count()
+          ? takeEmpty(gn, w.count(), g.space.wholeDelta(), cpu, mem)
+          : null;
+    }
+    int shape = demand instanceof GpuDemand.Mig m ? ((MigSpace) g.space).profileIndex(m.profile()) : -1;
+    if (o instanceof GpuSlot s) {
+      return filter[0].get(s.local) ? tryGpu(g, s, shape, demand, cpu, mem) : null;
+    }
+    for (GpuSlot s : gn.gpus) { // a node's free count moved: its empty GPUs may host a share
+      Reservation r = filter[0].get(s.local) ? tryGpu(g, s, shape, demand, cpu, mem) : null;
+      if (r != null) {
+        return r;
+      }
+    }
+    return null;
+  }
+
+  private static long moves(Group[] groups) {
+    long sum = 0;
+    for (Group g : groups) {
+      sum += g.index.moves.sum();
+    }
+    return sum;
+  }
+
+  private @Nullable Reservation searchOnce(
+      Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
+    if (groups.length == 1) {
+      GroupCursor cur = cursor(groups[0], demand, c);
+      while (cur.next()) {
+        Reservation r = attempt(cur, demand, cpu, mem);
+        if (r != null) {
+          return r;
+        }
+      }
+      return null;
+    }
+    GroupCursor[] cursors = new GroupCursor[groups.length];
+    boolean[] live = new boolean[groups.length];
+    for (int i = 0; i < groups.length; i++) {
+      cursors[i] = cursor(groups[i], demand, c);
+      live[i] = cursors[i].next();
+    }
+    for (; ; ) {
+      int best = -1;
+      for (int i = 0; i < cursors.length; i++) {
+        if (live[i] && (best < 0 || cursors[i].score() < cursors[best].score())) {
+          best = i;
+        }
+      }
+      if (best < 0) {
+        return null;
+      }
+      Reservation r = attempt(cursors[best], demand, cpu, mem);
+      if (r != null) {
+        return r;
+      }
+      live[best] = cursors[best].next();
+    }
+  }
+
+  private GroupCursor cursor(Group g, GpuDemand demand, Constraints c) {
+    DecisionTables t = g.tables;
+    CandidateOrder order;
+    int shape = -1;
+    if (demand instanceof GpuDemand.Mig m) {
+      shape = ((MigSpace) g.space).profileIndex(m.profile());
+      order = t.migOrder[shape];
+    } else if (demand instanceof GpuDemand.Share s) {
+      order = t.shareOrder(s.milliGpu(), s.memoryMiB());
+    } else {
+      int k = ((GpuDemand.Whole) demand).count();
+      order = k < t.wholeOrder.length ? t.wholeOrder[k] : CandidateOrder.EMPTY;
+    }
+    return new GroupCursor(g, order, g.filterFor(c), shape);
+  }
+
+  /** Tries the cursor's current candidate. Returns the reservation, or null to move on. */
+  private @Nullable Reservation attempt(GroupCursor cur, GpuDemand demand, long cpu, long mem) {
+    Group g = cur.group;
+    int ent = cur.entryValue();
+    if (!CandidateOrder.isNodeBucket(ent)) {
+      GpuSlot gpu = g.gpu(cur.index);
+      if (gpu == null) {
+        return null;
+      }
+      if (!gpu.node.schedulable()) {
+        return null;
+      }
+      g.hook(ProbePoint.CANDIDATE, gpu);
+      if (g.space.state(gpu.word()) != ent) {
+        g.index.staleGpu(gpu, ent); // the index lagged behind a change: heal it, then try the GPU as it is
+      }
+      return tryGpu(g, gpu, cur.shape, demand, cpu, mem);
+    }
+    GroupNode gn = g.node(cur.index);
+    if (gn == null || !gn.node.schedulable()) {
+      return null;
+    }
+    int f = CandidateOrder.freeOf(ent);
+    int actual = gn.countFree();
+    if (actual != f) {
+      g.index.staleNode(gn, f);
+    }
+    if (demand instanceof GpuDemand.Share) {
+      // The node was indexed with an empty GPU; a placement may have taken part of it since and
+      // not yet re-indexed it (its old class is the only witness meanwhile), so try each GPU as it
+      // is now. Sequentially the first that fits is the first empty one.
+      for (GpuSlot gpu : gn.gpus) {
+        Reservation r = tryGpu(g, gpu, -1, demand, cpu, mem);
+        if (r != null) {
+          return r;
+        }
+      }
+      return null;
+    }
+    int k = ((GpuDemand.Whole) demand).count();
+    if (actual < k) {
+      return null;
+    }
+    return takeEmpty(gn, k, g.space.wholeDelta(), cpu, mem);
+  }
+
+  /**
+   * Tries one GPU for a MIG instance or a share, as its word is now. The CAS is retried for as
+   * long as the GPU still fits: each failed CAS means another placement or release changed the
+   * word (lock-free), so churn on the GPU cannot make a placement give up on capacity that stayed
+   * free. Host resources are reserved only after the GPU is taken (see {@link #reserveHostFor}).
+   */
+  private static @Nullable Reservation tryGpu(
+      Group g, GpuSlot gpu, int shape, GpuDemand demand, long cpu, long mem) {
+    if (!gpu.node.hostMayFit(cpu, mem)) {
+      return null;
+    }
+    DecisionTables t = g.tables; // one table for both the delta and its position
+    long w = gpu.word();
+    for (; ; ) {
+      int s = g.space.state(w);
+      long delta = deltaOnState(t, g, shape, demand, s, w);
+      if (delta == 0) {
+        return null;
+      }
+      g.hook(ProbePoint.BEFORE_CAS, gpu);
+      if (gpu.cas(w, w + delta)) {
+        g.index.onChange(gpu, w, w + delta);
+        Reservation r = new Reservation(1);
+        r.add(gpu, delta, cpu, mem, shape >= 0 ? t.choice[shape][s] : -1);
+        return reserveHostFor(r, gpu.node, cpu, mem);
+      }
+      w = gpu.word();
+    }
+  }
+
+  /**
+   * Reserves host resources for GPUs already taken, or gives the GPUs back. Taking the GPUs first
+   * means that host resources are only ever held by placements that hold their GPUs, so a host
+   * reservation never makes another request fail: it belongs to a placement that will be published
+   * (a request refused for host resources was refused by real allocations).
+   */
+  private static @Nullable Reservation reserveHostFor(
+      Reservation r, NodeEntry node, long cpu, long mem) {
+    if (node.reserveHost(cpu, mem)) {
+      r.slots[0].group.hook(ProbePoint.HOST_HELD, r.slots[0]);
+      return r;
+    }
+    for (int i = 0; i < r.n; i++) {
+      r.slots[i].group.index.release(r.slots[i], r.deltas[i]);
+    }
+    return null;
+  }
+
+  /**
+   * Takes {@code k} empty GPUs of a node, all or none: the first {@code k} empty ones in index
+   * order, CASed in that order; a CAS that fails rolls back all taken and plans again, until the
+   * node has fewer than {@code k} empty GPUs (each new plan follows another placement's CAS, so
+   * this is lock-free, and a placement stays on the node it chose while it fits). Because
+   * every gang takes a node's GPUs in the same order, of two gangs racing for the same GPUs the one
+   * that takes the lowest contested GPU first cannot be made to fail by the other: two 8-GPU gangs
+   * on an empty 8-GPU node never both fail. Host resources are reserved after the GPUs are taken.
+   */
+  private static @Nullable Reservation takeEmpty(
+      GroupNode gn, int k, long delta, long cpu, long mem) {
+    if (!gn.node.hostMayFit(cpu, mem)) {
+      return null;
+    }
+    Group g = gn.group;
+    int owner = g.space.mode == GpuMode.SHARED ? -1 : 0;
+    GpuSlot[] plan = new GpuSlot[k];
+    for (; ; ) {
+      int n = 0;
+      for (GpuSlot gpu : gn.gpus) {
+        if (gpu.word() == 0) {
+          plan[n++] = gpu;
+          if (n == k) {
+            break;
+          }
+        }
+      }
+      if (n < k) {
+        return null;
+      }
+      Reservation r = new Reservation(k);
+      for (GpuSlot gpu : plan) {
+        if (!gpu.cas(0, delta)) {
+          break;
+        }
+        // every word change is followed by its changer's index update, rollbacks included: a
+        // reader may have re-indexed the node from the transient word (see Group)
+        g.index.onChange(gpu, 0, delta);
+        r.add(gpu, delta, r.n == 0 ? cpu : 0, r.n == 0 ? mem : 0, owner);
+        g.hook(ProbePoint.GANG_TOOK, gpu);
+      }
+      if (r.n == k) {
+        return reserveHostFor(r, gn.node, cpu, mem);
+      }
+      for (int i = 0; i < r.n; i++) {
+        g.index.release(r.slots[i], r.deltas[i]);
+      }
+      // another placement took a planned GPU first (progress): plan again on this node
+    }
+  }
+
+  private static long deltaOnState(
+      DecisionTables t, Group g, int p, GpuDemand demand, int state, long word) {
+    if (p >= 0) {
+      MigSpace mig = (MigSpace) g.space;
+      int c = t.choice[p][state];
+      return c < 0 ? 0 : mig.delta(p, c);
+    }
+    if (demand instanceof GpuDemand.Share s) {
+      Space.Shared sh = (Space.Shared) g.space;
+      return sh.fits(word, s.milliGpu(), s.memoryMiB())
+          ? Space.Shared.delta(s.milliGpu(), s.memoryMiB())
+          : 0;
+    }
+    return 0; // whole GPUs are taken through node buckets
+  }
+
+  /** Whole GPUs on any nodes: one at a time, rolled back unless all {@code count} are taken. */
+  @Nullable Reservation placeSpread(Group[] groups, int count, PlacementRequest request) {
+    long cpu = ceilDiv(request.cpuMillis(), count);
+    long mem = ceilDiv(request.memoryMiB(), count);
+    GpuDemand one = new GpuDemand.Whole(1, true);
+    Reservation all = new Reservation(count);
+    for (int i = 0; i < count; i++) {
+      Reservation r = placeOne(groups, one, cpu, mem, request.constraints());
+      if (r == null) {
+        GiveBack.undo(all);
+        return null;
+      }
+      all.add(r.slots[0], r.deltas[0], r.cpu[0], r.mem[0], r.owner[0]);
+    }
+    return all;
+  }
+
+  private static long ceilDiv(long x, int y) {
+    return x / y + (x % y == 0 ? 0 : 1); // no overflow, unlike (x + y - 1) / y
+  }
+
+  @Nullable AllocationImpl publish(Reservation r, PlacementRequest request, long id) {
+    AllocationImpl a =
+        new AllocationImpl(id, request, r.slots, r.deltas, r.cpu, r.mem, r.owner);
+    boolean removed = false;
+    for (int i = 0; i < r.n; i++) {
+      r.slots[i].register(a, r.owner[i]);
+    }
+    for (int i = 0; i < r.n; i++) {
+      removed |= r.slots[i].node.removed;
+    }
+    if (!removed && a.state.compareAndSet(AllocationImpl.PENDING, AllocationImpl.ACTIVE)) {
+      return a;
+    }
+    a.state.compareAndSet(AllocationImpl.PENDING, AllocationImpl.ABORTED);
+    GiveBack.undo(a);
+    return null;
+  }
+}
