@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A job as {@link DefaultScheduler} tracks it.
+ * A job as the scheduler tracks it.
  *
  * <p>The state is one {@link AtomicReference}: every transition is a compare-and-set, so of two
  * racing transitions exactly one wins. A thread that wins a transition out of a GPU-holding state
@@ -26,7 +26,7 @@ import org.jspecify.annotations.Nullable;
  */
 final class Job implements JobHandle {
 
-  final DefaultScheduler sched;
+  final JobTransitions transitions;
   final JobSpec spec;
   final long seq;
   final QueueState queue;
@@ -97,8 +97,8 @@ final class Job implements JobHandle {
   long lastIdleCheckMillis;
   long endBoundMillis = Long.MAX_VALUE;
 
-  Job(DefaultScheduler sched, JobSpec spec, long seq, QueueState queue, long nowMillis) {
-    this.sched = sched;
+  Job(JobTransitions transitions, JobSpec spec, long seq, QueueState queue, long nowMillis) {
+    this.transitions = transitions;
     this.spec = spec;
     this.seq = seq;
     this.queue = queue;
@@ -151,6 +151,14 @@ final class Job implements JobHandle {
     started.complete(this);
   }
 
+  /**
+   * The allocations of the latest start, whatever the state now (dispatcher bookkeeping; users see
+   * {@link #allocations()}).
+   */
+  List<Allocation> heldAllocations() {
+    return allocations;
+  }
+
   /** Releases every allocation of the current run; idempotent. */
   void releaseAllocations() {
     for (Allocation a : allocations) {
@@ -200,7 +208,7 @@ final class Job implements JobHandle {
       return Optional.empty();
     }
     long w = waitReason;
-    if (w < 0 || (w >>> 3) != sched.passes()) {
+    if (w < 0 || (w >>> 3) != transitions.passes()) {
       return Optional.of(PendingReason.QUEUED);
     }
     return Optional.of(REASONS[(int) (w & 7)]);
@@ -247,7 +255,7 @@ final class Job implements JobHandle {
     double c = accruedCost;
     long s = startedAtMillis;
     if (state.get().s().holdsGpus() && s >= 0) {
-      c += costPerMs * Math.max(0, sched.nowMillis() - s);
+      c += costPerMs * Math.max(0, transitions.nowMillis() - s);
     }
     return c;
   }
@@ -286,13 +294,13 @@ final class Job implements JobHandle {
             // Tell the host before the GPUs are free: a pass on another thread may hand them to
             // the next job right after the release. (The call never throws; the finally is a
             // second guard that the GPUs and the books follow the CAS whatever happens.)
-            sched.stopBeforeRelease(this, StopReason.CANCELLED);
+            transitions.stopBeforeRelease(this, StopReason.CANCELLED);
           }
         } finally {
           if (s.holdsGpus()) {
             releaseAllocations();
           }
-          sched.ended(this, s, JobState.CANCELLED, null);
+          transitions.ended(this, s, JobState.CANCELLED, null);
         }
         return true;
       }
@@ -329,7 +337,7 @@ final class Job implements JobHandle {
       if (cas(cur, to, run)) {
         endReason = reason;
         releaseAllocations();
-        sched.ended(this, s, to, why);
+        transitions.ended(this, s, to, why);
         return true;
       }
     }
@@ -367,7 +375,7 @@ final class Job implements JobHandle {
       endReason = "preempted: " + why;
     }
     releaseAllocations();
-    sched.preempted(this, why, requeue);
+    transitions.preempted(this, why, requeue);
     return true;
   }
 
@@ -417,13 +425,13 @@ final class Job implements JobHandle {
 
   @Override
   public void heartbeat() {
-    lastHeartbeatMillis = sched.nowMillis();
+    lastHeartbeatMillis = transitions.nowMillis();
   }
 
   @Override
   public void checkpoint(String ref) {
     checkpointRef = Objects.requireNonNull(ref, "ref");
-    checkpointAtMillis = sched.nowMillis();
+    checkpointAtMillis = transitions.nowMillis();
   }
 
   @Override
