@@ -11,14 +11,46 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one seam for changes of a job's state and allocations: applies the change, books it in the
- * {@link Ledger}, tells the host ({@link JobLauncher}) and emits the event.
+ * The one seam through which a job's state and allocations change: submit, start, stop
+ * requested, preempted, requeued, completed, failed, cancelled, lease expired, node lost, idle
+ * reclaimed. Each method applies the change, books it in the {@link Ledger} (and the {@link
+ * PendingLanes} and {@link JobBook}), tells the host through the {@link JobLauncher} and emits the
+ * {@link SchedulerEvent}.
+ *
+ * <h2>The state word</h2>
+ *
+ * A job's state, its run number, the reason of a stop in progress and its allocations live in its
+ * {@link Word}, whose fields and mutators are private to this class: nothing else can change a
+ * job's state. The state, run and reason are one immutable record in an {@link AtomicReference},
+ * replaced whole by one compare-and-set ({@link #commit}), so of two racing transitions exactly
+ * one wins and a stop can never finish with a reason older than its state. The allocations are
+ * written only by {@link #start}, before the CAS that makes the job RUNNING (a reader that sees the
+ * state sees them).
+ *
+ * <h2>Threads</h2>
+ *
+ * The host's reports ({@link #cancel}, {@link #end}, {@link #finishPreemption}), node loss ({@link
+ * #nodeLost}) and a drain's {@link #escalate} run on the caller's thread: the CAS, then the
+ * release of the GPUs (engine releases are thread-safe and idempotent), then a command that books
+ * the change on the dispatcher ({@link #onEnded}, {@link #onPreempted}). Everything else runs on
+ * the dispatcher. The order of events is the order of those commands.
+ *
+ * <h2>Where a journal attaches (issue 12)</h2>
+ *
+ * Every state change is one successful {@link #commit}; every change of allocations is in {@link
+ * #start} (set, or cleared when the CAS fails) and in the releases that follow a winning CAS. A
+ * durable journal records a transition right after {@link #commit} succeeds (the winning thread
+ * knows the job, the old and the new record), and the booking after it ({@link #onEnded}, {@link
+ * #onPreempted}, {@link #start}'s accounting) can be replayed from those records. Nothing is
+ * journaled yet.
  */
 final class JobTransitions {
 
@@ -54,6 +86,82 @@ final class JobTransitions {
     this.passes = passes;
   }
 
+  /**
+   * A job's state word: state, run and stop reason in one CAS-replaced record, and the allocations
+   * of its latest start. Its fields and mutators are private: only {@link JobTransitions} changes
+   * them; anyone in the package reads.
+   */
+  static final class Word {
+    /**
+     * A state, the run (attempt) it belongs to and, for a stop, why; replaced whole, so one CAS
+     * covers all three.
+     */
+    private record St(JobState s, int run, @Nullable StopReason why) {}
+
+    private final AtomicReference<St> state = new AtomicReference<>(new St(JobState.PENDING, 0, null));
+    private volatile List<Allocation> allocations = List.of();
+
+    JobState state() {
+      return state.get().s();
+    }
+
+    /** The current run number (0 before the first start). */
+    int run() {
+      return state.get().run();
+    }
+
+    /** The allocations while the job holds GPUs in run {@code run} (or any run), else none. */
+    List<Allocation> allocations(int run) {
+      St cur = state.get();
+      return cur.s().holdsGpus() && (run == Job.ANY_RUN || cur.run() == run) ? allocations : List.of();
+    }
+
+    /** The allocations of the latest start, whatever the state now. */
+    List<Allocation> held() {
+      return allocations;
+    }
+
+    @Override
+    public String toString() {
+      St cur = state.get();
+      return cur.s() + ", run " + cur.run();
+    }
+  }
+
+  /**
+   * The only write of a job's state: {@code cur} → {@code next} by CAS. The linearization point of
+   * every transition, and where a journal records it (see the class comment).
+   */
+  private static boolean commit(Word w, Word.St cur, Word.St next) {
+    return w.state.compareAndSet(cur, next);
+  }
+
+  /** CAS of the state within the current run, if {@code run} is it (or {@link Job#ANY_RUN}). */
+  private static boolean cas(Word w, Word.St cur, JobState to, int run) {
+    return cas(w, cur, to, run, cur.why());
+  }
+
+  private static boolean cas(Word w, Word.St cur, JobState to, int run, @Nullable StopReason why) {
+    return (run == Job.ANY_RUN || cur.run() == run) && commit(w, cur, new Word.St(to, cur.run(), why));
+  }
+
+  /** Releases every allocation of the job's latest start; idempotent. */
+  private static void release(Job j) {
+    for (Allocation a : j.word.allocations) {
+      a.release();
+    }
+  }
+
+  /** PENDING → RUNNING as a new run; returns the run number, or -1 if the job was not pending. */
+  private static int startRun(Word w) {
+    Word.St cur = w.state.get();
+    if (cur.s() != JobState.PENDING) {
+      return -1;
+    }
+    Word.St next = new Word.St(JobState.RUNNING, cur.run() + 1, null);
+    return commit(w, cur, next) ? next.run() : -1;
+  }
+
   long nowMillis() {
     return clock.millis();
   }
@@ -87,15 +195,16 @@ final class JobTransitions {
    * released, if the job was no longer pending (cancelled while it was being placed).
    */
   boolean start(Job j, List<Allocation> allocs, Ledger.Accounting acct, long now) {
-    j.allocations = allocs;
+    Word w = j.word;
+    w.allocations = allocs;
     long prevStart = j.startedAtMillis;
     j.startedAtMillis = now;
-    int run = j.startRun();
+    int run = startRun(w);
     if (run < 0) {
       for (Allocation a : allocs) {
         a.release();
       }
-      j.allocations = List.of();
+      w.allocations = List.of();
       j.startedAtMillis = prevStart;
       return false;
     }
@@ -118,7 +227,7 @@ final class JobTransitions {
       launcher.start(j.view(run));
     } catch (Throwable e) { // an Error, or a checked exception thrown sneakily, too
       log.warn("gpusched launcher failed to start {}", j, e);
-      j.end(JobState.FAILED, "launcher failed: " + e);
+      end(j, JobState.FAILED, "launcher failed: " + e, null, Job.ANY_RUN);
       loop.absorb(e);
     }
     // A nodeDown between the engine's place and account() above found no owner for the lost
@@ -145,7 +254,8 @@ final class JobTransitions {
    * @return false if the job was not RUNNING
    */
   boolean requestStop(Job v, StopReason why, long graceMillis, @Nullable Job forJob, long now) {
-    if (!v.beginPreemption(why)) {
+    Word.St cur = v.word.state.get(); // RUNNING → PREEMPTING; the launcher is called below
+    if (cur.s() != JobState.RUNNING || !cas(v.word, cur, JobState.PREEMPTING, Job.ANY_RUN, why)) {
       return false;
     }
     v.stopDeadlineMillis = now + graceMillis;
@@ -159,17 +269,27 @@ final class JobTransitions {
     if (graceMillis == 0) {
       // Released after this pass, so that the next pass offers the capacity to the preemptor
       // before anyone else (a release inside the pass would let later jobs take it).
-      loop.offer(v::finishPreemption);
+      loop.offer(() -> finishPreemption(v, Job.ANY_RUN));
     }
     return true;
   }
 
   /**
-   * Gives a stop in progress the drain's reason (so the job is requeued), in the caller's program
-   * order (any thread); false if the job is not PREEMPTING.
+   * Gives a stop in progress a new reason (a drain or node loss overtaking a preemption, so the job
+   * is requeued), in the caller's program order (any thread); false if the job is no longer
+   * PREEMPTING.
    */
   boolean escalate(Job j, StopReason why) {
-    return j.escalate(why);
+    Word w = j.word;
+    for (; ; ) {
+      Word.St cur = w.state.get();
+      if (cur.s() != JobState.PREEMPTING) {
+        return false;
+      }
+      if (cur.why() == why || cas(w, cur, JobState.PREEMPTING, Job.ANY_RUN, why)) {
+        return true;
+      }
+    }
   }
 
   /**
@@ -179,12 +299,12 @@ final class JobTransitions {
    */
   void drainStop(Job j, StopReason why, long deadlineMillis, long now) {
     long grace = Math.min(j.spec.gracePeriod().toMillis(), deadlineMillis);
-    if (j.escalate(why)) { // a drain always requeues, whatever began the stop
+    if (escalate(j, why)) { // a drain always requeues, whatever began the stop
       if (now + grace < j.stopDeadlineMillis) {
         j.stopDeadlineMillis = now + grace;
         safeStop(j, why, j.stopDeadlineMillis); // the host learns the earlier deadline
         if (grace == 0) {
-          loop.offer(j::finishPreemption);
+          loop.offer(() -> finishPreemption(j, Job.ANY_RUN));
         }
       }
     } else {
@@ -199,7 +319,7 @@ final class JobTransitions {
    * @return false if the job held no GPUs
    */
   boolean nodeLost(Job j) {
-    return j.stopNow(StopReason.NODE_LOST, true) != null;
+    return stopNow(j, StopReason.NODE_LOST, true) != null;
   }
 
   /** Books and reports a job its node's loss requeued ({@link #nodeLost}; dispatcher). */
@@ -210,7 +330,7 @@ final class JobTransitions {
 
   /** Idle reclaim: RUNNING → PREEMPTED at once, booked and reported (dispatcher). */
   void idleReclaim(Job j, long now) {
-    if (j.stopNow(StopReason.IDLE_RECLAIM, false) != null) {
+    if (stopNow(j, StopReason.IDLE_RECLAIM, false) != null) {
       safeStop(j, StopReason.IDLE_RECLAIM, now);
       events.publish(new SchedulerEvent.IdleReclaimed(at(now), j.id(), j.queue.spec.name()));
       onPreempted(j, StopReason.IDLE_RECLAIM, false);
@@ -219,27 +339,131 @@ final class JobTransitions {
 
   /** The lease ran out (no heartbeat since {@code lastHeartbeat}): FAILED (dispatcher). */
   void leaseExpired(Job j, long lastHeartbeat, long now) {
-    if (j.end(JobState.FAILED, "lease expired", StopReason.LEASE_EXPIRED)) {
+    if (end(j, JobState.FAILED, "lease expired", StopReason.LEASE_EXPIRED, Job.ANY_RUN)) {
       events.publish(
           new SchedulerEvent.LeaseExpired(at(now), j.id(), j.queue.spec.name(), at(lastHeartbeat)));
     }
   }
 
-  // ---- bookkeeping after a job's own transition ----
+  /**
+   * RUNNING or PREEMPTING → PENDING/PREEMPTED at once (node lost, idle reclaim): no grace; the
+   * GPUs are released here, the booking is the caller's (any thread).
+   *
+   * @return the state it left, or {@code null} if it held no GPUs
+   */
+  private @Nullable JobState stopNow(Job j, StopReason why, boolean requeue) {
+    Word w = j.word;
+    for (; ; ) {
+      Word.St cur = w.state.get();
+      JobState s = cur.s();
+      if (!s.holdsGpus()) {
+        return null;
+      }
+      if (cas(w, cur, requeue ? JobState.PENDING : JobState.PREEMPTED, Job.ANY_RUN, why)) {
+        if (!requeue) {
+          j.endReason = "preempted: " + why;
+        }
+        release(j);
+        return s;
+      }
+    }
+  }
 
-  /** Called by a job after a CAS out of PENDING or a GPU-holding state to a final state. */
-  void ended(Job j, JobState from, JobState to, @Nullable StopReason why) {
+  /** Time limit reached: RUNNING → FAILED (dispatcher). */
+  void timeLimit(Job j, Duration limit) {
+    end(j, JobState.FAILED, "time limit " + limit + " reached", StopReason.TIME_LIMIT, Job.ANY_RUN);
+  }
+
+  // ---- the host's reports (any thread): CAS, release, then a command books it ----
+
+  /**
+   * → CANCELLED from PENDING or, in run {@code run} (or any run), from a GPU-holding state (then
+   * the host is told to stop before the GPUs are released).
+   */
+  boolean cancel(Job j, int run) {
+    Word w = j.word;
+    for (; ; ) {
+      Word.St cur = w.state.get();
+      JobState s = cur.s();
+      if (s.isFinal() || (run != Job.ANY_RUN && (cur.run() != run || !s.holdsGpus()))) {
+        return false;
+      }
+      if (cas(w, cur, JobState.CANCELLED, run)) {
+        j.endReason = "cancelled";
+        try {
+          if (s.holdsGpus()) {
+            // Tell the host before the GPUs are free: a pass on another thread may hand them to
+            // the next job right after the release. (The call never throws; the finally is a
+            // second guard that the GPUs and the books follow the CAS whatever happens.)
+            safeStop(j, StopReason.CANCELLED, nowMillis());
+          }
+        } finally {
+          if (s.holdsGpus()) {
+            release(j);
+          }
+          ended(j, s, JobState.CANCELLED, null);
+        }
+        return true;
+      }
+    }
+  }
+
+  /**
+   * Ends a GPU-holding job in {@code to} (COMPLETED or FAILED) in run {@code run} (or any run);
+   * used by the host and by the scheduler's timers ({@code why}: the stop the host is told of).
+   */
+  boolean end(Job j, JobState to, @Nullable String reason, @Nullable StopReason why, int run) {
+    Word w = j.word;
+    for (; ; ) {
+      Word.St cur = w.state.get();
+      JobState s = cur.s();
+      if (!s.holdsGpus() || (run != Job.ANY_RUN && cur.run() != run)) {
+        return false;
+      }
+      if (cas(w, cur, to, run)) {
+        j.endReason = reason;
+        release(j);
+        ended(j, s, to, why);
+        return true;
+      }
+    }
+  }
+
+  /**
+   * PREEMPTING → PENDING (requeue) or PREEMPTED; releases; any thread. The reason is read from the
+   * same state word the CAS replaces, so a drain that {@linkplain #escalate escalated} the stop is
+   * either seen here or fails its own CAS and sees the stop finished.
+   */
+  boolean finishPreemption(Job j, int run) {
+    Word w = j.word;
+    StopReason why;
+    boolean requeue;
+    for (; ; ) {
+      Word.St cur = w.state.get();
+      if (cur.s() != JobState.PREEMPTING || (run != Job.ANY_RUN && cur.run() != run)) {
+        return false;
+      }
+      why = Objects.requireNonNull(cur.why(), "a PREEMPTING job has a reason");
+      requeue = why.alwaysRequeues() || j.spec.requeueOnPreemption();
+      if (cas(w, cur, requeue ? JobState.PENDING : JobState.PREEMPTED, run)) {
+        break;
+      }
+    }
+    if (!requeue) {
+      j.endReason = "preempted: " + why;
+    }
+    release(j);
+    StopReason reason = why;
+    boolean requeued = requeue;
+    loop.command(() -> onPreempted(j, reason, requeued));
+    return true;
+  }
+
+  // ---- booking on the dispatcher ----
+
+  /** After a CAS out of PENDING or a GPU-holding state to a final state: book it by a command. */
+  private void ended(Job j, JobState from, JobState to, @Nullable StopReason why) {
     loop.command(() -> onEnded(j, from, to, why));
-  }
-
-  /** Called by a job on the cancelling thread, after its CAS and before it releases its GPUs. */
-  void stopBeforeRelease(Job j, StopReason why) {
-    safeStop(j, why, nowMillis());
-  }
-
-  /** Called by a job after PREEMPTING → PENDING/PREEMPTED and release. */
-  void preempted(Job j, @Nullable StopReason why, boolean requeued) {
-    loop.command(() -> onPreempted(j, why, requeued));
   }
 
   private void onEnded(Job j, JobState from, JobState to, @Nullable StopReason why) {

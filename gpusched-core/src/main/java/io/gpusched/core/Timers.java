@@ -7,7 +7,6 @@ import io.gpusched.GpuTelemetry;
 import io.gpusched.IdlePolicy;
 import io.gpusched.JobState;
 import io.gpusched.SchedulerEvent;
-import io.gpusched.StopReason;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -63,14 +62,14 @@ final class Timers {
       if (v.rawState() != JobState.PREEMPTING) {
         ledger.preempting.remove(v);
       } else if (now >= v.stopDeadlineMillis) {
-        v.finishPreemption();
+        transitions.finishPreemption(v, Job.ANY_RUN);
       }
     }
     for (Job j : new ArrayList<>(ledger.running)) {
       Duration ttl = j.spec.leaseTtl();
       if (ttl != null && now - j.lastHeartbeatMillis > ttl.toMillis()) {
         long last = j.lastHeartbeatMillis;
-        if (j.rawState() == JobState.PREEMPTING && j.finishPreemption()) {
+        if (j.rawState() == JobState.PREEMPTING && transitions.finishPreemption(j, Job.ANY_RUN)) {
           continue; // already being stopped: finish that stop (requeue as its reason says)
         }
         transitions.leaseExpired(j, last, now);
@@ -80,7 +79,7 @@ final class Timers {
       if (limit != null
           && j.rawState() == JobState.RUNNING
           && now - j.startedAtMillis >= limit.toMillis()) {
-        j.end(JobState.FAILED, "time limit " + limit + " reached", StopReason.TIME_LIMIT);
+        transitions.timeLimit(j, limit);
         continue;
       }
       if (idlePolicy != null) {
