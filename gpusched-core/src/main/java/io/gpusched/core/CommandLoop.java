@@ -32,6 +32,30 @@ import org.slf4j.LoggerFactory;
  * caught here, launcher, listener, observer and telemetry calls where they are made. A {@link
  * VirtualMachineError} is kept ({@link #absorb}) and rethrown only after the loop gave up its
  * ownership.
+ *
+ * <h2>Memory ordering</h2>
+ *
+ * <ul>
+ *   <li><b>Enqueue.</b> {@link #offer} is the JCTools MPSC offer: the producer claims a slot by
+ *       compare-and-set on the producer index and publishes the element with an ordered (release)
+ *       store; {@code poll} reads it with a volatile load. So everything a thread wrote before enqueuing a command (a job's CAS,
+ *       a node's new incarnation) is visible to the command when it runs.
+ *   <li><b>Dispatcher ownership.</b> The role passes from thread to thread through {@link #wip}:
+ *       the owner gives it up with {@code addAndGet(-missed)} reaching 0 and the next owner takes
+ *       it with {@code getAndIncrement} from 0, both volatile read-modify-writes. That
+ *       synchronizes-with edge orders every plain write of one dispatcher before every read of the
+ *       next, which is why the "dispatcher-owned" fields of the collaborators ({@link Ledger},
+ *       {@link PendingLanes}, {@link Job}'s plain fields, {@link QueueState}'s arrays) need no
+ *       volatile. The counter is the loop's linearization point: a command counted before the
+ *       owner's decrement is run by that owner; one counted after it makes its own thread the
+ *       owner.
+ *   <li><b>Hand-off.</b> {@link #handedOff} is set (volatile) before the timer executes the
+ *       continuation (an executor submission happens-before the task), and exactly one of the
+ *       timer thread and {@code close()} wins the continuation's compare-and-set and continues the
+ *       loop with the same count.
+ *   <li><b>Kept error.</b> {@link #fatal} is set by compare-and-set (the first error wins) and
+ *       taken by {@code getAndSet(null)} after the ownership was given up.
+ * </ul>
  */
 final class CommandLoop {
 

@@ -56,7 +56,10 @@ final class Job implements JobHandle {
   volatile long lastHeartbeatMillis;
   /**
    * Why it waits: {@code pass << 3 | PendingReason.ordinal()} of the last dispatch pass that
-   * considered it, in one word so a reader never pairs a reason with another pass.
+   * considered it, in one word so a reader never pairs a reason with another pass. Written by the
+   * dispatcher before the pass ends; a reader compares it with {@link DispatchPass#passes}
+   * (volatile, bumped at the start of a pass), so while a pass runs a job it has not reached yet
+   * reads QUEUED.
    */
   private volatile long waitReason = -1;
 

@@ -43,6 +43,30 @@ import org.slf4j.LoggerFactory;
  * the change on the dispatcher ({@link #onEnded}, {@link #onPreempted}). Everything else runs on
  * the dispatcher. The order of events is the order of those commands.
  *
+ * <h2>Memory ordering and linearization points</h2>
+ *
+ * <ul>
+ *   <li><b>A transition</b> takes effect at its successful {@link #commit}, a compare-and-set on
+ *       the word's {@link AtomicReference} (volatile semantics: a release of what the winner wrote
+ *       before, an acquire of what the previous winner wrote). Reads of the state ({@link
+ *       Word#state}, {@link Word#run}) are volatile reads of the same reference.
+ *   <li><b>A start</b> writes the allocations (a volatile field) and the start time before its
+ *       CAS: a thread that reads RUNNING then reads the allocations sees this start's. A failed
+ *       CAS (cancelled meanwhile) clears them again and gives the GPUs back.
+ *   <li><b>A release</b> follows the winning CAS on the winning thread only; engine releases are
+ *       idempotent, so a later release by the dispatcher (a failed start) is harmless. The host
+ *       hears {@code stop(CANCELLED)} before the release, so before another job can get the GPUs.
+ *   <li><b>The booking</b> of a transition made on another thread is a command: enqueued after
+ *       the CAS and the release, so it happens-after both ({@link CommandLoop}). The ledger thus
+ *       never books out a job whose state it cannot see.
+ *   <li><b>A node lost during a start</b>: {@code nodeDown} marks the allocation lost in the engine
+ *       and then reads {@link Ledger#owners}; {@link #start} writes the owner (a concurrent map:
+ *       release/acquire) and then reads {@code Allocation.isActive()}. One of the two sees the
+ *       other, and {@link #stopNow}'s CAS lets exactly one of them requeue the job.
+ *   <li><b>Fields written after the CAS</b> ({@code endReason}, {@code attempts}) are volatile
+ *       and may be seen a moment after the new state; nothing decides on them.
+ * </ul>
+ *
  * <h2>Where a journal attaches (issue 12)</h2>
  *
  * Every state change is one successful {@link #commit}; every change of allocations is in {@link
