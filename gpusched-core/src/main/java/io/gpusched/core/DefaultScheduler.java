@@ -65,11 +65,11 @@ final class DefaultScheduler implements GpuScheduler {
   private final AtomicLong seq = new AtomicLong();
   private volatile boolean closed;
 
-  final PendingLanes lanes;
+  private final PendingLanes lanes;
+  /** The jobs by id; package-private for tests (its hooks). */
   final JobBook book;
-  final CommandLoop loop;
-  final Ledger ledger;
-  final JobTransitions transitions;
+  private final CommandLoop loop;
+  private final JobTransitions transitions;
   private final FairShare fairShare;
   private final NodeLifecycle nodes;
   private final DispatchPass dispatch;
@@ -94,7 +94,7 @@ final class DefaultScheduler implements GpuScheduler {
     this.book = new JobBook(b.retainFinished, events);
     this.fairShare = new FairShare(capacity, lanes.queueList, b.halfLife.toMillis());
     this.loop = new CommandLoop(timer, clock::millis, this::decay, this::pass, this::isClosed);
-    this.ledger = new Ledger(capacity, fairShare);
+    Ledger ledger = new Ledger(capacity, fairShare);
     this.transitions =
         new JobTransitions(clock, loop, ledger, lanes, book, events, b.launcher, this::passes);
     TreeSet<Double> priceTiers = new TreeSet<>();

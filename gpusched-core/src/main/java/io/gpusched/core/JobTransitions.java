@@ -38,10 +38,9 @@ import org.slf4j.LoggerFactory;
  * <h2>Threads</h2>
  *
  * The host's reports ({@link #cancel}, {@link #end}, {@link #finishPreemption}), node loss ({@link
- * #nodeLost}) and a drain's {@link #escalate} run on the caller's thread: the CAS, then the
- * release of the GPUs (engine releases are thread-safe and idempotent), then a command that books
- * the change on the dispatcher ({@link #onEnded}, {@link #onPreempted}). Everything else runs on
- * the dispatcher. The order of events is the order of those commands.
+ * #nodeLost}) and a drain's {@link #escalate} run on the caller's thread: the CAS, the release of
+ * the GPUs, then a command that books the change ({@link #onEnded}, {@link #onPreempted}).
+ * Everything else runs on the dispatcher. Events come in the order of those commands.
  *
  * <h2>Memory ordering and linearization points</h2>
  *
@@ -313,26 +312,6 @@ final class JobTransitions {
       if (cur.why() == why || cas(w, cur, JobState.PREEMPTING, Job.ANY_RUN, why)) {
         return true;
       }
-    }
-  }
-
-  /**
-   * A drain's stop of one job on the draining node, with a deadline at most {@code deadlineMillis}
-   * from now (dispatcher): a stop in progress takes the drain's reason and, if earlier, its
-   * deadline; a running job is asked to stop.
-   */
-  void drainStop(Job j, StopReason why, long deadlineMillis, long now) {
-    long grace = Math.min(j.spec.gracePeriod().toMillis(), deadlineMillis);
-    if (escalate(j, why)) { // a drain always requeues, whatever began the stop
-      if (now + grace < j.stopDeadlineMillis) {
-        j.stopDeadlineMillis = now + grace;
-        safeStop(j, why, j.stopDeadlineMillis); // the host learns the earlier deadline
-        if (grace == 0) {
-          loop.offer(() -> finishPreemption(j, Job.ANY_RUN));
-        }
-      }
-    } else {
-      requestStop(j, why, grace, null, now);
     }
   }
 

@@ -194,9 +194,29 @@ final class NodeLifecycle {
           }
           long now = clock.millis();
           for (Job j : jobsOn(nodeId)) {
-            transitions.drainStop(j, why, deadlineMillis, now);
+            drainStop(j, why, deadlineMillis, now);
           }
         });
+  }
+
+  /**
+   * A drain's stop of one job on the draining node, with a deadline at most {@code deadlineMillis}
+   * from now (dispatcher): a stop in progress takes the drain's reason and, if earlier, its
+   * deadline; a running job is asked to stop.
+   */
+  private void drainStop(Job j, StopReason why, long deadlineMillis, long now) {
+    long grace = Math.min(j.spec.gracePeriod().toMillis(), deadlineMillis);
+    if (transitions.escalate(j, why)) { // a drain always requeues, whatever began the stop
+      if (now + grace < j.stopDeadlineMillis) {
+        j.stopDeadlineMillis = now + grace;
+        transitions.safeStop(j, why, j.stopDeadlineMillis); // the host learns the earlier deadline
+        if (grace == 0) {
+          loop.offer(() -> transitions.finishPreemption(j, Job.ANY_RUN));
+        }
+      }
+    } else {
+      transitions.requestStop(j, why, grace, null, now);
+    }
   }
 
   void nodeDown(String nodeId) {
