@@ -303,7 +303,7 @@ public final class GpuSchedulers {
       if (c == null) {
         var cb = GpuClusters.newBuilder().strategy(strategy);
         for (NodeSpec n : nodes) {
-          cb.node(preferCheapest ? DefaultScheduler.withPriceLabel(n) : n);
+          cb.node(preferCheapest ? NodeLifecycle.withPriceLabel(n) : n);
         }
         c = cb.build();
       }

@@ -5,48 +5,44 @@ import io.gpusched.JobHandle;
 import io.gpusched.JobSpec;
 import io.gpusched.JobState;
 import io.gpusched.PendingReason;
-import io.gpusched.StopReason;
 import java.time.Instant;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A job as {@link DefaultScheduler} tracks it.
+ * A job as the scheduler tracks it: its spec, its place in the queues and the books, and the
+ * handle users hold.
  *
- * <p>The state is one {@link AtomicReference}: every transition is a compare-and-set, so of two
- * racing transitions exactly one wins. A thread that wins a transition out of a GPU-holding state
- * releases the allocations itself (engine releases are thread-safe and idempotent) and then hands
- * the bookkeeping to the dispatcher through a command. Fields marked "dispatcher" are touched only
- * by the thread currently dispatching (serialized by the scheduler's work counter).
+ * <p>The job's state, run number, stop reason and allocations are in its {@link
+ * JobTransitions.Word}, which only {@link JobTransitions} can change: every transition is a
+ * compare-and-set there, so of two racing transitions exactly one wins. This class reads the word
+ * and hands every call that changes it ({@link #cancel}, {@link #complete}, {@link #fail}, {@link
+ * #stopped}) to the seam. Fields marked "dispatcher" are touched only by the thread currently
+ * dispatching (serialized by the scheduler's work counter); the volatile ones are read by any
+ * thread.
  */
 final class Job implements JobHandle {
 
-  final DefaultScheduler sched;
+  final JobTransitions transitions;
   final JobSpec spec;
   final long seq;
   final QueueState queue;
   final Shape shape;
   final Instant submittedAt;
 
-  /**
-   * A state, the run (attempt) it belongs to and, for a stop, why; replaced whole, so one CAS
-   * covers all three and a stop can never finish with a reason older than its state.
-   */
-  private record St(JobState s, int run, @Nullable StopReason why) {}
-
   /** Any run: the job-level handle's calls act on whatever run is current. */
   static final int ANY_RUN = -1;
 
-  private final AtomicReference<St> state = new AtomicReference<>(new St(JobState.PENDING, 0, null));
+  /** State, run, stop reason and allocations: changed by {@link JobTransitions} only. */
+  final JobTransitions.Word word = new JobTransitions.Word();
+
   private final CompletableFuture<JobHandle> started = new CompletableFuture<>();
   private final CompletableFuture<JobState> finished = new CompletableFuture<>();
 
-  volatile List<Allocation> allocations = List.of();
   volatile int attempts;
   volatile @Nullable String checkpointRef;
   volatile long checkpointAtMillis = -1;
@@ -60,7 +56,10 @@ final class Job implements JobHandle {
   volatile long lastHeartbeatMillis;
   /**
    * Why it waits: {@code pass << 3 | PendingReason.ordinal()} of the last dispatch pass that
-   * considered it, in one word so a reader never pairs a reason with another pass.
+   * considered it, in one word so a reader never pairs a reason with another pass. Written by the
+   * dispatcher before the pass ends; a reader compares it with {@link DispatchPass#passes}
+   * (volatile, bumped at the start of a pass), so while a pass runs a job it has not reached yet
+   * reads QUEUED.
    */
   private volatile long waitReason = -1;
 
@@ -97,8 +96,8 @@ final class Job implements JobHandle {
   long lastIdleCheckMillis;
   long endBoundMillis = Long.MAX_VALUE;
 
-  Job(DefaultScheduler sched, JobSpec spec, long seq, QueueState queue, long nowMillis) {
-    this.sched = sched;
+  Job(JobTransitions transitions, JobSpec spec, long seq, QueueState queue, long nowMillis) {
+    this.transitions = transitions;
     this.spec = spec;
     this.seq = seq;
     this.queue = queue;
@@ -108,31 +107,12 @@ final class Job implements JobHandle {
   }
 
   JobState rawState() {
-    return state.get().s();
+    return word.state();
   }
 
   /** The current run number (0 before the first start). */
   int run() {
-    return state.get().run();
-  }
-
-  /** PENDING → RUNNING as a new run; returns the run number, or -1 if the job was not pending. */
-  int startRun() {
-    St cur = state.get();
-    if (cur.s() != JobState.PENDING) {
-      return -1;
-    }
-    St next = new St(JobState.RUNNING, cur.run() + 1, null);
-    return state.compareAndSet(cur, next) ? next.run() : -1;
-  }
-
-  /** CAS of the state within the current run, if {@code run} is it (or {@link #ANY_RUN}). */
-  private boolean cas(St cur, JobState to, int run) {
-    return cas(cur, to, run, cur.why());
-  }
-
-  private boolean cas(St cur, JobState to, int run, @Nullable StopReason why) {
-    return (run == ANY_RUN || cur.run() == run) && state.compareAndSet(cur, new St(to, cur.run(), why));
+    return word.run();
   }
 
   /** A handle for one run, given to the launcher: its calls never touch a later run. */
@@ -151,11 +131,12 @@ final class Job implements JobHandle {
     started.complete(this);
   }
 
-  /** Releases every allocation of the current run; idempotent. */
-  void releaseAllocations() {
-    for (Allocation a : allocations) {
-      a.release();
-    }
+  /**
+   * The allocations of the latest start, whatever the state now (dispatcher bookkeeping; users see
+   * {@link #allocations()}).
+   */
+  List<Allocation> heldAllocations() {
+    return word.held();
   }
 
   /** Time since the last checkpoint, or since the start when there is none, in milliseconds. */
@@ -176,17 +157,17 @@ final class Job implements JobHandle {
 
   @Override
   public JobState state() {
-    return state.get().s();
+    return word.state();
   }
 
   @Override
   public List<Allocation> allocations() {
-    return state.get().s().holdsGpus() ? allocations : List.of();
+    return word.allocations(ANY_RUN);
   }
 
+  /** The allocations while the job holds GPUs in run {@code run} (or any run), else none. */
   List<Allocation> allocations(int run) {
-    St cur = state.get();
-    return cur.s().holdsGpus() && (run == ANY_RUN || cur.run() == run) ? allocations : List.of();
+    return word.allocations(run);
   }
 
   /** Records why this job did not start in dispatch pass {@code pass} (dispatcher). */
@@ -196,11 +177,11 @@ final class Job implements JobHandle {
 
   @Override
   public Optional<PendingReason> pendingReason() {
-    if (state.get().s() != JobState.PENDING) {
+    if (word.state() != JobState.PENDING) {
       return Optional.empty();
     }
     long w = waitReason;
-    if (w < 0 || (w >>> 3) != sched.passes()) {
+    if (w < 0 || (w >>> 3) != transitions.passes()) {
       return Optional.of(PendingReason.QUEUED);
     }
     return Optional.of(REASONS[(int) (w & 7)]);
@@ -232,7 +213,7 @@ final class Job implements JobHandle {
   @Override
   public Optional<Instant> endedAt() {
     long t = endedAtMillis;
-    return t < 0 || !state.get().s().isFinal()
+    return t < 0 || !word.state().isFinal()
         ? Optional.empty()
         : Optional.of(Instant.ofEpochMilli(t));
   }
@@ -246,8 +227,8 @@ final class Job implements JobHandle {
   public double cost() {
     double c = accruedCost;
     long s = startedAtMillis;
-    if (state.get().s().holdsGpus() && s >= 0) {
-      c += costPerMs * Math.max(0, sched.nowMillis() - s);
+    if (word.state().holdsGpus() && s >= 0) {
+      c += costPerMs * Math.max(0, transitions.nowMillis() - s);
     }
     return c;
   }
@@ -269,166 +250,38 @@ final class Job implements JobHandle {
 
   @Override
   public boolean cancel() {
-    return cancel(ANY_RUN);
-  }
-
-  boolean cancel(int run) {
-    for (; ; ) {
-      St cur = state.get();
-      JobState s = cur.s();
-      if (s.isFinal() || (run != ANY_RUN && (cur.run() != run || !s.holdsGpus()))) {
-        return false;
-      }
-      if (cas(cur, JobState.CANCELLED, run)) {
-        endReason = "cancelled";
-        try {
-          if (s.holdsGpus()) {
-            // Tell the host before the GPUs are free: a pass on another thread may hand them to
-            // the next job right after the release. (The call never throws; the finally is a
-            // second guard that the GPUs and the books follow the CAS whatever happens.)
-            sched.stopBeforeRelease(this, StopReason.CANCELLED);
-          }
-        } finally {
-          if (s.holdsGpus()) {
-            releaseAllocations();
-          }
-          sched.ended(this, s, JobState.CANCELLED, null);
-        }
-        return true;
-      }
-    }
+    return transitions.cancel(this, ANY_RUN);
   }
 
   @Override
   public boolean complete() {
-    return end(JobState.COMPLETED, null);
+    return transitions.end(this, JobState.COMPLETED, null, null, ANY_RUN);
   }
 
   @Override
   public boolean fail(String reason) {
     Objects.requireNonNull(reason, "reason");
-    return end(JobState.FAILED, reason);
-  }
-
-  /** Ends a GPU-holding job in {@code to}; used by the host and by the scheduler's timers. */
-  boolean end(JobState to, @Nullable String reason) {
-    return end(to, reason, null, ANY_RUN);
-  }
-
-  boolean end(JobState to, @Nullable String reason, @Nullable StopReason why) {
-    return end(to, reason, why, ANY_RUN);
-  }
-
-  boolean end(JobState to, @Nullable String reason, @Nullable StopReason why, int run) {
-    for (; ; ) {
-      St cur = state.get();
-      JobState s = cur.s();
-      if (!s.holdsGpus() || (run != ANY_RUN && cur.run() != run)) {
-        return false;
-      }
-      if (cas(cur, to, run)) {
-        endReason = reason;
-        releaseAllocations();
-        sched.ended(this, s, to, why);
-        return true;
-      }
-    }
+    return transitions.end(this, JobState.FAILED, reason, null, ANY_RUN);
   }
 
   @Override
   public boolean stopped() {
-    return finishPreemption(ANY_RUN);
-  }
-
-  boolean finishPreemption() {
-    return finishPreemption(ANY_RUN);
-  }
-
-  /**
-   * PREEMPTING → PENDING (requeue) or PREEMPTED; releases; any thread. The reason is read from the
-   * same state word the CAS replaces, so a drain that {@linkplain #escalate escalated} the stop is
-   * either seen here or fails its own CAS and sees the stop finished.
-   */
-  boolean finishPreemption(int run) {
-    StopReason why;
-    boolean requeue;
-    for (; ; ) {
-      St cur = state.get();
-      if (cur.s() != JobState.PREEMPTING || (run != ANY_RUN && cur.run() != run)) {
-        return false;
-      }
-      why = Objects.requireNonNull(cur.why(), "a PREEMPTING job has a reason");
-      requeue = why.alwaysRequeues() || spec.requeueOnPreemption();
-      if (cas(cur, requeue ? JobState.PENDING : JobState.PREEMPTED, run)) {
-        break;
-      }
-    }
-    if (!requeue) {
-      endReason = "preempted: " + why;
-    }
-    releaseAllocations();
-    sched.preempted(this, why, requeue);
-    return true;
-  }
-
-  /** RUNNING → PREEMPTING; the dispatcher then calls the launcher. */
-  boolean beginPreemption(StopReason why) {
-    St cur = state.get();
-    return cur.s() == JobState.RUNNING && cas(cur, JobState.PREEMPTING, ANY_RUN, why);
-  }
-
-  /**
-   * Gives a stop in progress a new reason (a drain or node loss overtaking a preemption, so the job
-   * is requeued); false if the job is no longer PREEMPTING.
-   */
-  boolean escalate(StopReason why) {
-    for (; ; ) {
-      St cur = state.get();
-      if (cur.s() != JobState.PREEMPTING) {
-        return false;
-      }
-      if (cur.why() == why || cas(cur, JobState.PREEMPTING, ANY_RUN, why)) {
-        return true;
-      }
-    }
-  }
-
-  /**
-   * RUNNING or PREEMPTING → PENDING/PREEMPTED at once (node lost, idle reclaim): no grace.
-   *
-   * @return the state it left, or {@code null} if it held no GPUs
-   */
-  @Nullable JobState stopNow(StopReason why, boolean requeue) {
-    for (; ; ) {
-      St cur = state.get();
-      JobState s = cur.s();
-      if (!s.holdsGpus()) {
-        return null;
-      }
-      if (cas(cur, requeue ? JobState.PENDING : JobState.PREEMPTED, ANY_RUN, why)) {
-        if (!requeue) {
-          endReason = "preempted: " + why;
-        }
-        releaseAllocations();
-        return s;
-      }
-    }
+    return transitions.finishPreemption(this, ANY_RUN);
   }
 
   @Override
   public void heartbeat() {
-    lastHeartbeatMillis = sched.nowMillis();
+    lastHeartbeatMillis = transitions.nowMillis();
   }
 
   @Override
   public void checkpoint(String ref) {
     checkpointRef = Objects.requireNonNull(ref, "ref");
-    checkpointAtMillis = sched.nowMillis();
+    checkpointAtMillis = transitions.nowMillis();
   }
 
   @Override
   public String toString() {
-    St cur = state.get();
-    return "Job[" + id() + ", " + queue.spec.name() + ", " + cur.s() + ", run " + cur.run() + "]";
+    return "Job[" + id() + ", " + queue.spec.name() + ", " + word + "]";
   }
 }

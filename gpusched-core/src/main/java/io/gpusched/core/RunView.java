@@ -109,23 +109,23 @@ final class RunView implements JobHandle {
 
   @Override
   public boolean cancel() {
-    return job.cancel(run);
+    return job.transitions.cancel(job, run);
   }
 
   @Override
   public boolean complete() {
-    return job.end(JobState.COMPLETED, null, null, run);
+    return job.transitions.end(job, JobState.COMPLETED, null, null, run);
   }
 
   @Override
   public boolean fail(String reason) {
     Objects.requireNonNull(reason, "reason");
-    return job.end(JobState.FAILED, reason, null, run);
+    return job.transitions.end(job, JobState.FAILED, reason, null, run);
   }
 
   @Override
   public boolean stopped() {
-    return job.finishPreemption(run);
+    return job.transitions.finishPreemption(job, run);
   }
 
   @Override

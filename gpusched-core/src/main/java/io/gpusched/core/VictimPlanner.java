@@ -124,7 +124,7 @@ final class VictimPlanner {
       PlacementRequest r, int gang, Map<Job, Integer> rank, List<Job> ranked, long now) {
     var gpus = new LinkedHashMap<String, GpuAt>();
     for (Job v : ranked) {
-      for (Allocation a : v.allocations) {
+      for (Allocation a : v.heldAllocations()) {
         for (AllocatedGpu g : a.gpus()) {
           NodeSpec node = capacity.nodes.get(g.nodeId());
           GpuSpec gpu = node == null ? null : gpuSpec(node, g.gpuIndex());
@@ -392,7 +392,7 @@ final class VictimPlanner {
     Map<String, List<List<Job>>> options = new TreeMap<>();
     Set<String> nodes = new LinkedHashSet<>();
     for (Job v : ranked) {
-      for (Allocation a : v.allocations) {
+      for (Allocation a : v.heldAllocations()) {
         nodes.add(a.nodeId());
       }
     }

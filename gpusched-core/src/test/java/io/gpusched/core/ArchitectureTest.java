@@ -7,9 +7,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.tngtech.archunit.base.DescribedPredicate;
 import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.domain.JavaMethodCall;
 import com.tngtech.archunit.core.domain.JavaModifier;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import io.gpusched.JobLauncher;
+import java.util.Set;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -142,5 +145,31 @@ class ArchitectureTest {
   void bothHalvesExist() {
     assertThat(classes.stream().filter(ENGINE).count()).isGreaterThan(20);
     assertThat(classes.stream().filter(SCHEDULER).count()).isGreaterThan(10);
+  }
+
+  /**
+   * The transition seam: a job is booked in and out of the ledger, retired, and its host told to
+   * start or stop only by {@link JobTransitions} (its state word is private to it already).
+   */
+  @Test
+  void onlyTheTransitionSeamBooksJobsAndTellsTheHost() {
+    Set<String> ledger = Set.of("account", "unaccount");
+    Set<String> launcher = Set.of("start", "stop");
+    DescribedPredicate<JavaMethodCall> seamOnly =
+        DescribedPredicate.describe(
+            "Ledger.account/unaccount, JobBook.retire or JobLauncher.start/stop",
+            call -> {
+              String owner = call.getTargetOwner().getName();
+              String name = call.getName();
+              return (owner.equals(Ledger.class.getName()) && ledger.contains(name))
+                  || (owner.equals(JobBook.class.getName()) && name.equals("retire"))
+                  || (owner.equals(JobLauncher.class.getName()) && launcher.contains(name));
+            });
+    noClasses()
+        .that()
+        .doNotHaveFullyQualifiedName(JobTransitions.class.getName())
+        .should()
+        .callMethodWhere(seamOnly)
+        .check(classes);
   }
 }

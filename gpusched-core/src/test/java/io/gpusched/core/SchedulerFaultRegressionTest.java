@@ -361,7 +361,7 @@ class SchedulerFaultRegressionTest {
         new Thread(
             () -> {
               await(inStart);
-              s.afterIdTaken =
+              s.book.afterIdTaken =
                   prev -> {
                     release.countDown(); // let the dispatcher retire the old job now
                     prev.whenFinished().join(); // completed after it left the live set
@@ -393,7 +393,7 @@ class SchedulerFaultRegressionTest {
     var s = build(h.builder().nodes(List.of(whole("n1", 2))));
     JobHandle old = s.submit(job("x", 1).build());
     var again = new AtomicReference<JobHandle>();
-    s.betweenLiveAndFinished =
+    s.book.betweenLiveAndFinished =
         j -> {
           if (j == old && again.get() == null) {
             again.set(s.submit(job("x", 1).build())); // on the dispatcher: queued behind it

@@ -172,7 +172,7 @@ class SchedulerStressTest {
   /**
    * A caller that is the dispatcher while another thread keeps completing and submitting jobs
    * (each completion enqueues more work for the dispatcher) is not held until that thread stops:
-   * after {@link DefaultScheduler#HANDOFF_NANOS} the scheduler's own thread takes the loop over.
+   * after {@link CommandLoop#HANDOFF_NANOS} the scheduler's own thread takes the loop over.
    * The launcher starts the churn from inside the caller's pass, so the caller is the dispatcher
    * when it begins, and takes 20 us per start, so the churn enqueues faster than the dispatcher
    * drains. Without the hand-off the caller stayed in its {@code submit} for over a second here,

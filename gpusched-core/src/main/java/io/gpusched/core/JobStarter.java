@@ -1,0 +1,181 @@
+package io.gpusched.core;
+
+import io.gpusched.Allocation;
+import io.gpusched.CapacityClass;
+import io.gpusched.GpuCluster;
+import io.gpusched.JobSpec;
+import io.gpusched.PlacementObserver;
+import io.gpusched.PlacementRequest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Starting a job: places every gang member or none on the engine (through {@link GpuCluster}
+ * only), trying the cheaper price tiers first when the scheduler prefers the cheapest nodes, then
+ * hands the placed job to {@link JobTransitions#start}.
+ *
+ * <p>Owns the placement of a gang and the order of price tiers (the set of known prices is shared
+ * with {@link NodeLifecycle}, which adds to it). Threads: the dispatcher only (the engine calls it
+ * makes are lock-free and thread-safe).
+ */
+final class JobStarter {
+
+  private static final Logger log = LoggerFactory.getLogger(JobStarter.class);
+
+  /** The node label that carries its price when the scheduler prefers the cheapest nodes. */
+  static final String PRICE_LABEL = "gpusched.io/price";
+
+  private final GpuCluster cluster;
+  private final PlacementObserver placementObserver;
+  private final boolean preferCheapest;
+  private final Ledger ledger;
+  private final JobTransitions transitions;
+  private final Predicate<String> learnNode;
+  private final CommandLoop loop;
+  /** Node prices, cheapest first: added by {@link NodeLifecycle} when it books a node. */
+  private final TreeSet<Double> priceTiers;
+
+  JobStarter(
+      GpuCluster cluster,
+      PlacementObserver placementObserver,
+      boolean preferCheapest,
+      Ledger ledger,
+      JobTransitions transitions,
+      Predicate<String> learnNode,
+      TreeSet<Double> priceTiers,
+      CommandLoop loop) {
+    this.priceTiers = priceTiers;
+    this.cluster = cluster;
+    this.placementObserver = placementObserver;
+    this.preferCheapest = preferCheapest;
+    this.ledger = ledger;
+    this.transitions = transitions;
+    this.learnNode = learnNode;
+    this.loop = loop;
+  }
+
+  /** Places every gang member or none, then starts the job. */
+  boolean tryStart(Job j, Pass ps) {
+    long now = ps.now;
+    ps.narrowedNever = false;
+    List<Allocation> allocs;
+    try {
+      allocs = place(j);
+    } catch (IllegalArgumentException e) {
+      // The engine says no node could ever host this request: leave it pending (a node may be
+      // added), but it must not hold a reservation or abort the pass. A request narrowed to the
+      // models the job's quotas allow says nothing about the shape (other queues' jobs of the same
+      // shape may fit elsewhere), so only the job's own request marks the shape impossible.
+      if (j.allowedModels == null) {
+        ps.impossible.add(j.shape);
+      } else {
+        ps.narrowedNever = true;
+      }
+      log.debug("gpusched: {} cannot be placed on the current nodes: {}", j, e.getMessage());
+      return false;
+    }
+    if (allocs == null) {
+      return false;
+    }
+    Ledger.@Nullable Accounting acct;
+    try {
+      acct = ledger.prepare(allocs, learnNode);
+    } catch (Throwable e) {
+      allocs.forEach(Allocation::release);
+      throw e;
+    }
+    if (acct == null) { // placed on a node removed before it was booked: try again next pass
+      allocs.forEach(Allocation::release);
+      return false;
+    }
+    if (!transitions.start(j, allocs, acct, now)) {
+      return false;
+    }
+    if (ps.holder == j) {
+      ps.holder = null;
+    }
+    return true;
+  }
+
+  private @Nullable List<Allocation> place(Job j) {
+    List<PlacementRequest> tiers = tiers(j.spec);
+    Set<String> allowed = j.allowedModels;
+    if (allowed != null) {
+      var restricted = new ArrayList<PlacementRequest>();
+      for (PlacementRequest r : tiers) {
+        restricted.add(r.withConstraints(r.constraints().withGpuModels(allowed)));
+      }
+      tiers = restricted;
+    }
+    var got = new ArrayList<Allocation>(j.spec.gangSize());
+    try {
+      for (int m = 0; m < j.spec.gangSize(); m++) {
+        Allocation a = null;
+        for (int t = 0; t < tiers.size(); t++) {
+          try {
+            a = placeTimed(tiers.get(t));
+          } catch (IllegalArgumentException never) {
+            if (t == tiers.size() - 1) {
+              throw never; // the job's own request (as quotas narrow it): no node could host it
+            }
+            continue; // a cheaper tier no node could host: try the next one
+          }
+          if (a != null) {
+            break;
+          }
+        }
+        if (a == null) {
+          got.forEach(Allocation::release);
+          return null;
+        }
+        got.add(a);
+      }
+    } catch (Throwable e) { // the members placed so far are given back, whatever the engine threw
+      got.forEach(Allocation::release);
+      throw e;
+    }
+    return List.copyOf(got);
+  }
+
+  /** One engine placement, timed for the observer when there is one. */
+  private @Nullable Allocation placeTimed(PlacementRequest r) {
+    if (placementObserver == PlacementObserver.NONE) {
+      return cluster.place(r).orElse(null);
+    }
+    long t0 = System.nanoTime();
+    Allocation a = cluster.place(r).orElse(null);
+    long elapsed = System.nanoTime() - t0;
+    try {
+      placementObserver.placed(r.gpus(), a != null, Math.max(0, elapsed));
+    } catch (Throwable e) { // logged and ignored, as PlacementObserver says: the placement stands
+      log.warn("gpusched placement observer failed", e);
+      loop.absorb(e);
+    }
+    return a;
+  }
+
+  private List<PlacementRequest> tiers(JobSpec spec) {
+    PlacementRequest r = spec.request();
+    if (!preferCheapest) {
+      return List.of(r);
+    }
+    var out = new ArrayList<PlacementRequest>();
+    var cc = r.constraints().capacityClasses();
+    if (spec.preemptible() && (cc.isEmpty() || cc.contains(CapacityClass.SPOT))) {
+      out.add(r.withConstraints(r.constraints().withCapacityClasses(CapacityClass.SPOT)));
+    }
+    if (priceTiers.size() > 1 && !r.constraints().labels().containsKey(PRICE_LABEL)) {
+      for (double p : priceTiers) {
+        out.add(r.withConstraints(r.constraints().withLabel(PRICE_LABEL, Double.toString(p))));
+      }
+    }
+    out.add(r);
+    return out;
+  }
+}

@@ -1,0 +1,538 @@
+package io.gpusched.core;
+
+import io.gpusched.AllocatedGpu;
+import io.gpusched.Allocation;
+import io.gpusched.JobLauncher;
+import io.gpusched.JobState;
+import io.gpusched.SchedulerEvent;
+import io.gpusched.StopReason;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one seam through which a job's state and allocations change: submit, start, stop
+ * requested, preempted, requeued, completed, failed, cancelled, lease expired, node lost, idle
+ * reclaimed. Each method applies the change, books it in the {@link Ledger} (and the {@link
+ * PendingLanes} and {@link JobBook}), tells the host through the {@link JobLauncher} and emits the
+ * {@link SchedulerEvent}.
+ *
+ * <h2>The state word</h2>
+ *
+ * A job's state, its run number, the reason of a stop in progress and its allocations live in its
+ * {@link Word}, whose fields and mutators are private to this class: nothing else can change a
+ * job's state. The state, run and reason are one immutable record in an {@link AtomicReference},
+ * replaced whole by one compare-and-set ({@link #commit}), so of two racing transitions exactly
+ * one wins and a stop can never finish with a reason older than its state. The allocations are
+ * written only by {@link #start}, before the CAS that makes the job RUNNING (a reader that sees the
+ * state sees them).
+ *
+ * <h2>Threads</h2>
+ *
+ * The host's reports ({@link #cancel}, {@link #end}, {@link #finishPreemption}), node loss ({@link
+ * #nodeLost}) and a drain's {@link #escalate} run on the caller's thread: the CAS, the release of
+ * the GPUs, then a command that books the change ({@link #onEnded}, {@link #onPreempted}).
+ * Everything else runs on the dispatcher. Events come in the order of those commands.
+ *
+ * <h2>Memory ordering and linearization points</h2>
+ *
+ * <ul>
+ *   <li><b>A transition</b> takes effect at its successful {@link #commit}, a compare-and-set on
+ *       the word's {@link AtomicReference} (volatile semantics: a release of what the winner wrote
+ *       before, an acquire of what the previous winner wrote). Reads of the state ({@link
+ *       Word#state}, {@link Word#run}) are volatile reads of the same reference.
+ *   <li><b>A start</b> writes the allocations (a volatile field) and the start time before its
+ *       CAS: a thread that reads RUNNING then reads the allocations sees this start's. A failed
+ *       CAS (cancelled meanwhile) clears them again and gives the GPUs back.
+ *   <li><b>A release</b> follows the winning CAS on the winning thread only; engine releases are
+ *       idempotent, so a later release by the dispatcher (a failed start) is harmless. The host
+ *       hears {@code stop(CANCELLED)} before the release, so before another job can get the GPUs.
+ *   <li><b>The booking</b> of a transition made on another thread is a command: enqueued after
+ *       the CAS and the release, so it happens-after both ({@link CommandLoop}). The ledger thus
+ *       never books out a job whose state it cannot see.
+ *   <li><b>A node lost during a start</b>: {@code nodeDown} marks the allocation lost in the engine
+ *       and then reads {@link Ledger#owners}; {@link #start} writes the owner (a concurrent map:
+ *       release/acquire) and then reads {@code Allocation.isActive()}. One of the two sees the
+ *       other, and {@link #stopNow}'s CAS lets exactly one of them requeue the job.
+ *   <li><b>Fields written after the CAS</b> ({@code endReason}, {@code attempts}) are volatile
+ *       and may be seen a moment after the new state; nothing decides on them.
+ * </ul>
+ *
+ * <h2>Where a journal attaches (issue 12)</h2>
+ *
+ * Every state change is one successful {@link #commit}; every change of allocations is in {@link
+ * #start} (set, or cleared when the CAS fails) and in the releases that follow a winning CAS. A
+ * durable journal records a transition right after {@link #commit} succeeds (the winning thread
+ * knows the job, the old and the new record), and the booking after it ({@link #onEnded}, {@link
+ * #onPreempted}, {@link #start}'s accounting) can be replayed from those records. Nothing is
+ * journaled yet.
+ */
+final class JobTransitions {
+
+  private static final Logger log = LoggerFactory.getLogger(JobTransitions.class);
+
+  private final InstantSource clock;
+  private final CommandLoop loop;
+  private final Ledger ledger;
+  private final PendingLanes lanes;
+  private final JobBook book;
+  private final EventBus events;
+  private final JobLauncher launcher;
+  private final LongSupplier passes;
+  /** Starts so far: each queue's last start orders fair-share ties round-robin (dispatcher). */
+  private long starts;
+
+  JobTransitions(
+      InstantSource clock,
+      CommandLoop loop,
+      Ledger ledger,
+      PendingLanes lanes,
+      JobBook book,
+      EventBus events,
+      JobLauncher launcher,
+      LongSupplier passes) {
+    this.clock = clock;
+    this.loop = loop;
+    this.ledger = ledger;
+    this.lanes = lanes;
+    this.book = book;
+    this.events = events;
+    this.launcher = launcher;
+    this.passes = passes;
+  }
+
+  /**
+   * A job's state word: state, run and stop reason in one CAS-replaced record, and the allocations
+   * of its latest start. Its fields and mutators are private: only {@link JobTransitions} changes
+   * them; anyone in the package reads.
+   */
+  static final class Word {
+    /**
+     * A state, the run (attempt) it belongs to and, for a stop, why; replaced whole, so one CAS
+     * covers all three.
+     */
+    private record St(JobState s, int run, @Nullable StopReason why) {}
+
+    private final AtomicReference<St> state = new AtomicReference<>(new St(JobState.PENDING, 0, null));
+    private volatile List<Allocation> allocations = List.of();
+
+    JobState state() {
+      return state.get().s();
+    }
+
+    /** The current run number (0 before the first start). */
+    int run() {
+      return state.get().run();
+    }
+
+    /** The allocations while the job holds GPUs in run {@code run} (or any run), else none. */
+    List<Allocation> allocations(int run) {
+      St cur = state.get();
+      return cur.s().holdsGpus() && (run == Job.ANY_RUN || cur.run() == run) ? allocations : List.of();
+    }
+
+    /** The allocations of the latest start, whatever the state now. */
+    List<Allocation> held() {
+      return allocations;
+    }
+
+    @Override
+    public String toString() {
+      St cur = state.get();
+      return cur.s() + ", run " + cur.run();
+    }
+  }
+
+  /**
+   * The only write of a job's state: {@code cur} → {@code next} by CAS. The linearization point of
+   * every transition, and where a journal records it (see the class comment).
+   */
+  private static boolean commit(Word w, Word.St cur, Word.St next) {
+    return w.state.compareAndSet(cur, next);
+  }
+
+  /** CAS of the state within the current run, if {@code run} is it (or {@link Job#ANY_RUN}). */
+  private static boolean cas(Word w, Word.St cur, JobState to, int run) {
+    return cas(w, cur, to, run, cur.why());
+  }
+
+  private static boolean cas(Word w, Word.St cur, JobState to, int run, @Nullable StopReason why) {
+    return (run == Job.ANY_RUN || cur.run() == run) && commit(w, cur, new Word.St(to, cur.run(), why));
+  }
+
+  /** Releases every allocation of the job's latest start; idempotent. */
+  private static void release(Job j) {
+    for (Allocation a : j.word.allocations) {
+      a.release();
+    }
+  }
+
+  /** PENDING → RUNNING as a new run; returns the run number, or -1 if the job was not pending. */
+  private static int startRun(Word w) {
+    Word.St cur = w.state.get();
+    if (cur.s() != JobState.PENDING) {
+      return -1;
+    }
+    Word.St next = new Word.St(JobState.RUNNING, cur.run() + 1, null);
+    return commit(w, cur, next) ? next.run() : -1;
+  }
+
+  long nowMillis() {
+    return clock.millis();
+  }
+
+  /** The latest dispatch pass's number (for {@link Job#pendingReason}). */
+  long passes() {
+    return passes.getAsLong();
+  }
+
+  private static Instant at(long millis) {
+    return Instant.ofEpochMilli(millis);
+  }
+
+  // ---- submit ----
+
+  /** A new job, already the live job of its id: reported and queued by a command (any thread). */
+  void submitted(Job j, long now) {
+    loop.command(
+        () -> {
+          events.publish(
+              new SchedulerEvent.JobSubmitted(at(now), j.id(), j.spec.queue(), j.spec.priority()));
+          lanes.enqueuePending(j);
+        });
+  }
+
+  // ---- start ----
+
+  /**
+   * PENDING → RUNNING on {@code allocs}, placed and prepared by {@link JobStarter}: books the job,
+   * reports the start and calls the launcher (dispatcher). Returns false, with the allocations
+   * released, if the job was no longer pending (cancelled while it was being placed).
+   */
+  boolean start(Job j, List<Allocation> allocs, Ledger.Accounting acct, long now) {
+    Word w = j.word;
+    w.allocations = allocs;
+    long prevStart = j.startedAtMillis;
+    j.startedAtMillis = now;
+    int run = startRun(w);
+    if (run < 0) {
+      for (Allocation a : allocs) {
+        a.release();
+      }
+      w.allocations = List.of();
+      j.startedAtMillis = prevStart;
+      return false;
+    }
+    lanes.started(j);
+    j.attempts = run;
+    j.queue.lastStart = ++starts;
+    j.lastHeartbeatMillis = now;
+    j.idle = false;
+    j.idleReclaimAtMillis = -1;
+    j.idleRunStart = Long.MIN_VALUE;
+    ledger.account(j, allocs, acct, now);
+    var gpus = new ArrayList<AllocatedGpu>();
+    allocs.forEach(a -> gpus.addAll(a.gpus()));
+    events.publish(
+        new SchedulerEvent.JobStarted(
+            at(now), j.id(), j.queue.spec.name(), j.attempts, gpus,
+            Duration.ofMillis(Math.max(0, now - j.queuedAtMillis))));
+    events.run(j::markStarted);
+    try {
+      launcher.start(j.view(run));
+    } catch (Throwable e) { // an Error, or a checked exception thrown sneakily, too
+      log.warn("gpusched launcher failed to start {}", j, e);
+      end(j, JobState.FAILED, "launcher failed: " + e, null, Job.ANY_RUN);
+      loop.absorb(e);
+    }
+    // A nodeDown between the engine's place and account() above found no owner for the lost
+    // allocation and left the job to us. It marks the allocation lost before it reads the owners,
+    // and account() wrote the owner before this check reads the allocation: one of the two sees
+    // the other, and stopNow lets only one of them requeue the job.
+    for (Allocation a : allocs) {
+      if (!a.isActive()) {
+        if (nodeLost(j)) {
+          nodeLostBooked(j, now);
+        }
+        break;
+      }
+    }
+    return true;
+  }
+
+  // ---- stops the scheduler requests ----
+
+  /**
+   * RUNNING → PREEMPTING with a deadline {@code graceMillis} from now, for {@code forJob} (a
+   * preemptor) or for nobody (a drain); tells the host (dispatcher).
+   *
+   * @return false if the job was not RUNNING
+   */
+  boolean requestStop(Job v, StopReason why, long graceMillis, @Nullable Job forJob, long now) {
+    Word.St cur = v.word.state.get(); // RUNNING → PREEMPTING; the launcher is called below
+    if (cur.s() != JobState.RUNNING || !cas(v.word, cur, JobState.PREEMPTING, Job.ANY_RUN, why)) {
+      return false;
+    }
+    v.stopDeadlineMillis = now + graceMillis;
+    v.stopFor = forJob;
+    ledger.preempting.add(v);
+    events.publish(
+        new SchedulerEvent.PreemptionRequested(
+            at(now), v.id(), v.queue.spec.name(), why, at(v.stopDeadlineMillis),
+            forJob == null ? null : forJob.id()));
+    safeStop(v, why, v.stopDeadlineMillis);
+    if (graceMillis == 0) {
+      // Released after this pass, so that the next pass offers the capacity to the preemptor
+      // before anyone else (a release inside the pass would let later jobs take it).
+      loop.offer(() -> finishPreemption(v, Job.ANY_RUN));
+    }
+    return true;
+  }
+
+  /**
+   * Gives a stop in progress a new reason (a drain or node loss overtaking a preemption, so the job
+   * is requeued), in the caller's program order (any thread); false if the job is no longer
+   * PREEMPTING.
+   */
+  boolean escalate(Job j, StopReason why) {
+    Word w = j.word;
+    for (; ; ) {
+      Word.St cur = w.state.get();
+      if (cur.s() != JobState.PREEMPTING) {
+        return false;
+      }
+      if (cur.why() == why || cas(w, cur, JobState.PREEMPTING, Job.ANY_RUN, why)) {
+        return true;
+      }
+    }
+  }
+
+  /**
+   * Its node is lost: RUNNING or PREEMPTING → PENDING at once, GPUs released (any thread; the
+   * caller then has {@link #nodeLostBooked} run on the dispatcher).
+   *
+   * @return false if the job held no GPUs
+   */
+  boolean nodeLost(Job j) {
+    return stopNow(j, StopReason.NODE_LOST, true) != null;
+  }
+
+  /** Books and reports a job its node's loss requeued ({@link #nodeLost}; dispatcher). */
+  void nodeLostBooked(Job j, long now) {
+    safeStop(j, StopReason.NODE_LOST, now);
+    onPreempted(j, StopReason.NODE_LOST, true);
+  }
+
+  /** Idle reclaim: RUNNING → PREEMPTED at once, booked and reported (dispatcher). */
+  void idleReclaim(Job j, long now) {
+    if (stopNow(j, StopReason.IDLE_RECLAIM, false) != null) {
+      safeStop(j, StopReason.IDLE_RECLAIM, now);
+      events.publish(new SchedulerEvent.IdleReclaimed(at(now), j.id(), j.queue.spec.name()));
+      onPreempted(j, StopReason.IDLE_RECLAIM, false);
+    }
+  }
+
+  /** The lease ran out (no heartbeat since {@code lastHeartbeat}): FAILED (dispatcher). */
+  void leaseExpired(Job j, long lastHeartbeat, long now) {
+    if (end(j, JobState.FAILED, "lease expired", StopReason.LEASE_EXPIRED, Job.ANY_RUN)) {
+      events.publish(
+          new SchedulerEvent.LeaseExpired(at(now), j.id(), j.queue.spec.name(), at(lastHeartbeat)));
+    }
+  }
+
+  /**
+   * RUNNING or PREEMPTING → PENDING/PREEMPTED at once (node lost, idle reclaim): no grace; the
+   * GPUs are released here, the booking is the caller's (any thread).
+   *
+   * @return the state it left, or {@code null} if it held no GPUs
+   */
+  private @Nullable JobState stopNow(Job j, StopReason why, boolean requeue) {
+    Word w = j.word;
+    for (; ; ) {
+      Word.St cur = w.state.get();
+      JobState s = cur.s();
+      if (!s.holdsGpus()) {
+        return null;
+      }
+      if (cas(w, cur, requeue ? JobState.PENDING : JobState.PREEMPTED, Job.ANY_RUN, why)) {
+        if (!requeue) {
+          j.endReason = "preempted: " + why;
+        }
+        release(j);
+        return s;
+      }
+    }
+  }
+
+  /** Time limit reached: RUNNING → FAILED (dispatcher). */
+  void timeLimit(Job j, Duration limit) {
+    end(j, JobState.FAILED, "time limit " + limit + " reached", StopReason.TIME_LIMIT, Job.ANY_RUN);
+  }
+
+  // ---- the host's reports (any thread): CAS, release, then a command books it ----
+
+  /**
+   * → CANCELLED from PENDING or, in run {@code run} (or any run), from a GPU-holding state (then
+   * the host is told to stop before the GPUs are released).
+   */
+  boolean cancel(Job j, int run) {
+    Word w = j.word;
+    for (; ; ) {
+      Word.St cur = w.state.get();
+      JobState s = cur.s();
+      if (s.isFinal() || (run != Job.ANY_RUN && (cur.run() != run || !s.holdsGpus()))) {
+        return false;
+      }
+      if (cas(w, cur, JobState.CANCELLED, run)) {
+        j.endReason = "cancelled";
+        try {
+          if (s.holdsGpus()) {
+            // Tell the host before the GPUs are free: a pass on another thread may hand them to
+            // the next job right after the release. (The call never throws; the finally is a
+            // second guard that the GPUs and the books follow the CAS whatever happens.)
+            safeStop(j, StopReason.CANCELLED, nowMillis());
+          }
+        } finally {
+          if (s.holdsGpus()) {
+            release(j);
+          }
+          ended(j, s, JobState.CANCELLED, null);
+        }
+        return true;
+      }
+    }
+  }
+
+  /**
+   * Ends a GPU-holding job in {@code to} (COMPLETED or FAILED) in run {@code run} (or any run);
+   * used by the host and by the scheduler's timers ({@code why}: the stop the host is told of).
+   */
+  boolean end(Job j, JobState to, @Nullable String reason, @Nullable StopReason why, int run) {
+    Word w = j.word;
+    for (; ; ) {
+      Word.St cur = w.state.get();
+      JobState s = cur.s();
+      if (!s.holdsGpus() || (run != Job.ANY_RUN && cur.run() != run)) {
+        return false;
+      }
+      if (cas(w, cur, to, run)) {
+        j.endReason = reason;
+        release(j);
+        ended(j, s, to, why);
+        return true;
+      }
+    }
+  }
+
+  /**
+   * PREEMPTING → PENDING (requeue) or PREEMPTED; releases; any thread. The reason is read from the
+   * same state word the CAS replaces, so a drain that {@linkplain #escalate escalated} the stop is
+   * either seen here or fails its own CAS and sees the stop finished.
+   */
+  boolean finishPreemption(Job j, int run) {
+    Word w = j.word;
+    StopReason why;
+    boolean requeue;
+    for (; ; ) {
+      Word.St cur = w.state.get();
+      if (cur.s() != JobState.PREEMPTING || (run != Job.ANY_RUN && cur.run() != run)) {
+        return false;
+      }
+      why = Objects.requireNonNull(cur.why(), "a PREEMPTING job has a reason");
+      requeue = why.alwaysRequeues() || j.spec.requeueOnPreemption();
+      if (cas(w, cur, requeue ? JobState.PENDING : JobState.PREEMPTED, run)) {
+        break;
+      }
+    }
+    if (!requeue) {
+      j.endReason = "preempted: " + why;
+    }
+    release(j);
+    StopReason reason = why;
+    boolean requeued = requeue;
+    loop.command(() -> onPreempted(j, reason, requeued));
+    return true;
+  }
+
+  // ---- booking on the dispatcher ----
+
+  /** After a CAS out of PENDING or a GPU-holding state to a final state: book it by a command. */
+  private void ended(Job j, JobState from, JobState to, @Nullable StopReason why) {
+    loop.command(() -> onEnded(j, from, to, why));
+  }
+
+  private void onEnded(Job j, JobState from, JobState to, @Nullable StopReason why) {
+    long now = nowMillis();
+    String qn = j.queue.spec.name();
+    if (from == JobState.PENDING) {
+      lanes.leavePending(j);
+      if (j.accounted) {
+        // Cancelled after a stop requeued it and before the stop's own command ran (the stopping
+        // thread was between its CAS and that command): the stop's command books and reports the
+        // preemption, then this cancel, so the events keep the order things happened in.
+        j.cancelAfterStop = true;
+        return;
+      }
+    } else {
+      long runTime = Math.max(0, now - j.startedAtMillis);
+      ledger.unaccount(j, now);
+      if (why != null) {
+        safeStop(j, why, now);
+      }
+      if (to == JobState.COMPLETED) {
+        events.publish(
+            new SchedulerEvent.JobCompleted(at(now), j.id(), qn, Duration.ofMillis(runTime), j.accruedCost));
+      }
+    }
+    if (to == JobState.FAILED) {
+      events.publish(
+          new SchedulerEvent.JobFailed(at(now), j.id(), qn, String.valueOf(j.endReason)));
+    } else if (to == JobState.CANCELLED) {
+      events.publish(new SchedulerEvent.JobCancelled(at(now), j.id(), qn, from));
+    }
+    book.retire(j, to, now);
+  }
+
+  private void onPreempted(Job j, @Nullable StopReason why, boolean requeued) {
+    long now = nowMillis();
+    long lost = j.lostWorkMillis(now);
+    ledger.unaccount(j, now);
+    String qn = j.queue.spec.name();
+    StopReason reason = why == null ? StopReason.PRIORITY : why;
+    // A cancel may have overtaken the requeue (PENDING -> CANCELLED before this command ran): then
+    // the job is not back in its queue, and the cancel is reported and the job retired after this
+    // preemption, by the cancel's command or (if that one ran first) below.
+    boolean back = requeued && j.rawState() == JobState.PENDING;
+    events.publish(
+        new SchedulerEvent.JobPreempted(at(now), j.id(), qn, reason, Duration.ofMillis(lost), back));
+    if (back) {
+      j.queuedAtMillis = now;
+      events.publish(new SchedulerEvent.JobRequeued(at(now), j.id(), qn, j.attempts, j.checkpointRef));
+      lanes.enqueuePending(j);
+    } else if (!requeued) {
+      book.retire(j, JobState.PREEMPTED, now);
+    } else if (j.cancelAfterStop) { // the cancel's command came first and left the rest to this one
+      j.cancelAfterStop = false;
+      events.publish(new SchedulerEvent.JobCancelled(at(now), j.id(), qn, JobState.PENDING));
+      book.retire(j, JobState.CANCELLED, now);
+    }
+  }
+
+  /** Tells the host to stop the job's current run by {@code deadlineMillis}; never throws. */
+  void safeStop(Job j, StopReason why, long deadlineMillis) {
+    try {
+      launcher.stop(j.view(j.run()), why, at(deadlineMillis));
+    } catch (Throwable e) {
+      log.warn("gpusched launcher failed to stop {} ({})", j, why, e);
+      loop.absorb(e);
+    }
+  }
+}

@@ -1,0 +1,295 @@
+package io.gpusched.core;
+
+import io.gpusched.Allocation;
+import io.gpusched.GpuCluster;
+import io.gpusched.JobSpec;
+import io.gpusched.NodeRemoval;
+import io.gpusched.NodeSpec;
+import io.gpusched.NodeState;
+import io.gpusched.SchedulerEvent;
+import io.gpusched.StopReason;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Nodes coming and going: add, cordon, uncordon, drain, spot interruption and loss, in the engine
+ * and in the scheduler's books together.
+ *
+ * <p>Owns each node's incarnation ({@link #nodeGens}) and the lock that serializes node additions
+ * and removals with their commands ({@link #nodeMgmt}, never taken by placement). Threads: the
+ * public calls run on the caller's thread, change the engine and the incarnations under {@code
+ * nodeMgmt}, and leave the books (the {@link Capacity} and the jobs on the node) to a command on
+ * the dispatcher; {@link #learnNode} runs on the dispatcher.
+ */
+final class NodeLifecycle {
+
+  private final GpuCluster cluster;
+  private final InstantSource clock;
+  private final boolean preferCheapest;
+  private final Capacity capacity;
+  private final Ledger ledger;
+  private final JobTransitions transitions;
+  private final EventBus events;
+  private final CommandLoop loop;
+  /** The price tiers {@link JobStarter} tries in order; a node's price is added when it is booked. */
+  private final Set<Double> priceTiers;
+  private final Runnable checkOpen;
+
+  /**
+   * Node id → incarnation, in call order: written by {@code addNode} and {@code nodeDown} at call
+   * time under {@link #nodeMgmt}, together with the engine change and the command that books it.
+   * Node calls validate against it, and their commands act only on the incarnation they were made
+   * for: "node down, node back under the same id, cordon" ends the same however the dispatcher
+   * interleaves.
+   */
+  private final ConcurrentHashMap<String, Long> nodeGens = new ConcurrentHashMap<>();
+
+  /** Serializes node additions and removals with their commands (never taken by placement). */
+  private final Object nodeMgmt = new Object();
+
+  private long nextGen;
+
+  NodeLifecycle(
+      GpuCluster cluster,
+      InstantSource clock,
+      boolean preferCheapest,
+      Capacity capacity,
+      Ledger ledger,
+      JobTransitions transitions,
+      EventBus events,
+      CommandLoop loop,
+      Set<Double> priceTiers,
+      Runnable checkOpen) {
+    this.cluster = cluster;
+    this.clock = clock;
+    this.preferCheapest = preferCheapest;
+    this.capacity = capacity;
+    this.ledger = ledger;
+    this.transitions = transitions;
+    this.events = events;
+    this.loop = loop;
+    this.priceTiers = priceTiers;
+    this.checkOpen = checkOpen;
+  }
+
+  private static Instant at(long millis) {
+    return Instant.ofEpochMilli(millis);
+  }
+
+  /** Books the nodes the cluster has when the scheduler is built (constructor thread). */
+  void bookInitialNodes() {
+    Map<String, NodeState> states = new HashMap<>();
+    cluster.snapshot().nodes().forEach(n -> states.put(n.nodeId(), n.state()));
+    for (NodeSpec n : cluster.nodes()) {
+      capacity.add(n, states.getOrDefault(n.id(), NodeState.READY));
+      priceTiers.add(n.pricePerGpuHour());
+      nodeGens.put(n.id(), nextGen++);
+    }
+  }
+
+  void addNode(NodeSpec node) {
+    Objects.requireNonNull(node, "node");
+    checkOpen.run();
+    NodeSpec n = preferCheapest ? withPriceLabel(node) : node;
+    synchronized (nodeMgmt) {
+      cluster.addNode(n);
+      nodeGens.put(n.id(), nextGen++);
+      loop.offer(
+          () -> {
+            capacity.add(n, NodeState.READY);
+            priceTiers.add(n.pricePerGpuHour());
+            events.publish(
+                new SchedulerEvent.NodeStateChanged(
+                    at(clock.millis()), n.id(), null, NodeState.READY, "added"));
+          });
+    }
+    loop.runCommands();
+  }
+
+  /** The node with its price as the {@link JobStarter#PRICE_LABEL} label. */
+  static NodeSpec withPriceLabel(NodeSpec n) {
+    var labels = new LinkedHashMap<>(n.labels());
+    labels.put(JobStarter.PRICE_LABEL, Double.toString(n.pricePerGpuHour()));
+    return new NodeSpec(
+        n.id(), labels, n.gpus(), n.cpuMillis(), n.memoryMiB(), n.pricePerGpuHour(), n.capacityClass());
+  }
+
+  /** Cordon or uncordon: the state change runs as a command for the node's current incarnation. */
+  void setState(String nodeId, NodeState to, String why) {
+    long gen = requireNode(nodeId);
+    loop.command(() -> changeState(nodeId, gen, to, why));
+  }
+
+  /**
+   * Changes a node's state in the engine and in the books together, on the dispatcher, so that
+   * racing cordon/uncordon/drain calls end in the same state in both; nothing if the incarnation
+   * {@code gen} the call was made for is gone (removed, perhaps back under the same id).
+   *
+   * @return whether it changed anything
+   */
+  private boolean changeState(String nodeId, long gen, NodeState to, String why) {
+    NodeState from = capacity.states.get(nodeId);
+    if (from == null) {
+      return false;
+    }
+    synchronized (nodeMgmt) {
+      if (!Long.valueOf(gen).equals(nodeGens.get(nodeId))) {
+        return false;
+      }
+      cluster.setNodeState(nodeId, to);
+    }
+    capacity.setState(nodeId, to);
+    events.publish(new SchedulerEvent.NodeStateChanged(at(clock.millis()), nodeId, from, to, why));
+    return true;
+  }
+
+  void drain(String nodeId, Duration deadline) {
+    Objects.requireNonNull(deadline, "deadline");
+    if (deadline.isNegative()) {
+      throw new IllegalArgumentException("drain deadline of node " + nodeId + " must be >= 0, was " + deadline);
+    }
+    GpuSchedulers.Builder.atMostMax(deadline, "drain deadline of node " + nodeId);
+    drain(nodeId, deadline.toMillis(), StopReason.NODE_DRAIN, "drain");
+  }
+
+  void spotInterruption(String nodeId, Instant terminationTime) {
+    Objects.requireNonNull(terminationTime, "terminationTime");
+    long left;
+    try {
+      left = Math.max(0, Math.subtractExact(terminationTime.toEpochMilli(), clock.millis()));
+    } catch (ArithmeticException e) {
+      throw new IllegalArgumentException(
+          "terminationTime of node " + nodeId + " is out of range: " + terminationTime);
+    }
+    if (left > JobSpec.MAX_DURATION.toMillis()) {
+      throw new IllegalArgumentException(
+          "terminationTime of node " + nodeId + " is too far ahead: " + terminationTime + " (at most "
+              + JobSpec.MAX_DURATION + " from now)");
+    }
+    drain(nodeId, left, StopReason.SPOT_INTERRUPTION, "spot interruption at " + terminationTime);
+  }
+
+  private void drain(String nodeId, long deadlineMillis, StopReason why, String text) {
+    long gen = requireNode(nodeId);
+    // Stops already in progress take the drain's reason now, in the caller's program order: a
+    // host reporting one of them stopped right after this call sees it requeued, even while
+    // another thread holds the dispatcher and the command below runs later.
+    for (Job j : jobsOn(nodeId)) {
+      transitions.escalate(j, why);
+    }
+    loop.command(
+        () -> {
+          if (!changeState(nodeId, gen, NodeState.DRAINING, text)) {
+            return; // that node is gone; its jobs were requeued with it
+          }
+          long now = clock.millis();
+          for (Job j : jobsOn(nodeId)) {
+            drainStop(j, why, deadlineMillis, now);
+          }
+        });
+  }
+
+  /**
+   * A drain's stop of one job on the draining node, with a deadline at most {@code deadlineMillis}
+   * from now (dispatcher): a stop in progress takes the drain's reason and, if earlier, its
+   * deadline; a running job is asked to stop.
+   */
+  private void drainStop(Job j, StopReason why, long deadlineMillis, long now) {
+    long grace = Math.min(j.spec.gracePeriod().toMillis(), deadlineMillis);
+    if (transitions.escalate(j, why)) { // a drain always requeues, whatever began the stop
+      if (now + grace < j.stopDeadlineMillis) {
+        j.stopDeadlineMillis = now + grace;
+        transitions.safeStop(j, why, j.stopDeadlineMillis); // the host learns the earlier deadline
+        if (grace == 0) {
+          loop.offer(() -> transitions.finishPreemption(j, Job.ANY_RUN));
+        }
+      }
+    } else {
+      transitions.requestStop(j, why, grace, null, now);
+    }
+  }
+
+  void nodeDown(String nodeId) {
+    synchronized (nodeMgmt) {
+      requireNode(nodeId);
+      // Out of the engine and its jobs stopped now, in call order: the id is free when this
+      // returns (the node may come back at once), and a host report racing it sees the job
+      // requeued, never completed after its node was lost. The books follow on the dispatcher.
+      NodeRemoval removal = cluster.removeNode(nodeId, true);
+      nodeGens.remove(nodeId);
+      var stopped = new LinkedHashSet<Job>();
+      for (Allocation a : removal.lost()) {
+        Job j = ledger.owners.get(a.id());
+        if (j != null && !stopped.contains(j) && transitions.nodeLost(j)) {
+          stopped.add(j);
+        }
+      }
+      loop.offer(() -> onNodeDown(nodeId, stopped));
+    }
+    loop.runCommands();
+  }
+
+  private void onNodeDown(String nodeId, Set<Job> stopped) {
+    NodeState from = capacity.states.get(nodeId);
+    long now = clock.millis();
+    capacity.remove(nodeId);
+    for (Job j : stopped) {
+      transitions.nodeLostBooked(j, now);
+    }
+    events.publish(new SchedulerEvent.NodeStateChanged(at(now), nodeId, from, NodeState.DOWN, "lost"));
+  }
+
+  /** The scheduler's jobs holding a part of the node; none once the node left the engine. */
+  private List<Job> jobsOn(String nodeId) {
+    List<Allocation> held;
+    try {
+      held = cluster.allocations(nodeId);
+    } catch (IllegalArgumentException gone) {
+      return List.of();
+    }
+    var out = new LinkedHashSet<Job>();
+    for (Allocation a : held) {
+      Job j = ledger.owners.get(a.id());
+      if (j != null) {
+        out.add(j);
+      }
+    }
+    return new ArrayList<>(out);
+  }
+
+  /** Checks the node exists as of this call; returns its incarnation. */
+  private long requireNode(String nodeId) {
+    Objects.requireNonNull(nodeId, "nodeId");
+    checkOpen.run();
+    Long gen = nodeGens.get(nodeId);
+    if (gen == null) {
+      throw new IllegalArgumentException("unknown node " + nodeId);
+    }
+    return gen;
+  }
+
+  /** Books a node the engine placed on; false if the cluster no longer lists it (removed since). */
+  boolean learnNode(String nodeId) {
+    for (NodeSpec n : cluster.nodes()) {
+      if (n.id().equals(nodeId)) {
+        capacity.add(n, NodeState.READY);
+        priceTiers.add(n.pricePerGpuHour());
+        synchronized (nodeMgmt) {
+          nodeGens.computeIfAbsent(nodeId, k -> nextGen++);
+        }
+        return true;
+      }
+    }
+    return false;
+  }
+}
