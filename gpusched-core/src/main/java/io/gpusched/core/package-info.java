@@ -1,8 +1,12 @@
 /**
- * The placement engine: {@link io.gpusched.core.GpuClusters} builds a lock-free {@link
- * io.gpusched.GpuCluster}. Everything else in this package is package-private; {@code
- * docs/placement.md} describes the algorithm, and the class Javadoc of the internals documents the
- * word layouts and linearization points.
+ * The implementation: {@link io.gpusched.core.GpuClusters} builds the lock-free placement engine
+ * (a {@link io.gpusched.GpuCluster}) and {@link io.gpusched.core.GpuSchedulers} the job scheduler
+ * on top of it (a {@link io.gpusched.GpuScheduler}). Everything else in this package is
+ * package-private, in two halves: the engine's classes are marked {@code @EnginePart}, the rest
+ * is the scheduler, which uses the engine only through {@code GpuCluster} (held by {@code
+ * ArchitectureTest}). {@code docs/architecture.md} maps the collaborators, {@code
+ * docs/placement.md} and {@code docs/scheduler.md} describe the algorithms; the class Javadoc of
+ * the internals documents word layouts, threads and linearization points.
  */
 @NullMarked
 package io.gpusched.core;
