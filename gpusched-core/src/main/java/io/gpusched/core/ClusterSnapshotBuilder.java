@@ -31,7 +31,7 @@ final class ClusterSnapshotBuilder {
       long[] words = new long[node.gpus.length];
       Map<Group, Integer> free = new HashMap<>();
       for (int i = 0; i < words.length; i++) {
-        words[i] = node.gpus[i].word();
+        words[i] = node.gpus[i].lvWord();
         if (words[i] == 0) {
           free.merge(node.gpus[i].group, 1, Integer::sum);
         }

@@ -12,7 +12,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * One GPU in the engine: its spec, place in its {@link Group}, its occupancy word, and who holds
- * it. The word changes only through {@link #cas} and {@link #subtract}; its layout belongs to the
+ * it. The word changes only through {@link #casWord} and {@link #subtract}; its layout belongs to the
  * group's {@link Space}.
  *
  * <p>Holders are registered so that a forced node removal can report them. Where a holder owns a
@@ -89,11 +89,17 @@ final class GpuSlot {
     }
   }
 
-  long word() {
+  /**
+   * Loads the word with volatile semantics ({@code lv}, JCTools' naming): the index protocol and
+   * the miss re-check rely on reads of words, index bits and window counts being sequentially
+   * consistent with the CASes that change them.
+   */
+  long lvWord() {
     return (long) WORD.getVolatile(this);
   }
 
-  boolean cas(long expect, long update) {
+  /** Compare-and-set of the word (volatile semantics); the linearization point of a take. */
+  boolean casWord(long expect, long update) {
     return WORD.compareAndSet(this, expect, update);
   }
 

@@ -12,6 +12,8 @@ import org.jspecify.annotations.Nullable;
 final class GroupCursor {
   final Group group;
   final CandidateOrder order;
+  private final Bits[] byState; // the group's index arrays, read once per cursor
+  private final Bits[] nodesByFree;
   final Bits gpuFilter;
   final Bits nodeFilter;
   /** The request shape within the group: the MIG profile index, else -1. */
@@ -24,6 +26,8 @@ final class GroupCursor {
   GroupCursor(Group group, CandidateOrder order, Bits[] filter, int shape) {
     this.group = group;
     this.order = order;
+    this.byState = group.index.byState;
+    this.nodesByFree = group.index.nodesByFree;
     this.shape = shape;
     this.gpuFilter = filter[0];
     this.nodeFilter = filter[1];
@@ -109,7 +113,7 @@ final class GroupCursor {
 
   private int search(int ent, int fromIndex) {
     boolean node = CandidateOrder.isNodeBucket(ent);
-    Bits bits = node ? group.index.nodesByFree[CandidateOrder.freeOf(ent)] : group.index.byState[ent];
+    Bits bits = node ? nodesByFree[CandidateOrder.freeOf(ent)] : byState[ent];
     if (!bits.maybeNonEmpty()) {
       return -1;
     }

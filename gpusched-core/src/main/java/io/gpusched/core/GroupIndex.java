@@ -87,7 +87,7 @@ final class GroupIndex {
       byState[space.state(0)].set(s.local);
     }
     if (wholeCapable) {
-      gn.indexedFree = gn.gpus.length;
+      gn.spIndexedFree(gn.gpus.length);
       nodesByFree[gn.gpus.length].set(gn.local);
     }
   }
@@ -143,9 +143,9 @@ final class GroupIndex {
   /** Sets the bit of the GPU's current state until its word is unchanged across the set. */
   void repairGpu(GpuSlot g) {
     for (; ; ) {
-      long w = g.word();
+      long w = g.lvWord();
       byState[space.state(w)].set(g.local);
-      if (g.word() == w) {
+      if (g.lvWord() == w) {
         return;
       }
     }
@@ -155,8 +155,8 @@ final class GroupIndex {
   void updateNode(GroupNode n) {
     int f = n.countFree();
     nodesByFree[f].set(n.local);
-    int prev = n.indexedFree;
-    n.indexedFree = f;
+    int prev = n.lpIndexedFree();
+    n.spIndexedFree(f);
     if (prev != f) {
       int cell = open(n);
       group.hook(ProbePoint.WINDOW_OPEN, n);
@@ -174,7 +174,7 @@ final class GroupIndex {
     for (; ; ) {
       int f = n.countFree();
       nodesByFree[f].set(n.local);
-      n.indexedFree = f;
+      n.spIndexedFree(f);
       if (n.countFree() == f) {
         return;
       }

@@ -14,7 +14,17 @@ final class GroupNode {
    * positive in another bucket, which readers clean when they hit it (see {@link GroupIndex}), or
    * clears a bit inside a window whose repair sets the right one again.
    */
-  int indexedFree;
+  private int indexedFree;
+
+  /** Loads the hint, plain ({@code lp}, JCTools' naming). */
+  int lpIndexedFree() {
+    return indexedFree;
+  }
+
+  /** Stores the hint, plain ({@code sp}). */
+  void spIndexedFree(int free) {
+    indexedFree = free;
+  }
 
   GroupNode(NodeEntry node, Group group, int local, GpuSlot[] gpus) {
     this.node = node;
@@ -27,7 +37,7 @@ final class GroupNode {
   int countFree() {
     int n = 0;
     for (GpuSlot g : gpus) {
-      if (g.word() == 0) {
+      if (g.lvWord() == 0) {
         n++;
       }
     }

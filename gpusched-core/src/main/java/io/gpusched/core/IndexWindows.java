@@ -55,6 +55,6 @@ final class IndexWindows {
     for (int i = cell / CHUNK; i > 0; i--) {
       c = c.next.get();
     }
-    c.cells.setRelease(cell % CHUNK, null);
+    c.cells.setRelease(cell % CHUNK, null); // soCell: a release store (JCTools' "so")
   }
 }

@@ -259,7 +259,7 @@ final class Placer {
         return null;
       }
       g.hook(ProbePoint.CANDIDATE, gpu);
-      if (g.space.state(gpu.word()) != ent) {
+      if (g.space.state(gpu.lvWord()) != ent) {
         g.index.staleGpu(gpu, ent); // the index lagged behind a change: heal it, then try the GPU as it is
       }
       return tryGpu(g, gpu, cur.shape, demand, cpu, mem);
@@ -304,7 +304,7 @@ final class Placer {
       return null;
     }
     DecisionTables t = g.tables; // one table for both the delta and its position
-    long w = gpu.word();
+    long w = gpu.lvWord();
     for (; ; ) {
       int s = g.space.state(w);
       long delta = deltaOnState(t, g, shape, demand, s, w);
@@ -312,13 +312,13 @@ final class Placer {
         return null;
       }
       g.hook(ProbePoint.BEFORE_CAS, gpu);
-      if (gpu.cas(w, w + delta)) {
+      if (gpu.casWord(w, w + delta)) {
         g.index.onChange(gpu, w, w + delta);
         Reservation r = new Reservation(1);
         r.add(gpu, delta, cpu, mem, shape >= 0 ? t.choice[shape][s] : -1);
         return reserveHostFor(r, gpu.node, cpu, mem);
       }
-      w = gpu.word();
+      w = gpu.lvWord();
     }
   }
 
@@ -360,7 +360,7 @@ final class Placer {
     for (; ; ) {
       int n = 0;
       for (GpuSlot gpu : gn.gpus) {
-        if (gpu.word() == 0) {
+        if (gpu.lvWord() == 0) {
           plan[n++] = gpu;
           if (n == k) {
             break;
@@ -372,7 +372,7 @@ final class Placer {
       }
       Reservation r = new Reservation(k);
       for (GpuSlot gpu : plan) {
-        if (!gpu.cas(0, delta)) {
+        if (!gpu.casWord(0, delta)) {
           break;
         }
         // every word change is followed by its changer's index update, rollbacks included: a

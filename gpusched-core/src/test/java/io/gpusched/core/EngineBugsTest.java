@@ -75,7 +75,7 @@ class EngineBugsTest {
     GpuSlot other = one.slots[0] == slots[0] ? slots[1] : slots[0];
     // The interleaving, replayed step by step on one thread:
     // thread A, takeEmpty(k = 2): the taken GPU fails, the other one is CASed 0 -> 1 ...
-    assertThat(other.cas(0, 1)).isTrue();
+    assertThat(other.casWord(0, 1)).isTrue();
     other.group.index.onChange(other, 0, 1); // the fixed takeEmpty re-indexes after every change
     // ... thread B releases the single allocation: onChange -> updateNode counts 1 free GPU
     // (the one B freed; A's transient word hides the other) and indexes the node under 1 ...

@@ -57,7 +57,7 @@ final class EngineInvariants {
         }
       }
       for (GpuSlot s : node.gpus) {
-        long w = s.word();
+        long w = s.lvWord();
         long e = expected.getOrDefault(s, 0L);
         if (w != e) {
           bad.add("GPU " + node.spec.id() + "/" + s.spec.index() + " word " + w + " != " + e);

@@ -70,7 +70,7 @@ class PlacementRaceTest {
     List<Allocation> churn = new ArrayList<>();
     churn.add(c.place(PlacementRequest.share(1, 1)).orElseThrow()); // 999 milli free: one bucket
     Group g = ((AllocationImpl) churn.get(0)).slots[0].group;
-    int before = g.space.state(((AllocationImpl) churn.get(0)).slots[0].word());
+    int before = g.space.state(((AllocationImpl) churn.get(0)).slots[0].lvWord());
     AtomicInteger nested = new AtomicInteger();
     boolean[] inside = {false};
     g.hook =
@@ -80,7 +80,7 @@ class PlacementRaceTest {
             nested.incrementAndGet();
             churn.add(c.place(PlacementRequest.share(1, 1)).orElseThrow());
             inside[0] = false;
-            assertThat(g.space.state(((AllocationImpl) churn.get(0)).slots[0].word()))
+            assertThat(g.space.state(((AllocationImpl) churn.get(0)).slots[0].lvWord()))
                 .as("the churn stays in one bucket")
                 .isEqualTo(before);
           }
