@@ -5,6 +5,13 @@ package io.gpusched.core;
  * the other nodes' GPUs of a gang lost with a removed node. Each GPU's delta is subtracted inside an
  * index window (see {@link GroupIndex#release}), then host resources are returned. Lock-free; called
  * by whichever thread won the allocation's state CAS, so each allocation is given back once.
+ *
+ * <p><b>Linearization of {@code Allocation.release()}.</b> The state CAS from ACTIVE to RELEASED
+ * decides the result ({@code true} once, {@code false} after); the capacity of each GPU becomes
+ * available at its subtract. A single-GPU allocation's release is linearizable at that subtract
+ * (its host resources follow, and a search refused for host resources meanwhile re-runs because
+ * the give-back counts a move). A gang's release frees GPU by GPU, so a concurrent request may see
+ * part of it freed: like gangs themselves, not linearizable as one step.
  */
 @EnginePart
 final class GiveBack {
