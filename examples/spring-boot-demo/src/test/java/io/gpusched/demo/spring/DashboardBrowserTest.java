@@ -33,7 +33,8 @@ import org.springframework.test.annotation.DirtiesContext;
 /**
  * End to end in headless Chromium (Debian's {@code chromium} and {@code chromium-driver}; nothing
  * is downloaded): the dashboard loads, a job submitted through its form waits PENDING behind a
- * blocker, runs, completes, and its GPU block fills and frees. Saves {@code docs/dashboard.png}.
+ * blocker, runs, completes, and its GPU block fills and frees. Saves {@code dashboard.png} in
+ * {@code target/} (or the folder {@code -Dgpusched.docs.dir} names).
  * Skipped when the browser or driver is not installed ({@code -Dgpusched.chromium} and {@code
  * -Dgpusched.chromedriver} point elsewhere).
  */
