@@ -36,6 +36,32 @@ public interface GpuCluster {
   Optional<Allocation> place(PlacementRequest request);
 
   /**
+   * Takes exactly the capacity of an allocation recorded earlier, for example by a durable store
+   * before a restart: the same GPUs, the same MIG instances (profile and start slice), the same
+   * shares, and the request's host resources, charged as {@link #place} charges them. Meant for
+   * recovery, before placements start: with placements running at the same time a multi-GPU
+   * restore is not atomic (its GPUs are taken one by one, like a gang's). Cordoned and draining
+   * nodes are accepted (a node that was cordoned keeps its running work); the request's node
+   * labels and capacity classes are not checked again, its GPU models are.
+   *
+   * @param request the request the allocation was made for
+   * @param gpus the GPUs it held, as its {@link Allocation#gpus()} reported them (in any order)
+   * @return the restored allocation, active, with a new id
+   * @throws IllegalArgumentException if the record is not an allocation of this request on this
+   *     cluster: an empty list, an unknown node, a GPU index the node does not have, a UUID, model
+   *     or mode that differs from the node's GPU, a MIG profile or start slice the GPU cannot hold,
+   *     a share amount that differs from the request's, the same GPU twice, or a number or layout
+   *     of GPUs the request does not ask for; the message names the bad value. Nothing is taken.
+   * @throws IllegalStateException if the recorded capacity is not free now (a conflict: another
+   *     allocation holds part of it, or the node lacks the host resources, or the node was removed
+   *     meanwhile); the message names the GPU or node. Nothing is taken.
+   * @throws UnsupportedOperationException if this cluster cannot restore allocations (the default)
+   */
+  default Allocation restore(PlacementRequest request, List<AllocatedGpu> gpus) {
+    throw new UnsupportedOperationException(getClass().getName() + " cannot restore allocations");
+  }
+
+  /**
    * Adds a node; its GPUs are placeable when this returns.
    *
    * @throws IllegalArgumentException if a node with that id exists or the node is invalid for

@@ -1,5 +1,6 @@
 package io.gpusched.core;
 
+import io.gpusched.AllocatedGpu;
 import io.gpusched.Allocation;
 import io.gpusched.ClusterSnapshot;
 import io.gpusched.Constraints;
@@ -154,6 +155,17 @@ final class LockFreeCluster implements GpuCluster {
           }
           log.debug("request mix shifted; rebuilt decision tables of {} groups", groups.length);
         });
+  }
+
+  @Override
+  public Allocation restore(PlacementRequest request, List<AllocatedGpu> gpus) {
+    Reservation r = Restorer.take(management, request, gpus);
+    AllocationImpl a = placer.publish(r, request, nextId());
+    if (a == null) {
+      throw new IllegalStateException(
+          "cannot restore " + request + ": a node of it was removed meanwhile");
+    }
+    return a;
   }
 
   // ================================================================= management and reads

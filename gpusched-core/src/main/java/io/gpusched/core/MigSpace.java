@@ -149,6 +149,9 @@ abstract class MigSpace extends Space {
   /** Whether {@code c} is a choice of profile {@code p} at all (whatever the GPU's state). */
   abstract boolean isChoice(int p, int c);
 
+  /** The choice of profile {@code p} that starts at memory slice {@code start}, or -1 if none. */
+  abstract int choiceAt(int p, int start);
+
   /** Whether choice {@code c} of profile {@code p} can be placed on a GPU whose word is given. */
   abstract boolean canPlace(long word, int p, int c);
 
@@ -225,6 +228,11 @@ abstract class MigSpace extends Space {
     }
 
     @Override
+    int choiceAt(int p, int start) {
+      return start >= 0 && start < deltas[p].length && deltas[p][start] != 0 ? start : -1;
+    }
+
+    @Override
     boolean canPlace(long word, int p, int start) {
       long d = deltas[p][start];
       if (d == 0) {
@@ -293,6 +301,16 @@ abstract class MigSpace extends Space {
     @Override
     boolean isChoice(int p, int i) {
       return i < instanceProfile.length && instanceProfile[i] == p;
+    }
+
+    @Override
+    int choiceAt(int p, int start) {
+      for (int i = 0; i < instanceProfile.length; i++) {
+        if (instanceProfile[i] == p && instances.get(i).startSlot() == start) {
+          return i;
+        }
+      }
+      return -1;
     }
 
     @Override
