@@ -9,7 +9,9 @@ import java.util.OptionalLong;
  * When a GPU or MIG device counts as idle.
  *
  * <p>A single reading is <em>idle-looking</em> when it is fresh (at most {@link #maxSampleAge()}
- * old), not {@linkplain GpuSample#lost() lost}, and:
+ * old, and at most {@code maxSampleAge} ahead of the evaluation time: a reading dated further in
+ * the future, from a skewed clock, is not evidence of anything now), not {@linkplain
+ * GpuSample#lost() lost}, and:
  *
  * <ul>
  *   <li>for a device that reports utilization: utilization &le; {@link #maxUtilizationPercent()}
@@ -99,7 +101,10 @@ public record IdlePolicy(
    * @param nowMillis the current time, epoch milliseconds
    */
   public boolean looksIdle(GpuSample sample, long nowMillis) {
-    if (sample.lost() || olderThan(nowMillis, sample.timestampMillis(), maxSampleAge.toMillis())) {
+    long limit = maxSampleAge.toMillis();
+    if (sample.lost()
+        || olderThan(nowMillis, sample.timestampMillis(), limit)
+        || olderThan(sample.timestampMillis(), nowMillis, limit)) { // dated too far ahead
       return false;
     }
     var processes = sample.processes();
@@ -132,7 +137,9 @@ public record IdlePolicy(
     long next = nowMillis;
     for (int i = historyOldestFirst.size() - 1; i >= 0; i--) {
       GpuSample s = historyOldestFirst.get(i);
-      if (olderThan(next, s.timestampMillis(), maxGap) || !looksIdle(s, s.timestampMillis())) {
+      if (olderThan(next, s.timestampMillis(), maxGap)
+          || olderThan(s.timestampMillis(), next, maxGap) // ahead of now, or of the next reading
+          || !looksIdle(s, s.timestampMillis())) {
         break;
       }
       since = s.timestampMillis();

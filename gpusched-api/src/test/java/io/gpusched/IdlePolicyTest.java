@@ -56,6 +56,23 @@ class IdlePolicyTest {
     assertThat(POLICY.looksIdle(GpuSample.lost("GPU-a", -1, 0), 0)).isFalse();
   }
 
+  /** A reading dated further ahead than maxSampleAge (a skewed clock) is no evidence now. */
+  @Test
+  void readingsDatedInTheFutureAreNotFresh() {
+    assertThat(POLICY.looksIdle(util(100_000, 0), 0)).isFalse();
+    assertThat(POLICY.looksIdle(util(15_000, 0), 0)).as("within maxSampleAge of skew").isTrue();
+    var h = new ArrayList<GpuSample>();
+    for (long t = 0; t <= 60_000; t += 10_000) {
+      h.add(util(t, 0));
+    }
+    h.add(util(10_000_000, 0)); // newest, dated hours ahead
+    assertThat(POLICY.idleSince(h, 70_000)).isEmpty();
+    assertThat(POLICY.isIdle(h, 70_000)).isFalse();
+    h.remove(h.size() - 1);
+    assertThat(POLICY.isIdle(h, 70_000)).as("the same history without it").isTrue();
+    assertThat(POLICY.looksIdle(util(Long.MAX_VALUE, 0), Long.MIN_VALUE)).isFalse();
+  }
+
   @Test
   void migDevicesUseProcessesAndMemory() {
     assertThat(POLICY.looksIdle(mig(0, List.of(), 13), 0)).isTrue();
