@@ -26,7 +26,8 @@ import java.util.Objects;
  * @param gpus the GPUs, indices unique; at most {@value #MAX_GPUS}
  * @param cpuMillis host CPU in milli-cores that placements may reserve, or {@link #UNTRACKED}
  * @param memoryMiB host memory in MiB that placements may reserve, or {@link #UNTRACKED}
- * @param pricePerGpuHour price of one whole GPU for one hour, in the caller's currency, {@code >= 0}
+ * @param pricePerGpuHour price of one whole GPU for one hour, in the caller's currency, from 0 to
+ *     {@value #MAX_PRICE_PER_GPU_HOUR} (so that costs summed over many GPUs and years stay finite)
  * @param capacityClass on-demand or spot
  */
 public record NodeSpec(
@@ -40,6 +41,12 @@ public record NodeSpec(
 
   /** Value of {@link #cpuMillis()} / {@link #memoryMiB()} meaning the node does not track it. */
   public static final long UNTRACKED = -1;
+
+  /**
+   * The highest {@link #pricePerGpuHour()}: 10^9 in any currency, far above any real price, low
+   * enough that a cost summed over thousands of GPUs and a century stays a finite double.
+   */
+  public static final double MAX_PRICE_PER_GPU_HOUR = 1e9;
 
   /** The most GPUs one node may have. */
   public static final int MAX_GPUS = 64;
@@ -79,6 +86,11 @@ public record NodeSpec(
     checkHost(id, "cpuMillis", cpuMillis, MAX_CPU_MILLIS);
     checkHost(id, "memoryMiB", memoryMiB, MAX_MEMORY_MIB);
     Checks.requireNonNegative(pricePerGpuHour, "pricePerGpuHour of node " + id);
+    if (pricePerGpuHour > MAX_PRICE_PER_GPU_HOUR) {
+      throw new IllegalArgumentException(
+          "pricePerGpuHour of node " + id + " must be at most " + MAX_PRICE_PER_GPU_HOUR + ", was "
+              + pricePerGpuHour);
+    }
   }
 
   private static void checkHost(String id, String what, long value, long max) {

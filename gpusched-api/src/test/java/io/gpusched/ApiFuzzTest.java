@@ -25,7 +25,7 @@ import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
  * Bad-input fuzzing of every public value type, factory and builder of the API: NaN, infinities,
  * {@code MAX_VALUE} / {@code MIN_VALUE}, negatives, zero, blank and very long strings, unknown
  * names and nulls. Each input is either rejected with the documented exception whose message names
- * the bad value (a blank name: says "blank"), or accepted with the value kept as given. A builder
+ * the bad value (a blank name: says "blank" and quotes it), or accepted with the value kept as given. A builder
  * call that throws leaves the builder as it was. {@link ApiValidationTest} has the hand-picked
  * cases; this class throws the edges at every parameter together.
  */
@@ -99,7 +99,7 @@ class ApiFuzzTest {
 
   /** What a message must contain for a bad name: the name, or "blank" when it is blank. */
   private static String named(String name) {
-    return name.isBlank() ? "blank" : name;
+    return name.isBlank() ? "blank, was \"" : name; // the blank value quoted
   }
 
   private static boolean positive(Duration d) {
@@ -193,7 +193,7 @@ class ApiFuzzTest {
       rejects(b::build, IllegalArgumentException.class, "cpuMillis", String.valueOf(cpu));
     } else if (!memOk) {
       rejects(b::build, IllegalArgumentException.class, "memoryMiB", String.valueOf(memory));
-    } else if (!finiteNonNegative(price)) {
+    } else if (!finiteNonNegative(price) || price > NodeSpec.MAX_PRICE_PER_GPU_HOUR) {
       rejects(b::build, IllegalArgumentException.class, "pricePerGpuHour", String.valueOf(price));
     } else {
       NodeSpec n = b.build();

@@ -578,6 +578,28 @@ class ApiValidationTest {
       assertThatThrownBy(() -> NodeSpec.builder("n").pricePerGpuHour(Double.POSITIVE_INFINITY).build())
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("Infinity");
+      // finite but so large that costs would overflow to Infinity
+      assertThatThrownBy(() -> NodeSpec.builder("n").pricePerGpuHour(Double.MAX_VALUE).build())
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("at most 1.0E9")
+          .hasMessageContaining("1.7976931348623157E308");
+      assertThatThrownBy(() -> NodeSpec.builder("n").pricePerGpuHour(1e9 + 1).build())
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("1.000000001E9");
+      assertThat(NodeSpec.builder("n").pricePerGpuHour(1e9).build().pricePerGpuHour()).isEqualTo(1e9);
+    }
+
+    @Test
+    void blankNamesAreQuoted() {
+      assertThatThrownBy(() -> NodeSpec.builder("\t ").build())
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("must not be blank, was \"\\t \"");
+      assertThatThrownBy(() -> NodeSpec.builder("\u2003\u3000").build())
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("was \"\\u2003\\u3000\"");
+      assertThatThrownBy(() -> NodeSpec.builder(" ".repeat(100)).build())
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("... (100 characters)");
     }
 
     @Test
