@@ -38,10 +38,23 @@ final class DispatchPass {
   private static final Logger log = LoggerFactory.getLogger(DispatchPass.class);
 
   /**
-   * How long a job whose preemption freed capacity it then could not use (the victim simulation
-   * disagreed with the engine) waits before it may preempt again: keeps a mismatch from cycling.
+   * The longest a job whose preemption freed capacity it then could not use waits before it may
+   * preempt again. The wait starts at {@link #FIRST_PREEMPTION_BACKOFF_MILLIS} and doubles with
+   * each such plan of the job up to this, and is reset when the job starts: a one-off cause (a
+   * cordon while the victims stopped, another job taking the capacity) costs about a second, while
+   * a lasting mismatch between victim planning and the engine cannot preempt in a loop.
    */
   static final long PREEMPTION_BACKOFF_MILLIS = 60_000;
+
+  /** The first wait after an unrealized preemption plan (see {@link #PREEMPTION_BACKOFF_MILLIS}). */
+  static final long FIRST_PREEMPTION_BACKOFF_MILLIS = 1_000;
+
+  /** The wait after one more unrealized plan, given the previous wait (0: none yet). */
+  static long nextPreemptionBackoff(long previous) {
+    return previous <= 0
+        ? FIRST_PREEMPTION_BACKOFF_MILLIS
+        : Math.min(PREEMPTION_BACKOFF_MILLIS, previous * 2);
+  }
 
   /** How many jobs behind a lane head held back by the reservation are tried per pass. */
   static final int BACKFILL_DEPTH = 64;
@@ -99,12 +112,13 @@ final class DispatchPass {
       p.waiting(PendingReason.PREEMPTION, ps.number);
       if (p.victims.isEmpty()) {
         lanes.preemptors.remove(p);
-        p.noPreemptionBeforeMillis = now + PREEMPTION_BACKOFF_MILLIS;
+        p.preemptionBackoffMillis = nextPreemptionBackoff(p.preemptionBackoffMillis);
+        p.noPreemptionBeforeMillis = now + p.preemptionBackoffMillis;
         log.info(
             "gpusched: {} did not fit in the capacity its preemption freed; it will not preempt"
                 + " again for {} ms",
             p,
-            PREEMPTION_BACKOFF_MILLIS);
+            p.preemptionBackoffMillis);
       }
     }
     for (Job p : lanes.preemptors) {

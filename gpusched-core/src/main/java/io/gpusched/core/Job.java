@@ -91,6 +91,9 @@ final class Job implements JobHandle {
   /** Models the job may be placed on this pass (per-model quota limits), or null for any. */
   java.util.@Nullable Set<String> allowedModels;
   long noPreemptionBeforeMillis = Long.MIN_VALUE;
+
+  /** The last back-off after an unrealized preemption plan, 0 after a start (dispatcher). */
+  long preemptionBackoffMillis;
   long idleReclaimAtMillis = -1;
   long idleRunStart = Long.MIN_VALUE;
   long lastIdleCheckMillis;

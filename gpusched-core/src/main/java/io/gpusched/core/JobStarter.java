@@ -97,6 +97,7 @@ final class JobStarter {
     if (!transitions.start(j, allocs, acct, now)) {
       return false;
     }
+    j.preemptionBackoffMillis = 0; // the next unrealized preemption plan starts short again
     if (ps.holder == j) {
       ps.holder = null;
     }
