@@ -46,7 +46,11 @@ final class Reservations {
       return true;
     }
     lanes.refreshDemand(h);
-    if (!overlaps(j.compatPools, h.compatPools)) {
+    // Spare GPUs and other models say nothing about host CPU and memory, which a node's GPUs of
+    // every model share: when both jobs need host resources that some node they could share
+    // tracks, only "ends before the shadow time" lets this one go first.
+    boolean hostClash = hostClash(j, h);
+    if (!hostClash && !overlaps(j.compatPools, h.compatPools)) {
       return true;
     }
     if (!ps.reservationKnown) {
@@ -56,6 +60,9 @@ final class Reservations {
     if (ps.shadow != Long.MAX_VALUE && bound != null && ps.now + bound.toMillis() <= ps.shadow) {
       return true;
     }
+    if (hostClash) {
+      return false;
+    }
     if (j.demandMilli <= ps.extra) {
       if (ps.extra != Long.MAX_VALUE) {
         ps.extra -= j.demandMilli;
@@ -63,6 +70,48 @@ final class Reservations {
       return true;
     }
     return restrictAwayFrom(j, h);
+  }
+
+  /**
+   * Whether {@code j} could take host resources the holder {@code h} needs: both request CPU (or
+   * both memory), and some READY node that tracks it has GPUs of a model each of them may use.
+   */
+  private boolean hostClash(Job j, Job h) {
+    PlacementRequest rj = j.spec.request();
+    PlacementRequest rh = h.spec.request();
+    boolean cpu = rj.cpuMillis() > 0 && rh.cpuMillis() > 0;
+    boolean mem = rj.memoryMiB() > 0 && rh.memoryMiB() > 0;
+    if (!cpu && !mem) {
+      return false;
+    }
+    Set<String> jModels = models(j.compatPools);
+    Set<String> hModels = models(h.compatPools);
+    for (NodeSpec n : capacity.nodes.values()) {
+      boolean tracked =
+          (cpu && n.cpuMillis() != NodeSpec.UNTRACKED)
+              || (mem && n.memoryMiB() != NodeSpec.UNTRACKED);
+      if (!tracked || capacity.states.get(n.id()) != NodeState.READY) {
+        continue;
+      }
+      boolean forJ = false;
+      boolean forH = false;
+      for (GpuSpec g : n.gpus()) {
+        forJ |= jModels.contains(g.model().name());
+        forH |= hModels.contains(g.model().name());
+      }
+      if (forJ && forH) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private Set<String> models(int[] pools) {
+    Set<String> out = new HashSet<>();
+    for (int p : pools) {
+      out.add(capacity.models.get(capacity.poolModel[p]).name());
+    }
+    return out;
   }
 
   /**
