@@ -11,14 +11,14 @@ import java.util.Optional;
  * global or per node, and each GPU's occupancy changes only by compare-and-set of one word. No
  * capacity is ever granted twice, and a placement that fails leaves no reservation behind.
  *
- * <p>Every placement but a gang (whole GPUs with {@code count > 1}), every release, and adding,
- * cordoning and force-removing nodes are linearizable: {@code place} returns an allocation that
- * was valid where it landed, or empty only when nothing eligible fitted, at one instant within the
- * call, without waiting for another thread. Which of several fitting candidates it takes is the
- * strategy's preference applied to the index as the search read it, not part of that guarantee: a
- * candidate freed by a concurrent release may be passed over for the next one. A gang takes its
- * GPUs one at a time and gives them back if it cannot get all, so a request running beside a gang
- * that ends up failing may be refused although that gang never held the capacity for good.
+ * <p>Every placement (gangs included: their GPUs are taken at one instant), every release, and
+ * adding, cordoning and force-removing nodes are linearizable: {@code place} returns an allocation
+ * that was valid where it landed, or empty only when nothing eligible fitted, at one instant within
+ * the call, without waiting for another thread. Which of several fitting candidates it takes is
+ * the strategy's preference applied to the index as the search read it, not part of that
+ * guarantee: a candidate freed by a concurrent release may be passed over for the next one. One
+ * exception: force-removing a node that holds part of a spread gang hides the node before the
+ * gang's GPUs on other nodes are given back, so a request running in between may miss them.
  * Node management ({@code addNode}, {@code setNodeState}, {@code removeNode}) is serialized
  * among itself, never with placements.
  */

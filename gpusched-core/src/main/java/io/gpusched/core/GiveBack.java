@@ -10,8 +10,10 @@ package io.gpusched.core;
  * decides the result ({@code true} once, {@code false} after); the capacity of each GPU becomes
  * available at its subtract. A single-GPU allocation's release is linearizable at that subtract
  * (its host resources follow, and a search refused for host resources meanwhile re-runs because
- * the give-back counts a move). A gang's release frees GPU by GPU, so a concurrent request may see
- * part of it freed: like gangs themselves, not linearizable as one step.
+ * the give-back counts a move). A gang's release announces every GPU in an index window before it
+ * frees the first and withdraws them after the last is indexed: a search that overlaps any part
+ * of it tries the announced GPUs by their words and sees a move, so it is ordered before or after
+ * the whole release.
  */
 @EnginePart
 final class GiveBack {
@@ -19,8 +21,43 @@ final class GiveBack {
 
   /** Gives an allocation's capacity back (after its state left ACTIVE or PENDING). */
   static void undo(AllocationImpl a) {
-    for (int i = 0; i < a.slots.length; i++) {
-      giveBack(a.slots[i], a.deltas[i], a.hostCpu[i], a.hostMem[i]);
+    if (a.slots.length == 1) {
+      giveBack(a.slots[0], a.deltas[0], a.hostCpu[0], a.hostMem[0]);
+    } else {
+      // a gang: every GPU is announced before the first is freed and until the last is indexed,
+      // so a search that overlaps any part of the release sees it as one step (see GroupIndex)
+      int n = a.slots.length;
+      int[] cells = new int[n];
+      for (int i = 0; i < n; i++) {
+        cells[i] = a.slots[i].group.index.open(a.slots[i]);
+      }
+      // all words freed at one instant: a gang's whole GPUs hold exactly their deltas
+      Integer[] order = new Integer[n];
+      for (int i = 0; i < n; i++) {
+        order[i] = i;
+      }
+      java.util.Arrays.sort(order, (x, y) -> Long.compare(a.slots[x].ordinal, a.slots[y].ordinal));
+      GpuSlot[] sorted = new GpuSlot[n];
+      long[] deltas = new long[n];
+      for (int i = 0; i < n; i++) {
+        sorted[i] = a.slots[order[i]];
+        deltas[i] = a.deltas[order[i]];
+      }
+      if (!GangClaims.run(GangClaims.Op.release(sorted, deltas))) {
+        throw new IllegalStateException("a gang's GPUs did not hold its deltas: " + a);
+      }
+      for (int i = 0; i < n; i++) {
+        GpuSlot s = a.slots[i];
+        s.group.index.onChange(s, a.deltas[i], 0);
+      }
+      for (int i = 0; i < a.slots.length; i++) {
+        if (a.slots[i].node.releaseHost(a.hostCpu[i], a.hostMem[i])) {
+          bumpGroups(a.slots[i].node);
+        }
+      }
+      for (int i = 0; i < a.slots.length; i++) {
+        a.slots[i].group.index.close(cells[i]);
+      }
     }
     for (int i = 0; i < a.slots.length; i++) {
       a.slots[i].unregister(a, a.owners[i]);

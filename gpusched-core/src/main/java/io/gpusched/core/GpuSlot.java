@@ -36,6 +36,12 @@ final class GpuSlot {
   final GpuSpec spec;
   final Group group;
   final int local;
+
+  /** A number unique to this GPU among all clusters: the order in which gangs claim GPUs. */
+  final long ordinal = ORDINALS.incrementAndGet();
+
+  private static final java.util.concurrent.atomic.AtomicLong ORDINALS =
+      new java.util.concurrent.atomic.AtomicLong();
   GroupNode groupNode;
   private final @Nullable AtomicReferenceArray<AllocationImpl> owners;
   private final @Nullable Set<AllocationImpl> tenants;
@@ -95,7 +101,22 @@ final class GpuSlot {
    * consistent with the CASes that change them.
    */
   long lvWord() {
+    long w = (long) WORD.getVolatile(this);
+    while (GangClaims.isDescriptor(w)) { // a gang in progress: finish it, never wait for it
+      GangClaims.resolve(this, w);
+      w = (long) WORD.getVolatile(this);
+    }
+    return w;
+  }
+
+  /** The word as it is, possibly a gang's descriptor value (for {@link GangClaims} only). */
+  long rawWord() {
     return (long) WORD.getVolatile(this);
+  }
+
+  /** CAS of the raw word (for {@link GangClaims} only). */
+  boolean casRawWord(long expect, long update) {
+    return WORD.compareAndSet(this, expect, update);
   }
 
   /** Compare-and-set of the word (volatile semantics); the linearization point of a take. */

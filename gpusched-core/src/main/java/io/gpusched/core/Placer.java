@@ -23,8 +23,9 @@ import org.jspecify.annotations.Nullable;
  *   <li>A placement that finds nothing: the end of its last search, which is trusted only if no
  *       index window of the searched groups opened or closed during it and every window still open
  *       was tried by its real word ({@link #placeOne}).
- *   <li>A gang (whole GPUs with {@code count > 1}) is <em>not</em> linearizable: it takes GPU by
- *       GPU and rolls back (see docs/placement.md, "Proof").
+ *   <li>A gang (whole GPUs with {@code count > 1}): the status CAS of its {@link GangClaims.Op}
+ *       to SUCCEEDED, when every planned GPU holds its claim; no other thread ever reads a GPU in
+ *       between (readers finish the gang first).
  *   <li>Publication: the allocation's state CAS from PENDING to ACTIVE, after it is registered on
  *       its GPUs and no node was seen removed (Dekker-style against node removal, which writes the
  *       {@code removed} flag before it reads the registrations).
@@ -341,13 +342,11 @@ final class Placer {
   }
 
   /**
-   * Takes {@code k} empty GPUs of a node, all or none: the first {@code k} empty ones in index
-   * order, CASed in that order; a CAS that fails rolls back all taken and plans again, until the
-   * node has fewer than {@code k} empty GPUs (each new plan follows another placement's CAS, so
-   * this is lock-free, and a placement stays on the node it chose while it fits). Because
-   * every gang takes a node's GPUs in the same order, of two gangs racing for the same GPUs the one
-   * that takes the lowest contested GPU first cannot be made to fail by the other: two 8-GPU gangs
-   * on an empty 8-GPU node never both fail. Host resources are reserved after the GPUs are taken.
+   * Takes {@code k} empty GPUs of a node, all or none: one GPU by one CAS; several as one atomic
+   * gang ({@link GangClaims}), the first {@code k} empty ones in index order, planned again while
+   * the node has {@code k} empty GPUs (a failed gang means another placement took a planned GPU:
+   * progress). Host resources are reserved after the GPUs are taken (a host race then gives the
+   * GPUs back: the one brief hold left, see docs/placement.md).
    */
   private static @Nullable Reservation takeEmpty(
       GroupNode gn, int k, long delta, long cpu, long mem) {
@@ -356,8 +355,8 @@ final class Placer {
     }
     Group g = gn.group;
     int owner = g.space.mode == GpuMode.SHARED ? -1 : 0;
-    GpuSlot[] plan = new GpuSlot[k];
     for (; ; ) {
+      GpuSlot[] plan = new GpuSlot[k];
       int n = 0;
       for (GpuSlot gpu : gn.gpus) {
         if (gpu.lvWord() == 0) {
@@ -370,25 +369,50 @@ final class Placer {
       if (n < k) {
         return null;
       }
+      long[] deltas = new long[k];
+      java.util.Arrays.fill(deltas, delta);
+      if (!take(plan, deltas)) {
+        continue; // another placement took a planned GPU first (progress): plan again
+      }
       Reservation r = new Reservation(k);
       for (GpuSlot gpu : plan) {
-        if (!gpu.casWord(0, delta)) {
-          break;
-        }
-        // every word change is followed by its changer's index update, rollbacks included: a
-        // reader may have re-indexed the node from the transient word (see Group)
-        g.index.onChange(gpu, 0, delta);
         r.add(gpu, delta, r.n == 0 ? cpu : 0, r.n == 0 ? mem : 0, owner);
         g.hook(ProbePoint.GANG_TOOK, gpu);
       }
-      if (r.n == k) {
-        return reserveHostFor(r, gn.node, cpu, mem);
-      }
-      for (int i = 0; i < r.n; i++) {
-        g.index.release(r.slots[i], r.deltas[i]);
-      }
-      // another placement took a planned GPU first (progress): plan again on this node
+      return reserveHostFor(r, gn.node, cpu, mem);
     }
+  }
+
+  /**
+   * Takes the planned empty GPUs, all at one instant or none (one CAS for one GPU, an atomic gang
+   * for several), then updates the index for each. Returns whether they were taken.
+   */
+  private static boolean take(GpuSlot[] plan, long[] deltas) {
+    if (plan.length == 1) {
+      if (!plan[0].casWord(0, deltas[0])) {
+        return false;
+      }
+    } else {
+      Integer[] order = new Integer[plan.length];
+      for (int i = 0; i < order.length; i++) {
+        order[i] = i;
+      }
+      java.util.Arrays.sort(order, (a, b) -> Long.compare(plan[a].ordinal, plan[b].ordinal));
+      GpuSlot[] sorted = new GpuSlot[plan.length];
+      long[] sortedDeltas = new long[plan.length];
+      for (int i = 0; i < order.length; i++) {
+        sorted[i] = plan[order[i]];
+        sortedDeltas[i] = deltas[order[i]];
+      }
+      if (!GangClaims.run(GangClaims.Op.take(sorted, sortedDeltas))) {
+        return false;
+      }
+    }
+    for (int i = 0; i < plan.length; i++) {
+      // every word change is followed by its changer's index update
+      plan[i].group.index.onChange(plan[i], 0, deltas[i]);
+    }
+    return true;
   }
 
   private static long deltaOnState(
@@ -407,38 +431,160 @@ final class Placer {
     return 0; // whole GPUs are taken through node buckets
   }
 
-  /** Whole GPUs on any nodes: one at a time, rolled back unless all {@code count} are taken. */
+  /**
+   * Whole GPUs on any nodes, all at one instant or none: a read-only walk in strategy order plans
+   * {@code count} empty GPUs (with room for their host share on each node), then one atomic gang
+   * takes them ({@link GangClaims}); a failed gang plans again (another placement took a planned
+   * GPU: progress). A plan that comes up short is a miss, trusted like any other only if no index
+   * window opened or closed while it was made (the announced GPUs and nodes are planned from too).
+   * Host resources are reserved after the GPUs.
+   */
   @Nullable Reservation placeSpread(Group[] groups, int count, PlacementRequest request) {
     long cpu = ceilDiv(request.cpuMillis(), count);
     long mem = ceilDiv(request.memoryMiB(), count);
+    Constraints c = request.constraints();
     GpuDemand one = new GpuDemand.Whole(1, true);
-    Reservation all = new Reservation(count);
-    for (int i = 0; i < count; i++) {
-      Reservation r = placeOne(groups, one, cpu, mem, request.constraints());
-      if (r == null) {
-        GiveBack.undo(all);
-        return null;
+    for (; ; ) {
+      long stamp = moves(groups);
+      java.util.List<GpuSlot> plan = new java.util.ArrayList<>(count);
+      planSpread(groups, one, c, count, cpu, mem, plan);
+      if (plan.size() < count) {
+        if (moves(groups) == stamp) {
+          return null;
+        }
+        continue;
       }
-      all.add(r.slots[0], r.deltas[0], r.cpu[0], r.mem[0], r.owner[0]);
+      GpuSlot[] gpus = plan.toArray(GpuSlot[]::new);
+      long[] deltas = new long[count];
+      for (int i = 0; i < count; i++) {
+        deltas[i] = gpus[i].group.space.wholeDelta();
+      }
+      if (!take(gpus, deltas)) {
+        continue;
+      }
+      Reservation r = new Reservation(count);
+      for (int i = 0; i < count; i++) {
+        GpuSlot g = gpus[i];
+        if (!g.node.reserveHost(cpu, mem)) { // lost a host race: give everything back, plan again
+          GiveBack.undo(r);
+          for (int k = i; k < count; k++) {
+            gpus[k].group.index.release(gpus[k], deltas[k]);
+          }
+          r = null;
+          break;
+        }
+        r.add(g, deltas[i], cpu, mem, g.group.space.mode == GpuMode.SHARED ? -1 : 0);
+      }
+      if (r != null) {
+        return r;
+      }
     }
-    return all;
+  }
+
+  /** Plans up to {@code count} empty GPUs for a spread gang, in strategy order, then announced. */
+  private void planSpread(
+      Group[] groups,
+      GpuDemand one,
+      Constraints c,
+      int count,
+      long cpu,
+      long mem,
+      java.util.List<GpuSlot> plan) {
+    GroupCursor[] cursors = new GroupCursor[groups.length];
+    boolean[] live = new boolean[groups.length];
+    for (int i = 0; i < groups.length; i++) {
+      cursors[i] = cursor(groups[i], one, c);
+      live[i] = cursors[i].next();
+    }
+    while (plan.size() < count) {
+      int best = -1;
+      for (int i = 0; i < cursors.length; i++) {
+        if (live[i] && (best < 0 || cursors[i].score() < cursors[best].score())) {
+          best = i;
+        }
+      }
+      if (best < 0) {
+        break;
+      }
+      GroupCursor cur = cursors[best];
+      if (CandidateOrder.isNodeBucket(cur.entryValue())) {
+        GroupNode gn = cur.group.node(cur.index);
+        if (gn != null) {
+          planFrom(gn, count, cpu, mem, plan);
+        }
+      }
+      live[best] = cur.next();
+    }
+    for (int gi = 0; gi < groups.length && plan.size() < count; gi++) {
+      Group g = groups[gi];
+      Bits[] filter = null;
+      for (IndexWindows.Chunk ch = g.index.windows.head; ch != null; ch = ch.next.get()) {
+        for (int i = 0; i < IndexWindows.CHUNK && plan.size() < count; i++) {
+          Object o = ch.cells.get(i);
+          GroupNode gn = o instanceof GpuSlot s ? s.groupNode : o instanceof GroupNode n ? n : null;
+          if (gn == null) {
+            continue;
+          }
+          if (filter == null) {
+            filter = g.filterFor(c);
+          }
+          if (filter[1].get(gn.local)) {
+            planFrom(gn, count, cpu, mem, plan);
+          }
+        }
+      }
+    }
+  }
+
+  /** Adds a node's empty GPUs to a spread plan, as many as its host resources allow. */
+  private static void planFrom(
+      GroupNode gn, int count, long cpu, long mem, java.util.List<GpuSlot> plan) {
+    if (!gn.node.schedulable()) {
+      return;
+    }
+    long onNode = 0;
+    for (GpuSlot p : plan) {
+      if (p.node == gn.node) {
+        onNode++;
+      }
+    }
+    for (GpuSlot gpu : gn.gpus) {
+      if (plan.size() == count) {
+        return;
+      }
+      if (gpu.lvWord() != 0 || plan.contains(gpu)) {
+        continue;
+      }
+      if (!gn.node.hostMayFit(cpu * (onNode + 1), mem * (onNode + 1))) {
+        return;
+      }
+      plan.add(gpu);
+      onNode++;
+    }
   }
 
   private static long ceilDiv(long x, int y) {
     return x / y + (x % y == 0 ? 0 : 1); // no overflow, unlike (x + y - 1) / y
   }
 
+  /**
+   * Publishes a reservation as an allocation, or backs it out (returns null) if one of its nodes
+   * was removed meanwhile (Dekker-style against {@code NodeManagement.removeNode}). A cordon or
+   * drain is not checked here: a placement that read the node as schedulable before the cordon
+   * returned may still land there (backing it out would be a brief hold that could refuse a
+   * concurrent request).
+   */
   @Nullable AllocationImpl publish(Reservation r, PlacementRequest request, long id) {
     AllocationImpl a =
         new AllocationImpl(id, request, r.slots, r.deltas, r.cpu, r.mem, r.owner);
-    boolean removed = false;
+    boolean blocked = false;
     for (int i = 0; i < r.n; i++) {
       r.slots[i].register(a, r.owner[i]);
     }
     for (int i = 0; i < r.n; i++) {
-      removed |= r.slots[i].node.removed;
+      blocked |= r.slots[i].node.removed;
     }
-    if (!removed && a.state.compareAndSet(AllocationImpl.PENDING, AllocationImpl.ACTIVE)) {
+    if (!blocked && a.state.compareAndSet(AllocationImpl.PENDING, AllocationImpl.ACTIVE)) {
       return a;
     }
     a.state.compareAndSet(AllocationImpl.PENDING, AllocationImpl.ABORTED);

@@ -34,9 +34,10 @@ import org.junit.jupiter.api.Test;
  * Lincheck cannot express such a specification, so this test records histories itself and checks
  * them with {@link HistoryChecker}, in the shape of Lincheck's stress mode: random scenarios of
  * {@value #BEFORE} operations, then {@value #THREADS} threads of {@value #PER_THREAD}, then
- * {@value #AFTER}, each run many times. In every build: {@value #SCENARIOS} x {@value
- * #INVOCATIONS}; a long run: {@code -Dgpusched.lincheck.iterations=200
- * -Dgpusched.lincheck.invocations=5000}.
+ * {@value #AFTER}, each run many times. In every build, two checks of {@value #SCENARIOS} x
+ * {@value #INVOCATIONS}: every operation but gangs, and every operation but node removal; with
+ * both together one known case remains open (see the disabled test). A long run: {@code
+ * -Dgpusched.lincheck.iterations=200 -Dgpusched.lincheck.invocations=5000}.
  */
 class PlacementHistoryTest {
   static final int THREADS = 2;
@@ -132,6 +133,7 @@ class PlacementHistoryTest {
         case CORDON_X -> {
           if (present) {
             m.states.put("x", op.arg == 1 ? NodeState.CORDONED : NodeState.READY);
+            m.cordonReturned.put("x", end);
           }
           return flag == present;
         }
@@ -157,7 +159,17 @@ class PlacementHistoryTest {
           if (allocation == null) {
             return !m.fits(r);
           }
+          // documented: a placement that started before a cordon returned may still land on the
+          // cordoned node (it read the node as schedulable before)
+          java.util.Map<String, NodeState> saved = new java.util.HashMap<>(m.states);
+          for (var g : allocation.gpus()) {
+            if (m.states.get(g.nodeId()) == NodeState.CORDONED
+                && m.cordonReturned.getOrDefault(g.nodeId(), Long.MIN_VALUE) > start) {
+              m.states.put(g.nodeId(), NodeState.READY);
+            }
+          }
           m.assertPlaced(allocation, r);
+          m.states.putAll(saved);
           m.live.put(allocation.id(), allocation);
           m.assertNoOvercommit();
           return true;
@@ -328,7 +340,7 @@ class PlacementHistoryTest {
     return new Planned(k, rnd.nextInt(k.variants), rnd.nextInt(THREADS));
   }
 
-  /** Every operation but gangs, in every build. */
+  /** Every operation but gangs, node removal included, in every build. */
   @Test
   void everyHistoryIsLinearizable() {
     List<Kind> kinds = new ArrayList<>(List.of(Kind.values()));
@@ -336,15 +348,22 @@ class PlacementHistoryTest {
     check(kinds);
   }
 
-  /** With gangs too. */
-  @Disabled(
-      "open (issue 10): a gang takes its GPUs one at a time, so a gang that ends up failing can"
-          + " make a concurrent request miss. Found in 16 s: before, x removed; t1 spread gang"
-          + " + w/0,w/1 [5, 9]; t0 spread gang - [8, 14]; t1 host - [12, 13]: s/0 stayed free in"
-          + " every order (only t0's doomed gang held it for a moment). Needs an atomic gang (a"
-          + " descriptor that others can finish or undo); see docs/placement.md, Proof")
+  /** Every operation but node removal, gangs included, in every build. */
   @Test
   void everyHistoryWithGangsIsLinearizable() {
+    List<Kind> kinds = new ArrayList<>(List.of(Kind.values()));
+    kinds.remove(Kind.REMOVE_X);
+    check(kinds);
+  }
+
+  /** Gangs and node removal together. */
+  @Disabled(
+      "open (issue 10): removing a node that holds part of a spread gang hides the node before the"
+          + " gang's GPUs on other nodes are given back, so a search in between misses them. Found:"
+          + " spread gang + w/1,x/0; remove_x() 1 [8, 14] beside whole - [10, 11] (w/1 free after"
+          + " the removal, x/1 free before it). See docs/placement.md, Proof")
+  @Test
+  void everyHistoryWithGangsAndRemovalIsLinearizable() {
     check(List.of(Kind.values()));
   }
 

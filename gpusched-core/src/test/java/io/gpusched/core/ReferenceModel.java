@@ -63,12 +63,19 @@ final class ReferenceModel {
   final Map<String, NodeState> states = new HashMap<>();
   final Map<Long, Allocation> live = new LinkedHashMap<>();
 
+  /**
+   * For history checks: when the cordon (or drain) that made a node non-READY returned, in the
+   * checker's clock ticks. A placement that started before then may still land on the node.
+   */
+  final Map<String, Long> cordonReturned = new HashMap<>();
+
   /** An independent copy (allocations are shared: the model reads only their fixed fields). */
   ReferenceModel copy() {
     ReferenceModel m = new ReferenceModel();
     m.nodes.putAll(nodes);
     m.states.putAll(states);
     m.live.putAll(live);
+    m.cordonReturned.putAll(cordonReturned);
     return m;
   }
 
