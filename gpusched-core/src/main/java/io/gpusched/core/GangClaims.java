@@ -78,17 +78,38 @@ final class GangClaims {
       this.take = take;
     }
 
-    /** Takes empty GPUs: each from 0 to its delta (slots in global order). */
+    /** Takes empty GPUs: each from 0 to its delta (in any order; claimed in global order). */
     static Op take(GpuSlot[] slots, long[] deltas) {
-      return new Op(slots, new long[slots.length], deltas, true);
+      GpuSlot[] s = slots.clone();
+      long[] d = deltas.clone();
+      sortByOrdinal(s, d);
+      return new Op(s, new long[s.length], d, true);
     }
 
     /**
-     * Frees a gang's whole GPUs: each from exactly its delta to 0 (slots in global order). The
-     * words are the gang's alone, so this always succeeds.
+     * Frees a gang's whole GPUs: each from exactly its delta to 0 (in any order). The words are
+     * the gang's alone, so this always succeeds.
      */
     static Op release(GpuSlot[] slots, long[] deltas) {
-      return new Op(slots, deltas, new long[slots.length], false);
+      GpuSlot[] s = slots.clone();
+      long[] d = deltas.clone();
+      sortByOrdinal(s, d);
+      return new Op(s, d, new long[s.length], false);
+    }
+
+    /** Sorts the GPUs into the global claim order, keeping each delta with its GPU. */
+    private static void sortByOrdinal(GpuSlot[] slots, long[] deltas) {
+      for (int i = 1; i < slots.length; i++) { // insertion sort: gangs are small
+        GpuSlot s = slots[i];
+        long d = deltas[i];
+        int j = i - 1;
+        for (; j >= 0 && slots[j].ordinal > s.ordinal; j--) {
+          slots[j + 1] = slots[j];
+          deltas[j + 1] = deltas[j];
+        }
+        slots[j + 1] = s;
+        deltas[j + 1] = d;
+      }
     }
   }
 

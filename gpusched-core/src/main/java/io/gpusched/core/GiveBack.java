@@ -32,18 +32,7 @@ final class GiveBack {
         cells[i] = a.slots[i].group.index.open(a.slots[i]);
       }
       // all words freed at one instant: a gang's whole GPUs hold exactly their deltas
-      Integer[] order = new Integer[n];
-      for (int i = 0; i < n; i++) {
-        order[i] = i;
-      }
-      java.util.Arrays.sort(order, (x, y) -> Long.compare(a.slots[x].ordinal, a.slots[y].ordinal));
-      GpuSlot[] sorted = new GpuSlot[n];
-      long[] deltas = new long[n];
-      for (int i = 0; i < n; i++) {
-        sorted[i] = a.slots[order[i]];
-        deltas[i] = a.deltas[order[i]];
-      }
-      if (!GangClaims.run(GangClaims.Op.release(sorted, deltas))) {
+      if (!GangClaims.run(GangClaims.Op.release(a.slots, a.deltas))) {
         throw new IllegalStateException("a gang's GPUs did not hold its deltas: " + a);
       }
       for (int i = 0; i < n; i++) {

@@ -392,21 +392,8 @@ final class Placer {
       if (!plan[0].casWord(0, deltas[0])) {
         return false;
       }
-    } else {
-      Integer[] order = new Integer[plan.length];
-      for (int i = 0; i < order.length; i++) {
-        order[i] = i;
-      }
-      java.util.Arrays.sort(order, (a, b) -> Long.compare(plan[a].ordinal, plan[b].ordinal));
-      GpuSlot[] sorted = new GpuSlot[plan.length];
-      long[] sortedDeltas = new long[plan.length];
-      for (int i = 0; i < order.length; i++) {
-        sorted[i] = plan[order[i]];
-        sortedDeltas[i] = deltas[order[i]];
-      }
-      if (!GangClaims.run(GangClaims.Op.take(sorted, sortedDeltas))) {
-        return false;
-      }
+    } else if (!GangClaims.run(GangClaims.Op.take(plan, deltas))) {
+      return false;
     }
     for (int i = 0; i < plan.length; i++) {
       // every word change is followed by its changer's index update
