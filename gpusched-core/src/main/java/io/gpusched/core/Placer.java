@@ -355,8 +355,10 @@ final class Placer {
     }
     Group g = gn.group;
     int owner = g.space.mode == GpuMode.SHARED ? -1 : 0;
+    GpuSlot[] plan = new GpuSlot[k]; // refilled on every plan; GangClaims copies what it keeps
+    long[] deltas = new long[k];
+    java.util.Arrays.fill(deltas, delta);
     for (; ; ) {
-      GpuSlot[] plan = new GpuSlot[k];
       int n = 0;
       for (GpuSlot gpu : gn.gpus) {
         if (gpu.lvWord() == 0) {
@@ -369,8 +371,6 @@ final class Placer {
       if (n < k) {
         return null;
       }
-      long[] deltas = new long[k];
-      java.util.Arrays.fill(deltas, delta);
       if (!take(plan, deltas)) {
         continue; // another placement took a planned GPU first (progress): plan again
       }

@@ -143,7 +143,7 @@ class RestoreTest {
                 .gpus(2, GpuModels.A100_40GB, GpuMode.WHOLE)
                 .hostResources(2000, NodeSpec.UNTRACKED)
                 .build())
-        .node(NodeSpec.builder("x").gpus(2, GpuModels.A100_40GB, GpuMode.WHOLE).build())
+        .node(LincheckClusters.nodeX())
         .build();
   }
 
