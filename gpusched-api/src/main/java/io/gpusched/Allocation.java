@@ -25,14 +25,24 @@ public interface Allocation {
     return gpus().get(0).nodeId();
   }
 
-  /** Returns whether the allocation still holds its capacity (not released, not lost). */
+  /**
+   * Returns whether the allocation is active: not released and not lost with a node. A severed
+   * spread gang (see {@link #release()}) is not active, though it still holds its GPUs on the
+   * nodes that were not removed.
+   */
   boolean isActive();
 
   /**
    * Returns the capacity to the cluster. Lock-free.
    *
-   * @return {@code true} if this call released it, {@code false} if it was already released or
-   *     lost with its node
+   * <p>An allocation lost with its node ({@link GpuCluster#removeNode(String, boolean)} with
+   * force) has nothing left to give back, except a <em>severed</em> spread gang: one that lost a
+   * node while it held GPUs on others. It keeps those GPUs, since its workers there run until
+   * they are stopped; stop them, then call this to give them back (all at one instant).
+   *
+   * @return {@code true} if this call gave capacity back (an active allocation, or a severed gang's
+   *     GPUs on the nodes that were not removed); {@code false} if it was already released, or lost
+   *     with its only node(s)
    */
   boolean release();
 }

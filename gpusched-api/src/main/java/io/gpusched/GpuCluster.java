@@ -16,9 +16,9 @@ import java.util.Optional;
  * that was valid where it landed, or empty only when nothing eligible fitted, at one instant within
  * the call, without waiting for another thread. Which of several fitting candidates it takes is
  * the strategy's preference applied to the index as the search read it, not part of that
- * guarantee: a candidate freed by a concurrent release may be passed over for the next one. One
- * exception: force-removing a node that holds part of a spread gang hides the node before the
- * gang's GPUs on other nodes are given back, so a request running in between may miss them.
+ * guarantee: a candidate freed by a concurrent release may be passed over for the next one. A
+ * placement that took capacity on a node just before its forced removal backs out and tries
+ * elsewhere: a brief hold that a concurrent request may see (see docs/placement.md, "Limits").
  * Node management ({@code addNode}, {@code setNodeState}, {@code removeNode}) is serialized
  * among itself, never with placements.
  */
@@ -81,7 +81,10 @@ public interface GpuCluster {
   /**
    * Removes a node.
    *
-   * @param force remove even if allocations are active; they are then reported as lost
+   * @param force remove even if allocations are active; they are then reported as lost. A spread
+   *     gang that also holds GPUs on other nodes is <em>severed</em>: it is lost (no longer {@link
+   *     Allocation#isActive() active}) but keeps those GPUs, whose workers still run, until its
+   *     {@link Allocation#release()} gives them back
    * @return the removal, with the lost allocations when forced
    * @throws IllegalArgumentException if there is no such node
    * @throws IllegalStateException if the node has active allocations and {@code force} is false;
@@ -93,7 +96,8 @@ public interface GpuCluster {
   List<NodeSpec> nodes();
 
   /**
-   * Returns the active allocations on a node.
+   * Returns the active allocations on a node, by id. A severed spread gang (see {@link
+   * Allocation#release()}) is not listed, though it holds GPUs here until released.
    *
    * @throws IllegalArgumentException if there is no such node
    */

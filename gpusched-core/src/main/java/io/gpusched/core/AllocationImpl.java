@@ -14,7 +14,10 @@ import org.jspecify.annotations.Nullable;
  * An allocation: the GPU words it added to (with the delta added to each), and the host resources
  * charged per GPU. Its life is a small state machine changed only by CAS: {@code PENDING} (being
  * published) to {@code ACTIVE}, then {@code RELEASED} or {@code LOST}; or {@code PENDING} to {@code
- * ABORTED} when a forced node removal overtook the publication.
+ * ABORTED} when a forced node removal overtook the publication. A spread gang that a forced removal
+ * takes a node from while it holds GPUs on other nodes goes {@code ACTIVE → SEVERED}: it is lost
+ * (not active), but keeps its other GPUs until {@link #release()} ({@code SEVERED → RELEASED})
+ * gives them back, since its workers there still run until they are stopped.
  */
 @EnginePart
 final class AllocationImpl implements Allocation {
@@ -23,6 +26,7 @@ final class AllocationImpl implements Allocation {
   static final int RELEASED = 2;
   static final int LOST = 3;
   static final int ABORTED = 4;
+  static final int SEVERED = 5;
 
   final long id;
   final PlacementRequest request;
@@ -88,6 +92,23 @@ final class AllocationImpl implements Allocation {
     if (state.compareAndSet(ACTIVE, RELEASED)) {
       GiveBack.undo(this);
       return true;
+    }
+    if (state.get() == SEVERED && state.compareAndSet(SEVERED, RELEASED)) {
+      GiveBack.undoSevered(this);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Whether this allocation holds GPUs on a node other than {@code node} that was not removed (a
+   * spread gang that losing {@code node} would sever rather than lose).
+   */
+  boolean holdsBeyond(NodeEntry node) {
+    for (GpuSlot s : slots) {
+      if (s.node != node && !s.node.removed) {
+        return true;
+      }
     }
     return false;
   }

@@ -2,7 +2,8 @@ package io.gpusched.core;
 
 /**
  * Gives capacity back: a released or aborted allocation, a reservation that was never published,
- * the other nodes' GPUs of a gang lost with a removed node. Each GPU's delta is subtracted inside an
+ * the other nodes' GPUs of a severed gang (one a forced removal took a node from) when it is
+ * released. Each GPU's delta is subtracted inside an
  * index window (see {@link GroupIndex#release}), then host resources are returned. Lock-free; called
  * by whichever thread won the allocation's state CAS, so each allocation is given back once.
  *
@@ -21,31 +22,66 @@ final class GiveBack {
 
   /** Gives an allocation's capacity back (after its state left ACTIVE or PENDING). */
   static void undo(AllocationImpl a) {
-    if (a.slots.length == 1) {
+    int n = a.slots.length;
+    if (n == 1) { // the common case, without the index array
       giveBack(a.slots[0], a.deltas[0], a.hostCpu[0], a.hostMem[0]);
-    } else {
+      a.slots[0].unregister(a, a.owners[0]);
+      return;
+    }
+    int[] which = new int[n];
+    for (int i = 0; i < n; i++) {
+      which[i] = i;
+    }
+    undo(a, which, n);
+  }
+
+  /**
+   * Gives back what a severed gang still holds (after its state left SEVERED): its GPUs on nodes
+   * that were not removed, as one step like any gang release. A node removed since holds nothing
+   * any search can see, so its GPUs are left with it.
+   */
+  static void undoSevered(AllocationImpl a) {
+    int n = 0;
+    int[] which = new int[a.slots.length];
+    for (int i = 0; i < a.slots.length; i++) {
+      if (!a.slots[i].node.removed) {
+        which[n++] = i;
+      }
+    }
+    undo(a, which, n);
+  }
+
+  /** Gives back the GPUs {@code which[0..n)} of {@code a}, then unregisters it from all of them. */
+  private static void undo(AllocationImpl a, int[] which, int n) {
+    if (n == 1) {
+      int i = which[0];
+      giveBack(a.slots[i], a.deltas[i], a.hostCpu[i], a.hostMem[i]);
+    } else if (n > 1) {
       // a gang: every GPU is announced before the first is freed and until the last is indexed,
       // so a search that overlaps any part of the release sees it as one step (see GroupIndex)
-      int n = a.slots.length;
+      GpuSlot[] slots = new GpuSlot[n];
+      long[] deltas = new long[n];
       int[] cells = new int[n];
-      for (int i = 0; i < n; i++) {
-        cells[i] = a.slots[i].group.index.open(a.slots[i]);
+      for (int k = 0; k < n; k++) {
+        slots[k] = a.slots[which[k]];
+        deltas[k] = a.deltas[which[k]];
+        cells[k] = slots[k].group.index.open(slots[k]);
       }
       // all words freed at one instant: a gang's whole GPUs hold exactly their deltas
-      if (!GangClaims.run(GangClaims.Op.release(a.slots, a.deltas))) {
+      if (!GangClaims.run(GangClaims.Op.release(slots, deltas))) {
         throw new IllegalStateException("a gang's GPUs did not hold its deltas: " + a);
       }
-      for (int i = 0; i < n; i++) {
-        GpuSlot s = a.slots[i];
-        s.group.index.onChange(s, a.deltas[i], 0);
+      for (int k = 0; k < n; k++) {
+        slots[k].group.index.onChange(slots[k], deltas[k], 0);
       }
-      for (int i = 0; i < a.slots.length; i++) {
+      for (int k = 0; k < n; k++) {
+        int i = which[k];
         if (a.slots[i].node.releaseHost(a.hostCpu[i], a.hostMem[i])) {
           bumpGroups(a.slots[i].node);
         }
       }
-      for (int i = 0; i < a.slots.length; i++) {
-        a.slots[i].group.index.close(cells[i]);
+      for (int k = 0; k < n; k++) {
+        slots[k].group.index.close(cells[k]);
       }
     }
     for (int i = 0; i < a.slots.length; i++) {
@@ -79,17 +115,6 @@ final class GiveBack {
       if (s.group != last) {
         last = s.group;
         last.index.moves.increment();
-      }
-    }
-  }
-
-  /** A lost multi-node gang still holds GPUs on other nodes: give those back. */
-  static void releaseElsewhere(AllocationImpl a, NodeEntry removed) {
-    for (int i = 0; i < a.slots.length; i++) {
-      GpuSlot s = a.slots[i];
-      if (s.node != removed) {
-        giveBack(s, a.deltas[i], a.hostCpu[i], a.hostMem[i]);
-        s.unregister(a, a.owners[i]);
       }
     }
   }

@@ -180,9 +180,11 @@ final class NodeManagement {
           for (; ; ) {
             int st = a.state.get();
             if (st == AllocationImpl.ACTIVE) {
-              if (a.state.compareAndSet(st, AllocationImpl.LOST)) {
+              // a spread gang with GPUs on other nodes keeps them until it is released: its
+              // workers there still run until they are stopped (see Allocation#release)
+              int to = a.holdsBeyond(node) ? AllocationImpl.SEVERED : AllocationImpl.LOST;
+              if (a.state.compareAndSet(st, to)) {
                 lost.add(a);
-                GiveBack.releaseElsewhere(a, node);
                 break;
               }
             } else if (st == AllocationImpl.PENDING) {

@@ -222,7 +222,7 @@ class ClusterPropertiesTest {
       assertThat(EngineInvariants.verify(engine)).isEmpty();
       model.assertMatches(cluster);
       for (Allocation a : model.live.values()) {
-        assertThat(a.isActive()).as("live allocation %s", a).isTrue();
+        assertThat(a.isActive()).as("live allocation %s", a).isEqualTo(!model.isSevered(a));
       }
     }
 
@@ -422,11 +422,22 @@ class ClusterPropertiesTest {
       assertThat(removal.lost())
           .extracting(Allocation::id)
           .containsExactlyInAnyOrderElementsOf(on.stream().map(Allocation::id).toList());
+      model.removeNode(id);
+      check(); // a severed spread gang still holds its GPUs on the other nodes
       for (Allocation a : removal.lost()) {
         assertThat(a.isActive()).isFalse();
+        // a severed gang's release gives back its GPUs on the other nodes (once); a lost one has none
+        boolean severed = model.isSevered(a);
+        ClusterSnapshot before = cluster.snapshot();
+        assertThat(a.release()).as("release of lost %s", a).isEqualTo(severed);
+        assertThat(model.release(a.id())).isEqualTo(severed);
+        if (severed) {
+          check();
+        } else {
+          assertUnchanged(before);
+        }
         assertThat(a.release()).isFalse();
       }
-      model.removeNode(id);
       assertThatThrownBy(() -> cluster.allocations(id)).isInstanceOf(IllegalArgumentException.class);
       assertThatThrownBy(() -> cluster.setNodeState(id, NodeState.READY))
           .isInstanceOf(IllegalArgumentException.class);

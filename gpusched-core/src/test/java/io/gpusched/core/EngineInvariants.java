@@ -44,7 +44,8 @@ final class EngineInvariants {
       long cpu = 0;
       long mem = 0;
       for (AllocationImpl a : node.holders()) {
-        if (a.state.get() != AllocationImpl.ACTIVE) {
+        int st = a.state.get();
+        if (st != AllocationImpl.ACTIVE && st != AllocationImpl.SEVERED) {
           bad.add("non-active allocation " + a.id + " still registered on " + node.spec.id());
           continue;
         }

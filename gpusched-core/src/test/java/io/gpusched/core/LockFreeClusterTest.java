@@ -276,6 +276,63 @@ class LockFreeClusterTest {
     assertInvariants(c);
   }
 
+  /**
+   * Issue 10: a forced removal that takes one node of a spread gang severs the gang. Its GPUs on
+   * the other nodes stay held (its workers there still run) until {@code release()}, which gives
+   * them back at one instant and returns true once; before the change the removal gave them back
+   * itself, after hiding the node, so a search in between could miss them.
+   */
+  @Test
+  void aRemovalSeversASpreadGangThatKeepsItsOtherGpusUntilReleased() {
+    GpuCluster c =
+        cluster(
+            PlacementStrategy.FIRST_FIT,
+            NodeSpec.builder("a")
+                .gpus(1, GpuModels.H100_80GB, GpuMode.WHOLE)
+                .hostResources(4000, 4000)
+                .build(),
+            NodeSpec.builder("b")
+                .gpus(2, GpuModels.H100_80GB, GpuMode.WHOLE)
+                .hostResources(4000, 4000)
+                .build());
+    Allocation gang = c.place(PlacementRequest.wholeGpus(3, false).withHost(3000, 3000)).orElseThrow();
+    assertThat(gang.gpus()).extracting(AllocatedGpu::nodeId).containsExactly("a", "b", "b");
+    var removal = c.removeNode("a", true);
+    assertThat(removal.lost()).containsExactly(gang);
+    assertThat(gang.isActive()).isFalse();
+    assertThat(c.allocations("b")).isEmpty(); // lost: no longer listed as active
+    // b's GPUs and host resources are still the gang's
+    assertThat(c.snapshot().total().allocatedGpus()).isEqualTo(2);
+    assertThat(c.place(PlacementRequest.wholeGpus(1))).isEmpty();
+    assertInvariants(c);
+    assertThat(c.snapshot().nodes()).extracting(n -> n.allocations()).containsExactly(0);
+    assertThat(gang.release()).isTrue();
+    assertThat(gang.release()).isFalse();
+    assertThat(c.snapshot().total().allocatedGpus()).isZero();
+    assertThat(c.place(PlacementRequest.wholeGpus(2, true).withHost(4000, 4000))).isPresent();
+    assertInvariants(c);
+  }
+
+  /** A severed gang whose other node was removed too gives back nothing on either, and says so once. */
+  @Test
+  void aSeveredGangLosingItsLastNodeIsNotReportedTwice() {
+    GpuCluster c =
+        cluster(
+            PlacementStrategy.FIRST_FIT,
+            node("a", 1, GpuModels.H100_80GB, GpuMode.WHOLE),
+            node("b", 1, GpuModels.H100_80GB, GpuMode.WHOLE),
+            node("c", 1, GpuModels.H100_80GB, GpuMode.WHOLE));
+    Allocation gang = c.place(PlacementRequest.wholeGpus(2, false)).orElseThrow();
+    assertThat(gang.gpus()).extracting(AllocatedGpu::nodeId).containsExactly("a", "b");
+    assertThat(c.removeNode("a", true).lost()).containsExactly(gang);
+    assertThat(c.removeNode("b", true).lost()).isEmpty();
+    assertThat(gang.release()).isTrue(); // it was severed; nothing left to give back
+    assertThat(gang.release()).isFalse();
+    assertThat(c.snapshot().total().allocatedGpus()).isZero();
+    assertThat(c.place(PlacementRequest.wholeGpus(1)).orElseThrow().nodeId()).isEqualTo("c");
+    assertInvariants(c);
+  }
+
   @Test
   void cordonedNodesTakeNoPlacementsAndRemovalReportsLostAllocations() {
     GpuCluster c =

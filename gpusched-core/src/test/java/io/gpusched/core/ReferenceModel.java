@@ -64,6 +64,13 @@ final class ReferenceModel {
   final Map<Long, Allocation> live = new LinkedHashMap<>();
 
   /**
+   * Severed spread gangs (a forced removal took one of their nodes while they held GPUs on
+   * others): the nodes they lost, by allocation id. They stay in {@link #live}, holding only their
+   * GPUs on other nodes, until released.
+   */
+  final Map<Long, Set<String>> severed = new HashMap<>();
+
+  /**
    * For history checks: when the cordon (or drain) that made a node non-READY returned, in the
    * checker's clock ticks. A placement that started before then may still land on the node.
    */
@@ -75,6 +82,7 @@ final class ReferenceModel {
     m.nodes.putAll(nodes);
     m.states.putAll(states);
     m.live.putAll(live);
+    m.severed.putAll(severed); // the sets are never changed in place
     m.cordonReturned.putAll(cordonReturned);
     return m;
   }
@@ -84,16 +92,51 @@ final class ReferenceModel {
     states.put(n.id(), NodeState.READY);
   }
 
+  /**
+   * Removes a node (forced): the active allocations on it are lost; a spread gang that also holds
+   * GPUs on other nodes is severed and keeps those until released.
+   */
   void removeNode(String id) {
+    List<Allocation> on = liveOn(id);
     nodes.remove(id);
     states.remove(id);
-    live.values().removeIf(a -> a.gpus().stream().anyMatch(g -> g.nodeId().equals(id)));
+    for (Allocation a : on) {
+      if (held(a).stream().anyMatch(g -> !g.nodeId().equals(id))) {
+        Set<String> lost = new HashSet<>(severed.getOrDefault(a.id(), Set.of()));
+        lost.add(id);
+        severed.put(a.id(), Set.copyOf(lost));
+      } else {
+        live.remove(a.id());
+        severed.remove(a.id());
+      }
+    }
   }
 
+  /** Releases a live (or severed) allocation; returns whether it was live. */
+  boolean release(long id) {
+    severed.remove(id);
+    return live.remove(id) != null;
+  }
+
+  /** Whether a live allocation was severed (lost, holding GPUs elsewhere until released). */
+  boolean isSevered(Allocation a) {
+    return severed.containsKey(a.id());
+  }
+
+  /** The GPUs an allocation still holds: all, less those on nodes a severed gang lost. */
+  List<AllocatedGpu> held(Allocation a) {
+    Set<String> lost = severed.get(a.id());
+    if (lost == null) {
+      return a.gpus();
+    }
+    return a.gpus().stream().filter(g -> !lost.contains(g.nodeId())).toList();
+  }
+
+  /** The active (not severed) allocations holding GPUs on a node: a forced removal loses these. */
   List<Allocation> liveOn(String nodeId) {
     List<Allocation> out = new ArrayList<>();
     for (Allocation a : live.values()) {
-      if (a.gpus().stream().anyMatch(g -> g.nodeId().equals(nodeId))) {
+      if (!isSevered(a) && a.gpus().stream().anyMatch(g -> g.nodeId().equals(nodeId))) {
         out.add(a);
       }
     }
@@ -105,9 +148,10 @@ final class ReferenceModel {
   }
 
   /** Host CPU and memory an allocation charges to a node: {cpu, mem}. */
-  static long[] hostCharge(Allocation a, NodeSpec node) {
+  /** Host CPU and memory an allocation holding {@code held} of its GPUs charges to a node. */
+  static long[] hostCharge(Allocation a, List<AllocatedGpu> held, NodeSpec node) {
     PlacementRequest r = a.request();
-    long onNode = a.gpus().stream().filter(g -> g.nodeId().equals(node.id())).count();
+    long onNode = held.stream().filter(g -> g.nodeId().equals(node.id())).count();
     if (onNode == 0) {
       return new long[] {0, 0};
     }
@@ -135,7 +179,7 @@ final class ReferenceModel {
     long cpu = 0;
     long mem = 0;
     for (Allocation a : live.values()) {
-      long[] c = hostCharge(a, n);
+      long[] c = hostCharge(a, held(a), n);
       cpu += c[0];
       mem += c[1];
     }
@@ -165,7 +209,7 @@ final class ReferenceModel {
       }
     }
     for (Allocation a : live.values()) {
-      for (AllocatedGpu g : a.gpus()) {
+      for (AllocatedGpu g : held(a)) {
         Use u = out.get(g.nodeId() + "/" + g.gpuIndex());
         assertThat(u).as("allocation %s on unknown GPU %s", a, g).isNotNull();
         u.allocations++;

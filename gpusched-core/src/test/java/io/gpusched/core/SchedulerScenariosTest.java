@@ -262,6 +262,28 @@ class SchedulerScenariosTest {
     s.verifyInvariants();
   }
 
+  /**
+   * A spread job that loses one node is requeued, and the scheduler releases its severed
+   * allocation: its GPUs on the surviving node go to the next job (the engine keeps a severed
+   * gang's other GPUs until released, see Allocation#release).
+   */
+  @Test
+  void aSpreadJobLosingOneNodeIsRequeuedAndItsOtherGpusAreFreed() {
+    var s = build(h.builder().nodes(List.of(whole("n1", 1), whole("n2", 2))));
+    JobHandle spread =
+        s.submit(JobSpec.builder(PlacementRequest.wholeGpus(3, false)).id("spread").build());
+    assertThat(spread.state()).isEqualTo(JobState.RUNNING);
+    assertThat(spread.allocations().get(0).gpus()).hasSize(3);
+    JobHandle next = s.submit(job("next", 2).build());
+    assertThat(next.state()).isEqualTo(JobState.PENDING);
+    s.nodeDown("n1");
+    assertThat(spread.state()).isEqualTo(JobState.PENDING);
+    assertThat(h.launcher.stops).contains("spread:NODE_LOST");
+    assertThat(next.state()).as("n2's GPUs were given back").isEqualTo(JobState.RUNNING);
+    assertThat(next.allocations().get(0).gpus()).allMatch(g -> g.nodeId().equals("n2"));
+    s.verifyInvariants();
+  }
+
   @Test
   void drainAndSpotInterruptionRequeueAfterTheDeadline() {
     var s = build(h.builder().nodes(List.of(whole("n1", 1), whole("n2", 1))));
