@@ -38,6 +38,12 @@ import org.slf4j.LoggerFactory;
  * start as NVML reports them, see {@link NvmlDevice#migInstances()}) when there are any, else {@link
  * GpuMode#MIG_DYNAMIC} (also when the instances cannot be read, which is logged).
  *
+ * <p>Without privilege (see docs/nvml.md, "Privileges"): a GPU whose handle NVML refuses ({@code
+ * NO_PERMISSION}, a device this process may not open) is left out with a warning naming its index;
+ * a GPU whose total memory NVML refuses (a MIG-enabled GPU's parent handle) gets its model's memory,
+ * logged once, marked {@link NvmlDevice#memoryDerived()} and listed in the node label {@link
+ * #MEMORY_DERIVED_LABEL}.
+ *
  * <p>Each read is one {@code nvmlInit_v2} / {@code nvmlShutdown} pair. Instances are immutable and
  * thread-safe.
  */
@@ -112,8 +118,10 @@ public final class NvmlInventory {
    * Reads every GPU.
    *
    * @throws NvmlException if NVML fails other than by a missing function or permission on an
-   *     optional query (e.g. {@code NVML_ERROR_GPU_IS_LOST})
-   * @throws IllegalStateException if a GPU's model cannot be determined (see {@link #withModel})
+   *     optional query, a refused device or a refused memory size (e.g. {@code
+   *     NVML_ERROR_GPU_IS_LOST})
+   * @throws IllegalStateException if a GPU's model cannot be determined (see {@link #withModel}),
+   *     also when its memory is refused and no model is known for its name
    */
   public List<NvmlDevice> readDevices() {
     api.init();
@@ -191,6 +199,7 @@ public final class NvmlInventory {
     boolean derived = false;
     try {
       total = api.memoryInfo(i).total();
+      Nvml.needsPrivilege("inventory-memory#" + uuid, null); // readable (again)
     } catch (NvmlException e) {
       if (!e.is(NvmlReturn.ERROR_NO_PERMISSION)) {
         throw e;

@@ -67,6 +67,14 @@ import org.slf4j.LoggerFactory;
  * to the builder; a sampler that stops making progress leaves old timestamps, which {@link
  * IdlePolicy} treats as stale, never idle.
  *
+ * <p><b>Without privilege</b> (docs/nvml.md, "Privileges"): a GPU whose handle NVML refuses is
+ * skipped with one warning. When NVML refuses to list a MIG GPU's instances ({@code
+ * nvmlDeviceGetGpuInstances} needs a privileged user or the MIG-monitor capability), that is asked
+ * once (again after a MIG mode change) and the MIG devices are mapped to start slots by {@link
+ * MigSlotDeducer} only where NVML's unprivileged answers force a single slot; the others are not
+ * sampled, the GPU's process list is unknown, idle detection is off for the whole GPU ({@link
+ * #idle} false) and {@link #limitations()} and {@link Nvml#availability()} say so.
+ *
  * <p><b>Lifecycle.</b> {@link Builder#build()} calls {@code nvmlInit_v2} once and starts one daemon
  * thread; {@link #close()} stops it and calls {@code nvmlShutdown} once. Read-only: no NVML function
  * that changes GPU state is called. Thread-safe: every method may be called from any thread.
@@ -446,6 +454,11 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
         }
       }
       publish(pass, true);
+      for (String uuid : limitations.keySet()) {
+        if (!pass.containsKey(new DeviceKey(uuid, GpuSample.WHOLE_GPU))) {
+          limit(uuid, null); // the GPU is gone
+        }
+      }
       passes++;
     }
   }
