@@ -88,6 +88,10 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
   /** Default history retention: 35 minutes, enough for {@link IdlePolicy#DEFAULT}'s window. */
   public static final Duration DEFAULT_RETENTION = Duration.ofMinutes(35);
 
+  /** Numbers the instances, to key their lines in {@link Nvml#availability()}. */
+  private static final java.util.concurrent.atomic.AtomicLong INSTANCES =
+      new java.util.concurrent.atomic.AtomicLong();
+
   /** Minimum time between two logged sampler errors; the ones between are counted. */
   static final Duration ERROR_LOG_INTERVAL = Duration.ofMinutes(1);
 
@@ -135,7 +139,7 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
 
   /** GPU UUID → why idle detection is off for it (MIG devices it cannot map); read by any thread. */
   private final Map<String, String> limitations = new ConcurrentHashMap<>();
-  private final String registryKey = "telemetry@" + Integer.toHexString(System.identityHashCode(this));
+  private final String registryKey = "telemetry#" + INSTANCES.incrementAndGet();
 
   /**
    * The start slot of each GPU instance of a GPU, for one set of MIG devices.
@@ -146,6 +150,7 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
    * @param deduced whether made without the privileged list ({@link MigSlotDeducer})
    */
   private record SlotMap(Set<String> key, Map<Integer, Integer> starts, boolean deduced) {}
+
   private NvmlTelemetry(Builder b, boolean start) {
     this.api = b.api.get();
     this.clock = b.clock;
@@ -456,7 +461,7 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
       publish(pass, true);
       for (String uuid : limitations.keySet()) {
         if (!pass.containsKey(new DeviceKey(uuid, GpuSample.WHOLE_GPU))) {
-          limit(uuid, null); // the GPU is gone
+          limit(uuid, false, null); // the GPU is gone
         }
       }
       passes++;
@@ -543,7 +548,7 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
       // a MIG device not sampled may run work: the GPU's process list is then unknown
       procs = mig.unmapped() > 0 ? null : withMigProcesses(procs, mig.samples());
     } else {
-      limit(uuid, null);
+      limit(uuid, false, null);
     }
     pass.put(new DeviceKey(uuid, GpuSample.WHOLE_GPU), b.processes(procs).build());
   }
@@ -614,30 +619,31 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
     }
     pass.putAll(out);
     if (unmapped > 0 && slots.deduced()) {
-      limit(uuid, "GPU " + i + " (" + uuid + "): " + unmapped + " of " + devices.size()
+      limit(uuid, true, "GPU " + i + " (" + uuid + "): " + unmapped + " of " + devices.size()
           + " MIG devices cannot be mapped to start slots: listing the GPU instances needs a"
           + " privileged user or the MIG-monitor capability, and NVML's unprivileged answers do not"
           + " force their placement; they are not sampled and idle detection is off for this GPU");
     } else if (unmapped > 0) {
-      limit(uuid, "GPU " + i + " (" + uuid + "): " + unmapped + " of " + devices.size()
+      limit(uuid, false, "GPU " + i + " (" + uuid + "): " + unmapped + " of " + devices.size()
           + " MIG devices are on GPU instances NVML does not list; they are not sampled and idle"
           + " detection is off for this GPU");
     } else {
-      limit(uuid, null);
+      limit(uuid, false, null);
     }
     return new MigPass(List.copyOf(out.values()), unmapped);
   }
 
-  /** Sets or (with null) clears a GPU's limitation, here and in {@link Nvml#availability()}. */
-  private void limit(String uuid, @Nullable String line) {
+  /**
+   * Sets or (with a null line) clears a GPU's limitation; one caused by missing privilege also goes
+   * to {@link Nvml#availability()} (an instance NVML does not list, with privilege, does not).
+   */
+  private void limit(String uuid, boolean privilege, @Nullable String line) {
     String before = line == null ? limitations.remove(uuid) : limitations.put(uuid, line);
     if (line != null && !line.equals(before)) {
       LOG.warn("{}", line);
     } else if (line == null && before != null) {
       LOG.info("GPU {}: every MIG device is mapped again; idle detection is on", uuid);
     }
-    // only a privilege problem goes to Nvml.availability(); an unlisted instance is NVML's answer
-    boolean privilege = line != null && line.contains("privileged user");
     Nvml.needsPrivilege(registryKey + "#" + uuid, privilege ? line : null);
   }
 

@@ -158,6 +158,52 @@ class NvmlPrivilegeTest {
     }
   }
 
+  @Test
+  void aLoneSevenSliceInstanceMapsToZeroFromTheCatalogWhenProfilesAreRefusedToo() {
+    var gpu = FakeGpus.h100(1, 1)
+        .instance(new GpuInstance(4, 0, 0, 8))
+        .mig(new FakeNvmlApi.MigDevice("MIG-7g", 4, 81152 * MIB, 40 * MIB).attributes(7, 81152));
+    var api = unprivileged(new FakeNvmlApi().add(gpu), true)
+        .fail("nvmlDeviceGetGpuInstanceProfileInfo", NvmlReturn.ERROR_NO_PERMISSION);
+    try (NvmlTelemetry t = NvmlTelemetry.builder(api).clock(new ManualClock()).buildUnstarted()) {
+      t.sampleOnce();
+      assertThat(t.latest(UUID, 0).orElseThrow().memoryUsedMiB()).isEqualTo(40);
+      assertThat(t.limitations()).isEmpty();
+    }
+  }
+
+  @Test
+  void withoutAttributesNothingIsMappedAndIdleDetectionIsOff() {
+    var gpu = h100FourPlusThree();
+    gpu.migDevices.forEach(m -> m.sliceCount = 0); // nvmlDeviceGetAttributes_v2 NOT_SUPPORTED
+    var api = unprivileged(new FakeNvmlApi().add(gpu), true);
+    try (NvmlTelemetry t = NvmlTelemetry.builder(api).clock(new ManualClock()).buildUnstarted()) {
+      t.sampleOnce();
+      assertThat(t.snapshot()).hasSize(1);
+      assertThat(t.latest(UUID, GpuSample.WHOLE_GPU).orElseThrow().processes()).isNull();
+      assertThat(t.idle(UUID, GpuSample.WHOLE_GPU, IdlePolicy.DEFAULT)).isFalse();
+      assertThat(t.limitations().get(UUID)).contains("2 of 2 MIG devices");
+    }
+  }
+
+  @Test
+  void aStartIsForcedOnlyWhenEveryPlacementAgrees() {
+    var half = List.of(new NvmlApi.Placement(0, 4), new NvmlApi.Placement(4, 4));
+    var first = List.of(new NvmlApi.Placement(0, 4));
+    var anyOne = new ArrayList<NvmlApi.Placement>();
+    for (int s = 0; s < 7; s++) {
+      anyOne.add(new NvmlApi.Placement(s, 1));
+    }
+    assertThat(MigSlotDeducer.forcedStarts(Map.of(1, first, 2, half)))
+        .containsExactlyInAnyOrderEntriesOf(Map.of(1, 0, 2, 4));
+    assertThat(MigSlotDeducer.forcedStarts(Map.of(1, half, 2, half))).isEmpty();
+    // a 3g at 0:4 or 4:4 and three 1g: the 3g can sit either side, nothing is forced
+    assertThat(MigSlotDeducer.forcedStarts(Map.of(1, half, 2, anyOne, 3, anyOne, 4, anyOne)))
+        .isEmpty();
+    // two 4-slice instances that both need slot 0: no placement at all, nothing mapped
+    assertThat(MigSlotDeducer.forcedStarts(Map.of(1, first, 2, first))).isEmpty();
+  }
+
   // ------------------------------------------------------------------ item 5: one MIG handle
 
   @Test
