@@ -17,7 +17,8 @@ import org.junit.platform.launcher.listeners.TestExecutionSummary;
 /**
  * Runs the tests of {@code io.gpusched.nvml} matching a JUnit tag expression (first argument,
  * default {@code gpu}), leaving out classes whose name matches the optional second argument (a
- * regular expression), with the JUnit Platform launcher alone, for {@code run-gpu-tests.sh} on a machine without Maven.
+ * regular expression), with the JUnit Platform launcher alone: {@code run-gpu-tests.sh} uses it on
+ * a machine without Maven.
  * Prints one {@code TEST} line per test and a {@code GPU-TESTS} summary line. Exit status: 0 when
  * at least one test ran and none failed, 1 when one failed, 3 when none ran (all skipped).
  */
