@@ -306,16 +306,19 @@ final class JnaNvmlApi implements NvmlApi {
   }
 
   @Override
-  public String migUuid(int index, int migIndex) {
-    return uuidOf(migHandle(index, migIndex));
-  }
-
-  @Override
-  public int migGpuInstanceId(int index, int migIndex) {
+  public MigDeviceInfo migDevice(int index, int migIndex) {
     Pointer mig = migHandle(index, migIndex);
     IntByReference id = new IntByReference();
     check("nvmlDeviceGetGpuInstanceId", () -> lib.nvmlDeviceGetGpuInstanceId(mig, id));
-    return id.getValue();
+    return new MigDeviceInfo(uuidOf(mig), id.getValue());
+  }
+
+  @Override
+  public MigAttributes migAttributes(int index, int migIndex) {
+    Pointer mig = migHandle(index, migIndex);
+    NvmlStructs.DeviceAttributes a = new NvmlStructs.DeviceAttributes();
+    check("nvmlDeviceGetAttributes_v2", () -> lib.nvmlDeviceGetAttributes_v2(mig, a));
+    return new MigAttributes(uuidOf(mig), a.gpuInstanceSliceCount, a.memorySizeMB);
   }
 
   @Override

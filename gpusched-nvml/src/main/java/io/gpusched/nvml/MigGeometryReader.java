@@ -93,6 +93,23 @@ final class MigGeometryReader {
    * @throws NvmlException for any other NVML error
    */
   static @Nullable List<IndexedProfile> profiles(NvmlApi api, int device, String what) {
+    try {
+      return profilesOrThrow(api, device);
+    } catch (NvmlException e) {
+      if (disablesGeometry(e)) {
+        LOG.info("GPU {}: {} not read from NVML: {}", device, what, e.getMessage());
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * As {@link #profiles}, but a missing function or a refused permission is thrown, not logged.
+   *
+   * @throws NvmlException for any NVML error but {@code NOT_SUPPORTED} and {@code INVALID_ARGUMENT}
+   */
+  static List<IndexedProfile> profilesOrThrow(NvmlApi api, int device) {
     List<IndexedProfile> out = new ArrayList<>();
     for (int index = 0; index < MAX_PROFILE_INDEX; index++) {
       NvmlApi.ProfileInfo info;
@@ -104,10 +121,6 @@ final class MigGeometryReader {
         }
         if (e.is(NvmlReturn.ERROR_INVALID_ARGUMENT)) {
           break;
-        }
-        if (disablesGeometry(e)) {
-          LOG.info("GPU {}: {} not read from NVML: {}", device, what, e.getMessage());
-          return null;
         }
         throw e;
       }

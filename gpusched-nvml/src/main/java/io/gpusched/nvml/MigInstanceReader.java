@@ -20,7 +20,10 @@ final class MigInstanceReader {
 
   private MigInstanceReader() {}
 
-  /** A MIG device: its MIG device index on the GPU, UUID and GPU instance id. */
+  /**
+   * A MIG device: its MIG device index on the GPU, UUID and GPU instance id (the last two read
+   * through one handle).
+   */
   record MigDeviceRef(int migIndex, String uuid, int gpuInstanceId) {}
 
   /**
@@ -33,8 +36,8 @@ final class MigInstanceReader {
     List<MigDeviceRef> out = new ArrayList<>();
     for (int m = 0; m < max; m++) {
       try {
-        int gi = api.migGpuInstanceId(device, m);
-        out.add(new MigDeviceRef(m, api.migUuid(device, m), gi));
+        NvmlApi.MigDeviceInfo info = api.migDevice(device, m);
+        out.add(new MigDeviceRef(m, info.uuid(), info.gpuInstanceId()));
       } catch (NvmlException e) {
         if (!e.is(NvmlReturn.ERROR_NOT_FOUND)) {
           throw e;
@@ -85,14 +88,32 @@ final class MigInstanceReader {
    * @throws NvmlException for any other NVML error
    */
   static @Nullable List<Existing> existing(NvmlApi api, int device) {
-    List<MigGeometryReader.IndexedProfile> profiles =
-        MigGeometryReader.profiles(api, device, "existing MIG instances");
-    if (profiles == null) {
-      return null;
+    Listing l = list(api, device);
+    if (l.refusal() != null) {
+      LOG.info("GPU {}: existing MIG instances not read from NVML: {}", device,
+          l.refusal().getMessage());
     }
+    return l.instances();
+  }
+
+  /**
+   * The existing GPU instances, or why NVML refused to list them.
+   *
+   * @param instances the instances, or null when refused
+   * @param refusal the refusal (a function missing, or {@code NO_PERMISSION}: {@code
+   *     nvmlDeviceGetGpuInstances} needs a privileged user or the MIG-monitor capability), or null
+   */
+  record Listing(@Nullable List<Existing> instances, @Nullable NvmlException refusal) {}
+
+  /**
+   * As {@link #existing}, without logging: a refusal is returned for the caller to report once.
+   *
+   * @throws NvmlException for any NVML error other than a missing function or permission
+   */
+  static Listing list(NvmlApi api, int device) {
     List<Existing> out = new ArrayList<>();
     try {
-      for (MigGeometryReader.IndexedProfile p : profiles) {
+      for (MigGeometryReader.IndexedProfile p : MigGeometryReader.profilesOrThrow(api, device)) {
         for (NvmlApi.GpuInstance gi :
             api.gpuInstances(device, p.info().id(), p.info().instanceCount())) {
           out.add(new Existing(p, gi));
@@ -100,11 +121,10 @@ final class MigInstanceReader {
       }
     } catch (NvmlException e) {
       if (MigGeometryReader.disablesGeometry(e)) {
-        LOG.info("GPU {}: existing MIG instances not read from NVML: {}", device, e.getMessage());
-        return null;
+        return new Listing(null, e);
       }
       throw e;
     }
-    return out;
+    return new Listing(out, null);
   }
 }

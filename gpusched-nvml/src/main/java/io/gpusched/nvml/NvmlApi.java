@@ -88,13 +88,19 @@ interface NvmlApi {
   int maxMigDeviceCount(int index);
 
   /**
-   * {@code nvmlDeviceGetUUID} of the MIG device at {@code migIndex} ({@code
-   * nvmlDeviceGetMigDeviceHandleByIndex}); {@code NOT_FOUND} for a hole in the index space.
+   * The UUID ({@code nvmlDeviceGetUUID}) and GPU instance id ({@code nvmlDeviceGetGpuInstanceId})
+   * of the MIG device at {@code migIndex}, both read through one {@code
+   * nvmlDeviceGetMigDeviceHandleByIndex} handle, so a MIG device destroyed and made again between
+   * two reads can never pair one device's id with another's UUID; {@code NOT_FOUND} for a hole in
+   * the index space.
    */
-  String migUuid(int index, int migIndex);
+  MigDeviceInfo migDevice(int index, int migIndex);
 
-  /** {@code nvmlDeviceGetGpuInstanceId} of a MIG device. */
-  int migGpuInstanceId(int index, int migIndex);
+  /**
+   * {@code nvmlDeviceGetAttributes_v2} of the MIG device at {@code migIndex}, with its UUID read
+   * through the same handle. Needs no privileged user (unlike {@link #gpuInstances}).
+   */
+  MigAttributes migAttributes(int index, int migIndex);
 
   /** {@code nvmlDeviceGetMemoryInfo} (v1) of a MIG device. */
   MemoryInfo migMemoryInfo(int index, int migIndex);
@@ -111,6 +117,19 @@ interface NvmlApi {
 
   /** {@code nvmlSamplingType_t NVML_GPU_UTILIZATION_SAMPLES}. */
   int GPU_UTILIZATION_SAMPLES = 1;
+
+  /** A MIG device's UUID and the id of the GPU instance it is on. */
+  record MigDeviceInfo(String uuid, int gpuInstanceId) {}
+
+  /**
+   * The fields of {@code nvmlDeviceAttributes_t} gpusched uses, with the UUID of the MIG device they
+   * were read from.
+   *
+   * @param uuid the MIG device's UUID
+   * @param gpuInstanceSliceCount compute slices of its GPU instance (3 for a {@code 3g.*})
+   * @param memorySizeMB its memory in MiB
+   */
+  record MigAttributes(String uuid, int gpuInstanceSliceCount, long memorySizeMB) {}
 
   /** Device memory in bytes. */
   record MemoryInfo(long total, long free, long used) {}

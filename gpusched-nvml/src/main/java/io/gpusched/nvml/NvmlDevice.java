@@ -14,7 +14,8 @@ import java.util.Objects;
  * @param nvmlName NVML device name, e.g. {@code NVIDIA H100 80GB HBM3}
  * @param uuid device UUID
  * @param pciBusId PCI bus id, e.g. {@code 00000000:00:06.0}
- * @param memoryTotalBytes total device memory in bytes
+ * @param memoryTotalBytes total device memory in bytes: NVML's, or the model's when {@code
+ *     memoryDerived}
  * @param migCapable whether NVML reports a MIG mode for the GPU
  * @param migEnabled whether MIG is currently enabled
  * @param migPendingEnabled whether MIG will be enabled after the next GPU reset
@@ -23,6 +24,9 @@ import java.util.Objects;
  *     MIG instances exist, {@link GpuMode#MIG_DYNAMIC} when none do (or they cannot be read)
  * @param migInstances the existing MIG GPU instances ordered by placement start; empty when MIG is
  *     disabled, no instance exists or they cannot be read
+ * @param memoryDerived whether {@code memoryTotalBytes} is the model's memory rather than NVML's:
+ *     NVML refused the GPU's memory ({@code NO_PERMISSION}, as it does for a MIG-enabled GPU's
+ *     parent handle without privilege)
  */
 public record NvmlDevice(
     int index,
@@ -35,7 +39,8 @@ public record NvmlDevice(
     boolean migPendingEnabled,
     GpuModel model,
     GpuMode mode,
-    List<NvmlMigInstance> migInstances) {
+    List<NvmlMigInstance> migInstances,
+    boolean memoryDerived) {
 
   /** Checks for nulls and copies the list. */
   public NvmlDevice {

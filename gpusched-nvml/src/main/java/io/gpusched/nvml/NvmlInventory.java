@@ -38,6 +38,12 @@ import org.slf4j.LoggerFactory;
  * start as NVML reports them, see {@link NvmlDevice#migInstances()}) when there are any, else {@link
  * GpuMode#MIG_DYNAMIC} (also when the instances cannot be read, which is logged).
  *
+ * <p>Without privilege (see docs/nvml.md, "Privileges"): a GPU whose handle NVML refuses ({@code
+ * NO_PERMISSION}, a device this process may not open) is left out with a warning naming its index;
+ * a GPU whose total memory NVML refuses (a MIG-enabled GPU's parent handle) gets its model's memory,
+ * logged once, marked {@link NvmlDevice#memoryDerived()} and listed in the node label {@link
+ * #MEMORY_DERIVED_LABEL}.
+ *
  * <p>Each read is one {@code nvmlInit_v2} / {@code nvmlShutdown} pair. Instances are immutable and
  * thread-safe.
  */
@@ -62,6 +68,17 @@ public final class NvmlInventory {
 
   /** Label holding the NVML library version on nodes from {@link #readNode}. */
   public static final String NVML_LABEL = "nvidia.com/nvml-version";
+
+  /**
+   * Label holding the indices (comma-separated, ascending) of the GPUs whose total memory NVML
+   * refused and which were given their model's memory instead ({@link NvmlDevice#memoryDerived()});
+   * absent when there are none.
+   */
+  public static final String MEMORY_DERIVED_LABEL = "gpusched.io/nvml-memory-derived";
+
+  /** GPUs (by UUID) whose derived memory was logged: once per process, not once per read. */
+  private static final java.util.Set<String> LOGGED_DERIVED =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   private final NvmlApi api;
   private final Map<String, GpuModel> overrides;
@@ -101,8 +118,10 @@ public final class NvmlInventory {
    * Reads every GPU.
    *
    * @throws NvmlException if NVML fails other than by a missing function or permission on an
-   *     optional query (e.g. {@code NVML_ERROR_GPU_IS_LOST})
-   * @throws IllegalStateException if a GPU's model cannot be determined (see {@link #withModel})
+   *     optional query, a refused device or a refused memory size (e.g. {@code
+   *     NVML_ERROR_GPU_IS_LOST})
+   * @throws IllegalStateException if a GPU's model cannot be determined (see {@link #withModel}),
+   *     also when its memory is refused and no model is known for its name
    */
   public List<NvmlDevice> readDevices() {
     api.init();
@@ -129,8 +148,15 @@ public final class NvmlInventory {
     try {
       b.label(DRIVER_LABEL, api.driverVersion());
       b.label(NVML_LABEL, api.nvmlVersion());
+      List<String> derived = new ArrayList<>();
       for (NvmlDevice d : devices()) {
         b.gpu(d.toGpuSpec());
+        if (d.memoryDerived()) {
+          derived.add(Integer.toString(d.index()));
+        }
+      }
+      if (!derived.isEmpty()) {
+        b.label(MEMORY_DERIVED_LABEL, String.join(",", derived));
       }
     } finally {
       shutdownQuietly();
@@ -142,17 +168,45 @@ public final class NvmlInventory {
     int count = api.deviceCount();
     List<NvmlDevice> out = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
-      out.add(device(i));
+      NvmlDevice d = device(i);
+      if (d != null) {
+        out.add(d);
+      }
     }
     return List.copyOf(out);
   }
 
-  private NvmlDevice device(int i) {
-    String name = api.name(i);
-    String uuid = api.uuid(i);
+  /** Reads GPU {@code i}; null, with a warning naming it, when NVML refuses its handle. */
+  private @Nullable NvmlDevice device(int i) {
+    String name;
+    String uuid;
+    try {
+      name = api.name(i);
+      uuid = api.uuid(i);
+    } catch (NvmlException e) {
+      if (!e.is(NvmlReturn.ERROR_NO_PERMISSION)) {
+        throw e;
+      }
+      // nvmlDeviceGetCount_v2 counts devices this process may not open (a cgroup or container
+      // that exposes only some /dev/nvidia* nodes): leave that one out, report the rest
+      LOG.warn("GPU {}: skipped, NVML refuses it to this process ({}); reporting the other GPUs",
+          i, e.getMessage());
+      return null;
+    }
     String bus = optional(i, "PCI bus id", () -> api.pciBusId(i), "");
-    long total = api.memoryInfo(i).total();
     NvmlApi.MigMode mig = optional(i, "MIG mode", () -> api.migMode(i), null);
+    long total;
+    boolean derived = false;
+    try {
+      total = api.memoryInfo(i).total();
+      Nvml.needsPrivilege("inventory-memory#" + uuid, null); // readable (again)
+    } catch (NvmlException e) {
+      if (!e.is(NvmlReturn.ERROR_NO_PERMISSION)) {
+        throw e;
+      }
+      total = derivedMemory(i, name, uuid, mig, e);
+      derived = true;
+    }
     MigGeometry geometry = mig == null ? null : MigGeometryReader.read(api, i, total);
     if (mig != null && mig.current() != mig.pending()) {
       LOG.warn("GPU {} ({}): MIG mode {} pending {} until the next GPU reset; using the current",
@@ -181,7 +235,35 @@ public final class NvmlInventory {
     return new NvmlDevice(
         i, name, uuid, bus, total, mig != null, enabled,
         mig != null && mig.pending() == NvmlApi.MigMode.ENABLED,
-        model, mode, instances);
+        model, mode, instances, derived);
+  }
+
+  /**
+   * The memory of GPU {@code i}'s model (registered or catalog) in bytes, for a GPU whose memory NVML
+   * refused: in MIG mode {@code nvmlDeviceGetMemoryInfo} on the parent handle needs a privileged
+   * user. Logged once per GPU per process and reported in {@link Nvml#availability()}.
+   *
+   * @throws IllegalStateException if no model is known for the GPU's name
+   */
+  private long derivedMemory(
+      int i, String name, String uuid, NvmlApi.@Nullable MigMode mig, NvmlException e) {
+    GpuModel known = overrides.getOrDefault(name, CATALOG.get(name));
+    if (known == null) {
+      throw new IllegalStateException(
+          "GPU " + i + " (" + name + "): NVML refuses its memory size (" + e.getMessage()
+              + ") and it is not in the gpusched catalog; run with privilege or register it with"
+              + " withModel(\"" + name + "\", model)", e);
+    }
+    String where = mig != null && mig.enabled() ? " (MIG mode: the parent handle needs privilege)"
+        : "";
+    String line = "GPU " + i + " (" + uuid + "): total memory refused by NVML" + where + "; using "
+        + known.name() + "'s " + known.memoryMiB() + " MiB (derived, label "
+        + MEMORY_DERIVED_LABEL + ")";
+    if (LOGGED_DERIVED.add(uuid)) {
+      LOG.warn("{}", line);
+    }
+    Nvml.needsPrivilege("inventory-memory#" + uuid, line);
+    return known.memoryMiB() << 20;
   }
 
   private GpuModel model(int i, String name, long totalBytes, @Nullable MigGeometry nvml) {

@@ -70,6 +70,8 @@ interface NvmlLibrary extends Library {
 
   int nvmlDeviceGetGpuInstanceId(Pointer device, IntByReference id);
 
+  int nvmlDeviceGetAttributes_v2(Pointer device, NvmlStructs.DeviceAttributes attributes);
+
   int nvmlDeviceGetGpuInstances(
       Pointer device, int profileId, Pointer gpuInstances, IntByReference count);
 

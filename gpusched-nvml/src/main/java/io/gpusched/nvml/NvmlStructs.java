@@ -105,6 +105,41 @@ final class NvmlStructs {
     }
   }
 
+  /**
+   * {@code nvmlDeviceAttributes_t}, 40 bytes: multiprocessorCount, sharedCopyEngineCount,
+   * sharedDecoderCount, sharedEncoderCount, sharedJpegCount, sharedOfaCount, gpuInstanceSliceCount,
+   * computeInstanceSliceCount ({@code unsigned int}s at 0..28), memorySizeMB@32 (MiB).
+   */
+  @FieldOrder({
+    "multiprocessorCount",
+    "sharedCopyEngineCount",
+    "sharedDecoderCount",
+    "sharedEncoderCount",
+    "sharedJpegCount",
+    "sharedOfaCount",
+    "gpuInstanceSliceCount",
+    "computeInstanceSliceCount",
+    "memorySizeMB"
+  })
+  public static final class DeviceAttributes extends Structure {
+    public int multiprocessorCount;
+    public int sharedCopyEngineCount;
+    public int sharedDecoderCount;
+    public int sharedEncoderCount;
+    public int sharedJpegCount;
+    public int sharedOfaCount;
+    public int gpuInstanceSliceCount;
+    public int computeInstanceSliceCount;
+    public long memorySizeMB;
+
+    public DeviceAttributes() {}
+
+    public DeviceAttributes(Pointer p) {
+      super(p);
+      read();
+    }
+  }
+
   /** {@code nvmlUtilization_t}, 8 bytes: gpu@0, memory@4 (percent of the last sample period). */
   @FieldOrder({"gpu", "memory"})
   public static final class Utilization extends Structure {

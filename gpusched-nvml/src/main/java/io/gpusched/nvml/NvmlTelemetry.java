@@ -67,6 +67,14 @@ import org.slf4j.LoggerFactory;
  * to the builder; a sampler that stops making progress leaves old timestamps, which {@link
  * IdlePolicy} treats as stale, never idle.
  *
+ * <p><b>Without privilege</b> (docs/nvml.md, "Privileges"): a GPU whose handle NVML refuses is
+ * skipped with one warning. When NVML refuses to list a MIG GPU's instances ({@code
+ * nvmlDeviceGetGpuInstances} needs a privileged user or the MIG-monitor capability), that is asked
+ * once (again after a MIG mode change) and the MIG devices are mapped to start slots by {@link
+ * MigSlotDeducer} only where NVML's unprivileged answers force a single slot; the others are not
+ * sampled, the GPU's process list is unknown, idle detection is off for the whole GPU ({@link
+ * #idle} false) and {@link #limitations()} and {@link Nvml#availability()} say so.
+ *
  * <p><b>Lifecycle.</b> {@link Builder#build()} calls {@code nvmlInit_v2} once and starts one daemon
  * thread; {@link #close()} stops it and calls {@code nvmlShutdown} once. Read-only: no NVML function
  * that changes GPU state is called. Thread-safe: every method may be called from any thread.
@@ -79,6 +87,10 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
 
   /** Default history retention: 35 minutes, enough for {@link IdlePolicy#DEFAULT}'s window. */
   public static final Duration DEFAULT_RETENTION = Duration.ofMinutes(35);
+
+  /** Numbers the instances, to key their lines in {@link Nvml#availability()}. */
+  private static final java.util.concurrent.atomic.AtomicLong INSTANCES =
+      new java.util.concurrent.atomic.AtomicLong();
 
   /** Minimum time between two logged sampler errors; the ones between are counted. */
   static final Duration ERROR_LOG_INTERVAL = Duration.ofMinutes(1);
@@ -114,13 +126,30 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
   // Sampler state: only touched by sampleOnce, under passLock.
   private final Object passLock = new Object();
   private final Map<Integer, String> uuidByIndex = new HashMap<>();
-  private final Map<Integer, Map<Integer, Integer>> startByGpuInstance = new HashMap<>();
+  private final Map<Integer, SlotMap> slotMaps = new HashMap<>();
+  private final Set<Integer> listingRefused = new HashSet<>();
+  private final Map<Integer, Integer> migModeByIndex = new HashMap<>();
   private final Map<Integer, Long> lastSampleMicros = new HashMap<>();
   private final Set<Integer> samplesUnsupported = new HashSet<>();
   private final Set<String> reported = new HashSet<>();
   private long lastErrorLogMillis = Long.MIN_VALUE;
   private long suppressedErrors;
   private long passes;
+  private long errorsLogged;
+
+  /** GPU UUID → why idle detection is off for it (MIG devices it cannot map); read by any thread. */
+  private final Map<String, String> limitations = new ConcurrentHashMap<>();
+  private final String registryKey = "telemetry#" + INSTANCES.incrementAndGet();
+
+  /**
+   * The start slot of each GPU instance of a GPU, for one set of MIG devices.
+   *
+   * @param key the MIG devices ({@code gpuInstanceId:uuid}) it was made for; a destroyed or new MIG
+   *     device changes the key, so the map is made again
+   * @param starts start slot by GPU instance id
+   * @param deduced whether made without the privileged list ({@link MigSlotDeducer})
+   */
+  private record SlotMap(Set<String> key, Map<Integer, Integer> starts, boolean deduced) {}
 
   private NvmlTelemetry(Builder b, boolean start) {
     this.api = b.api.get();
@@ -283,19 +312,27 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
   /**
    * Returns whether the device has been idle for the policy's window, now (by the builder's
    * clock), by {@link IdlePolicy#isIdle} over the retained history. False for an unknown, lost or
-   * stale device, and when the window is longer than the history retention. For a MIG device this
+   * stale device, when the window is longer than the history retention, and for every device of a
+   * GPU in {@link #limitations()} (idle detection is off there). For a MIG device this
    * rests on the process list and memory used, since NVML gives no utilization there.
    */
   public boolean idle(String gpuUuid, int migStartSlot, IdlePolicy policy) {
+    if (limitations.containsKey(gpuUuid)) {
+      return false;
+    }
     long now = clock.millis();
     return policy.isIdle(window(gpuUuid, migStartSlot, policy, now), now);
   }
 
   /**
    * Returns since when (epoch ms) the device has been idle-looking without a break, by {@link
-   * IdlePolicy#idleSince}, looking back at most the policy's window plus its sample age.
+   * IdlePolicy#idleSince}, looking back at most the policy's window plus its sample age. Empty for
+   * a GPU in {@link #limitations()}.
    */
   public OptionalLong idleSince(String gpuUuid, int migStartSlot, IdlePolicy policy) {
+    if (limitations.containsKey(gpuUuid)) {
+      return OptionalLong.empty();
+    }
     long now = clock.millis();
     return policy.idleSince(window(gpuUuid, migStartSlot, policy, now), now);
   }
@@ -325,6 +362,18 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
     return Map.copyOf(out);
   }
 
+  /**
+   * Returns the GPUs (by UUID) for which idle detection is off, each with a plain reason: MIG-enabled
+   * GPUs some of whose MIG devices cannot be mapped to start slots, because listing the GPU
+   * instances needs a privileged user or the MIG-monitor capability and NVML's unprivileged answers
+   * do not force their placement. Those MIG devices are not sampled, the GPU's process list is
+   * unknown, and {@link #idle} is false for all of its devices. The same lines are in {@link
+   * Nvml#availability()}'s {@code needsPrivilege} while this sampler is open. Thread-safe.
+   */
+  public Map<String, String> limitations() {
+    return Map.copyOf(limitations);
+  }
+
   /** Returns the sampling period. */
   public Duration period() {
     return period;
@@ -351,6 +400,9 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
         LOG.warn("interrupted while stopping the NVML sampler; NVML is left initialised");
         return;
       }
+    }
+    for (String uuid : limitations.keySet()) {
+      Nvml.needsPrivilege(registryKey + "#" + uuid, null);
     }
     synchronized (passLock) {
       try {
@@ -407,6 +459,11 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
         }
       }
       publish(pass, true);
+      for (String uuid : limitations.keySet()) {
+        if (!pass.containsKey(new DeviceKey(uuid, GpuSample.WHOLE_GPU))) {
+          limit(uuid, false, null); // the GPU is gone
+        }
+      }
       passes++;
     }
   }
@@ -441,8 +498,24 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
   }
 
   private void sampleGpu(int i, long now, Map<DeviceKey, GpuSample> pass) {
-    String uuid = api.uuid(i);
+    String uuid;
+    try {
+      uuid = api.uuid(i);
+    } catch (NvmlException e) {
+      if (!e.is(NvmlReturn.ERROR_NO_PERMISSION)) {
+        throw e;
+      }
+      // counted by nvmlDeviceGetCount_v2, but not this process's to open: skip it, sample the rest
+      warnOnce("restricted#" + i, "GPU {}: skipped, NVML refuses it to this process ({})", i,
+          e.getMessage());
+      return;
+    }
     uuidByIndex.put(i, uuid);
+    NvmlApi.MigMode mode = optional(i, "MIG mode", () -> api.migMode(i));
+    Integer modeBefore = migModeByIndex.put(i, mode == null ? -1 : mode.current());
+    if (modeBefore != null && modeBefore != (mode == null ? -1 : mode.current())) {
+      migModeChanged(i, uuid, modeBefore, mode == null ? -1 : mode.current());
+    }
     GpuSample.Builder b = GpuSample.builder(uuid, now);
     NvmlApi.MemoryInfo m = optional(i, "memory", () -> api.memoryInfo(i));
     if (m != null) {
@@ -471,7 +544,11 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
     List<GpuProcess> procs = processes(optional(i, "processes", () -> api.computeProcesses(i)));
     Integer maxMig = optional(i, "MIG devices", () -> api.maxMigDeviceCount(i));
     if (maxMig != null && maxMig > 0) {
-      procs = withMigProcesses(procs, sampleMigDevices(i, uuid, now, pass));
+      MigPass mig = sampleMigDevices(i, uuid, now, pass);
+      // a MIG device not sampled may run work: the GPU's process list is then unknown
+      procs = mig.unmapped() > 0 ? null : withMigProcesses(procs, mig.samples());
+    } else {
+      limit(uuid, false, null);
     }
     pass.put(new DeviceKey(uuid, GpuSample.WHOLE_GPU), b.processes(procs).build());
   }
@@ -499,15 +576,23 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
     return new ArrayList<>(byPid.values());
   }
 
+  /** The MIG samples of one GPU in one pass, and how many MIG devices could not be mapped. */
+  private record MigPass(List<GpuSample> samples, int unmapped) {}
+
   /** Samples the MIG devices of GPU {@code i} into {@code pass} and returns their samples. */
-  private List<GpuSample> sampleMigDevices(
-      int i, String uuid, long now, Map<DeviceKey, GpuSample> pass) {
+  private MigPass sampleMigDevices(int i, String uuid, long now, Map<DeviceKey, GpuSample> pass) {
     Map<DeviceKey, GpuSample> out = new LinkedHashMap<>();
-    for (MigInstanceReader.MigDeviceRef d : MigInstanceReader.migDevices(api, i)) {
-      Integer start = startOf(i, d.gpuInstanceId());
+    List<MigInstanceReader.MigDeviceRef> devices = MigInstanceReader.migDevices(api, i);
+    SlotMap slots = slots(i, devices);
+    int unmapped = 0;
+    for (MigInstanceReader.MigDeviceRef d : devices) {
+      Integer start = slots.starts().get(d.gpuInstanceId());
       if (start == null) {
-        logOnce("gi#" + i + "#" + d.gpuInstanceId(), "GPU {}: MIG device {} is on GPU instance {},"
-            + " which NVML does not list; not sampled", i, d.uuid(), d.gpuInstanceId());
+        unmapped++;
+        if (!slots.deduced()) {
+          logOnce("gi#" + i + "#" + d.gpuInstanceId(), "GPU {}: MIG device {} is on GPU instance {},"
+              + " which NVML does not list; not sampled", i, d.uuid(), d.gpuInstanceId());
+        }
         continue;
       }
       int mig = d.migIndex();
@@ -533,7 +618,33 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
           .memory(mib(m.used()), mib(m.total())).processes(procs).build());
     }
     pass.putAll(out);
-    return List.copyOf(out.values());
+    if (unmapped > 0 && slots.deduced()) {
+      limit(uuid, true, "GPU " + i + " (" + uuid + "): " + unmapped + " of " + devices.size()
+          + " MIG devices cannot be mapped to start slots: listing the GPU instances needs a"
+          + " privileged user or the MIG-monitor capability, and NVML's unprivileged answers do not"
+          + " force their placement; they are not sampled and idle detection is off for this GPU");
+    } else if (unmapped > 0) {
+      limit(uuid, false, "GPU " + i + " (" + uuid + "): " + unmapped + " of " + devices.size()
+          + " MIG devices are on GPU instances NVML does not list; they are not sampled and idle"
+          + " detection is off for this GPU");
+    } else {
+      limit(uuid, false, null);
+    }
+    return new MigPass(List.copyOf(out.values()), unmapped);
+  }
+
+  /**
+   * Sets or (with a null line) clears a GPU's limitation; one caused by missing privilege also goes
+   * to {@link Nvml#availability()} (an instance NVML does not list, with privilege, does not).
+   */
+  private void limit(String uuid, boolean privilege, @Nullable String line) {
+    String before = line == null ? limitations.remove(uuid) : limitations.put(uuid, line);
+    if (line != null && !line.equals(before)) {
+      LOG.warn("{}", line);
+    } else if (line == null && before != null) {
+      LOG.info("GPU {}: every MIG device is mapped again; idle detection is on", uuid);
+    }
+    Nvml.needsPrivilege(registryKey + "#" + uuid, privilege ? line : null);
   }
 
   private static List<GpuProcess> concat(List<GpuProcess> a, List<GpuProcess> b) {
@@ -542,20 +653,56 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
     return out;
   }
 
-  /** The placement start of a GPU instance, re-listing the instances when it is not known. */
-  private @Nullable Integer startOf(int i, int gpuInstanceId) {
-    Map<Integer, Integer> starts = startByGpuInstance.get(i);
-    if (starts == null || !starts.containsKey(gpuInstanceId)) {
-      starts = new HashMap<>();
-      List<MigInstanceReader.Existing> existing = MigInstanceReader.existing(api, i);
-      if (existing != null) {
-        for (MigInstanceReader.Existing e : existing) {
+  /**
+   * The start slots of GPU {@code i}'s GPU instances for these MIG devices: from {@code
+   * nvmlDeviceGetGpuInstances}, or, once that was refused (kept until the MIG mode changes, logged
+   * once), from {@link MigSlotDeducer}. Made again only when the set of MIG devices changes.
+   */
+  private SlotMap slots(int i, List<MigInstanceReader.MigDeviceRef> devices) {
+    Set<String> key = new HashSet<>();
+    for (MigInstanceReader.MigDeviceRef d : devices) {
+      key.add(d.gpuInstanceId() + ":" + d.uuid());
+    }
+    SlotMap cached = slotMaps.get(i);
+    if (cached != null && cached.key().equals(key)) {
+      return cached;
+    }
+    SlotMap made = null;
+    if (!listingRefused.contains(i)) {
+      MigInstanceReader.Listing l = MigInstanceReader.list(api, i);
+      if (l.instances() != null) {
+        Map<Integer, Integer> starts = new HashMap<>();
+        for (MigInstanceReader.Existing e : l.instances()) {
           starts.put(e.instance().id(), e.instance().start());
         }
+        made = new SlotMap(key, starts, false);
+      } else {
+        listingRefused.add(i);
+        warnOnce("listing#" + i, "GPU {}: NVML refuses to list its GPU instances ({}); MIG devices"
+            + " are mapped to start slots only where NVML's unprivileged answers force one", i,
+            l.refusal() == null ? "" : l.refusal().getMessage());
       }
-      startByGpuInstance.put(i, starts);
     }
-    return starts.get(gpuInstanceId);
+    if (made == null) {
+      String name = optional(i, "name", () -> api.name(i));
+      io.gpusched.GpuModel model =
+          name == null ? null : NvmlInventory.catalogModel(name).orElse(null);
+      made = new SlotMap(key, MigSlotDeducer.deduce(api, i, devices, model), true);
+    }
+    slotMaps.put(i, made);
+    return made;
+  }
+
+  /** Forgets what depended on GPU {@code i}'s MIG mode, so it is checked again. */
+  private void migModeChanged(int i, String uuid, int before, int now) {
+    LOG.info("GPU {} ({}): MIG mode changed from {} to {}; windowed utilization and the MIG"
+        + " mapping are checked again", i, uuid, before, now);
+    samplesUnsupported.remove(i);
+    lastSampleMicros.remove(i);
+    slotMaps.remove(i);
+    listingRefused.remove(i);
+    reported.remove("samples#" + i);
+    reported.remove("listing#" + i);
   }
 
   /**
@@ -652,6 +799,12 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
     }
   }
 
+  private void warnOnce(String key, String format, Object... args) {
+    if (reported.add(key)) {
+      LOG.warn(format, args);
+    }
+  }
+
   /** Logs a sampler error, at most once per {@link #ERROR_LOG_INTERVAL}; the rest are counted. */
   private void reportError(String what, Throwable e) {
     synchronized (passLock) {
@@ -662,9 +815,17 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
         return;
       }
       lastErrorLogMillis = now;
+      errorsLogged++;
       long suppressed = suppressedErrors;
       suppressedErrors = 0;
       LOG.warn("{} ({} similar errors not logged since the last one)", what, suppressed, e);
+    }
+  }
+
+  /** Sampler errors logged so far (for tests). */
+  long errorsReported() {
+    synchronized (passLock) {
+      return errorsLogged;
     }
   }
 

@@ -76,9 +76,9 @@ final class FakeGpus {
         .instance(new GpuInstance(7, 19, 0, 1))
         .instance(new GpuInstance(3, 14, 2, 2))
         .instance(new GpuInstance(2, 9, 4, 4))
-        .mig(new FakeNvmlApi.MigDevice(MIG_3G, 2, 40448L << 20, 21L << 20))
+        .mig(new FakeNvmlApi.MigDevice(MIG_3G, 2, 40448L << 20, 21L << 20).attributes(3, 40448))
         .mig(null)
-        .mig(new FakeNvmlApi.MigDevice(MIG_2G, 3, 20096L << 20, 13L << 20))
-        .mig(new FakeNvmlApi.MigDevice(MIG_1G, 7, 9984L << 20, 5L << 20));
+        .mig(new FakeNvmlApi.MigDevice(MIG_2G, 3, 20096L << 20, 13L << 20).attributes(2, 20096))
+        .mig(new FakeNvmlApi.MigDevice(MIG_1G, 7, 9984L << 20, 5L << 20).attributes(1, 9984));
   }
 }

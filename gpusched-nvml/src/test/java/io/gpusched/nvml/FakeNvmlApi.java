@@ -68,11 +68,22 @@ final class FakeNvmlApi implements NvmlApi {
     final int gpuInstanceId;
     MemoryInfo memory;
     List<ProcessInfo> processes = List.of();
+    /** {@code nvmlDeviceAttributes_t.gpuInstanceSliceCount}; 0 answers NOT_SUPPORTED. */
+    int sliceCount;
+    /** {@code nvmlDeviceAttributes_t.memorySizeMB}. */
+    long memoryMB;
 
     MigDevice(String uuid, int gpuInstanceId, long totalBytes, long usedBytes) {
       this.uuid = uuid;
       this.gpuInstanceId = gpuInstanceId;
       this.memory = new MemoryInfo(totalBytes, totalBytes - usedBytes, usedBytes);
+    }
+
+    /** Sets the attributes {@code nvmlDeviceGetAttributes_v2} reports. */
+    MigDevice attributes(int gpuInstanceSlices, long memorySizeMB) {
+      this.sliceCount = gpuInstanceSlices;
+      this.memoryMB = memorySizeMB;
+      return this;
     }
   }
 
@@ -86,6 +97,10 @@ final class FakeNvmlApi implements NvmlApi {
   private final Map<String, Integer> failures = new java.util.concurrent.ConcurrentHashMap<>();
   volatile int inits;
   volatile int shutdowns;
+  /** Indices whose handle answers NO_PERMISSION ({@code nvmlDeviceGetHandleByIndex_v2}). */
+  final java.util.Set<Integer> restricted = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /** Called with each function name after it is counted and before it answers (test hooks). */
+  volatile java.util.function.Consumer<String> onCall = fn -> { };
 
   FakeNvmlApi add(Device d) {
     devices.add(d);
@@ -119,6 +134,7 @@ final class FakeNvmlApi implements NvmlApi {
   private void maybeFail(String function, int index) {
     calls.incrementAndGet();
     callsByFunction.merge(function, 1, Integer::sum);
+    onCall.accept(function);
     Integer code = failures.get(function + "#" + index);
     if (code == null) {
       code = failures.get(function);
@@ -137,6 +153,9 @@ final class FakeNvmlApi implements NvmlApi {
 
   private Device device(String function, int index) {
     maybeFail(function, index);
+    if (restricted.contains(index)) {
+      throw error("nvmlDeviceGetHandleByIndex_v2", NvmlReturn.ERROR_NO_PERMISSION.code());
+    }
     if (index < 0 || index >= devices.size()) {
       throw error(function, NvmlReturn.ERROR_INVALID_ARGUMENT.code());
     }
@@ -290,9 +309,20 @@ final class FakeNvmlApi implements NvmlApi {
     return d.mig != null && d.mig.enabled() ? 7 : 0;
   }
 
+  /**
+   * A MIG device's handle and one function on it: a failure scripted for {@code fn} on every device
+   * or on this MIG device applies; one scripted for {@code fn} on GPU {@code index} is the parent
+   * handle's alone (e.g. the parent's memory in MIG mode).
+   */
   private MigDevice migDevice(String fn, int index, int migIndex) {
-    Device d = device(fn, index);
+    Device d = device("nvmlDeviceGetMigDeviceHandleByIndex", index);
+    calls.incrementAndGet();
+    callsByFunction.merge(fn, 1, Integer::sum);
+    onCall.accept(fn);
     Integer code = failures.get(fn + "#" + index + "/" + migIndex);
+    if (code == null) {
+      code = failures.get(fn);
+    }
     if (code != null) {
       throw error(fn, code);
     }
@@ -306,13 +336,22 @@ final class FakeNvmlApi implements NvmlApi {
   }
 
   @Override
-  public String migUuid(int index, int migIndex) {
-    return migDevice("nvmlDeviceGetUUID", index, migIndex).uuid;
+  public MigDeviceInfo migDevice(int index, int migIndex) {
+    // one handle: both fields come from the device the handle named when it was looked up
+    MigDevice d = migDevice("nvmlDeviceGetGpuInstanceId", index, migIndex);
+    migDevice("nvmlDeviceGetUUID", index, migIndex);
+    return new MigDeviceInfo(d.uuid, d.gpuInstanceId);
   }
 
   @Override
-  public int migGpuInstanceId(int index, int migIndex) {
-    return migDevice("nvmlDeviceGetGpuInstanceId", index, migIndex).gpuInstanceId;
+  public MigAttributes migAttributes(int index, int migIndex) {
+    String fn = "nvmlDeviceGetAttributes_v2";
+    MigDevice d = migDevice(fn, index, migIndex);
+    if (d.sliceCount == 0) {
+      throw error(fn, NvmlReturn.ERROR_NOT_SUPPORTED.code());
+    }
+    migDevice("nvmlDeviceGetUUID", index, migIndex);
+    return new MigAttributes(d.uuid, d.sliceCount, d.memoryMB);
   }
 
   @Override

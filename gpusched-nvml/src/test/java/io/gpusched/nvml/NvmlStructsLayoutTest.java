@@ -44,6 +44,23 @@ class NvmlStructsLayoutTest {
   }
 
   @Test
+  void deviceAttributes() {
+    // nvml-abi.md: 40 bytes, eight unsigned ints at 0..28, memorySizeMB@32
+    assertThat(new NvmlStructs.DeviceAttributes().size()).isEqualTo(40);
+    Memory m = new Memory(40);
+    for (int i = 0; i < 8; i++) {
+      m.setInt(4L * i, 200 + i);
+    }
+    m.setLong(32, 40448);
+    var s = new NvmlStructs.DeviceAttributes(m);
+    assertThat(new int[] {s.multiprocessorCount, s.sharedCopyEngineCount, s.sharedDecoderCount,
+            s.sharedEncoderCount, s.sharedJpegCount, s.sharedOfaCount, s.gpuInstanceSliceCount,
+            s.computeInstanceSliceCount})
+        .containsExactly(200, 201, 202, 203, 204, 205, 206, 207);
+    assertThat(s.memorySizeMB).isEqualTo(40448);
+  }
+
+  @Test
   void placementArrayStride() {
     assertThat(new NvmlStructs.GpuInstancePlacement().size())
         .isEqualTo(NvmlStructs.GpuInstancePlacement.SIZE)

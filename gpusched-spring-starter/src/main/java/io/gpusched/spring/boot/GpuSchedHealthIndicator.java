@@ -4,6 +4,7 @@ import io.gpusched.GpuScheduler;
 import io.gpusched.NodeUsage;
 import io.gpusched.SchedulerSnapshot;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.jspecify.annotations.Nullable;
@@ -13,7 +14,9 @@ import org.springframework.boot.health.contributor.Health;
 /**
  * Health of the scheduler: DOWN once it was stopped, or when NVML fails after it had worked at
  * start-up; UP otherwise, with capacity, jobs per state and, per node, its state and free and
- * allocated GPUs.
+ * allocated GPUs. What NVML refuses this process for lack of privilege (e.g. MIG devices it cannot
+ * map, so idle detection is off for their GPU) is the detail {@code nvmlNeedsPrivilege}; it does
+ * not make the health DOWN.
  */
 public class GpuSchedHealthIndicator extends AbstractHealthIndicator {
   private final GpuScheduler scheduler;
@@ -39,6 +42,10 @@ public class GpuSchedHealthIndicator extends AbstractHealthIndicator {
       builder.withDetail("nvml", failure.orElse(nvml.status()));
       if (failure.isPresent()) {
         builder.down();
+      }
+      List<String> refused = nvml.needsPrivilege();
+      if (!refused.isEmpty()) {
+        builder.withDetail("nvmlNeedsPrivilege", refused);
       }
     }
     SchedulerSnapshot s = scheduler.snapshot();

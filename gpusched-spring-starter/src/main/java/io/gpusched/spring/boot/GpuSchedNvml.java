@@ -10,6 +10,7 @@ import java.net.UnknownHostException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
@@ -30,6 +31,7 @@ final class GpuSchedNvml {
   private final @Nullable NodeSpec node;
   private final String status;
   private final Supplier<Integer> deviceCount;
+  private final Supplier<List<String>> needsPrivilege;
   private final Clock clock;
   private volatile Instant lastCheck = Instant.MIN;
   private volatile @Nullable String failure;
@@ -40,7 +42,18 @@ final class GpuSchedNvml {
       Supplier<Integer> deviceCount,
       int staticNodes,
       Clock clock) {
+    this(availability, reader, deviceCount, List::of, staticNodes, clock);
+  }
+
+  GpuSchedNvml(
+      NvmlAvailability availability,
+      Supplier<NodeSpec> reader,
+      Supplier<Integer> deviceCount,
+      Supplier<List<String>> needsPrivilege,
+      int staticNodes,
+      Clock clock) {
     this.deviceCount = deviceCount;
+    this.needsPrivilege = needsPrivilege;
     this.clock = clock;
     NodeSpec read = null;
     String why;
@@ -81,6 +94,7 @@ final class GpuSchedNvml {
         Nvml.availability(),
         () -> NvmlInventory.local().readNode(id),
         () -> NvmlInventory.local().readDevices().size(),
+        () -> Nvml.availability().needsPrivilege(),
         staticNodes,
         Clock.systemUTC());
   }
@@ -124,6 +138,19 @@ final class GpuSchedNvml {
       }
     }
     return Optional.ofNullable(failure);
+  }
+
+  /**
+   * Returns what NVML refused this process for lack of privilege and what gpusched does instead
+   * ({@link NvmlAvailability#needsPrivilege()}, e.g. idle detection off for a MIG GPU); empty when
+   * nothing was refused. Not a failure: the health stays UP and shows it.
+   */
+  public List<String> needsPrivilege() {
+    try {
+      return List.copyOf(needsPrivilege.get());
+    } catch (RuntimeException e) {
+      return List.of("cannot tell: " + firstLine(e.getMessage()));
+    }
   }
 
   static String describe(GpuSpec g) {

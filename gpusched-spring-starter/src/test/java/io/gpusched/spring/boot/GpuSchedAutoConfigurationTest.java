@@ -456,6 +456,34 @@ class GpuSchedAutoConfigurationTest {
   }
 
   @Test
+  void healthShowsWhatNvmlRefusedForLackOfPrivilege() {
+    NodeSpec node = NodeSpec.builder("gpu-box").gpus(1, io.gpusched.GpuModels.H100_80GB, GpuMode.WHOLE).build();
+    List<String> refused = new java.util.ArrayList<>();
+    GpuSchedNvml nvml =
+        new GpuSchedNvml(
+            new io.gpusched.nvml.NvmlAvailability(true, "libnvidia-ml.so.1", null),
+            () -> node,
+            () -> 1,
+            () -> refused,
+            0,
+            java.time.Clock.systemUTC());
+    runner
+        .withConfiguration(AutoConfigurations.of(HealthContributorAutoConfiguration.class))
+        .withPropertyValues("gpusched.nvml.enabled=true", "gpusched.nvml.static-nodes=fallback")
+        .withBean(GpuSchedNvml.class, () -> nvml)
+        .run(
+            ctx -> {
+              GpuSchedHealthIndicator h = ctx.getBean(GpuSchedHealthIndicator.class);
+              assertThat(h.health(true).getDetails()).doesNotContainKey("nvmlNeedsPrivilege");
+              refused.add("GPU 0 (GPU-x): idle detection is off for this GPU");
+              var health = h.health(true);
+              assertThat(health.getStatus()).isEqualTo(Status.UP);
+              assertThat(health.getDetails())
+                  .containsEntry("nvmlNeedsPrivilege", List.of(refused.get(0)));
+            });
+  }
+
+  @Test
   void nvmlAbsentFallsBackToStaticNodes() {
     runner
         .withPropertyValues("gpusched.nvml.enabled=true", "gpusched.nvml.static-nodes=fallback")
