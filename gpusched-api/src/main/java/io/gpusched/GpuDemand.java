@@ -7,13 +7,17 @@ package io.gpusched;
 public sealed interface GpuDemand permits GpuDemand.Whole, GpuDemand.Mig, GpuDemand.Share {
 
   /**
-   * {@code count} whole GPUs, all-or-nothing.
+   * {@code count} whole GPUs, all-or-nothing, all of one GPU model unless {@code mixedModels}.
+   * Whole GPUs come from {@link GpuMode#WHOLE} GPUs first; an empty {@link GpuMode#SHARED} GPU is
+   * taken whole only when no WHOLE GPU fits.
    *
    * @param count GPUs wanted, in 1..{@value NodeSpec#MAX_GPUS} when {@code sameNode}, else {@code >= 1}
    * @param sameNode whether all GPUs must be on one node (NVLink gangs); a single GPU is always on
    *     one node
+   * @param mixedModels whether GPUs of different models may be combined (only spread requests of
+   *     several GPUs can combine them: one node's gang is taken from one model and mode)
    */
-  record Whole(int count, boolean sameNode) implements GpuDemand {
+  record Whole(int count, boolean sameNode, boolean mixedModels) implements GpuDemand {
     /**
      * Validates the count.
      *
@@ -25,6 +29,15 @@ public sealed interface GpuDemand permits GpuDemand.Whole, GpuDemand.Mig, GpuDem
         throw new IllegalArgumentException(
             "whole GPU count " + count + " on one node exceeds " + NodeSpec.MAX_GPUS);
       }
+    }
+
+    /**
+     * {@code count} whole GPUs of one model.
+     *
+     * @throws IllegalArgumentException if count is not positive, or above 64 on one node
+     */
+    public Whole(int count, boolean sameNode) {
+      this(count, sameNode, false);
     }
   }
 

@@ -36,14 +36,28 @@ public record PlacementRequest(
     Checks.requireNonNegative(memoryMiB, "request memoryMiB");
   }
 
-  /** {@code count} whole GPUs anywhere (all-or-nothing). */
+  /** {@code count} whole GPUs of one model on any nodes (all-or-nothing). */
   public static PlacementRequest wholeGpus(int count) {
     return of(new GpuDemand.Whole(count, false));
   }
 
-  /** {@code count} whole GPUs, on one node when {@code sameNode}. */
+  /** {@code count} whole GPUs of one model, on one node when {@code sameNode}. */
   public static PlacementRequest wholeGpus(int count, boolean sameNode) {
     return of(new GpuDemand.Whole(count, sameNode));
+  }
+
+  /**
+   * A copy whose whole-GPU demand may combine GPUs of different models (by default a request for
+   * several GPUs takes them all of one model).
+   *
+   * @throws IllegalArgumentException if the demand is not whole GPUs
+   */
+  public PlacementRequest withMixedModels() {
+    if (!(gpus instanceof GpuDemand.Whole w)) {
+      throw new IllegalArgumentException("mixed models apply to whole GPUs, not to " + gpus);
+    }
+    return new PlacementRequest(
+        new GpuDemand.Whole(w.count(), w.sameNode(), true), cpuMillis, memoryMiB, constraints);
   }
 
   /** One MIG instance of the named profile. */

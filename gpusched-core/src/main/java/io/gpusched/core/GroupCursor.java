@@ -18,13 +18,19 @@ final class GroupCursor {
   final Bits nodeFilter;
   /** The request shape within the group: the MIG profile index, else -1. */
   final int shape;
+  /**
+   * The group's tier for this request, before any score: 1 for whole GPUs taken from a SHARED
+   * group (an empty shared GPU is taken whole only when no WHOLE GPU fits), else 0.
+   */
+  final int tier;
   private int tie;
   private int from;
   int entry = -1;
   int index;
 
-  GroupCursor(Group group, CandidateOrder order, Bits[] filter, int shape) {
+  GroupCursor(Group group, CandidateOrder order, Bits[] filter, int shape, int tier) {
     this.group = group;
+    this.tier = tier;
     this.order = order;
     this.byState = group.index.byState;
     this.nodesByFree = group.index.nodesByFree;
@@ -122,6 +128,11 @@ final class GroupCursor {
 
   double score() {
     return order.scores()[entry];
+  }
+
+  /** Whether this cursor's candidate comes before {@code o}'s: a lower tier, then a lower score. */
+  boolean before(GroupCursor o) {
+    return tier != o.tier ? tier < o.tier : score() < o.score();
   }
 
   int entryValue() {

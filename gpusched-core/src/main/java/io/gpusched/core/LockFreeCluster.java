@@ -71,7 +71,7 @@ final class LockFreeCluster implements GpuCluster {
     for (int attempt = 0; attempt < MAX_PUBLISH_RETRIES; attempt++) {
       Reservation r;
       if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
-        r = placer.placeSpread(groups, w.count(), request);
+        r = placer.placeSpread(groups, w, request);
       } else {
         r = placer.placeOne(groups, demand, request.cpuMillis(), request.memoryMiB(), c);
       }

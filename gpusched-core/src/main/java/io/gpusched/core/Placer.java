@@ -60,14 +60,20 @@ final class Placer {
       throw new IllegalArgumentException(whyNot(demand, c));
     }
     if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
-      long total = 0;
+      long total = 0; // of one model (the largest), unless models may be mixed
       for (int i = 0; i < n; i++) {
-        total += out[i].liveGpus; // removed nodes do not count
+        long model = 0;
+        for (int j = 0; j < n; j++) {
+          if (w.mixedModels() || out[j].space.model.name().equals(out[i].space.model.name())) {
+            model += out[j].liveGpus; // removed nodes do not count
+          }
+        }
+        total = Math.max(total, model);
       }
       if (w.count() > total) {
         throw new IllegalArgumentException(
-            "request for " + w.count() + " whole GPUs exceeds the " + total
-                + " eligible GPUs of the cluster");
+            "request for " + w.count() + " whole GPUs exceeds the " + total + " eligible GPUs of "
+                + (w.mixedModels() ? "the cluster" : "any one model of the cluster (see withMixedModels)"));
       }
     }
     return n == out.length ? out : Arrays.copyOf(out, n);
@@ -216,7 +222,7 @@ final class Placer {
     for (; ; ) {
       int best = -1;
       for (int i = 0; i < cursors.length; i++) {
-        if (live[i] && (best < 0 || cursors[i].score() < cursors[best].score())) {
+        if (live[i] && (best < 0 || cursors[i].before(cursors[best]))) {
           best = i;
         }
       }
@@ -244,7 +250,8 @@ final class Placer {
       int k = ((GpuDemand.Whole) demand).count();
       order = k < t.wholeOrder.length ? t.wholeOrder[k] : CandidateOrder.EMPTY;
     }
-    return new GroupCursor(g, order, g.filterFor(c), shape);
+    int tier = demand instanceof GpuDemand.Whole && g.space.mode == GpuMode.SHARED ? 1 : 0;
+    return new GroupCursor(g, order, g.filterFor(c), shape, tier);
   }
 
   /** Tries the cursor's current candidate. Returns the reservation, or null to move on. */
@@ -422,20 +429,33 @@ final class Placer {
    * Whole GPUs on any nodes, all at one instant or none: a read-only walk in strategy order plans
    * {@code count} empty GPUs (with room for their host share on each node), then one atomic gang
    * takes them ({@link GangClaims}); a failed gang plans again (another placement took a planned
-   * GPU: progress). A plan that comes up short is a miss, trusted like any other only if no index
-   * window opened or closed while it was made (the announced GPUs and nodes are planned from too).
-   * Host resources are reserved after the GPUs.
+   * GPU: progress). Unless the demand allows mixed models, a plan is made per GPU model and the
+   * best full plan is taken: one on WHOLE GPUs alone before one that needs an empty SHARED GPU,
+   * then the one whose first candidate comes first in strategy order. A plan that comes up
+   * short (for every model) is a miss, trusted like any other only if no index window opened or
+   * closed while it was made (the announced GPUs and nodes are planned from too). Host resources
+   * are reserved after the GPUs.
    */
-  @Nullable Reservation placeSpread(Group[] groups, int count, PlacementRequest request) {
+  @Nullable Reservation placeSpread(Group[] groups, GpuDemand.Whole w, PlacementRequest request) {
+    int count = w.count();
     long cpu = ceilDiv(request.cpuMillis(), count);
     long mem = ceilDiv(request.memoryMiB(), count);
     Constraints c = request.constraints();
     GpuDemand one = new GpuDemand.Whole(1, true);
+    Group[][] byModel = w.mixedModels() ? new Group[][] {groups} : byModel(groups);
     for (; ; ) {
       long stamp = moves(groups);
-      java.util.List<GpuSlot> plan = new java.util.ArrayList<>(count);
-      planSpread(groups, one, c, count, cpu, mem, plan);
-      if (plan.size() < count) {
+      java.util.List<GpuSlot> plan = null;
+      Rank first = null;
+      for (Group[] model : byModel) {
+        java.util.List<GpuSlot> p = new java.util.ArrayList<>(count);
+        Rank f = planSpread(model, one, c, count, cpu, mem, p);
+        if (p.size() == count && (plan == null || (f != null && (first == null || f.before(first))))) {
+          plan = p;
+          first = f;
+        }
+      }
+      if (plan == null) {
         if (moves(groups) == stamp) {
           return null;
         }
@@ -468,8 +488,26 @@ final class Placer {
     }
   }
 
-  /** Plans up to {@code count} empty GPUs for a spread gang, in strategy order, then announced. */
-  private void planSpread(
+  /** The groups split by GPU model, in the order each model first appears. */
+  static Group[][] byModel(Group[] groups) {
+    java.util.Map<String, java.util.List<Group>> m = new java.util.LinkedHashMap<>();
+    for (Group g : groups) {
+      m.computeIfAbsent(g.space.model.name(), k -> new java.util.ArrayList<>()).add(g);
+    }
+    Group[][] out = new Group[m.size()][];
+    int i = 0;
+    for (java.util.List<Group> l : m.values()) {
+      out[i++] = l.toArray(Group[]::new);
+    }
+    return out;
+  }
+
+  /**
+   * Plans up to {@code count} empty GPUs for a spread gang, in strategy order (WHOLE groups before
+   * SHARED ones), then announced. Returns the plan's rank against another model's (its worst tier,
+   * then its first candidate's score), or null if the walk planned nothing.
+   */
+  private @Nullable Rank planSpread(
       Group[] groups,
       GpuDemand one,
       Constraints c,
@@ -483,10 +521,11 @@ final class Placer {
       cursors[i] = cursor(groups[i], one, c);
       live[i] = cursors[i].next();
     }
+    Rank first = null;
     while (plan.size() < count) {
       int best = -1;
       for (int i = 0; i < cursors.length; i++) {
-        if (live[i] && (best < 0 || cursors[i].score() < cursors[best].score())) {
+        if (live[i] && (best < 0 || cursors[i].before(cursors[best]))) {
           best = i;
         }
       }
@@ -497,7 +536,11 @@ final class Placer {
       if (CandidateOrder.isNodeBucket(cur.entryValue())) {
         GroupNode gn = cur.group.node(cur.index);
         if (gn != null) {
+          int before = plan.size();
           planFrom(gn, count, cpu, mem, plan);
+          if (first == null && plan.size() > before) {
+            first = new Rank(0, cur.score());
+          }
         }
       }
       live[best] = cur.next();
@@ -520,6 +563,21 @@ final class Placer {
           }
         }
       }
+    }
+    if (first == null) {
+      return null;
+    }
+    int tier = 0; // the plan's tier is its worst GPU's: a plan on WHOLE GPUs alone comes first
+    for (GpuSlot gpu : plan) {
+      tier = Math.max(tier, gpu.group.space.mode == GpuMode.SHARED ? 1 : 0);
+    }
+    return new Rank(tier, first.score());
+  }
+
+  /** Where a plan comes in strategy order: its tier, then its first candidate's score (lower first). */
+  record Rank(int tier, double score) {
+    boolean before(Rank o) {
+      return tier != o.tier ? tier < o.tier : score < o.score;
     }
   }
 

@@ -318,6 +318,7 @@ class ClusterPropertiesTest {
       ClusterSnapshot before = cluster.snapshot();
       boolean fits = model.fits(r);
       boolean hostable = model.everHostable(r);
+      boolean onWholeGpus = r.gpus() instanceof GpuDemand.Whole && model.fitsOnWholeGpus(r);
       Optional<Allocation> got;
       try {
         got = cluster.place(r);
@@ -335,6 +336,11 @@ class ClusterPropertiesTest {
       Allocation a = got.get();
       assertThat(fits).as("placed %s though the model says it cannot fit", a).isTrue();
       model.assertShape(a, r);
+      if (onWholeGpus) {
+        assertThat(a.gpus())
+            .as("%s took an empty SHARED GPU though WHOLE GPUs fitted", a)
+            .allMatch(g -> g.mode() == GpuMode.WHOLE);
+      }
       assertThat(model.live.put(a.id(), a)).as("allocation id reused: %s", a).isNull();
       model.assertNoOvercommit();
       if (releaseAtOnce) {

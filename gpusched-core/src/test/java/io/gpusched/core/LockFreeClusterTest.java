@@ -277,6 +277,50 @@ class LockFreeClusterTest {
   }
 
   /**
+   * Issue 13, item 4, as a new user met it: {@code wholeGpus(2)} with four A100s free took one A100
+   * and the whole shared H200 of a spot node. A multi-GPU request stays on one model unless it asks
+   * otherwise, and an empty SHARED GPU is taken whole only when no WHOLE GPU fits.
+   */
+  @ParameterizedTest
+  @MethodSource("strategies")
+  void wholeGpusStayOnOneModelAndTakeASharedGpuOnlyWhenNoWholeGpuFits(PlacementStrategy strategy) {
+    GpuCluster c =
+        cluster(
+            strategy,
+            NodeSpec.builder("spot")
+                .gpus(1, GpuModels.H200_141GB, GpuMode.SHARED)
+                .capacityClass(CapacityClass.SPOT)
+                .build(),
+            node("a", 2, GpuModels.A100_40GB, GpuMode.WHOLE),
+            node("b", 2, GpuModels.A100_40GB, GpuMode.WHOLE),
+            node("h", 2, GpuModels.H100_80GB, GpuMode.WHOLE));
+    Allocation one = c.place(PlacementRequest.wholeGpus(1)).orElseThrow();
+    assertThat(one.gpus().get(0).mode()).isEqualTo(GpuMode.WHOLE);
+    one.release();
+    Allocation two = c.place(PlacementRequest.wholeGpus(2)).orElseThrow();
+    assertThat(two.gpus()).extracting(AllocatedGpu::mode).containsOnly(GpuMode.WHOLE);
+    assertThat(two.gpus().stream().map(AllocatedGpu::model).distinct()).hasSize(1);
+    // five A100s or H100s of one model do not exist: refused as never fitting, unless mixed
+    assertThatThrownBy(() -> c.place(PlacementRequest.wholeGpus(5)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("any one model");
+    two.release();
+    Allocation mixed = c.place(PlacementRequest.wholeGpus(6).withMixedModels()).orElseThrow();
+    assertThat(mixed.gpus()).extracting(AllocatedGpu::mode).containsOnly(GpuMode.WHOLE);
+    // with every WHOLE GPU taken, the shared H200 is taken whole
+    Allocation last = c.place(PlacementRequest.wholeGpus(1)).orElseThrow();
+    assertThat(last.gpus().get(0).nodeId()).isEqualTo("spot");
+    // four A100s taken: a 3-GPU spread request finds no single model with room
+    mixed.release();
+    last.release();
+    Allocation a100s = c.place(PlacementRequest.wholeGpus(4)).orElseThrow();
+    assertThat(a100s.gpus()).extracting(AllocatedGpu::model).containsOnly("A100-40GB");
+    assertThat(c.place(PlacementRequest.wholeGpus(3))).isEmpty(); // 2 H100 + 1 H200: no one model
+    assertThat(c.place(PlacementRequest.wholeGpus(3).withMixedModels())).isPresent();
+    assertInvariants(c);
+  }
+
+  /**
    * Issue 10: a forced removal that takes one node of a spread gang severs the gang. Its GPUs on
    * the other nodes stay held (its workers there still run) until {@code release()}, which gives
    * them back at one instant and returns true once; before the change the removal gave them back

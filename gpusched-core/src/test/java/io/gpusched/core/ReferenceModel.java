@@ -319,24 +319,26 @@ final class ReferenceModel {
     Constraints c = r.constraints();
     GpuDemand d = r.gpus();
     if (isSpread(r)) {
-      int k = ((GpuDemand.Whole) d).count();
+      GpuDemand.Whole w = (GpuDemand.Whole) d;
+      int k = w.count();
       long cpu = ceilDiv(r.cpuMillis(), k);
       long mem = ceilDiv(r.memoryMiB(), k);
-      long total = 0;
+      Map<String, Long> total = new HashMap<>(); // by model, or all under "" when mixed
       for (NodeSpec n : nodes.values()) {
         if (!eligible(n, c)) {
           continue;
         }
-        long free = 0;
+        Map<String, Long> free = new HashMap<>();
         for (GpuSpec g : n.gpus()) {
           Use u = use.get(n.id() + "/" + g.index());
-          if (wholeCapable(g) && c.allowsModel(g.model().name()) && u.free()) {
-            free++;
+          if (takesWhole(g) && c.allowsModel(g.model().name()) && u.free()) {
+            free.merge(w.mixedModels() ? "" : g.model().name(), 1L, Long::sum);
           }
         }
-        total += Math.min(free, hostUnits(n.id(), cpu, mem));
+        long units = hostUnits(n.id(), cpu, mem);
+        free.forEach((model, f) -> total.merge(model, Math.min(f, units), Long::sum));
       }
-      return total >= k;
+      return total.values().stream().anyMatch(t -> t >= k);
     }
     for (NodeSpec n : nodes.values()) {
       if (!eligible(n, c) || hostUnits(n.id(), r.cpuMillis(), r.memoryMiB()) < 1) {
@@ -345,7 +347,7 @@ final class ReferenceModel {
       if (d instanceof GpuDemand.Whole w) {
         Map<String, Integer> freeByGroup = new HashMap<>();
         for (GpuSpec g : n.gpus()) {
-          if (wholeCapable(g) && c.allowsModel(g.model().name()) && use.get(n.id() + "/" + g.index()).free()) {
+          if (takesWhole(g) && c.allowsModel(g.model().name()) && use.get(n.id() + "/" + g.index()).free()) {
             freeByGroup.merge(g.model().name() + "|" + g.mode(), 1, Integer::sum);
           }
         }
@@ -382,7 +384,7 @@ final class ReferenceModel {
   boolean everHostable(PlacementRequest r) {
     Constraints c = r.constraints();
     GpuDemand d = r.gpus();
-    int spreadTotal = 0;
+    Map<String, Integer> spreadTotal = new HashMap<>(); // by model, or all under "" when mixed
     for (NodeSpec n : nodes.values()) {
       Map<String, Integer> byGroup = new HashMap<>();
       for (GpuSpec g : n.gpus()) {
@@ -403,7 +405,8 @@ final class ReferenceModel {
           }
         } else if (wholeCapable(g)) {
           byGroup.merge(g.model().name() + "|" + g.mode(), 1, Integer::sum);
-          spreadTotal++;
+          boolean mixed = d instanceof GpuDemand.Whole w && w.mixedModels();
+          spreadTotal.merge(mixed ? "" : g.model().name(), 1, Integer::sum);
         }
       }
       if (d instanceof GpuDemand.Whole w
@@ -412,11 +415,30 @@ final class ReferenceModel {
         return true;
       }
     }
-    return isSpread(r) && spreadTotal >= ((GpuDemand.Whole) d).count();
+    return isSpread(r)
+        && spreadTotal.values().stream().anyMatch(t -> t >= ((GpuDemand.Whole) d).count());
   }
 
   static boolean wholeCapable(GpuSpec g) {
     return g.mode() == GpuMode.WHOLE || g.mode() == GpuMode.SHARED;
+  }
+
+  /** For {@link #fitsOnWholeGpus}: SHARED GPUs do not take whole-GPU requests. */
+  private boolean wholeModeOnly;
+
+  /** Whether this model lets a whole-GPU request take this GPU. */
+  private boolean takesWhole(GpuSpec g) {
+    return g.mode() == GpuMode.WHOLE || (!wholeModeOnly && g.mode() == GpuMode.SHARED);
+  }
+
+  /**
+   * Whether a whole-GPU request fits on {@link GpuMode#WHOLE} GPUs alone (then the engine must not
+   * take an empty SHARED GPU for it).
+   */
+  boolean fitsOnWholeGpus(PlacementRequest r) {
+    ReferenceModel m = copy();
+    m.wholeModeOnly = true;
+    return m.fits(r);
   }
 
   /** Asserts a fresh allocation is what was asked, where it was allowed to go. */
@@ -474,6 +496,11 @@ final class ReferenceModel {
       assertThat(a.gpus()).hasSize(w.count());
       if (w.sameNode()) {
         assertThat(a.gpus()).extracting(AllocatedGpu::nodeId).containsOnly(a.nodeId());
+      }
+      if (!w.mixedModels()) {
+        assertThat(a.gpus().stream().map(AllocatedGpu::model).distinct())
+            .as("whole GPUs of one model: %s", a)
+            .hasSize(1);
       }
     } else {
       assertThat(a.gpus()).hasSize(1);
