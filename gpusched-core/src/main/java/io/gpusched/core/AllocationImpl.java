@@ -7,7 +7,8 @@ import io.gpusched.GpuMode;
 import io.gpusched.GpuSpec;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -31,35 +32,70 @@ final class AllocationImpl implements Allocation {
   final long id;
   final PlacementRequest request;
   final GpuSlot[] slots;
-  final long[] deltas;
-  final long[] hostCpu;
-  final long[] hostMem;
+  /**
+   * Per GPU {@code i}, at {@code Reservation.STRIDE * i}: the delta added to its word, the host CPU
+   * and memory charged, and the holder position registered in {@link GpuSlot} (-1: a SHARED
+   * tenant). The reservation's array, taken over as it is.
+   */
+  private final long[] words;
 
-  /** Per GPU: the holder position registered in {@link GpuSlot} (-1: a SHARED tenant). */
-  final int[] owners;
   /**
    * Built on first call to {@link #gpus()}. Plain (racy single-check): the list is immutable and
    * its elements are records, so a thread that sees the reference sees a complete list (final
    * field semantics); at worst two threads build equal lists.
    */
   private @Nullable List<AllocatedGpu> gpus;
-  final AtomicInteger state = new AtomicInteger(PENDING);
 
-  AllocationImpl(
-      long id,
-      PlacementRequest request,
-      GpuSlot[] slots,
-      long[] deltas,
-      long[] hostCpu,
-      long[] hostMem,
-      int[] owners) {
+  /** The state (PENDING, ACTIVE, ...), changed only by CAS through {@link #STATE}. */
+  private volatile int state = PENDING;
+
+  private static final VarHandle STATE;
+
+  static {
+    try {
+      STATE = MethodHandles.lookup().findVarHandle(AllocationImpl.class, "state", int.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  /** An allocation of a reservation's GPUs (its arrays are taken over, not copied). */
+  AllocationImpl(long id, PlacementRequest request, Reservation r) {
     this.id = id;
     this.request = request;
-    this.slots = slots;
-    this.deltas = deltas;
-    this.hostCpu = hostCpu;
-    this.hostMem = hostMem;
-    this.owners = owners;
+    this.slots = r.slots.length == r.n ? r.slots : java.util.Arrays.copyOf(r.slots, r.n);
+    this.words =
+        r.words.length == Reservation.STRIDE * r.n
+            ? r.words
+            : java.util.Arrays.copyOf(r.words, Reservation.STRIDE * r.n);
+  }
+
+  /** The delta added to GPU {@code i}'s word. */
+  long delta(int i) {
+    return words[Reservation.STRIDE * i];
+  }
+
+  /** Host CPU (milli) charged with GPU {@code i}. */
+  long hostCpu(int i) {
+    return words[Reservation.STRIDE * i + 1];
+  }
+
+  /** Host memory (MiB) charged with GPU {@code i}. */
+  long hostMem(int i) {
+    return words[Reservation.STRIDE * i + 2];
+  }
+
+  /** The holder position on GPU {@code i} (see {@link GpuSlot#register}). */
+  int owner(int i) {
+    return (int) words[Reservation.STRIDE * i + 3];
+  }
+
+  int state() {
+    return state;
+  }
+
+  boolean casState(int expected, int next) {
+    return STATE.compareAndSet(this, expected, next);
   }
 
   @Override
@@ -76,7 +112,7 @@ final class AllocationImpl implements Allocation {
   public List<AllocatedGpu> gpus() {
     List<AllocatedGpu> g = gpus;
     if (g == null) {
-      g = describe(slots, deltas); // racy but idempotent: same list either way
+      g = describe(); // racy but idempotent: same list either way
       gpus = g;
     }
     return g;
@@ -84,16 +120,16 @@ final class AllocationImpl implements Allocation {
 
   @Override
   public boolean isActive() {
-    return state.get() == ACTIVE;
+    return state == ACTIVE;
   }
 
   @Override
   public boolean release() {
-    if (state.compareAndSet(ACTIVE, RELEASED)) {
+    if (casState(ACTIVE, RELEASED)) {
       GiveBack.undo(this);
       return true;
     }
-    if (state.get() == SEVERED && state.compareAndSet(SEVERED, RELEASED)) {
+    if (state == SEVERED && casState(SEVERED, RELEASED)) {
       GiveBack.undoSevered(this);
       return true;
     }
@@ -119,10 +155,10 @@ final class AllocationImpl implements Allocation {
   }
 
   /** Describes one GPU of an allocation for {@link Allocation#gpus()} (built on first call). */
-  private static List<AllocatedGpu> describe(GpuSlot[] slots, long[] deltas) {
+  private List<AllocatedGpu> describe() {
     List<AllocatedGpu> out = new ArrayList<>(slots.length);
     for (int i = 0; i < slots.length; i++) {
-      out.add(describe(slots[i], deltas[i]));
+      out.add(describe(slots[i], delta(i)));
     }
     return List.copyOf(out);
   }

@@ -24,8 +24,8 @@ final class GiveBack {
   static void undo(AllocationImpl a) {
     int n = a.slots.length;
     if (n == 1) { // the common case, without the index array
-      giveBack(a.slots[0], a.deltas[0], a.hostCpu[0], a.hostMem[0]);
-      a.slots[0].unregister(a, a.owners[0]);
+      giveBack(a.slots[0], a.delta(0), a.hostCpu(0), a.hostMem(0));
+      a.slots[0].unregister(a, a.owner(0));
       return;
     }
     int[] which = new int[n];
@@ -55,7 +55,7 @@ final class GiveBack {
   private static void undo(AllocationImpl a, int[] which, int n) {
     if (n == 1) {
       int i = which[0];
-      giveBack(a.slots[i], a.deltas[i], a.hostCpu[i], a.hostMem[i]);
+      giveBack(a.slots[i], a.delta(i), a.hostCpu(i), a.hostMem(i));
     } else if (n > 1) {
       // a gang: every GPU is announced before the first is freed and until the last is indexed,
       // so a search that overlaps any part of the release sees it as one step (see GroupIndex)
@@ -64,7 +64,7 @@ final class GiveBack {
       int[] cells = new int[n];
       for (int k = 0; k < n; k++) {
         slots[k] = a.slots[which[k]];
-        deltas[k] = a.deltas[which[k]];
+        deltas[k] = a.delta(which[k]);
         cells[k] = slots[k].group.index.open(slots[k]);
       }
       // all words freed at one instant: a gang's whole GPUs hold exactly their deltas
@@ -76,7 +76,7 @@ final class GiveBack {
       }
       for (int k = 0; k < n; k++) {
         int i = which[k];
-        if (a.slots[i].node.releaseHost(a.hostCpu[i], a.hostMem[i])) {
+        if (a.slots[i].node.releaseHost(a.hostCpu(i), a.hostMem(i))) {
           bumpGroups(a.slots[i].node);
         }
       }
@@ -85,14 +85,14 @@ final class GiveBack {
       }
     }
     for (int i = 0; i < a.slots.length; i++) {
-      a.slots[i].unregister(a, a.owners[i]);
+      a.slots[i].unregister(a, a.owner(i));
     }
   }
 
   /** Gives a reservation's capacity back (it was never published). */
   static void undo(Reservation r) {
     for (int i = 0; i < r.n; i++) {
-      giveBack(r.slots[i], r.deltas[i], r.cpu[i], r.mem[i]);
+      giveBack(r.slots[i], r.delta(i), r.cpu(i), r.mem(i));
     }
   }
 

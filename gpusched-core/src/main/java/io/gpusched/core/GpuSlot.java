@@ -63,7 +63,7 @@ final class GpuSlot {
     }
   }
 
-  /** Registers a holder at its position (see {@link AllocationImpl#owners}), or as a tenant (-1). */
+  /** Registers a holder at its position (see {@link AllocationImpl#owner}), or as a tenant (-1). */
   void register(AllocationImpl a, int position) {
     if (position >= 0) {
       owners.set(position, a);

@@ -5,38 +5,86 @@ import org.jspecify.annotations.Nullable;
 /**
  * Walks a {@link CandidateOrder} over a group's index, yielding candidates in strategy order: the
  * lowest index of the best non-empty tie group, then the next. One cursor per search, used by one
- * thread; it reads the index without locks and may yield stale candidates (the caller checks each
+ * thread (a single-group search reuses its thread's spare cursor, {@link #reusable}, so it allocates
+ * none); it reads the index without locks and may yield stale candidates (the caller checks each
  * by its word).
  */
 @EnginePart
 final class GroupCursor {
-  final Group group;
-  final CandidateOrder order;
-  private final Bits[] byState; // the group's index arrays, read once per cursor
-  private final Bits[] nodesByFree;
-  final Bits gpuFilter;
-  final Bits nodeFilter;
+  Group group;
+  CandidateOrder order;
+  private Bits[] byState; // the group's index arrays, read once per cursor
+  private Bits[] nodesByFree;
+  Bits gpuFilter;
+  Bits nodeFilter;
   /** The request shape within the group: the MIG profile index, else -1. */
-  final int shape;
+  int shape;
   /**
    * The group's tier for this request, before any score: 1 for whole GPUs taken from a SHARED
    * group (an empty shared GPU is taken whole only when no WHOLE GPU fits), else 0.
    */
-  final int tier;
+  int tier;
   private int tie;
   private int from;
   int entry = -1;
   int index;
 
+  /** Whether a search of this thread holds this (reused) cursor; see {@link #reusable}. */
+  private boolean inUse;
+
+  private static final ThreadLocal<GroupCursor> SPARE =
+      ThreadLocal.withInitial(GroupCursor::new);
+
+  private GroupCursor() {}
+
   GroupCursor(Group group, CandidateOrder order, Bits[] filter, int shape, int tier) {
+    reset(group, order, filter, shape, tier);
+  }
+
+  /**
+   * This thread's spare cursor, reset, so that a single-group search allocates nothing; a new one
+   * if the spare is taken (a search nested in another on this thread, as test hooks do). Hand it
+   * back with {@link #done}.
+   */
+  static GroupCursor reusable(Group group, CandidateOrder order, Bits[] filter, int shape, int tier) {
+    GroupCursor c = SPARE.get();
+    if (c.inUse) {
+      return new GroupCursor(group, order, filter, shape, tier);
+    }
+    c.inUse = true;
+    return c.reset(group, order, filter, shape, tier);
+  }
+
+  /**
+   * Hands a cursor from {@link #reusable} back; it lets go of the group, so that a thread's spare
+   * cursor never keeps a discarded cluster reachable.
+   */
+  void done() {
+    group = null;
+    order = null;
+    byState = null;
+    nodesByFree = null;
+    gpuFilter = null;
+    nodeFilter = null;
+    pos = null;
+    inUse = false;
+  }
+
+  private GroupCursor reset(Group group, CandidateOrder order, Bits[] filter, int shape, int tier) {
     this.group = group;
-    this.tier = tier;
     this.order = order;
     this.byState = group.index.byState;
     this.nodesByFree = group.index.nodesByFree;
     this.shape = shape;
+    this.tier = tier;
     this.gpuFilter = filter[0];
     this.nodeFilter = filter[1];
+    this.tie = 0;
+    this.from = 0;
+    this.entry = -1;
+    this.index = 0;
+    this.pos = null;
+    return this;
   }
 
   /**

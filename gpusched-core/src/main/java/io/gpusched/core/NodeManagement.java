@@ -166,7 +166,7 @@ final class NodeManagement {
       List<Allocation> lost = new ArrayList<>();
       if (!force) {
         for (AllocationImpl a : node.holders()) {
-          if (a.state.get() == AllocationImpl.ACTIVE || a.state.get() == AllocationImpl.PENDING) {
+          if (a.state() == AllocationImpl.ACTIVE || a.state() == AllocationImpl.PENDING) {
             node.removed = false;
             for (GroupNode gn : gns) {
               gn.group.setSchedulable(gn, node.schedulable());
@@ -178,17 +178,17 @@ final class NodeManagement {
       } else {
         for (AllocationImpl a : node.holders()) {
           for (; ; ) {
-            int st = a.state.get();
+            int st = a.state();
             if (st == AllocationImpl.ACTIVE) {
               // a spread gang with GPUs on other nodes keeps them until it is released: its
               // workers there still run until they are stopped (see Allocation#release)
               int to = a.holdsBeyond(node) ? AllocationImpl.SEVERED : AllocationImpl.LOST;
-              if (a.state.compareAndSet(st, to)) {
+              if (a.casState(st, to)) {
                 lost.add(a);
                 break;
               }
             } else if (st == AllocationImpl.PENDING) {
-              if (a.state.compareAndSet(st, AllocationImpl.ABORTED)) {
+              if (a.casState(st, AllocationImpl.ABORTED)) {
                 break;
               }
             } else {

@@ -133,6 +133,12 @@ final class Placer {
    */
   @Nullable Reservation placeOne(
       Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
+    // A success needs no stamp: only a miss must be checked against concurrent moves, so the
+    // first search reads no counter (most placements succeed on it).
+    Reservation first = searchOnce(groups, demand, cpu, mem, c);
+    if (first != null) {
+      return first;
+    }
     for (; ; ) {
       long stamp = moves(groups);
       Reservation r = searchOnce(groups, demand, cpu, mem, c);
@@ -204,14 +210,18 @@ final class Placer {
   private @Nullable Reservation searchOnce(
       Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
     if (groups.length == 1) {
-      GroupCursor cur = cursor(groups[0], demand, c);
-      while (cur.next()) {
-        Reservation r = attempt(cur, demand, cpu, mem);
-        if (r != null) {
-          return r;
+      GroupCursor cur = cursor(groups[0], demand, c, true);
+      try {
+        while (cur.next()) {
+          Reservation r = attempt(cur, demand, cpu, mem);
+          if (r != null) {
+            return r;
+          }
         }
+        return null;
+      } finally {
+        cur.done();
       }
-      return null;
     }
     GroupCursor[] cursors = new GroupCursor[groups.length];
     boolean[] live = new boolean[groups.length];
@@ -238,6 +248,11 @@ final class Placer {
   }
 
   private GroupCursor cursor(Group g, GpuDemand demand, Constraints c) {
+    return cursor(g, demand, c, false);
+  }
+
+  /** A cursor for the demand on the group; this thread's spare one if {@code reuse}. */
+  private GroupCursor cursor(Group g, GpuDemand demand, Constraints c, boolean reuse) {
     DecisionTables t = g.tables;
     CandidateOrder order;
     int shape = -1;
@@ -251,7 +266,9 @@ final class Placer {
       order = k < t.wholeOrder.length ? t.wholeOrder[k] : CandidateOrder.EMPTY;
     }
     int tier = demand instanceof GpuDemand.Whole && g.space.mode == GpuMode.SHARED ? 1 : 0;
-    return new GroupCursor(g, order, g.filterFor(c), shape, tier);
+    return reuse
+        ? GroupCursor.reusable(g, order, g.filterFor(c), shape, tier)
+        : new GroupCursor(g, order, g.filterFor(c), shape, tier);
   }
 
   /** Tries the cursor's current candidate. Returns the reservation, or null to move on. */
@@ -343,7 +360,7 @@ final class Placer {
       return r;
     }
     for (int i = 0; i < r.n; i++) {
-      r.slots[i].group.index.release(r.slots[i], r.deltas[i]);
+      r.slots[i].group.index.release(r.slots[i], r.delta(i));
     }
     return null;
   }
@@ -621,18 +638,18 @@ final class Placer {
    */
   @Nullable AllocationImpl publish(Reservation r, PlacementRequest request, long id) {
     AllocationImpl a =
-        new AllocationImpl(id, request, r.slots, r.deltas, r.cpu, r.mem, r.owner);
+        new AllocationImpl(id, request, r);
     boolean blocked = false;
     for (int i = 0; i < r.n; i++) {
-      r.slots[i].register(a, r.owner[i]);
+      r.slots[i].register(a, r.owner(i));
     }
     for (int i = 0; i < r.n; i++) {
       blocked |= r.slots[i].node.removed;
     }
-    if (!blocked && a.state.compareAndSet(AllocationImpl.PENDING, AllocationImpl.ACTIVE)) {
+    if (!blocked && a.casState(AllocationImpl.PENDING, AllocationImpl.ACTIVE)) {
       return a;
     }
-    a.state.compareAndSet(AllocationImpl.PENDING, AllocationImpl.ABORTED);
+    a.casState(AllocationImpl.PENDING, AllocationImpl.ABORTED);
     GiveBack.undo(a);
     return null;
   }

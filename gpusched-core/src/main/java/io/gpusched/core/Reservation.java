@@ -7,28 +7,46 @@ package io.gpusched.core;
  */
 @EnginePart
 final class Reservation {
+  /** Longs per GPU in {@link #words}: delta, host CPU, host memory, holder position. */
+  static final int STRIDE = 4;
+
   final GpuSlot[] slots;
-  final long[] deltas;
-  final long[] cpu;
-  final long[] mem;
-  final int[] owner;
+  /**
+   * Per GPU {@code i}, at {@code STRIDE * i}: the delta added to its word, the host CPU and memory
+   * charged, the holder position. One array (handed to the allocation as it is), not four.
+   */
+  final long[] words;
   int n;
 
   Reservation(int capacity) {
     slots = new GpuSlot[capacity];
-    deltas = new long[capacity];
-    cpu = new long[capacity];
-    mem = new long[capacity];
-    owner = new int[capacity];
+    words = new long[STRIDE * capacity];
   }
 
   /** Records GPU {@code s} taken with {@code delta}, host {@code c}/{@code m} charged, at holder {@code position}. */
   void add(GpuSlot s, long delta, long c, long m, int position) {
     slots[n] = s;
-    deltas[n] = delta;
-    cpu[n] = c;
-    mem[n] = m;
-    owner[n] = position;
+    int k = STRIDE * n;
+    words[k] = delta;
+    words[k + 1] = c;
+    words[k + 2] = m;
+    words[k + 3] = position;
     n++;
+  }
+
+  long delta(int i) {
+    return words[STRIDE * i];
+  }
+
+  long cpu(int i) {
+    return words[STRIDE * i + 1];
+  }
+
+  long mem(int i) {
+    return words[STRIDE * i + 2];
+  }
+
+  int owner(int i) {
+    return (int) words[STRIDE * i + 3];
   }
 }

@@ -40,7 +40,7 @@ final class Restorer {
     for (Planned p : plan) {
       if (!takeGpu(p)) {
         for (int j = 0; j < r.n; j++) { // host resources are not reserved yet
-          GiveBack.giveBack(r.slots[j], r.deltas[j], 0, 0);
+          GiveBack.giveBack(r.slots[j], r.delta(j), 0, 0);
         }
         throw new IllegalStateException(
             "cannot restore " + request + ": GPU " + where(p.slot) + " is not free for it now");
@@ -48,9 +48,9 @@ final class Restorer {
       r.add(p.slot, p.delta, p.cpu, p.mem, p.owner);
     }
     for (int i = 0; i < r.n; i++) {
-      if (!r.slots[i].node.reserveHost(r.cpu[i], r.mem[i])) {
+      if (!r.slots[i].node.reserveHost(r.cpu(i), r.mem(i))) {
         for (int j = 0; j < r.n; j++) { // GPU and host back for those charged, GPU only after
-          GiveBack.giveBack(r.slots[j], r.deltas[j], j < i ? r.cpu[j] : 0, j < i ? r.mem[j] : 0);
+          GiveBack.giveBack(r.slots[j], r.delta(j), j < i ? r.cpu(j) : 0, j < i ? r.mem(j) : 0);
         }
         throw new IllegalStateException(
             "cannot restore " + request + ": node " + r.slots[i].node.spec.id()

@@ -44,16 +44,16 @@ final class EngineInvariants {
       long cpu = 0;
       long mem = 0;
       for (AllocationImpl a : node.holders()) {
-        int st = a.state.get();
+        int st = a.state();
         if (st != AllocationImpl.ACTIVE && st != AllocationImpl.SEVERED) {
           bad.add("non-active allocation " + a.id + " still registered on " + node.spec.id());
           continue;
         }
         for (int i = 0; i < a.slots.length; i++) {
           if (a.slots[i].node == node) {
-            expected.merge(a.slots[i], a.deltas[i], Long::sum);
-            cpu += a.hostCpu[i];
-            mem += a.hostMem[i];
+            expected.merge(a.slots[i], a.delta(i), Long::sum);
+            cpu += a.hostCpu(i);
+            mem += a.hostMem(i);
           }
         }
       }
