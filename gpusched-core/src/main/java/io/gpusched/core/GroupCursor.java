@@ -56,6 +56,59 @@ final class GroupCursor {
   }
 
   /**
+   * The cursors of a search over several groups and whether each has a candidate left: this
+   * thread's spare set, reused like {@link #reusable}'s cursor (a nested search gets a new set).
+   */
+  static final class Set {
+    private static final ThreadLocal<Set> SPARE = ThreadLocal.withInitial(() -> new Set(4));
+
+    GroupCursor[] cursors;
+    boolean[] live;
+    private GroupCursor[] slots;
+    private boolean inUse;
+
+    private Set(int n) {
+      cursors = new GroupCursor[n];
+      live = new boolean[n];
+      slots = new GroupCursor[n];
+    }
+
+    /** This thread's spare set with room for {@code n} groups, or a new one if it is taken. */
+    static Set reusable(int n) {
+      Set s = SPARE.get();
+      if (s.inUse) {
+        return new Set(n);
+      }
+      if (s.slots.length < n) {
+        s.cursors = new GroupCursor[n];
+        s.live = new boolean[n];
+        s.slots = java.util.Arrays.copyOf(s.slots, n);
+      }
+      s.inUse = true;
+      return s;
+    }
+
+    /** The reusable cursor object for group {@code i} (reset by the caller). */
+    GroupCursor slot(int i) {
+      GroupCursor c = slots[i];
+      if (c == null) {
+        c = new GroupCursor();
+        slots[i] = c;
+      }
+      return c;
+    }
+
+    /** Hands the set back; its cursors let go of their groups. */
+    void done() {
+      for (int i = 0; i < slots.length && slots[i] != null; i++) {
+        slots[i].done();
+      }
+      java.util.Arrays.fill(cursors, null);
+      inUse = false;
+    }
+  }
+
+  /**
    * Hands a cursor from {@link #reusable} back; it lets go of the group, so that a thread's spare
    * cursor never keeps a discarded cluster reachable.
    */
@@ -70,7 +123,8 @@ final class GroupCursor {
     inUse = false;
   }
 
-  private GroupCursor reset(Group group, CandidateOrder order, Bits[] filter, int shape, int tier) {
+  /** Makes this cursor a new one for the group (a reused cursor; see {@link #reusable}, {@link Set}). */
+  GroupCursor reset(Group group, CandidateOrder order, Bits[] filter, int shape, int tier) {
     this.group = group;
     this.order = order;
     this.byState = group.index.byState;

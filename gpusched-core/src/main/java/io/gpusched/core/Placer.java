@@ -223,15 +223,27 @@ final class Placer {
         cur.done();
       }
     }
-    GroupCursor[] cursors = new GroupCursor[groups.length];
-    boolean[] live = new boolean[groups.length];
-    for (int i = 0; i < groups.length; i++) {
-      cursors[i] = cursor(groups[i], demand, c);
+    GroupCursor.Set set = GroupCursor.Set.reusable(groups.length);
+    try {
+      return searchMerged(groups, set, demand, cpu, mem, c);
+    } finally {
+      set.done();
+    }
+  }
+
+  /** Walks several groups' cursors merged in strategy order (tier, then score). */
+  private @Nullable Reservation searchMerged(
+      Group[] groups, GroupCursor.Set set, GpuDemand demand, long cpu, long mem, Constraints c) {
+    GroupCursor[] cursors = set.cursors;
+    boolean[] live = set.live;
+    int n = groups.length;
+    for (int i = 0; i < n; i++) {
+      cursors[i] = cursor(groups[i], demand, c, set.slot(i), false);
       live[i] = cursors[i].next();
     }
     for (; ; ) {
       int best = -1;
-      for (int i = 0; i < cursors.length; i++) {
+      for (int i = 0; i < n; i++) {
         if (live[i] && (best < 0 || cursors[i].before(cursors[best]))) {
           best = i;
         }
@@ -248,11 +260,19 @@ final class Placer {
   }
 
   private GroupCursor cursor(Group g, GpuDemand demand, Constraints c) {
-    return cursor(g, demand, c, false);
+    return cursor(g, demand, c, null, false);
   }
 
-  /** A cursor for the demand on the group; this thread's spare one if {@code reuse}. */
   private GroupCursor cursor(Group g, GpuDemand demand, Constraints c, boolean reuse) {
+    return cursor(g, demand, c, null, reuse);
+  }
+
+  /**
+   * A cursor for the demand on the group: {@code into} reset if given, else this thread's spare one
+   * if {@code reuse}, else a new one.
+   */
+  private GroupCursor cursor(
+      Group g, GpuDemand demand, Constraints c, @Nullable GroupCursor into, boolean reuse) {
     DecisionTables t = g.tables;
     CandidateOrder order;
     int shape = -1;
@@ -266,6 +286,9 @@ final class Placer {
       order = k < t.wholeOrder.length ? t.wholeOrder[k] : CandidateOrder.EMPTY;
     }
     int tier = demand instanceof GpuDemand.Whole && g.space.mode == GpuMode.SHARED ? 1 : 0;
+    if (into != null) {
+      return into.reset(g, order, g.filterFor(c), shape, tier);
+    }
     return reuse
         ? GroupCursor.reusable(g, order, g.filterFor(c), shape, tier)
         : new GroupCursor(g, order, g.filterFor(c), shape, tier);
@@ -379,6 +402,27 @@ final class Placer {
     }
     Group g = gn.group;
     int owner = g.space.mode == GpuMode.SHARED ? -1 : 0;
+    if (k == 1) { // one GPU, one CAS: no plan arrays
+      for (; ; ) {
+        GpuSlot free = null;
+        for (GpuSlot gpu : gn.gpus) {
+          if (gpu.lvWord() == 0) {
+            free = gpu;
+            break;
+          }
+        }
+        if (free == null) {
+          return null;
+        }
+        if (free.casWord(0, delta)) {
+          free.group.index.onChange(free, 0, delta);
+          Reservation r = new Reservation(1);
+          r.add(free, delta, cpu, mem, owner);
+          g.hook(ProbePoint.GANG_TOOK, free);
+          return reserveHostFor(r, gn.node, cpu, mem);
+        }
+      }
+    }
     GpuSlot[] plan = new GpuSlot[k]; // refilled on every plan; GangClaims copies what it keeps
     long[] deltas = new long[k];
     java.util.Arrays.fill(deltas, delta);
