@@ -45,7 +45,10 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>{@code CUDA_VISIBLE_DEVICES}: the UUIDs of the allocated GPUs, comma-separated, in
- *       allocation order (all gang members' GPUs: a gang runs as one process here);
+ *       allocation order (all gang members' GPUs: a gang runs as one process here); for a MIG
+ *       instance, the UUIDs of its MIG devices as NVML reports them ({@link
+ *       Builder#inventory}; the instance must exist: this launcher does not create MIG
+ *       instances);
  *   <li>{@code GPUSCHED_JOB_ID}, {@code GPUSCHED_ATTEMPT} (1 for the first run);
  *   <li>{@code GPUSCHED_ALLOCATION}: the allocations as JSON, an array with one object per gang
  *       member ({@code id}, {@code node}, {@code gpus}: {@code index}, {@code uuid}, {@code model},
@@ -92,6 +95,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
   private final Duration minimumTermGrace;
   private final Duration outputDrainWait;
   private final Map<String, String> environment;
+  private final @Nullable NvmlInventory inventory;
   private final ExecutorService executor;
   private final boolean ownsExecutor;
   private final ScheduledExecutorService timers;
@@ -107,6 +111,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     this.minimumTermGrace = b.minimumTermGrace;
     this.outputDrainWait = b.outputDrainWait;
     this.environment = Map.copyOf(b.environment);
+    this.inventory = b.inventory;
     this.ownsExecutor = b.executor == null;
     this.executor =
         b.executor != null ? b.executor : Executors.newCachedThreadPool(daemon("gpusched-process"));
@@ -389,9 +394,21 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     ProcessJob pj;
     try {
       pj = ProcessJob.from(job.spec());
-      pb = processBuilder(run, pj);
     } catch (RuntimeException e) {
       startFailed(run, "bad process metadata: " + e.getMessage());
+      return;
+    }
+    List<String> devices;
+    try {
+      devices = visibleDevices(job.allocations());
+    } catch (RuntimeException e) {
+      startFailed(run, "cannot start " + pj + ": " + e.getMessage());
+      return;
+    }
+    try {
+      pb = processBuilder(run, pj, devices);
+    } catch (RuntimeException e) {
+      startFailed(run, "cannot start " + pj + ": " + e);
       return;
     }
     Path wd = pj.workingDirectory();
@@ -443,7 +460,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     run.job.fail(reason);
   }
 
-  private ProcessBuilder processBuilder(Run run, ProcessJob pj) {
+  private ProcessBuilder processBuilder(Run run, ProcessJob pj, List<String> devices) {
     ProcessBuilder pb = new ProcessBuilder(pj.argv()).redirectErrorStream(true);
     if (pj.workingDirectory() != null) {
       pb.directory(pj.workingDirectory().toFile());
@@ -452,7 +469,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     env.putAll(environment);
     env.putAll(pj.env());
     JobHandle job = run.job;
-    env.put("CUDA_VISIBLE_DEVICES", String.join(",", visibleDevices(job.allocations())));
+    env.put("CUDA_VISIBLE_DEVICES", String.join(",", devices));
     env.put("GPUSCHED_JOB_ID", job.id());
     env.put("GPUSCHED_ATTEMPT", Integer.toString(run.attempt));
     env.put("GPUSCHED_ALLOCATION", allocationJson(job.allocations()));
@@ -465,15 +482,65 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     return run.logFile.resolveSibling("attempt-" + run.attempt + ".stop");
   }
 
-  /** The device ids the process is given: each allocated GPU's UUID, once, in order. */
-  static List<String> visibleDevices(List<Allocation> allocations) {
+  /**
+   * The device ids the process is given, once each, in allocation order: a whole or shared GPU's
+   * UUID; for a MIG allocation, the UUIDs of the MIG devices on the existing GPU instance of that
+   * profile at that start slot, which NVML reports (see {@link Builder#inventory}).
+   *
+   * @throws IllegalStateException naming what is missing: no inventory, no such instance, an
+   *     instance without a compute instance, or NVML's error
+   */
+  List<String> visibleDevices(List<Allocation> allocations) {
     Set<String> ids = new LinkedHashSet<>();
+    List<NvmlDevice> devices = null;
     for (Allocation a : allocations) {
       for (AllocatedGpu g : a.gpus()) {
-        ids.add(g.gpuUuid());
+        if (g.migProfile() == null) {
+          ids.add(g.gpuUuid());
+          continue;
+        }
+        if (inventory == null) {
+          throw new IllegalStateException(
+              "MIG " + g.migProfile() + " at slot " + g.migStartSlot() + " on " + g.gpuUuid()
+                  + ": finding its MIG device needs NVML (ProcessLauncher.Builder.inventory)");
+        }
+        if (devices == null) {
+          try {
+            devices = inventory.readDevices();
+          } catch (NvmlException e) {
+            throw new IllegalStateException(
+                "reading MIG devices failed: " + e.codeName() + " from " + e.function(), e);
+          }
+        }
+        ids.addAll(migDevices(devices, g));
       }
     }
     return new ArrayList<>(ids);
+  }
+
+  private static List<String> migDevices(List<NvmlDevice> devices, AllocatedGpu g) {
+    String where = g.migProfile() + " at slot " + g.migStartSlot() + " on " + g.gpuUuid();
+    NvmlDevice device =
+        devices.stream()
+            .filter(d -> d.uuid().equals(g.gpuUuid()))
+            .findFirst()
+            .orElseThrow(() -> new IllegalStateException("MIG " + where + ": NVML has no such GPU"));
+    NvmlMigInstance instance =
+        device.migInstances().stream()
+            .filter(i -> i.profile().equals(g.migProfile()) && i.placementStart() == g.migStartSlot())
+            .findFirst()
+            .orElseThrow(
+                () ->
+                    new IllegalStateException(
+                        "MIG " + where + ": no such GPU instance exists (this launcher uses"
+                            + " existing instances only; make it, or declare the GPU MIG_STATIC"
+                            + " with the instances it has)"));
+    if (instance.migDeviceUuids().isEmpty()) {
+      throw new IllegalStateException(
+          "MIG " + where + ": its GPU instance " + instance.gpuInstanceId()
+              + " has no compute instance, so no MIG device");
+    }
+    return instance.migDeviceUuids();
   }
 
   /** The allocations as JSON (see the class description). */
@@ -671,6 +738,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     private Duration outputDrainWait = Duration.ofSeconds(2);
     private final Map<String, String> environment = new LinkedHashMap<>();
     private @Nullable ExecutorService executor;
+    private @Nullable NvmlInventory inventory;
 
     private Builder(Path logDirectory) {
       this.logDirectory = logDirectory;
@@ -784,6 +852,17 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
      */
     public Builder executor(ExecutorService executor) {
       this.executor = Objects.requireNonNull(executor, "executor");
+      return this;
+    }
+
+    /**
+     * Reads MIG device UUIDs through {@code inventory} (usually {@link NvmlInventory#local()}) when
+     * a job is given a MIG instance: the process is then given the UUIDs of the MIG devices on the
+     * existing GPU instance of that profile at that start slot. Without it, a MIG job fails to
+     * start, naming this setting.
+     */
+    public Builder inventory(NvmlInventory inventory) {
+      this.inventory = Objects.requireNonNull(inventory, "inventory");
       return this;
     }
 

@@ -61,6 +61,10 @@ class ProcessLauncherTest {
   }
 
   private void setUp(int gpus, UnaryOperator<ProcessLauncher.Builder> config) {
+    setUp(NodeSpec.builder(NODE).gpus(gpus, GpuModels.H100_80GB, GpuMode.WHOLE).build(), config);
+  }
+
+  private void setUp(NodeSpec node, UnaryOperator<ProcessLauncher.Builder> config) {
     launcher = config.apply(ProcessLauncher.builder(tmp.resolve("logs"))).build();
     ProcessLauncher l = launcher;
     JobLauncher recording =
@@ -82,7 +86,7 @@ class ProcessLauncherTest {
         };
     scheduler =
         GpuSchedulers.newBuilder()
-            .nodes(List.of(NodeSpec.builder(NODE).gpus(gpus, GpuModels.H100_80GB, GpuMode.WHOLE).build()))
+            .nodes(List.of(node))
             .launcher(recording)
             .build();
   }
@@ -457,5 +461,59 @@ class ProcessLauncherTest {
     assertThatThrownBy(() -> ProcessLauncher.builder(tmp).checkpointSignal("SIGNOPE"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("SIGNOPE");
+  }
+
+  // ---------------------------------------------------------------- MIG (fake NVML)
+
+  private static final ProcessJob SHOW_DEVICES =
+      ProcessJob.shell("echo \"cvd=$CUDA_VISIBLE_DEVICES\"");
+
+  @Test
+  void aMigJobSeesTheMigDeviceOfItsExistingInstance() throws Exception {
+    FakeNvmlApi api = new FakeNvmlApi().add(FakeGpus.h100WithMigInstances());
+    NvmlInventory inventory = new NvmlInventory(api, Map.of());
+    setUp(inventory.readNode(NODE), b -> b.inventory(inventory));
+
+    JobHandle job = submit("mig", SHOW_DEVICES, PlacementRequest.mig("3g.40gb"));
+
+    assertThat(finished(job)).as("%s", job.endReason()).isEqualTo(JobState.COMPLETED);
+    assertThat(launcher.tail("mig", 2).get(0)).isEqualTo("cvd=" + FakeGpus.MIG_3G);
+    assertThat(api.shutdowns).isEqualTo(api.inits);
+  }
+
+  @Test
+  void aMigJobWithoutItsInstanceOrWithoutNvmlFailsSayingWhyAndFreesTheGpu() throws Exception {
+    // MIG_DYNAMIC: no instance exists, and this launcher makes none
+    FakeNvmlApi api = new FakeNvmlApi().add(FakeGpus.h100(1, 1));
+    NvmlInventory inventory = new NvmlInventory(api, Map.of());
+    NodeSpec node = inventory.readNode(NODE);
+    assertThat(node.gpus().get(0).mode()).isEqualTo(GpuMode.MIG_DYNAMIC);
+    setUp(node, b -> b.inventory(inventory));
+
+    JobHandle none = submit("none", SHOW_DEVICES, PlacementRequest.mig("3g.40gb"));
+    assertThat(finished(none)).isEqualTo(JobState.FAILED);
+    assertThat(none.endReason().orElseThrow())
+        .contains("3g.40gb")
+        .contains("no such GPU instance");
+    assertThat(held()).isEmpty();
+  }
+
+  @Test
+  void aMigJobFailsWithoutAnInventoryOrOnAnNvmlError() throws Exception {
+    FakeNvmlApi api = new FakeNvmlApi().add(FakeGpus.h100WithMigInstances());
+    NvmlInventory inventory = new NvmlInventory(api, Map.of());
+    NodeSpec node = inventory.readNode(NODE);
+    setUp(node, b -> b);
+    JobHandle noNvml = submit("no-nvml", SHOW_DEVICES, PlacementRequest.mig("1g.10gb"));
+    assertThat(finished(noNvml)).isEqualTo(JobState.FAILED);
+    assertThat(noNvml.endReason().orElseThrow()).contains("needs NVML").contains("1g.10gb");
+    tearDown();
+
+    api.fail("nvmlDeviceGetGpuInstanceId", 0, 2, NvmlReturn.ERROR_GPU_IS_LOST);
+    setUp(node, b -> b.inventory(inventory));
+    JobHandle lost = submit("lost", SHOW_DEVICES, PlacementRequest.mig("1g.10gb"));
+    assertThat(finished(lost)).isEqualTo(JobState.FAILED);
+    assertThat(lost.endReason().orElseThrow()).contains("NVML_ERROR_GPU_IS_LOST");
+    assertThat(held()).isEmpty();
   }
 }
