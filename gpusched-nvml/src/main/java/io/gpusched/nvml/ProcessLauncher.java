@@ -846,8 +846,9 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     }
 
     /**
-     * Runs launches, output copies and exit handling on {@code executor} (one thread per running
-     * process copies its output). Default: the launcher's own cached pool of daemon threads,
+     * Runs launches, output copies and exit handling on {@code executor}. One thread per running
+     * process copies its output for as long as it runs, so a bounded pool needs more threads than
+     * jobs run at once, or exits are reported late. Default: the launcher's own cached pool of daemon threads,
      * shut down by {@link #close()}; a given executor is not.
      */
     public Builder executor(ExecutorService executor) {

@@ -260,6 +260,70 @@ class ProcessLauncherTest {
   }
 
   @Test
+  void aStopBeforeTheProcessStartedMeansItNeverStarts() throws Exception {
+    // the launcher's executor is held, so start() has only queued the launch when cancel() comes
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newCachedThreadPool();
+    java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.ExecutorService held =
+        new java.util.concurrent.AbstractExecutorService() {
+          @Override
+          public void execute(Runnable r) {
+            pool.execute(
+                () -> {
+                  try {
+                    gate.await();
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                  r.run();
+                });
+          }
+
+          @Override
+          public void shutdown() {
+            pool.shutdown();
+          }
+
+          @Override
+          public List<Runnable> shutdownNow() {
+            return pool.shutdownNow();
+          }
+
+          @Override
+          public boolean isShutdown() {
+            return pool.isShutdown();
+          }
+
+          @Override
+          public boolean isTerminated() {
+            return pool.isTerminated();
+          }
+
+          @Override
+          public boolean awaitTermination(long t, TimeUnit u) throws InterruptedException {
+            return pool.awaitTermination(t, u);
+          }
+        };
+    try {
+      setUp(1, b -> b.executor(held));
+      Path marker = tmp.resolve("ran");
+      JobHandle job = submit("early", ProcessJob.command("touch", marker.toString()));
+      assertThat(job.state()).isEqualTo(JobState.RUNNING);
+
+      assertThat(job.cancel()).isTrue();
+      gate.countDown();
+
+      await("the launch", () -> log("early").contains("stopped before it started"));
+      assertThat(marker).doesNotExist();
+      assertThat(launcher.pid("early")).isEmpty();
+      assertThat(job.state()).isEqualTo(JobState.CANCELLED);
+      assertThat(held()).isEmpty();
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
   void aLogLargerThanTheCapRotatesAndTheTailReadsAcrossFiles() throws Exception {
     setUp(1, b -> b.logCapBytes(4096).logRotations(2));
     // 3000 lines "line-<i>" (about 30 KB): seven times the cap
