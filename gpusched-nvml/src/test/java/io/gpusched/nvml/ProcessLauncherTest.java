@@ -324,6 +324,56 @@ class ProcessLauncherTest {
   }
 
   @Test
+  void aRequeuedJobRunsAgainAsAttemptTwoWithItsOwnLog() throws Exception {
+    setUp(1);
+    Path ready = tmp.resolve("ready");
+    JobHandle job =
+        submit(
+            "again",
+            ProcessJob.shell(
+                "echo \"attempt=$GPUSCHED_ATTEMPT\"; trap 'exit 0' TERM;"
+                    + " if [ \"$GPUSCHED_ATTEMPT\" = 1 ]; then touch '" + ready + "';"
+                    + " while :; do sleep 0.05; done; fi"));
+    await("the first run", () -> Files.exists(ready));
+
+    scheduler.drain(NODE, Duration.ofSeconds(60));
+    await("the requeue", () -> job.state() == JobState.PENDING);
+    scheduler.uncordon(NODE);
+
+    assertThat(finished(job)).isEqualTo(JobState.COMPLETED);
+    assertThat(job.attempts()).isEqualTo(2);
+    assertThat(launcher.logFile("again").orElseThrow().getFileName().toString())
+        .isEqualTo("attempt-2.log");
+    assertThat(launcher.tail("again", 2).get(0)).isEqualTo("attempt=2");
+    Path first = launcher.logFile("again").orElseThrow().resolveSibling("attempt-1.log");
+    assertThat(Files.readString(first)).startsWith("attempt=1\n").contains("sent SIGTERM");
+  }
+
+  @Test
+  void aTimeLimitKillsTheProcessAtOnce() throws Exception {
+    setUp(1);
+    Path pidFile = tmp.resolve("pid");
+    JobHandle job =
+        scheduler.submit(
+            ProcessJob.shell("echo $$ > '" + pidFile + ".tmp'; mv '" + pidFile + ".tmp' '"
+                    + pidFile + "'; trap '' TERM; while :; do sleep 0.05; done")
+                .applyTo(JobSpec.builder(PlacementRequest.wholeGpus(1)).id("limited"))
+                .timeLimit(Duration.ofMillis(300))
+                .build());
+    await("the pid", () -> Files.exists(pidFile));
+    long pid = Long.parseLong(Files.readString(pidFile).trim());
+    ProcessHandle process = ProcessHandle.of(pid).orElse(null);
+
+    assertThat(finished(job)).isEqualTo(JobState.FAILED);
+    if (process != null) {
+      process.onExit().get(20, TimeUnit.SECONDS); // it ignores SIGTERM: only SIGKILL ends it
+    }
+    await("the exit report", () -> log("limited").contains("ended: killed by SIGKILL"));
+    assertThat(log("limited")).contains("stop requested (TIME_LIMIT)");
+    assertThat(held()).isEmpty();
+  }
+
+  @Test
   void aLogLargerThanTheCapRotatesAndTheTailReadsAcrossFiles() throws Exception {
     setUp(1, b -> b.logCapBytes(4096).logRotations(2));
     // 3000 lines "line-<i>" (about 30 KB): seven times the cap
