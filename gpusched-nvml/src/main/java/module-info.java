@@ -1,6 +1,7 @@
 /**
- * Read-only NVML binding over JNA: the local GPU inventory as a {@link io.gpusched.NodeSpec} and
- * the {@link io.gpusched.nvml.NvmlTelemetry} sampler. Exports {@code io.gpusched.nvml}, whose
+ * The local GPU host: a read-only NVML binding over JNA (the local GPU inventory as a {@link
+ * io.gpusched.NodeSpec} and the {@link io.gpusched.nvml.NvmlTelemetry} sampler), and the {@link
+ * io.gpusched.nvml.ProcessLauncher} that runs jobs as local processes. Exports {@code io.gpusched.nvml}, whose
  * public types are the API; the JNA binding in it ({@code NvmlLibrary} and the {@code NvmlStructs}
  * mirrors) is package-private. JNA proxies the library interface and reads and writes the struct
  * mirrors' fields by reflection; the mirrors' classes, constructors and fields are public, which the

@@ -39,7 +39,11 @@ class JavaModuleTest {
           "io.gpusched.nvml.NvmlReturn",
           "io.gpusched.nvml.NvmlTelemetry",
           "io.gpusched.nvml.NvmlTelemetry$Builder",
-          "io.gpusched.nvml.NvmlTelemetry$DeviceKey");
+          "io.gpusched.nvml.NvmlTelemetry$DeviceKey",
+          "io.gpusched.nvml.ProcessJob",
+          "io.gpusched.nvml.ProcessLauncher",
+          "io.gpusched.nvml.ProcessLauncher$Builder",
+          "io.gpusched.nvml.ProcessLauncher$ProcessState");
 
   private static final Path NVML = ModulePath.location(Nvml.class);
 
