@@ -57,6 +57,24 @@ public interface JobLauncher {
    */
   default void stop(JobHandle job, StopReason reason, Instant deadline) {}
 
+  /**
+   * Asks the host whether a job the scheduler recovered from its durable store as running (after
+   * a restart or a crash) still runs. Called once per recovered running or preempting job, while
+   * the scheduler is being built, on the building thread, before the builder returns and before
+   * any {@link #start}; the job already holds exactly the GPUs it held before. See {@link
+   * Reconciliation} for what each answer does. An exception counts as {@link
+   * Reconciliation#UNKNOWN} (logged).
+   *
+   * <p>The default answers {@link Reconciliation#UNKNOWN}: a launcher that cannot tell never makes
+   * the scheduler start a job twice, and a job with a lease is reclaimed when the lease runs out.
+   *
+   * @param job this run of the recovered job (report on it as on a handle given to {@link #start})
+   * @return what the host knows of it; {@code null} counts as {@code UNKNOWN}
+   */
+  default Reconciliation reconcile(JobHandle job) {
+    return Reconciliation.UNKNOWN;
+  }
+
   /** A launcher that does nothing: the host drives jobs only through their handles. */
   JobLauncher NONE = job -> {};
 }

@@ -1,0 +1,36 @@
+package io.gpusched.store;
+
+import io.gpusched.QueueSpec;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A queue and its fair-share history.
+ *
+ * @param spec the queue's spec
+ * @param decayedShare its exponentially decayed share of each GPU model's capacity, by model name,
+ *     each in 0..1
+ * @param decayedAtMillis when {@code decayedShare} was last decayed (the scheduler's clock), or -1
+ * @param lastStart the scheduler's start counter at this queue's last start (round-robin among
+ *     queues of equal share), 0 if none
+ * @param endedCost cost of the queue's ended runs, in the nodes' price unit
+ */
+public record StoredQueue(
+    QueueSpec spec,
+    Map<String, Double> decayedShare,
+    long decayedAtMillis,
+    long lastStart,
+    double endedCost) {
+  /** Validates and copies. */
+  public StoredQueue {
+    Objects.requireNonNull(spec, "spec");
+    decayedShare = Map.copyOf(Objects.requireNonNull(decayedShare, "decayedShare"));
+    decayedShare.forEach(
+        (m, s) -> {
+          if (!(s >= 0 && s <= 1)) {
+            throw new IllegalArgumentException(
+                "decayed share of model " + m + " in queue " + spec.name() + " must be in 0..1, was " + s);
+          }
+        });
+  }
+}
