@@ -16,6 +16,8 @@ module io.gpusched.core {
   // fails there with NoClassDefFoundError: sun/misc/Unsafe.
   requires jdk.unsupported;
   requires com.github.benmanes.caffeine;
+  // the JDBC store (SchedulerStores.jdbc) takes a javax.sql.DataSource; no driver is required
+  requires transitive java.sql;
 
   exports io.gpusched.core;
 }

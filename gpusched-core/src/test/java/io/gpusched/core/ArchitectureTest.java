@@ -79,6 +79,8 @@ class ArchitectureTest {
         .haveFullyQualifiedName("io.gpusched.core.GpuSchedulers")
         .orShould()
         .haveFullyQualifiedName("io.gpusched.core.GpuSchedulers$Builder")
+        .orShould()
+        .haveFullyQualifiedName("io.gpusched.core.SchedulerStores")
         .check(classes);
   }
 
