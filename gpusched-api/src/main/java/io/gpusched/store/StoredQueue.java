@@ -8,8 +8,9 @@ import java.util.Objects;
  * A queue and its fair-share history.
  *
  * @param spec the queue's spec
- * @param decayedShare its exponentially decayed share of each GPU model's capacity, by model name,
- *     each in 0..1
+ * @param decayedShare its exponentially decayed share of each GPU model's READY capacity, by model
+ *     name, each finite and {@code >= 0} (above 1 while the queue's jobs run on cordoned or draining
+ *     nodes)
  * @param decayedAtMillis when {@code decayedShare} was last decayed (the scheduler's clock), or -1
  * @param lastStart the scheduler's start counter at this queue's last start (round-robin among
  *     queues of equal share), 0 if none
@@ -27,9 +28,10 @@ public record StoredQueue(
     decayedShare = Map.copyOf(Objects.requireNonNull(decayedShare, "decayedShare"));
     decayedShare.forEach(
         (m, s) -> {
-          if (!(s >= 0 && s <= 1)) {
+          if (!(s >= 0 && s < Double.POSITIVE_INFINITY)) {
             throw new IllegalArgumentException(
-                "decayed share of model " + m + " in queue " + spec.name() + " must be in 0..1, was " + s);
+                "decayed share of model " + m + " in queue " + spec.name() + " must be finite and >= 0, was "
+                    + s);
           }
         });
   }
