@@ -15,17 +15,25 @@ import java.util.Objects;
  * @param lastStart the scheduler's start counter at this queue's last start (round-robin among
  *     queues of equal share), 0 if none
  * @param endedCost cost of the queue's ended runs, in the nodes' price unit
+ * @param dominantShare its weighted dominant share as the scheduler last computed it (it orders
+ *     queues in a FAIR_SHARE pass; recovered as it was, so the order after a restart is the order
+ *     before it), finite and {@code >= 0}
  */
 public record StoredQueue(
     QueueSpec spec,
     Map<String, Double> decayedShare,
     long decayedAtMillis,
     long lastStart,
-    double endedCost) {
+    double endedCost,
+    double dominantShare) {
   /** Validates and copies. */
   public StoredQueue {
     Objects.requireNonNull(spec, "spec");
     decayedShare = Map.copyOf(Objects.requireNonNull(decayedShare, "decayedShare"));
+    if (!(dominantShare >= 0 && dominantShare < Double.POSITIVE_INFINITY)) {
+      throw new IllegalArgumentException(
+          "dominant share of queue " + spec.name() + " must be finite and >= 0, was " + dominantShare);
+    }
     decayedShare.forEach(
         (m, s) -> {
           if (!(s >= 0 && s < Double.POSITIVE_INFINITY)) {

@@ -93,6 +93,7 @@ final class DefaultScheduler implements GpuScheduler {
 
   private long journaledStarts = -1;
   private double journaledCost = -1;
+  private double journaledShares = -1;
 
   DefaultScheduler(
       GpuSchedulers.Builder b, GpuCluster cluster, List<QueueSpec> queueSpecs, StoredState stored) {
@@ -153,6 +154,7 @@ final class DefaultScheduler implements GpuScheduler {
       nodes.attachJournal(journal);
       recoverQueues(stored.queues());
       recovered = recoverJobs(stored.jobs());
+      recoverDominantShares(stored.queues());
       for (StoredNode n : nodes.storedNodes()) {
         journal.change(new StoreChange.PutNode(n));
       }
@@ -215,15 +217,22 @@ final class DefaultScheduler implements GpuScheduler {
     long decay = fairShare.lastDecayMillis();
     long starts = transitions.starts();
     double cost = 0;
+    double shares = 0;
     for (QueueState q : lanes.queueList) {
       cost += q.endedCost;
+      shares += q.dominantShare;
     }
-    if (!force && decay == journaledDecay && starts == journaledStarts && cost == journaledCost) {
+    if (!force
+        && decay == journaledDecay
+        && starts == journaledStarts
+        && cost == journaledCost
+        && shares == journaledShares) {
       return;
     }
     journaledDecay = decay;
     journaledStarts = starts;
     journaledCost = cost;
+    journaledShares = shares;
     int models = capacity.models.size();
     for (QueueState q : lanes.queueList) {
       q.ensureModels(models);
@@ -233,7 +242,9 @@ final class DefaultScheduler implements GpuScheduler {
       }
       jn.change(
           new StoreChange.PutQueue(
-              new StoredQueue(q.spec, share, decay == Long.MIN_VALUE ? -1 : decay, q.lastStart, q.endedCost)));
+              new StoredQueue(
+                  q.spec, share, decay == Long.MIN_VALUE ? -1 : decay, q.lastStart, q.endedCost,
+                  q.dominantShare)));
     }
   }
 
@@ -298,6 +309,21 @@ final class DefaultScheduler implements GpuScheduler {
     }
     for (QueueState q : lanes.queueList) {
       fairShare.updateDominant(q);
+    }
+  }
+
+  /**
+   * Sets each queue's dominant share to the stored one (constructor, after the jobs were booked,
+   * which recomputed it): the scheduler refreshes a queue's share when its usage changes or time
+   * passes, not when capacity changes, so the stored value may differ from a fresh computation,
+   * and the queue order after the restart must be the order before it.
+   */
+  private void recoverDominantShares(List<StoredQueue> stored) {
+    for (StoredQueue sq : stored) {
+      QueueState q = lanes.queues.get(sq.spec().name());
+      if (q != null) {
+        q.dominantShare = sq.dominantShare();
+      }
     }
   }
 

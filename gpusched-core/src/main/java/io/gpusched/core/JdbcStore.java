@@ -81,7 +81,7 @@ final class JdbcStore implements SchedulerStore {
               + " host_memory_mib BIGINT NOT NULL, PRIMARY KEY (job_id, gang_member, pos))",
           "CREATE TABLE gpusched_queue (name VARCHAR NOT NULL PRIMARY KEY, spec VARCHAR NOT NULL,"
               + " decayed_at BIGINT NOT NULL, last_start BIGINT NOT NULL,"
-              + " ended_cost DOUBLE PRECISION NOT NULL)",
+              + " ended_cost DOUBLE PRECISION NOT NULL, dominant_share DOUBLE PRECISION NOT NULL)",
           "CREATE TABLE gpusched_queue_usage (queue_name VARCHAR NOT NULL, gpu_model VARCHAR NOT NULL,"
               + " decayed_share DOUBLE PRECISION NOT NULL, PRIMARY KEY (queue_name, gpu_model))",
           "CREATE TABLE gpusched_node (id VARCHAR NOT NULL PRIMARY KEY, seq BIGINT NOT NULL,"
@@ -278,14 +278,15 @@ final class JdbcStore implements SchedulerStore {
     var queues = new ArrayList<StoredQueue>();
     try (Statement s = c.createStatement();
         ResultSet rs =
-            s.executeQuery("SELECT name, spec, decayed_at, last_start, ended_cost FROM gpusched_queue")) {
+            s.executeQuery(
+                "SELECT name, spec, decayed_at, last_start, ended_cost, dominant_share FROM gpusched_queue")) {
       while (rs.next()) {
         String name = rs.getString(1);
         try {
           queues.add(
               new StoredQueue(
                   SpecCodec.queue(rs.getString(2)), usage.getOrDefault(name, Map.of()), rs.getLong(3),
-                  rs.getLong(4), rs.getDouble(5)));
+                  rs.getLong(4), rs.getDouble(5), rs.getDouble(6)));
         } catch (IllegalArgumentException | NullPointerException | IndexOutOfBoundsException e) {
           throw new StoreException("the store " + this + " holds queue " + name + " that cannot be read: " + e, e);
         }
@@ -432,8 +433,8 @@ final class JdbcStore implements SchedulerStore {
         PreparedStatement delQueue = c.prepareStatement("DELETE FROM gpusched_queue WHERE name = ?");
         PreparedStatement insQueue =
             c.prepareStatement(
-                "INSERT INTO gpusched_queue (name, spec, decayed_at, last_start, ended_cost)"
-                    + " VALUES (?, ?, ?, ?, ?)");
+                "INSERT INTO gpusched_queue (name, spec, decayed_at, last_start, ended_cost, dominant_share)"
+                    + " VALUES (?, ?, ?, ?, ?, ?)");
         PreparedStatement insUsage =
             c.prepareStatement(
                 "INSERT INTO gpusched_queue_usage (queue_name, gpu_model, decayed_share) VALUES (?, ?, ?)")) {
@@ -449,6 +450,7 @@ final class JdbcStore implements SchedulerStore {
         insQueue.setLong(3, q.decayedAtMillis());
         insQueue.setLong(4, q.lastStart());
         insQueue.setDouble(5, q.endedCost());
+        insQueue.setDouble(6, q.dominantShare());
         insQueue.addBatch();
         for (var e : q.decayedShare().entrySet()) {
           insUsage.setString(1, name);

@@ -30,9 +30,15 @@ class JdbcStoreTest {
 
   @TempDir Path dir;
 
-  /** A data source of an H2 database in file mode (a plain {@link DriverManager} connection each). */
+  /**
+   * A data source of an H2 database in file mode (a plain {@link DriverManager} connection each, so
+   * the database is closed and reopened from its file around every call). {@code
+   * MAX_COMPACT_TIME=0}: H2 2.3.232 can lose recently committed rows when it compacts the file on
+   * close (h2database/h2database#4247); the restart property test found that loss with the default
+   * setting (a store that reopened with an older state), and never without compaction on close.
+   */
   static DataSource h2(Path dir, String name) {
-    String url = "jdbc:h2:file:" + dir.resolve(name).toAbsolutePath();
+    String url = "jdbc:h2:file:" + dir.resolve(name).toAbsolutePath() + ";MAX_COMPACT_TIME=0";
     return (DataSource)
         Proxy.newProxyInstance(
             JdbcStoreTest.class.getClassLoader(),

@@ -130,7 +130,8 @@ abstract class StoreContractTest {
         Map.of("H100-80GB", share, "A100-40GB", 0.0),
         123_456,
         17,
-        3.5);
+        3.5,
+        share / 2.5);
   }
 
   static StoredState sorted(StoredState s) {
