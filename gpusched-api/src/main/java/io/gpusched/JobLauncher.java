@@ -15,6 +15,12 @@ import java.time.Instant;
  * the scheduler can give its GPUs to another job: for {@code CANCELLED} because it runs before the
  * release; for the reasons whose GPUs are released first (see {@link #stop}) because the release
  * and the call happen on the dispatching thread, before its next placement.
+ *
+ * <p>With a durable store ({@code GpuSchedulers.Builder.store}), each call follows the commit of
+ * the change it announces: {@code start} is called after the start is committed, {@code stop}
+ * after the stop is. If that commit fails, the call waits for the next commit that succeeds and is
+ * then made on the dispatching thread (for a cancel too). After a restart, {@link #reconcile} is
+ * asked about each job the scheduler recovered as running.
  */
 public interface JobLauncher {
 

@@ -49,7 +49,8 @@ import org.jspecify.annotations.Nullable;
  * already running it, in which case that thread performs the work before it stops (a
  * work-in-progress counter; see the implementation notes in {@code docs/scheduler.md}). Job state
  * transitions are compare-and-set. The placement underneath is the lock-free engine of {@link
- * GpuClusters}.
+ * GpuClusters}. With a durable store (not the default), calls wait for their change to be
+ * committed; see {@link Builder#store}.
  */
 public final class GpuSchedulers {
 

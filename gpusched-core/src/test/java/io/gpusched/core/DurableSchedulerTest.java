@@ -271,6 +271,32 @@ class DurableSchedulerTest {
   }
 
   @Test
+  void aDatabaseWhoseCommitsFailRefusesTheSubmitClearlyAndHoldsNothingOfIt() {
+    javax.sql.DataSource good = JdbcStoreTest.h2(dir, "failing");
+    AtomicBoolean fail = new AtomicBoolean(false);
+    GpuScheduler s =
+        builder(SchedulerStores.jdbc(JdbcStoreTest.failing(good, fail, "commit")), whole("n1", 1)).build();
+    s.submit(job("ok", 1).build());
+    fail.set(true); // every transaction fails at its commit, after its statements ran
+
+    assertThatThrownBy(() -> s.submit(job("refused", 1).build()))
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("job refused was not accepted")
+        .hasMessageContaining("rolled back")
+        .hasRootCauseMessage("disk full (simulated)");
+    assertThat(s.job("refused")).isEmpty();
+    StoredState held = SchedulerStores.jdbc(good).load();
+    assertThat(held.jobs()).singleElement().satisfies(j -> {
+      assertThat(j.id()).isEqualTo("ok");
+      assertThat(j.state()).isEqualTo(JobState.RUNNING);
+    });
+
+    fail.set(false);
+    s.submit(job("later", 1).build());
+    assertThat(SchedulerStores.jdbc(good).load().jobs()).extracting(StoredJob::id).containsExactlyInAnyOrder("ok", "later");
+  }
+
+  @Test
   void aStartWaitsForTheStoreWhenItsCommitFails() {
     var store = new RecordingStore(SchedulerStores.inMemory());
     GpuScheduler s = builder(store, whole("n1", 1)).build();
