@@ -81,10 +81,6 @@ final class Journal {
   private List<Entry> pending = new ArrayList<>();
   private boolean committing;
   private final ConcurrentLinkedQueue<Deferred> deferred = new ConcurrentLinkedQueue<>();
-  /** Commits done and changes written: for tests and the docs' sizing (read under no lock). */
-  private volatile long commits;
-
-  private volatile long written;
 
   /**
    * @param store where batches go
@@ -170,13 +166,6 @@ final class Journal {
     await(append(new Entry(null, null, false)));
   }
 
-  /** Whether everything appended so far is committed. */
-  boolean idle() {
-    synchronized (lock) {
-      return pending.isEmpty() && !committing;
-    }
-  }
-
   private void commitBatch(List<Entry> batch) {
     StoreException failure = null;
     Error fatal = null;
@@ -200,8 +189,6 @@ final class Journal {
         for (Entry e : batch) {
           e.committed = true;
         }
-        commits++;
-        written += n;
       } else {
         var keep = new ArrayList<Entry>(batch.size() + pending.size());
         for (Entry e : batch) {
@@ -264,18 +251,5 @@ final class Journal {
       deferred.poll();
       d.call.run();
     }
-  }
-
-  /** Whether deferred launcher calls wait for a commit. */
-  boolean hasDeferred() {
-    return !deferred.isEmpty();
-  }
-
-  long commits() {
-    return commits;
-  }
-
-  long written() {
-    return written;
   }
 }
