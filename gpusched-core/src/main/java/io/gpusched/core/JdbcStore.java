@@ -43,7 +43,8 @@ import org.jspecify.annotations.Nullable;
  * meant to work on H2 2.x and PostgreSQL 15 alike.
  *
  * <p>The first call checks the schema once: a missing {@code gpusched_schema} with none of the
- * other tables present creates them all and the version row in one transaction; a version row of
+ * other tables present creates them all and the version row, then commits (one transaction where
+ * DDL is transactional, as on PostgreSQL; H2 commits each {@code CREATE TABLE}); a version row of
  * another version, a missing version row, or gpusched tables without {@code gpusched_schema}
  * (foreign or damaged) throw {@link StoreException} naming both versions, writing nothing.
  *
