@@ -213,17 +213,4 @@ abstract class StoreContractTest {
     s.commit(changes);
     assertThat(reopen(s).load().jobs()).hasSize(500).contains(running("j1"), pending("j500", 500));
   }
-
-  /** The in-memory store. */
-  static final class InMemory extends StoreContractTest {
-    @Override
-    SchedulerStore newStore() {
-      return SchedulerStores.inMemory();
-    }
-
-    @Override
-    SchedulerStore reopen(SchedulerStore store) {
-      return store; // it lives as long as the JVM: the same object is the "reopened" store
-    }
-  }
 }
