@@ -15,13 +15,23 @@ import java.util.Optional;
  * call that has been dispatching work other threads keep adding for more than about a millisecond
  * hands the rest to the scheduler's own thread (not with manual ticks), so no call is held
  * indefinitely. Job calls and placements never wait for another thread (no locks); dispatch decisions are
- * serialized. Node additions and removals ({@link #addNode}, {@link #nodeDown}) serialize among
+ * serialized. (With a durable store, calls wait for their change to be committed instead: see
+ * below.) Node additions and removals ({@link #addNode}, {@link #nodeDown}) serialize among
  * themselves on a short node-management section, as the engine's node management does, so that
  * node calls take effect in the order they were made.
  *
  * <p>Time-based work (grace deadlines, leases, idle checks, time limits, drain deadlines) runs in
  * {@link #tick()}, which the scheduler's own timer calls periodically unless it was built for
  * manual ticking (simulations).
+ *
+ * <p><b>Durable state.</b> A scheduler built with a {@link io.gpusched.store.SchedulerStore} writes
+ * every change ahead (see {@code docs/durability.md}): {@link #submit} returns after the job is
+ * committed, a start is committed before {@link JobLauncher#start} and a stop before {@link
+ * JobLauncher#stop}, and the host's reports, {@link #addNode} and {@link #nodeDown} return after
+ * their change is committed. Concurrent callers and the changes of one dispatch round share a
+ * commit. A store failure surfaces as {@link io.gpusched.store.StoreException}: a submission is
+ * then not accepted; any other change stands in memory and is written by the next commit that
+ * succeeds. Without a store nothing is written and nothing waits.
  *
  * <p>All methods are thread-safe. Methods throw {@link IllegalStateException} after {@link
  * #close()}, except read-only ones.
@@ -43,6 +53,8 @@ public interface GpuScheduler extends AutoCloseable {
    *     reached a final state (a final one's id may be reused at once; the new job replaces it in
    *     {@link #job(String)})
    * @throws IllegalStateException if the scheduler is closed
+   * @throws io.gpusched.store.StoreException with a durable store, if the store could not commit
+   *     the submission: the job is not accepted (not listed, never started, never written later)
    */
   JobHandle submit(JobSpec spec);
 

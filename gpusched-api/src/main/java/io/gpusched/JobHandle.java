@@ -10,7 +10,12 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p><b>Thread-safety.</b> All methods may be called from any thread. State transitions are atomic
  * compare-and-set operations: of two racing transitions (say {@link #complete()} and {@link
- * #cancel()}) exactly one wins and the other returns {@code false}. Methods never block.
+ * #cancel()}) exactly one wins and the other returns {@code false}. Methods never block, except
+ * with a durable store: then {@link #cancel()}, {@link #complete()}, {@link #fail(String)} and
+ * {@link #stopped()} return after their change is committed, and throw {@link
+ * io.gpusched.store.StoreException} if the commit failed (the change stands in memory and is
+ * written by the next commit that succeeds; for a cancel, the launcher hears of it only then).
+ * Heartbeats and checkpoints never wait: they are written with the job's next change.
  */
 public interface JobHandle {
 

@@ -15,6 +15,12 @@ import java.time.Instant;
  * the scheduler can give its GPUs to another job: for {@code CANCELLED} because it runs before the
  * release; for the reasons whose GPUs are released first (see {@link #stop}) because the release
  * and the call happen on the dispatching thread, before its next placement.
+ *
+ * <p>With a durable store ({@code GpuSchedulers.Builder.store}), each call follows the commit of
+ * the change it announces: {@code start} is called after the start is committed, {@code stop}
+ * after the stop is. If that commit fails, the call waits for the next commit that succeeds and is
+ * then made on the dispatching thread (for a cancel too). After a restart, {@link #reconcile} is
+ * asked about each job the scheduler recovered as running.
  */
 public interface JobLauncher {
 
@@ -56,6 +62,24 @@ public interface JobLauncher {
    * @param deadline when the scheduler releases the GPUs
    */
   default void stop(JobHandle job, StopReason reason, Instant deadline) {}
+
+  /**
+   * Asks the host whether a job the scheduler recovered from its durable store as running (after
+   * a restart or a crash) still runs. Called once per recovered running or preempting job, while
+   * the scheduler is being built, on the building thread, before the builder returns and before
+   * any {@link #start}; the job already holds exactly the GPUs it held before. See {@link
+   * Reconciliation} for what each answer does. An exception counts as {@link
+   * Reconciliation#UNKNOWN} (logged).
+   *
+   * <p>The default answers {@link Reconciliation#UNKNOWN}: a launcher that cannot tell never makes
+   * the scheduler start a job twice, and a job with a lease is reclaimed when the lease runs out.
+   *
+   * @param job this run of the recovered job (report on it as on a handle given to {@link #start})
+   * @return what the host knows of it; {@code null} counts as {@code UNKNOWN}
+   */
+  default Reconciliation reconcile(JobHandle job) {
+    return Reconciliation.UNKNOWN;
+  }
 
   /** A launcher that does nothing: the host drives jobs only through their handles. */
   JobLauncher NONE = job -> {};

@@ -21,14 +21,16 @@ class JavaModuleTest {
   private static final Path API = ModulePath.location(GpuCluster.class);
 
   @Test
-  void exportsTheModelPackageAndRequiresJSpecifyAtCompileTimeOnly() {
+  void exportsTheModelAndStorePackagesAndRequiresJSpecifyAtCompileTimeOnly() {
     ModuleDescriptor d = ModulePath.descriptor(API);
 
     assertThat(d.name()).isEqualTo("io.gpusched.api");
     assertThat(d.isAutomatic()).isFalse();
     assertThat(d.isOpen()).isFalse();
     assertThat(d.opens()).isEmpty();
-    assertThat(d.exports()).map(Exports::source).containsExactly("io.gpusched");
+    assertThat(d.exports())
+        .map(Exports::source)
+        .containsExactlyInAnyOrder("io.gpusched", "io.gpusched.store");
     assertThat(d.exports()).noneMatch(Exports::isQualified);
     assertThat(d.requires())
         .filteredOn(r -> !r.name().equals("java.base"))

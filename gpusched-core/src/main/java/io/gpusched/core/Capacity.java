@@ -68,6 +68,12 @@ final class Capacity {
     recompute();
   }
 
+  /** The index of the model of that name, or -1 if no node of it was booked. */
+  int modelIndexOf(String name) {
+    Integer i = modelIndex.get(name);
+    return i == null ? -1 : i;
+  }
+
   int model(GpuModel model) {
     Integer i = modelIndex.get(model.name());
     if (i != null) {

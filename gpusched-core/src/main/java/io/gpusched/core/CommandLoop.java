@@ -75,6 +75,9 @@ final class CommandLoop {
   private final LongConsumer beforeCommands;
   private final LongConsumer pass;
   private final BooleanSupplier closed;
+  /** Durable mode: the group commit and the launcher calls that wait for it; null otherwise. */
+  private final @Nullable Runnable afterWork;
+
   private boolean dirty;
 
   /** A command loop handed to the timer thread and not yet started by it. */
@@ -95,18 +98,23 @@ final class CommandLoop {
    *     (fair-share decay: charge the time since the last change at the old usage)
    * @param pass a dispatch pass, run with the time after commands changed something
    * @param closed whether the scheduler is closed (no passes then)
+   * @param afterWork run after each round of commands and pass, still as the dispatcher (durable
+   *     mode: commits the round's changes in one batch, then makes the launcher calls that waited
+   *     for it), or null (no store: nothing)
    */
   CommandLoop(
       @Nullable ScheduledExecutorService timer,
       LongSupplier clock,
       LongConsumer beforeCommands,
       LongConsumer pass,
-      BooleanSupplier closed) {
+      BooleanSupplier closed,
+      @Nullable Runnable afterWork) {
     this.timer = timer;
     this.clock = clock;
     this.beforeCommands = beforeCommands;
     this.pass = pass;
     this.closed = closed;
+    this.afterWork = afterWork;
   }
 
   /** Enqueues a command and dispatches if no other thread is (any thread). */
@@ -167,6 +175,14 @@ final class CommandLoop {
           log.error("gpusched dispatch pass failed", e);
           absorb(e);
           dirty = true; // the pass was cut short: run another one
+        }
+      }
+      if (afterWork != null) {
+        try {
+          afterWork.run();
+        } catch (Throwable e) {
+          log.error("gpusched journal commit failed", e);
+          absorb(e);
         }
       }
       if (!commands.isEmpty()) {

@@ -10,9 +10,18 @@ import io.gpusched.NodeState;
 import io.gpusched.QueueSpec;
 import io.gpusched.SchedulerListener;
 import io.gpusched.SchedulerSnapshot;
+import io.gpusched.store.SchedulerStore;
+import io.gpusched.store.StoreChange;
+import io.gpusched.store.StoreException;
+import io.gpusched.store.StoredAllocation;
+import io.gpusched.store.StoredJob;
+import io.gpusched.store.StoredNode;
+import io.gpusched.store.StoredQueue;
+import io.gpusched.store.StoredState;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -75,8 +84,19 @@ final class DefaultScheduler implements GpuScheduler {
   private final DispatchPass dispatch;
   private final Timers timers;
   private final SnapshotBuilder snapshots;
+  private final Capacity capacity;
+  private final Ledger ledger;
+  /** The write-ahead journal with a store, else null (and nothing is journaled). */
+  private final @Nullable Journal journal;
+  /** The queue records last journaled: decay time, start counter, ended cost (dispatcher). */
+  private long journaledDecay = Long.MIN_VALUE;
 
-  DefaultScheduler(GpuSchedulers.Builder b, GpuCluster cluster) {
+  private long journaledStarts = -1;
+  private double journaledCost = -1;
+  private double journaledShares = -1;
+
+  DefaultScheduler(
+      GpuSchedulers.Builder b, GpuCluster cluster, List<QueueSpec> queueSpecs, StoredState stored) {
     this.cluster = cluster;
     this.clock = b.clock;
     this.events = b.eventBus();
@@ -90,11 +110,16 @@ final class DefaultScheduler implements GpuScheduler {
                   return t;
                 });
     Capacity capacity = new Capacity();
-    this.lanes = new PendingLanes(b.policy, b.queues.values(), capacity);
+    this.capacity = capacity;
+    this.lanes = new PendingLanes(b.policy, queueSpecs, capacity);
     this.book = new JobBook(b.retainFinished, events);
     this.fairShare = new FairShare(capacity, lanes.queueList, b.halfLife.toMillis());
-    this.loop = new CommandLoop(timer, clock::millis, this::decay, this::pass, this::isClosed);
+    this.loop =
+        new CommandLoop(
+            timer, clock::millis, this::decay, this::pass, this::isClosed,
+            b.store == null ? null : this::afterWork);
     Ledger ledger = new Ledger(capacity, fairShare);
+    this.ledger = ledger;
     this.transitions =
         new JobTransitions(clock, loop, ledger, lanes, book, events, b.launcher, this::passes);
     TreeSet<Double> priceTiers = new TreeSet<>();
@@ -117,9 +142,32 @@ final class DefaultScheduler implements GpuScheduler {
     this.timers =
         new Timers(ledger, transitions, b.telemetry, b.idlePolicy, b.idleGrace.toMillis(), loop, events);
     this.snapshots = new SnapshotBuilder(cluster, capacity, lanes.queueList, book);
+    SchedulerStore store = b.store;
+    List<Job> recovered = List.of();
+    if (store != null) {
+      recoverNodes(stored.nodes());
+    }
     nodes.bookInitialNodes();
+    if (store != null) {
+      this.journal = new Journal(store, transitions::stored);
+      transitions.attachJournal(journal);
+      nodes.attachJournal(journal);
+      recoverQueues(stored.queues());
+      recovered = recoverJobs(stored.jobs());
+      recoverDominantShares(stored.queues());
+      for (StoredNode n : nodes.storedNodes()) {
+        journal.change(new StoreChange.PutNode(n));
+      }
+      journalQueues(true);
+      journal.flush(); // what this build recovered and configured, before anything runs
+    } else {
+      this.journal = null;
+    }
     b.listeners.forEach(events::add);
     events.onFatal(loop::absorb);
+    if (!recovered.isEmpty()) {
+      reconcile(b.launcher, recovered);
+    }
     if (timer != null) {
       long every = b.tickInterval.toMillis();
       timer.scheduleWithFixedDelay(this::tickQuietly, every, every, TimeUnit.MILLISECONDS);
@@ -144,6 +192,241 @@ final class DefaultScheduler implements GpuScheduler {
   }
 
   // =====================================================================================
+  // Durable state: journal and recovery
+  // =====================================================================================
+
+  /**
+   * After each dispatch round (durable mode, dispatcher): journals the queues if their usage
+   * changed, commits the round in one batch, then makes the launcher calls that waited for it. A
+   * failed commit is logged by the journal and retried with the next round (a tick at the latest).
+   */
+  private void afterWork() {
+    Journal jn = Objects.requireNonNull(journal);
+    journalQueues(false);
+    try {
+      jn.flush();
+    } catch (StoreException e) {
+      return; // kept for the next round; the deferred launcher calls wait for it
+    }
+    jn.runDeferred();
+  }
+
+  /** Appends every queue's record if decay, starts or ended costs moved since the last time. */
+  private void journalQueues(boolean force) {
+    Journal jn = Objects.requireNonNull(journal);
+    long decay = fairShare.lastDecayMillis();
+    long starts = transitions.starts();
+    double cost = 0;
+    double shares = 0;
+    for (QueueState q : lanes.queueList) {
+      cost += q.endedCost;
+      shares += q.dominantShare;
+    }
+    if (!force
+        && decay == journaledDecay
+        && starts == journaledStarts
+        && cost == journaledCost
+        && shares == journaledShares) {
+      return;
+    }
+    journaledDecay = decay;
+    journaledStarts = starts;
+    journaledCost = cost;
+    journaledShares = shares;
+    int models = capacity.models.size();
+    for (QueueState q : lanes.queueList) {
+      q.ensureModels(models);
+      var share = new java.util.LinkedHashMap<String, Double>();
+      for (int m = 0; m < models; m++) {
+        share.put(capacity.models.get(m).name(), q.ewmaShare[m]);
+      }
+      jn.change(
+          new StoreChange.PutQueue(
+              new StoredQueue(
+                  q.spec, share, decay == Long.MIN_VALUE ? -1 : decay, q.lastStart, q.endedCost,
+                  q.dominantShare)));
+    }
+  }
+
+  /**
+   * Applies the stored nodes to the cluster before they are booked (constructor): removed nodes
+   * are removed, nodes added at run time are added again in their order (a node of the builder
+   * that was removed and added again at run time moves to its place in that order), cordoned and
+   * draining nodes get their state back.
+   */
+  private void recoverNodes(List<StoredNode> stored) {
+    var sorted = new ArrayList<>(stored);
+    sorted.sort(java.util.Comparator.comparingLong(StoredNode::sequence));
+    var present = new java.util.HashSet<String>();
+    cluster.nodes().forEach(n -> present.add(n.id()));
+    for (StoredNode n : sorted) {
+      String id = n.spec().id();
+      if (present.contains(id) && (n.state() == NodeState.DOWN || n.addedAtRunTime())) {
+        cluster.removeNode(id, false);
+        present.remove(id);
+      }
+    }
+    for (StoredNode n : sorted) {
+      if (n.addedAtRunTime() && n.state() != NodeState.DOWN) {
+        cluster.addNode(n.spec());
+        present.add(n.spec().id());
+        nodes.recoveredRunTimeNode(n.spec().id());
+      }
+    }
+    for (StoredNode n : sorted) {
+      if ((n.state() == NodeState.CORDONED || n.state() == NodeState.DRAINING) && present.contains(n.spec().id())) {
+        cluster.setNodeState(n.spec().id(), n.state());
+      }
+    }
+  }
+
+  /** Restores each stored queue's decayed usage, start counter and ended cost (constructor). */
+  private void recoverQueues(List<StoredQueue> stored) {
+    long decayedAt = Long.MIN_VALUE;
+    int models = capacity.models.size();
+    for (StoredQueue sq : stored) {
+      QueueState q = lanes.queues.get(sq.spec().name());
+      if (q == null) {
+        continue; // cannot happen: build() adds every stored queue
+      }
+      q.ensureModels(models);
+      sq.decayedShare()
+          .forEach(
+              (model, share) -> {
+                int m = capacity.modelIndexOf(model);
+                if (m >= 0) { // a model no node has now: its history does not matter until one comes
+                  q.ewmaShare[m] = share;
+                }
+              });
+      q.lastStart = sq.lastStart();
+      q.endedCost = sq.endedCost();
+      if (sq.decayedAtMillis() >= 0) {
+        decayedAt = Math.max(decayedAt, sq.decayedAtMillis());
+      }
+    }
+    if (decayedAt != Long.MIN_VALUE) {
+      fairShare.restoreLastDecay(decayedAt);
+    }
+    for (QueueState q : lanes.queueList) {
+      fairShare.updateDominant(q);
+    }
+  }
+
+  /**
+   * Sets each queue's dominant share to the stored one (constructor, after the jobs were booked,
+   * which recomputed it): the scheduler refreshes a queue's share when its usage changes or time
+   * passes, not when capacity changes, so the stored value may differ from a fresh computation,
+   * and the queue order after the restart must be the order before it.
+   */
+  private void recoverDominantShares(List<StoredQueue> stored) {
+    for (StoredQueue sq : stored) {
+      QueueState q = lanes.queues.get(sq.spec().name());
+      if (q != null) {
+        q.dominantShare = sq.dominantShare();
+      }
+    }
+  }
+
+  /**
+   * Recreates the stored jobs (constructor): final ones retained, pending ones queued in their
+   * submission order, running and preempting ones on exactly their recorded GPUs, booked in their
+   * start order. Returns the recovered jobs that hold GPUs.
+   *
+   * @throws IllegalStateException if a running job's recorded GPUs cannot be restored
+   */
+  private List<Job> recoverJobs(List<StoredJob> stored) {
+    var sorted = new ArrayList<>(stored);
+    sorted.sort(java.util.Comparator.comparingLong(StoredJob::sequence));
+    long now = nowMillis();
+    var holders = new ArrayList<Job>();
+    var records = new java.util.IdentityHashMap<Job, StoredJob>();
+    long maxSeq = 0;
+    long maxStart = 0;
+    for (StoredJob sj : sorted) {
+      maxSeq = Math.max(maxSeq, sj.sequence());
+      maxStart = Math.max(maxStart, sj.startOrder());
+      QueueState q = lanes.queues.get(sj.spec().queue());
+      if (q == null) {
+        throw new IllegalStateException(
+            "job " + sj.id() + " of the store is in queue " + sj.spec().queue() + ", which the store does not hold");
+      }
+      Job j = new Job(transitions, sj.spec(), sj.sequence(), q, sj.submittedAtMillis());
+      j.queuedAtMillis = sj.queuedAtMillis();
+      j.startedAtMillis = sj.startedAtMillis();
+      j.endReason = sj.endReason();
+      j.accruedCost = sj.accruedCost();
+      j.checkpointRef = sj.checkpointRef();
+      j.startOrder = sj.startOrder();
+      j.attempts = sj.attempts();
+      j.lastHeartbeatMillis = now; // a lease restarts at the recovery
+      if (sj.state().isFinal()) {
+        transitions.restoreState(j, sj.state(), sj.attempts(), sj.stopReason());
+        book.restoreFinished(j, sj.state(), sj.endedAtMillis());
+      } else if (sj.state() == JobState.PENDING) {
+        transitions.restoreState(j, JobState.PENDING, sj.attempts(), sj.stopReason());
+        book.claim(j);
+        lanes.enqueuePending(j);
+      } else {
+        holders.add(j);
+        records.put(j, sj);
+      }
+    }
+    seq.set(maxSeq);
+    transitions.restoreStarts(maxStart);
+    holders.sort(java.util.Comparator.comparingLong((Job j) -> j.startOrder).thenComparingLong(j -> j.seq));
+    for (Job j : holders) {
+      StoredJob sj = records.get(j);
+      var allocs = new ArrayList<io.gpusched.Allocation>();
+      for (StoredAllocation a : sj.allocations()) {
+        try {
+          allocs.add(cluster.restore(sj.spec().request().withHost(a.cpuMillis(), a.memoryMiB()), a.gpus()));
+        } catch (RuntimeException e) {
+          allocs.forEach(io.gpusched.Allocation::release);
+          throw new IllegalStateException(
+              "cannot recover running job " + sj.id() + " on its recorded GPUs " + a.gpus() + ": "
+                  + e.getMessage(),
+              e);
+        }
+      }
+      Ledger.Accounting acct = ledger.prepare(allocs, nodes::learnNode);
+      if (acct == null) {
+        allocs.forEach(io.gpusched.Allocation::release);
+        throw new IllegalStateException("cannot recover running job " + sj.id() + ": its node is gone");
+      }
+      transitions.restoreRunning(
+          j, allocs, acct, sj.state(), sj.attempts(), sj.stopReason(), sj.startedAtMillis(),
+          sj.stopDeadlineMillis());
+      book.claim(j);
+    }
+    return holders;
+  }
+
+  /**
+   * Asks the launcher about each recovered running job (constructor, before the builder returns):
+   * GONE ones are requeued or failed, then their bookings run at once.
+   */
+  private void reconcile(io.gpusched.JobLauncher launcher, List<Job> recovered) {
+    boolean gone = false;
+    for (Job j : recovered) {
+      io.gpusched.Reconciliation r;
+      try {
+        r = launcher.reconcile(j.view(j.run()));
+      } catch (Throwable e) {
+        log.warn("gpusched launcher failed to reconcile {}; taken as UNKNOWN", j, e);
+        loop.absorb(e);
+        r = null;
+      }
+      if (r == io.gpusched.Reconciliation.GONE) {
+        transitions.recoveredGone(j);
+        gone = true;
+      }
+    }
+    if (gone) {
+      loop.runCommands(); // books them and commits, before the builder returns
+    }
+  }
+
+  // =====================================================================================
   // Public API
   // =====================================================================================
 
@@ -160,6 +443,18 @@ final class DefaultScheduler implements GpuScheduler {
     Job j = new Job(transitions, spec, seq.incrementAndGet(), q, now);
     j.lastHeartbeatMillis = now;
     book.claim(j);
+    Journal jn = journal;
+    if (jn != null) { // write-ahead: accepted once committed, not before
+      try {
+        jn.await(jn.submitted(j));
+      } catch (StoreException e) {
+        book.unclaim(j);
+        throw new StoreException(
+            "job " + spec.id() + " was not accepted: the store failed to commit its submission: "
+                + e.getMessage(),
+            e);
+      }
+    }
     transitions.submitted(j, now);
     return j;
   }

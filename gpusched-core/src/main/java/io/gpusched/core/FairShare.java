@@ -24,6 +24,16 @@ final class FairShare {
     this.halfLifeMillis = halfLifeMillis;
   }
 
+  /** When usage was last decayed, or {@code Long.MIN_VALUE} before the first decay. */
+  long lastDecayMillis() {
+    return lastDecayMillis;
+  }
+
+  /** Recovery: usage was last decayed at {@code millis} (constructor thread). */
+  void restoreLastDecay(long millis) {
+    lastDecayMillis = millis;
+  }
+
   /**
    * Updates each queue's exponentially weighted usage share per model (half-life {@code
    * halfLife}; with a zero half-life the weighted share is the current share, so fairness then

@@ -11,6 +11,9 @@ import io.gpusched.PlacementStrategy;
 import io.gpusched.QueueSpec;
 import io.gpusched.SchedulerListener;
 import io.gpusched.SchedulingPolicy;
+import io.gpusched.store.SchedulerStore;
+import io.gpusched.store.StoredQueue;
+import io.gpusched.store.StoredState;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -46,7 +49,8 @@ import org.jspecify.annotations.Nullable;
  * already running it, in which case that thread performs the work before it stops (a
  * work-in-progress counter; see the implementation notes in {@code docs/scheduler.md}). Job state
  * transitions are compare-and-set. The placement underneath is the lock-free engine of {@link
- * GpuClusters}.
+ * GpuClusters}. With a durable store (not the default), calls wait for their change to be
+ * committed; see {@link Builder#store}.
  */
 public final class GpuSchedulers {
 
@@ -80,8 +84,47 @@ public final class GpuSchedulers {
     int retainFinished = 10_000;
     boolean preferCheapest;
     PlacementObserver placementObserver = PlacementObserver.NONE;
+    @Nullable SchedulerStore store;
 
     private Builder() {}
+
+    /**
+     * Makes the scheduler's state durable in {@code store} (see {@code docs/durability.md}).
+     * Default: none, and then nothing is journaled at all.
+     *
+     * <p>{@link #build()} loads the store and recovers what it holds: its queues (a queue of the
+     * store that this builder does not name is recreated from its stored spec, so its jobs keep a
+     * home; a named one takes this builder's spec and the stored usage), its nodes (nodes added at
+     * run time are added again, in their order; removed ones are removed; cordoned and draining
+     * states are set again), its pending jobs in their order, and its running jobs on exactly the
+     * GPUs, MIG slices and shares they held ({@link GpuCluster#restore}); each recovered running
+     * job is then confirmed through {@link JobLauncher#reconcile}. Final jobs are retained as
+     * {@link #retainFinishedJobs} says.
+     *
+     * <p>From then on every change is written ahead, with group commit:
+     *
+     * <ul>
+     *   <li>{@code submit} returns after the job is committed; if the store fails it throws {@link
+     *       io.gpusched.store.StoreException} and the job is not accepted.
+     *   <li>A start is committed before {@link JobLauncher#start}, a stop before {@link
+     *       JobLauncher#stop}; all the changes of one dispatch round (commands and pass) share one
+     *       commit, and callers waiting at the same time share the next.
+     *   <li>{@code JobHandle.cancel/complete/fail/stopped}, {@code addNode} and {@code nodeDown}
+     *       return after their change is committed; if the store fails they throw {@link
+     *       io.gpusched.store.StoreException} after making the change in memory, and the change is
+     *       written by the next commit that succeeds (the launcher is told only then).
+     *   <li>{@code cordon}, {@code uncordon} and {@code drain} are written with the dispatch round
+     *       that applies them, before any stop they cause.
+     *   <li>Heartbeats and checkpoint references are written with the job's next change, not on
+     *       their own.
+     * </ul>
+     *
+     * @throws NullPointerException if {@code store} is null
+     */
+    public Builder store(SchedulerStore store) {
+      this.store = Objects.requireNonNull(store, "store");
+      return this;
+    }
 
     /**
      * Schedules on an existing cluster (its nodes, strategy and any later changes). Excludes {@link
@@ -288,16 +331,29 @@ public final class GpuSchedulers {
     }
 
     /**
-     * Builds and starts the scheduler (its timer thread unless {@link #manualTicks()}).
+     * Builds and starts the scheduler (its timer thread unless {@link #manualTicks()}); with a
+     * {@link #store}, first recovers what the store holds.
      *
-     * @throws IllegalStateException if both {@link #cluster} and {@link #nodes} were given
+     * @throws IllegalStateException if both {@link #cluster} and {@link #nodes} were given, or if a
+     *     recovered running job's GPUs are not free (a conflict; the message names the job and the
+     *     GPU)
+     * @throws io.gpusched.store.StoreException if the store cannot be read (unreachable, another
+     *     schema version, a corrupt record) or cannot commit the recovered state
      */
     public GpuScheduler build() {
       if (cluster != null && !nodes.isEmpty()) {
         throw new IllegalStateException("give either cluster(...) or nodes(...), not both");
       }
-      if (queues.isEmpty()) {
-        queues.put(io.gpusched.JobSpec.DEFAULT_QUEUE, QueueSpec.of(io.gpusched.JobSpec.DEFAULT_QUEUE));
+      StoredState stored = StoredState.EMPTY;
+      Map<String, QueueSpec> qs = new LinkedHashMap<>(queues);
+      if (store != null) {
+        stored = store.load();
+        for (StoredQueue q : stored.queues()) {
+          qs.putIfAbsent(q.spec().name(), q.spec());
+        }
+      }
+      if (qs.isEmpty()) {
+        qs.put(io.gpusched.JobSpec.DEFAULT_QUEUE, QueueSpec.of(io.gpusched.JobSpec.DEFAULT_QUEUE));
       }
       GpuCluster c = cluster;
       if (c == null) {
@@ -307,7 +363,7 @@ public final class GpuSchedulers {
         }
         c = cb.build();
       }
-      return new DefaultScheduler(this, c);
+      return new DefaultScheduler(this, c, List.copyOf(qs.values()), stored);
     }
   }
 }

@@ -54,6 +54,8 @@ final class Job implements JobHandle {
   volatile double costPerMs;
   volatile boolean idle;
   volatile long lastHeartbeatMillis;
+  /** The scheduler's start counter at this job's latest start, 0 before (see {@code StoredJob}). */
+  volatile long startOrder;
   /**
    * Why it waits: {@code pass << 3 | PendingReason.ordinal()} of the last dispatch pass that
    * considered it, in one word so a reader never pairs a reason with another pass. Written by the
@@ -77,7 +79,8 @@ final class Job implements JobHandle {
   long usedMilli;
   boolean accounted;
   boolean inLane;
-  long stopDeadlineMillis;
+  /** When a PREEMPTING job's GPUs are released anyway (dispatcher; read by the journal too). */
+  volatile long stopDeadlineMillis;
   @Nullable Job stopFor;
   /** Victims this job waits for (non-empty only for preemptors). */
   final LinkedHashSet<Job> victims = new LinkedHashSet<>();
@@ -253,23 +256,23 @@ final class Job implements JobHandle {
 
   @Override
   public boolean cancel() {
-    return transitions.cancel(this, ANY_RUN);
+    return transitions.cancel(this, ANY_RUN); // waits for its commit in durable mode
   }
 
   @Override
   public boolean complete() {
-    return transitions.end(this, JobState.COMPLETED, null, null, ANY_RUN);
+    return transitions.durable(transitions.end(this, JobState.COMPLETED, null, null, ANY_RUN));
   }
 
   @Override
   public boolean fail(String reason) {
     Objects.requireNonNull(reason, "reason");
-    return transitions.end(this, JobState.FAILED, reason, null, ANY_RUN);
+    return transitions.durable(transitions.end(this, JobState.FAILED, reason, null, ANY_RUN));
   }
 
   @Override
   public boolean stopped() {
-    return transitions.finishPreemption(this, ANY_RUN);
+    return transitions.durable(transitions.finishPreemption(this, ANY_RUN));
   }
 
   @Override

@@ -77,6 +77,20 @@ final class JobBook {
     finished.invalidate(id);
   }
 
+  /**
+   * Takes back a claim whose submission the store did not accept (submitting thread): the job
+   * leaves the live jobs unless something already replaced it.
+   */
+  void unclaim(Job j) {
+    live.remove(j.id(), j);
+  }
+
+  /** A job recovered from the store in a final state: retained, its futures completed (build). */
+  void restoreFinished(Job j, JobState state, long endedAtMillis) {
+    finished.put(j.id(), j);
+    j.settle(state, endedAtMillis);
+  }
+
   /** The job of that id: the live one, else a retained finished one (any thread). */
   @Nullable Job get(String id) {
     Job j = live.get(id);

@@ -2,6 +2,7 @@ package io.gpusched.core;
 
 import io.gpusched.AllocatedGpu;
 import io.gpusched.Allocation;
+import io.gpusched.JobHandle;
 import io.gpusched.JobLauncher;
 import io.gpusched.JobState;
 import io.gpusched.SchedulerEvent;
@@ -66,14 +67,17 @@ import org.slf4j.LoggerFactory;
  *       and may be seen a moment after the new state; nothing decides on them.
  * </ul>
  *
- * <h2>Where a journal attaches (issue 12)</h2>
+ * <h2>The journal (durable mode)</h2>
  *
  * Every state change is one successful {@link #commit}; every change of allocations is in {@link
- * #start} (set, or cleared when the CAS fails) and in the releases that follow a winning CAS. A
- * durable journal records a transition right after {@link #commit} succeeds (the winning thread
- * knows the job, the old and the new record), and the booking after it ({@link #onEnded}, {@link
- * #onPreempted}, {@link #start}'s accounting) can be replayed from those records. Nothing is
- * journaled yet.
+ * #start} (set, or cleared when the CAS fails) and in the releases that follow a winning CAS. With
+ * a store ({@link #attachJournal}), the winning thread appends the job to the {@link Journal} right
+ * after its CAS and before any release, and the bookings append it again (times they set); the
+ * journal writes each job's record as of its commit. Launcher calls follow the commit of their
+ * change: on the dispatcher they are {@linkplain Journal#later deferred} to the end of the
+ * dispatch iteration (one group commit for a whole pass); a cancel waits for its commit on the
+ * caller's thread before it tells the host, and the host's reports ({@link #durable}) wait before
+ * they return. Without a store the journal is {@code null} and none of this runs.
  */
 final class JobTransitions {
 
@@ -89,6 +93,9 @@ final class JobTransitions {
   private final LongSupplier passes;
   /** Starts so far: each queue's last start orders fair-share ties round-robin (dispatcher). */
   private long starts;
+
+  /** The journal in durable mode, else null (set once, before the scheduler is published). */
+  private @Nullable Journal journal;
 
   JobTransitions(
       InstantSource clock,
@@ -189,6 +196,71 @@ final class JobTransitions {
     return clock.millis();
   }
 
+  /** Durable mode: journal every transition from now on (constructor thread, before use). */
+  void attachJournal(Journal j) {
+    this.journal = j;
+  }
+
+  /** The start counter (dispatcher). */
+  long starts() {
+    return starts;
+  }
+
+  /** Appends the job to the journal in durable mode (after a CAS, before a release). */
+  private void journal(Job j) {
+    Journal jn = journal;
+    if (jn != null) {
+      jn.job(j);
+    }
+  }
+
+  /**
+   * A host report's result, after waiting in durable mode until its change is committed (a report
+   * that changed nothing returns at once).
+   *
+   * @throws io.gpusched.store.StoreException if the commit failed: the change was made in memory
+   *     and is written by the next commit that succeeds
+   */
+  boolean durable(boolean changed) {
+    Journal jn = journal;
+    if (changed && jn != null) {
+      jn.flush();
+    }
+    return changed;
+  }
+
+  /**
+   * The job's record as of now, for the journal's batch; {@code null} if a newer job owns its id
+   * (its record is the one to keep). Any thread.
+   */
+  io.gpusched.store.@Nullable StoreChange stored(Job j) {
+    Job owner = book.get(j.id());
+    if (owner != null && owner != j) {
+      return null;
+    }
+    Word w = j.word;
+    Word.St cur;
+    List<Allocation> allocs;
+    do {
+      cur = w.state.get();
+      allocs = w.allocations;
+    } while (w.state.get() != cur); // the allocations of the run this state belongs to
+    var stored = new ArrayList<io.gpusched.store.StoredAllocation>();
+    if (cur.s().holdsGpus()) {
+      for (Allocation a : allocs) {
+        stored.add(
+            new io.gpusched.store.StoredAllocation(
+                a.gpus(), j.spec.request().cpuMillis(), j.spec.request().memoryMiB()));
+      }
+    }
+    return new io.gpusched.store.StoreChange.PutJob(
+        new io.gpusched.store.StoredJob(
+            j.spec, j.seq, cur.s(), cur.run(), cur.why(), j.endReason, j.submittedAt.toEpochMilli(),
+            j.queuedAtMillis, j.startedAtMillis, cur.s().isFinal() ? j.endedAtMillis : -1,
+            cur.s() == JobState.PREEMPTING ? j.stopDeadlineMillis : -1, j.startOrder, j.accruedCost,
+            j.checkpointRef, stored));
+  }
+
   /** The latest dispatch pass's number (for {@link Job#pendingReason}). */
   long passes() {
     return passes.getAsLong();
@@ -196,6 +268,75 @@ final class JobTransitions {
 
   private static Instant at(long millis) {
     return Instant.ofEpochMilli(millis);
+  }
+
+  // ---- recovery (constructor thread, before the scheduler is published) ----
+
+  /** Recovery: the job's state word as stored (a job that holds no GPUs). */
+  void restoreState(Job j, JobState state, int run, @Nullable StopReason why) {
+    j.word.state.set(new Word.St(state, run, why));
+  }
+
+  /** Recovery: the start counter continues from the stored one. */
+  void restoreStarts(long n) {
+    starts = Math.max(starts, n);
+  }
+
+  /**
+   * Recovery: a job that held GPUs holds {@code allocs} (restored exactly) again, in {@code state}
+   * (RUNNING or PREEMPTING with its deadline), booked as started at {@code startedAt}.
+   */
+  void restoreRunning(
+      Job j,
+      List<Allocation> allocs,
+      Ledger.Accounting acct,
+      JobState state,
+      int run,
+      @Nullable StopReason why,
+      long startedAt,
+      long stopDeadline) {
+    Word w = j.word;
+    w.allocations = List.copyOf(allocs);
+    w.state.set(new Word.St(state, run, why));
+    j.startedAtMillis = startedAt;
+    j.attempts = run;
+    ledger.account(j, allocs, acct, startedAt);
+    if (state == JobState.PREEMPTING) {
+      j.stopDeadlineMillis = stopDeadline;
+      ledger.preempting.add(j);
+    }
+  }
+
+  /**
+   * Recovery: the launcher says the job is gone. A PREEMPTING job finishes its stop as its reason
+   * says; a RUNNING one is requeued as for a lost node if its spec requeues on preemption, else
+   * FAILED. Its GPUs are released at once; the bookings are offered to the command loop (the
+   * caller runs it). The host is not told to stop: it says the job is not running.
+   */
+  void recoveredGone(Job j) {
+    Word w = j.word;
+    Word.St cur = w.state.get();
+    if (!cur.s().holdsGpus()) {
+      return;
+    }
+    boolean preempting = cur.s() == JobState.PREEMPTING;
+    StopReason why = preempting ? Objects.requireNonNull(cur.why()) : StopReason.NODE_LOST;
+    boolean requeue = (preempting && why.alwaysRequeues()) || j.spec.requeueOnPreemption();
+    JobState to = requeue ? JobState.PENDING : preempting ? JobState.PREEMPTED : JobState.FAILED;
+    if (!commit(w, cur, new Word.St(to, cur.run(), why))) {
+      return;
+    }
+    if (!requeue) {
+      j.endReason = preempting ? "preempted: " + why : "gone at recovery";
+    }
+    journal(j);
+    release(j);
+    JobState from = cur.s();
+    if (to == JobState.FAILED) {
+      loop.offer(() -> onEnded(j, from, JobState.FAILED, null));
+    } else {
+      loop.offer(() -> onPreempted(j, why, requeue));
+    }
   }
 
   // ---- submit ----
@@ -231,9 +372,12 @@ final class JobTransitions {
       j.startedAtMillis = prevStart;
       return false;
     }
+    Journal jn = journal;
+    Journal.Entry entry = jn == null ? null : jn.job(j);
     lanes.started(j);
     j.attempts = run;
     j.queue.lastStart = ++starts;
+    j.startOrder = starts;
     j.lastHeartbeatMillis = now;
     j.idle = false;
     j.idleReclaimAtMillis = -1;
@@ -246,12 +390,16 @@ final class JobTransitions {
             at(now), j.id(), j.queue.spec.name(), j.attempts, gpus,
             Duration.ofMillis(Math.max(0, now - j.queuedAtMillis))));
     events.run(j::markStarted);
-    try {
-      launcher.start(j.view(run));
-    } catch (Throwable e) { // an Error, or a checked exception thrown sneakily, too
-      log.warn("gpusched launcher failed to start {}", j, e);
-      end(j, JobState.FAILED, "launcher failed: " + e, null, Job.ANY_RUN);
-      loop.absorb(e);
+    if (jn == null || entry == null) {
+      launch(j, run);
+    } else { // write-ahead: the host hears of the start once it is committed
+      jn.later(
+          entry,
+          () -> {
+            if (j.run() == run && j.rawState().holdsGpus()) {
+              launch(j, run);
+            }
+          });
     }
     // A nodeDown between the engine's place and account() above found no owner for the lost
     // allocation and left the job to us. It marks the allocation lost before it reads the owners,
@@ -268,6 +416,17 @@ final class JobTransitions {
     return true;
   }
 
+  /** Tells the host to start run {@code run}; a launcher that throws fails the job (dispatcher). */
+  private void launch(Job j, int run) {
+    try {
+      launcher.start(j.view(run));
+    } catch (Throwable e) { // an Error, or a checked exception thrown sneakily, too
+      log.warn("gpusched launcher failed to start {}", j, e);
+      end(j, JobState.FAILED, "launcher failed: " + e, null, Job.ANY_RUN);
+      loop.absorb(e);
+    }
+  }
+
   // ---- stops the scheduler requests ----
 
   /**
@@ -282,6 +441,7 @@ final class JobTransitions {
       return false;
     }
     v.stopDeadlineMillis = now + graceMillis;
+    journal(v);
     v.stopFor = forJob;
     ledger.preempting.add(v);
     events.publish(
@@ -309,7 +469,11 @@ final class JobTransitions {
       if (cur.s() != JobState.PREEMPTING) {
         return false;
       }
-      if (cur.why() == why || cas(w, cur, JobState.PREEMPTING, Job.ANY_RUN, why)) {
+      if (cur.why() == why) {
+        return true;
+      }
+      if (cas(w, cur, JobState.PREEMPTING, Job.ANY_RUN, why)) {
+        journal(j);
         return true;
       }
     }
@@ -366,6 +530,7 @@ final class JobTransitions {
         if (!requeue) {
           j.endReason = "preempted: " + why;
         }
+        journal(j);
         release(j);
         return s;
       }
@@ -393,18 +558,39 @@ final class JobTransitions {
       }
       if (cas(w, cur, JobState.CANCELLED, run)) {
         j.endReason = "cancelled";
+        io.gpusched.store.StoreException failed = null;
+        Journal jn = journal;
+        if (jn != null) { // write-ahead: the cancel is committed before the host hears of it
+          Journal.Entry e = jn.job(j);
+          try {
+            jn.await(e);
+          } catch (io.gpusched.store.StoreException ex) {
+            failed = ex;
+            if (s.holdsGpus()) { // the host hears of it after the commit that writes it
+              JobHandle view = j.view(j.run());
+              long deadline = nowMillis();
+              jn.later(e, () -> stopHost(view, j, StopReason.CANCELLED, deadline));
+            }
+          }
+        }
         try {
-          if (s.holdsGpus()) {
+          if (s.holdsGpus() && failed == null) {
             // Tell the host before the GPUs are free: a pass on another thread may hand them to
             // the next job right after the release. (The call never throws; the finally is a
             // second guard that the GPUs and the books follow the CAS whatever happens.)
-            safeStop(j, StopReason.CANCELLED, nowMillis());
+            stopHost(j.view(j.run()), j, StopReason.CANCELLED, nowMillis());
           }
         } finally {
           if (s.holdsGpus()) {
             release(j);
           }
           ended(j, s, JobState.CANCELLED, null);
+        }
+        if (failed != null) {
+          throw new io.gpusched.store.StoreException(
+              "job " + j.id() + " is cancelled, but the store failed to commit it (it is written by the"
+                  + " next commit that succeeds, and the host is told then): " + failed.getMessage(),
+              failed);
         }
         return true;
       }
@@ -425,6 +611,7 @@ final class JobTransitions {
       }
       if (cas(w, cur, to, run)) {
         j.endReason = reason;
+        journal(j);
         release(j);
         ended(j, s, to, why);
         return true;
@@ -455,6 +642,7 @@ final class JobTransitions {
     if (!requeue) {
       j.endReason = "preempted: " + why;
     }
+    journal(j);
     release(j);
     StopReason reason = why;
     boolean requeued = requeue;
@@ -499,6 +687,7 @@ final class JobTransitions {
       events.publish(new SchedulerEvent.JobCancelled(at(now), j.id(), qn, from));
     }
     book.retire(j, to, now);
+    journal(j); // its end time
   }
 
   private void onPreempted(Job j, @Nullable StopReason why, boolean requeued) {
@@ -524,12 +713,26 @@ final class JobTransitions {
       events.publish(new SchedulerEvent.JobCancelled(at(now), j.id(), qn, JobState.PENDING));
       book.retire(j, JobState.CANCELLED, now);
     }
+    journal(j); // its queue or end time
   }
 
-  /** Tells the host to stop the job's current run by {@code deadlineMillis}; never throws. */
+  /**
+   * Tells the host to stop the job's current run by {@code deadlineMillis}; never throws
+   * (dispatcher). In durable mode the call follows the commit of the job's record as of now.
+   */
   void safeStop(Job j, StopReason why, long deadlineMillis) {
+    JobHandle view = j.view(j.run());
+    Journal jn = journal;
+    if (jn == null) {
+      stopHost(view, j, why, deadlineMillis);
+    } else {
+      jn.later(jn.job(j), () -> stopHost(view, j, why, deadlineMillis));
+    }
+  }
+
+  private void stopHost(JobHandle view, Job j, StopReason why, long deadlineMillis) {
     try {
-      launcher.stop(j.view(j.run()), why, at(deadlineMillis));
+      launcher.stop(view, why, at(deadlineMillis));
     } catch (Throwable e) {
       log.warn("gpusched launcher failed to stop {} ({})", j, why, e);
       loop.absorb(e);

@@ -8,6 +8,9 @@ import io.gpusched.NodeSpec;
 import io.gpusched.NodeState;
 import io.gpusched.SchedulerEvent;
 import io.gpusched.StopReason;
+import io.gpusched.store.StoreChange;
+import io.gpusched.store.StoreException;
+import io.gpusched.store.StoredNode;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -20,6 +23,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Nodes coming and going: add, cordon, uncordon, drain, spot interruption and loss, in the engine
@@ -59,6 +63,55 @@ final class NodeLifecycle {
 
   private long nextGen;
 
+  /** The spec of each node the scheduler knows, by id (for the journal's node records). */
+  private final ConcurrentHashMap<String, NodeSpec> specs = new ConcurrentHashMap<>();
+
+  /** Ids of the nodes added through {@link #addNode} (a restart adds them again). */
+  private final Set<String> addedAtRunTime = ConcurrentHashMap.newKeySet();
+
+  /** The journal in durable mode, else null (set once, before the scheduler is published). */
+  private @Nullable Journal journal;
+
+  /** Durable mode: journal node changes from now on (constructor thread). */
+  void attachJournal(Journal j) {
+    this.journal = j;
+  }
+
+  /**
+   * Appends a node's record (state {@code state}, incarnation {@code gen}) to the journal in
+   * durable mode, in the order of the engine changes (under {@link #nodeMgmt}); null otherwise.
+   */
+  private Journal.@Nullable Entry journalNode(String nodeId, NodeState state, long gen) {
+    Journal jn = journal;
+    NodeSpec spec = specs.get(nodeId);
+    if (jn == null || spec == null) {
+      return null;
+    }
+    return jn.change(
+        new StoreChange.PutNode(new StoredNode(spec, state, addedAtRunTime.contains(nodeId), gen)));
+  }
+
+  /** Every node's record now, for the first journal batch (constructor thread). */
+  List<StoredNode> storedNodes() {
+    var states = new HashMap<String, NodeState>();
+    cluster.snapshot().nodes().forEach(n -> states.put(n.nodeId(), n.state()));
+    var out = new ArrayList<StoredNode>();
+    for (NodeSpec n : cluster.nodes()) {
+      Long gen = nodeGens.get(n.id());
+      if (gen != null) {
+        out.add(
+            new StoredNode(
+                n, states.getOrDefault(n.id(), NodeState.READY), addedAtRunTime.contains(n.id()), gen));
+      }
+    }
+    return out;
+  }
+
+  /** Marks a node of the cluster as added at run time (recovery re-added it; constructor thread). */
+  void recoveredRunTimeNode(String nodeId) {
+    addedAtRunTime.add(nodeId);
+  }
+
   NodeLifecycle(
       GpuCluster cluster,
       InstantSource clock,
@@ -94,6 +147,7 @@ final class NodeLifecycle {
       capacity.add(n, states.getOrDefault(n.id(), NodeState.READY));
       priceTiers.add(n.pricePerGpuHour());
       nodeGens.put(n.id(), nextGen++);
+      specs.put(n.id(), n);
     }
   }
 
@@ -101,9 +155,14 @@ final class NodeLifecycle {
     Objects.requireNonNull(node, "node");
     checkOpen.run();
     NodeSpec n = preferCheapest ? withPriceLabel(node) : node;
+    Journal.Entry entry;
     synchronized (nodeMgmt) {
       cluster.addNode(n);
-      nodeGens.put(n.id(), nextGen++);
+      long gen = nextGen++;
+      nodeGens.put(n.id(), gen);
+      specs.put(n.id(), n);
+      addedAtRunTime.add(n.id());
+      entry = journalNode(n.id(), NodeState.READY, gen);
       loop.offer(
           () -> {
             capacity.add(n, NodeState.READY);
@@ -114,6 +173,22 @@ final class NodeLifecycle {
           });
     }
     loop.runCommands();
+    awaitDurable(entry, "node " + n.id() + " was added");
+  }
+
+  /** Durable mode: waits until {@code entry} is committed (caller's thread). */
+  private void awaitDurable(Journal.@Nullable Entry entry, String what) {
+    Journal jn = journal;
+    if (jn != null && entry != null) {
+      try {
+        jn.await(entry);
+      } catch (StoreException e) {
+        throw new StoreException(
+            what + ", but the store failed to commit it (it is written by the next commit that succeeds): "
+                + e.getMessage(),
+            e);
+      }
+    }
   }
 
   /** The node with its price as the {@link JobStarter#PRICE_LABEL} label. */
@@ -147,6 +222,7 @@ final class NodeLifecycle {
         return false;
       }
       cluster.setNodeState(nodeId, to);
+      journalNode(nodeId, to, gen);
     }
     capacity.setState(nodeId, to);
     events.publish(new SchedulerEvent.NodeStateChanged(at(clock.millis()), nodeId, from, to, why));
@@ -220,13 +296,15 @@ final class NodeLifecycle {
   }
 
   void nodeDown(String nodeId) {
+    Journal.Entry entry;
     synchronized (nodeMgmt) {
       requireNode(nodeId);
       // Out of the engine and its jobs stopped now, in call order: the id is free when this
       // returns (the node may come back at once), and a host report racing it sees the job
       // requeued, never completed after its node was lost. The books follow on the dispatcher.
       NodeRemoval removal = cluster.removeNode(nodeId, true);
-      nodeGens.remove(nodeId);
+      Long gen = nodeGens.remove(nodeId);
+      entry = journalNode(nodeId, NodeState.DOWN, gen == null ? -1 : gen);
       var stopped = new LinkedHashSet<Job>();
       for (Allocation a : removal.lost()) {
         Job j = ledger.owners.get(a.id());
@@ -237,6 +315,7 @@ final class NodeLifecycle {
       loop.offer(() -> onNodeDown(nodeId, stopped));
     }
     loop.runCommands();
+    awaitDurable(entry, "node " + nodeId + " was removed and its jobs requeued");
   }
 
   private void onNodeDown(String nodeId, Set<Job> stopped) {
@@ -285,7 +364,9 @@ final class NodeLifecycle {
         capacity.add(n, NodeState.READY);
         priceTiers.add(n.pricePerGpuHour());
         synchronized (nodeMgmt) {
-          nodeGens.computeIfAbsent(nodeId, k -> nextGen++);
+          specs.put(nodeId, n);
+          long gen = nodeGens.computeIfAbsent(nodeId, k -> nextGen++);
+          journalNode(nodeId, NodeState.READY, gen);
         }
         return true;
       }

@@ -114,18 +114,18 @@ final class RunView implements JobHandle {
 
   @Override
   public boolean complete() {
-    return job.transitions.end(job, JobState.COMPLETED, null, null, run);
+    return job.transitions.durable(job.transitions.end(job, JobState.COMPLETED, null, null, run));
   }
 
   @Override
   public boolean fail(String reason) {
     Objects.requireNonNull(reason, "reason");
-    return job.transitions.end(job, JobState.FAILED, reason, null, run);
+    return job.transitions.durable(job.transitions.end(job, JobState.FAILED, reason, null, run));
   }
 
   @Override
   public boolean stopped() {
-    return job.transitions.finishPreemption(job, run);
+    return job.transitions.durable(job.transitions.finishPreemption(job, run));
   }
 
   @Override

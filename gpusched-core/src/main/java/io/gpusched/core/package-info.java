@@ -1,7 +1,8 @@
 /**
  * The implementation: {@link io.gpusched.core.GpuClusters} builds the lock-free placement engine
  * (a {@link io.gpusched.GpuCluster}) and {@link io.gpusched.core.GpuSchedulers} the job scheduler
- * on top of it (a {@link io.gpusched.GpuScheduler}). Everything else in this package is
+ * on top of it (a {@link io.gpusched.GpuScheduler}), and {@link io.gpusched.core.SchedulerStores}
+ * the durable stores a scheduler can journal to. Everything else in this package is
  * package-private, in two halves: the engine's classes are marked {@code @EnginePart}, the rest
  * is the scheduler, which uses the engine only through {@code GpuCluster} (held by {@code
  * ArchitectureTest}). {@code docs/architecture.md} maps the collaborators, {@code

@@ -35,10 +35,10 @@ class ArchitectureTest {
   void apiDependsOnlyOnTheJdkAndJSpecify() {
     classes()
         .that()
-        .resideInAPackage("io.gpusched")
+        .resideInAnyPackage("io.gpusched", "io.gpusched.store")
         .should()
         .onlyDependOnClassesThat()
-        .resideInAnyPackage("io.gpusched", "java..", "org.jspecify..")
+        .resideInAnyPackage("io.gpusched", "io.gpusched.store", "java..", "org.jspecify..")
         .check(classes);
   }
 
@@ -57,7 +57,7 @@ class ArchitectureTest {
   void apiDoesNotDependOnTheCore() {
     noClasses()
         .that()
-        .resideInAPackage("io.gpusched")
+        .resideInAnyPackage("io.gpusched", "io.gpusched.store")
         .should()
         .dependOnClassesThat()
         .resideInAPackage("io.gpusched.core..")
@@ -79,6 +79,8 @@ class ArchitectureTest {
         .haveFullyQualifiedName("io.gpusched.core.GpuSchedulers")
         .orShould()
         .haveFullyQualifiedName("io.gpusched.core.GpuSchedulers$Builder")
+        .orShould()
+        .haveFullyQualifiedName("io.gpusched.core.SchedulerStores")
         .check(classes);
   }
 

@@ -27,13 +27,17 @@ import org.slf4j.LoggerFactory;
  * README's examples and cannot reach the internals by reflection.
  */
 class JavaModuleTest {
-  /** The public API: the two entry points and their builders, all in the exported package. */
+  /**
+   * The public API: the two entry points and their builders, and the store factories, all in the
+   * exported package.
+   */
   static final Set<String> API =
       Set.of(
           "io.gpusched.core.GpuClusters",
           "io.gpusched.core.GpuClusters$Builder",
           "io.gpusched.core.GpuSchedulers",
-          "io.gpusched.core.GpuSchedulers$Builder");
+          "io.gpusched.core.GpuSchedulers$Builder",
+          "io.gpusched.core.SchedulerStores");
 
   private static final Path CORE = ModulePath.location(GpuClusters.class);
 

@@ -1,0 +1,500 @@
+package io.gpusched.core;
+
+import io.gpusched.AllocatedGpu;
+import io.gpusched.GpuMode;
+import io.gpusched.JobSpec;
+import io.gpusched.JobState;
+import io.gpusched.NodeState;
+import io.gpusched.StopReason;
+import io.gpusched.store.SchedulerStore;
+import io.gpusched.store.StoreChange;
+import io.gpusched.store.StoreException;
+import io.gpusched.store.StoredAllocation;
+import io.gpusched.store.StoredJob;
+import io.gpusched.store.StoredNode;
+import io.gpusched.store.StoredQueue;
+import io.gpusched.store.StoredState;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Types;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A {@link SchedulerStore} in a relational database, through {@code java.sql} only.
+ *
+ * <h2>Schema</h2>
+ *
+ * Version {@value #SCHEMA_VERSION}: {@code gpusched_schema} (one row: the version), {@code
+ * gpusched_job} (one row per job; its spec as JSON text, see {@link SpecCodec}), {@code
+ * gpusched_job_gpu} (one row per GPU a running job holds), {@code gpusched_queue} and {@code
+ * gpusched_queue_usage} (decayed share per GPU model), {@code gpusched_node}. Plain types only
+ * ({@code VARCHAR}, {@code INTEGER}, {@code BIGINT}, {@code DOUBLE PRECISION}, {@code BOOLEAN}),
+ * meant to work on H2 2.x and PostgreSQL 15 alike.
+ *
+ * <p>The first call checks the schema once: a missing {@code gpusched_schema} with none of the
+ * other tables present creates them all and the version row, then commits (one transaction where
+ * DDL is transactional, as on PostgreSQL; H2 commits each {@code CREATE TABLE}); a version row of
+ * another version, a missing version row, or gpusched tables without {@code gpusched_schema}
+ * (foreign or damaged) throw {@link StoreException} naming both versions, writing nothing.
+ *
+ * <h2>Commits</h2>
+ *
+ * One connection and one transaction per {@link #commit}: the batch's records are deduplicated
+ * (the last change of a key wins), then deleted and inserted again with JDBC batches (a handful of
+ * round trips per commit, whatever the number of jobs), then committed; any failure rolls back.
+ * Thread-safe: each call takes its own connection.
+ */
+final class JdbcStore implements SchedulerStore {
+
+  /** The schema version this code reads and writes. */
+  static final int SCHEMA_VERSION = 1;
+
+  static final List<String> TABLES =
+      List.of(
+          "gpusched_job", "gpusched_job_gpu", "gpusched_queue", "gpusched_queue_usage", "gpusched_node");
+
+  private static final List<String> DDL =
+      List.of(
+          "CREATE TABLE gpusched_schema (id INTEGER NOT NULL PRIMARY KEY, version INTEGER NOT NULL,"
+              + " written_by VARCHAR(200) NOT NULL)",
+          "CREATE TABLE gpusched_job (id VARCHAR NOT NULL PRIMARY KEY, seq BIGINT NOT NULL,"
+              + " queue_name VARCHAR NOT NULL, state VARCHAR(16) NOT NULL, attempts INTEGER NOT NULL,"
+              + " stop_reason VARCHAR(32), end_reason VARCHAR, submitted_at BIGINT NOT NULL,"
+              + " queued_at BIGINT NOT NULL, started_at BIGINT NOT NULL, ended_at BIGINT NOT NULL,"
+              + " stop_deadline BIGINT NOT NULL, start_order BIGINT NOT NULL,"
+              + " accrued_cost DOUBLE PRECISION NOT NULL, checkpoint_ref VARCHAR, spec VARCHAR NOT NULL)",
+          "CREATE TABLE gpusched_job_gpu (job_id VARCHAR NOT NULL, gang_member INTEGER NOT NULL,"
+              + " pos INTEGER NOT NULL, node_id VARCHAR NOT NULL, gpu_index INTEGER NOT NULL,"
+              + " gpu_uuid VARCHAR NOT NULL, gpu_model VARCHAR NOT NULL, gpu_mode VARCHAR(16) NOT NULL,"
+              + " mig_profile VARCHAR, mig_start_slot INTEGER NOT NULL, milli_gpu INTEGER NOT NULL,"
+              + " memory_mib BIGINT NOT NULL, host_cpu_millis BIGINT NOT NULL,"
+              + " host_memory_mib BIGINT NOT NULL, PRIMARY KEY (job_id, gang_member, pos))",
+          "CREATE TABLE gpusched_queue (name VARCHAR NOT NULL PRIMARY KEY, spec VARCHAR NOT NULL,"
+              + " decayed_at BIGINT NOT NULL, last_start BIGINT NOT NULL,"
+              + " ended_cost DOUBLE PRECISION NOT NULL, dominant_share DOUBLE PRECISION NOT NULL)",
+          "CREATE TABLE gpusched_queue_usage (queue_name VARCHAR NOT NULL, gpu_model VARCHAR NOT NULL,"
+              + " decayed_share DOUBLE PRECISION NOT NULL, PRIMARY KEY (queue_name, gpu_model))",
+          "CREATE TABLE gpusched_node (id VARCHAR NOT NULL PRIMARY KEY, seq BIGINT NOT NULL,"
+              + " state VARCHAR(16) NOT NULL, added_at_run_time BOOLEAN NOT NULL, spec VARCHAR NOT NULL)");
+
+  private final DataSource dataSource;
+  private volatile boolean schemaChecked;
+
+  JdbcStore(DataSource dataSource) {
+    this.dataSource = dataSource;
+  }
+
+  @Override
+  public String toString() {
+    return "JdbcStore[" + dataSource + "]";
+  }
+
+  // ---- schema ----
+
+  private Connection connect(String what) {
+    try {
+      return dataSource.getConnection();
+    } catch (SQLException | RuntimeException e) {
+      throw new StoreException("cannot connect to the store " + this + " to " + what + ": " + e, e);
+    }
+  }
+
+  private void ensureSchema(Connection c) throws SQLException {
+    if (schemaChecked) {
+      return;
+    }
+    c.setAutoCommit(false);
+    Integer version = null;
+    boolean table;
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT version FROM gpusched_schema WHERE id = 1")) {
+      table = true;
+      if (rs.next()) {
+        version = rs.getInt(1);
+      }
+    } catch (SQLException e) {
+      if (!isMissingTable(e)) {
+        throw e;
+      }
+      table = false;
+    }
+    c.rollback();
+    if (table && version == null) {
+      throw new StoreException(
+          "the store " + this + " has a gpusched_schema table without a version row: a foreign or"
+              + " damaged schema (this library uses schema version " + SCHEMA_VERSION + "); nothing written");
+    }
+    if (version != null && version != SCHEMA_VERSION) {
+      throw new StoreException(
+          "the store " + this + " has schema version " + version + ", this library uses schema version "
+              + SCHEMA_VERSION + (version > SCHEMA_VERSION ? " (the store was written by a newer gpusched)" : "")
+              + "; nothing written");
+    }
+    if (!table) {
+      for (String t : TABLES) {
+        if (exists(c, t)) {
+          throw new StoreException(
+              "the store " + this + " has a table " + t + " but no gpusched_schema: a foreign or damaged"
+                  + " schema (this library uses schema version " + SCHEMA_VERSION + "); nothing written");
+        }
+      }
+      try (Statement s = c.createStatement()) {
+        for (String ddl : DDL) {
+          s.executeUpdate(ddl);
+        }
+        s.executeUpdate(
+            "INSERT INTO gpusched_schema (id, version, written_by) VALUES (1, " + SCHEMA_VERSION
+                + ", 'gpusched')");
+        c.commit();
+      } catch (SQLException e) {
+        rollbackQuietly(c, e);
+        throw e;
+      }
+    }
+    schemaChecked = true;
+  }
+
+  private static boolean exists(Connection c, String table) throws SQLException {
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT 1 FROM " + table + " WHERE 1 = 0")) {
+      return rs != null;
+    } catch (SQLException e) {
+      if (!isMissingTable(e)) {
+        throw e;
+      }
+      return false;
+    } finally {
+      c.rollback(); // PostgreSQL aborts the transaction after a failed statement
+    }
+  }
+
+  /** SQL state class 42 (syntax error or access rule violation): H2 42S02, PostgreSQL 42P01. */
+  private static boolean isMissingTable(SQLException e) {
+    String state = e.getSQLState();
+    return state != null && state.startsWith("42");
+  }
+
+  private static void rollbackQuietly(Connection c, Throwable cause) {
+    try {
+      c.rollback();
+    } catch (SQLException | RuntimeException r) {
+      cause.addSuppressed(r);
+    }
+  }
+
+  // ---- load ----
+
+  @Override
+  public StoredState load() {
+    try (Connection c = connect("load the state")) {
+      try {
+        ensureSchema(c);
+        c.setAutoCommit(false);
+        StoredState s = read(c);
+        c.commit();
+        return s;
+      } catch (SQLException | RuntimeException e) {
+        rollbackQuietly(c, e);
+        if (e instanceof StoreException se) {
+          throw se;
+        }
+        throw new StoreException("cannot load the state from the store " + this + ": " + e, e);
+      }
+    } catch (SQLException e) {
+      throw new StoreException("cannot close the connection to the store " + this + ": " + e, e);
+    }
+  }
+
+  private StoredState read(Connection c) throws SQLException {
+    Map<String, TreeMap<Integer, List<AllocatedGpu>>> gpus = new HashMap<>();
+    Map<String, TreeMap<Integer, long[]>> hosts = new HashMap<>();
+    try (Statement s = c.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "SELECT job_id, gang_member, pos, node_id, gpu_index, gpu_uuid, gpu_model, gpu_mode,"
+                    + " mig_profile, mig_start_slot, milli_gpu, memory_mib, host_cpu_millis, host_memory_mib"
+                    + " FROM gpusched_job_gpu ORDER BY job_id, gang_member, pos")) {
+      while (rs.next()) {
+        String job = rs.getString(1);
+        int member = rs.getInt(2);
+        AllocatedGpu g =
+            new AllocatedGpu(
+                rs.getString(4), rs.getInt(5), rs.getString(6), rs.getString(7),
+                GpuMode.valueOf(rs.getString(8)), rs.getString(9), rs.getInt(10), rs.getInt(11),
+                rs.getLong(12));
+        gpus.computeIfAbsent(job, k -> new TreeMap<>()).computeIfAbsent(member, k -> new ArrayList<>()).add(g);
+        hosts.computeIfAbsent(job, k -> new TreeMap<>()).put(member, new long[] {rs.getLong(13), rs.getLong(14)});
+      }
+    }
+    var jobs = new ArrayList<StoredJob>();
+    try (Statement s = c.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "SELECT id, seq, state, attempts, stop_reason, end_reason, submitted_at, queued_at,"
+                    + " started_at, ended_at, stop_deadline, start_order, accrued_cost, checkpoint_ref, spec"
+                    + " FROM gpusched_job")) {
+      while (rs.next()) {
+        String id = rs.getString(1);
+        try {
+          JobSpec spec = SpecCodec.job(rs.getString(15));
+          if (!spec.id().equals(id)) {
+            throw new IllegalArgumentException("its spec is of job " + spec.id());
+          }
+          var allocs = new ArrayList<StoredAllocation>();
+          var members = gpus.getOrDefault(id, new TreeMap<>());
+          for (var e : members.entrySet()) {
+            long[] h = hosts.get(id).get(e.getKey());
+            allocs.add(new StoredAllocation(e.getValue(), h[0], h[1]));
+          }
+          String why = rs.getString(5);
+          jobs.add(
+              new StoredJob(
+                  spec, rs.getLong(2), JobState.valueOf(rs.getString(3)), rs.getInt(4),
+                  why == null ? null : StopReason.valueOf(why), rs.getString(6), rs.getLong(7),
+                  rs.getLong(8), rs.getLong(9), rs.getLong(10), rs.getLong(11), rs.getLong(12),
+                  rs.getDouble(13), rs.getString(14), allocs));
+        } catch (IllegalArgumentException | NullPointerException | IndexOutOfBoundsException e) {
+          throw new StoreException("the store " + this + " holds job " + id + " that cannot be read: " + e, e);
+        }
+      }
+    }
+    Map<String, Map<String, Double>> usage = new HashMap<>();
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT queue_name, gpu_model, decayed_share FROM gpusched_queue_usage")) {
+      while (rs.next()) {
+        usage.computeIfAbsent(rs.getString(1), k -> new LinkedHashMap<>()).put(rs.getString(2), rs.getDouble(3));
+      }
+    }
+    var queues = new ArrayList<StoredQueue>();
+    try (Statement s = c.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "SELECT name, spec, decayed_at, last_start, ended_cost, dominant_share FROM gpusched_queue")) {
+      while (rs.next()) {
+        String name = rs.getString(1);
+        try {
+          queues.add(
+              new StoredQueue(
+                  SpecCodec.queue(rs.getString(2)), usage.getOrDefault(name, Map.of()), rs.getLong(3),
+                  rs.getLong(4), rs.getDouble(5), rs.getDouble(6)));
+        } catch (IllegalArgumentException | NullPointerException | IndexOutOfBoundsException e) {
+          throw new StoreException("the store " + this + " holds queue " + name + " that cannot be read: " + e, e);
+        }
+      }
+    }
+    var nodes = new ArrayList<StoredNode>();
+    try (Statement s = c.createStatement();
+        ResultSet rs =
+            s.executeQuery("SELECT id, seq, state, added_at_run_time, spec FROM gpusched_node ORDER BY seq")) {
+      while (rs.next()) {
+        String id = rs.getString(1);
+        try {
+          nodes.add(
+              new StoredNode(
+                  SpecCodec.node(rs.getString(5)), NodeState.valueOf(rs.getString(3)), rs.getBoolean(4),
+                  rs.getLong(2)));
+        } catch (IllegalArgumentException | NullPointerException | IndexOutOfBoundsException e) {
+          throw new StoreException("the store " + this + " holds node " + id + " that cannot be read: " + e, e);
+        }
+      }
+    }
+    return new StoredState(jobs, queues, nodes);
+  }
+
+  // ---- commit ----
+
+  @Override
+  public void commit(List<StoreChange> changes) {
+    Objects.requireNonNull(changes, "changes");
+    if (changes.isEmpty()) {
+      return;
+    }
+    var jobs = new LinkedHashMap<String, StoredJob>();
+    var queues = new LinkedHashMap<String, StoredQueue>();
+    var nodes = new LinkedHashMap<String, StoredNode>();
+    for (StoreChange ch : changes) {
+      if (ch instanceof StoreChange.PutJob p) {
+        jobs.put(p.job().id(), p.job());
+      } else if (ch instanceof StoreChange.PutQueue p) {
+        queues.put(p.queue().spec().name(), p.queue());
+      } else if (ch instanceof StoreChange.PutNode p) {
+        nodes.put(p.node().spec().id(), p.node());
+      } else {
+        throw new IllegalArgumentException("unknown change " + ch);
+      }
+    }
+    try (Connection c = connect("commit " + changes.size() + " changes")) {
+      try {
+        ensureSchema(c);
+        c.setAutoCommit(false);
+        if (!jobs.isEmpty()) {
+          writeJobs(c, jobs.values());
+        }
+        if (!queues.isEmpty()) {
+          writeQueues(c, queues.values());
+        }
+        if (!nodes.isEmpty()) {
+          writeNodes(c, nodes.values());
+        }
+        c.commit();
+      } catch (SQLException | RuntimeException e) {
+        rollbackQuietly(c, e);
+        if (e instanceof StoreException se) {
+          throw se;
+        }
+        throw new StoreException(
+            "cannot commit " + changes.size() + " changes to the store " + this + " (rolled back): " + e, e);
+      }
+    } catch (SQLException e) {
+      throw new StoreException("cannot close the connection to the store " + this + ": " + e, e);
+    }
+  }
+
+  private static void writeJobs(Connection c, Iterable<StoredJob> jobs) throws SQLException {
+    try (PreparedStatement delGpu = c.prepareStatement("DELETE FROM gpusched_job_gpu WHERE job_id = ?");
+        PreparedStatement delJob = c.prepareStatement("DELETE FROM gpusched_job WHERE id = ?");
+        PreparedStatement insJob =
+            c.prepareStatement(
+                "INSERT INTO gpusched_job (id, seq, queue_name, state, attempts, stop_reason, end_reason,"
+                    + " submitted_at, queued_at, started_at, ended_at, stop_deadline, start_order, accrued_cost,"
+                    + " checkpoint_ref, spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        PreparedStatement insGpu =
+            c.prepareStatement(
+                "INSERT INTO gpusched_job_gpu (job_id, gang_member, pos, node_id, gpu_index, gpu_uuid,"
+                    + " gpu_model, gpu_mode, mig_profile, mig_start_slot, milli_gpu, memory_mib,"
+                    + " host_cpu_millis, host_memory_mib) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+      boolean anyGpu = false;
+      for (StoredJob j : jobs) {
+        delGpu.setString(1, j.id());
+        delGpu.addBatch();
+        delJob.setString(1, j.id());
+        delJob.addBatch();
+        insJob.setString(1, j.id());
+        insJob.setLong(2, j.sequence());
+        insJob.setString(3, j.spec().queue());
+        insJob.setString(4, j.state().name());
+        insJob.setInt(5, j.attempts());
+        setNullable(insJob, 6, j.stopReason() == null ? null : j.stopReason().name());
+        setNullable(insJob, 7, j.endReason());
+        insJob.setLong(8, j.submittedAtMillis());
+        insJob.setLong(9, j.queuedAtMillis());
+        insJob.setLong(10, j.startedAtMillis());
+        insJob.setLong(11, j.endedAtMillis());
+        insJob.setLong(12, j.stopDeadlineMillis());
+        insJob.setLong(13, j.startOrder());
+        insJob.setDouble(14, j.accruedCost());
+        setNullable(insJob, 15, j.checkpointRef());
+        insJob.setString(16, SpecCodec.job(j.spec()));
+        insJob.addBatch();
+        for (int m = 0; m < j.allocations().size(); m++) {
+          StoredAllocation a = j.allocations().get(m);
+          for (int p = 0; p < a.gpus().size(); p++) {
+            AllocatedGpu g = a.gpus().get(p);
+            insGpu.setString(1, j.id());
+            insGpu.setInt(2, m);
+            insGpu.setInt(3, p);
+            insGpu.setString(4, g.nodeId());
+            insGpu.setInt(5, g.gpuIndex());
+            insGpu.setString(6, g.gpuUuid());
+            insGpu.setString(7, g.model());
+            insGpu.setString(8, g.mode().name());
+            setNullable(insGpu, 9, g.migProfile());
+            insGpu.setInt(10, g.migStartSlot());
+            insGpu.setInt(11, g.milliGpu());
+            insGpu.setLong(12, g.memoryMiB());
+            insGpu.setLong(13, a.cpuMillis());
+            insGpu.setLong(14, a.memoryMiB());
+            insGpu.addBatch();
+            anyGpu = true;
+          }
+        }
+      }
+      delGpu.executeBatch();
+      delJob.executeBatch();
+      insJob.executeBatch();
+      if (anyGpu) {
+        insGpu.executeBatch();
+      }
+    }
+  }
+
+  private static void writeQueues(Connection c, Iterable<StoredQueue> queues) throws SQLException {
+    try (PreparedStatement delUsage = c.prepareStatement("DELETE FROM gpusched_queue_usage WHERE queue_name = ?");
+        PreparedStatement delQueue = c.prepareStatement("DELETE FROM gpusched_queue WHERE name = ?");
+        PreparedStatement insQueue =
+            c.prepareStatement(
+                "INSERT INTO gpusched_queue (name, spec, decayed_at, last_start, ended_cost, dominant_share)"
+                    + " VALUES (?, ?, ?, ?, ?, ?)");
+        PreparedStatement insUsage =
+            c.prepareStatement(
+                "INSERT INTO gpusched_queue_usage (queue_name, gpu_model, decayed_share) VALUES (?, ?, ?)")) {
+      boolean anyUsage = false;
+      for (StoredQueue q : queues) {
+        String name = q.spec().name();
+        delUsage.setString(1, name);
+        delUsage.addBatch();
+        delQueue.setString(1, name);
+        delQueue.addBatch();
+        insQueue.setString(1, name);
+        insQueue.setString(2, SpecCodec.queue(q.spec()));
+        insQueue.setLong(3, q.decayedAtMillis());
+        insQueue.setLong(4, q.lastStart());
+        insQueue.setDouble(5, q.endedCost());
+        insQueue.setDouble(6, q.dominantShare());
+        insQueue.addBatch();
+        for (var e : q.decayedShare().entrySet()) {
+          insUsage.setString(1, name);
+          insUsage.setString(2, e.getKey());
+          insUsage.setDouble(3, e.getValue());
+          insUsage.addBatch();
+          anyUsage = true;
+        }
+      }
+      delUsage.executeBatch();
+      delQueue.executeBatch();
+      insQueue.executeBatch();
+      if (anyUsage) {
+        insUsage.executeBatch();
+      }
+    }
+  }
+
+  private static void writeNodes(Connection c, Iterable<StoredNode> nodes) throws SQLException {
+    try (PreparedStatement del = c.prepareStatement("DELETE FROM gpusched_node WHERE id = ?");
+        PreparedStatement ins =
+            c.prepareStatement(
+                "INSERT INTO gpusched_node (id, seq, state, added_at_run_time, spec) VALUES (?, ?, ?, ?, ?)")) {
+      for (StoredNode n : nodes) {
+        del.setString(1, n.spec().id());
+        del.addBatch();
+        ins.setString(1, n.spec().id());
+        ins.setLong(2, n.sequence());
+        ins.setString(3, n.state().name());
+        ins.setBoolean(4, n.addedAtRunTime());
+        ins.setString(5, SpecCodec.node(n.spec()));
+        ins.addBatch();
+      }
+      del.executeBatch();
+      ins.executeBatch();
+    }
+  }
+
+  private static void setNullable(PreparedStatement s, int i, @Nullable String v) throws SQLException {
+    if (v == null) {
+      s.setNull(i, Types.VARCHAR);
+    } else {
+      s.setString(i, v);
+    }
+  }
+}
