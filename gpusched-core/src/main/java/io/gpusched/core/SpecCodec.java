@@ -79,6 +79,7 @@ final class SpecCodec {
       m.put("kind", "whole");
       m.put("count", str(w.count()));
       m.put("sameNode", str(w.sameNode()));
+      m.put("mixedModels", str(w.mixedModels()));
     } else if (d instanceof GpuDemand.Mig g) {
       m.put("kind", "mig");
       m.put("profile", g.profile());
@@ -105,7 +106,9 @@ final class SpecCodec {
         switch (kind) {
           case "whole" ->
               new GpuDemand.Whole(
-                  Integer.parseInt(text(m, "count")), Boolean.parseBoolean(text(m, "sameNode")));
+                  Integer.parseInt(text(m, "count")),
+                  Boolean.parseBoolean(text(m, "sameNode")),
+                  m.containsKey("mixedModels") && Boolean.parseBoolean(text(m, "mixedModels")));
           case "mig" -> new GpuDemand.Mig(text(m, "profile"));
           case "share" ->
               new GpuDemand.Share(

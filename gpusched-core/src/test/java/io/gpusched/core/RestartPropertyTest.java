@@ -145,7 +145,7 @@ class RestartPropertyTest {
     Map<String, Object> plain = run(ops, -1, SchedulerStores.inMemory());
     SchedulerStore store = SchedulerStores.inMemory();
     Map<String, Object> restarted = run(ops, Math.min(restartAt, ops.size()), () -> store);
-    assertSame(restarted, plain);
+    assertSameVisibleState(restarted, plain);
   }
 
   @Property(tries = 30, seed = "20261208")
@@ -156,13 +156,13 @@ class RestartPropertyTest {
       Map<String, Object> plain = run(ops, -1, SchedulerStores.inMemory());
       Supplier<SchedulerStore> h2 = () -> SchedulerStores.jdbc(JdbcStoreTest.h2(dir, "db"));
       Map<String, Object> restarted = run(ops, Math.min(restartAt, ops.size()), h2);
-      assertSame(restarted, plain);
+      assertSameVisibleState(restarted, plain);
     } finally {
       deleteTree(dir);
     }
   }
 
-  private static void assertSame(Map<String, Object> restarted, Map<String, Object> plain) {
+  static void assertSameVisibleState(Map<String, Object> restarted, Map<String, Object> plain) {
     var shares = new TreeMap<String, Object>();
     var a = new TreeMap<>(restarted);
     var b = new TreeMap<>(plain);

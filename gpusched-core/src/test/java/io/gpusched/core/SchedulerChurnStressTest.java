@@ -93,6 +93,21 @@ class SchedulerChurnStressTest {
     }
   }
 
+  /** A node of {@code up} that a RUNNING job of {@code all} holds GPUs on, or null. */
+  static @org.jspecify.annotations.Nullable String runningOn(Iterable<JobHandle> all, List<String> up) {
+    for (JobHandle j : all) {
+      if (j.state() == JobState.RUNNING) {
+        for (var a : j.allocations()) {
+          String n = a.nodeId();
+          if (up.contains(n)) {
+            return n;
+          }
+        }
+      }
+    }
+    return null;
+  }
+
   static NodeSpec node(String id, int kind) {
     return switch (kind % 4) {
       case 0 -> NodeSpec.builder(id).gpus(4, GpuModels.H100_80GB, GpuMode.WHOLE).build();
@@ -304,7 +319,13 @@ class SchedulerChurnStressTest {
               int next = nodes.size();
               while (!stop.get()) {
                 if (rnd.nextBoolean() && up.size() > 3) {
-                  String id = up.remove(rnd.nextInt(up.size()));
+                  // half the time a node that runs a job (so jobs are lost with their nodes
+                  // whatever the timing: under load, random picks can miss every running job)
+                  String id = rnd.nextBoolean() ? runningOn(all, up) : null;
+                  if (id == null) {
+                    id = up.get(rnd.nextInt(up.size()));
+                  }
+                  up.remove(id);
                   s.nodeDown(id);
                   down.add(id);
                 } else if (!down.isEmpty() && rnd.nextBoolean()) {

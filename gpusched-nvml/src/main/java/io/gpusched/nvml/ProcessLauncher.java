@@ -3,6 +3,7 @@ package io.gpusched.nvml;
 import io.gpusched.AllocatedGpu;
 import io.gpusched.Allocation;
 import io.gpusched.JobHandle;
+import io.gpusched.Reconciliation;
 import io.gpusched.JobLauncher;
 import io.gpusched.StopReason;
 import java.io.IOException;
@@ -96,6 +97,9 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
   private final Duration outputDrainWait;
   private final Map<String, String> environment;
   private final @Nullable NvmlInventory inventory;
+
+  /** Set by {@link #close}: reconciled processes are no longer watched. */
+  private volatile boolean closed;
   private final ExecutorService executor;
   private final boolean ownsExecutor;
   private final ScheduledExecutorService timers;
@@ -270,10 +274,60 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
   }
 
   /**
+   * After a restart with a durable store: whether the recorded process of the job's current attempt
+   * still runs ({@link #reconcileProcess}). A process found RUNNING is watched through its {@link
+   * ProcessHandle} (polled once a second): when it exits the job is failed with "exit status
+   * unknown" (a process this JVM did not start gives no exit status). Its output went through the old JVM's pipe, so it is not
+   * re-attached to a log (see docs/launcher.md, Limits); a process that writes after the old JVM
+   * died usually dies of SIGPIPE, and is then reported that way.
+   */
+  @Override
+  public Reconciliation reconcile(JobHandle job) {
+    ProcessState found = reconcileProcess(job);
+    if (found == ProcessState.RUNNING) {
+      Path record = recordFile(job.id(), job.attempts());
+      try {
+        Map<String, String> rec = readRecord(record);
+        watch(job, Long.parseLong(rec.getOrDefault("pid", "")), rec.get("start"));
+      } catch (IOException | NumberFormatException e) {
+        return Reconciliation.UNKNOWN;
+      }
+      return Reconciliation.RUNNING;
+    }
+    return found == ProcessState.GONE ? Reconciliation.GONE : Reconciliation.UNKNOWN;
+  }
+
+  /**
+   * Watches a process this JVM did not start (found by {@link #reconcile}) once a second until it
+   * is gone (or its PID names another process), then fails the job. Polling, since only a parent
+   * is told of a child's exit; these are few and only after a restart.
+   */
+  private void watch(JobHandle job, long pid, @Nullable String start) {
+    CompletableFuture.runAsync(
+        () -> {
+          if (closed || job.state().isFinal()) {
+            return;
+          }
+          Optional<ProcessHandle> h = ProcessHandle.of(pid);
+          boolean same =
+              h.isPresent()
+                  && h.get().isAlive()
+                  && (start == null
+                      || h.get().info().startInstant().map(i -> i.toString().equals(start)).orElse(true));
+          if (same) {
+            watch(job, pid, start);
+          } else {
+            job.fail("process " + pid + " exited after a scheduler restart; its exit status is unknown");
+          }
+        },
+        CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS));
+  }
+
+  /**
    * Answers, for a job recorded by this launcher or an earlier one with the same log directory
    * (after a restart), whether the process of its current attempt still runs: the PID recorded
-   * when it started must be alive with the same start time and command line. A later merge maps
-   * this onto {@code JobLauncher.reconcile}.
+   * when it started must be alive with the same start time and command line ({@link #reconcile}
+   * answers the scheduler from this).
    *
    * @param job the job
    * @return RUNNING, GONE or UNKNOWN
@@ -314,6 +368,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
    */
   @Override
   public void close() {
+    closed = true;
     for (Run run : runs.values()) {
       synchronized (run) {
         run.stopRequested = true;

@@ -346,7 +346,8 @@ class ProcessLauncherTest {
         .isEqualTo("attempt-2.log");
     assertThat(launcher.tail("again", 2).get(0)).isEqualTo("attempt=2");
     Path first = launcher.logFile("again").orElseThrow().resolveSibling("attempt-1.log");
-    assertThat(Files.readString(first)).startsWith("attempt=1\n").contains("sent SIGTERM");
+    // the launcher's own notes and the process's output go to one file from two writers: order free
+    assertThat(Files.readString(first)).contains("attempt=1\n").contains("sent SIGTERM");
   }
 
   @Test
@@ -542,6 +543,42 @@ class ProcessLauncherTest {
       job.cancel();
       await("the exit", () -> launcher.pid("rec").isEmpty());
       assertThat(restarted.reconcileProcess(running)).isEqualTo(ProcessLauncher.ProcessState.GONE);
+    }
+  }
+
+  /**
+   * {@code reconcile} (what the scheduler asks after a restart) answers from the recorded process
+   * and, for one still running, fails the job when that process exits (its exit status is unknown
+   * to a JVM that did not start it).
+   */
+  @Test
+  void reconcileAnswersRunningAndFailsTheJobWhenTheWatchedProcessExits() throws Exception {
+    setUp(1);
+    Path ready = tmp.resolve("ready2");
+    submit("rec2", ProcessJob.shell("touch '" + ready + "'; sleep 300"));
+    await("the start", () -> Files.exists(ready));
+    JobHandle running = scheduler.job("rec2").orElseThrow();
+    var failed = new java.util.concurrent.CompletableFuture<String>();
+    JobHandle watched =
+        (JobHandle)
+            java.lang.reflect.Proxy.newProxyInstance(
+                JobHandle.class.getClassLoader(),
+                new Class<?>[] {JobHandle.class},
+                (proxy, m, args) ->
+                    m.getName().equals("fail")
+                        ? failed.complete((String) args[0])
+                        : m.invoke(running, args));
+    try (ProcessLauncher restarted = ProcessLauncher.builder(tmp.resolve("logs")).build()) {
+      // the process may be up (the file touched) a moment before its record is written
+      await(
+          "the record",
+          () -> restarted.reconcileProcess(running) == ProcessLauncher.ProcessState.RUNNING);
+      assertThat(restarted.reconcile(watched)).isEqualTo(io.gpusched.Reconciliation.RUNNING);
+      long pid = launcher.pid("rec2").orElseThrow();
+      ProcessHandle.of(pid).orElseThrow().destroyForcibly();
+      assertThat(failed.get(60, java.util.concurrent.TimeUnit.SECONDS)).contains("exit status is unknown");
+      await("the exit", () -> launcher.pid("rec2").isEmpty());
+      assertThat(restarted.reconcile(running)).isEqualTo(io.gpusched.Reconciliation.GONE);
     }
   }
 
