@@ -7,14 +7,18 @@ import io.gpusched.NodeSpec;
 import io.gpusched.QueueSpec;
 import io.gpusched.SchedulerListener;
 import io.gpusched.core.GpuSchedulers;
+import io.gpusched.core.SchedulerStores;
+import io.gpusched.store.SchedulerStore;
 import java.util.ArrayList;
 import java.util.List;
+import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnExpression;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.ApplicationEventPublisher;
@@ -25,7 +29,8 @@ import org.springframework.context.annotation.Configuration;
  * Auto-configures a {@link GpuScheduler} from {@code gpusched.*}: static nodes and, with {@code
  * gpusched.nvml.enabled}, the local GPUs; queues, policy, strategy, preemption, idle detection; the
  * application's {@link JobLauncher} (a no-op one otherwise), every {@link SchedulerListener} bean,
- * scheduler events as Spring application events, and a graceful stop. Every bean backs off when
+ * scheduler events as Spring application events, a durable store ({@code gpusched.store.type}),
+ * and a graceful stop. Every bean backs off when
  * the application defines its own; nothing is created with {@code gpusched.enabled=false}.
  */
 @AutoConfiguration
@@ -47,6 +52,30 @@ public final class GpuSchedAutoConfiguration {
     return new SpringEventBridge(publisher);
   }
 
+  /**
+   * The store {@code gpusched.store.type} names: none for NONE (the default), an in-memory store for
+   * MEMORY, the application's {@code DataSource} for JDBC (an application's own {@link
+   * SchedulerStore} bean wins).
+   */
+  @Bean
+  @ConditionalOnMissingBean
+  @ConditionalOnExpression("'${gpusched.store.type:NONE}'.toUpperCase() != 'NONE'")
+  SchedulerStore gpuschedStore(GpuSchedProperties properties, ObjectProvider<DataSource> dataSource) {
+    return switch (properties.getStore().getType()) {
+      case MEMORY -> SchedulerStores.inMemory();
+      case JDBC -> {
+        DataSource ds = dataSource.getIfUnique();
+        if (ds == null) {
+          throw new IllegalStateException(
+              "gpusched.store.type=jdbc needs exactly one DataSource bean (PostgreSQL 15+ or an H2"
+                  + " file database); found " + dataSource.stream().count());
+        }
+        yield SchedulerStores.jdbc(ds);
+      }
+      case NONE -> throw new IllegalStateException("unreachable: gpusched.store.type=none");
+    };
+  }
+
   @Bean(destroyMethod = "close")
   @ConditionalOnMissingBean
   GpuScheduler gpuScheduler(
@@ -55,9 +84,11 @@ public final class GpuSchedAutoConfiguration {
       ObjectProvider<SchedulerListener> listeners,
       ObjectProvider<GpuSchedNvml> nvml,
       ObjectProvider<GpuTelemetry> telemetry,
-      ObjectProvider<GpuSchedulerBuilderCustomizer> customizers) {
+      ObjectProvider<GpuSchedulerBuilderCustomizer> customizers,
+      ObjectProvider<SchedulerStore> store) {
     GpuSchedulers.Builder b = GpuSchedulers.newBuilder();
     SchedulerFactory.configure(b, properties);
+    store.ifAvailable(b::store);
     List<NodeSpec> nodes = new ArrayList<>();
     GpuSchedNvml local = nvml.getIfAvailable();
     List<NodeSpec> statics = SchedulerFactory.nodes(properties);

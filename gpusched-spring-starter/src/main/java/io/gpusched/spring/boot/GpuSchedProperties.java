@@ -59,6 +59,43 @@ public class GpuSchedProperties {
 
   private final Endpoint endpoint = new Endpoint();
 
+  private final Store store = new Store();
+
+  /** Where the scheduler's state is kept (see docs/durability.md). */
+  public Store getStore() {
+    return store;
+  }
+
+  /** {@code gpusched.store.*}: durable state. */
+  public static class Store {
+    /**
+     * NONE (the default: everything in memory, nothing journaled), MEMORY (an in-memory store:
+     * journaled, survives a rebuilt scheduler but not the process) or JDBC (the application's
+     * {@code DataSource}: PostgreSQL 15+, or an embedded H2 file database).
+     */
+    private StoreType type = StoreType.NONE;
+
+    /** Which store the scheduler keeps its state in. */
+    public StoreType getType() {
+      return type;
+    }
+
+    /** Sets which store the scheduler keeps its state in. */
+    public void setType(StoreType type) {
+      this.type = type;
+    }
+  }
+
+  /** The kinds of {@code gpusched.store.type}. */
+  public enum StoreType {
+    /** No store: today's in-memory scheduler, nothing journaled. */
+    NONE,
+    /** {@code SchedulerStores.inMemory()}. */
+    MEMORY,
+    /** {@code SchedulerStores.jdbc(dataSource)} on the application's {@code DataSource}. */
+    JDBC
+  }
+
   public boolean isEnabled() {
     return enabled;
   }
