@@ -27,13 +27,22 @@ import org.slf4j.LoggerFactory;
  * README's examples and cannot reach the internals by reflection.
  */
 class JavaModuleTest {
-  /** The public API: the two entry points and their builders, all in the exported package. */
+  /**
+   * The public API: the two entry points and their builders, and the job notifier with its nested
+   * types, all in the exported package.
+   */
   static final Set<String> API =
       Set.of(
           "io.gpusched.core.GpuClusters",
           "io.gpusched.core.GpuClusters$Builder",
           "io.gpusched.core.GpuSchedulers",
-          "io.gpusched.core.GpuSchedulers$Builder");
+          "io.gpusched.core.GpuSchedulers$Builder",
+          "io.gpusched.core.JobNotifier",
+          "io.gpusched.core.JobNotifier$Builder",
+          "io.gpusched.core.JobNotifier$Format",
+          "io.gpusched.core.JobNotifier$Kind",
+          "io.gpusched.core.JobNotifier$Notification",
+          "io.gpusched.core.JobNotifier$Transport");
 
   private static final Path CORE = ModulePath.location(GpuClusters.class);
 
