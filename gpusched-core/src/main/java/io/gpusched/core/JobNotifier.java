@@ -213,9 +213,22 @@ public final class JobNotifier implements SchedulerListener, AutoCloseable {
    * @return this notifier
    */
   public JobNotifier attach(GpuScheduler scheduler) {
+    readMetadataFrom(scheduler);
+    scheduler.addListener(this);
+    return this;
+  }
+
+  /**
+   * Reads jobs' {@value #METADATA_KEY} metadata through {@code scheduler.job(id)} from now on, for
+   * a notifier that was given to {@link GpuSchedulers.Builder#listener} before the scheduler
+   * existed. Until this is called, only queue defaults are used.
+   *
+   * @param scheduler the scheduler whose jobs this notifier hears about
+   * @return this notifier
+   */
+  public JobNotifier readMetadataFrom(GpuScheduler scheduler) {
     Objects.requireNonNull(scheduler, "scheduler");
     this.jobs = scheduler::job;
-    scheduler.addListener(this);
     return this;
   }
 
