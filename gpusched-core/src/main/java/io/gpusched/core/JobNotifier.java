@@ -54,8 +54,9 @@ import org.slf4j.LoggerFactory;
  * A job's address is its {@value #METADATA_KEY} metadata entry if it has one, else its queue's
  * default (given to the builder), else it is not notified. An {@code http://} or {@code https://}
  * address gets a webhook POST; a {@code mailto:} address, or one with an {@code @} and no scheme,
- * goes to the mail transport if one was configured. Any other address is logged once per job and
- * skipped; bad metadata never reaches the scheduler as an exception.
+ * goes to the mail transport if one was configured. Any other address is logged once per
+ * notification, given up without retries and counted in {@link #givenUp()}; bad metadata never
+ * reaches the scheduler as an exception.
  *
  * <h2>Delivery</h2>
  *
@@ -297,9 +298,11 @@ public final class JobNotifier implements SchedulerListener, AutoCloseable {
       } else if (d.attempts >= maxAttempts || closed) {
         pending.decrementAndGet();
         givenUp.incrementAndGet();
-        log.warn(
-            "gave up notifying {} of {} {} after {} attempts",
-            d.address, d.n.jobId(), d.n.kind(), d.attempts);
+        if (!d.unsendable) {
+          log.warn(
+              "gave up notifying {} of {} {} after {} attempts",
+              d.address, d.n.jobId(), d.n.kind(), d.attempts);
+        }
       } else {
         long delay = backoffMillis(d.attempts);
         try {
@@ -355,6 +358,7 @@ public final class JobNotifier implements SchedulerListener, AutoCloseable {
               + " not sent",
           d.n.jobId(),
           a);
+      d.unsendable = true;
       d.attempts = maxAttempts; // retrying cannot help
       return false;
     } catch (InterruptedException e) {
@@ -507,6 +511,7 @@ public final class JobNotifier implements SchedulerListener, AutoCloseable {
     final String address;
     final Notification n;
     int attempts; // sender thread only
+    boolean unsendable; // an address no transport takes (sender thread only)
 
     Delivery(String address, Notification n) {
       this.address = address;
