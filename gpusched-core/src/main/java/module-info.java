@@ -1,7 +1,8 @@
 /**
  * The lock-free placement engine and the job scheduler. The only exported package is {@code
  * io.gpusched.core}, and in it only {@link io.gpusched.core.GpuClusters}, {@link
- * io.gpusched.core.GpuSchedulers} and their builders are public; everything else is internal and
+ * io.gpusched.core.GpuSchedulers}, {@link io.gpusched.core.JobNotifier} and their builders (and
+ * the notifier's nested types) are public; everything else is internal and
  * no package is opened for reflection. The API module is required transitively because the
  * builders take and return its types.
  */
@@ -18,6 +19,8 @@ module io.gpusched.core {
   requires com.github.benmanes.caffeine;
   // the JDBC store (SchedulerStores.jdbc) takes a javax.sql.DataSource; no driver is required
   requires transitive java.sql;
+  // JobNotifier posts webhooks; its builder takes an optional java.net.http.HttpClient
+  requires transitive java.net.http;
 
   exports io.gpusched.core;
 }

@@ -65,7 +65,7 @@ class ArchitectureTest {
   }
 
   @Test
-  void onlyTheTwoEntryPointsAndTheirBuildersArePublicInTheCore() {
+  void onlyTheEntryPointsTheirBuildersAndTheNotifierArePublicInTheCore() {
     classes()
         .that()
         .resideInAPackage("io.gpusched.core..")
@@ -81,6 +81,8 @@ class ArchitectureTest {
         .haveFullyQualifiedName("io.gpusched.core.GpuSchedulers$Builder")
         .orShould()
         .haveFullyQualifiedName("io.gpusched.core.SchedulerStores")
+        .orShould()
+        .haveNameMatching("io\\.gpusched\\.core\\.JobNotifier(\\$(Builder|Format|Kind|Notification|Transport))?")
         .check(classes);
   }
 

@@ -28,8 +28,8 @@ import org.slf4j.LoggerFactory;
  */
 class JavaModuleTest {
   /**
-   * The public API: the two entry points and their builders, and the store factories, all in the
-   * exported package.
+   * The public API: the two entry points and their builders, the store factories, and the job
+   * notifier with its nested types, all in the exported package.
    */
   static final Set<String> API =
       Set.of(
@@ -37,7 +37,13 @@ class JavaModuleTest {
           "io.gpusched.core.GpuClusters$Builder",
           "io.gpusched.core.GpuSchedulers",
           "io.gpusched.core.GpuSchedulers$Builder",
-          "io.gpusched.core.SchedulerStores");
+          "io.gpusched.core.SchedulerStores",
+          "io.gpusched.core.JobNotifier",
+          "io.gpusched.core.JobNotifier$Builder",
+          "io.gpusched.core.JobNotifier$Format",
+          "io.gpusched.core.JobNotifier$Kind",
+          "io.gpusched.core.JobNotifier$Notification",
+          "io.gpusched.core.JobNotifier$Transport");
 
   private static final Path CORE = ModulePath.location(GpuClusters.class);
 

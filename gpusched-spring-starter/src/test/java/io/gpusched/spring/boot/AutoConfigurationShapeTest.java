@@ -17,7 +17,8 @@ class AutoConfigurationShapeTest {
           GpuSchedAutoConfiguration.class,
           GpuSchedMetricsAutoConfiguration.class,
           GpuSchedEndpointAutoConfiguration.class,
-          GpuSchedHealthAutoConfiguration.class);
+          GpuSchedHealthAutoConfiguration.class,
+          GpuSchedNotifyAutoConfiguration.class);
 
   @Test
   void everyBeanIsConditionalOnMissingBean() {
