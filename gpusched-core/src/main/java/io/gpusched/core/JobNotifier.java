@@ -455,25 +455,8 @@ public final class JobNotifier implements SchedulerListener, AutoCloseable {
   }
 
   private static StringBuilder string(StringBuilder b, String s) {
-    b.append('"');
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> b.append("\\\"");
-        case '\\' -> b.append("\\\\");
-        case '\n' -> b.append("\\n");
-        case '\r' -> b.append("\\r");
-        case '\t' -> b.append("\\t");
-        default -> {
-          if (c < 0x20) {
-            b.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-          } else {
-            b.append(c);
-          }
-        }
-      }
-    }
-    return b.append('"');
+    SpecCodec.Json.quote(s, b); // one JSON string writer in the module
+    return b;
   }
 
   /** Returns how many notifications were dropped because the queue was full. */

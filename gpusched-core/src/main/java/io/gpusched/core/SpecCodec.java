@@ -361,7 +361,8 @@ final class SpecCodec {
       }
     }
 
-    private static void quote(String s, StringBuilder sb) {
+    /** Appends {@code s} to {@code sb} as a JSON string literal. */
+    static void quote(String s, StringBuilder sb) {
       sb.append('"');
       for (int i = 0; i < s.length(); i++) {
         char c = s.charAt(i);
