@@ -46,6 +46,7 @@ final class LockFreeCluster implements GpuCluster {
   private final boolean mixLearning;
   private final GroupDirectory directory;
   private final Placer placer;
+  private final SpreadPlacer spread;
   private final NodeManagement management;
   private final AtomicLong ids = new AtomicLong();
   private final ThreadLocal<long[]> idBlock = ThreadLocal.withInitial(() -> new long[] {0, 0});
@@ -57,6 +58,7 @@ final class LockFreeCluster implements GpuCluster {
     this.mixLearning = strategy.usesFragmentation() && !mix.isFixed();
     this.directory = new GroupDirectory(mix.weights());
     this.placer = new Placer(directory);
+    this.spread = new SpreadPlacer(placer);
     this.management = new NodeManagement(directory, strategy, mix);
   }
 
@@ -71,7 +73,7 @@ final class LockFreeCluster implements GpuCluster {
     for (int attempt = 0; attempt < MAX_PUBLISH_RETRIES; attempt++) {
       Reservation r;
       if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
-        r = placer.placeSpread(groups, w, request);
+        r = spread.place(groups, w, request);
       } else {
         r = placer.placeOne(groups, demand, request.cpuMillis(), request.memoryMiB(), c);
       }
