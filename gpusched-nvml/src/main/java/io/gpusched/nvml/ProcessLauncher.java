@@ -97,6 +97,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
   private final Duration outputDrainWait;
   private final Map<String, String> environment;
   private final @Nullable NvmlInventory inventory;
+  private final boolean simulatedGpus;
 
   /** Set by {@link #close}: reconciled processes are no longer watched. */
   private volatile boolean closed;
@@ -116,6 +117,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     this.outputDrainWait = b.outputDrainWait;
     this.environment = Map.copyOf(b.environment);
     this.inventory = b.inventory;
+    this.simulatedGpus = b.simulatedGpus;
     this.ownsExecutor = b.executor == null;
     this.executor =
         b.executor != null ? b.executor : Executors.newCachedThreadPool(daemon("gpusched-process"));
@@ -254,6 +256,30 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
       }
     }
     return Optional.empty();
+  }
+
+  /**
+   * Returns the exit status of the process of the job's latest attempt that has a log, once it has
+   * exited (kept beside the log as {@code attempt-<n>.exit}, so it survives the launcher); empty
+   * while it runs, when it never started, or when the job has no log here. A death by signal reads
+   * as 128 + the signal, as in a shell.
+   */
+  public Optional<Integer> exitStatus(String jobId) {
+    Optional<Path> log = logFile(jobId);
+    if (log.isEmpty()) {
+      return Optional.empty();
+    }
+    Path f = exitFile(log.get());
+    try {
+      return Optional.of(Integer.parseInt(Files.readString(f).strip()));
+    } catch (IOException | NumberFormatException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static Path exitFile(Path logFile) {
+    String name = logFile.getFileName().toString();
+    return logFile.resolveSibling(name.substring(0, name.length() - ".log".length()) + ".exit");
   }
 
   /** Returns the process id of the job's running process, if the launcher runs one for it now. */
@@ -554,6 +580,10 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
           ids.add(g.gpuUuid());
           continue;
         }
+        if (inventory == null && simulatedGpus) {
+          ids.add("MIG-" + g.gpuUuid() + "-" + g.migProfile() + "@" + g.migStartSlot());
+          continue;
+        }
         if (inventory == null) {
           throw new IllegalStateException(
               "MIG " + g.migProfile() + " at slot " + g.migStartSlot() + " on " + g.gpuUuid()
@@ -738,6 +768,11 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     }
     List<String> tail = List.of();
     try {
+      Files.writeString(exitFile(run.logFile), status + "\n");
+    } catch (IOException e) {
+      log.warn("job {}: cannot record its exit status", run.job.id(), e);
+    }
+    try {
       run.log.note("process " + p.pid() + " ended: " + how);
       tail = failureTail(run);
     } catch (RuntimeException e) { // the report below must happen whatever the log does
@@ -794,6 +829,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     private final Map<String, String> environment = new LinkedHashMap<>();
     private @Nullable ExecutorService executor;
     private @Nullable NvmlInventory inventory;
+    private boolean simulatedGpus;
 
     private Builder(Path logDirectory) {
       this.logDirectory = logDirectory;
@@ -919,6 +955,18 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
      */
     public Builder inventory(NvmlInventory inventory) {
       this.inventory = Objects.requireNonNull(inventory, "inventory");
+      return this;
+    }
+
+    /**
+     * Declares the scheduler's GPUs simulated (a declared inventory on a machine without them, as
+     * the example service uses): a MIG job then starts without NVML and its {@code
+     * CUDA_VISIBLE_DEVICES} is a label, {@code MIG-<GPU UUID>-<profile>@<slot>}, not a device. It
+     * changes nothing when an {@link #inventory} is set. Default off: a MIG job without an
+     * inventory fails.
+     */
+    public Builder simulatedGpus(boolean simulated) {
+      this.simulatedGpus = simulated;
       return this;
     }
 
