@@ -131,6 +131,21 @@ public final class GpuSchedAutoConfiguration {
     return new GpuSchedLifecycle(scheduler);
   }
 
+  /**
+   * JSON of jobs and allocations: Spring Boot adds this module to its {@code JsonMapper}, so a
+   * controller may return a {@code JobHandle} or an {@code Allocation} (see {@link JobView}).
+   */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(name = "tools.jackson.databind.JacksonModule")
+  static class JacksonConfiguration {
+
+    @Bean
+    @ConditionalOnMissingBean
+    GpuSchedJacksonModule gpuschedJacksonModule() {
+      return new GpuSchedJacksonModule();
+    }
+  }
+
   /** Local GPUs through NVML, when asked for. */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass(name = "io.gpusched.nvml.Nvml")

@@ -125,7 +125,7 @@ public final class SchedulerViews {
     m.put("id", j.id());
     m.put("queue", j.spec().queue());
     m.put("priority", j.spec().priority());
-    m.put("request", j.spec().request().gpus().toString());
+    m.put("request", RequestText.of(j.spec().request(), j.allocations()));
     m.put("state", j.state().name());
     m.put("pendingReason", j.pendingReason().map(Enum::name).orElse(null));
     m.put("attempts", j.attempts());
