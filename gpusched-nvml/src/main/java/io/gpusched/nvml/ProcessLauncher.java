@@ -277,6 +277,25 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     }
   }
 
+  /**
+   * Returns the {@code CUDA_VISIBLE_DEVICES} the process of the job's latest attempt was given
+   * (kept in its process record, so it outlives the run), or empty when no process was started.
+   * On a simulated inventory these are labels, not devices ({@link Builder#simulatedGpus}).
+   */
+  public Optional<String> visibleDevices(String jobId) {
+    Optional<Path> log = logFile(jobId);
+    if (log.isEmpty()) {
+      return Optional.empty();
+    }
+    String name = log.get().getFileName().toString();
+    Path record = log.get().resolveSibling(name.substring(0, name.length() - ".log".length()) + ".process");
+    try {
+      return Optional.ofNullable(readRecord(record).get("cudaVisibleDevices"));
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
   private static Path exitFile(Path logFile) {
     String name = logFile.getFileName().toString();
     return logFile.resolveSibling(name.substring(0, name.length() - ".log".length()) + ".exit");
@@ -424,6 +443,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     final Path logFile;
     volatile ProcessLog log;
     volatile @Nullable Process process;
+    volatile List<String> devices = List.of();
     boolean stopRequested;
     @Nullable Instant deadline;
     @Nullable ScheduledFuture<?> termTask;
@@ -486,6 +506,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
       startFailed(run, "cannot start " + pj + ": " + e.getMessage());
       return;
     }
+    run.devices = List.copyOf(devices);
     try {
       pb = processBuilder(run, pj, devices);
     } catch (RuntimeException e) {
@@ -660,6 +681,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     rec.put("pid", Long.toString(p.pid()));
     info.startInstant().ifPresent(s -> rec.put("start", s.toString()));
     info.commandLine().ifPresent(c -> rec.put("commandLine", c));
+    rec.put("cudaVisibleDevices", String.join(",", run.devices));
     StringBuilder text = new StringBuilder();
     rec.forEach((k, v) -> text.append(k).append('=').append(v.replace("\n", " ")).append('\n'));
     try {

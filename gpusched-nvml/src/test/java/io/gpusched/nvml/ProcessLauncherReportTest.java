@@ -71,6 +71,8 @@ class ProcessLauncherReportTest {
     assertThat(launcher.exitStatus("killed")).contains(137);
     assertThat(launcher.exitStatus("missing")).as("never started: no status").isEmpty();
     assertThat(launcher.exitStatus("no-such-job")).isEmpty();
+    assertThat(launcher.visibleDevices("ok")).hasValueSatisfying(v -> assertThat(v).matches("GPU-host-\\d"));
+    assertThat(launcher.visibleDevices("missing")).as("never started").isEmpty();
 
     JobHandle running = submit("running", ProcessJob.command("sleep", "30"), PlacementRequest.wholeGpus(1));
     running.whenStarted().get(30, TimeUnit.SECONDS);
@@ -103,7 +105,8 @@ class ProcessLauncherReportTest {
 
     assertThat(finished(job)).as("%s", job.endReason()).isEqualTo(JobState.COMPLETED);
     String uuid = node.gpus().get(0).uuid();
-    assertThat(launcher.tail("mig", 5)).anySatisfy(
-        line -> assertThat(line).matches("cvd=MIG-" + java.util.regex.Pattern.quote(uuid) + "-3g\\.40gb@\\d"));
+    String label = launcher.visibleDevices("mig").orElseThrow();
+    assertThat(label).matches("MIG-" + java.util.regex.Pattern.quote(uuid) + "-3g\\.40gb@\\d");
+    assertThat(launcher.tail("mig", 5)).contains("cvd=" + label);
   }
 }
