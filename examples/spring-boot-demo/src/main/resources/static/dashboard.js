@@ -12,6 +12,7 @@ const el = (tag, attrs = {}, ...children) => {
 };
 const fmt = (x, d = 2) => Number(x).toFixed(d);
 let queuesKnown = '';
+let simulated = false;
 
 function blocks(gpu) {
   // WHOLE: one block; MIG: one per memory slice (mask bit set = occupied); SHARED: ten tenths.
@@ -61,19 +62,42 @@ function drawQueues(queues) {
     el('td', {}, fmt(q.cost, 4)))));
 }
 
+// times in the viewer's own zone (the browser's), the full date and zone on hover
+const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+const time = (iso) => {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return el('time', { datetime: iso, title: `${d.toLocaleString()} (${zone})` }, d.toLocaleTimeString());
+};
+const where = (j) => j.allocations.flatMap((a) => a.gpus.map((g) => `${g.node} ${g.what}`)).join(', ');
+
+function drawEvents(j) {
+  return el('ol', { class: 'events' }, ...j.events.map((e) =>
+    el('li', { class: `ev ev-${e.kind.replace(/ /g, '-')}`, title: e.detail || e.kind },
+      el('span', { class: 'ev-kind' }, e.kind), ' ', time(e.at), e.detail ? el('small', {}, ` ${e.detail}`) : '')));
+}
+
 function drawJobs(jobs) {
   $('#jobs tbody').replaceChildren(...jobs.map((j) => el('tr', { 'data-job-id': j.id },
-    el('td', { title: j.id }, j.id.slice(0, 8)), el('td', {}, j.queue), el('td', {}, j.request), el('td', {}, String(j.priority)),
-    el('td', { class: `state ${j.state}` }, j.state),
-    el('td', { class: 'reason', title: 'why it waits (PendingReason)' }, j.pendingReason ? j.pendingReason.toLowerCase() : ''),
-    el('td', {}, j.gpus.map((g) => `${g.node}/${g.gpu}${g.migProfile ? ':' + g.migProfile : ''}`).join(' ')),
-    el('td', {}, new Date(j.submittedAt).toLocaleTimeString()),
-    el('td', {}, ['PENDING', 'RUNNING'].includes(j.state)
+    el('td', { 'data-label': 'job', title: j.id, class: 'id' }, j.id.slice(0, 8)),
+    el('td', { 'data-label': 'queue' }, j.queue),
+    el('td', { 'data-label': 'request', class: 'request' }, j.request, j.priority ? el('small', {}, ` prio ${j.priority}`) : ''),
+    el('td', { 'data-label': 'state', class: `state ${j.state}` }, j.state),
+    el('td', { 'data-label': 'waiting for', class: 'reason', title: 'why it waits (PendingReason)' }, j.pendingReason ? j.pendingReason.toLowerCase() : ''),
+    el('td', { 'data-label': 'where', class: 'where' }, where(j),
+      j.cudaVisibleDevices ? el('code', { class: 'cvd', title: simulated ? 'simulated GPUs: a label, not a device' : 'CUDA_VISIBLE_DEVICES' }, `CUDA_VISIBLE_DEVICES=${j.cudaVisibleDevices}`) : ''),
+    el('td', { 'data-label': 'command', class: 'command' }, el('code', {}, j.command)),
+    el('td', { 'data-label': 'exit', class: 'exit' }, j.exitCode === null || j.exitCode === undefined ? '' : String(j.exitCode)),
+    el('td', { 'data-label': 'log', class: 'log' }, j.logTail.length ? el('pre', {}, j.logTail.join('\n')) : ''),
+    el('td', { 'data-label': 'events', class: 'events-cell' }, drawEvents(j)),
+    el('td', { 'data-label': '' }, ['PENDING', 'RUNNING'].includes(j.state)
       ? el('button', { onclick: () => fetch(`/api/jobs/${j.id}`, { method: 'DELETE' }) }, 'cancel') : ''))));
 }
 
 function drawChart(history) {
   const c = $('#chart');
+  const box = Math.floor(c.parentElement.clientWidth - 4);
+  if (box > 100 && c.width !== box) c.width = box;
   const g = c.getContext('2d');
   const w = c.width, h = c.height, pad = 24;
   g.clearRect(0, 0, w, h);
@@ -95,6 +119,8 @@ function drawChart(history) {
 }
 
 function draw(s) {
+  simulated = s.simulatedGpus;
+  $('#simulated').hidden = !simulated;
   $('#summary').textContent =
     `${s.total.allocatedGpus}/${s.total.gpus} GPUs in use · ${fmt(s.total.allocatedPercent, 1)}% allocated · ` +
     `${s.jobs.PENDING} pending · ${s.jobs.RUNNING} running · ${s.jobs.COMPLETED} completed`;
@@ -129,16 +155,19 @@ $('#submit-form').addEventListener('submit', async (ev) => {
   };
   if (kind === 'whole') { body.count = Number($('#job-count').value); body.sameNode = $('#job-same-node').checked; }
   if (kind === 'mig') body.profile = $('#job-profile').value;
-  if (kind === 'share') { body.milliGpu = Number($('#job-milli').value); body.memoryMiB = Number($('#job-memory').value); }
+  if (kind === 'share') { body.milliGpu = Number($('#job-milli').value); body.memoryMiB = Math.round(Number($('#job-memory').value) * 1024); }
+  const line = $('#job-command').value.trim();
+  if (line) body.commandLine = line;
   const res = await fetch('/api/jobs', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   const out = $('#form-result');
   const json = await res.json();
   if (res.ok) {
     out.className = ''; out.textContent = `submitted ${json.id}: ${json.state}`; out.dataset.jobId = json.id;
   } else {
-    out.className = 'error'; out.textContent = `${json.title}: ${json.detail}`;
+    out.className = 'error'; out.textContent = `${json.title}: ${json.detail}`; delete out.dataset.jobId;
   }
 });
 showKind();
+$('#zone').textContent = `times in ${zone}`;
 fetch('/api/state').then((r) => r.json()).then(draw);
 connect();

@@ -265,6 +265,9 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
    * as 128 + the signal, as in a shell.
    */
   public Optional<Integer> exitStatus(String jobId) {
+    if (runs.containsKey(jobId)) {
+      return Optional.empty(); // starting or running: no status yet (an old file may be there)
+    }
     Optional<Path> log = logFile(jobId);
     if (log.isEmpty()) {
       return Optional.empty();
@@ -490,6 +493,11 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
       finish(run);
       job.fail("cannot open log " + run.logFile + ": " + e);
       return;
+    }
+    try {
+      Files.deleteIfExists(exitFile(run.logFile)); // left by an earlier job with the same id
+    } catch (IOException e) {
+      log.warn("job {}: cannot remove an old exit status file", job.id(), e);
     }
     ProcessBuilder pb;
     ProcessJob pj;

@@ -97,6 +97,31 @@ class ProcessLauncherReportTest {
   }
 
   @Test
+  void anEarlierJobsExitStatusIsNotReadAsANewJobsWithTheSameId() throws Exception {
+    NodeSpec node = NodeSpec.builder("host").gpus(1, GpuModels.H100_80GB, GpuMode.WHOLE).build();
+    setUp(node, b -> b);
+    assertThat(finished(submit("same", ProcessJob.shell("exit 3"), PlacementRequest.wholeGpus(1))))
+        .isEqualTo(JobState.FAILED);
+    assertThat(launcher.exitStatus("same")).contains(3);
+    tearDown();
+
+    // a new scheduler and launcher on the same folder (a restart): a new job named "same" runs
+    setUp(node, b -> b);
+    JobHandle again = submit("same", ProcessJob.command("sleep", "30"), PlacementRequest.wholeGpus(1));
+    again.whenStarted().get(30, TimeUnit.SECONDS);
+    for (int i = 0; i < 3000 && launcher.pid("same").isEmpty(); i++) {
+      Thread.sleep(10);
+    }
+    assertThat(launcher.pid("same")).isPresent();
+    assertThat(launcher.exitStatus("same")).as("running: no status, not the old job's 3").isEmpty();
+    again.cancel();
+    for (int i = 0; i < 3000 && launcher.exitStatus("same").isEmpty(); i++) {
+      Thread.sleep(10);
+    }
+    assertThat(launcher.exitStatus("same")).contains(143);
+  }
+
+  @Test
   void onSimulatedGpusAMigJobRunsWithALabelNotADevice() throws Exception {
     NodeSpec node = NodeSpec.builder("sim").gpus(1, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC).build();
     setUp(node, b -> b.simulatedGpus(true));

@@ -29,4 +29,14 @@ public final class GpuSchedEndpointAutoConfiguration {
         ? new GpuSchedWritableEndpoint(scheduler)
         : new GpuSchedEndpoint(scheduler);
   }
+
+  /** Over HTTP: errors with their reason and status (see {@link GpuSchedWebExtension}). */
+  @Bean
+  @ConditionalOnMissingBean
+  @ConditionalOnBean(GpuSchedEndpoint.class)
+  GpuSchedWebExtension gpuschedWebExtension(GpuScheduler scheduler, GpuSchedProperties properties) {
+    return properties.getEndpoint().isWriteEnabled()
+        ? new GpuSchedWebExtension.Writable(scheduler)
+        : new GpuSchedWebExtension(scheduler);
+  }
 }

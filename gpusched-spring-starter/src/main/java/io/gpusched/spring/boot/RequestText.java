@@ -36,15 +36,24 @@ public final class RequestText {
    * @return the description
    */
   public static String of(PlacementRequest request, List<Allocation> allocations) {
+    return ofGpus(request, allocations.stream().flatMap(a -> a.gpus().stream()).toList());
+  }
+
+  /**
+   * Describes a request, naming the GPU model from the GPUs it was given when the request left it
+   * open; for a job that has ended, pass the GPUs of its last start ({@code
+   * SchedulerEvent.JobStarted.gpus()}).
+   *
+   * @param request the request
+   * @param gpus the GPUs it was given (empty when none)
+   * @return the description
+   */
+  public static String ofGpus(PlacementRequest request, List<AllocatedGpu> gpus) {
     Constraints c = request.constraints();
     String models =
         !c.gpuModels().isEmpty()
             ? String.join("|", c.gpuModels().stream().sorted().toList())
-            : allocations.stream()
-                .flatMap(a -> a.gpus().stream())
-                .map(AllocatedGpu::model)
-                .distinct()
-                .collect(Collectors.joining("|"));
+            : gpus.stream().map(AllocatedGpu::model).distinct().collect(Collectors.joining("|"));
     StringBuilder b = new StringBuilder();
     GpuDemand d = request.gpus();
     if (d instanceof GpuDemand.Whole w) {

@@ -1,6 +1,5 @@
 package io.gpusched.demo.spring;
 
-import io.gpusched.GpuScheduler;
 import io.gpusched.SchedulerEvent;
 import java.io.IOException;
 import java.util.List;
@@ -22,15 +21,13 @@ import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
  */
 @RestController
 class DashboardStream {
-  private final GpuScheduler scheduler;
-  private final UtilizationHistory history;
+  private final JobController jobs;
   private final List<SseEmitter> emitters = new CopyOnWriteArrayList<>();
   private final AtomicBoolean dirty = new AtomicBoolean(true);
   private volatile long lastPush;
 
-  DashboardStream(GpuScheduler scheduler, UtilizationHistory history) {
-    this.scheduler = scheduler;
-    this.history = history;
+  DashboardStream(JobController jobs) {
+    this.jobs = jobs;
   }
 
   @GetMapping(path = "/api/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
@@ -40,7 +37,7 @@ class DashboardStream {
     e.onTimeout(() -> emitters.remove(e));
     e.onError(t -> emitters.remove(e));
     emitters.add(e);
-    e.send(SseEmitter.event().name("state").data(DashboardState.of(scheduler, history)));
+    e.send(SseEmitter.event().name("state").data(jobs.state()));
     return e;
   }
 
@@ -66,7 +63,7 @@ class DashboardStream {
     if (emitters.isEmpty()) {
       return;
     }
-    Map<String, Object> state = DashboardState.of(scheduler, history);
+    Map<String, Object> state = jobs.state();
     for (SseEmitter e : emitters) {
       try {
         e.send(SseEmitter.event().name("state").data(state));

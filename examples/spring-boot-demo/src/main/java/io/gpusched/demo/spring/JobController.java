@@ -8,11 +8,15 @@ import io.gpusched.JobHandle;
 import io.gpusched.JobSpec;
 import io.gpusched.MigProfile;
 import io.gpusched.PlacementRequest;
+import io.gpusched.QueueSpec;
+import io.gpusched.nvml.ProcessJob;
+import io.gpusched.nvml.ProcessLauncher;
 import io.gpusched.spring.boot.SchedulerViews;
 import jakarta.validation.Valid;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Objects;
@@ -34,17 +38,34 @@ class JobController {
   /** The job table shows the newest this many jobs. */
   static final int JOB_LIMIT = 200;
 
+  /** The newest this many jobs carry their log tail in the dashboard's state. */
+  static final int LOG_JOBS = 30;
+
+  /** Log lines per job in the dashboard's state. */
+  static final int LOG_LINES = 6;
+
   private final GpuScheduler scheduler;
   private final UtilizationHistory history;
+  private final ProcessLauncher launcher;
+  private final JobActivity activity;
+  private final DemoInventory inventory;
 
-  JobController(GpuScheduler scheduler, UtilizationHistory history) {
+  JobController(
+      GpuScheduler scheduler,
+      UtilizationHistory history,
+      ProcessLauncher launcher,
+      JobActivity activity,
+      DemoInventory inventory) {
     this.scheduler = scheduler;
     this.history = history;
+    this.launcher = launcher;
+    this.activity = activity;
+    this.inventory = inventory;
   }
 
   @PostMapping("/jobs")
   @ResponseStatus(HttpStatus.CREATED)
-  Map<String, Object> submit(@Valid @RequestBody JobRequest r) {
+  DemoJob submit(@Valid @RequestBody JobRequest r) {
     PlacementRequest request =
         switch (r.kind()) {
           case "whole" ->
@@ -69,36 +90,68 @@ class JobController {
             yield PlacementRequest.share(r.milliGpu(), r.memoryMiB() == null ? 0 : r.memoryMiB());
           }
         };
-    if (scheduler.queues().stream().noneMatch(q -> q.name().equals(r.queue()))) {
-      throw new InvalidRequest(
-          "queue", r.queue(), "unknown queue; known: " + scheduler.queues().stream().map(q -> q.name()).toList());
+    List<String> queues = scheduler.queues().stream().map(QueueSpec::name).toList();
+    String queue = r.queue() == null || r.queue().isBlank() ? queues.get(0) : r.queue();
+    if (!queues.contains(queue)) {
+      throw new InvalidRequest("queue", queue, "unknown queue; known: " + queues);
     }
-    JobSpec spec =
+    JobSpec.Builder spec =
         JobSpec.builder(request)
-            .queue(r.queue())
+            .queue(queue)
             .priority(r.priority() == null ? 0 : r.priority())
             .preemptible(Boolean.TRUE.equals(r.preemptible()))
-            .gracePeriod(Duration.ZERO)
-            .expectedDuration(Duration.ofMillis(Math.round(r.durationSeconds() * 1000)))
-            .build();
-    return SchedulerViews.job(scheduler.submit(spec));
+            .gracePeriod(Duration.ofSeconds(5));
+    if (r.durationSeconds() != null) {
+      spec.expectedDuration(Duration.ofMillis(Math.round(r.durationSeconds() * 1000)));
+    }
+    process(r).applyTo(spec);
+    return view(scheduler.submit(spec.build()), LOG_LINES);
+  }
+
+  /** The job's process: its command, or {@code sleep} for its duration. */
+  private static ProcessJob process(JobRequest r) {
+    boolean hasLine = r.commandLine() != null && !r.commandLine().isBlank();
+    if (r.command() != null && hasLine) {
+      throw new InvalidRequest("commandLine", r.commandLine(), "give command or commandLine, not both");
+    }
+    if (r.command() != null) {
+      if (r.command().stream().anyMatch(a -> a == null || a.isEmpty()) || r.command().get(0).isBlank()) {
+        throw new InvalidRequest("command", r.command(), "arguments must not be empty");
+      }
+      return ProcessJob.command(r.command());
+    }
+    if (hasLine) {
+      try {
+        return ProcessJob.command(CommandLine.split(r.commandLine()));
+      } catch (IllegalArgumentException e) {
+        throw new InvalidRequest("commandLine", r.commandLine(), e.getMessage());
+      }
+    }
+    if (r.durationSeconds() == null) {
+      throw new InvalidRequest(
+          "durationSeconds", null, "give a command, or durationSeconds for a job that only sleeps");
+    }
+    return ProcessJob.command("sleep", String.format(Locale.ROOT, "%.3f", r.durationSeconds()));
   }
 
   @GetMapping("/jobs")
-  List<Map<String, Object>> jobs() {
-    return newestJobs(scheduler);
+  List<DemoJob> jobs() {
+    return newestJobs(0);
   }
 
   @GetMapping("/jobs/{id}")
-  Map<String, Object> job(@PathVariable String id) {
-    return SchedulerViews.job(find(id));
+  DemoJob job(@PathVariable String id, @RequestParam(defaultValue = "" + LOG_LINES) int logLines) {
+    if (logLines < 0 || logLines > 10_000) {
+      throw new InvalidRequest("logLines", logLines, "must be in 0..10000");
+    }
+    return view(find(id), logLines);
   }
 
   @DeleteMapping("/jobs/{id}")
-  Map<String, Object> cancel(@PathVariable String id) {
+  DemoJob cancel(@PathVariable String id) {
     JobHandle j = find(id);
     j.cancel();
-    return SchedulerViews.job(j);
+    return view(j, LOG_LINES);
   }
 
   @GetMapping("/nodes")
@@ -111,6 +164,9 @@ class JobController {
       @PathVariable String id,
       @PathVariable String action,
       @RequestParam(defaultValue = "0") long deadlineSeconds) {
+    if (nodes().stream().noneMatch(n -> id.equals(n.get("id")))) {
+      throw new NoSuchElementException("no node " + id);
+    }
     switch (action) {
       case "cordon" -> scheduler.cordon(id);
       case "uncordon" -> scheduler.uncordon(id);
@@ -125,7 +181,7 @@ class JobController {
 
   @GetMapping("/state")
   Map<String, Object> state() {
-    return DashboardState.of(scheduler, history);
+    return DashboardState.of(scheduler, history, inventory, newestJobs(LOG_JOBS));
   }
 
   /** MIG profiles of the MIG GPUs in the cluster (catalog models). */
@@ -144,12 +200,24 @@ class JobController {
     return scheduler.job(id).orElseThrow(() -> new NoSuchElementException("no job " + id));
   }
 
-  /** The newest {@link #JOB_LIMIT} jobs, newest first. */
-  static List<Map<String, Object>> newestJobs(GpuScheduler scheduler) {
-    return scheduler.jobs().stream()
-        .sorted(Comparator.comparing(JobHandle::submittedAt).reversed())
-        .limit(JOB_LIMIT)
-        .map(SchedulerViews::job)
-        .toList();
+  private DemoJob view(JobHandle j, int logLines) {
+    return DemoJob.of(j, launcher, activity, logLines);
+  }
+
+  /**
+   * The newest {@link #JOB_LIMIT} jobs, newest first; the first {@code withLogs} of them with their
+   * log tail.
+   */
+  List<DemoJob> newestJobs(int withLogs) {
+    List<JobHandle> newest =
+        scheduler.jobs().stream()
+            .sorted(Comparator.comparing(JobHandle::submittedAt).reversed())
+            .limit(JOB_LIMIT)
+            .toList();
+    java.util.ArrayList<DemoJob> out = new java.util.ArrayList<>(newest.size());
+    for (int i = 0; i < newest.size(); i++) {
+      out.add(view(newest.get(i), i < withLogs ? LOG_LINES : 0));
+    }
+    return out;
   }
 }

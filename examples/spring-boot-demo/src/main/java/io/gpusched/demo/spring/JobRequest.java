@@ -6,12 +6,14 @@ import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.Pattern;
+import jakarta.validation.constraints.Size;
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
  * A job submission.
  *
- * @param queue queue name
+ * @param queue queue name (default: the scheduler's first queue)
  * @param kind {@code whole}, {@code mig} or {@code share}
  * @param count whole GPUs (kind whole)
  * @param sameNode whether whole GPUs must share a node
@@ -19,11 +21,15 @@ import org.jspecify.annotations.Nullable;
  * @param milliGpu compute share in milli-GPU (kind share)
  * @param memoryMiB GPU memory of a share in MiB (kind share)
  * @param priority priority inside the queue
- * @param durationSeconds how long the demo job "runs"
+ * @param command the program and its arguments, run without a shell
+ * @param commandLine instead of {@code command}: one line split into arguments with shell-like
+ *     quoting ({@code sh -c 'echo hello; sleep 2'}), still run without a shell
+ * @param durationSeconds how long the job is expected to run; without a command the job runs
+ *     {@code sleep} for this long
  * @param preemptible whether the job may be preempted
  */
 record JobRequest(
-    @NotBlank String queue,
+    @Nullable String queue,
     @NotBlank @Pattern(regexp = "whole|mig|share", message = "must be whole, mig or share") String kind,
     @Min(1) @Max(64) @Nullable Integer count,
     @Nullable Boolean sameNode,
@@ -31,5 +37,7 @@ record JobRequest(
     @Min(1) @Max(1000) @Nullable Integer milliGpu,
     @Min(0) @Nullable Long memoryMiB,
     @Min(-1000) @Max(1000) @Nullable Integer priority,
-    @DecimalMin("0.1") @DecimalMax("3600") double durationSeconds,
+    @Size(min = 1, max = 256) @Nullable List<String> command,
+    @Size(max = 4096) @Nullable String commandLine,
+    @DecimalMin("0.1") @DecimalMax("86400") @Nullable Double durationSeconds,
     @Nullable Boolean preemptible) {}

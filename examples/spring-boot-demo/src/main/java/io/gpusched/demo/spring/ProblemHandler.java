@@ -3,17 +3,20 @@ package io.gpusched.demo.spring;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.ProblemDetail;
 import org.springframework.http.ResponseEntity;
+import org.springframework.http.converter.HttpMessageNotReadableException;
 import org.springframework.web.bind.MethodArgumentNotValidException;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
 import org.springframework.web.context.request.WebRequest;
 import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
+import tools.jackson.core.JacksonException;
 
 /**
  * Every error as an RFC 9457 problem detail ({@code application/problem+json}); validation errors
@@ -42,6 +45,35 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
     p.setDetail(
         errors.stream().map(e -> e.get("field") + ": " + e.get("message")).toList().toString());
     p.setProperty("errors", errors);
+    return handleExceptionInternal(ex, p, headers, status, request);
+  }
+
+  /**
+   * A body that is not JSON, or a field of the wrong type: the same shape as a validation error,
+   * naming the field where Jackson can tell.
+   */
+  @Override
+  protected @Nullable ResponseEntity<Object> handleHttpMessageNotReadable(
+      HttpMessageNotReadableException ex,
+      HttpHeaders headers,
+      HttpStatusCode status,
+      WebRequest request) {
+    String field = "";
+    String message = "the body is not a JSON job request";
+    String rejected = "";
+    if (ex.getMostSpecificCause() instanceof JacksonException j) {
+      field =
+          j.getPath().stream()
+              .map(r -> r.getPropertyName() != null ? r.getPropertyName() : "[" + r.getIndex() + "]")
+              .collect(Collectors.joining("."))
+              .replace(".[", "[");
+      String original = j.getOriginalMessage();
+      message = original == null ? message : original.lines().findFirst().orElse(message);
+    }
+    ProblemDetail p = ProblemDetail.forStatus(status);
+    p.setTitle("Invalid job request");
+    p.setDetail((field.isEmpty() ? "" : field + ": ") + message);
+    p.setProperty("errors", List.of(Map.of("field", field, "rejected", rejected, "message", message)));
     return handleExceptionInternal(ex, p, headers, status, request);
   }
 

@@ -12,6 +12,14 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZonedDateTime;
+import io.gpusched.nvml.ProcessJob;
+import org.openqa.selenium.Dimension;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -32,21 +40,28 @@ import org.springframework.test.annotation.DirtiesContext;
 
 /**
  * End to end in headless Chromium (Debian's {@code chromium} and {@code chromium-driver}; nothing
- * is downloaded): the dashboard loads, a job submitted through its form waits PENDING behind a
- * blocker, runs, completes, and its GPU block fills and frees. Saves {@code dashboard.png} in
+ * is downloaded): the dashboard loads and says the GPUs are simulated; a command submitted through
+ * its form ({@code sh -c 'echo hello; sleep 2'}) waits PENDING behind a blocker, runs as a real
+ * process, completes with exit code 0 and "hello" in its log tail, and its GPU block fills and
+ * frees; its row shows the request in words, its events and times in the browser's zone. The page
+ * fits 1280 px and a phone's 390 px without sideways scrolling. Saves {@code dashboard.png} in
  * {@code target/} (or the folder {@code -Dgpusched.docs.dir} names).
  * Skipped when the browser or driver is not installed ({@code -Dgpusched.chromium} and {@code
  * -Dgpusched.chromedriver} point elsewhere).
  */
 @SpringBootTest(
     webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-    properties = "gpusched.nvml.enabled=false")
+    properties = {"gpusched.nvml.enabled=false", "demo.log-directory=target/demo-logs/${random.uuid}"})
 @DirtiesContext // its minute-long background jobs would hold GPUs other tests expect free
 class DashboardBrowserTest {
   static final Path CHROMIUM = Path.of(System.getProperty("gpusched.chromium", "/usr/bin/chromium"));
   static final Path DRIVER = Path.of(System.getProperty("gpusched.chromedriver", "/usr/bin/chromedriver"));
 
+  /** The browser's time zone: not the server's (UTC here), and a half-hour offset. */
+  static final String ZONE = "Asia/Kolkata";
+
   @LocalServerPort int port;
+  String base;
   @Autowired GpuScheduler scheduler;
   WebDriver browser;
 
@@ -57,9 +72,13 @@ class DashboardBrowserTest {
     ChromeOptions options = new ChromeOptions();
     options.setBinary(CHROMIUM.toFile());
     options.addArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-        "--window-size=1400,1000");
-    ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(DRIVER.toFile()).build();
+        "--window-size=1280,1000");
+    ChromeDriverService service = new ChromeDriverService.Builder()
+        .usingDriverExecutable(DRIVER.toFile())
+        .withEnvironment(Map.of("TZ", ZONE))
+        .build();
     browser = new ChromeDriver(service, options);
+    base = "http://127.0.0.1:" + port;
   }
 
   @AfterEach
@@ -70,46 +89,49 @@ class DashboardBrowserTest {
   }
 
   @Test
-  void jobSubmittedThroughThePageRunsAndCompletes() throws Exception {
+  void aCommandSubmittedThroughThePageRunsAndCompletesWithItsLog() throws Exception {
     // background work, so that the screenshot shows MIG slices and shares taken
-    scheduler.submit(JobSpec.builder(PlacementRequest.mig("3g.40gb")).queue("research").expectedDuration(Duration.ofSeconds(60)).build());
-    scheduler.submit(JobSpec.builder(PlacementRequest.mig("1g.10gb")).queue("interactive").expectedDuration(Duration.ofSeconds(60)).build());
-    scheduler.submit(JobSpec.builder(PlacementRequest.share(300, 20_000)).queue("interactive").expectedDuration(Duration.ofSeconds(60)).build());
-    // a blocker on all four A100s: the page's job has to wait for it
-    scheduler.submit(JobSpec.builder(PlacementRequest.wholeGpus(4, true)).queue("prod").expectedDuration(Duration.ofSeconds(4)).build());
+    background("3g.40gb-bg", PlacementRequest.mig("3g.40gb"), "research", 60);
+    background("1g.10gb-bg", PlacementRequest.mig("1g.10gb"), "interactive", 60);
+    background("share-bg", PlacementRequest.share(300, 20 * 1024), "interactive", 60);
+    // a blocker on all four A100s: the page's job waits for it until the test cancels it
+    background("blocker", PlacementRequest.wholeGpus(4, true), "prod", 600);
     // and both MIG GPUs are partly used, so a whole GPU can only come from the A100 node
-    scheduler.submit(JobSpec.builder(PlacementRequest.mig("3g.40gb")).queue("research").expectedDuration(Duration.ofSeconds(60)).build());
+    background("3g.40gb-bg2", PlacementRequest.mig("3g.40gb"), "research", 60);
 
-    browser.get("http://localhost:" + port + "/");
+    browser.get(base + "/");
     WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(20), Duration.ofMillis(50));
     wait.until(d -> d.findElements(By.cssSelector(".gpu[data-node='a100-whole']")).size() == 4);
     wait.until(d -> d.findElements(By.cssSelector("#job-queue option")).size() == 3);
+    assertThat(browser.findElement(By.id("simulated")).isDisplayed()).as("simulated-GPU banner").isTrue();
+    assertThat(browser.findElement(By.id("simulated")).getText()).contains("CUDA_VISIBLE_DEVICES").contains("label");
 
     new Select(browser.findElement(By.id("job-queue"))).selectByValue("research");
     new Select(browser.findElement(By.id("job-kind"))).selectByValue("whole");
     setValue("job-count", "1");
+    setValue("job-command", "sh -c 'echo hello; sleep 2'");
     setValue("job-duration", "3");
     browser.findElement(By.id("submit-job")).click();
     String id = wait.until(d -> d.findElement(By.id("form-result")).getDomAttribute("data-job-id"));
     assertThat(browser.findElement(By.id("form-result")).getText()).contains("PENDING");
+    String row = "tr[data-job-id='" + id + "'] ";
+    wait.until(d -> text(row + "td.state").equals("PENDING"));
+    List<String> seen = new ArrayList<>(List.of("PENDING"));
+    scheduler.job("blocker").orElseThrow().cancel();
 
-    String rowCss = "tr[data-job-id='" + id + "'] td.state";
-    List<String> seen = new ArrayList<>();
     boolean blockFilled = false;
+    boolean helloWhileRunning = false;
     boolean screenshot = false;
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
     while (System.nanoTime() < deadline) {
-      // read through script: the table is redrawn on every pushed state
-      Object text = ((JavascriptExecutor) browser).executeScript(
-          "const c = document.querySelector(arguments[0]); return c ? c.textContent : '';", rowCss);
-      String state = String.valueOf(text);
+      String state = text(row + "td.state");
       if (!state.isEmpty() && (seen.isEmpty() || !seen.get(seen.size() - 1).equals(state))) {
         seen.add(state);
       }
       if ("RUNNING".equals(state)) {
         blockFilled |= !browser.findElements(By.cssSelector(".gpu[data-node='a100-whole'] .block.used")).isEmpty();
-        if (!screenshot) {
-          Thread.sleep(1200); // a second of chart
+        helloWhileRunning |= text(row + "td.log").contains("hello");
+        if (!screenshot && helloWhileRunning) {
           saveScreenshot();
           screenshot = true;
         }
@@ -121,7 +143,61 @@ class DashboardBrowserTest {
     }
     assertThat(seen).containsSubsequence("PENDING", "RUNNING", "COMPLETED");
     assertThat(blockFilled).as("the A100 block filled while the job ran").isTrue();
+    wait.until(d -> text(row + "td.exit").equals("0"));
+    assertThat(text(row + "td.log")).contains("hello").contains("ended: exit status 0");
+    assertThat(text(row + "td.command")).isEqualTo("sh -c 'echo hello; sleep 2'");
+    assertThat(text(row + "td.request")).isEqualTo("1 x A100-80GB");
+    assertThat(text(row + "td.where")).contains("CUDA_VISIBLE_DEVICES=GPU-a100-whole-");
+    String events = text(row + "td.events-cell");
+    assertThat(events).contains("submitted").contains("started").contains("completed");
     wait.until(d -> d.findElements(By.cssSelector(".gpu[data-node='a100-whole'] .block.used")).isEmpty());
+
+    // times are in the viewer's zone (the browser runs in Asia/Kolkata, +05:30), not the server's
+    assertThat(browser.findElement(By.id("zone")).getText()).containsPattern("Asia/(Kolkata|Calcutta)");
+    WebElement submitted = browser.findElement(By.cssSelector(row + "li.ev-submitted time"));
+    ZonedDateTime at = Instant.parse(submitted.getDomAttribute("datetime")).atZone(ZoneId.of(ZONE));
+    Matcher hms = Pattern.compile("(\\d{1,2}):(\\d{2}):(\\d{2})").matcher(submitted.getText());
+    assertThat(hms.find()).as(submitted.getText()).isTrue();
+    assertThat(Integer.parseInt(hms.group(1)) % 12).isEqualTo(at.getHour() % 12);
+    assertThat(Integer.parseInt(hms.group(2))).isEqualTo(at.getMinute());
+  }
+
+  @Test
+  void thePageFitsA1280PxScreenAndAPhone() {
+    background("fit-bg", PlacementRequest.mig("3g.40gb"), "research", 60);
+    browser.get(base + "/");
+    WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(20), Duration.ofMillis(50));
+    wait.until(d -> !d.findElements(By.cssSelector("tr[data-job-id='fit-bg'] td.state")).isEmpty());
+    for (int[] size : new int[][] {{1280, 900}, {390, 844}}) {
+      browser.manage().window().setSize(new Dimension(size[0], size[1]));
+      wait.until(d -> ((Number) script("return window.innerWidth")).intValue() <= size[0]);
+      long inner = ((Number) script("return document.documentElement.clientWidth")).longValue();
+      long scroll = ((Number) script("return document.documentElement.scrollWidth")).longValue();
+      assertThat(scroll).as("no sideways scrolling at %d px", size[0]).isLessThanOrEqualTo(inner);
+      WebElement submit = browser.findElement(By.id("submit-job"));
+      assertThat(submit.isDisplayed()).isTrue();
+      assertThat(submit.getRect().getX() + submit.getRect().getWidth()).isLessThanOrEqualTo((int) inner);
+      WebElement state = browser.findElement(By.cssSelector("tr[data-job-id='fit-bg'] td.state"));
+      assertThat(state.getRect().getX() + state.getRect().getWidth()).as("state cell on screen").isLessThanOrEqualTo((int) inner);
+    }
+    // on the phone the job table is a list of cards: no header row
+    assertThat(browser.findElement(By.cssSelector("#jobs thead")).isDisplayed()).isFalse();
+  }
+
+  private void background(String id, PlacementRequest request, String queue, int seconds) {
+    scheduler.submit(ProcessJob.command("sleep", Integer.toString(seconds))
+        .applyTo(JobSpec.builder(request).id(id).queue(queue).expectedDuration(Duration.ofSeconds(seconds)))
+        .build());
+  }
+
+  private Object script(String js, Object... args) {
+    return ((JavascriptExecutor) browser).executeScript(js, args);
+  }
+
+  /** A cell's text, read through script: the table is redrawn on every pushed state. */
+  private String text(String css) {
+    return String.valueOf(script(
+        "const c = document.querySelector(arguments[0]); return c ? c.textContent : '';", css));
   }
 
   private void setValue(String id, String value) {
@@ -130,11 +206,16 @@ class DashboardBrowserTest {
     e.sendKeys(value);
   }
 
+  /** Saves the whole page at 1280 px wide (the window grows to the page's height, then returns). */
   private void saveScreenshot() throws Exception {
+    Dimension before = browser.manage().window().getSize();
+    long height = ((Number) script("return document.documentElement.scrollHeight")).longValue();
+    browser.manage().window().setSize(new Dimension(1280, (int) Math.min(2400, height + 140)));
     Path shot = ((ChromeDriver) browser).getScreenshotAs(OutputType.FILE).toPath();
     String dir = System.getProperty("gpusched.docs.dir");
     Path target = dir != null ? Path.of(dir, "dashboard.png") : Path.of("target", "dashboard.png");
     Files.createDirectories(target.getParent());
     Files.copy(shot, target, StandardCopyOption.REPLACE_EXISTING);
+    browser.manage().window().setSize(before);
   }
 }
