@@ -24,6 +24,7 @@ import org.springframework.boot.context.properties.EnableConfigurationProperties
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.env.Environment;
 
 /**
  * Auto-configures a {@link GpuScheduler} from {@code gpusched.*}: static nodes and, with {@code
@@ -85,7 +86,9 @@ public final class GpuSchedAutoConfiguration {
       ObjectProvider<GpuSchedNvml> nvml,
       ObjectProvider<GpuTelemetry> telemetry,
       ObjectProvider<GpuSchedulerBuilderCustomizer> customizers,
-      ObjectProvider<SchedulerStore> store) {
+      ObjectProvider<SchedulerStore> store,
+      Environment environment) {
+    KnownKeys.check(environment);
     GpuSchedulers.Builder b = GpuSchedulers.newBuilder();
     SchedulerFactory.configure(b, properties);
     store.ifAvailable(b::store);
@@ -115,13 +118,21 @@ public final class GpuSchedAutoConfiguration {
     }
     customizers.orderedStream().forEach(c -> c.customize(b));
     GpuScheduler scheduler = b.build();
+    int gpus = nodes.stream().mapToInt(n -> n.gpus().size()).sum();
+    if (gpus == 0) {
+      LOG.warn(
+          "gpusched: the scheduler has no GPUs, so no job can start until nodes are added at run"
+              + " time; declare them under gpusched.nodes, or set gpusched.nvml.enabled=true on a"
+              + " machine with NVIDIA GPUs");
+    }
     LOG.info(
         "gpusched: scheduler on {} node(s), {} GPU(s); queues {}; policy {}, strategy {}",
         nodes.size(),
-        nodes.stream().mapToInt(n -> n.gpus().size()).sum(),
+        gpus,
         scheduler.queues().stream().map(QueueSpec::name).toList(),
         properties.getPolicy(),
         properties.getStrategy());
+    SchedulerFactory.warnAboutGuarantees(scheduler.queues(), gpus, LOG);
     return scheduler;
   }
 

@@ -58,7 +58,7 @@ final class GpuSchedNvml {
     NodeSpec read = null;
     String why;
     if (!availability.available()) {
-      why = "NVML is not available (" + availability.shortCause() + ")";
+      why = "NVML is not available (" + firstLine(availability.cause()) + ")";
     } else {
       try {
         read = reader.get();
@@ -72,19 +72,35 @@ final class GpuSchedNvml {
       status = "NVML found " + read.gpus().size() + " GPU(s) on node " + read.id() + ": "
           + read.gpus().stream().map(GpuSchedNvml::describe).toList();
       LOG.info("gpusched: {}", status);
-    } else {
+    } else if (staticNodes > 0) {
+      // expected on a machine without GPUs, and what gpusched.nodes is there for
       status = why + "; scheduling on the " + staticNodes + " static node(s) of gpusched.nodes";
+      LOG.info("gpusched: {}", status);
+    } else {
+      status = why + " and gpusched.nodes declares no node, so the scheduler has no GPUs";
       LOG.warn("gpusched: {}", status);
     }
   }
 
-  /** The first line of a cause, at most 200 characters: JNA's load errors list every path tried. */
+  /**
+   * The first sentence of a cause, at most about 200 characters: JNA's load errors list every path
+   * tried. A first line ending in a colon ({@code "Unable to load library 'nvidia-ml':"}) goes on
+   * with the next one, so that the message says what went wrong; a long one is cut at a word.
+   */
   static String firstLine(@Nullable String text) {
-    if (text == null) {
+    if (text == null || text.isBlank()) {
       return "no cause given";
     }
-    String line = text.strip().lines().findFirst().orElse("").strip();
-    return line.length() <= 200 ? line : line.substring(0, 200) + "...";
+    List<String> lines = text.strip().lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
+    StringBuilder b = new StringBuilder(lines.get(0));
+    for (int i = 1; i < lines.size() && b.charAt(b.length() - 1) == ':' && b.length() < 200; i++) {
+      b.append(' ').append(lines.get(i));
+    }
+    if (b.length() <= 200) {
+      return b.toString();
+    }
+    int cut = b.lastIndexOf(" ", 200);
+    return b.substring(0, cut > 100 ? cut : 200) + " ...";
   }
 
   /** Reads this machine's GPUs through NVML. */

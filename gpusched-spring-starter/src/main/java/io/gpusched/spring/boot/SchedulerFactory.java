@@ -48,12 +48,50 @@ final class SchedulerFactory {
     for (QueueSpec q : queues(p)) {
       b.queue(q);
     }
+    // gpusched.idle.* is checked whether or not idle detection is on: a wrong value waiting to
+    // take effect the day it is switched on is still wrong
+    idlePolicy(p.getIdle());
+  }
+
+  /**
+   * Warns when a queue's guarantee exceeds the cluster's GPUs, or the guarantees together do:
+   * legal (nodes may be added later) but not what anyone expects to start with.
+   */
+  static void warnAboutGuarantees(List<QueueSpec> queues, int clusterGpus, org.slf4j.Logger log) {
+    double sum = 0;
+    for (QueueSpec q : queues) {
+      sum += q.guaranteedGpus();
+      if (q.guaranteedGpus() > clusterGpus) {
+        log.warn(
+            "gpusched: queue {} is guaranteed {} GPU(s) but the cluster has {}; the guarantee"
+                + " cannot be met until nodes are added",
+            q.name(), number(q.guaranteedGpus()), clusterGpus);
+      }
+    }
+    if (sum > clusterGpus && queues.size() > 1) {
+      log.warn(
+          "gpusched: the queues' guarantees add up to {} GPU(s), more than the cluster's {}; they"
+              + " cannot all be met at once",
+          number(sum), clusterGpus);
+    }
+  }
+
+  private static String number(double v) {
+    return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
   }
 
   /** Enables idle detection on {@code telemetry}. */
   static void idle(GpuSchedulers.Builder b, GpuSchedProperties.Idle idle, GpuTelemetry telemetry) {
+    b.telemetry(telemetry, idlePolicy(idle));
+    check(P + "idle.reclaim-grace", idle.getReclaimGrace(),
+        () -> b.idleReclaimGrace(idle.getReclaimGrace()));
+  }
+
+  /** Returns the idle policy of {@code gpusched.idle.*}, validated. */
+  static IdlePolicy idlePolicy(GpuSchedProperties.Idle idle) {
     String at = P + "idle.";
-    IdlePolicy policy =
+    check(at + "reclaim-grace", idle.getReclaimGrace(), () -> nonNegative(idle.getReclaimGrace()));
+    return
         new IdlePolicy(
             check(at + "max-utilization-percent", idle.getMaxUtilizationPercent(),
                 () -> inRange(idle.getMaxUtilizationPercent(), 0, 100)),
@@ -64,9 +102,6 @@ final class SchedulerFactory {
                 () -> nonNegative(idle.getMaxMemoryUsedMibWithoutUtilization())),
             check(at + "max-sample-age", idle.getMaxSampleAge(),
                 () -> positive(idle.getMaxSampleAge())));
-    b.telemetry(telemetry, policy);
-    check(at + "reclaim-grace", idle.getReclaimGrace(),
-        () -> b.idleReclaimGrace(idle.getReclaimGrace()));
   }
 
   /** Returns the queues, validated. */
@@ -215,6 +250,13 @@ final class SchedulerFactory {
       throw new IllegalArgumentException("must be positive and finite");
     }
     return v;
+  }
+
+  private static Duration nonNegative(Duration d) {
+    if (d.isNegative()) {
+      throw new IllegalArgumentException("must not be negative");
+    }
+    return d;
   }
 
   private static Duration positive(Duration d) {
