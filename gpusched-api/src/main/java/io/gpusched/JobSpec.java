@@ -94,6 +94,18 @@ public record JobSpec(
   }
 
   /**
+   * Returns this spec in another queue, everything else the same.
+   *
+   * @param queue the queue's name
+   * @throws IllegalArgumentException if the name is not a valid queue name
+   */
+  public JobSpec withQueue(String queue) {
+    return new JobSpec(
+        id, queue, priority, request, gangSize, preemptible, gracePeriod, timeLimit,
+        expectedDuration, leaseTtl, requeueOnPreemption, reclaimWhenIdle, metadata);
+  }
+
+  /**
    * Returns the run time the scheduler may assume for backfill: the time limit if set (a hard
    * bound), else the expected duration, else {@code null} (unknown).
    */

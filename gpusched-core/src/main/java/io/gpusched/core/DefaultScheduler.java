@@ -92,12 +92,16 @@ final class DefaultScheduler implements GpuScheduler {
   private long journaledDecay = Long.MIN_VALUE;
 
   private long journaledStarts = -1;
+  /** Where a job that names no queue goes when there is no queue "default" (may be null). */
+  private final @Nullable String defaultQueue;
+
   private double journaledCost = -1;
   private double journaledShares = -1;
 
   DefaultScheduler(
       GpuSchedulers.Builder b, GpuCluster cluster, List<QueueSpec> queueSpecs, StoredState stored) {
     this.cluster = cluster;
+    this.defaultQueue = b.defaultQueue;
     this.clock = b.clock;
     this.events = b.eventBus();
     this.timer =
@@ -431,13 +435,18 @@ final class DefaultScheduler implements GpuScheduler {
   // =====================================================================================
 
   @Override
-  public JobHandle submit(JobSpec spec) {
-    Objects.requireNonNull(spec, "spec");
+  public JobHandle submit(JobSpec given) {
+    Objects.requireNonNull(given, "spec");
     checkOpen();
+    boolean leftDefault = given.queue().equals(JobSpec.DEFAULT_QUEUE) && !lanes.queues.containsKey(given.queue());
+    JobSpec spec = leftDefault && defaultQueue != null ? given.withQueue(defaultQueue) : given;
     QueueState q = lanes.queues.get(spec.queue());
     if (q == null) {
       throw new IllegalArgumentException(
-          "unknown queue " + spec.queue() + " of job " + spec.id() + "; queues: " + lanes.queues.keySet());
+          "unknown queue " + spec.queue() + " of job " + spec.id() + "; queues: " + lanes.queues.keySet()
+              + (leftDefault ? "; a job that names no queue goes to \"default\", which this scheduler"
+                  + " does not have: set the job's queue, or a default queue"
+                  + " (GpuSchedulers.Builder.defaultQueue, gpusched.default-queue in Spring Boot)" : ""));
     }
     long now = nowMillis();
     Job j = new Job(transitions, spec, seq.incrementAndGet(), q, now);

@@ -83,6 +83,7 @@ public final class GpuSchedulers {
     @Nullable Executor eventExecutor;
     int retainFinished = 10_000;
     boolean preferCheapest;
+    @org.jspecify.annotations.Nullable String defaultQueue;
     PlacementObserver placementObserver = PlacementObserver.NONE;
     @Nullable SchedulerStore store;
 
@@ -291,6 +292,19 @@ public final class GpuSchedulers {
     }
 
     /**
+     * The queue a job goes to when its spec leaves the queue at {@value
+     * io.gpusched.JobSpec#DEFAULT_QUEUE} and the scheduler has no queue of that name (once queues
+     * are configured, there is none unless one is so named). Without it such a submit fails with
+     * a message saying what to set. Default: none.
+     *
+     * @param queue a queue of this scheduler (checked by {@link #build()})
+     */
+    public Builder defaultQueue(String queue) {
+      this.defaultQueue = java.util.Objects.requireNonNull(queue, "queue");
+      return this;
+    }
+
+    /**
      * Places each job on the cheapest price tier that fits, and preemptible jobs on spot capacity
      * first. Applies to nodes added through this builder or the scheduler (they get a {@code
      * gpusched.io/price} label). Default false.
@@ -354,6 +368,10 @@ public final class GpuSchedulers {
       }
       if (qs.isEmpty()) {
         qs.put(io.gpusched.JobSpec.DEFAULT_QUEUE, QueueSpec.of(io.gpusched.JobSpec.DEFAULT_QUEUE));
+      }
+      if (defaultQueue != null && !qs.containsKey(defaultQueue)) {
+        throw new IllegalArgumentException(
+            "defaultQueue " + defaultQueue + " is not a queue; queues: " + qs.keySet());
       }
       GpuCluster c = cluster;
       if (c == null) {

@@ -49,6 +49,13 @@ public class GpuSchedProperties {
   /** Whether to place each job on the cheapest price tier that fits, preemptible jobs on spot first. */
   private boolean preferCheapest;
 
+  /**
+   * The queue a job goes to when it names none (JobSpec's queue "default", which does not exist
+   * once queues are configured). Must be one of gpusched.queues. Unset: such a submit fails with a
+   * message saying to set this.
+   */
+  private @Nullable String defaultQueue;
+
   private final Preemption preemption = new Preemption();
 
   private final Nvml nvml = new Nvml();
@@ -174,6 +181,14 @@ public class GpuSchedProperties {
 
   public void setPreferCheapest(boolean preferCheapest) {
     this.preferCheapest = preferCheapest;
+  }
+
+  public @Nullable String getDefaultQueue() {
+    return defaultQueue;
+  }
+
+  public void setDefaultQueue(@Nullable String defaultQueue) {
+    this.defaultQueue = defaultQueue;
   }
 
   public Preemption getPreemption() {

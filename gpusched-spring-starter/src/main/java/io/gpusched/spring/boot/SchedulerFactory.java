@@ -45,8 +45,20 @@ final class SchedulerFactory {
     check(P + "retain-finished-jobs", p.getRetainFinishedJobs(),
         () -> b.retainFinishedJobs(p.getRetainFinishedJobs()));
     b.preferCheapest(p.isPreferCheapest());
-    for (QueueSpec q : queues(p)) {
+    List<QueueSpec> queues = queues(p);
+    for (QueueSpec q : queues) {
       b.queue(q);
+    }
+    String dq = p.getDefaultQueue();
+    if (dq != null) {
+      List<String> names = queues.isEmpty()
+          ? List.of(io.gpusched.JobSpec.DEFAULT_QUEUE)
+          : queues.stream().map(QueueSpec::name).toList();
+      if (!names.contains(dq)) {
+        throw new InvalidConfigurationPropertyValueException(
+            P + "default-queue", dq, "not one of gpusched.queues: " + names);
+      }
+      b.defaultQueue(dq);
     }
     // gpusched.idle.* is checked whether or not idle detection is on: a wrong value waiting to
     // take effect the day it is switched on is still wrong

@@ -62,6 +62,33 @@ class GpuSchedConfigChecksTest {
   }
 
   @Test
+  void aConfiguredDefaultQueueTakesJobsThatNameNoneAndAWrongOneFailsTheStart() {
+    runner
+        .withPropertyValues(
+            "gpusched.queues[0].name=research", "gpusched.queues[1].name=prod", "gpusched.default-queue=prod")
+        .run(ctx -> {
+          GpuScheduler s = ctx.getBean(GpuScheduler.class);
+          var j = s.submit(io.gpusched.JobSpec.builder(io.gpusched.PlacementRequest.wholeGpus(1)).build());
+          assertThat(j.spec().queue()).isEqualTo("prod");
+        });
+    runner
+        .withPropertyValues("gpusched.queues[0].name=research")
+        .run(ctx -> {
+          GpuScheduler s = ctx.getBean(GpuScheduler.class);
+          org.assertj.core.api.Assertions.assertThatThrownBy(
+                  () -> s.submit(io.gpusched.JobSpec.builder(io.gpusched.PlacementRequest.wholeGpus(1)).build()))
+              .hasMessageContaining("gpusched.default-queue");
+        });
+    runner
+        .withPropertyValues("gpusched.queues[0].name=research", "gpusched.default-queue=reserch")
+        .run(ctx -> assertThat(ctx).getFailure().rootCause()
+            .isInstanceOf(InvalidConfigurationPropertyValueException.class)
+            .hasMessageContaining("gpusched.default-queue")
+            .hasMessageContaining("reserch")
+            .hasMessageContaining("[research]"));
+  }
+
+  @Test
   void environmentVariablesThatStartWithGpuschedAreNotChecked() {
     // CI sets GPUSCHED_REQUIRE_POSTGRES; such a variable must not stop an application
     runner
