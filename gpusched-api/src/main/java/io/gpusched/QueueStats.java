@@ -11,7 +11,8 @@ import java.util.Map;
  * @param runningJobs jobs holding GPUs (running or preempting)
  * @param usedGpus GPU-equivalents its running jobs hold
  * @param entitledGpus its fair share of the cluster now: capacity split by weight among the queues
- *     that have work, never less than its guarantee when it has work
+ *     that have work, never less than its guarantee when it has work; a queue without work is
+ *     entitled to its guarantee (capped by the capacity), which it gets back once it has work
  * @param dominantShare its weighted dominant share (running plus decayed recent usage, per GPU
  *     model) divided by its weight, the key fair-share ordering sorts by; 0 when idle, always
  *     finite (a weight so small that the quotient overflows reads {@code Double.MAX_VALUE})

@@ -146,6 +146,10 @@ final class NodeManagement {
 
   void setNodeState(String nodeId, NodeState state) {
     Objects.requireNonNull(state, "state");
+    if (state == NodeState.DRAINED) {
+      throw new IllegalArgumentException(
+          "DRAINED is reported for a draining node with no allocation left, never set; set DRAINING on node " + nodeId);
+    }
     synchronized (monitor) {
       NodeEntry node = require(nodeId);
       node.state = state;

@@ -5,6 +5,8 @@ import io.gpusched.Allocation;
 import io.gpusched.ClusterSnapshot;
 import io.gpusched.GpuCluster;
 import io.gpusched.JobState;
+import io.gpusched.NodeState;
+import io.gpusched.NodeUsage;
 import io.gpusched.PendingReason;
 import io.gpusched.QueueStats;
 import io.gpusched.SchedulerSnapshot;
@@ -41,7 +43,7 @@ final class SnapshotBuilder {
   }
 
   SchedulerSnapshot snapshot(long now) {
-    ClusterSnapshot cs = cluster.snapshot();
+    ClusterSnapshot cs = drainsDone(cluster.snapshot());
     double cap = capacity.totalCap / 1000.0;
     // Weights are summed relative to the largest active one, so weights up to Double.MAX_VALUE
     // never make the sum infinite (and the split NaN).
@@ -95,8 +97,11 @@ final class SnapshotBuilder {
     var stats = new ArrayList<QueueStats>();
     for (QueueState q : queueList) {
       boolean isActive = q.pending > 0 || q.runningJobs > 0;
+      // an idle queue is still entitled to its guarantee: it gets it back as soon as it has work
       double entitled =
-          isActive ? Math.min(cap, Math.max(q.spec.guaranteedGpus(), cap * (q.spec.weight() / maxWeight) / active)) : 0;
+          isActive
+              ? Math.min(cap, Math.max(q.spec.guaranteedGpus(), cap * (q.spec.weight() / maxWeight) / active))
+              : Math.min(cap, q.spec.guaranteedGpus());
       stats.add(
           new QueueStats(
               q.spec,
@@ -109,5 +114,19 @@ final class SnapshotBuilder {
               waiting.getOrDefault(q, Map.of())));
     }
     return new SchedulerSnapshot(Instant.ofEpochMilli(now), stats, counts, cs, cap, idleByModel);
+  }
+
+  /** A draining node with no allocation left reads DRAINED: its drain is done. */
+  private static ClusterSnapshot drainsDone(ClusterSnapshot cs) {
+    if (cs.nodes().stream().noneMatch(n -> n.state() == NodeState.DRAINING && n.allocations() == 0)) {
+      return cs;
+    }
+    List<NodeUsage> nodes = new ArrayList<>(cs.nodes().size());
+    for (NodeUsage n : cs.nodes()) {
+      nodes.add(n.state() == NodeState.DRAINING && n.allocations() == 0
+          ? new NodeUsage(n.nodeId(), NodeState.DRAINED, n.capacityClass(), n.labels(), n.gpus(), n.summary(), n.allocations())
+          : n);
+    }
+    return new ClusterSnapshot(cs.takenAtNanos(), List.copyOf(nodes), cs.byModel(), cs.byLabel(), cs.total());
   }
 }
