@@ -510,7 +510,7 @@ class ConcurrentStressTest {
         if (op < 5 && !present.isEmpty()) {
           String id = present.get(rnd.nextInt(present.size())).id();
           NodeState s = NodeState.values()[rnd.nextInt(NodeState.values().length)];
-          if (rnd.nextBoolean()) {
+          if (rnd.nextBoolean() || s == NodeState.DRAINED) { // DRAINED is reported, never set
             s = NodeState.READY;
           }
           pause.readLock().lock();

@@ -34,7 +34,29 @@ record DemoJob(
         v.attempts(), v.cost(), v.metadata());
   }
 
-  static DemoJob of(JobHandle j, ProcessLauncher launcher, JobActivity activity, int logLines) {
+  /**
+   * What the launcher knows of a job's latest process.
+   *
+   * @param cudaVisibleDevices what it was given
+   * @param exitCode its exit status, once it exited
+   * @param logTail the last lines of its log
+   */
+  record ProcessFacts(@Nullable String cudaVisibleDevices, @Nullable Integer exitCode, List<String> logTail) {
+    static final ProcessFacts NONE = new ProcessFacts(null, null, List.of());
+
+    /** Reads them (a few small files); nothing for a job that never started. */
+    static ProcessFacts read(JobHandle j, ProcessLauncher launcher, int logLines) {
+      if (j.startedAt().isEmpty()) {
+        return NONE;
+      }
+      return new ProcessFacts(
+          launcher.visibleDevices(j.id()).orElse(null),
+          launcher.exitStatus(j.id()).orElse(null),
+          logLines > 0 ? launcher.tail(j.id(), logLines) : List.of());
+    }
+  }
+
+  static DemoJob of(JobHandle j, ProcessFacts facts, JobActivity activity) {
     String command;
     try {
       ProcessJob pj = ProcessJob.from(j.spec());
@@ -50,9 +72,9 @@ record DemoJob(
     return new DemoJob(
         view,
         command,
-        launcher.visibleDevices(j.id()).orElse(null),
-        launcher.exitStatus(j.id()).orElse(null),
-        logLines > 0 ? launcher.tail(j.id(), logLines) : List.of(),
+        facts.cudaVisibleDevices(),
+        facts.exitCode(),
+        facts.logTail(),
         activity.of(j.id()));
   }
 }

@@ -200,8 +200,38 @@ class JobController {
     return scheduler.job(id).orElseThrow(() -> new NoSuchElementException("no job " + id));
   }
 
+  /**
+   * Process facts of finished jobs, read once: they no longer change, and the dashboard redraws
+   * up to {@link #JOB_LIMIT} jobs several times a second.
+   */
+  private final Map<String, DemoJob.ProcessFacts> finished =
+      new java.util.LinkedHashMap<>(16, 0.75f, false) {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, DemoJob.ProcessFacts> eldest) {
+          return size() > 2 * JOB_LIMIT;
+        }
+      };
+
   private DemoJob view(JobHandle j, int logLines) {
-    return DemoJob.of(j, launcher, activity, logLines);
+    DemoJob.ProcessFacts facts;
+    if (j.state().isFinal() && logLines == LOG_LINES) {
+      synchronized (finished) {
+        facts = finished.get(j.id());
+      }
+      if (facts == null) {
+        facts = DemoJob.ProcessFacts.read(j, launcher, logLines);
+        if (facts.exitCode() != null || j.startedAt().isEmpty()) { // its process has been reported
+          synchronized (finished) {
+            finished.put(j.id(), facts);
+          }
+        }
+      }
+    } else {
+      facts = DemoJob.ProcessFacts.read(j, launcher, logLines);
+    }
+    return DemoJob.of(j, facts, activity);
   }
 
   /**
@@ -216,7 +246,9 @@ class JobController {
             .toList();
     java.util.ArrayList<DemoJob> out = new java.util.ArrayList<>(newest.size());
     for (int i = 0; i < newest.size(); i++) {
-      out.add(view(newest.get(i), i < withLogs ? LOG_LINES : 0));
+      JobHandle j = newest.get(i);
+      // log tails for the newest few, and for every finished job (read once, then cached)
+      out.add(view(j, i < withLogs || j.state().isFinal() ? LOG_LINES : 0));
     }
     return out;
   }
