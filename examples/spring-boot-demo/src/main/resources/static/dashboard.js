@@ -83,7 +83,7 @@ function drawJobs(jobs) {
     el('td', { 'data-label': 'queue' }, j.queue),
     el('td', { 'data-label': 'request', class: 'request' }, j.request, j.priority ? el('small', {}, ` prio ${j.priority}`) : ''),
     el('td', { 'data-label': 'state', class: `state ${j.state}` }, j.state),
-    el('td', { 'data-label': 'waiting for', class: 'reason', title: 'why it waits (PendingReason)' }, j.pendingReason ? j.pendingReason.toLowerCase() : ''),
+    el('td', { 'data-label': 'waits for', class: 'reason', title: 'why it waits (PendingReason)' }, j.pendingReason ? j.pendingReason.toLowerCase() : ''),
     el('td', { 'data-label': 'where', class: 'where' }, where(j),
       j.cudaVisibleDevices ? el('code', { class: 'cvd', title: simulated ? 'simulated GPUs: a label, not a device' : 'CUDA_VISIBLE_DEVICES' }, `CUDA_VISIBLE_DEVICES=${j.cudaVisibleDevices}`) : ''),
     el('td', { 'data-label': 'command', class: 'command' }, el('code', {}, j.command)),
