@@ -34,7 +34,8 @@ import java.util.function.ToDoubleFunction;
  * <ul>
  *   <li>gauges {@code gpusched.gpus{state=free|allocated|idle, model}} [{@code gpusched_gpus}]
  *       (idle: allocated GPUs whose every holder telemetry shows idle, a subset of allocated),
- *       {@code gpusched.nodes{state}} [{@code gpusched_nodes}], {@code
+ *       {@code gpusched.nodes{state}} [{@code gpusched_nodes}] (a lost node leaves the list, so
+ *       DOWN reads 0 outside the instant of a loss), {@code
  *       gpusched.queue.pending|running{queue}} [{@code gpusched_queue_pending_jobs}, ...], {@code
  *       gpusched.queue.waiting{queue, reason}} (pending jobs by {@link PendingReason}), {@code
  *       gpusched.queue.share{queue}} (weighted dominant share, {@code
@@ -44,7 +45,8 @@ import java.util.function.ToDoubleFunction;
  *       the free capacity, 0 to 1, {@code gpusched_fragmentation_ratio});
  *   <li>counters, all registered at zero when bound: {@code gpusched.jobs.submitted|started{queue}},
  *       {@code gpusched.jobs.finished{queue, state}}, {@code gpusched.preemptions{reason}} (every
- *       {@link StopReason}), and {@code gpusched.cost{queue}} (cost accrued, in the currency of the
+ *       {@link StopReason}), {@code gpusched.nodes.lost} (nodes marked lost, {@code
+ *       gpusched_nodes_lost_total}), and {@code gpusched.cost{queue}} (cost accrued, in the currency of the
  *       nodes' {@code pricePerGpuHour}, read from the snapshot: {@code
  *       gpusched_cost_currency_total});
  *   <li>timers with histogram buckets (so that Prometheus can compute percentiles), registered
@@ -156,6 +158,7 @@ public final class GpuSchedMetrics implements MeterBinder {
     for (StopReason reason : StopReason.values()) {
       preemptions(registry, reason);
     }
+    nodesLost(registry);
     for (JobState st : JobState.values()) {
       Gauge.builder("gpusched.jobs", this, m -> m.snapshot().jobsByState().getOrDefault(st, 0))
           .tag("state", st.name())
@@ -273,8 +276,18 @@ public final class GpuSchedMetrics implements MeterBinder {
         .register(registry);
   }
 
+  private static Counter nodesLost(MeterRegistry registry) {
+    return Counter.builder("gpusched.nodes.lost")
+        .description("Nodes marked lost (nodeDown); a lost node leaves the node list at once")
+        .register(registry);
+  }
+
   private static void count(MeterRegistry registry, SchedulerEvent event) {
-    if (event instanceof SchedulerEvent.JobSubmitted e) {
+    if (event instanceof SchedulerEvent.NodeStateChanged e) {
+      if (e.to() == NodeState.DOWN) {
+        nodesLost(registry).increment();
+      }
+    } else if (event instanceof SchedulerEvent.JobSubmitted e) {
       submitted(registry, e.queue()).increment();
     } else if (event instanceof SchedulerEvent.JobStarted e) {
       started(registry, e.queue()).increment();

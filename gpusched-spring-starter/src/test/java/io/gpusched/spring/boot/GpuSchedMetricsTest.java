@@ -130,10 +130,14 @@ class GpuSchedMetricsTest {
                     .as(reason.name())
                     .isZero();
               }
+              assertThat(r.get("gpusched.nodes.lost").counter().count()).isZero();
               assertThat(r.get("gpusched.nvml.failing").gauge().value()).isZero();
 
               String scrape = ctx.getBean(PrometheusMeterRegistry.class).scrape();
               checkPrometheusNames(scrape);
+              // the sizing formula of docs/operations.md: 124 + 3 per GPU model + 37 per queue
+              long samples = scrape.lines().filter(l -> l.startsWith("gpusched_")).count();
+              assertThat(samples).isEqualTo(124 + 3 * 2 + 37 * 2);
               assertThat(scrape)
                   .contains("gpusched_jobs_submitted_total{queue=\"research\"} 0.0")
                   .contains("gpusched_preemptions_total{reason=\"NODE_LOST\"} 0.0")
@@ -141,6 +145,7 @@ class GpuSchedMetricsTest {
                   .contains("gpusched_queue_wait_seconds_bucket{queue=\"prod\",le=\"900.0\"} 0")
                   .contains("gpusched_placement_latency_seconds_bucket{kind=\"whole\",outcome=\"placed\",le=\"1.0E-4\"}")
                   .contains("gpusched_nodes{state=\"READY\"} 2.0")
+                  .contains("gpusched_nodes_lost_total 0.0")
                   .contains("gpusched_notifier_pending_notifications 0.0");
             });
   }
@@ -184,7 +189,7 @@ class GpuSchedMetricsTest {
   }
 
   @Test
-  void fragmentationIsARatioAndCostAccrues() {
+  void fragmentationIsARatioCostAccruesAndLostNodesAreCounted() {
     runner
         .withBean(GpuSchedNvml.class, () -> nvml(false))
         .run(
@@ -204,6 +209,12 @@ class GpuSchedMetricsTest {
                   .isEqualTo(s.snapshot().queues().stream()
                       .filter(q -> q.spec().name().equals("research")).findFirst().orElseThrow().cost(),
                       org.assertj.core.data.Offset.offset(1e-3));
+              // a lost node leaves the node list; the counter keeps it
+              s.nodeDown("a");
+              org.awaitility.Awaitility.await()
+                  .atMost(java.time.Duration.ofSeconds(10))
+                  .until(() -> r.get("gpusched.nodes.lost").counter().count() == 1);
+              assertThat(s.snapshot().cluster().nodes()).extracting(n -> n.nodeId()).containsExactly("gpu-box");
             });
   }
 
