@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.annotation.DirtiesContext;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -35,10 +36,14 @@ import tools.jackson.databind.json.JsonMapper;
  * port with its own configuration and storage in a temporary folder) scrapes the service's {@code
  * /actuator/prometheus} every second while jobs run, and then each panel query and each template
  * variable query returns at least one series through Prometheus's HTTP API. The alert rules are
- * loaded too and must all evaluate without error on the real series. The service runs with its own
- * configuration (NVML on, static nodes as fallback), so that {@code gpusched_nvml_failing} exists.
+ * loaded too and must all evaluate without error on the real series. NVML stays on, as in the
+ * service's configuration, so that {@code gpusched_nvml_failing} exists; the static nodes are kept
+ * beside any local GPU, so that the jobs below fit on every machine.
  */
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@SpringBootTest(
+    webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+    properties = "gpusched.nvml.static-nodes=keep")
+@DirtiesContext // its 30-second jobs would hold GPUs a later test sharing the context expects free
 class PrometheusDashboardTest {
   /** The longest the test waits for every query to answer with series. */
   private static final Duration DEADLINE = Duration.ofSeconds(45);
