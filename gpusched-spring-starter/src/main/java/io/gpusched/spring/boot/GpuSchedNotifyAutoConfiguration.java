@@ -122,8 +122,9 @@ public final class GpuSchedNotifyAutoConfiguration {
         FunctionCounter.builder("gpusched.notifications.given-up", notifier, JobNotifier::givenUp)
             .description("Notifications given up after their last attempt failed")
             .register(registry);
-        Gauge.builder("gpusched.notifications.pending", notifier, JobNotifier::pending)
+        Gauge.builder("gpusched.notifier.pending", notifier, JobNotifier::pending)
             .description("Notifications waiting to be sent or retried")
+            .baseUnit("notifications")
             .register(registry);
       };
     }

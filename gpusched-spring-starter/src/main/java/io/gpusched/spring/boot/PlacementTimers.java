@@ -4,16 +4,24 @@ import io.gpusched.GpuDemand;
 import io.gpusched.PlacementObserver;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
  * {@code gpusched.placement.latency{kind=whole|mig|share, outcome=placed|no_capacity}}: the time
  * of each engine placement call the scheduler makes. The six timers are registered once, so the
- * dispatch path only records.
+ * dispatch path only records. They have histogram buckets from 10 microseconds to 100 milliseconds
+ * ({@code gpusched_placement_latency_seconds_bucket} in Prometheus).
  */
 final class PlacementTimers implements PlacementObserver {
   static final String NAME = "gpusched.placement.latency";
   private static final String[] KINDS = {"whole", "mig", "share"};
+
+  /** Histogram buckets: placement calls take microseconds, a slow one milliseconds. */
+  static final Duration[] BUCKETS = {
+    micros(10), micros(25), micros(50), micros(100), micros(250), micros(500),
+    micros(1000), micros(2500), micros(5000), micros(10_000), micros(25_000), micros(100_000)
+  };
 
   /** [kind][placed ? 1 : 0]. */
   private final Timer[][] timers = new Timer[KINDS.length][2];
@@ -25,9 +33,14 @@ final class PlacementTimers implements PlacementObserver {
             Timer.builder(NAME)
                 .tags("kind", KINDS[k], "outcome", placed == 1 ? "placed" : "no_capacity")
                 .description("Time of one placement call on the lock-free engine")
+                .serviceLevelObjectives(BUCKETS)
                 .register(registry);
       }
     }
+  }
+
+  private static Duration micros(long us) {
+    return Duration.ofNanos(us * 1000);
   }
 
   @Override

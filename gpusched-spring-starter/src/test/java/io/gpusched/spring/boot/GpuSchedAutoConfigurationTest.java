@@ -328,12 +328,12 @@ class GpuSchedAutoConfigurationTest {
               assertThat(r.find("gpusched.queue.waiting").tag("queue", "research").gauges())
                   .hasSize(io.gpusched.PendingReason.values().length);
               assertThat(r.get("gpusched.queue.share").tag("queue", "research").gauge()).isNotNull();
-              assertThat(r.get("gpusched.cost").tag("queue", "research").gauge()).isNotNull();
+              assertThat(r.get("gpusched.cost").tag("queue", "research").functionCounter()).isNotNull();
               assertThat(r.get("gpusched.jobs").tag("state", "RUNNING").gauge()).isNotNull();
               j.complete();
               org.awaitility.Awaitility.await()
                   .atMost(Duration.ofSeconds(5))
-                  .until(() -> r.find("gpusched.jobs.finished").tags("queue", "research", "state", "COMPLETED").counter() != null);
+                  .until(() -> r.get("gpusched.jobs.finished").tags("queue", "research", "state", "COMPLETED").counter().count() == 1);
               assertThat(r.get("gpusched.jobs.started").tag("queue", "research").counter().count()).isEqualTo(1);
               assertThat(r.get("gpusched.queue.wait").tag("queue", "research").timer().count()).isEqualTo(1);
               assertThat(r.get("gpusched.gpus").tags("state", "idle", "model", "H100-80GB").gauge().value())
