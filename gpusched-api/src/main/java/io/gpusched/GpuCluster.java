@@ -17,15 +17,25 @@ import java.util.Optional;
  * the call, without waiting for another thread. Which of several fitting candidates it takes is
  * the strategy's preference applied to the index as the search read it, not part of that
  * guarantee: a candidate freed by a concurrent release may be passed over for the next one. A
- * placement that took capacity on a node just before its forced removal backs out and tries
- * elsewhere: a brief hold that a concurrent request may see (see docs/placement.md, "Limits").
- * Node management ({@code addNode}, {@code setNodeState}, {@code removeNode}) is serialized
- * among itself, never with placements.
+ * forced removal is ordered against every placement on the node at one instant: a placement that
+ * took GPUs there before it is reported in the removal's {@link NodeRemoval#lost()}, and is
+ * returned to its caller already lost ({@link Allocation#isActive()} false); one after it never
+ * lands there. Node management ({@code addNode}, {@code setNodeState}, {@code removeNode}) is
+ * serialized among itself; placements never wait for it, but a forced removal waits for the
+ * placements that took GPUs of its node before it to be registered (a few instructions each).
  */
 public interface GpuCluster {
 
   /**
    * Places a request.
+   *
+   * <p>A concurrent forced {@link #removeNode removal} of one of its nodes that came right after
+   * its GPUs were taken reports the allocation in its {@link NodeRemoval#lost()}: it may then be
+   * returned already lost (or, for a spread gang that still holds GPUs on other nodes, severed),
+   * or become so as that removal returns. Check {@link Allocation#isActive()} (after the
+   * allocation is recorded where the removal's handler will look for it); {@link
+   * Allocation#release()} frees what a severed gang still holds, after which the request may be
+   * placed again.
    *
    * @return the allocation, or empty when no eligible capacity is free now
    * @throws IllegalArgumentException if no node of the cluster could ever host the request (for

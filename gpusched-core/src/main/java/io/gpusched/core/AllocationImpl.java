@@ -14,11 +14,13 @@ import org.jspecify.annotations.Nullable;
 /**
  * An allocation: the GPU words it added to (with the delta added to each), and the host resources
  * charged per GPU. Its life is a small state machine changed only by CAS: {@code PENDING} (being
- * published) to {@code ACTIVE}, then {@code RELEASED} or {@code LOST}; or {@code PENDING} to {@code
- * ABORTED} when a forced node removal overtook the publication. A spread gang that a forced removal
- * takes a node from while it holds GPUs on other nodes goes {@code ACTIVE → SEVERED}: it is lost
- * (not active), but keeps its other GPUs until {@link #release()} ({@code SEVERED → RELEASED})
- * gives them back, since its workers there still run until they are stopped.
+ * published) to {@code ACTIVE}; then {@code RELEASING} (one thread releasing it) to {@code
+ * RELEASED}. A forced node removal that finds it holding GPUs of the node makes it {@code LOST}
+ * (from PENDING too: the placement then returns it lost), or, for a spread gang that still holds
+ * GPUs on other nodes, {@code SEVERED}: lost (not active), but keeping its other GPUs until {@link
+ * #release()} ({@code SEVERED → RELEASING → RELEASED}) gives them back, since its workers there
+ * still run until they are stopped. A release that finds a GPU killed by a removal that came first
+ * ends {@code LOST} or {@code RELEASED} with {@link #lostTo} naming that removal's node.
  */
 @EnginePart
 final class AllocationImpl implements Allocation {
@@ -26,8 +28,15 @@ final class AllocationImpl implements Allocation {
   static final int ACTIVE = 1;
   static final int RELEASED = 2;
   static final int LOST = 3;
-  static final int ABORTED = 4;
   static final int SEVERED = 5;
+  static final int RELEASING = 6;
+
+  /**
+   * Set by a release that found a GPU of this allocation dead while the allocation was ACTIVE: the
+   * node of the first removal that came before the release (the one that must report this
+   * allocation lost). Written before the state leaves RELEASING, read after.
+   */
+  volatile @Nullable NodeEntry lostTo;
 
   final long id;
   final PlacementRequest request;
@@ -75,6 +84,16 @@ final class AllocationImpl implements Allocation {
     return words[Reservation.STRIDE * i];
   }
 
+  /** The delta this allocation added to {@code s}'s word (0 if it holds no part of it). */
+  long deltaOn(GpuSlot s) {
+    for (int i = 0; i < slots.length; i++) {
+      if (slots[i] == s) {
+        return delta(i);
+      }
+    }
+    return 0;
+  }
+
   /** Host CPU (milli) charged with GPU {@code i}. */
   long hostCpu(int i) {
     return words[Reservation.STRIDE * i + 1];
@@ -96,6 +115,11 @@ final class AllocationImpl implements Allocation {
 
   boolean casState(int expected, int next) {
     return STATE.compareAndSet(this, expected, next);
+  }
+
+  /** Sets the state (by the thread that holds it in RELEASING). */
+  void setState(int next) {
+    state = next;
   }
 
   @Override
@@ -125,15 +149,16 @@ final class AllocationImpl implements Allocation {
 
   @Override
   public boolean release() {
-    if (casState(ACTIVE, RELEASED)) {
-      GiveBack.undo(this);
-      return true;
+    for (; ; ) {
+      int st = state;
+      if (st != ACTIVE && st != SEVERED) {
+        return false;
+      }
+      if (casState(st, RELEASING)) {
+        slots[0].group.hook(ProbePoint.RELEASING, this);
+        return GiveBack.release(this, st == ACTIVE);
+      }
     }
-    if (state == SEVERED && casState(SEVERED, RELEASED)) {
-      GiveBack.undoSevered(this);
-      return true;
-    }
-    return false;
   }
 
   /**
@@ -142,7 +167,7 @@ final class AllocationImpl implements Allocation {
    */
   boolean holdsBeyond(NodeEntry node) {
     for (GpuSlot s : slots) {
-      if (s.node != node && !s.node.removed) {
+      if (s.node != node && !s.isDead()) {
         return true;
       }
     }

@@ -2,6 +2,7 @@ package io.gpusched.core;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.jspecify.annotations.Nullable;
@@ -11,9 +12,16 @@ import org.jspecify.annotations.Nullable;
  * practical multi-word compare-and-swap operation") that takes several empty GPUs at one instant,
  * so that no other operation sees a gang holding part of its GPUs.
  *
- * <p><b>Words.</b> A GPU word is never negative; a negative word is a <em>descriptor value</em>:
- * bit 63 set, bit 62 telling a gang claim from a conditional install, a registry cell and a
+ * <p><b>Words.</b> A live GPU word is never negative. A negative word is either <em>dead</em> ({@link
+ * #DEAD}: bits 63 and 61, the GPU's node was removed) or a <em>descriptor value</em>: bit 63 set,
+ * bit 61 clear, bit 62 telling a gang claim from a conditional install, a registry cell and a
  * number unique to the descriptor (so a value is never reused).
+ *
+ * <p><b>Node removal.</b> A removal turns all of a node's words dead in one step of this protocol:
+ * {@link Op#seal} (every word from 0, so it fails if the node holds anything) or {@link Op#kill}
+ * (every word from whatever it holds; it never fails). So every take of a GPU of the node is
+ * ordered before or after the removal: before it succeeded, after it the word is dead and the take
+ * fails.
  *
  * <p><b>Protocol.</b> A gang {@link Op} lists its GPUs in one global order ({@link
  * GpuSlot#ordinal}), each to go from 0 to its delta. The op's owner claims a GPU by CASing its
@@ -41,8 +49,16 @@ final class GangClaims {
   static final int FAILED = 2;
 
   private static final long INSTALL_BIT = 1L << 62;
+
+  /**
+   * Bit 61 with bit 63: a <em>dead</em> word, one of a node that a removal took out of the engine
+   * ({@link Op#kill}, {@link Op#seal}). It keeps the GPU's last value in its low bits, so releases
+   * that were under way still subtract their deltas from it; nothing can take capacity from it.
+   */
+  static final long DEAD = Long.MIN_VALUE | (1L << 61);
+
   private static final int CELL_BITS = 16;
-  private static final int NUMBER_BITS = 62 - CELL_BITS;
+  private static final int NUMBER_BITS = 61 - CELL_BITS;
   private static final long NUMBER_MASK = (1L << NUMBER_BITS) - 1;
   private static final int CELLS = 1 << CELL_BITS;
 
@@ -63,26 +79,71 @@ final class GangClaims {
    * and the word each gets ({@code next}), its status.
    */
   static final class Op extends Descriptor {
-    final GpuSlot[] slots;
+    final ClaimWord[] slots;
     final long[] expected;
     final long[] next;
     final AtomicInteger status = new AtomicInteger(UNDECIDED);
 
+    /**
+     * The owner's reference plus one per install in progress: the op stays registered until the
+     * last of them is done, so a claim on a word can always be looked up (a helper's install that
+     * becomes a claim just as the op is decided is replaced by that helper: see {@link
+     * #finishInstall}).
+     */
+    final AtomicInteger refs = new AtomicInteger(1);
+
     /** A take (from 0): its owner may claim by a plain CAS (see {@link #help}). */
     final boolean take;
 
-    private Op(GpuSlot[] slots, long[] expected, long[] next, boolean take) {
+    /**
+     * A kill: each word is claimed from whatever live value it holds (recorded in {@link
+     * #found}), and ends as {@link #DEAD} with that value. It never fails.
+     */
+    final @Nullable AtomicLongArray found;
+
+    private Op(ClaimWord[] slots, long[] expected, long[] next, boolean take, boolean kill) {
       this.slots = slots;
       this.expected = expected;
       this.next = next;
       this.take = take;
+      this.found = kill ? new AtomicLongArray(slots.length) : null;
+      if (kill) {
+        for (int i = 0; i < slots.length; i++) {
+          found.set(i, -1);
+        }
+      }
+    }
+
+    private Op(ClaimWord[] slots, long[] expected, long[] next, boolean take) {
+      this(slots, expected, next, take, false);
+    }
+
+    /**
+     * Turns every word of {@code slots} dead keeping its value, whatever it holds (a forced node
+     * removal). Never fails: a word that changed is claimed from its new value.
+     */
+    static Op kill(GpuSlot[] slots) {
+      ClaimWord[] s = slots.clone();
+      long[] d = new long[s.length];
+      sortByOrdinal(s, d, null);
+      return new Op(s, new long[s.length], new long[s.length], false, true);
+    }
+
+    /**
+     * Turns every word of {@code slots} from 0 to dead, or fails changing nothing if one holds
+     * anything (a node removal without force). A take of {@link #DEAD} from 0.
+     */
+    static Op seal(GpuSlot[] slots) {
+      long[] d = new long[slots.length];
+      java.util.Arrays.fill(d, DEAD);
+      return take(slots, d);
     }
 
     /** Takes empty GPUs: each from 0 to its delta (in any order; claimed in global order). */
     static Op take(GpuSlot[] slots, long[] deltas) {
-      GpuSlot[] s = slots.clone();
+      ClaimWord[] s = slots.clone();
       long[] d = deltas.clone();
-      sortByOrdinal(s, d);
+      sortByOrdinal(s, d, null);
       return new Op(s, new long[s.length], d, true);
     }
 
@@ -91,24 +152,41 @@ final class GangClaims {
      * the gang's alone, so this always succeeds.
      */
     static Op release(GpuSlot[] slots, long[] deltas) {
-      GpuSlot[] s = slots.clone();
+      ClaimWord[] s = slots.clone();
       long[] d = deltas.clone();
-      sortByOrdinal(s, d);
+      sortByOrdinal(s, d, null);
       return new Op(s, d, new long[s.length], false);
     }
 
-    /** Sorts the GPUs into the global claim order, keeping each delta with its GPU. */
-    private static void sortByOrdinal(GpuSlot[] slots, long[] deltas) {
-      for (int i = 1; i < slots.length; i++) { // insertion sort: gangs are small
-        GpuSlot s = slots[i];
-        long d = deltas[i];
+    /**
+     * Moves each of {@code words} from {@code expected[i]} to {@code next[i]}, all at one instant
+     * or none (arrays taken over, in any order; claimed in global order): a take of GPUs together
+     * with the host resources of their nodes.
+     */
+    static Op general(ClaimWord[] words, long[] expected, long[] next) {
+      sortByOrdinal(words, expected, next);
+      return new Op(words, expected, next, true);
+    }
+
+    /** Sorts the words into the global claim order, keeping their values with them. */
+    private static void sortByOrdinal(ClaimWord[] slots, long[] a, long @Nullable [] b) {
+      for (int i = 1; i < slots.length; i++) { // insertion sort: steps are small
+        ClaimWord s = slots[i];
+        long x = a[i];
+        long y = b == null ? 0 : b[i];
         int j = i - 1;
         for (; j >= 0 && slots[j].ordinal > s.ordinal; j--) {
           slots[j + 1] = slots[j];
-          deltas[j + 1] = deltas[j];
+          a[j + 1] = a[j];
+          if (b != null) {
+            b[j + 1] = b[j];
+          }
         }
         slots[j + 1] = s;
-        deltas[j + 1] = d;
+        a[j + 1] = x;
+        if (b != null) {
+          b[j + 1] = y;
+        }
       }
     }
   }
@@ -118,9 +196,13 @@ final class GangClaims {
     final Op op;
     final int index;
 
-    Install(Op op, int index) {
+    /** The live word this install replaces (and puts back if the op is decided). */
+    final long from;
+
+    Install(Op op, int index, long from) {
       this.op = op;
       this.index = index;
+      this.from = from;
     }
   }
 
@@ -176,8 +258,19 @@ final class GangClaims {
     c.cells.compareAndSet(d.cell % CHUNK, d, null);
   }
 
+  /** Whether a word is a descriptor value (negative, and not dead). */
   static boolean isDescriptor(long word) {
-    return word < 0;
+    return word < 0 && (word & DEAD) != DEAD;
+  }
+
+  /** Whether a word is dead (its node was removed; see {@link #DEAD}). */
+  static boolean isDead(long word) {
+    return (word & DEAD) == DEAD;
+  }
+
+  /** The value a dead word keeps (what the GPU held, less what was released since). */
+  static long deadValue(long word) {
+    return word & ~DEAD;
   }
 
   // ---------------------------------------------------------------- operations
@@ -192,22 +285,40 @@ final class GangClaims {
       help(op, true);
       return op.status.get() == SUCCEEDED;
     } finally {
+      unref(op);
+    }
+  }
+
+  /** Takes a reference to a registered op; false if it is done (its last reference dropped). */
+  private static boolean ref(Op op) {
+    for (int r = op.refs.get(); r > 0; r = op.refs.get()) {
+      if (op.refs.compareAndSet(r, r + 1)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static void unref(Op op) {
+    if (op.refs.decrementAndGet() == 0) {
       unregister(op);
     }
   }
 
   /**
    * Drives {@code op} to a decision, then replaces each of its claims by its final value. The
-   * owner of a take claims a GPU with one plain CAS: it cannot be late (a GPU it took can only be
-   * released after it returned), and a claim it makes after another thread failed the op is undone
-   * by its own final pass. Everyone else, and the owner of a release (whose GPUs others may take
-   * again as soon as a helper finished it), claims through a conditional install.
+   * owner of a take claims a word at 0 with one plain CAS: it cannot be late (an empty GPU it took
+   * can only be released after it returned), and a claim it makes after another thread failed the
+   * op is undone by its own final pass. Everyone else, the owner of a release (whose GPUs others
+   * may take again as soon as a helper finished it), and the owner of a take from a nonzero word
+   * (a share, a MIG slice, host resources: the word may come back to the same value), claims
+   * through a conditional install.
    */
   private static void help(Op op, boolean owner) {
     long claim = op.value(false);
     outer:
     for (int i = 0; i < op.slots.length; i++) {
-      GpuSlot s = op.slots[i];
+      ClaimWord s = op.slots[i];
       for (; ; ) {
         if (op.status.get() != UNDECIDED) {
           break outer;
@@ -216,60 +327,104 @@ final class GangClaims {
         if (w == claim) {
           break;
         }
-        if (w == op.expected[i]) {
-          if (owner && op.take) {
-            s.casRawWord(w, claim);
-          } else {
-            install(op, i);
-          }
-          continue;
-        }
         if (isDescriptor(w)) {
           resolve(s, w);
           continue;
         }
-        op.status.compareAndSet(UNDECIDED, FAILED); // it holds another real value
+        if (op.found != null) { // a kill claims any live value; a dead word is already killed
+          if (isDead(w)) {
+            break;
+          }
+          install(op, i, w);
+          continue;
+        }
+        if (w == op.expected[i]) {
+          if (owner && op.take && w == 0) {
+            s.casRawWord(w, claim);
+          } else {
+            install(op, i, w);
+          }
+          continue;
+        }
+        op.status.compareAndSet(UNDECIDED, FAILED); // it holds another real value (or is dead)
         break outer;
       }
     }
     op.status.compareAndSet(UNDECIDED, SUCCEEDED);
     boolean ok = op.status.get() == SUCCEEDED;
     for (int i = 0; i < op.slots.length; i++) {
-      op.slots[i].casRawWord(claim, ok ? op.next[i] : op.expected[i]);
+      long to;
+      if (op.found != null) {
+        to = DEAD | op.found.get(i); // a claimed word recorded what it held before the claim
+      } else {
+        to = ok ? op.next[i] : op.expected[i];
+      }
+      op.slots[i].casRawWord(claim, to);
     }
   }
 
   /** Tries to put {@code op}'s claim on its GPU {@code i}, if {@code op} is still undecided. */
-  private static void install(Op op, int i) {
-    Install in = new Install(op, i);
-    register(in);
+  private static void install(Op op, int i, long from) {
+    if (!ref(op)) {
+      return; // the op is done (decided, its claims replaced): nothing to install
+    }
     try {
-      long v = in.value(true);
-      if (op.slots[i].casRawWord(op.expected[i], v)) {
-        finishInstall(in, v);
+      Install in = new Install(op, i, from);
+      register(in);
+      try {
+        long v = in.value(true);
+        if (op.slots[i].casRawWord(from, v)) {
+          finishInstall(in, v);
+        }
+      } finally {
+        unregister(in);
       }
     } finally {
-      unregister(in);
+      unref(op);
     }
   }
 
+  /**
+   * Replaces an install by the op's claim if the op is still undecided, else by the word it
+   * replaced. A kill records the replaced word first: only the install that becomes the claim
+   * does (a word holds one install at a time, and an undecided kill has no claim there yet), so
+   * every thread that records it records the same value.
+   */
   private static void finishInstall(Install in, long v) {
-    boolean live = in.op.status.get() == UNDECIDED;
-    in.op.slots[in.index].casRawWord(v, live ? in.op.value(false) : in.op.expected[in.index]);
+    Op op = in.op;
+    boolean live = op.status.get() == UNDECIDED;
+    if (live && op.found != null) {
+      op.found.compareAndSet(in.index, -1, in.from);
+    }
+    long claim = op.value(false);
+    if (op.slots[in.index].casRawWord(v, live ? claim : in.from) && live) {
+      // The op may have been decided since "live" was read, and its owner's final pass may have
+      // gone past this word while it held the install: replace the claim here then, so that no
+      // claim ever outlives its op.
+      int st = op.status.get();
+      if (st != UNDECIDED) {
+        long to =
+            op.found != null
+                ? DEAD | op.found.get(in.index)
+                : st == SUCCEEDED ? op.next[in.index] : op.expected[in.index];
+        op.slots[in.index].casRawWord(claim, to);
+      }
+    }
   }
 
   /**
    * A reader found descriptor value {@code w} on {@code s}: finish what it stands for. On return
    * the word no longer holds {@code w}.
    */
-  static void resolve(GpuSlot s, long w) {
+  static void resolve(ClaimWord s, long w) {
     Descriptor d = lookup(w);
     if (d == null) {
-      // Its descriptor is gone. An install is finished before its owner unregisters it, and an
-      // op's owner replaces its claims before it unregisters; what can outlive an op is a claim a
-      // helper installed after the op FAILED (it read "undecided" just before). Only a take can
-      // fail (a release's words are its own), and a take's words were empty: back to 0.
-      s.casRawWord(w, 0);
+      // Its descriptor is gone, so the word no longer holds it: an install is finished before
+      // its owner unregisters it, and an op stays registered until its owner and every install
+      // in progress are done, each of which replaces a claim it leaves (see finishInstall).
+      if (s.rawWord() == w) {
+        throw new IllegalStateException("a word holds the claim of a finished step: " + w);
+      }
       return;
     }
     if (d instanceof Install in) {

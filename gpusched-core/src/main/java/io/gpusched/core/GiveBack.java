@@ -1,111 +1,170 @@
 package io.gpusched.core;
 
 /**
- * Gives capacity back: a released or aborted allocation, a reservation that was never published,
- * the other nodes' GPUs of a severed gang (one a forced removal took a node from) when it is
- * released. Each GPU's delta is subtracted inside an
- * index window (see {@link GroupIndex#release}), then host resources are returned. Lock-free; called
- * by whichever thread won the allocation's state CAS, so each allocation is given back once.
+ * Gives capacity back: a released allocation (a severed gang's GPUs on the nodes that were not
+ * removed included). Each GPU's delta is subtracted
+ * inside an index window (see {@link GroupIndex#release}), then host resources are returned.
+ * Lock-free; called by whichever thread won the allocation's state CAS, so each allocation is
+ * given back once.
  *
- * <p><b>Linearization of {@code Allocation.release()}.</b> The state CAS from ACTIVE to RELEASED
- * decides the result ({@code true} once, {@code false} after); the capacity of each GPU becomes
- * available at its subtract. A single-GPU allocation's release is linearizable at that subtract
- * (its host resources follow, and a search refused for host resources meanwhile re-runs because
- * the give-back counts a move). A gang's release announces every GPU in an index window before it
- * frees the first and withdraws them after the last is indexed: a search that overlaps any part
- * of it tries the announced GPUs by their words and sees a move, so it is ordered before or after
- * the whole release.
+ * <p><b>Linearization of {@code Allocation.release()}.</b> The state CAS from ACTIVE (or SEVERED)
+ * to RELEASING makes this thread the only releaser; the word step then decides the result and is
+ * the linearization point: a single GPU's subtract, or a gang's one multi-word step over its GPUs
+ * on live nodes. Each is ordered against a node removal's step that kills the node's words (see
+ * {@link GangClaims#DEAD}), so a release racing a removal is either before it (the GPUs are
+ * freed, the removal does not report the allocation) or after it (the removal reports the
+ * allocation lost, and only its GPUs on other nodes are freed). Host resources follow the words,
+ * and a search refused for host resources meanwhile re-runs because the give-back counts a move.
+ * A gang's release announces every GPU in an index window before it frees the first and withdraws
+ * them after the last is indexed: a search that overlaps any part of it tries the announced GPUs
+ * by their words and sees a move, so it is ordered before or after the whole release.
  */
 @EnginePart
 final class GiveBack {
   private GiveBack() {}
 
-  /** Gives an allocation's capacity back (after its state left ACTIVE or PENDING). */
-  static void undo(AllocationImpl a) {
+  /**
+   * Releases an allocation whose state this thread moved from ACTIVE ({@code wasActive}) or
+   * SEVERED to RELEASING: frees its GPUs on live nodes at one instant (one subtract for one GPU,
+   * one gang step for several), then subtracts its deltas from the dead words of removed nodes too
+   * (so a removal waiting for its node's words to be accounted for sees them go), gives the host
+   * resources back, and leaves RELEASING.
+   *
+   * <p>The word step decides the order against node removals (see {@link GangClaims#DEAD}): a
+   * GPU found dead was removed first. If the allocation was ACTIVE then, that removal reports it
+   * lost ({@link AllocationImpl#lostTo}); it ends LOST and this returns false if nothing was live
+   * to free, else (a spread gang the removal severed) RELEASED and true, as a severed gang's
+   * release is. A gang that was SEVERED already ends RELEASED and returns true, even if every
+   * node it had left was removed since.
+   *
+   * @return whether the release freed anything (the result of {@code Allocation.release()})
+   */
+  static boolean release(AllocationImpl a, boolean wasActive) {
     int n = a.slots.length;
-    if (n == 1) { // the common case, without the index array
-      giveBack(a.slots[0], a.delta(0), a.hostCpu(0), a.hostMem(0));
-      a.slots[0].unregister(a, a.owner(0));
-      return;
+    boolean anyLive;
+    NodeEntry firstDead;
+    if (n == 1) { // the common case, without the index arrays
+      long before = giveBack(a.slots[0], a.delta(0), a.hostCpu(0), a.hostMem(0));
+      anyLive = !GangClaims.isDead(before);
+      firstDead = anyLive ? null : a.slots[0].node;
+      if (anyLive) {
+        a.slots[0].unregister(a, a.owner(0));
+      }
+    } else {
+      int[] which = new int[n];
+      int live;
+      for (; ; ) { // repeats only if a removal killed one of the GPUs meanwhile
+        live = 0;
+        for (int i = 0; i < n; i++) {
+          if (!a.slots[i].isDead()) {
+            which[live++] = i;
+          }
+        }
+        if (live == 0 || freeAtOnce(a, which, live)) {
+          break;
+        }
+      }
+      anyLive = live > 0;
+      firstDead = null;
+      int k = 0;
+      for (int i = 0; i < n; i++) {
+        if (k < live && which[k] == i) {
+          k++;
+          continue;
+        }
+        // dead at the release's instant: its node was removed before; subtract all the same
+        GpuSlot s = a.slots[i];
+        giveBack(s, a.delta(i), a.hostCpu(i), a.hostMem(i));
+        if (firstDead == null || s.node.removalSeq < firstDead.removalSeq) {
+          firstDead = s.node;
+        }
+      }
+      for (int j = 0; j < live; j++) {
+        a.slots[which[j]].unregister(a, a.owner(which[j]));
+      }
     }
-    int[] which = new int[n];
-    for (int i = 0; i < n; i++) {
-      which[i] = i;
+    if (wasActive && firstDead != null) {
+      a.lostTo = firstDead; // read by that removal once this leaves RELEASING
     }
-    undo(a, which, n);
+    // a severed gang's release returns true once, even with nothing left to free
+    boolean released = anyLive || !wasActive;
+    a.setState(released ? AllocationImpl.RELEASED : AllocationImpl.LOST);
+    return released;
   }
 
   /**
-   * Gives back what a severed gang still holds (after its state left SEVERED): its GPUs on nodes
-   * that were not removed, as one step like any gang release. A node removed since holds nothing
-   * any search can see, so its GPUs are left with it.
+   * Frees the GPUs {@code which[0..n)} of {@code a} at one instant; false, changing nothing, if
+   * one of them turned dead (a removal came first). The GPUs are announced in index windows before
+   * the first is freed and until the last is indexed, so a search that overlaps any part of the
+   * release sees it as one step (see {@link GroupIndex}).
    */
-  static void undoSevered(AllocationImpl a) {
-    int n = 0;
-    int[] which = new int[a.slots.length];
-    for (int i = 0; i < a.slots.length; i++) {
-      if (!a.slots[i].node.removed) {
-        which[n++] = i;
-      }
-    }
-    undo(a, which, n);
-  }
-
-  /** Gives back the GPUs {@code which[0..n)} of {@code a}, then unregisters it from all of them. */
-  private static void undo(AllocationImpl a, int[] which, int n) {
+  private static boolean freeAtOnce(AllocationImpl a, int[] which, int n) {
     if (n == 1) {
       int i = which[0];
-      giveBack(a.slots[i], a.delta(i), a.hostCpu(i), a.hostMem(i));
-    } else if (n > 1) {
-      // a gang: every GPU is announced before the first is freed and until the last is indexed,
-      // so a search that overlaps any part of the release sees it as one step (see GroupIndex)
-      GpuSlot[] slots = new GpuSlot[n];
-      long[] deltas = new long[n];
-      int[] cells = new int[n];
-      for (int k = 0; k < n; k++) {
-        slots[k] = a.slots[which[k]];
-        deltas[k] = a.delta(which[k]);
-        cells[k] = slots[k].group.index.open(slots[k]);
+      GpuSlot s = a.slots[i];
+      int cell = s.group.index.open(s);
+      try {
+        long before = s.subtractIfLive(a.delta(i));
+        if (before < 0) {
+          return false;
+        }
+        s.group.index.onChange(s, before, before - a.delta(i));
+      } finally {
+        s.group.index.close(cell);
       }
+      releaseHost(a, i);
+      return true;
+    }
+    GpuSlot[] slots = new GpuSlot[n];
+    long[] deltas = new long[n];
+    int[] cells = new int[n];
+    for (int k = 0; k < n; k++) {
+      slots[k] = a.slots[which[k]];
+      deltas[k] = a.delta(which[k]);
+      cells[k] = slots[k].group.index.open(slots[k]);
+    }
+    try {
       // all words freed at one instant: a gang's whole GPUs hold exactly their deltas
       if (!GangClaims.run(GangClaims.Op.release(slots, deltas))) {
+        for (GpuSlot s : slots) {
+          if (s.isDead()) {
+            return false;
+          }
+        }
         throw new IllegalStateException("a gang's GPUs did not hold its deltas: " + a);
       }
       for (int k = 0; k < n; k++) {
         slots[k].group.index.onChange(slots[k], deltas[k], 0);
       }
       for (int k = 0; k < n; k++) {
-        int i = which[k];
-        if (a.slots[i].node.releaseHost(a.hostCpu(i), a.hostMem(i))) {
-          bumpGroups(a.slots[i].node);
-        }
+        releaseHost(a, which[k]);
       }
+    } finally {
       for (int k = 0; k < n; k++) {
         slots[k].group.index.close(cells[k]);
       }
     }
-    for (int i = 0; i < a.slots.length; i++) {
-      a.slots[i].unregister(a, a.owner(i));
-    }
+    return true;
   }
 
-  /** Gives a reservation's capacity back (it was never published). */
-  static void undo(Reservation r) {
-    for (int i = 0; i < r.n; i++) {
-      giveBack(r.slots[i], r.delta(i), r.cpu(i), r.mem(i));
+  private static void releaseHost(AllocationImpl a, int i) {
+    if (a.slots[i].node.releaseHost(a.hostCpu(i), a.hostMem(i))) {
+      bumpGroups(a.slots[i].node);
     }
   }
 
   /**
    * Subtracts a delta from a GPU word inside an index window (see {@link GroupIndex#release}) and gives
    * the host resources back; a host give-back counts a move in every group of the node, so that a
-   * search refused for host resources while they were given back re-runs.
+   * search refused for host resources while they were given back re-runs. Returns the raw word
+   * before (dead if the node was removed first).
    */
-  static void giveBack(GpuSlot s, long delta, long cpu, long mem) {
-    s.group.index.release(s, delta);
+  static long giveBack(GpuSlot s, long delta, long cpu, long mem) {
+    long before = s.group.index.release(s, delta);
     if (s.node.releaseHost(cpu, mem)) {
       bumpGroups(s.node);
     }
+    return before;
   }
 
   /** Counts a move in every group of a node (host resources of the node were given back). */

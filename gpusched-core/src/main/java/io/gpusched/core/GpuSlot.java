@@ -2,8 +2,6 @@ package io.gpusched.core;
 
 import io.gpusched.GpuMode;
 import io.gpusched.GpuSpec;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.util.Collection;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -12,8 +10,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * One GPU in the engine: its spec, place in its {@link Group}, its occupancy word, and who holds
- * it. The word changes only through {@link #casWord} and {@link #subtract}; its layout belongs to the
- * group's {@link Space}.
+ * it. The word changes only through {@link #casWord}, {@link #subtract} and {@link GangClaims}; its
+ * layout belongs to the group's {@link Space}.
  *
  * <p>Holders are registered so that a forced node removal can report them. Where a holder owns a
  * unique position on the GPU (the whole GPU, a MIG start slot, a static instance) it is stored in an
@@ -21,33 +19,15 @@ import org.jspecify.annotations.Nullable;
  * SHARED GPUs, with any number of tenants, use a concurrent set.
  */
 @EnginePart
-final class GpuSlot {
-  private static final VarHandle WORD;
-
-  static {
-    try {
-      WORD = MethodHandles.lookup().findVarHandle(GpuSlot.class, "word", long.class);
-    } catch (ReflectiveOperationException e) {
-      throw new ExceptionInInitializerError(e);
-    }
-  }
-
+final class GpuSlot extends ClaimWord {
   final NodeEntry node;
   final GpuSpec spec;
   final Group group;
   final int local;
 
-  /** A number unique to this GPU among all clusters: the order in which gangs claim GPUs. */
-  final long ordinal = ORDINALS.incrementAndGet();
-
-  private static final java.util.concurrent.atomic.AtomicLong ORDINALS =
-      new java.util.concurrent.atomic.AtomicLong();
   GroupNode groupNode;
   private final @Nullable AtomicReferenceArray<AllocationImpl> owners;
   private final @Nullable Set<AllocationImpl> tenants;
-
-  @SuppressWarnings("unused") // accessed through WORD
-  private volatile long word;
 
   GpuSlot(NodeEntry node, GpuSpec spec, Group group, int local) {
     this.node = node;
@@ -98,37 +78,54 @@ final class GpuSlot {
   /**
    * Loads the word with volatile semantics ({@code lv}, JCTools' naming): the index protocol and
    * the miss re-check rely on reads of words, index bits and window counts being sequentially
-   * consistent with the CASes that change them.
+   * consistent with the CASes that change them. A gang in progress is finished first (never
+   * waited for); a dead word (its node was removed) reads as the space's {@link Space#deadWord()
+   * full word}, so every search passes over it, and a CAS from what was read fails (the real word
+   * differs).
    */
   long lvWord() {
-    long w = (long) WORD.getVolatile(this);
-    while (GangClaims.isDescriptor(w)) { // a gang in progress: finish it, never wait for it
-      GangClaims.resolve(this, w);
-      w = (long) WORD.getVolatile(this);
-    }
-    return w;
+    long w = rawWord();
+    return w >= 0 ? w : lvSpecial();
   }
 
-  /** The word as it is, possibly a gang's descriptor value (for {@link GangClaims} only). */
-  long rawWord() {
-    return (long) WORD.getVolatile(this);
+  private long lvSpecial() {
+    long w = lvResolved();
+    return GangClaims.isDead(w) ? group.space.deadWord() : w;
   }
 
-  /** CAS of the raw word (for {@link GangClaims} only). */
-  boolean casRawWord(long expect, long update) {
-    return WORD.compareAndSet(this, expect, update);
+  /** Whether this GPU's node was taken out of the engine by a removal (its word is dead). */
+  boolean isDead() {
+    return GangClaims.isDead(lvResolved());
   }
 
   /** Compare-and-set of the word (volatile semantics); the linearization point of a take. */
   boolean casWord(long expect, long update) {
-    return WORD.compareAndSet(this, expect, update);
+    return casRawWord(expect, update);
   }
 
   /**
-   * Subtracts a delta this GPU's word holds (a release). One atomic add: wait-free. Returns the
-   * word before.
+   * Subtracts a delta this GPU's word holds (a release or a give-back), also from a dead word,
+   * which keeps its dead bits. A CAS loop, since the word may hold a removal's descriptor
+   * (finished first): lock-free, it repeats only after another thread changed the word. Returns
+   * the raw word before (possibly dead: see {@link GangClaims#isDead}).
    */
   long subtract(long delta) {
-    return (long) WORD.getAndAdd(this, -delta);
+    return subtractResolved(delta);
+  }
+
+  /**
+   * Subtracts a delta unless the word is dead (a removal came first). Returns the word before, or
+   * -1, changing nothing, if it is dead. Lock-free, as {@link #subtract}.
+   */
+  long subtractIfLive(long delta) {
+    for (; ; ) {
+      long w = lvResolved();
+      if (GangClaims.isDead(w)) {
+        return -1;
+      }
+      if (casRawWord(w, w - delta)) {
+        return w;
+      }
+    }
   }
 }

@@ -130,12 +130,15 @@ final class GroupIndex {
    * Subtracts a delta from a GPU's word (a release or a rollback) inside a window that stays open
    * until the index shows the new word, so the freed capacity is never hidden from a search: it
    * is either indexed or announced. The subtract is the release's linearization point. Returns
-   * the word before.
+   * the raw word before, which is dead if the GPU's node was removed first (the delta is
+   * subtracted all the same: see {@link GangClaims#DEAD}).
    */
   long release(GpuSlot g, long delta) {
     int cell = open(g);
     long before = g.subtract(delta);
-    onChange(g, before, before - delta);
+    if (!GangClaims.isDead(before)) { // a dead GPU leaves the index with its node
+      onChange(g, before, before - delta);
+    }
     close(cell);
     return before;
   }

@@ -147,10 +147,10 @@ final class JobStarter {
   /** One engine placement, timed for the observer when there is one. */
   private @Nullable Allocation placeTimed(PlacementRequest r) {
     if (placementObserver == PlacementObserver.NONE) {
-      return cluster.place(r).orElse(null);
+      return placeLive(r);
     }
     long t0 = System.nanoTime();
-    Allocation a = cluster.place(r).orElse(null);
+    Allocation a = placeLive(r);
     long elapsed = System.nanoTime() - t0;
     try {
       placementObserver.placed(r.gpus(), a != null, Math.max(0, elapsed));
@@ -159,6 +159,22 @@ final class JobStarter {
       loop.absorb(e);
     }
     return a;
+  }
+
+  /**
+   * One engine placement that is still active: an allocation that a concurrent forced node removal
+   * made lost right after its GPUs were taken (see {@code GpuCluster.place}) is released (its
+   * GPUs on other nodes are freed) and the request placed again. Nothing was started on it yet.
+   * Repeats only after a removal took a node away.
+   */
+  private @Nullable Allocation placeLive(PlacementRequest r) {
+    for (; ; ) {
+      Allocation a = cluster.place(r).orElse(null);
+      if (a == null || a.isActive()) {
+        return a;
+      }
+      a.release();
+    }
   }
 
   private List<PlacementRequest> tiers(JobSpec spec) {

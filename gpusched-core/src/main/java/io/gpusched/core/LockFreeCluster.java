@@ -27,16 +27,12 @@ import org.slf4j.LoggerFactory;
  * See {@link Group} for the index, {@link Space} for the word layouts and {@code
  * docs/placement.md} for the whole algorithm and what is linearizable.
  *
- * <p>This class adds what spans the parts: retrying a placement that raced a node removal, and
- * learning the request mix (the tables are rebuilt after a shift, on the placing thread, after its
+ * <p>This class adds what spans the parts: learning the request mix (the tables are rebuilt after a shift, on the placing thread, after its
  * placement was published).
  */
 @EnginePart
 final class LockFreeCluster implements GpuCluster {
   private static final Logger log = LoggerFactory.getLogger(LockFreeCluster.class);
-
-  /** Publications that may back out because a node was removed meanwhile, per {@code place}. */
-  private static final int MAX_PUBLISH_RETRIES = 16;
 
   /** Allocation ids come in blocks per thread, so that no placement contends on one counter. */
   private static final int ID_BLOCK = 1024;
@@ -70,32 +66,26 @@ final class LockFreeCluster implements GpuCluster {
     GpuDemand demand = request.gpus();
     Constraints c = request.constraints();
     Group[] groups = placer.eligibleGroups(demand, c);
-    for (int attempt = 0; attempt < MAX_PUBLISH_RETRIES; attempt++) {
-      Reservation r;
-      if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
-        r = spread.place(groups, w, request);
-      } else {
-        r = placer.placeOne(groups, demand, request.cpuMillis(), request.memoryMiB(), c);
-      }
-      if (mixLearning) {
-        mix.record(mixClass(demand, r == null ? groups[0] : r.slots[0].group));
-      }
-      if (r == null) {
-        return Optional.empty();
-      }
-      long id = nextId();
-      AllocationImpl a = placer.publish(r, request, id);
-      // learning the mix is paced by this thread's placements (deterministic for a given
-      // sequence), and runs only after the reservation is published or backed out
-      if (mixLearning && (id & (Mix.RELEARN_EVERY - 1)) == 0) {
-        relearnAfter(a);
-      }
-      if (a != null) {
-        return Optional.of(a);
-      }
+    Reservation r;
+    if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
+      r = spread.place(groups, w, request);
+    } else {
+      r = placer.placeOne(groups, demand, request.cpuMillis(), request.memoryMiB(), c);
     }
-    log.debug("placement of {} gave up after racing node removals", request);
-    return Optional.empty();
+    if (mixLearning) {
+      mix.record(mixClass(demand, r == null ? groups[0] : r.slots[0].group));
+    }
+    if (r == null) {
+      return Optional.empty();
+    }
+    long id = nextId();
+    AllocationImpl a = placer.publish(r, request, id);
+    // learning the mix is paced by this thread's placements (deterministic for a given sequence),
+    // and runs only after the allocation is published
+    if (mixLearning && (id & (Mix.RELEARN_EVERY - 1)) == 0) {
+      relearnAfter(a);
+    }
+    return Optional.of(a);
   }
 
   private static int mixClass(GpuDemand demand, Group g) {
@@ -163,7 +153,8 @@ final class LockFreeCluster implements GpuCluster {
   public Allocation restore(PlacementRequest request, List<AllocatedGpu> gpus) {
     Reservation r = Restorer.take(management, request, gpus);
     AllocationImpl a = placer.publish(r, request, nextId());
-    if (a == null) {
+    if (!a.isActive()) { // a forced removal of one of its nodes came after the take
+      a.release();
       throw new IllegalStateException(
           "cannot restore " + request + ": a node of it was removed meanwhile");
     }

@@ -132,6 +132,27 @@ abstract class MigSpace extends Space {
         feasible[p][s] = mask;
       }
     }
+    long full = 0;
+    for (int st = 0; st < n; st++) { // a state where no profile fits, the most allocated
+      boolean none = true;
+      for (int p = 0; p < profiles.length && none; p++) {
+        none = feasible[p][st] == 0;
+      }
+      if (none && allocatedMilli(words[st]) >= allocatedMilli(full)) {
+        full = words[st];
+      }
+    }
+    if (full == 0 && profiles.length > 0) {
+      throw new IllegalStateException("no full state in the MIG space of " + model.name());
+    }
+    this.deadWordValue = full;
+  }
+
+  private long deadWordValue;
+
+  @Override
+  long deadWord() {
+    return deadWordValue;
   }
 
   private int[] denseOf;

@@ -4,7 +4,6 @@ import io.gpusched.NodeSpec;
 import io.gpusched.NodeState;
 import java.util.LinkedHashSet;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A node in the engine. Host resources are one word (CPU milli in bits 0-23, memory MiB in bits
@@ -18,9 +17,23 @@ final class NodeEntry {
 
   final NodeSpec spec;
   final GpuSlot[] gpus;
-  final AtomicLong host = new AtomicLong();
+  /**
+   * Host resources in use: CPU milli in bits 0-23, memory MiB from bit 24 (never negative: both
+   * are bounded by {@link NodeSpec}). Changed by CAS, or together with GPU words in one {@link
+   * GangClaims} step (see {@code Takes}).
+   */
+  final HostWord host = new HostWord();
+
+  /** The host word of a node (a {@link ClaimWord}, so a step can take it with GPUs). */
+  static final class HostWord extends ClaimWord {}
   volatile NodeState state = NodeState.READY;
   volatile boolean removed;
+
+  /**
+   * When this node was removed, in the order of removals (0 while it is in the engine): written
+   * before its words are killed, so a release that finds one dead reads it.
+   */
+  volatile long removalSeq;
 
   NodeEntry(NodeSpec spec) {
     this.spec = spec;
@@ -47,11 +60,11 @@ final class NodeEntry {
       return add == 0;
     }
     for (; ; ) {
-      long w = host.get();
+      long w = host.lvResolved();
       if (!fitsOn(w, cpu, mem)) {
         return false;
       }
-      if (host.compareAndSet(w, w + add)) {
+      if (host.casRawWord(w, w + add)) {
         return true;
       }
     }
@@ -63,7 +76,7 @@ final class NodeEntry {
    */
   boolean hostMayFit(long cpu, long mem) {
     long add = hostDelta(cpu, mem);
-    return add == 0 || (add > 0 && fitsOn(host.get(), cpu, mem));
+    return add == 0 || (add > 0 && fitsOn(host.lvResolved(), cpu, mem));
   }
 
   /**
@@ -71,7 +84,7 @@ final class NodeEntry {
    * resources, -1 if the request exceeds the node's capacity (which also keeps the sums in {@link
    * #fitsOn} from overflowing).
    */
-  private long hostDelta(long cpu, long mem) {
+  long hostDelta(long cpu, long mem) {
     long cpuCap = spec.cpuMillis();
     long memCap = spec.memoryMiB();
     boolean trackCpu = cpuCap != NodeSpec.UNTRACKED && cpu > 0;
@@ -83,7 +96,7 @@ final class NodeEntry {
   }
 
   /** Whether a request within capacity ({@link #hostDelta} > 0) fits on host word {@code w}. */
-  private boolean fitsOn(long w, long cpu, long mem) {
+  boolean fitsOn(long w, long cpu, long mem) {
     long cpuCap = spec.cpuMillis();
     long memCap = spec.memoryMiB();
     return (cpuCap == NodeSpec.UNTRACKED || (w & CPU_MASK) + cpu <= cpuCap)
@@ -98,17 +111,17 @@ final class NodeEntry {
     boolean trackCpu = spec.cpuMillis() != NodeSpec.UNTRACKED && cpu > 0;
     boolean trackMem = spec.memoryMiB() != NodeSpec.UNTRACKED && mem > 0;
     if (trackCpu || trackMem) {
-      host.addAndGet(-((trackCpu ? cpu : 0) | ((trackMem ? mem : 0) << CPU_BITS)));
+      host.subtractResolved((trackCpu ? cpu : 0) | ((trackMem ? mem : 0) << CPU_BITS));
       return true;
     }
     return false;
   }
 
   long cpuUsed() {
-    return host.get() & CPU_MASK;
+    return host.lvResolved() & CPU_MASK;
   }
 
   long memUsed() {
-    return host.get() >>> CPU_BITS;
+    return host.lvResolved() >>> CPU_BITS;
   }
 }

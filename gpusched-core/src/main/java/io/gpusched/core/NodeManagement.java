@@ -25,9 +25,12 @@ import org.slf4j.LoggerFactory;
  * <p><b>Linearization points.</b> {@code addNode}: the node's bits set in the schedulability
  * filters (its GPUs are indexed as empty before). {@code setNodeState}: the write of the node's
  * state (filters follow; a placement already past its eligibility check may still land, and is
- * ordered before the change). {@code removeNode}: the write of the {@code removed} flag; a
- * placement publishing after it backs out, one published before it is reported lost (forced) or
- * makes the removal fail (not forced).
+ * ordered before the change). {@code removeNode}: the one multi-word step that turns every word
+ * of the node dead ({@link GangClaims#DEAD}): a take of one of its GPUs before it succeeded and is
+ * reported lost (forced) or made the removal fail (not forced: the step then changed nothing); a
+ * take after it fails. A forced removal then waits until the placements that took a GPU of the
+ * node before the step have registered (see {@code sweep}), so removal is not lock-free; placement
+ * never waits for it.
  */
 @EnginePart
 final class NodeManagement {
@@ -43,6 +46,9 @@ final class NodeManagement {
   volatile List<NodeEntry> order = List.of();
 
   private volatile Probe probe = Probe.NONE;
+
+  /** Removals so far (under the monitor): numbers {@link NodeEntry#removalSeq}. */
+  private long removals;
 
   NodeManagement(GroupDirectory directory, PlacementStrategy strategy, Mix mix) {
     this.directory = directory;
@@ -162,45 +168,24 @@ final class NodeManagement {
   NodeRemoval removeNode(String nodeId, boolean force) {
     synchronized (monitor) {
       NodeEntry node = require(nodeId);
-      node.removed = true; // placements publishing from now on back out (see publish)
+      node.removalSeq = ++removals; // before the kill: a release that finds a word dead reads it
+      if (!force) {
+        // all words from 0 to dead at one instant, or none if the node holds anything
+        if (!GangClaims.run(GangClaims.Op.seal(node.gpus))) {
+          node.removalSeq = 0;
+          throw new IllegalStateException(
+              "node " + nodeId + " has active allocations; drain it or remove it with force");
+        }
+      } else {
+        GangClaims.run(GangClaims.Op.kill(node.gpus)); // the linearization point
+      }
+      node.removed = true;
       List<GroupNode> gns = groupNodes(node);
       for (GroupNode gn : gns) {
         gn.group.setSchedulable(gn, false);
+        gn.group.index.moves.increment(); // a search that met a killed word re-runs
       }
-      List<Allocation> lost = new ArrayList<>();
-      if (!force) {
-        for (AllocationImpl a : node.holders()) {
-          if (a.state() == AllocationImpl.ACTIVE || a.state() == AllocationImpl.PENDING) {
-            node.removed = false;
-            for (GroupNode gn : gns) {
-              gn.group.setSchedulable(gn, node.schedulable());
-            }
-            throw new IllegalStateException(
-                "node " + nodeId + " has active allocations; drain it or remove it with force");
-          }
-        }
-      } else {
-        for (AllocationImpl a : node.holders()) {
-          for (; ; ) {
-            int st = a.state();
-            if (st == AllocationImpl.ACTIVE) {
-              // a spread gang with GPUs on other nodes keeps them until it is released: its
-              // workers there still run until they are stopped (see Allocation#release)
-              int to = a.holdsBeyond(node) ? AllocationImpl.SEVERED : AllocationImpl.LOST;
-              if (a.casState(st, to)) {
-                lost.add(a);
-                break;
-              }
-            } else if (st == AllocationImpl.PENDING) {
-              if (a.casState(st, AllocationImpl.ABORTED)) {
-                break;
-              }
-            } else {
-              break;
-            }
-          }
-        }
-      }
+      List<Allocation> lost = force ? sweep(node) : List.of();
       nodes.remove(nodeId);
       var nodeList = new ArrayList<>(order);
       nodeList.remove(node);
@@ -215,6 +200,87 @@ final class NodeManagement {
         log.warn("node {} removed with {} active allocations; reported as lost", nodeId, lost.size());
       }
       return new NodeRemoval(nodeId, lost);
+    }
+  }
+
+  /**
+   * After a forced removal killed the node's words: the allocations that held any of its GPUs at
+   * that instant and were active then, each made lost (or severed), in no particular order.
+   *
+   * <p>First it waits until the node's dead words are accounted for by registered allocations: a
+   * placement that took a GPU here before the kill may not have registered yet, and a release
+   * that started before may not have subtracted. Each such thread is running non-blocking code,
+   * so the wait ends once they are scheduled (placements never wait for a removal; a removal may
+   * wait for placements in flight). Releases racing the sweep are waited out too: their word
+   * step tells whether the kill came first ({@link AllocationImpl#lostTo}).
+   */
+  private List<Allocation> sweep(NodeEntry node) {
+    for (GpuSlot s : node.gpus) {
+      awaitAccounted(s);
+    }
+    List<Allocation> lost = new ArrayList<>();
+    for (AllocationImpl a : node.holders()) {
+      for (int spins = 0; ; spins++) {
+        int st = a.state();
+        if (st == AllocationImpl.RELEASING) {
+          backOff(spins);
+          continue;
+        }
+        if (st == AllocationImpl.ACTIVE || st == AllocationImpl.PENDING) {
+          // a spread gang with GPUs on other nodes keeps them until it is released: its
+          // workers there still run until they are stopped (see Allocation#release)
+          int to = a.holdsBeyond(node) ? AllocationImpl.SEVERED : AllocationImpl.LOST;
+          if (a.casState(st, to)) {
+            lost.add(a);
+            break;
+          }
+        } else if (st == AllocationImpl.SEVERED) {
+          break; // severed before, by another removal: reported there; its release returns true
+        } else {
+          if (a.lostTo == node) { // its release found this node's word dead: active at the kill
+            lost.add(a);
+          }
+          break;
+        }
+      }
+    }
+    return lost;
+  }
+
+  /**
+   * Waits until the dead word of {@code s} equals the sum of the deltas of the allocations
+   * registered on it that still hold it (PENDING, ACTIVE or SEVERED), with no release of one of
+   * them in progress.
+   */
+  private static void awaitAccounted(GpuSlot s) {
+    List<AllocationImpl> holders = new ArrayList<>();
+    for (int spins = 0; ; spins++) {
+      long value = GangClaims.deadValue(s.rawWord());
+      holders.clear();
+      s.holders(holders);
+      long held = 0;
+      boolean releasing = false;
+      for (AllocationImpl a : holders) {
+        int st = a.state();
+        releasing |= st == AllocationImpl.RELEASING;
+        if (st == AllocationImpl.PENDING
+            || st == AllocationImpl.ACTIVE
+            || st == AllocationImpl.SEVERED) {
+          held += a.deltaOn(s);
+        }
+      }
+      if (!releasing && held == value) {
+        return;
+      }
+      backOff(spins);
+    }
+  }
+
+  private static void backOff(int spins) {
+    if (spins < 64) {
+      Thread.onSpinWait();
+    } else {
+      Thread.yield();
     }
   }
 

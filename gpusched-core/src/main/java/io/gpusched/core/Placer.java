@@ -341,10 +341,10 @@ final class Placer {
   }
 
   /**
-   * Tries one GPU for a MIG instance or a share, as its word is now. The CAS is retried for as
+   * Tries one GPU for a MIG instance or a share, as its word is now. The take is retried for as
    * long as the GPU still fits: each failed CAS means another placement or release changed the
    * word (lock-free), so churn on the GPU cannot make a placement give up on capacity that stayed
-   * free. Host resources are reserved only after the GPU is taken (see {@link #reserveHostFor}).
+   * free. Host resources are charged in the same step (see {@link Takes}).
    */
   private static @Nullable Reservation tryGpu(
       Group g, GpuSlot gpu, int shape, GpuDemand demand, long cpu, long mem) {
@@ -360,40 +360,26 @@ final class Placer {
         return null;
       }
       g.hook(ProbePoint.BEFORE_CAS, gpu);
-      if (gpu.casWord(w, w + delta)) {
+      int took = Takes.one(gpu, w, delta, cpu, mem);
+      if (took == Takes.TAKEN) {
         g.index.onChange(gpu, w, w + delta);
         Reservation r = new Reservation(1);
         r.add(gpu, delta, cpu, mem, shape >= 0 ? t.choice[shape][s] : -1);
-        return reserveHostFor(r, gpu.node, cpu, mem);
+        g.hook(ProbePoint.HOST_HELD, gpu);
+        return r;
+      }
+      if (took == Takes.NO_HOST) {
+        return null;
       }
       w = gpu.lvWord();
     }
   }
 
   /**
-   * Reserves host resources for GPUs already taken, or gives the GPUs back. Taking the GPUs first
-   * means that host resources are only ever held by placements that hold their GPUs, so a host
-   * reservation never makes another request fail: it belongs to a placement that will be published
-   * (a request refused for host resources was refused by real allocations).
-   */
-  private static @Nullable Reservation reserveHostFor(
-      Reservation r, NodeEntry node, long cpu, long mem) {
-    if (node.reserveHost(cpu, mem)) {
-      r.slots[0].group.hook(ProbePoint.HOST_HELD, r.slots[0]);
-      return r;
-    }
-    for (int i = 0; i < r.n; i++) {
-      r.slots[i].group.index.release(r.slots[i], r.delta(i));
-    }
-    return null;
-  }
-
-  /**
-   * Takes {@code k} empty GPUs of a node, all or none: one GPU by one CAS; several as one atomic
-   * gang ({@link GangClaims}), the first {@code k} empty ones in index order, planned again while
-   * the node has {@code k} empty GPUs (a failed gang means another placement took a planned GPU:
-   * progress). Host resources are reserved after the GPUs are taken (a host race then gives the
-   * GPUs back: the one brief hold left, see docs/placement.md).
+   * Takes {@code k} empty GPUs of a node, all or none, with the node's host resources in the same
+   * step ({@link Takes}): the first {@code k} empty ones in index order, planned again while the
+   * node has {@code k} empty GPUs (a failed take means another placement took a planned GPU:
+   * progress).
    */
   private static @Nullable Reservation takeEmpty(
       GroupNode gn, int k, long delta, long cpu, long mem) {
@@ -402,7 +388,7 @@ final class Placer {
     }
     Group g = gn.group;
     int owner = g.space.mode == GpuMode.SHARED ? -1 : 0;
-    if (k == 1) { // one GPU, one CAS: no plan arrays
+    if (k == 1) { // one GPU, one CAS (without host resources): no plan arrays
       for (; ; ) {
         GpuSlot free = null;
         for (GpuSlot gpu : gn.gpus) {
@@ -414,18 +400,27 @@ final class Placer {
         if (free == null) {
           return null;
         }
-        if (free.casWord(0, delta)) {
+        int took = Takes.one(free, 0, delta, cpu, mem);
+        if (took == Takes.TAKEN) {
           free.group.index.onChange(free, 0, delta);
           Reservation r = new Reservation(1);
           r.add(free, delta, cpu, mem, owner);
           g.hook(ProbePoint.GANG_TOOK, free);
-          return reserveHostFor(r, gn.node, cpu, mem);
+          g.hook(ProbePoint.HOST_HELD, free);
+          return r;
+        }
+        if (took == Takes.NO_HOST) {
+          return null;
         }
       }
     }
     GpuSlot[] plan = new GpuSlot[k]; // refilled on every plan; GangClaims copies what it keeps
     long[] deltas = new long[k];
     java.util.Arrays.fill(deltas, delta);
+    long[] cpus = new long[k]; // the gang's host resources are charged with its first GPU
+    long[] mems = new long[k];
+    cpus[0] = cpu;
+    mems[0] = mem;
     for (; ; ) {
       int n = 0;
       for (GpuSlot gpu : gn.gpus) {
@@ -439,35 +434,37 @@ final class Placer {
       if (n < k) {
         return null;
       }
-      if (!take(plan, deltas)) {
+      int took = take(plan, deltas, cpus, mems);
+      if (took == Takes.NO_HOST) {
+        return null;
+      }
+      if (took == Takes.RACED) {
         continue; // another placement took a planned GPU first (progress): plan again
       }
       Reservation r = new Reservation(k);
-      for (GpuSlot gpu : plan) {
-        r.add(gpu, delta, r.n == 0 ? cpu : 0, r.n == 0 ? mem : 0, owner);
-        g.hook(ProbePoint.GANG_TOOK, gpu);
+      for (int i = 0; i < k; i++) {
+        r.add(plan[i], delta, cpus[i], mems[i], owner);
+        g.hook(ProbePoint.GANG_TOOK, plan[i]);
       }
-      return reserveHostFor(r, gn.node, cpu, mem);
+      g.hook(ProbePoint.HOST_HELD, plan[0]);
+      return r;
     }
   }
 
   /**
-   * Takes the planned empty GPUs, all at one instant or none (one CAS for one GPU, an atomic gang
-   * for several), then updates the index for each. Returns whether they were taken.
+   * Takes the planned empty GPUs with the host resources charged to each ({@link Takes#empty}),
+   * then updates the index for each. Returns {@link Takes#TAKEN}, {@link Takes#RACED} or {@link
+   * Takes#NO_HOST}.
    */
-  static boolean take(GpuSlot[] plan, long[] deltas) {
-    if (plan.length == 1) {
-      if (!plan[0].casWord(0, deltas[0])) {
-        return false;
+  static int take(GpuSlot[] plan, long[] deltas, long[] cpu, long[] mem) {
+    int took = Takes.empty(plan, deltas, cpu, mem);
+    if (took == Takes.TAKEN) {
+      for (int i = 0; i < plan.length; i++) {
+        // every word change is followed by its changer's index update
+        plan[i].group.index.onChange(plan[i], 0, deltas[i]);
       }
-    } else if (!GangClaims.run(GangClaims.Op.take(plan, deltas))) {
-      return false;
     }
-    for (int i = 0; i < plan.length; i++) {
-      // every word change is followed by its changer's index update
-      plan[i].group.index.onChange(plan[i], 0, deltas[i]);
-    }
-    return true;
+    return took;
   }
 
   private static long deltaOnState(
@@ -487,27 +484,20 @@ final class Placer {
   }
 
   /**
-   * Publishes a reservation as an allocation, or backs it out (returns null) if one of its nodes
-   * was removed meanwhile (Dekker-style against {@code NodeManagement.removeNode}). A cordon or
-   * drain is not checked here: a placement that read the node as schedulable before the cordon
-   * returned may still land there (backing it out would be a brief hold that could refuse a
-   * concurrent request).
+   * Publishes a reservation as an allocation: registers it on its GPUs (so a forced removal finds
+   * it), then makes it ACTIVE. Its GPUs were taken before any removal of their nodes (a take after
+   * one fails on the dead word: see {@link GangClaims#DEAD}), so a removal that came after the take
+   * waits for this registration and reports the allocation lost; the state CAS then fails and the
+   * allocation is returned lost (SEVERED or LOST), as the removal reported it. A cordon or drain is
+   * not checked here: a placement that read the node as schedulable before the cordon returned may
+   * still land there.
    */
-  @Nullable AllocationImpl publish(Reservation r, PlacementRequest request, long id) {
-    AllocationImpl a =
-        new AllocationImpl(id, request, r);
-    boolean blocked = false;
+  AllocationImpl publish(Reservation r, PlacementRequest request, long id) {
+    AllocationImpl a = new AllocationImpl(id, request, r);
     for (int i = 0; i < r.n; i++) {
       r.slots[i].register(a, r.owner(i));
     }
-    for (int i = 0; i < r.n; i++) {
-      blocked |= r.slots[i].node.removed;
-    }
-    if (!blocked && a.casState(AllocationImpl.PENDING, AllocationImpl.ACTIVE)) {
-      return a;
-    }
-    a.casState(AllocationImpl.PENDING, AllocationImpl.ABORTED);
-    GiveBack.undo(a);
-    return null;
+    a.casState(AllocationImpl.PENDING, AllocationImpl.ACTIVE);
+    return a;
   }
 }

@@ -29,6 +29,8 @@ enum ProbePoint {
   BEFORE_CAS,
   /** A gang took one GPU of a node (subject: the GpuSlot). */
   GANG_TOOK,
+  /** A release made its allocation RELEASING, its word step not yet done (AllocationImpl). */
+  RELEASING,
   /** An index window is open, its clear not yet done (subject: GpuSlot or GroupNode). */
   WINDOW_OPEN,
   /** An index window cleared the old bit, its repair not yet done (subject as above). */

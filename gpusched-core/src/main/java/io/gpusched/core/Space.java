@@ -40,6 +40,12 @@ abstract class Space {
     return 0;
   }
 
+  /**
+   * What a dead word (its node was removed: see {@link GangClaims#DEAD}) reads as: a valid word
+   * of this space on which nothing can be placed, so every search passes over the GPU.
+   */
+  abstract long deadWord();
+
   /** Whether the state is the empty GPU. */
   boolean isEmptyState(int state) {
     return state == state(0L);
@@ -73,6 +79,11 @@ abstract class Space {
 
     @Override
     long wholeDelta() {
+      return 1;
+    }
+
+    @Override
+    long deadWord() {
       return 1;
     }
   }
@@ -166,6 +177,11 @@ abstract class Space {
     @Override
     long wholeDelta() {
       return delta(1000, memoryMiB);
+    }
+
+    @Override
+    long deadWord() {
+      return wholeDelta();
     }
   }
 }

@@ -30,7 +30,7 @@ final class SpreadPlacer {
    * then the one whose first candidate comes first in strategy order. A plan that comes up
    * short (for every model) is a miss, trusted like any other only if no index window opened or
    * closed while it was made (the announced GPUs and nodes are planned from too). Host resources
-   * are reserved after the GPUs.
+   * are taken in the same step as the GPUs ({@link Takes}).
    */
   @Nullable Reservation place(Group[] groups, GpuDemand.Whole w, PlacementRequest request) {
     int count = w.count();
@@ -62,25 +62,26 @@ final class SpreadPlacer {
       for (int i = 0; i < count; i++) {
         deltas[i] = gpus[i].group.space.wholeDelta();
       }
-      if (!Placer.take(gpus, deltas)) {
+      long[] cpus = new long[count];
+      long[] mems = new long[count];
+      java.util.Arrays.fill(cpus, cpu);
+      java.util.Arrays.fill(mems, mem);
+      int took = Placer.take(gpus, deltas, cpus, mems);
+      if (took == Takes.RACED) {
+        continue; // another placement took a planned GPU first (progress): plan again
+      }
+      if (took == Takes.NO_HOST) {
+        // a node's host resources were taken since the plan read them (another placement's
+        // progress): plan again, without that node if they still do not fit
         continue;
       }
       Reservation r = new Reservation(count);
       for (int i = 0; i < count; i++) {
         GpuSlot g = gpus[i];
-        if (!g.node.reserveHost(cpu, mem)) { // lost a host race: give everything back, plan again
-          GiveBack.undo(r);
-          for (int k = i; k < count; k++) {
-            gpus[k].group.index.release(gpus[k], deltas[k]);
-          }
-          r = null;
-          break;
-        }
         r.add(g, deltas[i], cpu, mem, g.group.space.mode == GpuMode.SHARED ? -1 : 0);
       }
-      if (r != null) {
-        return r;
-      }
+      gpus[0].group.hook(ProbePoint.HOST_HELD, gpus[0]);
+      return r;
     }
   }
 

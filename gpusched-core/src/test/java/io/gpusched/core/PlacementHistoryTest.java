@@ -2,11 +2,8 @@ package io.gpusched.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.gpusched.AllocatedGpu;
 import io.gpusched.Allocation;
 import io.gpusched.GpuCluster;
-import io.gpusched.GpuDemand;
-import io.gpusched.GpuMode;
 import io.gpusched.NodeState;
 import io.gpusched.PlacementRequest;
 import java.util.ArrayDeque;
@@ -38,10 +35,10 @@ import org.junit.jupiter.api.Test;
  * {@value #BEFORE} operations, then {@value #THREADS} threads of {@value #PER_THREAD}, then
  * {@value #AFTER}, each run many times. In every build, three checks of {@value #SCENARIOS} x
  * {@value #INVOCATIONS}: every operation but gangs, every operation but node removal, and all of
- * them together. The specification allows two documented brief effects and nothing more: a
- * placement that started before a cordon returned may land on the cordoned node, and a request may
- * be refused while a placement that raced a removal of x holds GPUs including some on x before it
- * backs out ({@link #backOutMayHide}). A long run: {@code
+ * them together. The specification allows one documented brief effect and nothing more: a
+ * placement that started before a cordon returned may land on the cordoned node. A placement that
+ * took GPUs on x just before x's forced removal returns its allocation already lost, and the
+ * removal counts it: the model orders it before the removal. A long run: {@code
  * -Dgpusched.lincheck.iterations=200 -Dgpusched.lincheck.invocations=5000}.
  */
 class PlacementHistoryTest {
@@ -101,12 +98,7 @@ class PlacementHistoryTest {
     @Nullable Allocation allocation; // placed, or released
     boolean flag; // release / cordon / add result; placement: refused as never fitting
     int count; // removal result
-
-    /**
-     * For a placement that found nothing: the requests of placements that may have briefly held
-     * capacity on node x while this one ran (see {@link #backOutHolders}).
-     */
-    List<PlacementRequest> holders = List.of();
+    boolean lostOnReturn; // placement: returned already lost to a concurrent removal
 
     Done(Planned op, int thread) {
       this.op = op;
@@ -168,7 +160,7 @@ class PlacementHistoryTest {
             return !m.everHostable(r);
           }
           if (allocation == null) {
-            return !m.fits(r) || backOutMayHide(m, r, holders);
+            return !m.fits(r);
           }
           // documented: a placement that started before a cordon returned may still land on the
           // cordoned node (it read the node as schedulable before)
@@ -194,7 +186,12 @@ class PlacementHistoryTest {
           switch (op.kind) {
             case RELEASE, CORDON_X, ADD_X -> String.valueOf(flag);
             case REMOVE_X -> String.valueOf(count);
-            default -> flag ? "never fits" : allocation == null ? "-" : "+" + where(allocation);
+            default ->
+                flag
+                    ? "never fits"
+                    : allocation == null
+                        ? "-"
+                        : "+" + where(allocation) + (lostOnReturn ? " (lost)" : "");
           };
       return "t" + thread + " " + op + " = " + result + " [" + start + ", " + end + "]";
     }
@@ -260,6 +257,7 @@ class PlacementHistoryTest {
           try {
             Optional<Allocation> a = cluster.place(r);
             d.allocation = a.orElse(null);
+            d.lostOnReturn = a.isPresent() && !a.get().isActive();
           } catch (IllegalArgumentException e) {
             d.flag = true;
           }
@@ -343,125 +341,6 @@ class PlacementHistoryTest {
       for (Thread t : threads) {
         LockSupport.unpark(t);
       }
-    }
-  }
-
-  /**
-   * The documented back-out hold (docs/placement.md, "Limits"): a placement that took whole GPUs
-   * including some on node x just before x's forced removal, and published after it, backs out and
-   * tries elsewhere. Until it backs out, a concurrent request may find those GPUs taken. For each
-   * placement that found nothing, this records the requests of the placements that could have held
-   * capacity that way while it ran: placements of whole GPUs that started before it ended,
-   * overlapped a removal of x that found x, and did not end on x.
-   */
-  private static void backOutHolders(List<Done> history) {
-    List<Done> removals =
-        history.stream().filter(d -> d.op.kind == Kind.REMOVE_X && d.count >= 0).toList();
-    if (removals.isEmpty()) {
-      return;
-    }
-    for (Done d : history) {
-      if (d.op.request() == null || d.allocation != null || d.flag) {
-        continue;
-      }
-      List<PlacementRequest> holders = new ArrayList<>();
-      for (Done p : history) {
-        PlacementRequest pr = p.op.request();
-        if (p == d || pr == null || !(pr.gpus() instanceof GpuDemand.Whole) || p.start > d.end) {
-          continue;
-        }
-        boolean onX =
-            p.allocation != null && p.allocation.gpus().stream().anyMatch(g -> g.nodeId().equals("x"));
-        boolean raced = removals.stream().anyMatch(rm -> p.start < rm.end && p.end > rm.start);
-        if (raced && !onX) {
-          holders.add(pr);
-        }
-      }
-      d.holders = holders;
-    }
-  }
-
-  /**
-   * Whether {@code r} may be refused because one of {@code holders} held, at that point, free whole
-   * GPUs including at least one on x (the back-out hold). Every such hold the model allows is tried.
-   */
-  static boolean backOutMayHide(ReferenceModel m, PlacementRequest r, List<PlacementRequest> holders) {
-    if (holders.isEmpty()) {
-      return false;
-    }
-    // With x present the hold includes at least one of its GPUs; once x is gone (the hold was
-    // taken before the removal, the back-out follows it) only the hold's GPUs on other nodes remain.
-    boolean xPresent = m.nodes.containsKey("x");
-    List<AllocatedGpu> free = new ArrayList<>();
-    for (var e : m.usage().entrySet()) {
-      ReferenceModel.Use u = e.getValue();
-      if (u.free() && (u.spec.mode() == GpuMode.WHOLE || u.spec.mode() == GpuMode.SHARED)) {
-        String node = e.getKey().substring(0, e.getKey().indexOf('/'));
-        free.add(new AllocatedGpu(node, u.spec.index(), u.spec.uuid(), u.spec.model().name(),
-            u.spec.mode(), null, -1, 1000, u.spec.model().memoryMiB()));
-      }
-    }
-    for (PlacementRequest h : holders) {
-      GpuDemand.Whole w = (GpuDemand.Whole) h.gpus();
-      boolean oneNode = w.sameNode() || w.count() == 1;
-      if (xPresent) {
-        if (hides(m, r, h, w.count(), oneNode, true, free, 0, new ArrayList<>())) {
-          return true;
-        }
-      } else if (!oneNode && hides(m, r, h, w.count() - 1, false, false, free, 0, new ArrayList<>())) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /**
-   * Tries every choice of {@code n} GPUs from {@code free[from..]} for the hold {@code h}: on one
-   * node if {@code oneNode}, with at least one on x if {@code onX}.
-   */
-  private static boolean hides(ReferenceModel m, PlacementRequest r, PlacementRequest h, int n,
-      boolean oneNode, boolean onX, List<AllocatedGpu> free, int from, List<AllocatedGpu> chosen) {
-    if (chosen.size() == n) {
-      if (onX && chosen.stream().noneMatch(g -> g.nodeId().equals("x"))) {
-        return false;
-      }
-      if (oneNode && chosen.stream().map(AllocatedGpu::nodeId).distinct().count() > 1) {
-        return false;
-      }
-      ReferenceModel held = m.copy();
-      held.live.put(Long.MIN_VALUE, new Hold(h, List.copyOf(chosen)));
-      try {
-        held.assertNoOvercommit();
-      } catch (AssertionError impossible) {
-        return false;
-      }
-      return !held.fits(r);
-    }
-    for (int i = from; i < free.size(); i++) {
-      chosen.add(free.get(i));
-      if (hides(m, r, h, n, oneNode, onX, free, i + 1, chosen)) {
-        return true;
-      }
-      chosen.remove(chosen.size() - 1);
-    }
-    return false;
-  }
-
-  /** A hypothetical hold for the model: a request on chosen GPUs. */
-  private record Hold(PlacementRequest request, List<AllocatedGpu> gpus) implements Allocation {
-    @Override
-    public long id() {
-      return Long.MIN_VALUE;
-    }
-
-    @Override
-    public boolean isActive() {
-      return true;
-    }
-
-    @Override
-    public boolean release() {
-      return false;
     }
   }
 
@@ -579,7 +458,6 @@ class PlacementHistoryTest {
     for (Planned p : after) {
       history.add(run.run(p, -1));
     }
-    backOutHolders(history);
     List<String> bad = EngineInvariants.verify((LockFreeCluster) cluster);
     if (!bad.isEmpty() || checker.linearize(initial, history).isEmpty()) {
       StringBuilder b = new StringBuilder();

@@ -137,4 +137,46 @@ class PlacementRaceTest {
     assertThat(bResult.get()).as("a whole A100 with the node's CPU free").isPresent();
     assertThat(EngineInvariants.verify(c)).isEmpty();
   }
+
+  /**
+   * Item 11, the host-race hold. A placement took a GPU, and only then reserved the node's CPU: a
+   * placement that took the CPU in between made it give the GPU back, and a request for a GPU
+   * without CPU, refused while it was held, had no explanation (the first placement returned
+   * empty). GPU and host resources are now taken in one step: the first placement holds both, the
+   * CPU request is refused, and the GPU request gets the other GPU.
+   */
+  @Test
+  @Timeout(60)
+  void aHostRaceNeverHoldsAGpuOthersNeed() {
+    LockFreeCluster c =
+        (LockFreeCluster)
+            GpuClusters.newBuilder()
+                .strategy(PlacementStrategy.FIRST_FIT)
+                .node(
+                    NodeSpec.builder("n")
+                        .gpus(2, GpuModels.H100_80GB, GpuMode.WHOLE)
+                        .hostResources(1000, NodeSpec.UNTRACKED)
+                        .build())
+                .build();
+    PlacementRequest withCpu = PlacementRequest.wholeGpus(1).withHost(1000, 0);
+    PlacementRequest gpuOnly = PlacementRequest.wholeGpus(1);
+    AtomicReference<Optional<Allocation>> q1 = new AtomicReference<>();
+    AtomicReference<Optional<Allocation>> q2 = new AtomicReference<>();
+    AtomicInteger step = new AtomicInteger();
+    Group g = c.slot("n", 0).group;
+    g.hook =
+        (point, subject) -> {
+          if (point == ProbePoint.GANG_TOOK && step.compareAndSet(0, 1)) {
+            q1.set(c.place(withCpu)); // the CPU: the first placement's, or free on old code
+            q2.set(c.place(gpuOnly)); // a GPU without CPU: the second one is free
+          }
+        };
+    Optional<Allocation> p = c.place(withCpu);
+    g.hook = null;
+    assertThat(step.get()).isEqualTo(1);
+    assertThat(p).as("the first placement, which took GPU and CPU").isPresent();
+    assertThat(q1.get()).as("the node's CPU was the first placement's").isEmpty();
+    assertThat(q2.get()).as("a GPU without CPU, one of two free").isPresent();
+    assertThat(EngineInvariants.verify(c)).isEmpty();
+  }
 }
