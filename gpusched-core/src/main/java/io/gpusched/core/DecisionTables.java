@@ -81,6 +81,7 @@ final class DecisionTables {
         }
         gpuFrag[s] = f;
       }
+      double[] potential = frag ? migPotential(mig) : null;
       choice = new byte[mig.profiles.length][gpuFrag.length];
       migOrder = new CandidateOrder[mig.profiles.length];
       for (int p = 0; p < mig.profiles.length; p++) {
@@ -101,7 +102,7 @@ final class DecisionTables {
                         space.freeFraction(next),
                         -1,
                         -1,
-                        frag ? gpuFrag[next] - gpuFrag[s] : 0));
+                        frag ? potential[next] - potential[s] : 0));
             if (score < best) {
               best = score;
               choice[p][s] = (byte) c;
@@ -136,6 +137,47 @@ final class DecisionTables {
     shareOrder =
         new AtomicReferenceArray<>(
             space.mode == GpuMode.SHARED ? Space.Shared.MILLI_BUCKETS * Space.Shared.MEM_BUCKETS : 0);
+  }
+
+  /**
+   * Score weight, in milli-GPU, of one compute slice that a MIG GPU can no longer grant to any
+   * profile of the mix: large enough that avoiding such a loss comes before anything else.
+   */
+  static final double MIG_LOST_COMPUTE_MILLI = 10_000;
+
+  /**
+   * Score weight, in milli-GPU, of one memory slice that no completion of most compute can occupy
+   * any more: the GPU has spent its spare memory slice (8 memory for 7 compute on an H100) without
+   * a memory-heavy profile on it.
+   */
+  static final double MIG_LOST_MEMORY_MILLI = 1_000;
+
+  /**
+   * The per-state potential whose increase is a MIG placement's {@code fragmentationDelta}, in
+   * milli-GPU: {@link #MIG_LOST_COMPUTE_MILLI} per compute slice the GPU can no longer reach with
+   * the mix's profiles, plus {@link #MIG_LOST_MEMORY_MILLI} per memory slice that no completion of
+   * that most compute can occupy, plus {@link #gpuFrag} (the mix-weighted unusable slots). So a
+   * placement that strands compute is taken only when nothing else fits; among lossless ones, the
+   * one that keeps the spare memory slice for a {@code 1g.20gb}, {@code 3g.40gb} or {@code
+   * 7g.80gb} (on an H100 these reach the last slice, so each GPU can take one of them without
+   * losing compute); then the one that leaves the most slots usable by the mix.
+   */
+  private double[] migPotential(MigSpace mig) {
+    boolean[] allowed = new boolean[mig.profiles.length];
+    for (int p = 0; p < allowed.length; p++) {
+      allowed[p] = weights[p] > 0;
+    }
+    int[][] reach = mig.reach(allowed);
+    int compute = mig.geometry.computeSlices();
+    int memory = mig.geometry.memorySlices();
+    double[] pot = new double[gpuFrag.length];
+    for (int s = 0; s < pot.length; s++) {
+      pot[s] =
+          MIG_LOST_COMPUTE_MILLI * (compute - reach[0][s])
+              + MIG_LOST_MEMORY_MILLI * (memory - reach[1][s])
+              + gpuFrag[s];
+    }
+    return pot;
   }
 
   /** Whether these tables are what a build from {@code maxF} and {@code global} would give. */
