@@ -103,25 +103,6 @@ class MigChoiceTablesTest {
   }
 
   @Test
-  void gpusWhereAPlacementLosesNoComputeAreTriedBeforeAnyWhereItLosesSome() {
-    for (int p = 0; p < mig.profiles.length; p++) {
-      if (mig.profiles[p].isMediaExtension()) {
-        continue;
-      }
-      int previousLoss = 0;
-      for (int state : tables.migOrder[p].entries()) {
-        long word = mig.words[state];
-        int before = reach(mig.slotMask(word), mig.computeUsed(word))[0];
-        int loss = before - reachAfter(state, p, tables.choice[p][state])[0];
-        assertThat(loss)
-            .as("%s: state %s comes after a state losing %d", mig.profiles[p].name(), state, previousLoss)
-            .isGreaterThanOrEqualTo(previousLoss);
-        previousLoss = loss;
-      }
-    }
-  }
-
-  @Test
   void onAnEmptyGpuTheMemoryHeavyProfilesTakeTheSliceOnlyTheyCanUse() {
     int empty = mig.state(0L);
     assertThat(mig.startSlot(profile("3g.40gb"), tables.choice[profile("3g.40gb")][empty])).isEqualTo(4);
