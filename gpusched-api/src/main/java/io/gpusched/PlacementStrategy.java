@@ -64,8 +64,10 @@ public record PlacementStrategy(
    * The default: the candidate that increases fragmentation least for the expected request mix
    * (after Fragmentation Gradient Descent, Weng et al., USENIX ATC 2023), ties to the lowest index.
    * Fragmentation is the free capacity that requests of the mix's shapes can no longer use; for MIG
-   * it counts free memory slices that no valid placement of a shape covers, so a 1g instance goes
-   * where it keeps large aligned blocks free.
+   * it counts free memory slices that no valid placement of a shape covers. On a MIG GPU the start
+   * slot that keeps the most reachable compute, then memory, is taken (so a 1g instance keeps the
+   * slice only memory-heavy profiles can use), and a MIG placement's delta also counts the compute
+   * and memory slices it strands (see {@code docs/placement.md}).
    */
   public static final PlacementStrategy FRAGMENTATION_AWARE =
       new PlacementStrategy("FRAGMENTATION_AWARE", Candidate::fragmentationDelta, true);
@@ -100,7 +102,8 @@ public record PlacementStrategy(
    *     candidate is a partly used GPU (the node's count then does not change)
    * @param nodeFreeGpusAfter the same after the placement, or -1
    * @param fragmentationDelta change of fragmentation for the expected mix, in milli-GPU (0 when
-   *     the strategy does not use fragmentation)
+   *     the strategy does not use fragmentation); for MIG it includes the compute and memory
+   *     slices the placement leaves unreachable, as fractions of the GPU
    */
   public record Candidate(
       GpuMode mode,

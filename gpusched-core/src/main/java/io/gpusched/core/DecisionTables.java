@@ -81,6 +81,8 @@ final class DecisionTables {
         }
         gpuFrag[s] = f;
       }
+      int[][] reach = frag ? mig.reach(reachableProfiles(mig)) : null;
+      double[] potential = frag ? migPotential(mig, reach) : null;
       choice = new byte[mig.profiles.length][gpuFrag.length];
       migOrder = new CandidateOrder[mig.profiles.length];
       for (int p = 0; p < mig.profiles.length; p++) {
@@ -89,10 +91,14 @@ final class DecisionTables {
           int feasible = mig.feasible[p][s];
           choice[p][s] = -1;
           double best = Double.POSITIVE_INFINITY;
+          int bestReach = Integer.MIN_VALUE;
           while (feasible != 0) {
             int c = Integer.numberOfTrailingZeros(feasible);
             feasible &= feasible - 1;
             int next = mig.state(mig.words[s] + mig.delta(p, c));
+            // with fragmentation, the slot that keeps the most reachable compute, then memory,
+            // wins on this GPU whatever the score; the score then breaks ties and ranks GPUs
+            int r = frag ? reach[0][next] * 16 + reach[1][next] : 0;
             double score =
                 strategy.score(
                     new Candidate(
@@ -101,8 +107,9 @@ final class DecisionTables {
                         space.freeFraction(next),
                         -1,
                         -1,
-                        frag ? gpuFrag[next] - gpuFrag[s] : 0));
-            if (score < best) {
+                        frag ? potential[next] - potential[s] : 0));
+            if (r > bestReach || (r == bestReach && score < best)) {
+              bestReach = r;
               best = score;
               choice[p][s] = (byte) c;
             }
@@ -136,6 +143,40 @@ final class DecisionTables {
     shareOrder =
         new AtomicReferenceArray<>(
             space.mode == GpuMode.SHARED ? Space.Shared.MILLI_BUCKETS * Space.Shared.MEM_BUCKETS : 0);
+  }
+
+  /** The profiles a MIG GPU is expected to be completed with: those of the mix. */
+  private boolean[] reachableProfiles(MigSpace mig) {
+    boolean[] allowed = new boolean[mig.profiles.length];
+    for (int p = 0; p < allowed.length; p++) {
+      allowed[p] = weights[p] > 0;
+    }
+    return allowed;
+  }
+
+  /**
+   * The per-state potential whose increase is a MIG placement's {@code fragmentationDelta}, in
+   * milli-GPU: {@link #gpuFrag} (the mix-weighted unusable slots), plus 1000 / compute slices for
+   * each compute slice the GPU can no longer reach with the mix's profiles ({@code reach[0]}), plus
+   * 1000 / memory slices for each memory slice that no completion of that most compute can occupy
+   * ({@code reach[1]}). On an H100 the last term is the spare memory slice (8 memory for 7
+   * compute): only {@code 1g.20gb} at 6, {@code 3g.40gb} at 4 and {@code 7g.80gb} reach slice 7,
+   * so a GPU that gives it to nobody else can still take one of them without losing compute. The
+   * start slot on a GPU is chosen by {@code reach} first (see the constructor), so these weights
+   * only rank GPUs against each other: stranding a slice here against, say, taking a GPU that a
+   * {@code 7g.80gb} could have had.
+   */
+  private double[] migPotential(MigSpace mig, int[][] reach) {
+    int compute = mig.geometry.computeSlices();
+    int memory = mig.geometry.memorySlices();
+    double[] pot = new double[gpuFrag.length];
+    for (int s = 0; s < pot.length; s++) {
+      pot[s] =
+          1000.0 * (compute - reach[0][s]) / compute
+              + 1000.0 * (memory - reach[1][s]) / memory
+              + gpuFrag[s];
+    }
+    return pot;
   }
 
   /** Whether these tables are what a build from {@code maxF} and {@code global} would give. */

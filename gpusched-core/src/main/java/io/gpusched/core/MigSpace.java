@@ -71,6 +71,52 @@ abstract class MigSpace extends Space {
     return Integer.bitCount(free & ~covered);
   }
 
+  /**
+   * What each state can still become: {@code [0][s]} is the most compute slices a GPU in state
+   * {@code s} can reach by adding instances of the {@code allowed} profiles (its own compute if
+   * none fits), and {@code [1][s]} the most memory slices occupied by such a completion of most
+   * compute. Placements only add, so the recursion ends; each state is solved once.
+   */
+  int[][] reach(boolean[] allowed) {
+    int n = words.length;
+    int[][] out = new int[2][n];
+    boolean[] done = new boolean[n];
+    for (int s = 0; s < n; s++) {
+      reach(s, allowed, out, done);
+    }
+    return out;
+  }
+
+  private void reach(int s, boolean[] allowed, int[][] out, boolean[] done) {
+    if (done[s]) {
+      return;
+    }
+    long word = words[s];
+    int bestCompute = computeUsed(word);
+    int bestMem = Integer.bitCount(slotMask(word));
+    for (int p = 0; p < profiles.length; p++) {
+      if (!allowed[p]) {
+        continue;
+      }
+      int f = feasible[p][s];
+      while (f != 0) {
+        int c = Integer.numberOfTrailingZeros(f);
+        f &= f - 1;
+        int next = state(word + delta(p, c));
+        reach(next, allowed, out, done);
+        int comp = out[0][next];
+        int mem = out[1][next];
+        if (comp > bestCompute || (comp == bestCompute && mem > bestMem)) {
+          bestCompute = comp;
+          bestMem = mem;
+        }
+      }
+    }
+    out[0][s] = bestCompute;
+    out[1][s] = bestMem;
+    done[s] = true;
+  }
+
   @Override
   int allocatedMilli(long word) {
     int slots = Integer.bitCount(slotMask(word)) * 1000 / geometry.memorySlices();

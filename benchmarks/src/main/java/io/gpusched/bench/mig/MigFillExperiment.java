@@ -1,0 +1,296 @@
+package io.gpusched.bench.mig;
+
+import io.gpusched.GpuCluster;
+import io.gpusched.GpuDemand;
+import io.gpusched.GpuMode;
+import io.gpusched.GpuModel;
+import io.gpusched.GpuModels;
+import io.gpusched.NodeSpec;
+import io.gpusched.PlacementRequest;
+import io.gpusched.PlacementStrategy;
+import io.gpusched.core.GpuClusters;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * The MIG fill experiment: random streams of MIG profile requests arrive at a cluster of {@code
+ * MIG_DYNAMIC} GPUs and never leave; each is placed or fails; the stream stops once the compute
+ * slices asked for reach {@code tune} times the cluster's. The compute slices granted are compared
+ * with the stream's exact offline optimum ({@link MigOptimum}), which may refuse any request and
+ * sees the whole stream at once.
+ *
+ * <pre>
+ * java -cp benchmarks/target/gpusched-benchmarks.jar io.gpusched.bench.mig.MigFillExperiment \
+ *     [--nodes 25] [--gpus-per-node 4] [--tune 1.3] [--seeds 1-50] [--mix UNIFORM,BENCH,COMPUTE]
+ *     [--strategies FIRST_FIT,BEST_FIT,FRAGMENTATION_AWARE] [--learn learned|fixed]
+ * </pre>
+ *
+ * <p><b>Protocol.</b> H100-80GB GPUs, {@code gpus-per-node} per node. For a seed, a {@link
+ * SplittableRandom}{@code (seed)} draws profiles of the {@link Mix} independently until the compute
+ * slices drawn reach {@code ceil(tune x 7 x GPUs)}; every strategy gets the same stream on a fresh
+ * cluster. {@code --learn learned} (default) lets the engine learn the mix as in production; {@code
+ * fixed} gives it the mix's weights up front ({@link GpuClusters.Builder#expectedMix}).
+ *
+ * <p><b>Output</b> (stdout): {@code mix,strategy,seed,requests,granted,optimum,pct} per seed, then
+ * per mix and strategy {@code SUMMARY mix=.. strategy=.. seeds=.. min_pct=.. mean_pct=..
+ * max_pct=..}.
+ */
+public final class MigFillExperiment {
+  private MigFillExperiment() {}
+
+  /** The six profiles of the stream (the H100-80GB names; no {@code +me}). */
+  public static final List<String> PROFILES =
+      List.of("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb");
+
+  /** Profile mixes of the streams: relative draw weights of {@link #PROFILES}. */
+  public enum Mix {
+    /** Each profile equally likely. */
+    UNIFORM(1, 1, 1, 1, 1, 1),
+    /** The JMH benchmarks' MIG mix ({@code BenchClusters}): 30/15/20/15/10/10. */
+    BENCH(30, 15, 20, 15, 10, 10),
+    /** Each profile brings the same compute on average (weight 1 / compute slices). */
+    COMPUTE(1, 1, 1.0 / 2, 1.0 / 3, 1.0 / 4, 1.0 / 7),
+    /** Mostly small: 40 % 1g.10gb, 20 % 1g.20gb, 20 % 2g.20gb, 10 % 3g.40gb, 5 % 4g, 5 % 7g. */
+    SMALL(40, 20, 20, 10, 5, 5);
+
+    final double[] weights;
+
+    Mix(double... weights) {
+      this.weights = weights;
+    }
+
+    /** The draw weight of each profile of {@link #PROFILES}. */
+    public double[] weights() {
+      return weights.clone();
+    }
+  }
+
+  /** One stream: the profile index of each arrival, in order. */
+  public record Stream(int[] profiles) {
+    /** Requests of each profile in the stream. */
+    public int[] counts() {
+      int[] c = new int[PROFILES.size()];
+      for (int p : profiles) {
+        c[p]++;
+      }
+      return c;
+    }
+  }
+
+  /** Result of one strategy on one stream. */
+  public record SeedResult(
+      Mix mix, String strategy, long seed, int requests, int granted, int optimum) {
+    /** Granted compute as a percent of the optimum. */
+    public double pct() {
+      return optimum == 0 ? 100 : 100.0 * granted / optimum;
+    }
+  }
+
+  /** Compute slices of each profile of {@link #PROFILES} on the model. */
+  static int[] computeSlices(GpuModel model) {
+    int[] c = new int[PROFILES.size()];
+    for (int p = 0; p < c.length; p++) {
+      String n = PROFILES.get(p);
+      c[p] = model.mig().profile(n).orElseThrow().computeSlices();
+    }
+    return c;
+  }
+
+  /** Draws a stream whose compute reaches {@code ceil(tune x 7 x gpus)}. */
+  public static Stream stream(Mix mix, int gpus, double tune, long seed) {
+    if (!(tune > 0) || Double.isInfinite(tune)) {
+      throw new IllegalArgumentException("tune must be positive, was " + tune);
+    }
+    int[] c = computeSlices(GpuModels.H100_80GB);
+    long target = (long) Math.ceil(tune * GpuModels.H100_80GB.mig().computeSlices() * gpus);
+    SplittableRandom r = new SplittableRandom(seed);
+    double total = 0;
+    for (double w : mix.weights) {
+      total += w;
+    }
+    List<Integer> out = new ArrayList<>();
+    long sum = 0;
+    while (sum < target) {
+      double x = r.nextDouble() * total;
+      int p = 0;
+      while (p < mix.weights.length - 1 && (x -= mix.weights[p]) >= 0) {
+        p++;
+      }
+      out.add(p);
+      sum += c[p];
+    }
+    return new Stream(out.stream().mapToInt(Integer::intValue).toArray());
+  }
+
+  /** {@code nodes} nodes of {@code perNode} H100-80GB MIG_DYNAMIC GPUs. */
+  public static List<NodeSpec> nodes(int nodes, int perNode) {
+    List<NodeSpec> out = new ArrayList<>();
+    for (int i = 0; i < nodes; i++) {
+      out.add(NodeSpec.builder("m" + i).gpus(perNode, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC).build());
+    }
+    return out;
+  }
+
+  /** The mix's weights as an expected mix for {@link GpuClusters.Builder#expectedMix}. */
+  static Map<GpuDemand, Double> expectedMix(Mix mix) {
+    Map<GpuDemand, Double> m = new LinkedHashMap<>();
+    for (int p = 0; p < PROFILES.size(); p++) {
+      m.put(new GpuDemand.Mig(PROFILES.get(p)), mix.weights[p]);
+    }
+    return m;
+  }
+
+  /** Runs one stream with one strategy on a fresh cluster; returns the compute slices granted. */
+  public static int granted(
+      Stream s, List<NodeSpec> nodes, PlacementStrategy strategy, Map<GpuDemand, Double> mix) {
+    GpuClusters.Builder b = GpuClusters.newBuilder().strategy(strategy).nodes(nodes);
+    if (mix != null) {
+      b.expectedMix(mix);
+    }
+    GpuCluster cluster = b.build();
+    int[] c = computeSlices(GpuModels.H100_80GB);
+    PlacementRequest[] reqs = new PlacementRequest[PROFILES.size()];
+    for (int p = 0; p < reqs.length; p++) {
+      reqs[p] = PlacementRequest.mig(PROFILES.get(p));
+    }
+    int granted = 0;
+    for (int p : s.profiles()) {
+      if (cluster.place(reqs[p]).isPresent()) {
+        granted += c[p];
+      }
+    }
+    return granted;
+  }
+
+  /** Runs every strategy on the seeds of one mix. */
+  public static List<SeedResult> run(
+      Mix mix,
+      List<PlacementStrategy> strategies,
+      long[] seeds,
+      int nodeCount,
+      int perNode,
+      double tune,
+      boolean fixedMix) {
+    MigOptimum opt = new MigOptimum(GpuModels.H100_80GB.mig(), PROFILES);
+    List<NodeSpec> nodes = nodes(nodeCount, perNode);
+    int gpus = nodeCount * perNode;
+    List<SeedResult> out = new ArrayList<>();
+    for (long seed : seeds) {
+      Stream s = stream(mix, gpus, tune, seed);
+      int best = opt.solve(s.counts(), gpus);
+      for (PlacementStrategy st : strategies) {
+        int g = granted(s, nodes, st, fixedMix ? expectedMix(mix) : null);
+        out.add(new SeedResult(mix, st.name(), seed, s.profiles().length, g, best));
+      }
+    }
+    return out;
+  }
+
+  /** Prints the rows and one SUMMARY line per mix and strategy. */
+  static void print(List<SeedResult> results, PrintStream out) {
+    out.println("mix,strategy,seed,requests,granted,optimum,pct");
+    Map<String, List<SeedResult>> by = new LinkedHashMap<>();
+    for (SeedResult r : results) {
+      out.printf(
+          Locale.ROOT, "%s,%s,%d,%d,%d,%d,%.2f%n",
+          r.mix(), r.strategy(), r.seed(), r.requests(), r.granted(), r.optimum(), r.pct());
+      by.computeIfAbsent(r.mix() + " " + r.strategy(), k -> new ArrayList<>()).add(r);
+    }
+    for (List<SeedResult> rs : by.values()) {
+      double min = Double.MAX_VALUE;
+      double max = 0;
+      double sum = 0;
+      int worstGranted = 0;
+      int worstOpt = 0;
+      for (SeedResult r : rs) {
+        if (r.pct() < min) {
+          min = r.pct();
+          worstGranted = r.granted();
+          worstOpt = r.optimum();
+        }
+        max = Math.max(max, r.pct());
+        sum += r.pct();
+      }
+      out.printf(
+          Locale.ROOT,
+          "SUMMARY mix=%s strategy=%s seeds=%d min_pct=%.2f (%d/%d) mean_pct=%.2f max_pct=%.2f%n",
+          rs.get(0).mix(), rs.get(0).strategy(), rs.size(), min, worstGranted, worstOpt,
+          sum / rs.size(), max);
+    }
+  }
+
+  /** Parses {@code 1-50} or {@code 1,2,3}. */
+  static long[] seeds(String spec) {
+    if (spec.contains("-")) {
+      String[] ab = spec.split("-", 2);
+      long a = Long.parseLong(ab[0].trim());
+      long b = Long.parseLong(ab[1].trim());
+      if (b < a) {
+        throw new IllegalArgumentException("empty seed range " + spec);
+      }
+      long[] out = new long[(int) (b - a + 1)];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = a + i;
+      }
+      return out;
+    }
+    String[] parts = spec.split(",");
+    long[] out = new long[parts.length];
+    for (int i = 0; i < parts.length; i++) {
+      out[i] = Long.parseLong(parts[i].trim());
+    }
+    return out;
+  }
+
+  /**
+   * Command line entry; see the class comment.
+   *
+   * @param args the options
+   */
+  public static void main(String[] args) {
+    int nodes = 25;
+    int perNode = 4;
+    double tune = 1.3;
+    String seedSpec = "1-50";
+    String mixes = "UNIFORM,BENCH,COMPUTE,SMALL";
+    String strategies = "FIRST_FIT,BEST_FIT,FRAGMENTATION_AWARE";
+    boolean fixed = false;
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      if (i + 1 >= args.length) {
+        throw new IllegalArgumentException("option " + a + " needs a value");
+      }
+      String v = args[++i];
+      switch (a) {
+        case "--nodes" -> nodes = Integer.parseInt(v);
+        case "--gpus-per-node" -> perNode = Integer.parseInt(v);
+        case "--tune" -> tune = Double.parseDouble(v);
+        case "--seeds" -> seedSpec = v;
+        case "--mix" -> mixes = v;
+        case "--strategies" -> strategies = v;
+        case "--learn" -> {
+          if (!v.equals("learned") && !v.equals("fixed")) {
+            throw new IllegalArgumentException("--learn must be learned or fixed, was " + v);
+          }
+          fixed = v.equals("fixed");
+        }
+        default -> throw new IllegalArgumentException("unknown option " + a);
+      }
+    }
+    List<PlacementStrategy> sts = new ArrayList<>();
+    for (String s : strategies.split(",")) {
+      sts.add(PlacementStrategy.named(s));
+    }
+    List<SeedResult> all = new ArrayList<>();
+    for (String m : mixes.split(",")) {
+      all.addAll(
+          run(Mix.valueOf(m.trim().toUpperCase(Locale.ROOT)), sts, seeds(seedSpec), nodes, perNode, tune, fixed));
+    }
+    print(all, System.out);
+  }
+}

@@ -1,0 +1,132 @@
+package io.gpusched.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.gpusched.GpuModels;
+import io.gpusched.MigProfile;
+import io.gpusched.PlacementStrategy;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The MIG decision tables of {@link PlacementStrategy#FRAGMENTATION_AWARE} on an H100-80GB, checked
+ * over every state against a brute force written here from the profiles' placement data: what a
+ * GPU can still reach (most compute slices; then most memory slices at that compute) by adding
+ * instances of the six non-{@code +me} profiles.
+ */
+class MigChoiceTablesTest {
+  static MigSpace.Dynamic mig;
+  static DecisionTables tables;
+  static final Map<Long, int[]> memo = new HashMap<>();
+
+  @BeforeAll
+  static void build() {
+    mig = new MigSpace.Dynamic(GpuModels.H100_80GB);
+    int n = mig.profiles.length;
+    int[] classes = new int[n];
+    double[] global = new double[n];
+    for (int p = 0; p < n; p++) {
+      classes[p] = p;
+      global[p] = mig.profiles[p].isMediaExtension() ? 0 : 1; // the six profiles, equally
+    }
+    Group g = new Group("h100-mig", mig, classes);
+    tables = new DecisionTables(g, PlacementStrategy.FRAGMENTATION_AWARE, global, 1);
+  }
+
+  /** {most compute reachable, most memory slices at that compute} from (mask, compute). */
+  static int[] reach(int mask, int compute) {
+    long key = ((long) mask << 8) | compute;
+    int[] known = memo.get(key);
+    if (known != null) {
+      return known;
+    }
+    int[] best = {compute, Integer.bitCount(mask)};
+    for (MigProfile p : mig.profiles) {
+      if (p.isMediaExtension() || compute + p.computeSlices() > mig.geometry.computeSlices()) {
+        continue;
+      }
+      for (int start : p.placementStarts()) {
+        int m = ((1 << p.memorySlices()) - 1) << start;
+        if ((mask & m) == 0) {
+          int[] r = reach(mask | m, compute + p.computeSlices());
+          if (r[0] > best[0] || (r[0] == best[0] && r[1] > best[1])) {
+            best = r;
+          }
+        }
+      }
+    }
+    memo.put(key, best);
+    return best;
+  }
+
+  static int[] reachAfter(int state, int p, int choice) {
+    long next = mig.words[state] + mig.delta(p, choice);
+    return reach(mig.slotMask(next), mig.computeUsed(next));
+  }
+
+  /** Compute reach, then memory reach, as one comparable number. */
+  static int rank(int[] r) {
+    return r[0] * 16 + r[1];
+  }
+
+  @Test
+  void theSlotTakenStrandsNoComputeAndKeepsTheSpareSliceWheneverAnotherSlotWould() {
+    int checked = 0;
+    for (int p = 0; p < mig.profiles.length; p++) {
+      if (mig.profiles[p].isMediaExtension()) {
+        continue;
+      }
+      for (int s = 0; s < mig.stateCount(); s++) {
+        int f = mig.feasible[p][s];
+        if (f == 0) {
+          assertThat(tables.choice[p][s]).isEqualTo((byte) -1);
+          continue;
+        }
+        int best = -1;
+        while (f != 0) {
+          int c = Integer.numberOfTrailingZeros(f);
+          f &= f - 1;
+          best = Math.max(best, rank(reachAfter(s, p, c)));
+        }
+        int chosen = rank(reachAfter(s, p, tables.choice[p][s]));
+        assertThat(chosen)
+            .as("%s on state %s (slots %s, compute %d): slot %d",
+                mig.profiles[p].name(), s, Integer.toBinaryString(mig.slotMask(mig.words[s])),
+                mig.computeUsed(mig.words[s]), tables.choice[p][s])
+            .isEqualTo(best);
+        checked++;
+      }
+    }
+    assertThat(checked).isGreaterThan(500);
+  }
+
+  @Test
+  void onAnEmptyGpuTheMemoryHeavyProfilesTakeTheSliceOnlyTheyCanUse() {
+    int empty = mig.state(0L);
+    assertThat(mig.startSlot(profile("3g.40gb"), tables.choice[profile("3g.40gb")][empty])).isEqualTo(4);
+    assertThat(mig.startSlot(profile("1g.20gb"), tables.choice[profile("1g.20gb")][empty])).isEqualTo(6);
+    int small = mig.startSlot(profile("1g.10gb"), tables.choice[profile("1g.10gb")][empty]);
+    assertThat(small).as("1g.10gb on an empty GPU").isNotIn(0, 6);
+  }
+
+  @Test
+  void reachOfTheSpaceMatchesTheBruteForce() {
+    boolean[] allowed = new boolean[mig.profiles.length];
+    for (int p = 0; p < allowed.length; p++) {
+      allowed[p] = !mig.profiles[p].isMediaExtension();
+    }
+    int[][] r = mig.reach(allowed);
+    for (int s = 0; s < mig.stateCount(); s++) {
+      long w = mig.words[s];
+      assertThat(new int[] {r[0][s], r[1][s]}).isEqualTo(reach(mig.slotMask(w), mig.computeUsed(w)));
+    }
+    assertThat(r[0][mig.state(0L)]).isEqualTo(7);
+    assertThat(r[1][mig.state(0L)]).isEqualTo(8);
+  }
+
+  static int profile(String name) {
+    return mig.profileIndex(name);
+  }
+}
