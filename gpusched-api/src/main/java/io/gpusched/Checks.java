@@ -1,6 +1,7 @@
 package io.gpusched;
 
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /** Argument checks shared by the value types of this package. Not part of the API. */
 final class Checks {
@@ -82,7 +83,8 @@ final class Checks {
   }
 
   /** Checks {@code d} against {@link JobSpec#MAX_DURATION}. */
-  static java.time.Duration requireAtMostMax(java.time.Duration d, String what) {
+  static java.time.@Nullable Duration requireAtMostMax(
+      java.time.@Nullable Duration d, String what) {
     if (d != null && d.compareTo(JobSpec.MAX_DURATION) > 0) {
       throw new IllegalArgumentException(
           what + " must be at most " + JobSpec.MAX_DURATION + ", was " + d);

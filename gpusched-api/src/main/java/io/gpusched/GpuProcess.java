@@ -5,10 +5,12 @@ package io.gpusched;
  *
  * <p>Immutable and thread-safe.
  *
+ * <p>The canonical constructor throws {@link IllegalArgumentException} if {@code pid} is
+ * negative or {@code usedMemoryMiB} is below -1.
+ *
  * @param pid the operating-system process id (as seen from the driver's PID namespace), &ge; 0
  * @param usedMemoryMiB device memory the process uses, in MiB, or {@link GpuSample#UNAVAILABLE}
  *     when the driver does not say (NVML reports this under some virtualisation setups)
- * @throws IllegalArgumentException if {@code pid} is negative or {@code usedMemoryMiB} is below -1
  */
 public record GpuProcess(long pid, long usedMemoryMiB) {
 

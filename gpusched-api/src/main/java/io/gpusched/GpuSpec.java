@@ -39,7 +39,7 @@ public record GpuSpec(
       throw new IllegalArgumentException(
           "GPU " + index + ": static MIG instances are only for MIG_STATIC, mode is " + mode);
     }
-    if (mode == GpuMode.MIG_STATIC) {
+    if (mode == GpuMode.MIG_STATIC && g != null) { // g is not null for a MIG mode (checked above)
       validateStatic(index, model, g, staticInstances);
     }
   }

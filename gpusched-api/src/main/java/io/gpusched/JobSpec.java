@@ -16,6 +16,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Immutable and thread-safe. Build one with {@link #builder(PlacementRequest)}.
  *
+ * <p>The canonical constructor throws {@link IllegalArgumentException} naming the bad value.
+ *
  * @param id job id, unique among the scheduler's jobs that are not yet final (non-blank)
  * @param queue name of the queue (tenant) it is charged to
  * @param priority priority inside its queue; higher runs first and may preempt lower
@@ -32,7 +34,6 @@ import org.jspecify.annotations.Nullable;
  * @param reclaimWhenIdle whether the job's GPUs are taken back after they stay idle (interactive
  *     sessions, notebooks)
  * @param metadata user data carried along, never interpreted
- * @throws IllegalArgumentException naming the bad value
  */
 public record JobSpec(
     String id,

@@ -9,6 +9,8 @@ package io.gpusched;
  *
  * <p>Immutable and thread-safe.
  *
+ * <p>The canonical constructor throws {@link IllegalArgumentException} naming the bad value.
+ *
  * @param guaranteedGpus capacity of this model the queue gets back by preemption whenever it has
  *     work that can run on it (&ge; 0, finite)
  * @param borrowLimitGpus how far beyond that guarantee the queue may use this model ({@link
@@ -16,7 +18,6 @@ package io.gpusched;
  * @param lendLimitGpus how much of its unused guarantee on this model other queues may borrow
  *     ({@link Double#POSITIVE_INFINITY}: all of it, 0: it stays free for this queue); queues with a
  *     guarantee of their own on the model borrow within it without limit
- * @throws IllegalArgumentException naming the bad value
  */
 public record ModelQuota(double guaranteedGpus, double borrowLimitGpus, double lendLimitGpus) {
 

@@ -36,13 +36,14 @@ import java.util.Objects;
  *
  * <p>Immutable and thread-safe.
  *
+ * <p>The canonical constructor throws {@link IllegalArgumentException} naming the bad value.
+ *
  * @param name queue name (non-blank)
  * @param weight fair-share weight (positive, finite)
  * @param guaranteedGpus guaranteed quota in GPU-equivalents (&ge; 0, finite)
  * @param borrowLimitGpus borrow limit in GPU-equivalents (&ge; 0, may be infinite)
  * @param lendLimitGpus lend limit in GPU-equivalents (&ge; 0, may be infinite)
  * @param modelQuotas per-model quotas by GPU model name (may be empty)
- * @throws IllegalArgumentException naming the bad value
  */
 public record QueueSpec(
     String name,

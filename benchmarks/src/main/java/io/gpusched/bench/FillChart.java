@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.TreeMap;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
@@ -47,7 +48,7 @@ public final class FillChart {
    *
    * @return strategy (in order of first appearance) to arrived percent to mean allocated percent
    */
-  public static Map<String, TreeMap<Integer, Double>> read(List<Path> csvs) throws IOException {
+  public static Map<String, NavigableMap<Integer, Double>> read(List<Path> csvs) throws IOException {
     Map<String, TreeMap<Integer, double[]>> sums = new LinkedHashMap<>();
     for (Path p : csvs) {
       List<String> lines = Files.readAllLines(p, StandardCharsets.UTF_8);
@@ -55,7 +56,7 @@ public final class FillChart {
         if (line.isBlank() || line.startsWith("SUMMARY") || line.startsWith("strategy,")) {
           continue;
         }
-        String[] f = line.split(",");
+        String[] f = line.split(",", -1);
         if (f.length < 4) {
           throw new IllegalArgumentException(p + ": malformed line " + line);
         }
@@ -68,7 +69,7 @@ public final class FillChart {
         s[1]++;
       }
     }
-    Map<String, TreeMap<Integer, Double>> out = new LinkedHashMap<>();
+    Map<String, NavigableMap<Integer, Double>> out = new LinkedHashMap<>();
     sums.forEach(
         (strategy, m) -> {
           TreeMap<Integer, Double> avg = new TreeMap<>();
@@ -79,7 +80,7 @@ public final class FillChart {
   }
 
   /** Builds the chart; {@code zoom} limits the axes to arrived 60..130, allocated 60..100. */
-  public static XYChart chart(Map<String, TreeMap<Integer, Double>> data, String title, boolean zoom) {
+  public static XYChart chart(Map<String, NavigableMap<Integer, Double>> data, String title, boolean zoom) {
     XYChart c =
         new XYChartBuilder()
             .width(1000)

@@ -106,6 +106,7 @@ public final class FillExperiment {
    * @param cpuOnlyPods pods without GPUs (left out)
    * @param cpuOnlyNodes nodes without GPUs (added, never used)
    */
+  @SuppressWarnings("ArrayRecordComponent") // a result carrier, never compared or hashed
   public record Workload(
       List<NodeSpec> nodes,
       List<PodRow> pods,
@@ -141,6 +142,7 @@ public final class FillExperiment {
    * @param finalArrivedPct requested GPU milli at the end, percent of capacity
    * @param fragmentationPct the final snapshot's fragmentation percent
    */
+  @SuppressWarnings("ArrayRecordComponent") // a result carrier, never compared or hashed
   public record SeedResult(
       String strategy,
       long seed,
@@ -339,7 +341,6 @@ public final class FillExperiment {
     PlacementRequest[] reqs = w.requests().toArray(PlacementRequest[]::new);
     long[] milli = w.milli();
     GpuCluster cluster = cluster(w, strategy, mix);
-    List<Allocation> held = new ArrayList<>(seq.length);
 
     double[] at = new double[MAX_PCT + 1];
     Arrays.fill(at, Double.NaN);
@@ -354,7 +355,6 @@ public final class FillExperiment {
       try {
         Optional<Allocation> a = cluster.place(reqs[i]);
         if (a.isPresent()) {
-          held.add(a.get());
           allocated += milli[i];
           placed++;
         }
@@ -434,13 +434,13 @@ public final class FillExperiment {
           case "--nodes" -> nodes = v;
           case "--pods" -> pods = v;
           case "--strategy" -> {
-            for (String s : v.split(",")) {
+            for (String s : v.split(",", -1)) {
               strategies.add(PlacementStrategy.named(s).name());
             }
           }
           case "--seeds" -> {
             seeds.clear();
-            for (String s : v.split(",")) {
+            for (String s : v.split(",", -1)) {
               seeds.add(Long.parseLong(s.trim()));
             }
           }

@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -103,7 +104,7 @@ public final class LocalGpuDemo {
       @Override
       public void start(JobHandle job) {
         if (!job.spec().reclaimWhenIdle()) {
-          hosts.schedule(job::complete, jobLength.toMillis(), TimeUnit.MILLISECONDS);
+          var unused = hosts.schedule(job::complete, jobLength.toMillis(), TimeUnit.MILLISECONDS);
         }
       }
 
@@ -153,18 +154,15 @@ public final class LocalGpuDemo {
   /** One GPU, or the smallest MIG profile, or a quarter share, depending on GPU 0's mode. */
   static PlacementRequest unit(NodeSpec node) {
     GpuSpec g = node.gpus().get(0);
-    switch (g.mode()) {
-      case MIG_DYNAMIC:
-        return PlacementRequest.mig(g.model().mig().profiles().stream()
-            .filter(p -> !p.isMediaExtension())
-            .min(Comparator.comparingInt(MigProfile::memorySlices)).orElseThrow().name());
-      case MIG_STATIC:
-        return PlacementRequest.mig(g.staticInstances().get(0).profile());
-      case SHARED:
-        return PlacementRequest.share(250, g.model().memoryMiB() / 4);
-      default:
-        return PlacementRequest.wholeGpus(1);
-    }
+    return switch (g.mode()) {
+      case MIG_DYNAMIC -> PlacementRequest.mig(
+          Objects.requireNonNull(g.model().mig(), "a MIG mode has a MIG model").profiles().stream()
+              .filter(p -> !p.isMediaExtension())
+              .min(Comparator.comparingInt(MigProfile::memorySlices)).orElseThrow().name());
+      case MIG_STATIC -> PlacementRequest.mig(g.staticInstances().get(0).profile());
+      case SHARED -> PlacementRequest.share(250, g.model().memoryMiB() / 4);
+      default -> PlacementRequest.wholeGpus(1);
+    };
   }
 
   static String describe(SchedulerEvent e) {

@@ -48,6 +48,7 @@ public final class PlacementDemo {
   private PlacementDemo() {}
 
   /** Results of one simulated run. */
+  @SuppressWarnings("NullAway.Init") // filled in by the run that returns it
   public static final class Stats {
     /** Strategy name. */
     public String strategy;
@@ -107,7 +108,6 @@ public final class PlacementDemo {
     return nodes;
   }
 
-  private static final String H100 = GpuModels.H100_80GB.name();
   private static final String A100 = GpuModels.A100_80GB.name();
   private static final String A30 = GpuModels.A30_24GB.name();
   private static final String[] MIG_PROFILES = {"1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"};

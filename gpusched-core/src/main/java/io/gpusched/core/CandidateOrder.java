@@ -15,6 +15,7 @@ import java.util.List;
  * @param tieEnd for each entry, one past the end of its tie group
  */
 @EnginePart
+@SuppressWarnings("ArrayRecordComponent") // arrays for the hot path; never compared or hashed
 record CandidateOrder(int[] entries, double[] scores, int[] tieEnd) {
   static final CandidateOrder EMPTY = new CandidateOrder(new int[0], new double[0], new int[0]);
 

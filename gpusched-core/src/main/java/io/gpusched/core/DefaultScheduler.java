@@ -174,7 +174,7 @@ final class DefaultScheduler implements GpuScheduler {
     }
     if (timer != null) {
       long every = b.tickInterval.toMillis();
-      timer.scheduleWithFixedDelay(this::tickQuietly, every, every, TimeUnit.MILLISECONDS);
+      var unused = timer.scheduleWithFixedDelay(this::tickQuietly, every, every, TimeUnit.MILLISECONDS);
     }
   }
 
@@ -379,7 +379,7 @@ final class DefaultScheduler implements GpuScheduler {
     transitions.restoreStarts(maxStart);
     holders.sort(java.util.Comparator.comparingLong((Job j) -> j.startOrder).thenComparingLong(j -> j.seq));
     for (Job j : holders) {
-      StoredJob sj = records.get(j);
+      StoredJob sj = java.util.Objects.requireNonNull(records.get(j), "holders are stored jobs");
       var allocs = new ArrayList<io.gpusched.Allocation>();
       for (StoredAllocation a : sj.allocations()) {
         try {

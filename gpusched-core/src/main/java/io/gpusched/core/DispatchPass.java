@@ -7,8 +7,8 @@ import io.gpusched.core.Pass.Outcome;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
+import java.util.NavigableSet;
 import java.util.Set;
-import java.util.TreeSet;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,6 +33,7 @@ import org.slf4j.LoggerFactory;
  * walk; every pass's memo is a fresh {@link Pass}. Threads: the dispatcher only, except {@link
  * #passes}, read by any thread.
  */
+@SuppressWarnings("NonAtomicVolatileUpdate") // passes: one writer, the dispatcher
 final class DispatchPass {
 
   private static final Logger log = LoggerFactory.getLogger(DispatchPass.class);
@@ -178,7 +179,7 @@ final class DispatchPass {
    * Walks lane heads in order and starts the first job that can start: STARTED (the heads changed,
    * the caller walks again), STOP (strict order blocked), or SKIPPED (none could start).
    */
-  private Outcome startFirst(TreeSet<Job> heads, Pass ps) {
+  private Outcome startFirst(NavigableSet<Job> heads, Pass ps) {
     for (Job j : heads) {
       if (ps.tried.contains(j)) {
         continue;

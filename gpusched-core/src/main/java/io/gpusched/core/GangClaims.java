@@ -236,7 +236,7 @@ final class GangClaims {
         c.next.compareAndSet(null, new Chunk());
         n = c.next.get();
       }
-      c = n;
+      c = java.util.Objects.requireNonNull(n, "a chunk is never unlinked");
     }
   }
 
@@ -253,7 +253,7 @@ final class GangClaims {
   private static void unregister(Descriptor d) {
     Chunk c = HEAD;
     for (int i = d.cell / CHUNK; i > 0; i--) {
-      c = c.next.get();
+      c = java.util.Objects.requireNonNull(c.next.get(), "the cell's chunk exists");
     }
     c.cells.compareAndSet(d.cell % CHUNK, d, null);
   }

@@ -9,6 +9,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Builds the lock-free {@link GpuCluster}.
@@ -34,7 +35,7 @@ public final class GpuClusters {
   public static final class Builder {
     private PlacementStrategy strategy = PlacementStrategy.FRAGMENTATION_AWARE;
     private final List<NodeSpec> nodes = new ArrayList<>();
-    private Map<GpuDemand, Double> mix;
+    private @Nullable Map<GpuDemand, Double> mix;
 
     private Builder() {}
 

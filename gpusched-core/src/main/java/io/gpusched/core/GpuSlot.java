@@ -3,6 +3,7 @@ package io.gpusched.core;
 import io.gpusched.GpuMode;
 import io.gpusched.GpuSpec;
 import java.util.Collection;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReferenceArray;
@@ -25,6 +26,7 @@ final class GpuSlot extends ClaimWord {
   final Group group;
   final int local;
 
+  @SuppressWarnings("NullAway.Init") // set by Group.addNode before the slot is published
   GroupNode groupNode;
   private final @Nullable AtomicReferenceArray<AllocationImpl> owners;
   private final @Nullable Set<AllocationImpl> tenants;
@@ -46,18 +48,18 @@ final class GpuSlot extends ClaimWord {
   /** Registers a holder at its position (see {@link AllocationImpl#owner}), or as a tenant (-1). */
   void register(AllocationImpl a, int position) {
     if (position >= 0) {
-      owners.set(position, a);
+      Objects.requireNonNull(owners, "a position on a SHARED GPU").set(position, a);
     } else {
-      tenants.add(a);
+      Objects.requireNonNull(tenants, "a tenant of a non-SHARED GPU").add(a);
     }
   }
 
   /** Unregisters a holder; a later holder of the same position is left alone. */
   void unregister(AllocationImpl a, int position) {
     if (position >= 0) {
-      owners.compareAndSet(position, a, null);
+      Objects.requireNonNull(owners, "a position on a SHARED GPU").compareAndSet(position, a, null);
     } else {
-      tenants.remove(a);
+      Objects.requireNonNull(tenants, "a tenant of a non-SHARED GPU").remove(a);
     }
   }
 

@@ -22,6 +22,7 @@ import org.jspecify.annotations.Nullable;
  * ties go to the lowest index. Nothing here scans all GPUs.
  */
 @EnginePart
+@SuppressWarnings("NonAtomicVolatileUpdate") // written under the management monitor only
 final class Group {
   private static final VarHandle TABLES;
 
@@ -62,6 +63,7 @@ final class Group {
    * The decision tables; replaced only by {@link #ensureTables}, by CAS against the tables a build
    * started from, so that an older build never replaces a newer one. Null until the first node.
    */
+  @SuppressWarnings("NullAway.Init") // null until the first node; placement reads it only after
   volatile DecisionTables tables;
 
   /** Test seam on slow paths (see {@link Probe}); set by the cluster. */

@@ -10,6 +10,7 @@ import org.jspecify.annotations.Nullable;
  * by its word).
  */
 @EnginePart
+@SuppressWarnings("NullAway") // pooled: the fields are null only between done() and reset()
 final class GroupCursor {
   Group group;
   CandidateOrder order;

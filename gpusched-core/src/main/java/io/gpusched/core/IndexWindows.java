@@ -39,7 +39,7 @@ final class IndexWindows {
         c.next.compareAndSet(null, new Chunk());
         n = c.next.get();
       }
-      c = n;
+      c = java.util.Objects.requireNonNull(n, "a chunk is never unlinked");
     }
   }
 
@@ -53,7 +53,7 @@ final class IndexWindows {
   void release(int cell) {
     Chunk c = head;
     for (int i = cell / CHUNK; i > 0; i--) {
-      c = c.next.get();
+      c = java.util.Objects.requireNonNull(c.next.get(), "the cell's chunk exists");
     }
     c.cells.setRelease(cell % CHUNK, null); // soCell: a release store (JCTools' "so")
   }

@@ -254,7 +254,8 @@ final class JdbcStore implements SchedulerStore {
           var allocs = new ArrayList<StoredAllocation>();
           var members = gpus.getOrDefault(id, new TreeMap<>());
           for (var e : members.entrySet()) {
-            long[] h = hosts.get(id).get(e.getKey());
+            long[] h = Objects.requireNonNull(hosts.get(id), "host rows of " + id).get(e.getKey());
+            Objects.requireNonNull(h, "host row of a member");
             allocs.add(new StoredAllocation(e.getValue(), h[0], h[1]));
           }
           String why = rs.getString(5);

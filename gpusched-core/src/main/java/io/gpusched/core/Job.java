@@ -177,6 +177,7 @@ final class Job implements JobHandle {
   }
 
   /** Records why this job did not start in dispatch pass {@code pass} (dispatcher). */
+  @SuppressWarnings("EnumOrdinal") // packed with the pass into one word; decoded by values()
   void waiting(PendingReason why, long pass) {
     waitReason = pass << 3 | why.ordinal();
   }

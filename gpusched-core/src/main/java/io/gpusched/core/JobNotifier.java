@@ -306,7 +306,7 @@ public final class JobNotifier implements SchedulerListener, AutoCloseable {
       } else {
         long delay = backoffMillis(d.attempts);
         try {
-          retries.schedule(() -> requeue(d), delay, TimeUnit.MILLISECONDS);
+          var unused = retries.schedule(() -> requeue(d), delay, TimeUnit.MILLISECONDS);
         } catch (RuntimeException e) { // closed meanwhile
           pending.decrementAndGet();
           givenUp.incrementAndGet();

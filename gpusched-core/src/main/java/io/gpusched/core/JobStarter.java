@@ -8,8 +8,8 @@ import io.gpusched.PlacementObserver;
 import io.gpusched.PlacementRequest;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.NavigableSet;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -39,7 +39,7 @@ final class JobStarter {
   private final Predicate<String> learnNode;
   private final CommandLoop loop;
   /** Node prices, cheapest first: added by {@link NodeLifecycle} when it books a node. */
-  private final TreeSet<Double> priceTiers;
+  private final NavigableSet<Double> priceTiers;
 
   JobStarter(
       GpuCluster cluster,
@@ -48,7 +48,7 @@ final class JobStarter {
       Ledger ledger,
       JobTransitions transitions,
       Predicate<String> learnNode,
-      TreeSet<Double> priceTiers,
+      NavigableSet<Double> priceTiers,
       CommandLoop loop) {
     this.priceTiers = priceTiers;
     this.cluster = cluster;

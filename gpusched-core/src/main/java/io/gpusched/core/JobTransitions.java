@@ -131,18 +131,23 @@ final class JobTransitions {
     private final AtomicReference<St> state = new AtomicReference<>(new St(JobState.PENDING, 0, null));
     private volatile List<Allocation> allocations = List.of();
 
+    /** The current state: never null, the reference is only ever set to a new {@code St}. */
+    St st() {
+      return Objects.requireNonNull(state.get());
+    }
+
     JobState state() {
-      return state.get().s();
+      return st().s();
     }
 
     /** The current run number (0 before the first start). */
     int run() {
-      return state.get().run();
+      return st().run();
     }
 
     /** The allocations while the job holds GPUs in run {@code run} (or any run), else none. */
     List<Allocation> allocations(int run) {
-      St cur = state.get();
+      St cur = st();
       return cur.s().holdsGpus() && (run == Job.ANY_RUN || cur.run() == run) ? allocations : List.of();
     }
 
@@ -153,7 +158,7 @@ final class JobTransitions {
 
     @Override
     public String toString() {
-      St cur = state.get();
+      St cur = st();
       return cur.s() + ", run " + cur.run();
     }
   }
@@ -184,7 +189,7 @@ final class JobTransitions {
 
   /** PENDING → RUNNING as a new run; returns the run number, or -1 if the job was not pending. */
   private static int startRun(Word w) {
-    Word.St cur = w.state.get();
+    Word.St cur = w.st();
     if (cur.s() != JobState.PENDING) {
       return -1;
     }
@@ -233,6 +238,7 @@ final class JobTransitions {
    * The job's record as of now, for the journal's batch; {@code null} if a newer job owns its id
    * (its record is the one to keep). Any thread.
    */
+  @SuppressWarnings("ReferenceEquality") // the same St object read twice, not an equal one
   io.gpusched.store.@Nullable StoreChange stored(Job j) {
     Job owner = book.get(j.id());
     if (owner != null && owner != j) {
@@ -242,9 +248,9 @@ final class JobTransitions {
     Word.St cur;
     List<Allocation> allocs;
     do {
-      cur = w.state.get();
+      cur = w.st();
       allocs = w.allocations;
-    } while (w.state.get() != cur); // the allocations of the run this state belongs to
+    } while (w.st() != cur); // the allocations of the run this state belongs to
     var stored = new ArrayList<io.gpusched.store.StoredAllocation>();
     if (cur.s().holdsGpus()) {
       for (Allocation a : allocs) {
@@ -315,7 +321,7 @@ final class JobTransitions {
    */
   void recoveredGone(Job j) {
     Word w = j.word;
-    Word.St cur = w.state.get();
+    Word.St cur = w.st();
     if (!cur.s().holdsGpus()) {
       return;
     }
@@ -436,7 +442,7 @@ final class JobTransitions {
    * @return false if the job was not RUNNING
    */
   boolean requestStop(Job v, StopReason why, long graceMillis, @Nullable Job forJob, long now) {
-    Word.St cur = v.word.state.get(); // RUNNING → PREEMPTING; the launcher is called below
+    Word.St cur = v.word.st(); // RUNNING → PREEMPTING; the launcher is called below
     if (cur.s() != JobState.RUNNING || !cas(v.word, cur, JobState.PREEMPTING, Job.ANY_RUN, why)) {
       return false;
     }
@@ -465,7 +471,7 @@ final class JobTransitions {
   boolean escalate(Job j, StopReason why) {
     Word w = j.word;
     for (; ; ) {
-      Word.St cur = w.state.get();
+      Word.St cur = w.st();
       if (cur.s() != JobState.PREEMPTING) {
         return false;
       }
@@ -521,7 +527,7 @@ final class JobTransitions {
   private @Nullable JobState stopNow(Job j, StopReason why, boolean requeue) {
     Word w = j.word;
     for (; ; ) {
-      Word.St cur = w.state.get();
+      Word.St cur = w.st();
       JobState s = cur.s();
       if (!s.holdsGpus()) {
         return null;
@@ -551,7 +557,7 @@ final class JobTransitions {
   boolean cancel(Job j, int run) {
     Word w = j.word;
     for (; ; ) {
-      Word.St cur = w.state.get();
+      Word.St cur = w.st();
       JobState s = cur.s();
       if (s.isFinal() || (run != Job.ANY_RUN && (cur.run() != run || !s.holdsGpus()))) {
         return false;
@@ -604,7 +610,7 @@ final class JobTransitions {
   boolean end(Job j, JobState to, @Nullable String reason, @Nullable StopReason why, int run) {
     Word w = j.word;
     for (; ; ) {
-      Word.St cur = w.state.get();
+      Word.St cur = w.st();
       JobState s = cur.s();
       if (!s.holdsGpus() || (run != Job.ANY_RUN && cur.run() != run)) {
         return false;
@@ -629,7 +635,7 @@ final class JobTransitions {
     StopReason why;
     boolean requeue;
     for (; ; ) {
-      Word.St cur = w.state.get();
+      Word.St cur = w.st();
       if (cur.s() != JobState.PREEMPTING || (run != Job.ANY_RUN && cur.run() != run)) {
         return false;
       }

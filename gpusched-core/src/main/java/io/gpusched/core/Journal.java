@@ -137,7 +137,7 @@ final class Journal {
           }
           if (e.failures > 0) {
             StoreException cause = Objects.requireNonNull(e.error);
-            throw new StoreException(cause.getMessage(), cause);
+            throw new StoreException(Objects.requireNonNullElse(cause.getMessage(), cause.toString()), cause);
           }
           committing = true;
           batch = pending;
@@ -215,7 +215,7 @@ final class Journal {
   /** The batch: each job once (its record as of now), then queue and node changes in order. */
   private List<StoreChange> build(List<Entry> batch) {
     var out = new ArrayList<StoreChange>(batch.size());
-    Map<Job, Boolean> seen = new IdentityHashMap<>();
+    IdentityHashMap<Job, Boolean> seen = new IdentityHashMap<>();
     for (Entry e : batch) {
       Job j = e.job;
       if (j != null) {

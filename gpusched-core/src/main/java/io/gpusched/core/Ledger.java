@@ -25,6 +25,7 @@ import org.jspecify.annotations.Nullable;
  * only, except {@link #owners}, which callers read too (drain and node loss look up the jobs on a
  * node), hence concurrent.
  */
+@SuppressWarnings("NonAtomicVolatileUpdate") // one writer, the dispatcher; others only read
 final class Ledger {
 
   /** Allocation id → job; written by the dispatcher, read by callers (drain) too. */
@@ -59,6 +60,7 @@ final class Ledger {
   }
 
   /** What a start will add to the books, computed before the job's state changes. */
+  @SuppressWarnings("ArrayRecordComponent") // a private carrier, never compared or hashed
   record Accounting(long[] poolMilli, long[] modelMilli, long total, double costPerMs) {}
 
   /**

@@ -8,6 +8,7 @@ import io.gpusched.MigProfile;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * MIG state spaces. Both layouts are plain data derived from the model's {@link MigGeometry}; the
@@ -20,14 +21,16 @@ abstract class MigSpace extends Space {
   final MigProfile[] profiles;
 
   /** {@code [profile][state]}: bitmask of feasible choices (start slots, or static instances). */
+  @SuppressWarnings("NullAway.Init") // built by the subclass constructor, before any use
   int[][] feasible;
 
   /** {@code [state]}: the word of each state id. */
+  @SuppressWarnings("NullAway.Init") // built by the subclass constructor, before any use
   long[] words;
 
   MigSpace(GpuModel model, GpuMode mode) {
     super(model, mode);
-    this.geometry = model.mig();
+    this.geometry = Objects.requireNonNull(model.mig(), "a MIG model");
     this.profiles = geometry.profiles().toArray(MigProfile[]::new);
     for (int i = 0; i < profiles.length; i++) {
       profileIndexByName.put(profiles[i].name(), i);
@@ -201,6 +204,7 @@ abstract class MigSpace extends Space {
     return deadWordValue;
   }
 
+  @SuppressWarnings("NullAway.Init") // built by the subclass constructor, before any use
   private int[] denseOf;
   private final java.util.Map<Long, int[]> byDelta = new java.util.HashMap<>();
 

@@ -13,6 +13,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * monitor; searches ({@link #filterFor}) run without it and never see a half-built filter.
  */
 @EnginePart
+@SuppressWarnings("NonAtomicVolatileUpdate") // version: bumped under the management monitor only
 final class NodeFilters {
   private final Group group;
   final Bits schedGpus = new Bits(64);

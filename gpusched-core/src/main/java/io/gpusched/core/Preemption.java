@@ -166,7 +166,7 @@ final class Preemption {
     lanes.preemptors.add(j);
     for (Job v : victims) {
       j.victims.add(v);
-      if (!transitions.requestStop(v, reason.get(v), v.spec.gracePeriod().toMillis(), j, now)) {
+      if (!transitions.requestStop(v, java.util.Objects.requireNonNull(reason.get(v)), v.spec.gracePeriod().toMillis(), j, now)) {
         j.victims.remove(v);
       }
     }

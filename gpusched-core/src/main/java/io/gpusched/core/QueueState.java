@@ -1,5 +1,6 @@
 package io.gpusched.core;
 
+import java.util.NavigableSet;
 import io.gpusched.QueueSpec;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -8,6 +9,7 @@ import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeSet;
 
 /**
@@ -18,6 +20,7 @@ import java.util.TreeSet;
  * job order; {@link #heads} holds the first job of every lane. A dispatch pass walks heads, so its
  * cost grows with the number of distinct shapes, not with the number of pending jobs.
  */
+@SuppressWarnings("NonAtomicVolatileUpdate") // one writer, the dispatcher; others only read
 final class QueueState {
 
   final QueueSpec spec;
@@ -113,7 +116,7 @@ final class QueueState {
   }
 
   /** Adds a pending job; returns the job that stopped being its lane's head, if any. */
-  void add(Job j, TreeSet<Job> globalHeads) {
+  void add(Job j, NavigableSet<Job> globalHeads) {
     TreeSet<Job> lane = lanes.computeIfAbsent(j.shape, s -> new TreeSet<>(order));
     Job oldHead = lane.isEmpty() ? null : lane.first();
     lane.add(j);
@@ -130,13 +133,13 @@ final class QueueState {
   }
 
   /** Removes a pending job (started or cancelled). */
-  void remove(Job j, TreeSet<Job> globalHeads) {
+  void remove(Job j, NavigableSet<Job> globalHeads) {
     if (!j.inLane) {
       return;
     }
     j.inLane = false;
     pending--;
-    TreeSet<Job> lane = lanes.get(j.shape);
+    TreeSet<Job> lane = Objects.requireNonNull(lanes.get(j.shape), "a job in a lane has one");
     boolean wasHead = lane.first() == j;
     lane.remove(j);
     if (wasHead) {

@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import org.jspecify.annotations.Nullable;
@@ -128,7 +129,7 @@ final class VictimPlanner {
         for (AllocatedGpu g : a.gpus()) {
           NodeSpec node = capacity.nodes.get(g.nodeId());
           GpuSpec gpu = node == null ? null : gpuSpec(node, g.gpuIndex());
-          if (gpu != null) {
+          if (node != null && gpu != null) {
             gpus.putIfAbsent(g.nodeId() + "#" + g.gpuIndex(), new GpuAt(node, gpu));
           }
         }
@@ -177,9 +178,9 @@ final class VictimPlanner {
         return null;
       }
       gone.addAll(best);
-      GpuAt at = gpus.get(bestKey);
+      GpuAt at = Objects.requireNonNull(gpus.get(bestKey), "the best GPU is known");
       membersOn.merge(at.node().id(), 1, Integer::sum);
-      List<Occupant> occ = sim.get(bestKey);
+      List<Occupant> occ = Objects.requireNonNull(sim.get(bestKey), "the best GPU is simulated");
       AllocatedGpu placed = placeOn(r.gpus(), at.node().id(), at.gpu(), remaining(occ, gone));
       occ.add(new Occupant(null, java.util.Objects.requireNonNull(placed, "it fit a moment ago")));
     }
@@ -265,7 +266,7 @@ final class VictimPlanner {
       }
       int ranks = 0;
       for (Job c : chosen) {
-        ranks += rank.get(c);
+        ranks += Objects.requireNonNull(rank.get(c), "every candidate is ranked");
       }
       if (best == null || chosen.size() < best.size() || (chosen.size() == best.size() && ranks < bestRanks)) {
         best = chosen;
@@ -377,7 +378,7 @@ final class VictimPlanner {
 
   /** The preference rank of a GPU's first occupant (0 for a free GPU). */
   private static int firstRank(List<Job> cost, Map<Job, Integer> rank) {
-    return cost.isEmpty() ? 0 : rank.get(cost.get(0));
+    return cost.isEmpty() ? 0 : Objects.requireNonNull(rank.get(cost.get(0)), "ranked");
   }
 
   /**
@@ -487,7 +488,7 @@ final class VictimPlanner {
         }
         int from = used.getOrDefault(bestNode, 0);
         for (int i = from; i < from + w.count(); i++) {
-          chosen.addAll(options.get(bestNode).get(i));
+          chosen.addAll(Objects.requireNonNull(options.get(bestNode), "best node").get(i));
         }
         used.put(bestNode, from + w.count());
       }

@@ -240,7 +240,7 @@ final class JnaNvmlApi implements NvmlApi {
    * nvmlDeviceGetComputeRunningProcesses_v3} wrote 32-byte entries without a version bump.
    */
   static boolean v3StrideUnsafe(String driverVersion) {
-    String[] parts = driverVersion.strip().split("\\.");
+    String[] parts = driverVersion.strip().split("\\.", -1);
     if (parts.length < 2) {
       return false;
     }

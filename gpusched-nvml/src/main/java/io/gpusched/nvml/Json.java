@@ -2,13 +2,14 @@ package io.gpusched.nvml;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /** The little JSON the launcher writes and reads: string quoting, and arrays of strings. */
 final class Json {
   private Json() {}
 
   /** Returns {@code s} as a JSON string literal, or {@code null} for null. */
-  static String quote(String s) {
+  static String quote(@Nullable String s) {
     if (s == null) {
       return "null";
     }

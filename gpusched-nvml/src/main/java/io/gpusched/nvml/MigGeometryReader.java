@@ -186,23 +186,12 @@ final class MigGeometryReader {
   }
 
   private static String suffix(int profileIndex) {
-    switch (profileIndex) {
-      case 0x07:
-      case 0x08:
-        return "+me";
-      case 0x0A:
-      case 0x0B:
-      case 0x0C:
-      case 0x11:
-        return "+gfx";
-      case 0x0D:
-      case 0x0E:
-        return "-me";
-      case 0x0F:
-      case 0x10:
-        return "+me.all";
-      default:
-        return "";
-    }
+    return switch (profileIndex) {
+      case 0x07, 0x08 -> "+me";
+      case 0x0A, 0x0B, 0x0C, 0x11 -> "+gfx";
+      case 0x0D, 0x0E -> "-me";
+      case 0x0F, 0x10 -> "+me.all";
+      default -> "";
+    };
   }
 }

@@ -173,7 +173,7 @@ final class MigSlotDeducer {
       return true;
     }
     boolean any = false;
-    for (NvmlApi.Placement p : c.get(ids.get(k))) {
+    for (NvmlApi.Placement p : java.util.Objects.requireNonNull(c.get(ids.get(k)), "ids are keys of c")) {
       if (p.start() < 0 || p.size() <= 0 || p.start() + p.size() > 63) {
         continue;
       }

@@ -193,7 +193,8 @@ public final class NvmlInventory {
           i, e.getMessage());
       return null;
     }
-    String bus = optional(i, "PCI bus id", () -> api.pciBusId(i), "");
+    String bus = java.util.Objects.requireNonNullElse(
+        optional(i, "PCI bus id", () -> api.pciBusId(i), ""), "");
     NvmlApi.MigMode mig = optional(i, "MIG mode", () -> api.migMode(i), null);
     long total;
     boolean derived = false;

@@ -5,6 +5,7 @@ import com.sun.jna.Pointer;
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.LongByReference;
 import com.sun.jna.ptr.PointerByReference;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The raw JNA binding of {@code libnvidia-ml.so.1}. Method names are the exported symbols, with the
@@ -42,7 +43,7 @@ interface NvmlLibrary extends Library {
       Pointer device, int profile, NvmlStructs.GpuInstanceProfileInfo info);
 
   int nvmlDeviceGetGpuInstancePossiblePlacements_v2(
-      Pointer device, int profileId, Pointer placements, IntByReference count);
+      Pointer device, int profileId, @Nullable Pointer placements, IntByReference count);
 
   int nvmlDeviceGetUtilizationRates(Pointer device, NvmlStructs.Utilization utilization);
 
@@ -52,9 +53,11 @@ interface NvmlLibrary extends Library {
 
   int nvmlDeviceGetTotalEnergyConsumption(Pointer device, LongByReference millijoules);
 
-  int nvmlDeviceGetComputeRunningProcesses_v3(Pointer device, IntByReference infoCount, Pointer infos);
+  int nvmlDeviceGetComputeRunningProcesses_v3(
+      Pointer device, IntByReference infoCount, @Nullable Pointer infos);
 
-  int nvmlDeviceGetComputeRunningProcesses_v2(Pointer device, IntByReference infoCount, Pointer infos);
+  int nvmlDeviceGetComputeRunningProcesses_v2(
+      Pointer device, IntByReference infoCount, @Nullable Pointer infos);
 
   int nvmlDeviceGetSamples(
       Pointer device,
@@ -62,7 +65,7 @@ interface NvmlLibrary extends Library {
       long lastSeenTimeStamp,
       IntByReference sampleValType,
       IntByReference sampleCount,
-      Pointer samples);
+      @Nullable Pointer samples);
 
   int nvmlDeviceGetMaxMigDeviceCount(Pointer device, IntByReference count);
 
@@ -73,7 +76,7 @@ interface NvmlLibrary extends Library {
   int nvmlDeviceGetAttributes_v2(Pointer device, NvmlStructs.DeviceAttributes attributes);
 
   int nvmlDeviceGetGpuInstances(
-      Pointer device, int profileId, Pointer gpuInstances, IntByReference count);
+      Pointer device, int profileId, @Nullable Pointer gpuInstances, IntByReference count);
 
   int nvmlGpuInstanceGetInfo(Pointer gpuInstance, NvmlStructs.GpuInstanceInfo info);
 }

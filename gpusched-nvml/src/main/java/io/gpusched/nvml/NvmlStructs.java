@@ -191,6 +191,7 @@ final class NvmlStructs {
    */
   @FieldOrder({"device", "id", "profileId", "placement"})
   public static final class GpuInstanceInfo extends Structure {
+    @SuppressWarnings("NullAway.Init") // filled from native memory by read()
     public Pointer device;
     public int id;
     public int profileId;
@@ -218,23 +219,15 @@ final class NvmlStructs {
    * @throws IllegalArgumentException for an unknown value type
    */
   static long valueAsLong(Pointer p, long offset, int valueType) {
-    switch (valueType) {
-      case 0:
-        return (long) p.getDouble(offset);
-      case 1:
-        return Integer.toUnsignedLong(p.getInt(offset));
-      case 2:
-        return p.getNativeLong(offset).longValue();
-      case 3:
-      case 4:
-        return p.getLong(offset);
-      case 5:
-        return p.getInt(offset);
-      case 6:
-        return Short.toUnsignedInt(p.getShort(offset));
-      default:
-        throw new IllegalArgumentException("unknown nvmlValueType_t " + valueType);
-    }
+    return switch (valueType) {
+      case 0 -> (long) p.getDouble(offset);
+      case 1 -> Integer.toUnsignedLong(p.getInt(offset));
+      case 2 -> p.getNativeLong(offset).longValue();
+      case 3, 4 -> p.getLong(offset);
+      case 5 -> p.getInt(offset);
+      case 6 -> Short.toUnsignedInt(p.getShort(offset));
+      default -> throw new IllegalArgumentException("unknown nvmlValueType_t " + valueType);
+    };
   }
 
   /** Decodes a NUL-terminated ASCII C string held in a byte buffer. */

@@ -168,7 +168,7 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
         t.setDaemon(true);
         return t;
       });
-      ex.scheduleWithFixedDelay(this::tick, 0, period.toNanos(), TimeUnit.NANOSECONDS);
+      var unused = ex.scheduleWithFixedDelay(this::tick, 0, period.toNanos(), TimeUnit.NANOSECONDS);
       this.executor = ex;
     } else {
       this.executor = null;
@@ -793,13 +793,13 @@ public final class NvmlTelemetry implements GpuTelemetry, AutoCloseable {
     return Math.max(0, Math.min(100, value));
   }
 
-  private void logOnce(String key, String format, Object... args) {
+  private void logOnce(String key, String format, @Nullable Object... args) {
     if (reported.add(key)) {
       LOG.info(format, args);
     }
   }
 
-  private void warnOnce(String key, String format, Object... args) {
+  private void warnOnce(String key, String format, @Nullable Object... args) {
     if (reported.add(key)) {
       LOG.warn(format, args);
     }

@@ -351,7 +351,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
    * is told of a child's exit; these are few and only after a restart.
    */
   private void watch(JobHandle job, long pid, @Nullable String start) {
-    CompletableFuture.runAsync(
+    var unused = CompletableFuture.runAsync(
         () -> {
           if (closed || job.state().isFinal()) {
             return;
@@ -444,6 +444,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     final JobHandle job;
     final int attempt;
     final Path logFile;
+    @SuppressWarnings("NullAway.Init") // set by launch() before the process; read once one exists
     volatile ProcessLog log;
     volatile @Nullable Process process;
     volatile List<String> devices = List.of();
@@ -561,7 +562,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
           }
         });
     // a stop() from now on sees the process and signals it itself
-    p.onExit().thenRunAsync(() -> exited(run, p), executor);
+    var unused = p.onExit().thenRunAsync(() -> exited(run, p), executor);
   }
 
   private void startFailed(Run run, String reason) {

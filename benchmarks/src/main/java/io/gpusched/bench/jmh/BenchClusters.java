@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Clusters and request sequences of the JMH benchmarks. Everything is deterministic for a seed.
@@ -85,7 +86,7 @@ public final class BenchClusters {
     }
   }
 
-  private static NodeSpec node(String id, int n, GpuModel model, GpuMode mode, String zone) {
+  private static NodeSpec node(String id, int n, GpuModel model, GpuMode mode, @Nullable String zone) {
     NodeSpec.Builder b = NodeSpec.builder(id).gpus(n, model, mode);
     if (zone != null) {
       b.label("zone", zone);

@@ -4,6 +4,7 @@ import io.gpusched.PlacementStrategy;
 import io.gpusched.bench.peer.PeerScheduler;
 import io.gpusched.bench.peer.PeerSchedulers;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -98,7 +99,7 @@ public class DecisionBenchmark {
   }
 
   @Benchmark
-  public Object decide(ClusterState c, ThreadState t, PlacementOutcome o) {
+  public @Nullable Object decide(ClusterState c, ThreadState t, PlacementOutcome o) {
     return o.count(t.ring.step(c.scheduler));
   }
 }

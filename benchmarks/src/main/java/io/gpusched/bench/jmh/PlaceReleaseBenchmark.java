@@ -5,6 +5,7 @@ import io.gpusched.bench.peer.PeerScheduler;
 import io.gpusched.bench.peer.PeerSchedulers;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -127,7 +128,7 @@ public class PlaceReleaseBenchmark {
   }
 
   @Benchmark
-  public Object placeRelease(ClusterState c, ThreadState t, PlacementOutcome o) {
+  public @Nullable Object placeRelease(ClusterState c, ThreadState t, PlacementOutcome o) {
     return o.count(t.ring.step(c.scheduler));
   }
 }

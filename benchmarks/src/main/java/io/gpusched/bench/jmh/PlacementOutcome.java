@@ -1,5 +1,6 @@
 package io.gpusched.bench.jmh;
 
+import org.jspecify.annotations.Nullable;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Scope;
@@ -24,7 +25,7 @@ public class PlacementOutcome {
   }
 
   /** Counts one step of a {@link SteadyRing} and passes its result through. */
-  Object count(Object handle) {
+  @Nullable Object count(@Nullable Object handle) {
     if (handle != null) {
       placed++;
     } else {

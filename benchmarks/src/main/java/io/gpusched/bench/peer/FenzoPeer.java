@@ -26,6 +26,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.mesos.Protos;
@@ -257,7 +258,7 @@ public final class FenzoPeer implements PeerScheduler {
       if (direction == 0) {
         return 1.0;
       }
-      Host h = hosts.get(state.getHostname());
+      Host h = Objects.requireNonNull(hosts.get(state.getHostname()), "Fenzo offers our hosts");
       VirtualMachineLease avail = state.getCurrAvailableResources();
       double used = 0;
       int n = 0;
@@ -296,7 +297,7 @@ public final class FenzoPeer implements PeerScheduler {
           }
           case MIG_DYNAMIC, MIG_STATIC -> {
             totals.merge(MIG, 8.0, Double::sum);
-            g.model().mig().profiles().forEach(p -> migProfiles.add(p.name()));
+            Objects.requireNonNull(g.model().mig()).profiles().forEach(p -> migProfiles.add(p.name()));
           }
         }
       }
@@ -309,7 +310,7 @@ public final class FenzoPeer implements PeerScheduler {
     private final PlacementRequest request;
     private final Map<String, Double> scalars;
     private final List<ConstraintEvaluator> hard;
-    private AssignedResources assigned;
+    private @Nullable AssignedResources assigned;
     private volatile @Nullable String hostname;
     private boolean released;
 
@@ -391,7 +392,7 @@ public final class FenzoPeer implements PeerScheduler {
     }
 
     @Override
-    public AssignedResources getAssignedResources() {
+    public @Nullable AssignedResources getAssignedResources() {
       return assigned;
     }
 
@@ -514,7 +515,7 @@ public final class FenzoPeer implements PeerScheduler {
     }
 
     @Override
-    public Double getScalarValue(String name) {
+    public @Nullable Double getScalarValue(String name) {
       return scalars.get(name);
     }
 

@@ -16,6 +16,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
@@ -104,7 +105,7 @@ public final class LockedBestFit implements PeerScheduler {
           maxMem = Math.max(maxMem, g.model().memoryMiB());
         }
         if (g.mode() == GpuMode.MIG_DYNAMIC) {
-          g.model().mig().profiles().forEach(p -> migProfiles.add(p.name()));
+          Objects.requireNonNull(g.model().mig()).profiles().forEach(p -> migProfiles.add(p.name()));
         } else if (g.mode() == GpuMode.MIG_STATIC) {
           g.staticInstances().forEach(s -> migProfiles.add(s.profile()));
         }
@@ -305,7 +306,7 @@ public final class LockedBestFit implements PeerScheduler {
     best.migTake(p, bestSlot);
     best.node.cpuUsed += cpu;
     best.node.memUsed += mem;
-    MigProfile prof = best.geometry.profiles().get(p);
+    MigProfile prof = Objects.requireNonNull(best.geometry, "a MIG GPU").profiles().get(p);
     int start = best.mode == GpuMode.MIG_STATIC
         ? best.spec.staticInstances().get(bestSlot).startSlot()
         : bestSlot;
@@ -542,6 +543,11 @@ public final class LockedBestFit implements PeerScheduler {
     final GpuMode mode;
     final int modelIndex;
     final @Nullable MigGeometry geometry;
+
+    /** The geometry of a MIG GPU (MIG_DYNAMIC or MIG_STATIC). */
+    MigGeometry mig() {
+      return Objects.requireNonNull(geometry, "a MIG GPU");
+    }
     /** WHOLE: taken; SHARED: taken whole (no shares then). */
     boolean whole;
     /** MIG_DYNAMIC: used memory slices. */
@@ -574,7 +580,7 @@ public final class LockedBestFit implements PeerScheduler {
       this.staticProfile = new int[st.size()];
       this.profs = Prof.of(geometry);
       for (int i = 0; i < st.size(); i++) {
-        staticProfile[i] = geometry.profiles().indexOf(model.migProfile(st.get(i).profile()));
+        staticProfile[i] = mig().profiles().indexOf(model.migProfile(st.get(i).profile()));
       }
     }
 
@@ -629,10 +635,10 @@ public final class LockedBestFit implements PeerScheduler {
         int free = 0;
         for (int i = 0; i < staticTaken.length; i++) {
           if (!staticTaken[i] && i != slot) {
-            free += geometry.profiles().get(staticProfile[i]).memorySlices();
+            free += mig().profiles().get(staticProfile[i]).memorySlices();
           }
         }
-        return (double) free / geometry.memorySlices();
+        return (double) free / mig().memorySlices();
       }
       used = Integer.bitCount(slotMask) + profs[p].memSlices;
       return (double) (profs[p].gpuMemSlices - used) / profs[p].gpuMemSlices;
@@ -643,7 +649,7 @@ public final class LockedBestFit implements PeerScheduler {
         staticTaken[slot] = true;
         return;
       }
-      MigProfile prof = geometry.profiles().get(p);
+      MigProfile prof = mig().profiles().get(p);
       slotMask |= ((1 << prof.memorySlices()) - 1) << slot;
       computeUsed += prof.computeSlices();
       instances[p]++;
@@ -654,7 +660,7 @@ public final class LockedBestFit implements PeerScheduler {
         staticTaken[slot] = false;
         return;
       }
-      MigProfile prof = geometry.profiles().get(p);
+      MigProfile prof = mig().profiles().get(p);
       slotMask &= ~(((1 << prof.memorySlices()) - 1) << slot);
       computeUsed -= prof.computeSlices();
       instances[p]--;

@@ -25,6 +25,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
@@ -172,7 +173,7 @@ public final class LockedFifoScheduler implements GpuScheduler {
       List<String> ids = g.nodeIds();
       List<Integer> idx = g.gpuIndices();
       for (int i = 0; i < ids.size(); i++) {
-        GpuSpec spec = nodes.get(ids.get(i)).gpus().get(idx.get(i));
+        GpuSpec spec = Objects.requireNonNull(nodes.get(ids.get(i)), "a known node").gpus().get(idx.get(i));
         long mem = profile != null ? spec.model().migProfile(profile).memoryMiB()
             : shareMem >= 0 ? shareMem : spec.model().memoryMiB();
         gpus.add(new AllocatedGpu(ids.get(i), spec.index(), spec.uuid(), spec.model().name(),

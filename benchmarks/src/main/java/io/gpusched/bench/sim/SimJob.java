@@ -103,8 +103,9 @@ public record SimJob(
    *
    * @throws IllegalArgumentException if malformed
    */
+  @SuppressWarnings("StatementSwitchToExpressionSwitch") // malformed cases break out to one error
   public static PlacementRequest parseRequest(String text) {
-    String[] f = text.trim().toLowerCase(Locale.ROOT).split(":");
+    String[] f = text.trim().toLowerCase(Locale.ROOT).split(":", -1);
     try {
       switch (f[0]) {
         case "gpu":

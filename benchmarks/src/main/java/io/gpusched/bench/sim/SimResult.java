@@ -32,6 +32,7 @@ import org.jspecify.annotations.Nullable;
  * @param eventsProcessed simulation events processed
  * @param wallMillis wall-clock time of the run
  */
+@SuppressWarnings("ArrayRecordComponent") // a result carrier, never compared or hashed
 public record SimResult(
     SimConfig.Variant variant,
     List<String> queues,
@@ -91,6 +92,7 @@ public record SimResult(
    * @param demandByQueue GPU-equivalents held plus asked for by waiting jobs, per queue
    * @param entitledByQueue weighted max-min fair share of the capacity given the demands, per queue
    */
+  @SuppressWarnings("ArrayRecordComponent") // a result carrier, never compared or hashed
   public record Sample(
       long atSeconds,
       double capacityGpus,

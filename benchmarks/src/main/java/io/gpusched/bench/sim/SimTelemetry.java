@@ -83,7 +83,7 @@ final class SimTelemetry implements GpuTelemetry {
       return Optional.empty();
     }
     long ts = lastReading();
-    return Optional.of(sample(gpuUuid, migStartSlot, ts, idleSince(runs) <= ts, migDevice.get(k)));
+    return Optional.of(sample(gpuUuid, migStartSlot, ts, idleSince(runs) <= ts, Boolean.TRUE.equals(migDevice.get(k))));
   }
 
   @Override
@@ -95,7 +95,7 @@ final class SimTelemetry implements GpuTelemetry {
     }
     long last = lastReading();
     long idle = idleSince(runs);
-    boolean mig = migDevice.get(k);
+    boolean mig = Boolean.TRUE.equals(migDevice.get(k));
     if (idle > last) {
       return last >= sinceMillis ? List.of(sample(gpuUuid, migStartSlot, last, false, mig)) : List.of();
     }

@@ -23,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.TreeMap;
@@ -242,7 +243,7 @@ public final class Simulator {
       case NODE_BACK -> {
         Disruption d = e.disruption;
         if (d != null && !upNodes.contains(d.nodeId())) {
-          NodeSpec spec = nodeSpecs.get(d.nodeId());
+          NodeSpec spec = Objects.requireNonNull(nodeSpecs.get(d.nodeId()), "a disrupted node is known");
           try {
             sched().addNode(spec);
             upNodes.add(spec.id());
@@ -298,7 +299,7 @@ public final class Simulator {
       return;
     }
     upNodes.remove(d.nodeId());
-    capacity -= nodeSpecs.get(d.nodeId()).gpus().size();
+    capacity -= Objects.requireNonNull(nodeSpecs.get(d.nodeId()), "a known node").gpus().size();
     push(clock.nowMillis() + d.downSeconds() * 1000, Kind.NODE_BACK, null, 0, d);
     // every job the ledger still has on that node must have been stopped by now
     for (Run r : runs.values()) {
@@ -551,7 +552,7 @@ public final class Simulator {
         problem = null; // rejected at submit: reported as an anomaly, not lost
       } else if (h == null) {
         problem = "never submitted";
-      } else if (!state.isFinal() && sched().job(r.job.id()).isEmpty()) {
+      } else if (!Objects.requireNonNull(state).isFinal() && sched().job(r.job.id()).isEmpty()) {
         problem = "scheduler no longer knows it, state " + state;
       } else if (state.holdsGpus() != r.running) {
         problem = "scheduler says " + state + ", simulated host " + (r.running ? "runs it" : "does not");

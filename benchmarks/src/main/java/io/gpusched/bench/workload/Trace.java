@@ -79,7 +79,7 @@ public final class Trace {
         return List.of();
       }
       List<String> out = new ArrayList<>();
-      for (String s : gpuSpec.split("\\|")) {
+      for (String s : gpuSpec.split("\\|", -1)) {
         if (!s.isBlank()) {
           out.add(s.trim());
         }

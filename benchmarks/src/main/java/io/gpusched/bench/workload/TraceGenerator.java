@@ -12,7 +12,9 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Random;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Generates synthetic node and pod lists in the {@link Trace} format, modelled on the published
@@ -206,7 +208,7 @@ public final class TraceGenerator {
   private static String weighted(Random rnd, List<String> ok, Map<String, int[]> models, long total) {
     long r = (long) (rnd.nextDouble() * total);
     for (String m : ok) {
-      r -= models.get(m)[1];
+      r -= Objects.requireNonNull(models.get(m), "ok lists known models")[1];
       if (r < 0) {
         return m;
       }
@@ -297,14 +299,15 @@ public final class TraceGenerator {
         n.size(), n.stream().mapToInt(NodeRow::gpus).sum(), outNodes, pods, outPods);
   }
 
-  private static String req(String flag, String v) {
+  private static String req(String flag, @Nullable String v) {
     if (v == null) {
       usage(flag + " needs a value");
+      throw new IllegalArgumentException(flag + " needs a value"); // usage exits first
     }
     return v;
   }
 
-  private static void usage(String error) {
+  private static void usage(@Nullable String error) {
     if (error != null) {
       System.err.println("error: " + error);
     }

@@ -3,6 +3,7 @@ package io.gpusched.spring.boot;
 import io.gpusched.GpuScheduler;
 import io.gpusched.NodeUsage;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
 import org.springframework.boot.actuate.endpoint.annotation.ReadOperation;
 import org.springframework.boot.actuate.endpoint.annotation.Selector;
@@ -33,7 +34,7 @@ public class GpuSchedEndpoint {
    * @return the node, or {@code null} (404) when unknown
    */
   @ReadOperation
-  public Map<String, Object> node(@Selector String node) {
+  public @Nullable Map<String, Object> node(@Selector String node) {
     for (NodeUsage n : scheduler.snapshot().cluster().nodes()) {
       if (n.nodeId().equals(node)) {
         return SchedulerViews.node(n);

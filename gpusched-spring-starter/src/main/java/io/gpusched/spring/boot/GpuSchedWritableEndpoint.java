@@ -31,7 +31,8 @@ public class GpuSchedWritableEndpoint extends GpuSchedEndpoint {
    * @return the node after the change
    */
   @WriteOperation
-  public Map<String, Object> change(@Selector String node, String action, @Nullable String deadline) {
+  public @Nullable Map<String, Object> change(
+      @Selector String node, String action, @Nullable String deadline) {
     try {
       switch (action.toLowerCase(Locale.ROOT)) {
         case "cordon" -> scheduler.cordon(node);
@@ -43,7 +44,8 @@ public class GpuSchedWritableEndpoint extends GpuSchedEndpoint {
                 "unknown action " + action + "; use cordon, uncordon or drain", "unknown action");
       }
     } catch (IllegalArgumentException | java.time.format.DateTimeParseException e) {
-      throw new InvalidEndpointRequestException(e.getMessage(), "invalid node or deadline");
+      throw new InvalidEndpointRequestException(
+          java.util.Objects.requireNonNullElse(e.getMessage(), e.toString()), "invalid node or deadline");
     }
     return node(node);
   }

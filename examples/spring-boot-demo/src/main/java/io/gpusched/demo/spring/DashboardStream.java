@@ -54,6 +54,7 @@ class DashboardStream {
   }
 
   @Scheduled(fixedRate = 250)
+  @SuppressWarnings("ModifyCollectionInEnhancedForLoop") // copy-on-write: the loop sees a snapshot
   void push() {
     long now = System.currentTimeMillis();
     if (!dirty.getAndSet(false) && now - lastPush < 1000) {
