@@ -81,8 +81,9 @@ final class DecisionTables {
         }
         gpuFrag[s] = f;
       }
-      int[][] reach = frag ? mig.reach(reachableProfiles(mig)) : null;
-      double[] potential = frag ? migPotential(mig, reach) : null;
+      // without fragmentation scoring, empty tables (never read: every use is under `frag`)
+      int[][] reach = frag ? mig.reach(reachableProfiles(mig)) : new int[2][0];
+      double[] potential = frag ? migPotential(mig, reach) : new double[0];
       choice = new byte[mig.profiles.length][gpuFrag.length];
       migOrder = new CandidateOrder[mig.profiles.length];
       for (int p = 0; p < mig.profiles.length; p++) {

@@ -106,12 +106,14 @@ final class GangClaims {
       this.expected = expected;
       this.next = next;
       this.take = take;
-      this.found = kill ? new AtomicLongArray(slots.length) : null;
+      AtomicLongArray f = null;
       if (kill) {
+        f = new AtomicLongArray(slots.length);
         for (int i = 0; i < slots.length; i++) {
-          found.set(i, -1);
+          f.set(i, -1);
         }
       }
+      this.found = f;
     }
 
     private Op(ClaimWord[] slots, long[] expected, long[] next, boolean take) {
