@@ -85,6 +85,8 @@ public final class GpuSchedulers {
     boolean preferCheapest;
     PlacementObserver placementObserver = PlacementObserver.NONE;
     @Nullable SchedulerStore store;
+    /** Set by a replica that won leadership ({@link Replica}); 0 for a plain scheduler. */
+    long leaderEpoch;
 
     private Builder() {}
 
