@@ -75,8 +75,6 @@ final class Replica implements SchedulerReplica {
   private long lastRenewOk;
 
   private long lastRenewTry;
-  /** Work thread only: the last inbox row applied or skipped in this epoch. */
-  private long inboxSeen;
 
   Replica(
       DataSource dataSource,
@@ -200,7 +198,6 @@ final class Replica implements SchedulerReplica {
       s.close();
       return;
     }
-    inboxSeen = 0;
     leading = new Leading(epoch, fence, s);
     takeovers.incrementAndGet();
     try {
@@ -252,22 +249,25 @@ final class Replica implements SchedulerReplica {
     }
   }
 
-  /** Applies the inbox rows after the last one seen (work thread, while leading). */
+  /**
+   * Applies the inbox rows (work thread, while leading). Every poll reads the rows from the first:
+   * an applied row is deleted by its commit, and a high-water mark of row ids would skip a row
+   * whose transaction committed after a row with a higher id (ids are taken at insert, not at
+   * commit).
+   */
   private void consumeInbox() {
     Leading l = leading;
     if (l == null || l.fence.isDeposed() || closed) {
       return;
     }
     try {
-      for (Inbox.Row row : inbox.poll(inboxSeen, 500)) {
+      for (Inbox.Row row : inbox.poll(0, 500)) {
         if (l.fence.waiting(row.jobId(), row.id())) {
-          inboxSeen = row.id(); // applied; its commit is still to come (kept by the journal)
-          continue;
+          continue; // applied; its commit is still to come (kept by the journal)
         }
         if (!apply(l, row)) {
           return; // the store failed: this row again at the next poll
         }
-        inboxSeen = row.id();
       }
     } catch (StoreException e) {
       log.debug("gpusched replica {}: inbox poll failed", name, e);

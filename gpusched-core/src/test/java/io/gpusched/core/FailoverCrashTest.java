@@ -40,6 +40,9 @@ import org.slf4j.LoggerFactory;
  * between a start's commit and the launcher call); every dead replica is started again. Each
  * failover is timed from the kill to the new leader's recovery (the leader row's {@code ready}).
  *
+ * <p>Then PostgreSQL is restarted under that load (fast shutdown: every session ends), and the
+ * replicas must take calls again.
+ *
  * <p>At the end (generators stopped, the inbox drained, every process killed): every acknowledged
  * submit is in the store exactly once, in a final state or pending or running, and no inbox row
  * was rejected; every acknowledged cancel ended its job; the host never ran a job twice nor two
@@ -105,6 +108,18 @@ class FailoverCrashTest {
           epoch = next;
           start(leader, url, stop, r.nextLong());
         }
+        // a PostgreSQL restart under load: replicas reconnect, nothing acknowledged is lost
+        long ackedBefore = acknowledged();
+        log.info("restarting PostgreSQL under load ({} calls acknowledged so far)", ackedBefore);
+        pg.stopServer();
+        Thread.sleep(1_000);
+        pg.startServer();
+        awaitReady(ds, 0, 30_000);
+        Thread.sleep(2_000);
+        restartDead(url, stop, r);
+        long ackedAfter = acknowledged();
+        log.info("{} calls acknowledged after the restart", ackedAfter - ackedBefore);
+        assertThat(ackedAfter).as("the replicas take calls again after the restart").isGreaterThan(ackedBefore);
         Files.createFile(stop);
         awaitDrained(ds, url, stop, r);
         log.info("failover times (ms) over {} kills, sorted: {}; {} self-halts at a launcher start",
@@ -126,6 +141,16 @@ class FailoverCrashTest {
       }
       verify(ds);
     }
+  }
+
+  private long acknowledged() throws IOException {
+    long n = 0;
+    try (var files = Files.list(dir)) {
+      for (Path f : files.filter(p -> p.getFileName().toString().startsWith("acks-")).toList()) {
+        n += Files.readAllLines(f).size();
+      }
+    }
+    return n;
   }
 
   private void start(String name, String url, Path stop, long seed) throws IOException {

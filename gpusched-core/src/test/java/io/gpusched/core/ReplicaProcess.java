@@ -66,7 +66,10 @@ public final class ReplicaProcess {
     double halt = Double.parseDouble(args[6]);
     DataSource ds = dataSource(url);
     CrashHost host = new CrashHost(ds, halt, seed);
-    SchedulerReplica replica =
+    SchedulerReplica built = null;
+    while (built == null) { // the database may be down (the test restarts it): try again
+      try {
+        built =
         SchedulerReplicas.newBuilder(
                 ds,
                 () -> {
@@ -84,6 +87,11 @@ public final class ReplicaProcess {
             .leaseDuration(Duration.ofMillis(leaseMs))
             .pollInterval(Duration.ofMillis(50))
             .build();
+      } catch (io.gpusched.store.StoreException e) {
+        Thread.sleep(200);
+      }
+    }
+    SchedulerReplica replica = built;
     Random r = new Random(seed);
     Thread finisher =
         new Thread(

@@ -248,4 +248,25 @@ class ReplicaTest {
     await("r1 steps down", () -> r1.status().role() == ReplicaStatus.Role.FOLLOWER);
     assertThat(host.calls).doesNotContain("start b@1");
   }
+
+  @Test
+  void anInboxRowCommittedAfterARowWithAHigherIdIsStillApplied() throws Exception {
+    Host host = new Host();
+    SchedulerReplica r1 = replica("r1", host);
+    await("r1 leads", () -> r1.status().role() == ReplicaStatus.Role.LEADER);
+    SchedulerReplica r2 = replica("r2", host);
+    try (Connection slow = ds.getConnection()) {
+      slow.setAutoCommit(false); // a follower whose insert takes its id first and commits last
+      try (var p =
+          slow.prepareStatement("INSERT INTO gpusched_inbox (kind, job_id, spec, replica) VALUES ('SUBMIT', 'late', ?, 'slow')")) {
+        p.setString(1, SpecCodec.job(job("late", 1)));
+        p.executeUpdate();
+      }
+      r2.submit(job("early", 1)); // a higher id, committed first
+      await("early runs", () -> host.running.containsKey("early"));
+      slow.commit();
+    }
+    await("late runs too", () -> host.running.containsKey("late"));
+    assertThat(count("SELECT COUNT(*) FROM gpusched_inbox")).isZero();
+  }
 }
