@@ -38,7 +38,9 @@ import org.jspecify.annotations.Nullable;
  * Version {@value #SCHEMA_VERSION}: {@code gpusched_schema} (one row: the version), {@code
  * gpusched_job} (one row per job; its spec as JSON text, see {@link SpecCodec}), {@code
  * gpusched_job_gpu} (one row per GPU a running job holds), {@code gpusched_queue} and {@code
- * gpusched_queue_usage} (decayed share per GPU model), {@code gpusched_node}. Plain types only
+ * gpusched_queue_usage} (decayed share per GPU model), {@code gpusched_node}, and for replicas
+ * {@code gpusched_leader} (one row: the lease and epoch, see {@link LeaseElection}) and {@code
+ * gpusched_inbox} (followers' submits and cancels, see {@link Inbox}). Plain types only
  * ({@code VARCHAR}, {@code INTEGER}, {@code BIGINT}, {@code DOUBLE PRECISION}, {@code BOOLEAN}),
  * meant to work on H2 2.x and PostgreSQL 15 alike.
  *

@@ -225,6 +225,9 @@ class ReplicaTest {
     assertThat(s2.job("b").orElseThrow().allocations().get(0).gpus()).isEqualTo(gpusBefore);
     assertThat(s2.job("b").orElseThrow().leaderEpoch()).isEqualTo(2);
     assertThat(host.calls).contains("reconcile b@2", "reconcile c@2");
+    // d is in the store or still in the inbox (r1 may have closed before its poll): either way the
+    // new leader has it, pending
+    await("r2 has d", () -> s2.job("d").isPresent());
     assertThat(s2.job("d").orElseThrow().state()).isEqualTo(JobState.PENDING);
     assertThat(host.refused).isEmpty();
 
