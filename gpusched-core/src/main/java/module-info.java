@@ -1,6 +1,6 @@
 /**
  * The lock-free placement engine and the job scheduler. The only exported package is {@code
- * io.gpusched.core}, and in it only {@link io.gpusched.core.GpuClusters}, {@link
+ * io.gpusched.core}, and in it only {@link io.gpusched.core.GpuClusters}, {@link io.gpusched.core.SchedulerStores}, {@link io.gpusched.core.SchedulerReplicas}, {@link
  * io.gpusched.core.GpuSchedulers}, {@link io.gpusched.core.JobNotifier} and their builders (and
  * the notifier's nested types) are public; everything else is internal and
  * no package is opened for reflection. The API module is required transitively because the

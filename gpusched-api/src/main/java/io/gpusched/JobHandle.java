@@ -126,4 +126,18 @@ public interface JobHandle {
    * @param ref the reference (non-null)
    */
   void checkpoint(String ref);
+
+  /**
+   * The leadership epoch of the scheduler that holds this handle: with replicas on one database
+   * ({@code io.gpusched.store.SchedulerReplica}), the epoch the leader won, which rises with each
+   * failover; {@code 0} for a scheduler that is not a replica. Every launcher call is made by the
+   * leader of this epoch, so a host can refuse a stale leader: remember the highest epoch seen and
+   * ignore {@code start} and {@code stop} from a lower one (a deposed leader that woke from a long
+   * pause). Constant for a handle.
+   *
+   * @return the epoch, {@code >= 0}
+   */
+  default long leaderEpoch() {
+    return 0;
+  }
 }

@@ -15,7 +15,8 @@ import java.util.List;
  * <p><b>Thread-safety.</b> Implementations must be thread-safe. A scheduler commits from one thread
  * at a time, in order; {@link #load} is not called concurrently with {@link #commit} by the same
  * scheduler. One store serves one scheduler at a time: two schedulers committing to the same store
- * overwrite each other's records (high availability with one leader is not part of this SPI yet).
+ * overwrite each other's records. Several replicas of a scheduler share one database through
+ * {@link SchedulerReplica}, whose leader alone commits, fenced by its epoch.
  *
  * <p>Implementations: {@code io.gpusched.core.SchedulerStores.inMemory()} (a store that lives as
  * long as the JVM, for tests and simulations) and {@code SchedulerStores.jdbc(DataSource)}.

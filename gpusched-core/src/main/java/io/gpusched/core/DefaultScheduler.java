@@ -125,7 +125,7 @@ final class DefaultScheduler implements GpuScheduler {
     Ledger ledger = new Ledger(capacity, fairShare);
     this.ledger = ledger;
     this.transitions =
-        new JobTransitions(clock, loop, ledger, lanes, book, events, b.launcher, this::passes);
+        new JobTransitions(clock, loop, ledger, lanes, book, events, b.launcher, this::passes, b.leaderEpoch);
     TreeSet<Double> priceTiers = new TreeSet<>();
     this.nodes =
         new NodeLifecycle(
@@ -573,6 +573,18 @@ final class DefaultScheduler implements GpuScheduler {
   @Override
   public SchedulerSnapshot snapshot() {
     return snapshots.snapshot(nowMillis());
+  }
+
+  /**
+   * Returns when every change made so far is committed (durable mode; nothing without a store).
+   *
+   * @throws StoreException if that commit failed
+   */
+  void flushStore() {
+    Journal jn = journal;
+    if (jn != null) {
+      jn.flush();
+    }
   }
 
   // ---- test support ----

@@ -86,6 +86,8 @@ public final class GpuSchedulers {
     @org.jspecify.annotations.Nullable String defaultQueue;
     PlacementObserver placementObserver = PlacementObserver.NONE;
     @Nullable SchedulerStore store;
+    /** Set by a replica that won leadership ({@link Replica}); 0 for a plain scheduler. */
+    long leaderEpoch;
 
     private Builder() {}
 

@@ -288,6 +288,11 @@ final class Job implements JobHandle {
   }
 
   @Override
+  public long leaderEpoch() {
+    return transitions.leaderEpoch;
+  }
+
+  @Override
   public String toString() {
     return "Job[" + id() + ", " + queue.spec.name() + ", " + word + "]";
   }

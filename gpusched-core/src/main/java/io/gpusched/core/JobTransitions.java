@@ -91,6 +91,8 @@ final class JobTransitions {
   private final EventBus events;
   private final JobLauncher launcher;
   private final LongSupplier passes;
+  /** The leadership epoch of a replica's scheduler, 0 otherwise ({@link Job#leaderEpoch()}). */
+  final long leaderEpoch;
   /** Starts so far: each queue's last start orders fair-share ties round-robin (dispatcher). */
   private long starts;
 
@@ -105,8 +107,10 @@ final class JobTransitions {
       JobBook book,
       EventBus events,
       JobLauncher launcher,
-      LongSupplier passes) {
+      LongSupplier passes,
+      long leaderEpoch) {
     this.clock = clock;
+    this.leaderEpoch = leaderEpoch;
     this.loop = loop;
     this.ledger = ledger;
     this.lanes = lanes;

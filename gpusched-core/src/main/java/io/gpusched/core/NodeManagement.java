@@ -276,6 +276,7 @@ final class NodeManagement {
     }
   }
 
+  @SuppressWarnings("ThreadPriorityCheck") // yields only on a removal's rare wait, after spinning
   private static void backOff(int spins) {
     if (spins < 64) {
       Thread.onSpinWait();

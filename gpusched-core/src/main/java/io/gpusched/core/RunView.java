@@ -147,4 +147,9 @@ final class RunView implements JobHandle {
   public String toString() {
     return job + " (run " + run + ")";
   }
+
+  @Override
+  public long leaderEpoch() {
+    return job.leaderEpoch();
+  }
 }

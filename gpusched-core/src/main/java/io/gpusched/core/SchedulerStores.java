@@ -26,8 +26,9 @@ public final class SchedulerStores {
 
   /**
    * A store in a relational database reached through {@code dataSource} ({@code java.sql} only;
-   * the driver and the connection pool are the application's). Tested on H2 2.x in file mode; its
-   * SQL uses only plain types meant to work on PostgreSQL 15 too (not yet tested there). The
+   * the driver and the connection pool are the application's). Tested on H2 2.x in file mode and on
+   * PostgreSQL 15; its SQL uses only plain types. For several replicas on one database use {@link
+   * SchedulerReplicas} instead (two plain schedulers on one store overwrite each other). The
    * tables ({@code gpusched_*}) and their schema version are created on the first {@link
    * SchedulerStore#load load}; a later load checks the version and refuses, with a {@link
    * io.gpusched.store.StoreException} naming both versions, a schema of another version or a

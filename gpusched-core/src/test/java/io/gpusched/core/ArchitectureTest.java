@@ -82,6 +82,10 @@ class ArchitectureTest {
         .orShould()
         .haveFullyQualifiedName("io.gpusched.core.SchedulerStores")
         .orShould()
+        .haveFullyQualifiedName("io.gpusched.core.SchedulerReplicas")
+        .orShould()
+        .haveFullyQualifiedName("io.gpusched.core.SchedulerReplicas$Builder")
+        .orShould()
         .haveNameMatching("io\\.gpusched\\.core\\.JobNotifier(\\$(Builder|Format|Kind|Notification|Transport))?")
         .check(classes);
   }

@@ -38,6 +38,8 @@ class JavaModuleTest {
           "io.gpusched.core.GpuSchedulers",
           "io.gpusched.core.GpuSchedulers$Builder",
           "io.gpusched.core.SchedulerStores",
+          "io.gpusched.core.SchedulerReplicas",
+          "io.gpusched.core.SchedulerReplicas$Builder",
           "io.gpusched.core.JobNotifier",
           "io.gpusched.core.JobNotifier$Builder",
           "io.gpusched.core.JobNotifier$Format",

@@ -95,7 +95,7 @@ class PostgresStoreTest {
     assertThat(count(ds, "SELECT version FROM gpusched_schema WHERE id = 1"))
         .isEqualTo(JdbcStore.SCHEMA_VERSION);
     assertThat(count(ds, "SELECT COUNT(*) FROM information_schema.tables WHERE table_name LIKE 'gpusched%'"))
-        .isEqualTo(6);
+        .isEqualTo(8); // six of the store, the leader row's and the inbox
     sql(ds, "UPDATE gpusched_schema SET version = 2");
     SchedulerStore s = SchedulerStores.jdbc(ds);
     assertThatThrownBy(s::load)

@@ -1,5 +1,8 @@
 package io.gpusched.bench.mig;
 
+import java.util.Objects;
+import io.gpusched.MigGeometry;
+import org.jspecify.annotations.Nullable;
 import io.gpusched.GpuCluster;
 import io.gpusched.GpuDemand;
 import io.gpusched.GpuMode;
@@ -48,6 +51,7 @@ public final class MigFillExperiment {
       List.of("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb");
 
   /** Profile mixes of the streams: relative draw weights of {@link #PROFILES}. */
+  @SuppressWarnings("ImmutableEnumChecker") // weights are never written after construction; weights() copies
   public enum Mix {
     /** Each profile equally likely. */
     UNIFORM(1, 1, 1, 1, 1, 1),
@@ -71,6 +75,7 @@ public final class MigFillExperiment {
   }
 
   /** One stream: the profile index of each arrival, in order. */
+  @SuppressWarnings("ArrayRecordComponent") // a benchmark's stream, never compared or mutated
   public record Stream(int[] profiles) {
     /** Requests of each profile in the stream. */
     public int[] counts() {
@@ -92,11 +97,16 @@ public final class MigFillExperiment {
   }
 
   /** Compute slices of each profile of {@link #PROFILES} on the model. */
+  /** The model's MIG geometry; throws if it has none. */
+  static MigGeometry geometry(GpuModel model) {
+    return Objects.requireNonNull(model.mig(), () -> model.name() + " has no MIG geometry");
+  }
+
   static int[] computeSlices(GpuModel model) {
     int[] c = new int[PROFILES.size()];
     for (int p = 0; p < c.length; p++) {
       String n = PROFILES.get(p);
-      c[p] = model.mig().profile(n).orElseThrow().computeSlices();
+      c[p] = geometry(model).profile(n).orElseThrow().computeSlices();
     }
     return c;
   }
@@ -107,7 +117,7 @@ public final class MigFillExperiment {
       throw new IllegalArgumentException("tune must be positive, was " + tune);
     }
     int[] c = computeSlices(GpuModels.H100_80GB);
-    long target = (long) Math.ceil(tune * GpuModels.H100_80GB.mig().computeSlices() * gpus);
+    long target = (long) Math.ceil(tune * geometry(GpuModels.H100_80GB).computeSlices() * gpus);
     SplittableRandom r = new SplittableRandom(seed);
     double total = 0;
     for (double w : mix.weights) {
@@ -147,7 +157,7 @@ public final class MigFillExperiment {
 
   /** Runs one stream with one strategy on a fresh cluster; returns the compute slices granted. */
   public static int granted(
-      Stream s, List<NodeSpec> nodes, PlacementStrategy strategy, Map<GpuDemand, Double> mix) {
+      Stream s, List<NodeSpec> nodes, PlacementStrategy strategy, @Nullable Map<GpuDemand, Double> mix) {
     GpuClusters.Builder b = GpuClusters.newBuilder().strategy(strategy).nodes(nodes);
     if (mix != null) {
       b.expectedMix(mix);
@@ -176,7 +186,7 @@ public final class MigFillExperiment {
       int perNode,
       double tune,
       boolean fixedMix) {
-    MigOptimum opt = new MigOptimum(GpuModels.H100_80GB.mig(), PROFILES);
+    MigOptimum opt = new MigOptimum(geometry(GpuModels.H100_80GB), PROFILES);
     List<NodeSpec> nodes = nodes(nodeCount, perNode);
     int gpus = nodeCount * perNode;
     List<SeedResult> out = new ArrayList<>();
@@ -239,7 +249,7 @@ public final class MigFillExperiment {
       }
       return out;
     }
-    String[] parts = spec.split(",");
+    String[] parts = spec.split(",", -1);
     long[] out = new long[parts.length];
     for (int i = 0; i < parts.length; i++) {
       out[i] = Long.parseLong(parts[i].trim());
@@ -283,11 +293,11 @@ public final class MigFillExperiment {
       }
     }
     List<PlacementStrategy> sts = new ArrayList<>();
-    for (String s : strategies.split(",")) {
+    for (String s : strategies.split(",", -1)) {
       sts.add(PlacementStrategy.named(s));
     }
     List<SeedResult> all = new ArrayList<>();
-    for (String m : mixes.split(",")) {
+    for (String m : mixes.split(",", -1)) {
       all.addAll(
           run(Mix.valueOf(m.trim().toUpperCase(Locale.ROOT)), sts, seeds(seedSpec), nodes, perNode, tune, fixed));
     }

@@ -7,7 +7,9 @@ import io.gpusched.NodeSpec;
 import io.gpusched.QueueSpec;
 import io.gpusched.SchedulerListener;
 import io.gpusched.core.GpuSchedulers;
+import io.gpusched.core.SchedulerReplicas;
 import io.gpusched.core.SchedulerStores;
+import io.gpusched.store.SchedulerReplica;
 import io.gpusched.store.SchedulerStore;
 import java.util.ArrayList;
 import java.util.List;
@@ -79,6 +81,7 @@ public final class GpuSchedAutoConfiguration {
 
   @Bean(destroyMethod = "close")
   @ConditionalOnMissingBean
+  @ConditionalOnBooleanProperty(name = "gpusched.store.replica.enabled", havingValue = false, matchIfMissing = true)
   GpuScheduler gpuScheduler(
       GpuSchedProperties properties,
       JobLauncher launcher,
@@ -87,11 +90,85 @@ public final class GpuSchedAutoConfiguration {
       ObjectProvider<GpuTelemetry> telemetry,
       ObjectProvider<GpuSchedulerBuilderCustomizer> customizers,
       ObjectProvider<SchedulerStore> store,
+      ObjectProvider<GpuSchedStoreDecorator> storeMeters,
       Environment environment) {
     KnownKeys.check(environment);
+    GpuSchedulers.Builder b =
+        builder(properties, launcher, listeners, nvml, telemetry, customizers);
+    GpuSchedStoreDecorator decorator = storeMeters.getIfAvailable();
+    store.ifAvailable(s -> b.store(decorator == null ? s : decorator.apply(s)));
+    GpuScheduler scheduler = b.build();
+    int gpus = scheduler.cluster().nodes().stream().mapToInt(n -> n.gpus().size()).sum();
+    if (gpus == 0) {
+      LOG.warn(
+          "gpusched: the scheduler has no GPUs, so no job can start until nodes are added at run"
+              + " time; declare them under gpusched.nodes, or set gpusched.nvml.enabled=true on a"
+              + " machine with NVIDIA GPUs");
+    }
+    LOG.info(
+        "gpusched: scheduler on {} node(s), {} GPU(s); queues {}; policy {}, strategy {}",
+        scheduler.cluster().nodes().size(),
+        gpus,
+        scheduler.queues().stream().map(QueueSpec::name).toList(),
+        properties.getPolicy(),
+        properties.getStrategy());
+    SchedulerFactory.warnAboutGuarantees(scheduler.queues(), gpus, LOG);
+    return scheduler;
+  }
+
+  /**
+   * With {@code gpusched.store.replica.enabled=true} (and {@code gpusched.store.type=jdbc}): this
+   * application is one of several replicas on the application's {@code DataSource}; the replica
+   * builds its scheduler from the same configuration each time it wins leadership, and there is no
+   * {@link GpuScheduler} bean (use {@link SchedulerReplica#leader()}).
+   */
+  @Bean(destroyMethod = "close")
+  @ConditionalOnMissingBean
+  @ConditionalOnBooleanProperty("gpusched.store.replica.enabled")
+  SchedulerReplica gpuschedReplica(
+      GpuSchedProperties properties,
+      JobLauncher launcher,
+      ObjectProvider<SchedulerListener> listeners,
+      ObjectProvider<GpuSchedNvml> nvml,
+      ObjectProvider<GpuTelemetry> telemetry,
+      ObjectProvider<GpuSchedulerBuilderCustomizer> customizers,
+      ObjectProvider<DataSource> dataSource,
+      ObjectProvider<GpuSchedStoreDecorator> storeMeters) {
+    if (properties.getStore().getType() != GpuSchedProperties.StoreType.JDBC) {
+      throw new IllegalStateException(
+          "gpusched.store.replica.enabled=true needs gpusched.store.type=jdbc, was "
+              + properties.getStore().getType());
+    }
+    DataSource ds = dataSource.getIfUnique();
+    if (ds == null) {
+      throw new IllegalStateException(
+          "gpusched.store.replica.enabled=true needs exactly one DataSource bean (PostgreSQL 15+); found "
+              + dataSource.stream().count());
+    }
+    GpuSchedProperties.Replica r = properties.getStore().getReplica();
+    GpuSchedStoreDecorator meters = storeMeters.getIfAvailable();
+    SchedulerReplica replica =
+        SchedulerReplicas.newBuilder(
+                ds, () -> builder(properties, launcher, listeners, nvml, telemetry, customizers))
+            .name(r.getName())
+            .leaseDuration(r.getLeaseDuration())
+            .pollInterval(r.getPollInterval())
+            .storeDecorator(meters == null ? s -> s : meters)
+            .build();
+    LOG.info("gpusched: replica {} started on {} (lease {})", r.getName(), ds, r.getLeaseDuration());
+    return replica;
+  }
+
+  /** A scheduler builder from the properties and beans, without a store. */
+  private static GpuSchedulers.Builder builder(
+      GpuSchedProperties properties,
+      JobLauncher launcher,
+      ObjectProvider<SchedulerListener> listeners,
+      ObjectProvider<GpuSchedNvml> nvml,
+      ObjectProvider<GpuTelemetry> telemetry,
+      ObjectProvider<GpuSchedulerBuilderCustomizer> customizers) {
     GpuSchedulers.Builder b = GpuSchedulers.newBuilder();
     SchedulerFactory.configure(b, properties);
-    store.ifAvailable(b::store);
     List<NodeSpec> nodes = new ArrayList<>();
     GpuSchedNvml local = nvml.getIfAvailable();
     List<NodeSpec> statics = SchedulerFactory.nodes(properties);
@@ -117,27 +194,12 @@ public final class GpuSchedAutoConfiguration {
       }
     }
     customizers.orderedStream().forEach(c -> c.customize(b));
-    GpuScheduler scheduler = b.build();
-    int gpus = nodes.stream().mapToInt(n -> n.gpus().size()).sum();
-    if (gpus == 0) {
-      LOG.warn(
-          "gpusched: the scheduler has no GPUs, so no job can start until nodes are added at run"
-              + " time; declare them under gpusched.nodes, or set gpusched.nvml.enabled=true on a"
-              + " machine with NVIDIA GPUs");
-    }
-    LOG.info(
-        "gpusched: scheduler on {} node(s), {} GPU(s); queues {}; policy {}, strategy {}",
-        nodes.size(),
-        gpus,
-        scheduler.queues().stream().map(QueueSpec::name).toList(),
-        properties.getPolicy(),
-        properties.getStrategy());
-    SchedulerFactory.warnAboutGuarantees(scheduler.queues(), gpus, LOG);
-    return scheduler;
+    return b;
   }
 
   @Bean
   @ConditionalOnMissingBean
+  @ConditionalOnBooleanProperty(name = "gpusched.store.replica.enabled", havingValue = false, matchIfMissing = true)
   GpuSchedLifecycle gpuschedLifecycle(GpuScheduler scheduler) {
     return new GpuSchedLifecycle(scheduler);
   }

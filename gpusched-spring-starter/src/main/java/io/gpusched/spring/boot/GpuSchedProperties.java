@@ -91,6 +91,72 @@ public class GpuSchedProperties {
     public void setType(StoreType type) {
       this.type = type;
     }
+
+    private final Replica replica = new Replica();
+
+    /** Running as one of several replicas on one database (needs {@code type=jdbc}). */
+    public Replica getReplica() {
+      return replica;
+    }
+  }
+
+  /**
+   * {@code gpusched.store.replica.*}: N replicas of the application on one database, one leading
+   * (see docs/durability.md). With {@code enabled=true} the context has a {@code
+   * io.gpusched.store.SchedulerReplica} bean instead of a {@code GpuScheduler} bean.
+   */
+  public static class Replica {
+    /** Whether this application is one of several replicas sharing the JDBC store. */
+    private boolean enabled;
+
+    /** This replica's name in logs and inbox rows; default the host name. */
+    private String name = defaultName();
+
+    /** How long the leader's lease lasts without a renewal (failover takes about this long). */
+    private java.time.Duration leaseDuration = java.time.Duration.ofSeconds(3);
+
+    /** How often followers read the lease and the leader polls the inbox. */
+    private java.time.Duration pollInterval = java.time.Duration.ofMillis(100);
+
+    private static String defaultName() {
+      try {
+        return java.net.InetAddress.getLocalHost().getHostName();
+      } catch (java.io.IOException e) {
+        return "replica";
+      }
+    }
+
+    public boolean isEnabled() {
+      return enabled;
+    }
+
+    public void setEnabled(boolean enabled) {
+      this.enabled = enabled;
+    }
+
+    public String getName() {
+      return name;
+    }
+
+    public void setName(String name) {
+      this.name = name;
+    }
+
+    public java.time.Duration getLeaseDuration() {
+      return leaseDuration;
+    }
+
+    public void setLeaseDuration(java.time.Duration leaseDuration) {
+      this.leaseDuration = leaseDuration;
+    }
+
+    public java.time.Duration getPollInterval() {
+      return pollInterval;
+    }
+
+    public void setPollInterval(java.time.Duration pollInterval) {
+      this.pollInterval = pollInterval;
+    }
   }
 
   /** The kinds of {@code gpusched.store.type}. */

@@ -18,7 +18,8 @@ class AutoConfigurationShapeTest {
           GpuSchedMetricsAutoConfiguration.class,
           GpuSchedEndpointAutoConfiguration.class,
           GpuSchedHealthAutoConfiguration.class,
-          GpuSchedNotifyAutoConfiguration.class);
+          GpuSchedNotifyAutoConfiguration.class,
+          GpuSchedReplicaAutoConfiguration.class);
 
   @Test
   void everyBeanIsConditionalOnMissingBean() {
