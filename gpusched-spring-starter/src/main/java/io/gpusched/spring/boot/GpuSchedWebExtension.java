@@ -108,7 +108,7 @@ public class GpuSchedWebExtension {
         // gone in between, or a value the scheduler refuses (a deadline too far ahead)
         return find(node).isEmpty()
             ? rejected(node, 404, "Not Found", unknownNode(node))
-            : rejected(node, 400, "Bad Request", e.getMessage());
+            : rejected(node, 400, "Bad Request", String.valueOf(e.getMessage()));
       }
       LOG.info("gpusched: actuator {} of node {}{}", action.toLowerCase(Locale.ROOT), node,
           deadline == null ? "" : " (deadline " + deadline + ")");

@@ -120,11 +120,12 @@ class JobController {
       }
       return ProcessJob.command(r.command());
     }
-    if (hasLine) {
+    String line = r.commandLine();
+    if (hasLine && line != null) {
       try {
-        return ProcessJob.command(CommandLine.split(r.commandLine()));
+        return ProcessJob.command(CommandLine.split(line));
       } catch (IllegalArgumentException e) {
-        throw new InvalidRequest("commandLine", r.commandLine(), e.getMessage());
+        throw new InvalidRequest("commandLine", line, String.valueOf(e.getMessage()));
       }
     }
     if (r.durationSeconds() == null) {
