@@ -44,6 +44,7 @@ final class LockFreeCluster implements GpuCluster {
   private final PlacementStrategy strategy;
   private final Mix mix;
   private final boolean mixLearning;
+  private final @Nullable ModelPressure pressure;
   private final GroupDirectory directory;
   private final Placer placer;
   private final SpreadPlacer spread;
@@ -56,6 +57,7 @@ final class LockFreeCluster implements GpuCluster {
     this.strategy = strategy;
     this.mix = mix;
     this.mixLearning = strategy.usesFragmentation() && !mix.isFixed();
+    this.pressure = strategy.usesFragmentation() ? new ModelPressure() : null;
     this.directory = new GroupDirectory(mix.weights());
     this.placer = new Placer(directory);
     this.spread = new SpreadPlacer(placer);
@@ -70,6 +72,10 @@ final class LockFreeCluster implements GpuCluster {
     GpuDemand demand = request.gpus();
     Constraints c = request.constraints();
     Group[] groups = placer.eligibleGroups(demand, c);
+    ModelPressure mp = pressure;
+    if (mp != null) {
+      mp.record(groups, demand, c);
+    }
     for (int attempt = 0; attempt < MAX_PUBLISH_RETRIES; attempt++) {
       Reservation r;
       if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
@@ -87,8 +93,11 @@ final class LockFreeCluster implements GpuCluster {
       AllocationImpl a = placer.publish(r, request, id);
       // learning the mix is paced by this thread's placements (deterministic for a given
       // sequence), and runs only after the reservation is published or backed out
-      if (mixLearning && (id & (Mix.RELEARN_EVERY - 1)) == 0) {
-        relearnAfter(a);
+      if (mp != null && (id & (Mix.RELEARN_EVERY - 1)) == 0) {
+        mp.update(directory.all);
+        if (mixLearning) {
+          relearnAfter(a);
+        }
       }
       if (a != null) {
         return Optional.of(a);

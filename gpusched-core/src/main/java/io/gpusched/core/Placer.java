@@ -237,8 +237,10 @@ final class Placer {
     GroupCursor[] cursors = set.cursors;
     boolean[] live = set.live;
     int n = groups.length;
+    long milli = ModelPressure.milliOf(demand);
     for (int i = 0; i < n; i++) {
       cursors[i] = cursor(groups[i], demand, c, set.slot(i), false);
+      cursors[i].bias = ModelPressure.bias(groups[i], milli);
       live[i] = cursors[i].next();
     }
     for (; ; ) {

@@ -1,0 +1,106 @@
+package io.gpusched.core;
+
+import io.gpusched.Constraints;
+import io.gpusched.GpuDemand;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * How much of each group's capacity the model-constrained demand needs: the answer of {@link
+ * io.gpusched.PlacementStrategy#FRAGMENTATION_AWARE} to rare-model starvation. Without it a packing
+ * strategy fills the small nodes of rare models with unconstrained work (they are the tightest
+ * fit), and requests that may run only on those models then find them full.
+ *
+ * <p>Every request is counted by its GPU milli ({@link #record}): all of it into the total, and
+ * for a request restricted to some GPU models, its milli split over its eligible groups by their
+ * GPU counts into each group's {@link Group#constrainedMilli}. Every {@value
+ * Mix#RELEARN_EVERY} placements of a thread (the mix's pace) {@link #update} turns the recent counts
+ * into each group's {@link Group#pressure}: the share of the demand constrained to the group over
+ * the group's share of the capacity (1 means the constrained demand alone would fill the group when
+ * the demand equals the capacity), blended half and half with the previous value. A placement on
+ * several groups then ranks each group's candidates by their score plus {@code pressure × milli}
+ * ({@link #bias}): an unconstrained request goes to a group that constrained demand needs only when
+ * the others offer a clearly better fit.
+ *
+ * <p>Contention-free: a record is one or a few {@link LongAdder} increments; an update runs on one
+ * thread at a time (a CAS guard, never a lock: a thread that finds it taken skips).
+ */
+@EnginePart
+final class ModelPressure {
+  /** Weight of the pressure in a candidate's rank, in milli of score per milli requested. */
+  static final double WEIGHT = 1.0;
+
+  /** Recent demand (milli) below which an update keeps the old pressures. */
+  static final long MIN_RECENT_MILLI = 64_000;
+
+  private final LongAdder demandMilli = new LongAdder();
+  private final AtomicBoolean updating = new AtomicBoolean();
+  private long seenDemand; // under the guard
+
+  /** The GPU milli a demand asks for. */
+  static long milliOf(GpuDemand d) {
+    if (d instanceof GpuDemand.Share s) {
+      return s.milliGpu();
+    }
+    if (d instanceof GpuDemand.Whole w) {
+      return 1000L * w.count();
+    }
+    return 1000; // a MIG instance: counted as one GPU's worth (MIG groups rank by their own tables)
+  }
+
+  /** Counts one request over its eligible groups. */
+  void record(Group[] eligible, GpuDemand d, Constraints c) {
+    long milli = milliOf(d);
+    demandMilli.add(milli);
+    if (c.gpuModels().isEmpty()) {
+      return;
+    }
+    long live = 0;
+    for (Group g : eligible) {
+      live += g.liveGpus;
+    }
+    if (live == 0) {
+      return;
+    }
+    for (Group g : eligible) {
+      long share = milli * g.liveGpus / live;
+      if (share > 0) {
+        g.constrainedMilli.add(share);
+      }
+    }
+  }
+
+  /** Folds the recent counts into the groups' pressures (see the class comment). */
+  void update(Group[] groups) {
+    if (!updating.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      long total = demandMilli.sum();
+      long recent = total - seenDemand;
+      if (recent < MIN_RECENT_MILLI) {
+        return;
+      }
+      seenDemand = total;
+      long live = 0;
+      for (Group g : groups) {
+        live += g.liveGpus;
+      }
+      for (Group g : groups) {
+        long c = g.constrainedMilli.sum();
+        long mine = c - g.seenConstrained;
+        g.seenConstrained = c;
+        double p = g.liveGpus == 0 ? 0 : ((double) mine / recent) * live / g.liveGpus;
+        g.pressure = g.pressureLearned ? 0.5 * g.pressure + 0.5 * p : p;
+        g.pressureLearned = true;
+      }
+    } finally {
+      updating.set(false);
+    }
+  }
+
+  /** What a candidate of group {@code g} adds to its rank for a demand of {@code milli}. */
+  static double bias(Group g, long milli) {
+    return WEIGHT * g.pressure * milli;
+  }
+}
