@@ -59,7 +59,7 @@ final class LockFreeCluster implements GpuCluster {
     this.mixLearning = strategy.usesFragmentation() && !mix.isFixed();
     this.pressure = strategy.usesFragmentation() ? new ModelPressure() : null;
     this.directory = new GroupDirectory(mix.weights());
-    this.placer = new Placer(directory);
+    this.placer = new Placer(directory, pressure);
     this.spread = new SpreadPlacer(placer);
     this.management = new NodeManagement(directory, strategy, mix);
   }
@@ -74,7 +74,7 @@ final class LockFreeCluster implements GpuCluster {
     Group[] groups = placer.eligibleGroups(demand, c);
     ModelPressure mp = pressure;
     if (mp != null) {
-      mp.record(groups, demand, c);
+      mp.record(groups, demand, c, request.cpuMillis(), request.memoryMiB());
     }
     for (int attempt = 0; attempt < MAX_PUBLISH_RETRIES; attempt++) {
       Reservation r;

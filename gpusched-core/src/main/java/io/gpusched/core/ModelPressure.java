@@ -34,8 +34,21 @@ final class ModelPressure {
   static final long MIN_RECENT_MILLI = 64_000;
 
   private final LongAdder demandMilli = new LongAdder();
+  private final LongAdder cpuMilli = new LongAdder();
+  private final LongAdder memMiB = new LongAdder();
   private final AtomicBoolean updating = new AtomicBoolean();
   private long seenDemand; // under the guard
+  private long seenCpu;
+  private long seenMem;
+
+  /**
+   * GPU milli requested per milli-CPU requested, recently (see {@link HostPeek}); 0 until learned
+   * or when the requests ask no CPU.
+   */
+  volatile double gpuPerCpu;
+
+  /** GPU milli requested per MiB of host memory requested, recently; 0 until learned or none. */
+  volatile double gpuPerMem;
 
   /** The GPU milli a demand asks for. */
   static long milliOf(GpuDemand d) {
@@ -49,9 +62,15 @@ final class ModelPressure {
   }
 
   /** Counts one request over its eligible groups. */
-  void record(Group[] eligible, GpuDemand d, Constraints c) {
+  void record(Group[] eligible, GpuDemand d, Constraints c, long cpu, long mem) {
     long milli = milliOf(d);
     demandMilli.add(milli);
+    if (cpu > 0) {
+      cpuMilli.add(cpu);
+    }
+    if (mem > 0) {
+      memMiB.add(mem);
+    }
     if (c.gpuModels().isEmpty()) {
       return;
     }
@@ -82,6 +101,12 @@ final class ModelPressure {
         return;
       }
       seenDemand = total;
+      long cpu = cpuMilli.sum();
+      long mem = memMiB.sum();
+      gpuPerCpu = blend(gpuPerCpu, cpu == seenCpu ? 0 : (double) recent / (cpu - seenCpu));
+      gpuPerMem = blend(gpuPerMem, mem == seenMem ? 0 : (double) recent / (mem - seenMem));
+      seenCpu = cpu;
+      seenMem = mem;
       long live = 0;
       for (Group g : groups) {
         live += g.liveGpus;
@@ -97,6 +122,15 @@ final class ModelPressure {
     } finally {
       updating.set(false);
     }
+  }
+
+  private static double blend(double old, double recent) {
+    return old == 0 || recent == 0 ? recent : 0.5 * old + 0.5 * recent;
+  }
+
+  /** Whether a host-aware peek has a learned ratio to work with. */
+  boolean hostLearned() {
+    return gpuPerCpu != 0 || gpuPerMem != 0;
   }
 
   /** What a candidate of group {@code g} adds to its rank for a demand of {@code milli}. */
