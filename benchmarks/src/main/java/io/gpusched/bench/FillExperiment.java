@@ -372,7 +372,7 @@ public final class FillExperiment {
     int[] seq = arrivals(w.milli(), (long) Math.ceil(tune * total), seed);
     PlacementRequest[] reqs = w.requests().toArray(PlacementRequest[]::new);
     ReferenceFgd fgd = new ReferenceFgd(w.nodes(), w.requests());
-    Fill f = fill(seq, w.milli(), total, i -> fgd.place(reqs[i]));
+    Fill f = fill(seq, w.milli(), total, i -> fgd.place(reqs[i]) >= 0);
     return new SeedResult(
         REFERENCE_FGD, seed, f.at, seq.length, f.placed, f.impossible, f.nanos, f.allocated,
         fgd.allocatedMilli(), 100.0 * f.requested / total, Double.NaN);

@@ -3,7 +3,8 @@ package io.gpusched.core;
 import io.gpusched.NodeSpec;
 
 /**
- * The host-aware first choice of {@link io.gpusched.PlacementStrategy#FRAGMENTATION_AWARE}: the
+ * The host-aware first choice of {@link io.gpusched.PlacementStrategy#FRAGMENTATION_AWARE} for
+ * shares and whole GPUs (MIG instances are placed by their tables alone): the
  * decision tables rank GPUs and nodes by GPU fragmentation only (host resources are not part of
  * a GPU's state), so before the usual walk a placement looks at the first few candidates in table
  * order ({@value #MAX} at most, within {@value #WINDOW} milli of the best rank and of the same tier)

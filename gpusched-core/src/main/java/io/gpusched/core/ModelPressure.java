@@ -50,7 +50,10 @@ final class ModelPressure {
   /** GPU milli requested per MiB of host memory requested, recently; 0 until learned or none. */
   volatile double gpuPerMem;
 
-  /** The GPU milli a demand asks for. */
+  /**
+   * The GPU milli a demand asks for; 0 for a MIG instance, which MIG groups rank by their own
+   * tables (no pressure, no host peek).
+   */
   static long milliOf(GpuDemand d) {
     if (d instanceof GpuDemand.Share s) {
       return s.milliGpu();
@@ -58,12 +61,15 @@ final class ModelPressure {
     if (d instanceof GpuDemand.Whole w) {
       return 1000L * w.count();
     }
-    return 1000; // a MIG instance: counted as one GPU's worth (MIG groups rank by their own tables)
+    return 0;
   }
 
   /** Counts one request over its eligible groups. */
   void record(Group[] eligible, GpuDemand d, Constraints c, long cpu, long mem) {
     long milli = milliOf(d);
+    if (milli == 0) {
+      return;
+    }
     demandMilli.add(milli);
     if (cpu > 0) {
       cpuMilli.add(cpu);

@@ -140,7 +140,7 @@ final class Placer {
   @Nullable Reservation placeOne(
       Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
     ModelPressure mp = pressure;
-    if (mp != null && mp.hostLearned()) {
+    if (mp != null && !(demand instanceof GpuDemand.Mig) && mp.hostLearned()) {
       Reservation peeked = peek(groups, demand, cpu, mem, c, mp);
       if (peeked != null) {
         return peeked;

@@ -207,11 +207,12 @@ public final class ReferenceFgd {
   }
 
   /**
-   * Places one pod (one request), or fails. Returns whether it was placed.
+   * Places one pod (one request), or fails. Returns the index of its node (in the order the nodes
+   * were given), or -1 if no node fits it.
    *
    * @throws IllegalArgumentException for a MIG request
    */
-  public boolean place(PlacementRequest r) {
+  public int place(PlacementRequest r) {
     Key k = key(r);
     int bestNode = -1;
     int bestGpu = -1;
@@ -263,7 +264,7 @@ public final class ReferenceFgd {
       }
     }
     if (bestNode < 0) {
-      return false;
+      return -1;
     }
     Node n = nodes[bestNode];
     if (k.milli < 1000) {
@@ -280,7 +281,7 @@ public final class ReferenceFgd {
     n.cpuFree -= k.cpu;
     n.memFree -= k.mem;
     frag[bestNode] = nodeFrag(n, n.free, n.cpuFree, n.memFree);
-    return true;
+    return bestNode;
   }
 
   private static boolean seenBefore(int[] free, int g) {
