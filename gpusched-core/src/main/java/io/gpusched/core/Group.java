@@ -65,8 +65,11 @@ final class Group {
   /** {@link #constrainedMilli} at the last pressure update; under {@link ModelPressure}'s guard. */
   long seenConstrained;
 
-  /** Whether {@link #pressure} was learned once; under {@link ModelPressure}'s guard. */
-  boolean pressureLearned;
+  /** {@link #constrainedMilli} counts with decay; under {@link ModelPressure}'s guard. */
+  double decayedConstrained;
+
+  /** Whether the prior was added to {@link #decayedConstrained}; under the same guard. */
+  boolean pressurePrior;
 
   /**
    * Constrained demand for this group over its share of capacity ({@link ModelPressure}); 0 until

@@ -25,10 +25,10 @@ import io.gpusched.NodeSpec;
 @EnginePart
 final class HostPeek {
   /** Candidates looked at, at most. */
-  static final int MAX = 8;
+  static final int MAX = 32;
 
   /** How much worse than the best (milli of score) a candidate may rank and still be looked at. */
-  static final double WINDOW = 500;
+  static final double WINDOW = 1000;
 
   private static final ThreadLocal<HostPeek> SPARE = ThreadLocal.withInitial(HostPeek::new);
 

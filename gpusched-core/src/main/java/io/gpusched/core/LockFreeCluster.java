@@ -93,11 +93,11 @@ final class LockFreeCluster implements GpuCluster {
       AllocationImpl a = placer.publish(r, request, id);
       // learning the mix is paced by this thread's placements (deterministic for a given
       // sequence), and runs only after the reservation is published or backed out
-      if (mp != null && (id & (Mix.RELEARN_EVERY - 1)) == 0) {
+      if (mp != null && ModelPressure.updateDue(id)) {
         mp.update(directory.all);
-        if (mixLearning) {
-          relearnAfter(a);
-        }
+      }
+      if (mixLearning && (id & (Mix.RELEARN_EVERY - 1)) == 0) {
+        relearnAfter(a);
       }
       if (a != null) {
         return Optional.of(a);
