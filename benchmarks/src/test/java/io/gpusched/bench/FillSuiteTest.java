@@ -7,23 +7,29 @@ import io.gpusched.bench.FillExperiment.Workload;
 import io.gpusched.bench.FillSuite.WorkloadResult;
 import io.gpusched.bench.workload.SuiteWorkloads;
 import io.gpusched.bench.workload.SuiteWorkloads.Profile;
+import io.gpusched.bench.workload.Trace;
 import io.gpusched.bench.workload.Trace.NodeRow;
 import io.gpusched.bench.workload.Trace.PodRow;
 import io.gpusched.bench.workload.TraceGenerator;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The quality suite's cheap checks (seconds): the generated workloads have the shape their profile
- * asks for, and on a small cluster of each the default strategy keeps up with FIRST_FIT at every
- * arrived percent and with the reference FGD at 130 %.
+ * asks for, and on a small cluster (150 nodes) of each the default strategy allocates at least as
+ * much as FIRST_FIT at 100 % and 130 % arrived, is never more than 1 point (about one 8-GPU pod)
+ * below it in between, and is within half a point of the reference FGD at 130 %. (The full suite,
+ * 1,200 nodes and three seeds, is in docs/fill-experiment.md.)
  */
 class FillSuiteTest {
   static final List<String> STRATEGIES =
@@ -72,15 +78,38 @@ class FillSuiteTest {
   void defaultStrategyKeepsUpWithFirstFitAndTheReferenceFgd(String name) {
     Workload w = FillSuite.generated(Profile.named(name), 150, 1000);
     WorkloadResult r = FillSuite.run(name, w, STRATEGIES, List.of(42L), 1.3);
-    double[] gap = r.worstGap("FRAGMENTATION_AWARE", "FIRST_FIT");
-    assertThat(gap[0]).as("worst gap to FIRST_FIT, at %s %% arrived", gap[1]).isGreaterThanOrEqualTo(-0.5);
-    assertThat(r.meanAt("FRAGMENTATION_AWARE", 130))
-        .isGreaterThanOrEqualTo(r.meanAt(FillExperiment.REFERENCE_FGD, 130) - 1.0);
+    String ours = "FRAGMENTATION_AWARE";
+    // 150 nodes: one 8-GPU pod is about 1 % of the cluster, the granularity of the gap
+    double[] gap = r.worstGap(ours, "FIRST_FIT");
+    assertThat(gap[0]).as("worst gap to FIRST_FIT, at %s %% arrived", gap[1]).isGreaterThanOrEqualTo(-1.0);
+    assertThat(r.meanAt(ours, 100)).isGreaterThanOrEqualTo(r.meanAt("FIRST_FIT", 100));
+    assertThat(r.meanAt(ours, 130)).isGreaterThanOrEqualTo(r.meanAt("FIRST_FIT", 130));
+    assertThat(r.meanAt(ours, 130))
+        .isGreaterThanOrEqualTo(r.meanAt(FillExperiment.REFERENCE_FGD, 130) - 0.5);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     FillSuite.print(List.of(r), STRATEGIES, new PrintStream(out, true, StandardCharsets.UTF_8));
     assertThat(out.toString(StandardCharsets.UTF_8))
         .contains("| " + name + " |")
         .contains("worst gap FRAGMENTATION_AWARE - FIRST_FIT");
+  }
+
+  /**
+   * The Alibaba trace's default workload, when its CSVs are in the directory named by the
+   * environment variable {@code GPUSCHED_TRACE_DIR} (see docs/fill-experiment.md for how to get
+   * them; they are not in the repository). Skipped otherwise.
+   */
+  @Test
+  void realTraceWhenPresent() {
+    String dir = System.getenv("GPUSCHED_TRACE_DIR");
+    Assumptions.assumeTrue(dir != null, "GPUSCHED_TRACE_DIR not set");
+    Path nodes = Path.of(dir, "openb_node_list_gpu_node.csv");
+    Path pods = Path.of(dir, "openb_pod_list_default.csv");
+    Assumptions.assumeTrue(Files.exists(nodes) && Files.exists(pods), "trace CSVs not in " + dir);
+    Workload w = FillExperiment.workload(Trace.readNodes(nodes.toString()), Trace.readPods(pods.toString()));
+    WorkloadResult r =
+        FillSuite.run("trace default", w, List.of("FRAGMENTATION_AWARE", "FIRST_FIT"), List.of(42L), 1.3);
+    assertThat(r.meanAt("FRAGMENTATION_AWARE", 100)).isGreaterThanOrEqualTo(r.meanAt("FIRST_FIT", 100));
+    assertThat(r.meanAt("FRAGMENTATION_AWARE", 130)).isGreaterThanOrEqualTo(r.meanAt("FIRST_FIT", 130));
   }
 
   private static org.assertj.core.data.Offset<Double> within(double d) {
