@@ -17,6 +17,8 @@ import io.gpusched.bench.workload.Trace.NodeRow;
 import io.gpusched.bench.workload.Trace.PodRow;
 import io.gpusched.core.GpuClusters;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -138,6 +140,7 @@ public final class FillExperiment {
    * @param placed placements that succeeded
    * @param neverPlaceable attempts the API refused as impossible on this cluster
    * @param loopNanos wall time of the placement loop
+   * @param loopCpuNanos CPU time of the placing thread in the loop (-1 where the JVM cannot tell)
    * @param allocatedMilli GPU milli allocated at the end
    * @param snapshotAllocatedMilli the same according to {@link GpuCluster#snapshot()}
    * @param finalArrivedPct requested GPU milli at the end, percent of capacity
@@ -151,6 +154,7 @@ public final class FillExperiment {
       int placed,
       int neverPlaceable,
       long loopNanos,
+      long loopCpuNanos,
       long allocatedMilli,
       long snapshotAllocatedMilli,
       double finalArrivedPct,
@@ -164,6 +168,14 @@ public final class FillExperiment {
     /** Placements attempted per second of the placement loop. */
     public double decisionsPerSecond() {
       return loopNanos == 0 ? 0 : attempted * 1e9 / loopNanos;
+    }
+
+    /**
+     * Placements attempted per second of the placing thread's CPU time: the per-core rate, which a
+     * loaded machine does not lower as much as the wall-clock one (NaN where unmeasured).
+     */
+    public double decisionsPerCpuSecond() {
+      return loopCpuNanos <= 0 ? Double.NaN : attempted * 1e9 / loopCpuNanos;
     }
   }
 
@@ -348,7 +360,8 @@ public final class FillExperiment {
         });
     ClusterSnapshot snap = cluster.snapshot();
     return new SeedResult(
-        strategy.name(), seed, f.at, seq.length, f.placed, f.impossible, f.nanos, f.allocated,
+        strategy.name(), seed, f.at, seq.length, f.placed, f.impossible, f.nanos, f.cpuNanos,
+        f.allocated,
         snap.total().allocatedMilli(), 100.0 * f.requested / total,
         snap.total().fragmentationPercent());
   }
@@ -374,13 +387,15 @@ public final class FillExperiment {
     ReferenceFgd fgd = new ReferenceFgd(w.nodes(), w.requests());
     Fill f = fill(seq, w.milli(), total, i -> fgd.place(reqs[i]) >= 0);
     return new SeedResult(
-        REFERENCE_FGD, seed, f.at, seq.length, f.placed, f.impossible, f.nanos, f.allocated,
+        REFERENCE_FGD, seed, f.at, seq.length, f.placed, f.impossible, f.nanos, f.cpuNanos,
+        f.allocated,
         fgd.allocatedMilli(), 100.0 * f.requested / total, Double.NaN);
   }
 
   /** What one fill loop measured. */
   private record Fill(
-      double[] at, int placed, int impossible, long nanos, long allocated, long requested) {}
+      double[] at, int placed, int impossible, long nanos, long cpuNanos, long allocated,
+      long requested) {}
 
   /** Places the pods of {@code seq} in order and records allocation per arrived percent. */
   private static Fill fill(int[] seq, long[] milli, long total, IntPredicate place) {
@@ -392,6 +407,9 @@ public final class FillExperiment {
     long allocated = 0;
     int placed = 0;
     int impossible = 0;
+    ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+    boolean cpu = mx.isCurrentThreadCpuTimeSupported();
+    long c0 = cpu ? mx.getCurrentThreadCpuTime() : 0;
     long t0 = System.nanoTime();
     for (int i : seq) {
       try {
@@ -408,7 +426,9 @@ public final class FillExperiment {
         at[nextPct++] = 100.0 * allocated / total;
       }
     }
-    return new Fill(at, placed, impossible, System.nanoTime() - t0, allocated, requested);
+    long nanos = System.nanoTime() - t0;
+    long cpuNanos = cpu ? mx.getCurrentThreadCpuTime() - c0 : -1;
+    return new Fill(at, placed, impossible, nanos, cpuNanos, allocated, requested);
   }
 
   // ------------------------------------------------------------------ output
@@ -428,8 +448,10 @@ public final class FillExperiment {
   /** The SUMMARY line of one seed. */
   public static String summary(SeedResult r) {
     return String.format(Locale.ROOT,
-        "SUMMARY strategy=%s seed=%d alloc_at_100=%.3f alloc_at_130=%.3f decisions_per_s=%.0f",
-        r.strategy(), r.seed(), r.allocAt(100), r.allocAt(130), r.decisionsPerSecond());
+        "SUMMARY strategy=%s seed=%d alloc_at_100=%.3f alloc_at_130=%.3f decisions_per_s=%.0f"
+            + " decisions_per_cpu_s=%.0f",
+        r.strategy(), r.seed(), r.allocAt(100), r.allocAt(130), r.decisionsPerSecond(),
+        r.decisionsPerCpuSecond());
   }
 
   // ------------------------------------------------------------------ CLI
