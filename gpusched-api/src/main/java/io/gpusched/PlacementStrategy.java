@@ -19,7 +19,9 @@ import java.util.function.ToDoubleFunction;
  * @param name the strategy's name, used in metrics and logs
  * @param scorer the score function; must be pure and thread-safe
  * @param usesFragmentation whether the score reads {@link Candidate#fragmentationDelta()} (the
- *     engine then learns the request mix and keeps fragmentation tables)
+ *     engine then learns the request mix and keeps fragmentation tables, and adds two inputs that
+ *     no table holds: a penalty for unconstrained work on GPU models that model-constrained demand
+ *     needs, and a host-aware first choice among the best candidates; see docs/placement.md)
  */
 public record PlacementStrategy(
     String name, ToDoubleFunction<Candidate> scorer, boolean usesFragmentation) {
@@ -67,7 +69,9 @@ public record PlacementStrategy(
    * it counts free memory slices that no valid placement of a shape covers. On a MIG GPU the start
    * slot that keeps the most reachable compute, then memory, is taken (so a 1g instance keeps the
    * slice only memory-heavy profiles can use), and a MIG placement's delta also counts the compute
-   * and memory slices it strands (see {@code docs/placement.md}).
+   * and memory slices it strands (see {@code docs/placement.md}). Like FGD it is host-aware (GPUs
+   * that their node's free CPU or memory cannot feed count as fragmented) and leaves GPU models
+   * that constrained requests need to them.
    */
   public static final PlacementStrategy FRAGMENTATION_AWARE =
       new PlacementStrategy("FRAGMENTATION_AWARE", Candidate::fragmentationDelta, true);

@@ -11,11 +11,14 @@ import io.gpusched.GpuModels;
 import io.gpusched.NodeSpec;
 import io.gpusched.PlacementRequest;
 import io.gpusched.PlacementStrategy;
+import io.gpusched.bench.fgd.ReferenceFgd;
 import io.gpusched.bench.workload.Trace;
 import io.gpusched.bench.workload.Trace.NodeRow;
 import io.gpusched.bench.workload.Trace.PodRow;
 import io.gpusched.core.GpuClusters;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -27,6 +30,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.function.IntPredicate;
 
 /**
  * The fill experiment of the FGD paper (Weng et al., USENIX ATC 2023), on gpusched: pods of a
@@ -137,6 +141,7 @@ public final class FillExperiment {
    * @param placed placements that succeeded
    * @param neverPlaceable attempts the API refused as impossible on this cluster
    * @param loopNanos wall time of the placement loop
+   * @param loopCpuNanos CPU time of the placing thread in the loop (-1 where the JVM cannot tell)
    * @param allocatedMilli GPU milli allocated at the end
    * @param snapshotAllocatedMilli the same according to {@link GpuCluster#snapshot()}
    * @param finalArrivedPct requested GPU milli at the end, percent of capacity
@@ -151,6 +156,7 @@ public final class FillExperiment {
       int placed,
       int neverPlaceable,
       long loopNanos,
+      long loopCpuNanos,
       long allocatedMilli,
       long snapshotAllocatedMilli,
       double finalArrivedPct,
@@ -164,6 +170,14 @@ public final class FillExperiment {
     /** Placements attempted per second of the placement loop. */
     public double decisionsPerSecond() {
       return loopNanos == 0 ? 0 : attempted * 1e9 / loopNanos;
+    }
+
+    /**
+     * Placements attempted per second of the placing thread's CPU time: the per-core rate, which a
+     * loaded machine does not lower as much as the wall-clock one (NaN where unmeasured).
+     */
+    public double decisionsPerCpuSecond() {
+      return loopCpuNanos <= 0 ? Double.NaN : attempted * 1e9 / loopCpuNanos;
     }
   }
 
@@ -336,12 +350,58 @@ public final class FillExperiment {
       throw new IllegalArgumentException("the cluster has no GPUs");
     }
     long total = w.totalGpuMilli();
-    long target = (long) Math.ceil(tune * total);
-    int[] seq = arrivals(w.milli(), target, seed);
+    int[] seq = arrivals(w.milli(), (long) Math.ceil(tune * total), seed);
     PlacementRequest[] reqs = w.requests().toArray(PlacementRequest[]::new);
-    long[] milli = w.milli();
     GpuCluster cluster = cluster(w, strategy, mix);
+    List<Allocation> held = new ArrayList<>(seq.length);
+    Fill f =
+        fill(seq, w.milli(), total, i -> {
+          Optional<Allocation> a = cluster.place(reqs[i]);
+          a.ifPresent(held::add);
+          return a.isPresent();
+        });
+    ClusterSnapshot snap = cluster.snapshot();
+    return new SeedResult(
+        strategy.name(), seed, f.at, seq.length, f.placed, f.impossible, f.nanos, f.cpuNanos,
+        f.allocated,
+        snap.total().allocatedMilli(), 100.0 * f.requested / total,
+        snap.total().fragmentationPercent());
+  }
 
+  /** Name of the reference FGD in the output (see {@link ReferenceFgd}). */
+  public static final String REFERENCE_FGD = "REFERENCE_FGD";
+
+  /**
+   * Runs one seed of the same protocol on the reference FGD ({@link ReferenceFgd}), whose target
+   * workload is the workload's GPU pods. Snapshot allocation and fragmentation are not measured
+   * (the allocation is checked against the simulation's own count instead).
+   */
+  public static SeedResult runReference(Workload w, long seed, double tune) {
+    if (!(tune > 0) || Double.isInfinite(tune)) {
+      throw new IllegalArgumentException("tune must be positive, was " + tune);
+    }
+    if (w.totalGpuMilli() == 0) {
+      throw new IllegalArgumentException("the cluster has no GPUs");
+    }
+    long total = w.totalGpuMilli();
+    int[] seq = arrivals(w.milli(), (long) Math.ceil(tune * total), seed);
+    PlacementRequest[] reqs = w.requests().toArray(PlacementRequest[]::new);
+    ReferenceFgd fgd = new ReferenceFgd(w.nodes(), w.requests());
+    Fill f = fill(seq, w.milli(), total, i -> fgd.place(reqs[i]) >= 0);
+    return new SeedResult(
+        REFERENCE_FGD, seed, f.at, seq.length, f.placed, f.impossible, f.nanos, f.cpuNanos,
+        f.allocated,
+        fgd.allocatedMilli(), 100.0 * f.requested / total, Double.NaN);
+  }
+
+  /** What one fill loop measured. */
+  @SuppressWarnings("ArrayRecordComponent") // a private result, read once, never compared
+  private record Fill(
+      double[] at, int placed, int impossible, long nanos, long cpuNanos, long allocated,
+      long requested) {}
+
+  /** Places the pods of {@code seq} in order and records allocation per arrived percent. */
+  private static Fill fill(int[] seq, long[] milli, long total, IntPredicate place) {
     double[] at = new double[MAX_PCT + 1];
     Arrays.fill(at, Double.NaN);
     at[0] = 0;
@@ -350,11 +410,13 @@ public final class FillExperiment {
     long allocated = 0;
     int placed = 0;
     int impossible = 0;
+    ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+    boolean cpu = mx.isCurrentThreadCpuTimeSupported();
+    long c0 = cpu ? mx.getCurrentThreadCpuTime() : 0;
     long t0 = System.nanoTime();
     for (int i : seq) {
       try {
-        Optional<Allocation> a = cluster.place(reqs[i]);
-        if (a.isPresent()) {
+        if (place.test(i)) {
           allocated += milli[i];
           placed++;
         }
@@ -368,11 +430,8 @@ public final class FillExperiment {
       }
     }
     long nanos = System.nanoTime() - t0;
-    ClusterSnapshot snap = cluster.snapshot();
-    return new SeedResult(
-        strategy.name(), seed, at, seq.length, placed, impossible, nanos, allocated,
-        snap.total().allocatedMilli(), 100.0 * requested / total,
-        snap.total().fragmentationPercent());
+    long cpuNanos = cpu ? mx.getCurrentThreadCpuTime() - c0 : -1;
+    return new Fill(at, placed, impossible, nanos, cpuNanos, allocated, requested);
   }
 
   // ------------------------------------------------------------------ output
@@ -392,8 +451,10 @@ public final class FillExperiment {
   /** The SUMMARY line of one seed. */
   public static String summary(SeedResult r) {
     return String.format(Locale.ROOT,
-        "SUMMARY strategy=%s seed=%d alloc_at_100=%.3f alloc_at_130=%.3f decisions_per_s=%.0f",
-        r.strategy(), r.seed(), r.allocAt(100), r.allocAt(130), r.decisionsPerSecond());
+        "SUMMARY strategy=%s seed=%d alloc_at_100=%.3f alloc_at_130=%.3f decisions_per_s=%.0f"
+            + " decisions_per_cpu_s=%.0f",
+        r.strategy(), r.seed(), r.allocAt(100), r.allocAt(130), r.decisionsPerSecond(),
+        r.decisionsPerCpuSecond());
   }
 
   // ------------------------------------------------------------------ CLI
@@ -435,7 +496,9 @@ public final class FillExperiment {
           case "--pods" -> pods = v;
           case "--strategy" -> {
             for (String s : v.split(",", -1)) {
-              strategies.add(PlacementStrategy.named(s).name());
+              strategies.add(
+                  s.trim().equalsIgnoreCase(REFERENCE_FGD) ? REFERENCE_FGD
+                      : PlacementStrategy.named(s).name());
             }
           }
           case "--seeds" -> {
@@ -468,9 +531,11 @@ public final class FillExperiment {
     out.println(HEADER);
     List<String> summaries = new ArrayList<>();
     for (String s : strategies) {
-      PlacementStrategy strategy = PlacementStrategy.named(s);
       for (long seed : seeds) {
-        SeedResult r = run(w, strategy, seed, tune, mix);
+        SeedResult r =
+            s.equals(REFERENCE_FGD)
+                ? runReference(w, seed, tune)
+                : run(w, PlacementStrategy.named(s), seed, tune, mix);
         printRows(r, out);
         summaries.add(summary(r));
         err.printf(Locale.ROOT,
@@ -478,7 +543,7 @@ public final class FillExperiment {
                 + " cluster), final fragmentation %.1f%%%n",
             r.strategy(), seed, r.attempted(), r.placed(), r.attempted() - r.placed(),
             r.neverPlaceable(), r.fragmentationPct());
-        if (r.allocatedMilli() != r.snapshotAllocatedMilli()) {
+        if (r.allocatedMilli() != r.snapshotAllocatedMilli()) { // the reference: its own count
           err.printf("warning: tracked allocation %d milli != snapshot %d milli%n",
               r.allocatedMilli(), r.snapshotAllocatedMilli());
         }
@@ -493,7 +558,7 @@ public final class FillExperiment {
     out.println(
         "usage: FillExperiment --nodes NODES.csv --pods PODS.csv --strategy NAME[,NAME...]"
             + " [--seeds 42,43,44] [--tune 1.3] [--mix learned|trace] [--no-host]\n"
-            + "  strategies: FIRST_FIT, BEST_FIT, SPREAD, FRAGMENTATION_AWARE\n"
+            + "  strategies: FIRST_FIT, BEST_FIT, SPREAD, FRAGMENTATION_AWARE, REFERENCE_FGD\n"
             + "  a CSV may be classpath:workloads/nodes-small.csv / classpath:workloads/pods-small.csv");
   }
 }

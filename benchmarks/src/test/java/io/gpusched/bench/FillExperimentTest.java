@@ -145,7 +145,7 @@ class FillExperimentTest {
     assertThat(lines.get(131)).startsWith("FIRST_FIT,42,130,");
     assertThat(lines.get(263))
         .matches("SUMMARY strategy=FIRST_FIT seed=42 alloc_at_100=\\d+\\.\\d{3} alloc_at_130=\\d+\\.\\d{3}"
-            + " decisions_per_s=\\d+");
+            + " decisions_per_s=\\d+ decisions_per_cpu_s=(\\d+|NaN)");
     assertThat(lines.get(264)).startsWith("SUMMARY strategy=FIRST_FIT seed=43 ");
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("CPU-only pods left out");
   }

@@ -59,6 +59,25 @@ final class Group {
   final GroupIndex index;
   final NodeFilters filters;
 
+  /** Milli of model-constrained requests counted for this group ({@link ModelPressure}). */
+  final java.util.concurrent.atomic.LongAdder constrainedMilli =
+      new java.util.concurrent.atomic.LongAdder();
+
+  /** {@link #constrainedMilli} at the last pressure update; under {@link ModelPressure}'s guard. */
+  long seenConstrained;
+
+  /** {@link #constrainedMilli} counts with decay; under {@link ModelPressure}'s guard. */
+  double decayedConstrained;
+
+  /** Whether the prior was added to {@link #decayedConstrained}; under the same guard. */
+  boolean pressurePrior;
+
+  /**
+   * Constrained demand for this group over its share of capacity ({@link ModelPressure}); 0 until
+   * learned, and always 0 for strategies without fragmentation.
+   */
+  volatile double pressure;
+
   /**
    * The decision tables; replaced only by {@link #ensureTables}, by CAS against the tables a build
    * started from, so that an older build never replaces a newer one. Null until the first node.

@@ -25,6 +25,12 @@ final class GroupCursor {
    * group (an empty shared GPU is taken whole only when no WHOLE GPU fits), else 0.
    */
   int tier;
+  /**
+   * Added to this cursor's scores when it is compared with another group's ({@link #before}): the
+   * group's {@link ModelPressure#bias} for the request; 0 unless set after a reset.
+   */
+  double bias;
+
   private int tie;
   private int from;
   int entry = -1;
@@ -132,6 +138,7 @@ final class GroupCursor {
     this.nodesByFree = group.index.nodesByFree;
     this.shape = shape;
     this.tier = tier;
+    this.bias = 0;
     this.gpuFilter = filter[0];
     this.nodeFilter = filter[1];
     this.tie = 0;
@@ -233,9 +240,12 @@ final class GroupCursor {
     return order.scores()[entry];
   }
 
-  /** Whether this cursor's candidate comes before {@code o}'s: a lower tier, then a lower score. */
+  /**
+   * Whether this cursor's candidate comes before {@code o}'s: a lower tier, then a lower score plus
+   * {@link #bias}.
+   */
   boolean before(GroupCursor o) {
-    return tier != o.tier ? tier < o.tier : score() < o.score();
+    return tier != o.tier ? tier < o.tier : score() + bias < o.score() + o.bias;
   }
 
   int entryValue() {

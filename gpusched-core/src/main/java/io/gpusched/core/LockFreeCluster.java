@@ -40,6 +40,7 @@ final class LockFreeCluster implements GpuCluster {
   private final PlacementStrategy strategy;
   private final Mix mix;
   private final boolean mixLearning;
+  private final @Nullable ModelPressure pressure;
   private final GroupDirectory directory;
   private final Placer placer;
   private final SpreadPlacer spread;
@@ -52,8 +53,9 @@ final class LockFreeCluster implements GpuCluster {
     this.strategy = strategy;
     this.mix = mix;
     this.mixLearning = strategy.usesFragmentation() && !mix.isFixed();
+    this.pressure = strategy.usesFragmentation() ? new ModelPressure() : null;
     this.directory = new GroupDirectory(mix.weights());
-    this.placer = new Placer(directory);
+    this.placer = new Placer(directory, pressure);
     this.spread = new SpreadPlacer(placer);
     this.management = new NodeManagement(directory, strategy, mix);
   }
@@ -66,6 +68,10 @@ final class LockFreeCluster implements GpuCluster {
     GpuDemand demand = request.gpus();
     Constraints c = request.constraints();
     Group[] groups = placer.eligibleGroups(demand, c);
+    ModelPressure mp = pressure;
+    if (mp != null) {
+      mp.record(groups, demand, c, request.cpuMillis(), request.memoryMiB());
+    }
     Reservation r;
     if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
       r = spread.place(groups, w, request);
@@ -82,6 +88,9 @@ final class LockFreeCluster implements GpuCluster {
     AllocationImpl a = placer.publish(r, request, id);
     // learning the mix is paced by this thread's placements (deterministic for a given sequence),
     // and runs only after the allocation is published
+    if (mp != null && ModelPressure.updateDue(id)) {
+      mp.update(directory.all);
+    }
     if (mixLearning && (id & (Mix.RELEARN_EVERY - 1)) == 0) {
       relearnAfter(a);
     }

@@ -34,9 +34,15 @@ import org.jspecify.annotations.Nullable;
 @EnginePart
 final class Placer {
   private final GroupDirectory directory;
+  private final @Nullable ModelPressure pressure;
 
-  Placer(GroupDirectory directory) {
+  /**
+   * @param pressure the learned constrained-demand pressure and host ratios, for strategies with
+   *     fragmentation (enables {@link HostPeek}); null for the others
+   */
+  Placer(GroupDirectory directory, @Nullable ModelPressure pressure) {
     this.directory = directory;
+    this.pressure = pressure;
   }
 
   /** The groups that may host the demand; throws if no node of the cluster ever could. */
@@ -133,6 +139,13 @@ final class Placer {
    */
   @Nullable Reservation placeOne(
       Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
+    ModelPressure mp = pressure;
+    if (mp != null && !(demand instanceof GpuDemand.Mig) && mp.hostLearned()) {
+      Reservation peeked = peek(groups, demand, cpu, mem, c, mp);
+      if (peeked != null) {
+        return peeked;
+      }
+    }
     // A success needs no stamp: only a miss must be checked against concurrent moves, so the
     // first search reads no counter (most placements succeed on it).
     Reservation first = searchOnce(groups, demand, cpu, mem, c);
@@ -149,6 +162,80 @@ final class Placer {
         return r;
       }
     }
+  }
+
+  /**
+   * The host-aware first tries ({@link HostPeek}): the first candidates in table order, ranked
+   * again by their host-stranded change, tried in that order. Null if none succeeded (the caller
+   * then searches as usual).
+   */
+  private @Nullable Reservation peek(
+      Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c, ModelPressure mp) {
+    double perCpu = mp.gpuPerCpu;
+    double perMem = mp.gpuPerMem;
+    long milli = ModelPressure.milliOf(demand);
+    HostPeek pk = HostPeek.get();
+    try {
+      GroupCursor.Set set = GroupCursor.Set.reusable(groups.length);
+      try {
+        GroupCursor[] cursors = set.cursors;
+        boolean[] live = set.live;
+        int n = groups.length;
+        for (int i = 0; i < n; i++) {
+          cursors[i] = cursor(groups[i], demand, c, set.slot(i), false);
+          cursors[i].bias = n == 1 ? 0 : ModelPressure.bias(groups[i], milli);
+          live[i] = cursors[i].next();
+        }
+        double first = Double.NaN;
+        int tier = 0;
+        while (pk.n < HostPeek.MAX) {
+          int best = -1;
+          for (int i = 0; i < n; i++) {
+            if (live[i] && (best < 0 || cursors[i].before(cursors[best]))) {
+              best = i;
+            }
+          }
+          if (best < 0) {
+            break;
+          }
+          GroupCursor cur = cursors[best];
+          double rank = cur.score() + cur.bias;
+          if (pk.n == 0) {
+            first = rank;
+            tier = cur.tier;
+          } else if (cur.tier != tier || rank > first + HostPeek.WINDOW) {
+            break;
+          }
+          NodeEntry node = nodeOf(cur);
+          if (node != null && node.schedulable() && node.hostMayFit(cpu, mem)) {
+            pk.add(cur.group, cur.entryValue(), cur.index, cur.shape,
+                rank + HostPeek.strandedDelta(node, milli, cpu, mem, perCpu, perMem));
+          }
+          live[best] = cur.next();
+        }
+      } finally {
+        set.done();
+      }
+      for (int k = pk.nextBest(); k >= 0; k = pk.nextBest()) {
+        Reservation r = attempt(pk.group[k], pk.ent[k], pk.index[k], pk.shape[k], demand, cpu, mem);
+        if (r != null) {
+          return r;
+        }
+      }
+      return null;
+    } finally {
+      pk.done();
+    }
+  }
+
+  /** The node of a cursor's candidate, or null if it is gone. */
+  private static @Nullable NodeEntry nodeOf(GroupCursor cur) {
+    if (CandidateOrder.isNodeBucket(cur.entryValue())) {
+      GroupNode gn = cur.group.node(cur.index);
+      return gn == null ? null : gn.node;
+    }
+    GpuSlot gpu = cur.group.gpu(cur.index);
+    return gpu == null ? null : gpu.node;
   }
 
   /** Tries, by their real words, the GPUs and nodes announced in the groups' open windows. */
@@ -237,8 +324,10 @@ final class Placer {
     GroupCursor[] cursors = set.cursors;
     boolean[] live = set.live;
     int n = groups.length;
+    long milli = ModelPressure.milliOf(demand);
     for (int i = 0; i < n; i++) {
       cursors[i] = cursor(groups[i], demand, c, set.slot(i), false);
+      cursors[i].bias = ModelPressure.bias(groups[i], milli);
       live[i] = cursors[i].next();
     }
     for (; ; ) {
@@ -296,10 +385,17 @@ final class Placer {
 
   /** Tries the cursor's current candidate. Returns the reservation, or null to move on. */
   private @Nullable Reservation attempt(GroupCursor cur, GpuDemand demand, long cpu, long mem) {
-    Group g = cur.group;
-    int ent = cur.entryValue();
+    return attempt(cur.group, cur.entryValue(), cur.index, cur.shape, demand, cpu, mem);
+  }
+
+  /**
+   * Tries a candidate: GPU {@code index} of the group indexed in state {@code ent}, or node {@code
+   * index} in the node bucket {@code ent}. Returns the reservation, or null to move on.
+   */
+  private @Nullable Reservation attempt(
+      Group g, int ent, int index, int shape, GpuDemand demand, long cpu, long mem) {
     if (!CandidateOrder.isNodeBucket(ent)) {
-      GpuSlot gpu = g.gpu(cur.index);
+      GpuSlot gpu = g.gpu(index);
       if (gpu == null) {
         return null;
       }
@@ -310,9 +406,9 @@ final class Placer {
       if (g.space.state(gpu.lvWord()) != ent) {
         g.index.staleGpu(gpu, ent); // the index lagged behind a change: heal it, then try the GPU as it is
       }
-      return tryGpu(g, gpu, cur.shape, demand, cpu, mem);
+      return tryGpu(g, gpu, shape, demand, cpu, mem);
     }
-    GroupNode gn = g.node(cur.index);
+    GroupNode gn = g.node(index);
     if (gn == null || !gn.node.schedulable()) {
       return null;
     }

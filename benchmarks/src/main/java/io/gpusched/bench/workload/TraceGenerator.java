@@ -35,6 +35,10 @@ import org.jspecify.annotations.Nullable;
  * per GPU, so CPU binds there sometimes), a share 1..8 cores (3.2 on average, about 8.5 per GPU's
  * worth of shares), an 8-GPU pod 64..88 cores.
  *
+ * <p>The fill-experiment quality suite draws its pods with {@link SuiteWorkloads} instead (a long
+ * tail of share sizes, more constraints on rare models); this class's pods stay as they were, so
+ * that the shipped small pair does not change.
+ *
  * <p>CLI: {@code TraceGenerator --nodes N --pods P --seed S --out-nodes FILE --out-pods FILE}, or
  * {@code --preset small|large} for the shipped small pair (60 nodes, 2,000 pods) and the large
  * experiment (1,200 nodes, about 6,200 GPUs, 8,152 pods as in the trace).

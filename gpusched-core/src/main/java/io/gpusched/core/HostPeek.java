@@ -1,0 +1,127 @@
+package io.gpusched.core;
+
+import io.gpusched.NodeSpec;
+
+/**
+ * The host-aware first choice of {@link io.gpusched.PlacementStrategy#FRAGMENTATION_AWARE} for
+ * shares and whole GPUs (MIG instances are placed by their tables alone): the
+ * decision tables rank GPUs and nodes by GPU fragmentation only (host resources are not part of
+ * a GPU's state), so before the usual walk a placement looks at the first few candidates in table
+ * order ({@value #MAX} at most, within {@value #WINDOW} milli of the best rank and of the same tier)
+ * and tries them in the order of their rank plus the change of <em>host-stranded</em> GPU capacity
+ * on their node.
+ *
+ * <p><b>Host-stranded capacity.</b> A node's free GPU milli that its free CPU (or memory) cannot
+ * feed at the typical ratio of the requests: {@code max(0, freeGpu - freeCpu × gpuPerCpu, freeGpu -
+ * freeMem × gpuPerMem)}, with the ratios learned from the requests ({@link ModelPressure}). A GPU
+ * left on a node whose CPU is gone counts as fragmented, as in the FGD paper; a CPU-heavy request
+ * therefore goes where CPU is plentiful, and a CPU-light one uses the GPUs of a CPU-poor node.
+ *
+ * <p>Only the order of the first tries changes: if none of them succeeds, the placement walks the
+ * tables as usual (which sees these candidates again), so a miss is judged exactly as without the
+ * peek. Per placement: a few bitset searches and the GPU words of at most {@value #MAX} nodes; no
+ * allocation (this thread's scratch arrays are reused, as {@link GroupCursor#reusable} does).
+ */
+@EnginePart
+final class HostPeek {
+  /** Candidates looked at, at most. */
+  static final int MAX = 32;
+
+  /** How much worse than the best (milli of score) a candidate may rank and still be looked at. */
+  static final double WINDOW = 1000;
+
+  private static final ThreadLocal<HostPeek> SPARE = ThreadLocal.withInitial(HostPeek::new);
+
+  final Group[] group = new Group[MAX];
+  final int[] ent = new int[MAX];
+  final int[] index = new int[MAX];
+  final int[] shape = new int[MAX];
+  final double[] rank = new double[MAX];
+  int n;
+  private boolean inUse;
+
+  private HostPeek() {}
+
+  /** This thread's scratch, emptied; a new one if it is taken (a nested search). */
+  static HostPeek get() {
+    HostPeek p = SPARE.get();
+    if (p.inUse) {
+      p = new HostPeek();
+    }
+    p.inUse = true;
+    p.n = 0;
+    return p;
+  }
+
+  /** Hands the scratch back, letting go of the groups. */
+  void done() {
+    java.util.Arrays.fill(group, null);
+    n = 0;
+    inUse = false;
+  }
+
+  void add(Group g, int e, int i, int s, double r) {
+    group[n] = g;
+    ent[n] = e;
+    index[n] = i;
+    shape[n] = s;
+    rank[n] = r;
+    n++;
+  }
+
+  /** The index of the lowest rank not yet tried (tried ones are set to +infinity), or -1. */
+  int nextBest() {
+    int best = -1;
+    for (int k = 0; k < n; k++) {
+      if (rank[k] != Double.POSITIVE_INFINITY && (best < 0 || rank[k] < rank[best])) {
+        best = k;
+      }
+    }
+    if (best >= 0) {
+      rank[best] = Double.POSITIVE_INFINITY;
+    }
+    return best;
+  }
+
+  /**
+   * The change of the node's host-stranded GPU milli if a request of {@code milli}, {@code cpu}
+   * and {@code mem} lands there, by the ratios given (0 = not learned: that resource is left out).
+   */
+  static double strandedDelta(
+      NodeEntry node, long milli, long cpu, long mem, double gpuPerCpu, double gpuPerMem) {
+    long freeGpu = 0;
+    for (GpuSlot s : node.gpus) {
+      if (s != null) {
+        freeGpu += 1000 - s.group.space.allocatedMilli(s.lvWord());
+      }
+    }
+    long cpuCap = node.spec.cpuMillis();
+    long memCap = node.spec.memoryMiB();
+    long word = node.host.lvResolved();
+    double cpuFree =
+        cpuCap == NodeSpec.UNTRACKED || gpuPerCpu == 0 ? -1 : cpuCap - (word & NodeEntry.CPU_MASK);
+    double memFree =
+        memCap == NodeSpec.UNTRACKED || gpuPerMem == 0 ? -1 : memCap - (word >>> NodeEntry.CPU_BITS);
+    double before = stranded((double) freeGpu, cpuFree, memFree, gpuPerCpu, gpuPerMem);
+    double after =
+        stranded(
+            (double) Math.max(0, freeGpu - milli),
+            cpuFree < 0 ? -1 : Math.max(0, cpuFree - (double) Math.max(0, cpu)),
+            memFree < 0 ? -1 : Math.max(0, memFree - (double) Math.max(0, mem)),
+            gpuPerCpu,
+            gpuPerMem);
+    return after - before;
+  }
+
+  private static double stranded(
+      double freeGpu, double cpuFree, double memFree, double gpuPerCpu, double gpuPerMem) {
+    double s = 0;
+    if (cpuFree >= 0) {
+      s = Math.max(s, freeGpu - cpuFree * gpuPerCpu);
+    }
+    if (memFree >= 0) {
+      s = Math.max(s, freeGpu - memFree * gpuPerMem);
+    }
+    return s;
+  }
+}

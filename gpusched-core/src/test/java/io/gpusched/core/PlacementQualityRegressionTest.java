@@ -1,0 +1,92 @@
+package io.gpusched.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.gpusched.Allocation;
+import io.gpusched.Constraints;
+import io.gpusched.GpuCluster;
+import io.gpusched.GpuMode;
+import io.gpusched.GpuModel;
+import io.gpusched.NodeSpec;
+import io.gpusched.PlacementRequest;
+import io.gpusched.PlacementStrategy;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Regression tests for issue 13, item 1 (placement quality of the default strategy on the fill
+ * suite): rare-model starvation and host-blind packing, each reduced to the one decision that went
+ * wrong. Sequential and deterministic: the learned pressure and host ratios are updated at the mix's
+ * pace (every {@value Mix#RELEARN_EVERY} placements of a thread), so each test first churns enough
+ * placements through the cluster.
+ */
+class PlacementQualityRegressionTest {
+  static final GpuModel COMMON = new GpuModel("Common", 16_384, 80, null);
+  static final GpuModel RARE = new GpuModel("Rare", 16_384, 80, null);
+
+  static NodeSpec node(String id, int gpus, GpuModel model, long cpu) {
+    return NodeSpec.builder(id).hostResources(cpu, 1 << 20).gpus(gpus, model, GpuMode.SHARED).build();
+  }
+
+  static GpuCluster cluster(PlacementStrategy s, List<NodeSpec> nodes) {
+    return GpuClusters.newBuilder().strategy(s).nodes(nodes).build();
+  }
+
+  /** Places and releases the requests in turn, {@code times} placements in all. */
+  static void churn(GpuCluster c, int times, PlacementRequest... reqs) {
+    for (int i = 0; i < times; i++) {
+      c.place(reqs[i % reqs.length]).orElseThrow().release();
+    }
+  }
+
+  @Test
+  void unconstrainedWorkLeavesTheRareModelToTheRequestsThatNeedIt() {
+    // the rare model's small node comes first, so index order and tight packing both pick it
+    GpuCluster c =
+        cluster(
+            PlacementStrategy.FRAGMENTATION_AWARE,
+            List.of(node("rare", 2, RARE, 64_000), node("common-0", 8, COMMON, 96_000),
+                node("common-1", 8, COMMON, 96_000)));
+    PlacementRequest needsRare =
+        PlacementRequest.wholeGpus(1).withConstraints(Constraints.models("Rare"));
+    churn(c, 2 * Mix.RELEARN_EVERY, needsRare, PlacementRequest.share(500, 0));
+
+    Allocation a = c.place(PlacementRequest.wholeGpus(1)).orElseThrow();
+    assertThat(a.gpus().get(0).model()).isEqualTo("Common");
+    Allocation s = c.place(PlacementRequest.share(500, 0)).orElseThrow();
+    assertThat(s.gpus().get(0).model()).isEqualTo("Common");
+    // the constrained requests still find the rare GPUs, and FIRST_FIT is unchanged
+    assertThat(c.place(needsRare)).isPresent();
+    assertThat(c.place(needsRare)).isPresent();
+    GpuCluster ff =
+        cluster(PlacementStrategy.FIRST_FIT, List.of(node("rare", 2, RARE, 64_000), node("c", 8, COMMON, 96_000)));
+    churn(ff, 2 * Mix.RELEARN_EVERY, needsRare, PlacementRequest.share(500, 0));
+    assertThat(ff.place(PlacementRequest.wholeGpus(1)).orElseThrow().gpus().get(0).model()).isEqualTo("Rare");
+  }
+
+  @Test
+  void aCpuHeavyRequestGoesWhereCpuIsPlentiful() {
+    // typical requests: 8 cores per GPU. Node "poor" (first) has 12 cores for 2 GPUs: a 12-core
+    // request there leaves its other GPU without CPU.
+    GpuCluster c =
+        cluster(
+            PlacementStrategy.FRAGMENTATION_AWARE,
+            List.of(node("poor", 2, COMMON, 12_000), node("rich", 2, COMMON, 64_000)));
+    churn(c, 2 * Mix.RELEARN_EVERY, PlacementRequest.wholeGpus(1).withHost(8_000, 0));
+
+    Allocation heavy = c.place(PlacementRequest.wholeGpus(1).withHost(12_000, 0)).orElseThrow();
+    assertThat(heavy.nodeId()).isEqualTo("rich");
+  }
+
+  @Test
+  void aRequestWithoutCpuUsesTheGpusThatACpuPoorNodeCannotFeed() {
+    GpuCluster c =
+        cluster(
+            PlacementStrategy.FRAGMENTATION_AWARE,
+            List.of(node("rich", 2, COMMON, 64_000), node("poor", 2, COMMON, 12_000)));
+    churn(c, 2 * Mix.RELEARN_EVERY, PlacementRequest.wholeGpus(1).withHost(8_000, 0));
+
+    Allocation light = c.place(PlacementRequest.share(500, 0)).orElseThrow();
+    assertThat(light.nodeId()).isEqualTo("poor");
+  }
+}
