@@ -340,17 +340,25 @@ public final class FillExperiment {
     return b.build();
   }
 
-  /** Runs one seed on a fresh cluster. */
-  public static SeedResult run(
-      Workload w, PlacementStrategy strategy, long seed, double tune, MixMode mix) {
+  /**
+   * The arrival sequence of one seed, until {@code tune} times the workload's GPU capacity has
+   * arrived; throws for a tune that is not positive and finite or a cluster without GPUs.
+   */
+  private static int[] arrivals(Workload w, long seed, double tune) {
     if (!(tune > 0) || Double.isInfinite(tune)) {
       throw new IllegalArgumentException("tune must be positive, was " + tune);
     }
     if (w.totalGpuMilli() == 0) {
       throw new IllegalArgumentException("the cluster has no GPUs");
     }
+    return arrivals(w.milli(), (long) Math.ceil(tune * w.totalGpuMilli()), seed);
+  }
+
+  /** Runs one seed on a fresh cluster. */
+  public static SeedResult run(
+      Workload w, PlacementStrategy strategy, long seed, double tune, MixMode mix) {
     long total = w.totalGpuMilli();
-    int[] seq = arrivals(w.milli(), (long) Math.ceil(tune * total), seed);
+    int[] seq = arrivals(w, seed, tune);
     PlacementRequest[] reqs = w.requests().toArray(PlacementRequest[]::new);
     GpuCluster cluster = cluster(w, strategy, mix);
     List<Allocation> held = new ArrayList<>(seq.length);
@@ -377,14 +385,8 @@ public final class FillExperiment {
    * (the allocation is checked against the simulation's own count instead).
    */
   public static SeedResult runReference(Workload w, long seed, double tune) {
-    if (!(tune > 0) || Double.isInfinite(tune)) {
-      throw new IllegalArgumentException("tune must be positive, was " + tune);
-    }
-    if (w.totalGpuMilli() == 0) {
-      throw new IllegalArgumentException("the cluster has no GPUs");
-    }
     long total = w.totalGpuMilli();
-    int[] seq = arrivals(w.milli(), (long) Math.ceil(tune * total), seed);
+    int[] seq = arrivals(w, seed, tune);
     PlacementRequest[] reqs = w.requests().toArray(PlacementRequest[]::new);
     ReferenceFgd fgd = new ReferenceFgd(w.nodes(), w.requests());
     Fill f = fill(seq, w.milli(), total, i -> fgd.place(reqs[i]) >= 0);

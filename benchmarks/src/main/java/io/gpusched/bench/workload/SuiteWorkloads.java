@@ -3,7 +3,6 @@ package io.gpusched.bench.workload;
 import io.gpusched.bench.workload.Trace.NodeRow;
 import io.gpusched.bench.workload.Trace.PodRow;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -82,14 +81,7 @@ public final class SuiteWorkloads {
   /** Generates {@code count} GPU pods for the nodes, seeded and deterministic. */
   public static List<PodRow> pods(Profile p, int count, List<NodeRow> nodes, long seed) {
     Random rnd = new Random(seed);
-    Map<String, int[]> models = new LinkedHashMap<>(); // model -> {max GPUs per node, GPUs}
-    for (NodeRow n : nodes) {
-      if (n.gpus() > 0) {
-        int[] m = models.computeIfAbsent(n.model(), k -> new int[2]);
-        m[0] = Math.max(m[0], n.gpus());
-        m[1] += n.gpus();
-      }
-    }
+    Map<String, int[]> models = TraceGenerator.gpuModels(nodes); // model -> {max per node, GPUs}
     List<PodRow> out = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
       String name = String.format("pod-%05d", i);

@@ -124,12 +124,11 @@ public final class TraceGenerator {
   }
 
   /**
-   * Generates {@code count} pods for a node list: GPU type constraints name only models that
-   * some node has, with enough GPUs on one node for the pod.
+   * The GPU models of a node list, in first-seen order: model to {most GPUs on one node, GPUs in
+   * all}.
    */
-  public static List<PodRow> pods(int count, List<NodeRow> nodes, long seed) {
-    Random rnd = new Random(seed);
-    Map<String, int[]> models = new LinkedHashMap<>(); // model -> {max GPUs per node, GPUs}
+  static Map<String, int[]> gpuModels(List<NodeRow> nodes) {
+    Map<String, int[]> models = new LinkedHashMap<>();
     for (NodeRow n : nodes) {
       if (n.gpus() > 0) {
         int[] m = models.computeIfAbsent(n.model(), k -> new int[2]);
@@ -137,6 +136,16 @@ public final class TraceGenerator {
         m[1] += n.gpus();
       }
     }
+    return models;
+  }
+
+  /**
+   * Generates {@code count} pods for a node list: GPU type constraints name only models that
+   * some node has, with enough GPUs on one node for the pod.
+   */
+  public static List<PodRow> pods(int count, List<NodeRow> nodes, long seed) {
+    Random rnd = new Random(seed);
+    Map<String, int[]> models = gpuModels(nodes);
     List<PodRow> out = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
       String name = String.format("pod-%05d", i);
