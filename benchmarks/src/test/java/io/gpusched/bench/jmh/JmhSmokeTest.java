@@ -32,7 +32,7 @@ class JmhSmokeTest {
         .syncIterations(threads == 1) // see DispatchBenchmark: several threads need -si false
         .shouldFailOnError(true);
     for (int i = 0; i < params.length; i += 2) {
-      b.param(params[i], params[i + 1]);
+      b.param(params[i], params[i + 1].split(",", -1)); // "a,b": both values
     }
     b.jvmArgsAppend("-Djmh.ignoreLock=true");
     Options opts = b.build();
@@ -97,5 +97,26 @@ class JmhSmokeTest {
     for (RunResult r : results) {
       assertThat(r.getPrimaryResult().getScore()).isPositive();
     }
+  }
+
+  @Test
+  void durableRunsOnTwoThreads() throws Exception {
+    // postgres needs a server (benchmarks/durable-bench.sh starts one); the JDBC code is the same
+    Collection<RunResult> results =
+        run(2, DurableBenchmark.class.getSimpleName() + ".*",
+            "store", "memory,h2", "gpus", "200", "pending", "200");
+    assertThat(results).hasSize(4);
+    for (RunResult r : results) {
+      assertThat(r.getPrimaryResult().getScore()).isPositive();
+    }
+  }
+
+  @Test
+  void durablePointsThePostgresUrlAtAFreshDatabase() {
+    assertThat(DurableBenchmark.Sched.withDatabase(
+            "jdbc:postgresql://127.0.0.1:5432/postgres?user=me", "bench"))
+        .isEqualTo("jdbc:postgresql://127.0.0.1:5432/bench?user=me");
+    assertThat(DurableBenchmark.Sched.withDatabase("jdbc:postgresql://h/db", "x"))
+        .isEqualTo("jdbc:postgresql://h/x");
   }
 }

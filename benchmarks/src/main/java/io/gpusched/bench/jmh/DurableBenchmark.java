@@ -1,0 +1,248 @@
+package io.gpusched.bench.jmh;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.gpusched.GpuScheduler;
+import io.gpusched.JobHandle;
+import io.gpusched.JobLauncher;
+import io.gpusched.JobSpec;
+import io.gpusched.PlacementRequest;
+import io.gpusched.QueueSpec;
+import io.gpusched.core.GpuSchedulers;
+import io.gpusched.core.SchedulerStores;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Comparator;
+import java.util.Locale;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Durable dispatch and submit latency (issue 12): the same scheduler with no store, with the
+ * in-memory store, with the JDBC store on H2 in file mode, and with the JDBC store on PostgreSQL,
+ * in one run. Every durable call here returns only after its commit (see docs/durability.md), so
+ * what is measured is the write-ahead cost with group commit, not an asynchronous write.
+ *
+ * <ul>
+ *   <li>{@link #dispatch} (throughput): the cluster of {@code gpus} whole H100 GPUs is full with
+ *       {@code pending} jobs waiting. One operation completes the oldest running job (committed),
+ *       which starts the head of the pending jobs on the freed GPU (the start is committed before
+ *       the launcher is called, inside the same {@code complete()} call or on the thread that runs
+ *       the dispatch round), then submits one new job (committed) so that the backlog stays put.
+ *       One operation = one job started: ops/s is job starts per second, end to end (submit, start
+ *       and completion all durable).
+ *   <li>{@link #submit} (sample time): only {@code submit}, into a cluster that is full, so the job
+ *       waits. Gives the p50/p99 latency of an acknowledged submit. The backlog grows during the
+ *       run (a few hundred thousand jobs at most).
+ * </ul>
+ *
+ * <p>Group commit needs concurrent callers: run with {@code -t 1}, {@code -t 4} and {@code -t 16}
+ * (and {@code -si false}, see {@link DispatchBenchmark}). {@code store}: {@code none} (no store,
+ * today's default), {@code memory} ({@link SchedulerStores#inMemory()}: the journal without I/O),
+ * {@code h2} (a new H2 2.x file database in a temporary folder, {@code MAX_COMPACT_TIME=0}),
+ * {@code postgres} (a new database, created per trial and dropped at the end, on the server that
+ * the JDBC URL in the environment variable {@code GPUSCHED_BENCH_PG_URL} or the system property
+ * {@code gpusched.bench.pgUrl} names; the user needs {@code CREATEDB}). Connections come from a
+ * HikariCP pool of 8, as an application's would. {@code benchmarks/durable-bench.sh} starts a
+ * throw-away PostgreSQL server (fsync on, as in production) and runs the whole matrix.
+ *
+ * <pre>
+ * benchmarks/durable-bench.sh            # or, with your own server:
+ * GPUSCHED_BENCH_PG_URL='jdbc:postgresql://127.0.0.1:5432/postgres?user=me' \
+ *   java -jar benchmarks/target/gpusched-benchmarks.jar DurableBenchmark -t 16 -si false
+ * </pre>
+ */
+@Fork(
+    value = 1,
+    jvmArgsAppend = {"-Xms2g", "-Xmx2g", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"})
+@Warmup(iterations = 2, time = 3)
+@Measurement(iterations = 3, time = 3)
+public class DurableBenchmark {
+
+  /** The environment variable that names the PostgreSQL server for {@code store=postgres}. */
+  public static final String PG_URL_ENV = "GPUSCHED_BENCH_PG_URL";
+
+  /** The scheduler, full, with its pending jobs, on the chosen store. */
+  @State(Scope.Benchmark)
+  public static class Sched {
+    /** Where the state goes: none, memory, h2 or postgres. */
+    @Param({"none", "memory", "h2", "postgres"})
+    public String store;
+
+    /** GPUs (all busy). */
+    @Param({"1000"})
+    public int gpus;
+
+    /** Pending jobs kept waiting. */
+    @Param({"1000"})
+    public int pending;
+
+    GpuScheduler scheduler;
+    final ConcurrentLinkedQueue<JobHandle> running = new ConcurrentLinkedQueue<>();
+    final AtomicLong next = new AtomicLong();
+    final PlacementRequest one = PlacementRequest.wholeGpus(1);
+    private @Nullable HikariDataSource pool;
+    private @Nullable Path h2Dir;
+    private @Nullable String pgAdminUrl;
+    private @Nullable String pgDatabase;
+
+    /** Builds the store and the scheduler, then fills the cluster and the backlog. */
+    @Setup(Level.Trial)
+    public void setUp() throws IOException, SQLException {
+      GpuSchedulers.Builder b =
+          GpuSchedulers.newBuilder()
+              .nodes(BenchClusters.nodes("WHOLE", gpus))
+              .queue(QueueSpec.of("a"))
+              .queue(QueueSpec.of("b"))
+              .preemption(false)
+              .launcher((JobLauncher) running::add)
+              .manualTicks()
+              .eventExecutor(Runnable::run)
+              .retainFinishedJobs(0);
+      switch (store.toLowerCase(Locale.ROOT)) {
+        case "none" -> {}
+        case "memory" -> b.store(SchedulerStores.inMemory());
+        case "h2" -> {
+          h2Dir = Files.createTempDirectory("gpusched-bench-h2");
+          pool = pool("jdbc:h2:file:" + h2Dir.resolve("state") + ";MAX_COMPACT_TIME=0");
+          b.store(SchedulerStores.jdbc(pool));
+        }
+        case "postgres" -> {
+          pgAdminUrl = pgUrl();
+          pgDatabase = "gpusched_bench_" + System.currentTimeMillis();
+          try (Connection c = DriverManager.getConnection(pgAdminUrl);
+              Statement st = c.createStatement()) {
+            st.execute("CREATE DATABASE " + pgDatabase);
+          }
+          pool = pool(withDatabase(pgAdminUrl, pgDatabase));
+          b.store(SchedulerStores.jdbc(pool));
+        }
+        default -> throw new IllegalArgumentException("unknown store " + store);
+      }
+      scheduler = b.build();
+      for (int i = 0; i < gpus + pending; i++) {
+        submitNext();
+      }
+      if (running.size() != gpus) {
+        throw new IllegalStateException(
+            store + ": " + running.size() + " running after the fill, expected " + gpus);
+      }
+    }
+
+    private static HikariDataSource pool(String url) {
+      HikariConfig config = new HikariConfig();
+      config.setJdbcUrl(url);
+      config.setMaximumPoolSize(8);
+      config.setPoolName("gpusched-bench");
+      return new HikariDataSource(config);
+    }
+
+    private static String pgUrl() {
+      String url = System.getenv(PG_URL_ENV);
+      if (url == null || url.isBlank()) {
+        url = System.getProperty("gpusched.bench.pgUrl");
+      }
+      if (url == null || url.isBlank()) {
+        throw new IllegalStateException(
+            "store=postgres needs a server: set " + PG_URL_ENV
+                + " (e.g. jdbc:postgresql://127.0.0.1:5432/postgres?user=postgres), or run"
+                + " benchmarks/durable-bench.sh, which starts one");
+      }
+      return url;
+    }
+
+    /** {@code url} with its database (the path after host:port) replaced by {@code db}. */
+    static String withDatabase(String url, String db) {
+      int hosts = url.indexOf("//");
+      int slash = hosts < 0 ? -1 : url.indexOf('/', hosts + 2);
+      if (slash < 0) {
+        throw new IllegalArgumentException("not a jdbc:postgresql://host:port/database URL: " + url);
+      }
+      int query = url.indexOf('?', slash);
+      return url.substring(0, slash + 1) + db + (query < 0 ? "" : url.substring(query));
+    }
+
+    void submitNext() {
+      long n = next.getAndIncrement();
+      scheduler.submit(JobSpec.builder(one).id("j" + n).queue((n & 1) == 0 ? "a" : "b").build());
+    }
+
+    /** Completes the oldest running job (waiting for one if another thread's start is late). */
+    boolean completeOldest() {
+      JobHandle oldest;
+      while ((oldest = running.poll()) == null) {
+        Thread.onSpinWait();
+      }
+      return oldest.complete();
+    }
+
+    /** Closes the scheduler and removes the database. */
+    @TearDown(Level.Trial)
+    public void tearDown() throws IOException, SQLException {
+      System.out.printf("%n[end] %s: %d jobs submitted, %d running%n", store, next.get(), running.size());
+      scheduler.close();
+      if (pool != null) {
+        pool.close();
+      }
+      if (pgAdminUrl != null && pgDatabase != null) {
+        try (Connection c = DriverManager.getConnection(pgAdminUrl);
+            Statement st = c.createStatement()) {
+          st.execute("DROP DATABASE IF EXISTS " + pgDatabase);
+        }
+      }
+      if (h2Dir != null) {
+        try (Stream<Path> files = Files.walk(h2Dir)) {
+          files.sorted(Comparator.reverseOrder()).forEach(DurableBenchmark::delete);
+        }
+      }
+    }
+  }
+
+  private static void delete(Path p) {
+    try {
+      Files.delete(p);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** One job started (and one completed, one submitted): ops/s is job starts per second. */
+  @Benchmark
+  @BenchmarkMode(Mode.Throughput)
+  @OutputTimeUnit(TimeUnit.SECONDS)
+  public boolean dispatch(Sched s) {
+    boolean startedOne = s.completeOldest();
+    s.submitNext();
+    return startedOne;
+  }
+
+  /** One acknowledged submit of a job that waits (the cluster is full). */
+  @Benchmark
+  @BenchmarkMode(Mode.SampleTime)
+  @OutputTimeUnit(TimeUnit.MICROSECONDS)
+  public void submit(Sched s) {
+    s.submitNext();
+  }
+}
