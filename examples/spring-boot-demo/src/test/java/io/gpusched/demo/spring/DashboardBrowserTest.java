@@ -51,7 +51,8 @@ import org.springframework.test.annotation.DirtiesContext;
  */
 @SpringBootTest(
     webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-    properties = {"gpusched.nvml.enabled=false", "demo.log-directory=target/demo-logs/${random.uuid}"})
+    properties = {"gpusched.nvml.enabled=false", "demo.log-directory=target/demo-logs/${random.uuid}",
+        "demo.data-directory=./target/demo-data/${random.uuid}"})
 @DirtiesContext // its minute-long background jobs would hold GPUs other tests expect free
 class DashboardBrowserTest {
   static final Path CHROMIUM = Path.of(System.getProperty("gpusched.chromium", "/usr/bin/chromium"));

@@ -15,7 +15,8 @@ import org.springframework.boot.test.web.server.LocalServerPort;
 
 @SpringBootTest(
     webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-    properties = {"gpusched.nvml.enabled=false", "demo.log-directory=target/demo-logs/${random.uuid}"})
+    properties = {"gpusched.nvml.enabled=false", "demo.log-directory=target/demo-logs/${random.uuid}",
+        "demo.data-directory=./target/demo-data/${random.uuid}"})
 class DemoApiTest {
   private final HttpClient http = HttpClient.newHttpClient();
 

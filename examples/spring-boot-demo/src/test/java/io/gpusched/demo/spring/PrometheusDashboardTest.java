@@ -42,7 +42,7 @@ import tools.jackson.databind.json.JsonMapper;
  */
 @SpringBootTest(
     webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-    properties = "gpusched.nvml.static-nodes=keep")
+    properties = {"gpusched.nvml.static-nodes=keep", "demo.data-directory=./target/demo-data/${random.uuid}"})
 @DirtiesContext // its 30-second jobs would hold GPUs a later test sharing the context expects free
 class PrometheusDashboardTest {
   /** The longest the test waits for every query to answer with series. */
