@@ -21,6 +21,18 @@ public final class GpuSchedStoreMeters implements GpuSchedStoreDecorator {
   private final Counter failures;
 
   /**
+   * Histogram buckets of {@code gpusched.store.commit.latency} ({@code
+   * gpusched_store_commit_latency_seconds_bucket}): an embedded database commits in tens of
+   * microseconds, PostgreSQL with fsync in milliseconds, a struggling one in seconds.
+   */
+  static final java.time.Duration[] LATENCY_BUCKETS = {
+    java.time.Duration.ofNanos(100_000), java.time.Duration.ofNanos(500_000),
+    java.time.Duration.ofMillis(1), java.time.Duration.ofMillis(2), java.time.Duration.ofMillis(5),
+    java.time.Duration.ofMillis(10), java.time.Duration.ofMillis(25), java.time.Duration.ofMillis(100),
+    java.time.Duration.ofMillis(500), java.time.Duration.ofSeconds(2)
+  };
+
+  /**
    * Registers the meters.
    *
    * @param registry where
@@ -34,6 +46,7 @@ public final class GpuSchedStoreMeters implements GpuSchedStoreDecorator {
     this.latency =
         Timer.builder("gpusched.store.commit.latency")
             .description("time of each store commit")
+            .serviceLevelObjectives(LATENCY_BUCKETS)
             .register(registry);
     this.failures =
         Counter.builder("gpusched.store.commit.failures")
