@@ -26,6 +26,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.TreeMap;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
@@ -53,8 +54,12 @@ import org.jspecify.annotations.Nullable;
  * <h2>Commits</h2>
  *
  * One connection and one transaction per {@link #commit}: the batch's records are deduplicated
- * (the last change of a key wins), then deleted and inserted again with JDBC batches (a handful of
- * round trips per commit, whatever the number of jobs), then committed; any failure rolls back.
+ * (the last change of a key wins), then written with JDBC batches (a handful of round trips per
+ * commit, whatever the number of jobs), then committed; any failure rolls back. A job's row is
+ * upserted in one statement ({@code INSERT ... ON CONFLICT DO UPDATE} on PostgreSQL, {@code MERGE
+ * ... KEY} elsewhere); its GPU rows are deleted and inserted again, the delete skipped for a job
+ * that cannot have any (see {@link #mayHaveGpuRows}). Queue and node rows are deleted and inserted
+ * again.
  * Thread-safe: each call takes its own connection.
  */
 final class JdbcStore implements SchedulerStore {
@@ -102,6 +107,23 @@ final class JdbcStore implements SchedulerStore {
   private final @Nullable LeaderFence fence;
 
   private volatile boolean schemaChecked;
+
+  /**
+   * Whether the database is PostgreSQL (read once with the schema): job records are then written
+   * with {@code INSERT ... ON CONFLICT DO UPDATE}; elsewhere (H2) with {@code MERGE ... KEY}.
+   */
+  private volatile boolean postgres;
+
+  /**
+   * Jobs that may have rows in {@code gpusched_job_gpu}: a superset, so that a job's GPU rows are
+   * deleted only when they may exist. Filled by {@link #load} (until then {@link #gpuRowsKnown} is
+   * false and every write deletes); a job is added before a commit that may give it rows and
+   * removed only after a commit that wrote it without GPUs succeeded, so a failed or uncertain
+   * commit leaves it in.
+   */
+  private final Set<String> mayHaveGpuRows = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  private volatile boolean gpuRowsKnown;
 
   JdbcStore(DataSource dataSource) {
     this(dataSource, null);
@@ -155,6 +177,7 @@ final class JdbcStore implements SchedulerStore {
     if (schemaChecked) {
       return;
     }
+    postgres = c.getMetaData().getDatabaseProductName().toLowerCase(java.util.Locale.ROOT).contains("postgres");
     c.setAutoCommit(false);
     Integer version = null;
     boolean table;
@@ -244,6 +267,13 @@ final class JdbcStore implements SchedulerStore {
         c.setAutoCommit(false);
         StoredState s = read(c);
         c.commit();
+        mayHaveGpuRows.clear();
+        for (StoredJob j : s.jobs()) {
+          if (!j.allocations().isEmpty()) {
+            mayHaveGpuRows.add(j.id());
+          }
+        }
+        gpuRowsKnown = true;
         return s;
       } catch (SQLException | RuntimeException e) {
         rollbackQuietly(c, e);
@@ -396,6 +426,11 @@ final class JdbcStore implements SchedulerStore {
           writeNodes(c, nodes.values());
         }
         c.commit();
+        for (StoredJob j : jobs.values()) {
+          if (j.allocations().isEmpty()) {
+            mayHaveGpuRows.remove(j.id()); // its rows are deleted, and that is committed
+          }
+        }
         if (fence != null) {
           fence.consumed(consumed);
         }
@@ -443,25 +478,51 @@ final class JdbcStore implements SchedulerStore {
     }
   }
 
-  private static void writeJobs(Connection c, Iterable<StoredJob> jobs) throws SQLException {
+  private static final String JOB_COLUMNS =
+      "id, seq, queue_name, state, attempts, stop_reason, end_reason, submitted_at, queued_at,"
+          + " started_at, ended_at, stop_deadline, start_order, accrued_cost, checkpoint_ref, spec";
+
+  /** PostgreSQL: one statement inserts or rewrites a job's row (an update keeps its index entry). */
+  private static final String UPSERT_JOB_POSTGRES =
+      "INSERT INTO gpusched_job (" + JOB_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+          + " ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, queue_name = EXCLUDED.queue_name,"
+          + " state = EXCLUDED.state, attempts = EXCLUDED.attempts, stop_reason = EXCLUDED.stop_reason,"
+          + " end_reason = EXCLUDED.end_reason, submitted_at = EXCLUDED.submitted_at,"
+          + " queued_at = EXCLUDED.queued_at, started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at,"
+          + " stop_deadline = EXCLUDED.stop_deadline, start_order = EXCLUDED.start_order,"
+          + " accrued_cost = EXCLUDED.accrued_cost, checkpoint_ref = EXCLUDED.checkpoint_ref,"
+          + " spec = EXCLUDED.spec";
+
+  /** Other databases (H2): the standard-ish {@code MERGE ... KEY}, one statement per job too. */
+  private static final String UPSERT_JOB_MERGE =
+      "MERGE INTO gpusched_job (" + JOB_COLUMNS + ") KEY (id)"
+          + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+  /**
+   * Writes each job's record: one upsert of its row; its GPU rows are deleted if it may have some
+   * ({@link #mayHaveGpuRows}), then inserted for the GPUs it holds now (and the job marked, before
+   * the commit, as one that may have rows).
+   */
+  private void writeJobs(Connection c, Iterable<StoredJob> jobs) throws SQLException {
+    boolean known = gpuRowsKnown;
     try (PreparedStatement delGpu = c.prepareStatement("DELETE FROM gpusched_job_gpu WHERE job_id = ?");
-        PreparedStatement delJob = c.prepareStatement("DELETE FROM gpusched_job WHERE id = ?");
-        PreparedStatement insJob =
-            c.prepareStatement(
-                "INSERT INTO gpusched_job (id, seq, queue_name, state, attempts, stop_reason, end_reason,"
-                    + " submitted_at, queued_at, started_at, ended_at, stop_deadline, start_order, accrued_cost,"
-                    + " checkpoint_ref, spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        PreparedStatement insJob = c.prepareStatement(postgres ? UPSERT_JOB_POSTGRES : UPSERT_JOB_MERGE);
         PreparedStatement insGpu =
             c.prepareStatement(
                 "INSERT INTO gpusched_job_gpu (job_id, gang_member, pos, node_id, gpu_index, gpu_uuid,"
                     + " gpu_model, gpu_mode, mig_profile, mig_start_slot, milli_gpu, memory_mib,"
                     + " host_cpu_millis, host_memory_mib) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
       boolean anyGpu = false;
+      boolean anyDelete = false;
       for (StoredJob j : jobs) {
-        delGpu.setString(1, j.id());
-        delGpu.addBatch();
-        delJob.setString(1, j.id());
-        delJob.addBatch();
+        if (!j.allocations().isEmpty()) {
+          mayHaveGpuRows.add(j.id()); // before the commit: whatever its outcome, rows may exist
+        }
+        if (!known || mayHaveGpuRows.contains(j.id())) {
+          delGpu.setString(1, j.id());
+          delGpu.addBatch();
+          anyDelete = true;
+        }
         insJob.setString(1, j.id());
         insJob.setLong(2, j.sequence());
         insJob.setString(3, j.spec().queue());
@@ -502,8 +563,9 @@ final class JdbcStore implements SchedulerStore {
           }
         }
       }
-      delGpu.executeBatch();
-      delJob.executeBatch();
+      if (anyDelete) {
+        delGpu.executeBatch();
+      }
       insJob.executeBatch();
       if (anyGpu) {
         insGpu.executeBatch();

@@ -188,6 +188,61 @@ class JdbcStoreTest {
   }
 
   /**
+   * GPU rows are deleted only for jobs that may have some (the commit skips the delete for the
+   * others): a store object that never loaded does not know and deletes, and a commit whose
+   * outcome the driver did not report (it committed, then the connection failed) still counts its
+   * jobs as holding rows.
+   */
+  @Test
+  void aJobsGpuRowsGoWhenItIsWrittenWithoutGpusWhateverTheWriterKnew() throws SQLException {
+    SchedulerStore first = SchedulerStores.jdbc(ds());
+    first.load();
+    first.commit(List.of(new StoreChange.PutJob(StoreContractTest.running("a"))));
+    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job_gpu WHERE job_id = 'a'")).isPositive();
+
+    SchedulerStore neverLoaded = SchedulerStores.jdbc(ds()); // knows nothing of job a's rows
+    neverLoaded.commit(List.of(new StoreChange.PutJob(StoreContractTest.pending("a", 1))));
+    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job_gpu")).isZero();
+
+    AtomicBoolean lost = new AtomicBoolean(false);
+    SchedulerStore s = SchedulerStores.jdbc(committedThenLost(ds(), lost));
+    s.load();
+    lost.set(true);
+    assertThatThrownBy(() -> s.commit(List.of(new StoreChange.PutJob(StoreContractTest.running("b")))))
+        .isInstanceOf(StoreException.class);
+    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job_gpu WHERE job_id = 'b'")).isPositive(); // it was committed
+    lost.set(false);
+    s.commit(List.of(new StoreChange.PutJob(StoreContractTest.pending("b", 2))));
+    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job_gpu")).isZero();
+    assertThat(SchedulerStores.jdbc(ds()).load().jobs())
+        .containsExactlyInAnyOrder(StoreContractTest.pending("a", 1), StoreContractTest.pending("b", 2));
+  }
+
+  /** A data source whose connections commit, then throw (the reply was lost) while {@code lost}. */
+  private static DataSource committedThenLost(DataSource real, AtomicBoolean lost) {
+    return (DataSource)
+        Proxy.newProxyInstance(
+            JdbcStoreTest.class.getClassLoader(),
+            new Class<?>[] {DataSource.class},
+            (p, m, args) -> {
+              if (!m.getName().equals("getConnection")) {
+                return m.getName().equals("toString") ? "committedThenLost(" + real + ")" : invoke(m, real, args);
+              }
+              Connection c = (Connection) invoke(m, real, args);
+              return Proxy.newProxyInstance(
+                  JdbcStoreTest.class.getClassLoader(),
+                  new Class<?>[] {Connection.class},
+                  (cp, cm, cargs) -> {
+                    Object r = invoke(cm, c, cargs);
+                    if (lost.get() && cm.getName().equals("commit")) {
+                      throw new SQLException("connection reset after the commit (simulated)", "08006");
+                    }
+                    return r;
+                  });
+            });
+  }
+
+  /**
    * A data source whose {@code getConnection}, or whose connections' {@code commit}, throws an
    * {@link SQLException} while {@code fail} is set (a database that went away, a full disk).
    */
