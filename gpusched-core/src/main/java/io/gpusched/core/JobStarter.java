@@ -169,7 +169,7 @@ final class JobStarter {
    */
   private @Nullable Allocation placeLive(PlacementRequest r) {
     for (; ; ) {
-      Allocation a = cluster.place(r).orElse(null);
+      Allocation a = cluster.tryPlace(r);
       if (a == null || a.isActive()) {
         return a;
       }

@@ -64,6 +64,11 @@ final class LockFreeCluster implements GpuCluster {
 
   @Override
   public Optional<Allocation> place(PlacementRequest request) {
+    return Optional.ofNullable(tryPlace(request));
+  }
+
+  @Override
+  public @Nullable Allocation tryPlace(PlacementRequest request) {
     Objects.requireNonNull(request, "request");
     GpuDemand demand = request.gpus();
     Constraints c = request.constraints();
@@ -82,7 +87,7 @@ final class LockFreeCluster implements GpuCluster {
       mix.record(mixClass(demand, r == null ? groups[0] : r.slots[0].group));
     }
     if (r == null) {
-      return Optional.empty();
+      return null;
     }
     long id = nextId();
     AllocationImpl a = placer.publish(r, request, id);
@@ -94,7 +99,7 @@ final class LockFreeCluster implements GpuCluster {
     if (mixLearning && (id & (Mix.RELEARN_EVERY - 1)) == 0) {
       relearnAfter(a);
     }
-    return Optional.of(a);
+    return a;
   }
 
   private static int mixClass(GpuDemand demand, Group g) {

@@ -169,6 +169,8 @@ class ClusterFuzzTest {
       }
     }
 
+    private int placeCalls;
+
     void place(Op op) {
       PlacementRequest r = request(op);
       if (r == null) {
@@ -177,7 +179,8 @@ class ClusterFuzzTest {
       State before = State.of(cluster);
       Optional<Allocation> a;
       try {
-        a = cluster.place(r);
+        // both entry points, alternately: tryPlace is place without the Optional
+        a = (placeCalls++ & 1) == 0 ? cluster.place(r) : Optional.ofNullable(cluster.tryPlace(r));
       } catch (IllegalArgumentException e) {
         rejected++;
         assertThat(e.getMessage()).isNotBlank();

@@ -35,7 +35,7 @@ public final class GpuschedPeer implements PeerScheduler {
 
   @Override
   public @Nullable Object place(PlacementRequest request) {
-    return cluster.place(request).orElse(null);
+    return cluster.tryPlace(request);
   }
 
   @Override
