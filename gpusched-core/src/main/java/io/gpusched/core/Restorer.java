@@ -103,9 +103,9 @@ final class Restorer {
       if (!seen.add(s)) {
         throw new IllegalArgumentException("GPU " + where(s) + " recorded twice");
       }
-      if (!request.constraints().allowsModel(g.model())) {
+      if (!request.constraints().allowsModel(s.spec.model())) {
         throw new IllegalArgumentException(
-            "GPU " + where(s) + " is a " + g.model() + ", which the request's models exclude");
+            "GPU " + where(s) + " is a " + g.model() + ", which the request's models (or its GPU memory floor) exclude");
       }
       if (d instanceof GpuDemand.Whole w && w.sameNode() && i > 0 && s.node != plan[0].slot.node) {
         throw new IllegalArgumentException(
