@@ -146,7 +146,7 @@ final class DefaultScheduler implements GpuScheduler {
             starter, preemption);
     this.timers =
         new Timers(ledger, transitions, b.telemetry, b.idlePolicy, b.idleGrace.toMillis(), loop, events);
-    this.snapshots = new SnapshotBuilder(cluster, capacity, lanes.queueList, book);
+    this.snapshots = new SnapshotBuilder(cluster, capacity, lanes.queueList, book, ledger.costDays);
     SchedulerStore store = b.store;
     List<Job> recovered = List.of();
     if (store != null) {

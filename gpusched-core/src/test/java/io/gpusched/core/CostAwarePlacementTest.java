@@ -223,4 +223,63 @@ class CostAwarePlacementTest {
     assertThat(a.pendingReason()).contains(PendingReason.UNSCHEDULABLE);
     s.close();
   }
+
+  // ------------------------------------------------------------------ cost per day
+
+  @Test
+  void costIsReportedPerUtcDayAndQueueSplitAtMidnightAndBounded() {
+    // 3.6 per GPU-hour = 0.001 per GPU-second; the clock starts at 2023-11-14T22:13:20Z
+    GpuScheduler s =
+        h.builder()
+            .nodes(List.of(node("n", 2, GpuModels.H100_80GB, GpuMode.WHOLE, 3.6)))
+            .queue(QueueSpec.of("a"))
+            .queue(QueueSpec.of("b"))
+            .build();
+    JobHandle a = s.submit(JobSpec.builder(PlacementRequest.wholeGpus(1)).id("a").queue("a").build());
+    h.advance(s, java.time.Duration.ofMinutes(60)); // 23:13:20
+    JobHandle b = s.submit(JobSpec.builder(PlacementRequest.wholeGpus(1)).id("b").queue("b").build());
+    h.advance(s, java.time.Duration.ofMinutes(120)); // 01:13:20 the next day
+    var mid = s.snapshot().costByDay();
+    assertThat(mid).extracting(io.gpusched.DailyCost::day)
+        .containsExactly(java.time.LocalDate.parse("2023-11-14"), java.time.LocalDate.parse("2023-11-15"));
+    // a: 6400 s before midnight, 4400 s after; b: 2800 s before, 4400 s after (running, to now)
+    assertThat(mid.get(0).byQueue().get("a")).isCloseTo(6.4, org.assertj.core.data.Offset.offset(1e-9));
+    assertThat(mid.get(0).byQueue().get("b")).isCloseTo(2.8, org.assertj.core.data.Offset.offset(1e-9));
+    assertThat(mid.get(0).total()).isCloseTo(9.2, org.assertj.core.data.Offset.offset(1e-9));
+    assertThat(mid.get(1).byQueue().get("a")).isCloseTo(4.4, org.assertj.core.data.Offset.offset(1e-9));
+    a.complete();
+    h.advance(s, java.time.Duration.ofMinutes(60));
+    b.complete();
+    var done = s.snapshot();
+    assertThat(done.costByDay().get(1).byQueue().get("a")).isCloseTo(4.4, org.assertj.core.data.Offset.offset(1e-9));
+    assertThat(done.costByDay().get(1).byQueue().get("b")).isCloseTo(8.0, org.assertj.core.data.Offset.offset(1e-9));
+    // the days add up to the queues' totals
+    double days = done.costByDay().stream().mapToDouble(io.gpusched.DailyCost::total).sum();
+    double queues = done.queues().stream().mapToDouble(io.gpusched.QueueStats::cost).sum();
+    assertThat(days).isCloseTo(queues, org.assertj.core.data.Offset.offset(1e-9));
+    // 40 days later only the last COST_DAYS days are kept: the old days are gone
+    h.advance(s, java.time.Duration.ofDays(40));
+    JobHandle c = s.submit(JobSpec.builder(PlacementRequest.wholeGpus(1)).id("c").queue("a").build());
+    h.advance(s, java.time.Duration.ofMinutes(10));
+    c.complete();
+    var later = s.snapshot().costByDay();
+    assertThat(later).hasSize(1);
+    assertThat(later.get(0).day()).isEqualTo(java.time.LocalDate.parse("2023-12-25"));
+    assertThat(later.get(0).byQueue()).containsOnlyKeys("a");
+    assertThat(later.get(0).total()).isCloseTo(0.6, org.assertj.core.data.Offset.offset(1e-9));
+    s.close();
+  }
+
+  @Test
+  void dailyCostRejectsBadValuesNamingThem() {
+    assertThatThrownBy(
+            () -> new io.gpusched.DailyCost(java.time.LocalDate.EPOCH, java.util.Map.of("q", -1.0), 0))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("cost of queue q on 1970-01-01")
+        .hasMessageContaining("-1.0");
+    assertThatThrownBy(
+            () -> new io.gpusched.DailyCost(java.time.LocalDate.EPOCH, java.util.Map.of(), Double.NaN))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("NaN");
+  }
 }
