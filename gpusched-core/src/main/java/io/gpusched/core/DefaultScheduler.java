@@ -50,7 +50,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link PendingLanes}: the queues, their lanes of pending jobs and the preemptors.
  *   <li>{@link Ledger}: what the running jobs hold and each queue and pool uses.
  *   <li>{@link DispatchPass}: one pass over the lane heads in policy order, with {@link
- *       QuotaPolicy}, {@link Reservations} (backfill), {@link JobStarter} (placement, price tiers)
+ *       QuotaPolicy}, {@link Reservations} (backfill), {@link JobStarter} (placement, spot tries)
  *       and {@link Preemption} (beside {@link VictimPlanner}).
  *   <li>{@link FairShare}: queues' weighted usage and dominant shares.
  *   <li>{@link Timers}: stop deadlines, leases, time limits, idle reclaim.
