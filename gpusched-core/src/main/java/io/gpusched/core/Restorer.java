@@ -103,9 +103,15 @@ final class Restorer {
       if (!seen.add(s)) {
         throw new IllegalArgumentException("GPU " + where(s) + " recorded twice");
       }
+      if (!request.constraints().allowsModel(g.model())) {
+        throw new IllegalArgumentException(
+            "GPU " + where(s) + " is a " + g.model() + ", which the request's models exclude");
+      }
       if (!request.constraints().allowsModel(s.spec.model())) {
         throw new IllegalArgumentException(
-            "GPU " + where(s) + " is a " + g.model() + ", which the request's models (or its GPU memory floor) exclude");
+            "GPU " + where(s) + " is a " + g.model() + " with " + s.spec.model().memoryMiB()
+                + " MiB, below the request's GPU memory floor of " + request.constraints().minGpuMemoryMiB()
+                + " MiB");
       }
       if (d instanceof GpuDemand.Whole w && w.sameNode() && i > 0 && s.node != plan[0].slot.node) {
         throw new IllegalArgumentException(
