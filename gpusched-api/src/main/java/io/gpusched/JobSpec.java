@@ -107,6 +107,18 @@ public record JobSpec(
   }
 
   /**
+   * Returns a copy with another request (the rest unchanged).
+   *
+   * @throws NullPointerException if request is null
+   */
+  public JobSpec withRequest(PlacementRequest request) {
+    return new JobSpec(
+        id, queue, priority, Objects.requireNonNull(request, "request"), gangSize, preemptible,
+        gracePeriod, timeLimit, expectedDuration, leaseTtl, requeueOnPreemption, reclaimWhenIdle,
+        metadata);
+  }
+
+  /**
    * Returns the run time the scheduler may assume for backfill: the time limit if set (a hard
    * bound), else the expected duration, else {@code null} (unknown).
    */

@@ -2,7 +2,7 @@ package io.gpusched;
 
 /**
  * Told the outcome and duration of each placement call a scheduler makes on its {@link GpuCluster}
- * (one call per gang member and price tier tried), for latency metrics such as {@code
+ * (one call per gang member, and with {@code preferCheapest} per spot try), for latency metrics such as {@code
  * gpusched.placement.latency}.
  *
  * <p>Called on the thread that placed, which is usually the scheduler's dispatching thread: it must

@@ -14,7 +14,14 @@ import java.util.function.ToDoubleFunction;
  * placement is a table lookup plus a bitset search, not a scan of nodes.
  *
  * <p>Built-in strategies: {@link #FIRST_FIT}, {@link #BEST_FIT}, {@link #SPREAD} and {@link
- * #FRAGMENTATION_AWARE} (the default).
+ * #FRAGMENTATION_AWARE} (the default), and {@link #CHEAPEST}.
+ *
+ * <p><b>Cost first.</b> {@link #withCheapestFirst()} turns any strategy into one that ranks candidates
+ * by their node's {@link NodeSpec#pricePerGpuHour()} first (lowest first) and by the strategy's
+ * score only among candidates of the same price. The engine then keeps the nodes of each price in
+ * groups of their own, like it keeps GPU models apart, so a placement still walks tables and
+ * bitsets and never scans nodes: price is compared once per group, not per node. A spread gang takes
+ * the plan with the lowest sum of prices. See {@code docs/placement.md}.
  *
  * @param name the strategy's name, used in metrics and logs
  * @param scorer the score function; must be pure and thread-safe
@@ -22,14 +29,42 @@ import java.util.function.ToDoubleFunction;
  *     engine then learns the request mix and keeps fragmentation tables, and adds two inputs that
  *     no table holds: a penalty for unconstrained work on GPU models that model-constrained demand
  *     needs, and a host-aware first choice among the best candidates; see docs/placement.md)
+ * @param cheapestFirst whether candidates are ranked by their node's price per GPU-hour before the
+ *     score (see {@link #withCheapestFirst()})
  */
 public record PlacementStrategy(
-    String name, ToDoubleFunction<Candidate> scorer, boolean usesFragmentation) {
+    String name, ToDoubleFunction<Candidate> scorer, boolean usesFragmentation, boolean cheapestFirst) {
 
-  /** Validates. */
+  /**
+   * Validates.
+   *
+   * @throws IllegalArgumentException if the name is blank
+   * @throws NullPointerException if the name or the scorer is null
+   */
   public PlacementStrategy {
     Checks.requireName(name, "strategy name");
     Objects.requireNonNull(scorer, "scorer");
+  }
+
+  /**
+   * A strategy that ranks by its score alone (not {@link #withCheapestFirst()}).
+   *
+   * @throws IllegalArgumentException if the name is blank
+   * @throws NullPointerException if the name or the scorer is null
+   */
+  public PlacementStrategy(String name, ToDoubleFunction<Candidate> scorer, boolean usesFragmentation) {
+    this(name, scorer, usesFragmentation, false);
+  }
+
+  /**
+   * This strategy with the cost tie-break: among the candidates where a request fits, the ones on
+   * the nodes with the lowest {@link NodeSpec#pricePerGpuHour()} come first, then this strategy's
+   * score decides among them (its rules before the score, such as whole GPUs on WHOLE before
+   * SHARED GPUs, apply within one price). Named {@code <name>+CHEAPEST}; this strategy itself if
+   * it already is cost-first.
+   */
+  public PlacementStrategy withCheapestFirst() {
+    return cheapestFirst ? this : new PlacementStrategy(name + "+CHEAPEST", scorer, usesFragmentation, true);
   }
 
   /**
@@ -77,21 +112,35 @@ public record PlacementStrategy(
       new PlacementStrategy("FRAGMENTATION_AWARE", Candidate::fragmentationDelta, true);
 
   /**
-   * Returns a built-in strategy by name (case-insensitive, {@code -} for {@code _} allowed).
+   * The default strategy, {@link #FRAGMENTATION_AWARE}, with the cost tie-break ({@link
+   * #withCheapestFirst()}): the cheapest nodes where a request fits first, the least fragmentation among
+   * them. Named {@code CHEAPEST}.
+   */
+  public static final PlacementStrategy CHEAPEST =
+      new PlacementStrategy("CHEAPEST", Candidate::fragmentationDelta, true, true);
+
+  /**
+   * Returns a built-in strategy by name (case-insensitive, {@code -} for {@code _} allowed). A
+   * name ending in {@code +CHEAPEST} is that strategy {@link #withCheapestFirst()}.
    *
    * @throws IllegalArgumentException for an unknown name, listing the known ones
    */
   public static PlacementStrategy named(String name) {
     String n = name.trim().replace('-', '_').toUpperCase(java.util.Locale.ROOT);
+    if (n.endsWith("+CHEAPEST") && n.length() > "+CHEAPEST".length()) {
+      return named(n.substring(0, n.length() - "+CHEAPEST".length())).withCheapestFirst();
+    }
     return switch (n) {
       case "FIRST_FIT" -> FIRST_FIT;
       case "BEST_FIT" -> BEST_FIT;
       case "SPREAD" -> SPREAD;
       case "FRAGMENTATION_AWARE", "FGD" -> FRAGMENTATION_AWARE;
+      case "CHEAPEST" -> CHEAPEST;
       default ->
           throw new IllegalArgumentException(
               "unknown placement strategy " + name
-                  + "; known: FIRST_FIT, BEST_FIT, SPREAD, FRAGMENTATION_AWARE");
+                  + "; known: FIRST_FIT, BEST_FIT, SPREAD, FRAGMENTATION_AWARE, CHEAPEST"
+                  + " (any of the first four may end in +CHEAPEST)");
     };
   }
 

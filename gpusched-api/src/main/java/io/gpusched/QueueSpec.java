@@ -44,6 +44,11 @@ import java.util.Objects;
  * @param borrowLimitGpus borrow limit in GPU-equivalents (&ge; 0, may be infinite)
  * @param lendLimitGpus lend limit in GPU-equivalents (&ge; 0, may be infinite)
  * @param modelQuotas per-model quotas by GPU model name (may be empty)
+ * @param allowSpot whether the queue's jobs that are not preemptible may run on {@link
+ *     CapacityClass#SPOT} nodes when the scheduler prefers the cheapest nodes ({@code
+ *     GpuSchedulers.Builder.preferCheapest}); without it they are kept on on-demand nodes, unless
+ *     a job's request names capacity classes itself. Preemptible jobs prefer spot either way.
+ *     Default false.
  */
 public record QueueSpec(
     String name,
@@ -51,12 +56,32 @@ public record QueueSpec(
     double guaranteedGpus,
     double borrowLimitGpus,
     double lendLimitGpus,
-    Map<String, ModelQuota> modelQuotas) {
+    Map<String, ModelQuota> modelQuotas,
+    boolean allowSpot) {
 
-  /** A queue without per-model quotas. */
+  /**
+   * A queue without per-model quotas that keeps its jobs that are not preemptible off spot.
+   *
+   * @throws IllegalArgumentException naming the bad value
+   */
   public QueueSpec(
       String name, double weight, double guaranteedGpus, double borrowLimitGpus, double lendLimitGpus) {
-    this(name, weight, guaranteedGpus, borrowLimitGpus, lendLimitGpus, Map.of());
+    this(name, weight, guaranteedGpus, borrowLimitGpus, lendLimitGpus, Map.of(), false);
+  }
+
+  /**
+   * A queue that keeps its jobs that are not preemptible off spot.
+   *
+   * @throws IllegalArgumentException naming the bad value
+   */
+  public QueueSpec(
+      String name,
+      double weight,
+      double guaranteedGpus,
+      double borrowLimitGpus,
+      double lendLimitGpus,
+      Map<String, ModelQuota> modelQuotas) {
+    this(name, weight, guaranteedGpus, borrowLimitGpus, lendLimitGpus, modelQuotas, false);
   }
 
   /** Validates the components. */
@@ -104,6 +129,7 @@ public record QueueSpec(
     private double borrowLimit = Double.POSITIVE_INFINITY;
     private double lendLimit = Double.POSITIVE_INFINITY;
     private final Map<String, ModelQuota> modelQuotas = new LinkedHashMap<>();
+    private boolean allowSpot;
 
     private Builder(String name) {
       this.name = name;
@@ -158,12 +184,21 @@ public record QueueSpec(
     }
 
     /**
+     * Sets whether the queue's jobs that are not preemptible may run on spot nodes when the
+     * scheduler prefers the cheapest nodes (see {@link QueueSpec#allowSpot()}). Default false.
+     */
+    public Builder allowSpot(boolean allowSpot) {
+      this.allowSpot = allowSpot;
+      return this;
+    }
+
+    /**
      * Builds the spec.
      *
      * @throws IllegalArgumentException naming the bad value
      */
     public QueueSpec build() {
-      return new QueueSpec(name, weight, guaranteed, borrowLimit, lendLimit, modelQuotas);
+      return new QueueSpec(name, weight, guaranteed, borrowLimit, lendLimit, modelQuotas, allowSpot);
     }
   }
 }

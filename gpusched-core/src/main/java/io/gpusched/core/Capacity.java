@@ -191,7 +191,7 @@ final class Capacity {
         GpuModel m = models.get(poolModel[p]);
         if (poolMode.get(p) == GpuMode.SHARED
             && s.memoryMiB() <= m.memoryMiB()
-            && r.constraints().allowsModel(m.name())) {
+            && r.constraints().allowsModel(m)) {
           worst = Math.max(worst, shareMilli(s.milliGpu(), s.memoryMiB(), m.memoryMiB()));
         }
       }
@@ -200,7 +200,7 @@ final class Capacity {
     String profile = ((GpuDemand.Mig) d).profile();
     long worst = 0;
     for (GpuModel m : models) {
-      if (m.mig() != null && r.constraints().allowsModel(m.name())) {
+      if (m.mig() != null && r.constraints().allowsModel(m)) {
         var p = m.mig().profile(profile);
         if (p.isPresent()) {
           worst =
@@ -219,7 +219,7 @@ final class Capacity {
     int n = 0;
     for (int p = 0; p < poolMode.size(); p++) {
       GpuModel m = models.get(poolModel[p]);
-      if (r.constraints().allowsModel(m.name()) && modeFits(d, poolMode.get(p), m)) {
+      if (r.constraints().allowsModel(m) && modeFits(d, poolMode.get(p), m)) {
         out[n++] = p;
       }
     }

@@ -6,6 +6,7 @@ import io.gpusched.JobHandle;
 import io.gpusched.JobSpec;
 import io.gpusched.JobState;
 import io.gpusched.NodeSpec;
+import io.gpusched.PlacementRequest;
 import io.gpusched.NodeState;
 import io.gpusched.QueueSpec;
 import io.gpusched.SchedulerListener;
@@ -25,7 +26,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.TreeSet;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -50,7 +50,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link PendingLanes}: the queues, their lanes of pending jobs and the preemptors.
  *   <li>{@link Ledger}: what the running jobs hold and each queue and pool uses.
  *   <li>{@link DispatchPass}: one pass over the lane heads in policy order, with {@link
- *       QuotaPolicy}, {@link Reservations} (backfill), {@link JobStarter} (placement, price tiers)
+ *       QuotaPolicy}, {@link Reservations} (backfill), {@link JobStarter} (placement, spot tries)
  *       and {@link Preemption} (beside {@link VictimPlanner}).
  *   <li>{@link FairShare}: queues' weighted usage and dominant shares.
  *   <li>{@link Timers}: stop deadlines, leases, time limits, idle reclaim.
@@ -94,6 +94,8 @@ final class DefaultScheduler implements GpuScheduler {
   private long journaledStarts = -1;
   /** Where a job that names no queue goes when there is no queue "default" (may be null). */
   private final @Nullable String defaultQueue;
+  /** Whether the scheduler prefers the cheapest nodes (and applies the spot rules). */
+  private final boolean preferCheapest;
 
   private double journaledCost = -1;
   private double journaledShares = -1;
@@ -102,6 +104,7 @@ final class DefaultScheduler implements GpuScheduler {
       GpuSchedulers.Builder b, GpuCluster cluster, List<QueueSpec> queueSpecs, StoredState stored) {
     this.cluster = cluster;
     this.defaultQueue = b.defaultQueue;
+    this.preferCheapest = b.preferCheapest;
     this.clock = b.clock;
     this.events = b.eventBus();
     this.timer =
@@ -126,16 +129,14 @@ final class DefaultScheduler implements GpuScheduler {
     this.ledger = ledger;
     this.transitions =
         new JobTransitions(clock, loop, ledger, lanes, book, events, b.launcher, this::passes, b.leaderEpoch);
-    TreeSet<Double> priceTiers = new TreeSet<>();
     this.nodes =
         new NodeLifecycle(
-            cluster, clock, b.preferCheapest, capacity, ledger, transitions, events, loop, priceTiers,
+            cluster, clock, capacity, ledger, transitions, events, loop,
             this::checkOpen);
     QuotaPolicy quota = new QuotaPolicy(capacity, lanes.queueList);
     JobStarter starter =
         new JobStarter(
-            cluster, b.placementObserver, b.preferCheapest, ledger, transitions, nodes::learnNode,
-            priceTiers, loop);
+            cluster, b.placementObserver, b.preferCheapest, ledger, transitions, nodes::learnNode, loop);
     Preemption preemption =
         new Preemption(
             b.preemption, b.minRunTime.toMillis(), cluster, capacity, ledger, quota, lanes, transitions);
@@ -145,7 +146,7 @@ final class DefaultScheduler implements GpuScheduler {
             starter, preemption);
     this.timers =
         new Timers(ledger, transitions, b.telemetry, b.idlePolicy, b.idleGrace.toMillis(), loop, events);
-    this.snapshots = new SnapshotBuilder(cluster, capacity, lanes.queueList, book);
+    this.snapshots = new SnapshotBuilder(cluster, capacity, lanes.queueList, book, ledger.costDays);
     SchedulerStore store = b.store;
     List<Job> recovered = List.of();
     if (store != null) {
@@ -448,6 +449,7 @@ final class DefaultScheduler implements GpuScheduler {
                   + " does not have: set the job's queue, or a default queue"
                   + " (GpuSchedulers.Builder.defaultQueue, gpusched.default-queue in Spring Boot)" : ""));
     }
+    spec = keptOffSpot(spec, q.spec);
     long now = nowMillis();
     Job j = new Job(transitions, spec, seq.incrementAndGet(), q, now);
     j.lastHeartbeatMillis = now;
@@ -466,6 +468,23 @@ final class DefaultScheduler implements GpuScheduler {
     }
     transitions.submitted(j, now);
     return j;
+  }
+
+  /**
+   * The spot rule for jobs that are not preemptible, with {@code preferCheapest}: their request is
+   * narrowed to on-demand capacity unless their queue allows spot ({@link QueueSpec#allowSpot()})
+   * or the request names capacity classes itself. Narrowed at submit, so that every part of the
+   * scheduler (placement, backfill reservations, preemption plans, the never-fits check) and the
+   * store see the same request.
+   */
+  private JobSpec keptOffSpot(JobSpec spec, QueueSpec queue) {
+    PlacementRequest r = spec.request();
+    if (!preferCheapest || spec.preemptible() || queue.allowSpot()
+        || !r.constraints().capacityClasses().isEmpty()) {
+      return spec;
+    }
+    return spec.withRequest(
+        r.withConstraints(r.constraints().withCapacityClasses(io.gpusched.CapacityClass.ON_DEMAND)));
   }
 
   @Override

@@ -307,9 +307,19 @@ public final class GpuSchedulers {
     }
 
     /**
-     * Places each job on the cheapest price tier that fits, and preemptible jobs on spot capacity
-     * first. Applies to nodes added through this builder or the scheduler (they get a {@code
-     * gpusched.io/price} label). Default false.
+     * Cost-aware placement. Default false. When true:
+     *
+     * <ul>
+     *   <li>the cluster the scheduler builds uses {@link #strategy} {@linkplain
+     *       PlacementStrategy#withCheapestFirst() cost first}: each job goes to the cheapest nodes
+     *       (lowest {@link NodeSpec#pricePerGpuHour()}) where it fits, the strategy's score decides
+     *       among them. With {@link #cluster(GpuCluster)} the given cluster's strategy orders
+     *       candidates: give it a cost-first one;
+     *   <li>a preemptible job tries spot capacity first (when its request allows both classes);
+     *   <li>a job that is not preemptible and names no capacity class is kept off spot (its request
+     *       is narrowed to {@link io.gpusched.CapacityClass#ON_DEMAND} at submit, visible in its
+     *       spec) unless its queue allows spot ({@link QueueSpec#allowSpot()}).
+     * </ul>
      */
     public Builder preferCheapest(boolean prefer) {
       this.preferCheapest = prefer;
@@ -377,9 +387,9 @@ public final class GpuSchedulers {
       }
       GpuCluster c = cluster;
       if (c == null) {
-        var cb = GpuClusters.newBuilder().strategy(strategy);
+        var cb = GpuClusters.newBuilder().strategy(preferCheapest ? strategy.withCheapestFirst() : strategy);
         for (NodeSpec n : nodes) {
-          cb.node(preferCheapest ? NodeLifecycle.withPriceLabel(n) : n);
+          cb.node(n);
         }
         c = cb.build();
       }

@@ -39,6 +39,13 @@ final class Group {
   final boolean wholeCapable;
   final int[] mixClasses;
 
+  /**
+   * The price per GPU-hour of every node in this group with a cost-first strategy ({@link
+   * PlacementStrategy#withCheapestFirst()}; the engine then keeps one group per price), else 0: a
+   * search ranks groups by it before the strategy's score ({@link GroupCursor#before}).
+   */
+  final double price;
+
   /** Members by local index; replaced (copy on write) under the management monitor. */
   volatile GpuSlot[] gpus = new GpuSlot[0];
 
@@ -102,8 +109,9 @@ final class Group {
     }
   }
 
-  Group(String key, Space space, int[] mixClasses) {
+  Group(String key, Space space, int[] mixClasses, double price) {
     this.key = key;
+    this.price = price;
     this.space = space;
     this.wholeCapable = space.wholeDelta() != 0;
     this.mixClasses = mixClasses;

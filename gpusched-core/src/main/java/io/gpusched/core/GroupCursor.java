@@ -241,10 +241,14 @@ final class GroupCursor {
   }
 
   /**
-   * Whether this cursor's candidate comes before {@code o}'s: a lower tier, then a lower score plus
+   * Whether this cursor's candidate comes before {@code o}'s: a cheaper group ({@link Group#price},
+   * 0 for all groups unless the strategy is cost-first), then a lower tier, then a lower score plus
    * {@link #bias}.
    */
   boolean before(GroupCursor o) {
+    if (group.price != o.group.price) {
+      return group.price < o.group.price;
+    }
     return tier != o.tier ? tier < o.tier : score() + bias < o.score() + o.bias;
   }
 

@@ -8,7 +8,6 @@ import io.gpusched.PlacementObserver;
 import io.gpusched.PlacementRequest;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.NavigableSet;
 import java.util.Set;
 import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
@@ -17,19 +16,18 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Starting a job: places every gang member or none on the engine (through {@link GpuCluster}
- * only), trying the cheaper price tiers first when the scheduler prefers the cheapest nodes, then
- * hands the placed job to {@link JobTransitions#start}.
+ * only), then hands the placed job to {@link JobTransitions#start}. When the scheduler prefers the
+ * cheapest nodes, the engine's cost-first strategy orders candidates by price ({@link
+ * io.gpusched.PlacementStrategy#withCheapestFirst()}), and a preemptible job tries spot capacity first
+ * (a job that is not preemptible was kept off spot at submit unless its queue allows spot, {@link
+ * io.gpusched.QueueSpec#allowSpot()}).
  *
- * <p>Owns the placement of a gang and the order of price tiers (the set of known prices is shared
- * with {@link NodeLifecycle}, which adds to it). Threads: the dispatcher only (the engine calls it
- * makes are lock-free and thread-safe).
+ * <p>Owns the placement of a gang and its spot tiers. Threads: the dispatcher only (the engine
+ * calls it makes are lock-free and thread-safe).
  */
 final class JobStarter {
 
   private static final Logger log = LoggerFactory.getLogger(JobStarter.class);
-
-  /** The node label that carries its price when the scheduler prefers the cheapest nodes. */
-  static final String PRICE_LABEL = "gpusched.io/price";
 
   private final GpuCluster cluster;
   private final PlacementObserver placementObserver;
@@ -38,8 +36,6 @@ final class JobStarter {
   private final JobTransitions transitions;
   private final Predicate<String> learnNode;
   private final CommandLoop loop;
-  /** Node prices, cheapest first: added by {@link NodeLifecycle} when it books a node. */
-  private final NavigableSet<Double> priceTiers;
 
   JobStarter(
       GpuCluster cluster,
@@ -48,9 +44,7 @@ final class JobStarter {
       Ledger ledger,
       JobTransitions transitions,
       Predicate<String> learnNode,
-      NavigableSet<Double> priceTiers,
       CommandLoop loop) {
-    this.priceTiers = priceTiers;
     this.cluster = cluster;
     this.placementObserver = placementObserver;
     this.preferCheapest = preferCheapest;
@@ -177,22 +171,18 @@ final class JobStarter {
     }
   }
 
+  /**
+   * The requests to try in order, the last one the job's own: with {@code preferCheapest}, a
+   * preemptible job whose request allows spot and on-demand first tries spot capacity alone (the
+   * engine's cost-first order applies within each try). A job that is not preemptible was kept off
+   * spot at submit ({@code DefaultScheduler.keptOffSpot}).
+   */
   private List<PlacementRequest> tiers(JobSpec spec) {
     PlacementRequest r = spec.request();
-    if (!preferCheapest) {
-      return List.of(r);
-    }
-    var out = new ArrayList<PlacementRequest>();
     var cc = r.constraints().capacityClasses();
-    if (spec.preemptible() && (cc.isEmpty() || cc.contains(CapacityClass.SPOT))) {
-      out.add(r.withConstraints(r.constraints().withCapacityClasses(CapacityClass.SPOT)));
+    if (preferCheapest && spec.preemptible() && (cc.isEmpty() || (cc.contains(CapacityClass.SPOT) && cc.size() > 1))) {
+      return List.of(r.withConstraints(r.constraints().withCapacityClasses(CapacityClass.SPOT)), r);
     }
-    if (priceTiers.size() > 1 && !r.constraints().labels().containsKey(PRICE_LABEL)) {
-      for (double p : priceTiers) {
-        out.add(r.withConstraints(r.constraints().withLabel(PRICE_LABEL, Double.toString(p))));
-      }
-    }
-    out.add(r);
-    return out;
+    return List.of(r);
   }
 }

@@ -40,6 +40,9 @@ final class Ledger {
   /** Jobs asked to stop by the scheduler and not yet stopped (their deadlines are timed). */
   final LinkedHashSet<Job> preempting = new LinkedHashSet<>();
 
+  /** Ended runs' cost per UTC day and queue (written here, read by snapshots). */
+  final CostDays costDays = new CostDays();
+
   private final Capacity capacity;
   private final FairShare fairShare;
   /** Bumped whenever the running set changes or time passes: preemption plans again after it. */
@@ -157,6 +160,7 @@ final class Ledger {
     double runCost = j.costPerMs * Math.max(0, now - j.startedAtMillis);
     j.accruedCost += runCost;
     q.endedCost += runCost;
+    costDays.addRun(q.spec.name(), j.costPerMs, j.startedAtMillis, now);
     for (Allocation a : j.heldAllocations()) {
       owners.remove(a.id());
       for (AllocatedGpu g : a.gpus()) {

@@ -114,8 +114,8 @@ final class ModelPressure {
     if (mem > 0) {
       memMiB.add(mem);
     }
-    if (c.gpuModels().isEmpty()) {
-      return;
+    if (c.gpuModels().isEmpty() && c.minGpuMemoryMiB() == 0) {
+      return; // unconstrained (a memory floor constrains the models as a list of names does)
     }
     long live = 0;
     for (Group g : eligible) {

@@ -88,7 +88,7 @@ final class NeverFits {
   private static int hostingGpus(NodeSpec n, GpuDemand d, Constraints c) {
     int k = 0;
     for (GpuSpec g : n.gpus()) {
-      if (!c.allowsModel(g.model().name())) {
+      if (!c.allowsModel(g.model())) {
         continue;
       }
       boolean fits;

@@ -16,7 +16,6 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -39,14 +38,11 @@ final class NodeLifecycle {
 
   private final GpuCluster cluster;
   private final InstantSource clock;
-  private final boolean preferCheapest;
   private final Capacity capacity;
   private final Ledger ledger;
   private final JobTransitions transitions;
   private final EventBus events;
   private final CommandLoop loop;
-  /** The price tiers {@link JobStarter} tries in order; a node's price is added when it is booked. */
-  private final Set<Double> priceTiers;
   private final Runnable checkOpen;
 
   /**
@@ -115,23 +111,19 @@ final class NodeLifecycle {
   NodeLifecycle(
       GpuCluster cluster,
       InstantSource clock,
-      boolean preferCheapest,
       Capacity capacity,
       Ledger ledger,
       JobTransitions transitions,
       EventBus events,
       CommandLoop loop,
-      Set<Double> priceTiers,
       Runnable checkOpen) {
     this.cluster = cluster;
     this.clock = clock;
-    this.preferCheapest = preferCheapest;
     this.capacity = capacity;
     this.ledger = ledger;
     this.transitions = transitions;
     this.events = events;
     this.loop = loop;
-    this.priceTiers = priceTiers;
     this.checkOpen = checkOpen;
   }
 
@@ -145,7 +137,6 @@ final class NodeLifecycle {
     cluster.snapshot().nodes().forEach(n -> states.put(n.nodeId(), n.state()));
     for (NodeSpec n : cluster.nodes()) {
       capacity.add(n, states.getOrDefault(n.id(), NodeState.READY));
-      priceTiers.add(n.pricePerGpuHour());
       nodeGens.put(n.id(), nextGen++);
       specs.put(n.id(), n);
     }
@@ -154,7 +145,7 @@ final class NodeLifecycle {
   void addNode(NodeSpec node) {
     Objects.requireNonNull(node, "node");
     checkOpen.run();
-    NodeSpec n = preferCheapest ? withPriceLabel(node) : node;
+    NodeSpec n = node; // (a name the rest of the method reads)
     Journal.Entry entry;
     synchronized (nodeMgmt) {
       cluster.addNode(n);
@@ -166,8 +157,7 @@ final class NodeLifecycle {
       loop.offer(
           () -> {
             capacity.add(n, NodeState.READY);
-            priceTiers.add(n.pricePerGpuHour());
-            events.publish(
+                  events.publish(
                 new SchedulerEvent.NodeStateChanged(
                     at(clock.millis()), n.id(), null, NodeState.READY, "added"));
           });
@@ -189,14 +179,6 @@ final class NodeLifecycle {
             e);
       }
     }
-  }
-
-  /** The node with its price as the {@link JobStarter#PRICE_LABEL} label. */
-  static NodeSpec withPriceLabel(NodeSpec n) {
-    var labels = new LinkedHashMap<>(n.labels());
-    labels.put(JobStarter.PRICE_LABEL, Double.toString(n.pricePerGpuHour()));
-    return new NodeSpec(
-        n.id(), labels, n.gpus(), n.cpuMillis(), n.memoryMiB(), n.pricePerGpuHour(), n.capacityClass());
   }
 
   /** Cordon or uncordon: the state change runs as a command for the node's current incarnation. */
@@ -362,8 +344,7 @@ final class NodeLifecycle {
     for (NodeSpec n : cluster.nodes()) {
       if (n.id().equals(nodeId)) {
         capacity.add(n, NodeState.READY);
-        priceTiers.add(n.pricePerGpuHour());
-        synchronized (nodeMgmt) {
+          synchronized (nodeMgmt) {
           specs.put(nodeId, n);
           long gen = nodeGens.computeIfAbsent(nodeId, k -> nextGen++);
           journalNode(nodeId, NodeState.READY, gen);

@@ -82,7 +82,7 @@ final class NodeManagement {
       NodeEntry node = new NodeEntry(spec);
       Map<String, List<Integer>> byGroup = new LinkedHashMap<>();
       for (int i = 0; i < spec.gpus().size(); i++) {
-        byGroup.computeIfAbsent(groupKey(spec.gpus().get(i)), k -> new ArrayList<>()).add(i);
+        byGroup.computeIfAbsent(groupKey(spec.gpus().get(i), spec), k -> new ArrayList<>()).add(i);
       }
       List<Group> touched = new ArrayList<>();
       List<GroupNode> groupNodes = new ArrayList<>();
@@ -90,7 +90,7 @@ final class NodeManagement {
         GpuSpec first = spec.gpus().get(e.getValue().get(0));
         Group g = directory.byKey.get(e.getKey());
         if (g == null) {
-          g = newGroup(e.getKey(), first);
+          g = newGroup(e.getKey(), first, strategy.cheapestFirst() ? spec.pricePerGpuHour() : 0);
         }
         List<GpuSlot> slots = new ArrayList<>();
         int local = g.nextGpuLocal();
@@ -118,12 +118,19 @@ final class NodeManagement {
     }
   }
 
-  private static String groupKey(GpuSpec g) {
+  /**
+   * The key of a GPU's group: model, mode, static layout, and with a cost-first strategy the
+   * node's price (so that a group has one price and a search compares prices per group).
+   */
+  private String groupKey(GpuSpec g, NodeSpec node) {
     String key = g.model().name() + "|" + g.mode();
-    return g.mode() == GpuMode.MIG_STATIC ? key + "|" + g.staticInstances() : key;
+    if (g.mode() == GpuMode.MIG_STATIC) {
+      key += "|" + g.staticInstances();
+    }
+    return strategy.cheapestFirst() ? key + "|$" + node.pricePerGpuHour() : key;
   }
 
-  private Group newGroup(String key, GpuSpec first) {
+  private Group newGroup(String key, GpuSpec first, double price) {
     GpuModel model = first.model();
     Space space =
         switch (first.mode()) {
@@ -144,7 +151,7 @@ final class NodeManagement {
         directory.tableWeights = mix.weights();
       }
     }
-    Group g = new Group(key, space, classes);
+    Group g = new Group(key, space, classes, price);
     g.probe = probe;
     directory.add(g);
     return g;

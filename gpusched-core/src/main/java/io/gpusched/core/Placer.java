@@ -52,7 +52,7 @@ final class Placer {
     int n = 0;
     for (int i = 0; i < candidates.length; i++) {
       Group g = candidates[i];
-      if (c.allowsModel(g.space.model.name()) && canEverHost(g, demand)) {
+      if (c.allowsModel(g.space.model) && canEverHost(g, demand)) {
         if (out != candidates) {
           out[n] = g;
         }
@@ -100,13 +100,14 @@ final class Placer {
   }
 
   private String whyNot(GpuDemand demand, Constraints c) {
-    String models = c.gpuModels().isEmpty() ? "any model" : "models " + c.gpuModels();
+    String models = (c.gpuModels().isEmpty() ? "any model" : "models " + c.gpuModels())
+        + (c.minGpuMemoryMiB() == 0 ? "" : " with at least " + c.minGpuMemoryMiB() + " MiB of GPU memory");
     if (demand instanceof GpuDemand.Mig m) {
       var known = new java.util.TreeSet<String>();
       for (Group g : directory.all) {
         if (g.space instanceof MigSpace mig
             && g.liveGpus > 0
-            && c.allowsModel(g.space.model.name())) {
+            && c.allowsModel(g.space.model)) {
           for (int p = 0; p < mig.profiles.length; p++) {
             if (mig.feasible[p][0] != 0) {
               known.add(mig.profiles[p].name());
@@ -187,6 +188,7 @@ final class Placer {
           live[i] = cursors[i].next();
         }
         double first = Double.NaN;
+        double price = 0;
         int tier = 0;
         while (pk.n < HostPeek.MAX) {
           int best = -1;
@@ -203,7 +205,8 @@ final class Placer {
           if (pk.n == 0) {
             first = rank;
             tier = cur.tier;
-          } else if (cur.tier != tier || rank > first + HostPeek.WINDOW) {
+            price = cur.group.price;
+          } else if (cur.group.price != price || cur.tier != tier || rank > first + HostPeek.WINDOW) {
             break;
           }
           NodeEntry node = nodeOf(cur);
@@ -318,7 +321,10 @@ final class Placer {
     }
   }
 
-  /** Walks several groups' cursors merged in strategy order (tier, then score). */
+  /**
+   * Walks several groups' cursors merged in strategy order (price when cost-first, tier, then
+   * score).
+   */
   private @Nullable Reservation searchMerged(
       Group[] groups, GroupCursor.Set set, GpuDemand demand, long cpu, long mem, Constraints c) {
     GroupCursor[] cursors = set.cursors;

@@ -199,7 +199,7 @@ final class Reservations {
       }
       int usable = 0;
       for (GpuSpec g : n.gpus()) {
-        if (g.mode() == GpuMode.WHOLE && r.constraints().allowsModel(g.model().name())) {
+        if (g.mode() == GpuMode.WHOLE && r.constraints().allowsModel(g.model())) {
           usable++;
         }
       }

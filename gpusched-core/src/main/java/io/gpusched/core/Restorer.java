@@ -107,6 +107,12 @@ final class Restorer {
         throw new IllegalArgumentException(
             "GPU " + where(s) + " is a " + g.model() + ", which the request's models exclude");
       }
+      if (!request.constraints().allowsModel(s.spec.model())) {
+        throw new IllegalArgumentException(
+            "GPU " + where(s) + " is a " + g.model() + " with " + s.spec.model().memoryMiB()
+                + " MiB, below the request's GPU memory floor of " + request.constraints().minGpuMemoryMiB()
+                + " MiB");
+      }
       if (d instanceof GpuDemand.Whole w && w.sameNode() && i > 0 && s.node != plan[0].slot.node) {
         throw new IllegalArgumentException(
             "a same-node gang recorded on two nodes: " + where(plan[0].slot) + " and " + where(s));

@@ -22,7 +22,8 @@ import java.util.TreeMap;
 
 /**
  * Builds {@link SchedulerSnapshot}s: per-queue statistics (usage, entitlement, cost, why jobs
- * wait), job counts by state, idle GPUs by model, and the engine's own snapshot.
+ * wait), job counts by state, idle GPUs by model, cost per UTC day ({@link CostDays}), and the
+ * engine's own snapshot.
  *
  * <p>Owns nothing; it reads the volatile queue counters, the live and retained jobs and the
  * capacity total. Threads: any caller thread, concurrently with the dispatcher, so a snapshot is a
@@ -34,9 +35,12 @@ final class SnapshotBuilder {
   private final Capacity capacity;
   private final List<QueueState> queueList;
   private final JobBook book;
+  private final CostDays costDays;
 
-  SnapshotBuilder(GpuCluster cluster, Capacity capacity, List<QueueState> queueList, JobBook book) {
+  SnapshotBuilder(
+      GpuCluster cluster, Capacity capacity, List<QueueState> queueList, JobBook book, CostDays costDays) {
     this.cluster = cluster;
+    this.costDays = costDays;
     this.capacity = capacity;
     this.queueList = queueList;
     this.book = book;
@@ -60,6 +64,7 @@ final class SnapshotBuilder {
       }
     }
     Map<String, Double> runningCost = new HashMap<>();
+    List<CostDays.Running> runningRates = new ArrayList<>();
     Map<JobState, Integer> counts = new EnumMap<>(JobState.class);
     Map<QueueState, Map<PendingReason, Integer>> waiting = new HashMap<>();
     Map<String, String> idleGpuModel = new HashMap<>(); // GPU uuid → model, while all holders idle
@@ -72,6 +77,10 @@ final class SnapshotBuilder {
               r -> waiting.computeIfAbsent(j.queue, k -> new EnumMap<>(PendingReason.class)).merge(r, 1, Integer::sum));
       if (j.state().holdsGpus()) {
         runningCost.merge(j.queue.spec.name(), j.cost() - j.accruedCost, Double::sum);
+        long started = j.startedAtMillis;
+        if (started >= 0) {
+          runningRates.add(new CostDays.Running(j.queue.spec.name(), j.costPerMs, started));
+        }
         boolean idle = j.idle;
         for (Allocation a : j.allocations()) {
           for (AllocatedGpu g : a.gpus()) {
@@ -113,7 +122,8 @@ final class SnapshotBuilder {
               q.endedCost + runningCost.getOrDefault(q.spec.name(), 0.0),
               waiting.getOrDefault(q, Map.of())));
     }
-    return new SchedulerSnapshot(Instant.ofEpochMilli(now), stats, counts, cs, cap, idleByModel);
+    return new SchedulerSnapshot(
+        Instant.ofEpochMilli(now), stats, counts, cs, cap, idleByModel, costDays.report(now, runningRates));
   }
 
   /** A draining node with no allocation left reads DRAINED: its drain is done. */

@@ -97,6 +97,9 @@ final class SpecCodec {
     m.put(
         "capacityClasses",
         new ArrayList<@Nullable Object>(c.capacityClasses().stream().map(Enum::name).sorted().toList()));
+    if (c.minGpuMemoryMiB() > 0) { // written only when set: older records read as 0
+      m.put("minGpuMemoryMiB", str(c.minGpuMemoryMiB()));
+    }
     return m;
   }
 
@@ -126,7 +129,8 @@ final class SpecCodec {
         new Constraints(
             new LinkedHashSet<>(texts(m.get("models"), "models")),
             strings(Json.object(m.get("labels"), "labels")),
-            classes));
+            classes,
+            m.containsKey("minGpuMemoryMiB") ? Long.parseLong(text(m, "minGpuMemoryMiB")) : 0));
   }
 
   static String queue(QueueSpec q) {
@@ -146,6 +150,9 @@ final class SpecCodec {
                         List.of(
                             str(mq.guaranteedGpus()), str(mq.borrowLimitGpus()), str(mq.lendLimitGpus())))));
     m.put("modelQuotas", quotas);
+    if (q.allowSpot()) { // written only when set: older records read as false
+      m.put("allowSpot", "true");
+    }
     return Json.write(m);
   }
 
@@ -167,7 +174,8 @@ final class SpecCodec {
         Double.parseDouble(text(m, "guaranteedGpus")),
         Double.parseDouble(text(m, "borrowLimitGpus")),
         Double.parseDouble(text(m, "lendLimitGpus")),
-        quotas);
+        quotas,
+        m.containsKey("allowSpot") && Boolean.parseBoolean(text(m, "allowSpot")));
   }
 
   static String node(NodeSpec n) {

@@ -26,8 +26,9 @@ final class SpreadPlacer {
    * {@code count} empty GPUs (with room for their host share on each node), then one atomic gang
    * takes them ({@link GangClaims}); a failed gang plans again (another placement took a planned
    * GPU: progress). Unless the demand allows mixed models, a plan is made per GPU model and the
-   * best full plan is taken: one on WHOLE GPUs alone before one that needs an empty SHARED GPU,
-   * then the one whose first candidate comes first in strategy order. A plan that comes up
+   * best full plan is taken: with a cost-first strategy the one with the lowest sum of prices
+   * (each model's plan is made cheapest groups first), then one on WHOLE GPUs alone before one that
+   * needs an empty SHARED GPU, then the one whose first candidate comes first in strategy order. A plan that comes up
    * short (for every model) is a miss, trusted like any other only if no index window opened or
    * closed while it was made (the announced GPUs and nodes are planned from too). Host resources
    * are taken in the same step as the GPUs ({@link Takes}).
@@ -136,7 +137,7 @@ final class SpreadPlacer {
           int before = plan.size();
           planFrom(gn, count, cpu, mem, plan);
           if (first == null && plan.size() > before) {
-            first = new Rank(0, cur.score());
+            first = new Rank(0, 0, cur.score());
           }
         }
       }
@@ -165,15 +166,23 @@ final class SpreadPlacer {
       return null;
     }
     int tier = 0; // the plan's tier is its worst GPU's: a plan on WHOLE GPUs alone comes first
+    double cost = 0; // the sum of its GPUs' group prices (0 unless the strategy is cost-first)
     for (GpuSlot gpu : plan) {
       tier = Math.max(tier, gpu.group.space.mode == GpuMode.SHARED ? 1 : 0);
+      cost += gpu.group.price;
     }
-    return new Rank(tier, first.score());
+    return new Rank(cost, tier, first.score());
   }
 
-  /** Where a plan comes in strategy order: its tier, then its first candidate's score (lower first). */
-  record Rank(int tier, double score) {
+  /**
+   * Where a plan comes in strategy order: its price per hour (the sum of its GPUs' prices with a
+   * cost-first strategy, else 0), its tier, then its first candidate's score (lower first).
+   */
+  record Rank(double cost, int tier, double score) {
     boolean before(Rank o) {
+      if (cost != o.cost) {
+        return cost < o.cost;
+      }
       return tier != o.tier ? tier < o.tier : score < o.score;
     }
   }

@@ -109,7 +109,7 @@ final class VictimPlanner {
   private boolean usable(PlacementRequest r, NodeSpec node, GpuSpec gpu) {
     return capacity.states.get(node.id()) == NodeState.READY
         && allocations(node.id()) != null
-        && r.constraints().allowsModel(gpu.model().name())
+        && r.constraints().allowsModel(gpu.model())
         && r.constraints().allowsNode(node.labels(), node.capacityClass())
         && Capacity.modeFits(r.gpus(), gpu.mode(), gpu.model());
   }

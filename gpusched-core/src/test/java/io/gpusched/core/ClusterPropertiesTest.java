@@ -40,19 +40,31 @@ import net.jqwik.api.constraints.IntRange;
  */
 class ClusterPropertiesTest {
 
-  /** Strategies by index; 4 is FRAGMENTATION_AWARE with a fixed expected mix. */
+  /**
+   * Strategies by index; 4 is FRAGMENTATION_AWARE with a fixed expected mix; 5 to 7 are cost-first
+   * ({@link PlacementStrategy#withCheapestFirst()}).
+   */
   static final List<PlacementStrategy> STRATEGIES =
       List.of(
           PlacementStrategy.FIRST_FIT,
           PlacementStrategy.BEST_FIT,
           PlacementStrategy.SPREAD,
           PlacementStrategy.FRAGMENTATION_AWARE,
-          PlacementStrategy.FRAGMENTATION_AWARE);
+          PlacementStrategy.FRAGMENTATION_AWARE,
+          PlacementStrategy.CHEAPEST,
+          PlacementStrategy.BEST_FIT.withCheapestFirst(),
+          PlacementStrategy.FIRST_FIT.withCheapestFirst());
+
+  /** Node prices per GPU-hour by {@link NodeGen#price()}; each node carries its price as a label. */
+  static final double[] PRICES = {1.0, 2.5, 4.0};
 
   static final int GPU_KINDS = 8;
 
-  /** A node to generate: GPU kinds (see {@link #gpu}), zone label, capacity class, host kind. */
-  record NodeGen(List<Integer> kinds, int zone, boolean spot, int host) {}
+  /**
+   * A node to generate: GPU kinds (see {@link #gpu}), zone label, capacity class, host kind, price
+   * (index into {@link #PRICES}).
+   */
+  record NodeGen(List<Integer> kinds, int zone, boolean spot, int host, int price) {}
 
   /** One step; its numbers are interpreted against the state at the time (see {@link Runner}). */
   record Op(int kind, int a, int b, int c, int d) {}
@@ -93,6 +105,8 @@ class ClusterPropertiesTest {
     NodeSpec.Builder b =
         NodeSpec.builder(id)
             .label("zone", g.zone() == 0 ? "a" : "b")
+            .label("price", Double.toString(PRICES[g.price()]))
+            .pricePerGpuHour(PRICES[g.price()])
             .capacityClass(g.spot() ? CapacityClass.SPOT : CapacityClass.ON_DEMAND);
     for (int i = 0; i < g.kinds().size(); i++) {
       b.gpu(gpu(id, i, g.kinds().get(i)));
@@ -129,7 +143,8 @@ class ClusterPropertiesTest {
             Arbitraries.integers().between(0, GPU_KINDS - 1).list().ofMinSize(1).ofMaxSize(4),
             Arbitraries.integers().between(0, 1),
             Arbitraries.of(true, false),
-            Arbitraries.integers().between(0, 3))
+            Arbitraries.integers().between(0, 3),
+            Arbitraries.integers().between(0, PRICES.length - 1))
         .as(NodeGen::new);
   }
 
@@ -177,8 +192,22 @@ class ClusterPropertiesTest {
     new Runner(strategy, nodes).run(ops);
   }
 
+  /**
+   * Cost-first strategies: every step still matches the reference model (the invariants above),
+   * and every placement on one node lands on a node of the lowest price at which the request fits
+   * (judged by the model before the placement, per price through the nodes' price labels).
+   */
+  @Property(tries = 200, seed = "20261206")
+  void cheapestFirstPlacesOnACheapestFittingNode(
+      @ForAll @IntRange(min = 5, max = 7) int strategy,
+      @ForAll("clusters") List<NodeGen> nodes,
+      @ForAll("placeHeavyOps") List<Op> ops) {
+    new Runner(strategy, nodes).run(ops);
+  }
+
   /** Interprets operations against a cluster and the model, checking after every step. */
   static final class Runner {
+    final boolean cheapestFirst;
     final GpuCluster cluster;
     final LockFreeCluster engine;
     final ReferenceModel model = new ReferenceModel();
@@ -193,6 +222,7 @@ class ClusterPropertiesTest {
         specs.add(node("n" + nextNode++, g));
       }
       cluster = build(strategy, specs);
+      cheapestFirst = STRATEGIES.get(strategy).cheapestFirst();
       engine = (LockFreeCluster) cluster;
       specs.forEach(model::addNode);
       check();
@@ -305,6 +335,9 @@ class ClusterPropertiesTest {
         case 7 -> c = Constraints.models(someModel).withLabel("zone", "b");
         default -> {}
       }
+      if (op.d() % 7 == 6) { // a model-agnostic request: any GPU with at least 40 GiB
+        c = c.withMinGpuMemoryGiB(40);
+      }
       PlacementRequest r = PlacementRequest.of(demand).withConstraints(c);
       return switch (op.d() % 6) {
         case 3 -> r.withHost(1000, 0);
@@ -317,8 +350,25 @@ class ClusterPropertiesTest {
     void place(PlacementRequest r, boolean releaseAtOnce) {
       ClusterSnapshot before = cluster.snapshot();
       boolean fits = model.fits(r);
-      boolean hostable = model.everHostable(r);
       boolean onWholeGpus = r.gpus() instanceof GpuDemand.Whole && model.fitsOnWholeGpus(r);
+      TreeSet<Double> fitsAtPrice = new TreeSet<>(); // the prices at which r fits, before placing
+      if (cheapestFirst && !isSpread(r)) {
+        for (double p : PRICES) {
+          if (model.fits(r.withConstraints(r.constraints().withLabel("price", Double.toString(p))))) {
+            fitsAtPrice.add(p);
+          }
+        }
+        // cost comes before WHOLE-before-SHARED: the rule holds among the nodes of the cheapest price
+        onWholeGpus =
+            r.gpus() instanceof GpuDemand.Whole
+                && !fitsAtPrice.isEmpty()
+                && model.fitsOnWholeGpus(
+                    r.withConstraints(
+                        r.constraints().withLabel("price", Double.toString(fitsAtPrice.first()))));
+      } else if (cheapestFirst) {
+        onWholeGpus = false; // a spread gang takes the cheapest plan, which may need a SHARED GPU
+      }
+      boolean hostable = model.everHostable(r);
       Optional<Allocation> got;
       try {
         got = cluster.place(r);
@@ -341,6 +391,12 @@ class ClusterPropertiesTest {
             .as("%s took an empty SHARED GPU though WHOLE GPUs fitted", a)
             .allMatch(g -> g.mode() == GpuMode.WHOLE);
       }
+      if (cheapestFirst && !isSpread(r)) {
+        double price = model.nodes.get(a.nodeId()).pricePerGpuHour();
+        assertThat(price)
+            .as("%s placed at price %s, but it fits at prices %s", a, price, fitsAtPrice)
+            .isEqualTo(fitsAtPrice.first());
+      }
       assertThat(model.live.put(a.id(), a)).as("allocation id reused: %s", a).isNull();
       model.assertNoOvercommit();
       if (releaseAtOnce) {
@@ -351,6 +407,10 @@ class ClusterPropertiesTest {
         released.add(a);
         assertUnchanged(before);
       }
+    }
+
+    static boolean isSpread(PlacementRequest r) {
+      return r.gpus() instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1;
     }
 
     void assertUnchanged(ClusterSnapshot before) {
@@ -400,7 +460,7 @@ class ClusterPropertiesTest {
       for (int i = 0; i < count; i++) {
         kinds.add((op.b() / (i * 8 + 1)) % GPU_KINDS);
       }
-      NodeSpec spec = node("n" + nextNode++, new NodeGen(kinds, op.c() % 2, op.c() % 3 == 0, op.d() % 4));
+      NodeSpec spec = node("n" + nextNode++, new NodeGen(kinds, op.c() % 2, op.c() % 3 == 0, op.d() % 4, (op.d() / 4) % PRICES.length));
       cluster.addNode(spec);
       model.addNode(spec);
       assertThatThrownBy(() -> cluster.addNode(spec))

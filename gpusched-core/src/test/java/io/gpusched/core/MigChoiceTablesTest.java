@@ -31,7 +31,7 @@ class MigChoiceTablesTest {
       classes[p] = p;
       global[p] = mig.profiles[p].isMediaExtension() ? 0 : 1; // the six profiles, equally
     }
-    Group g = new Group("h100-mig", mig, classes);
+    Group g = new Group("h100-mig", mig, classes, 0);
     tables = new DecisionTables(g, PlacementStrategy.FRAGMENTATION_AWARE, global, 1);
   }
 

@@ -331,7 +331,7 @@ final class ReferenceModel {
         Map<String, Long> free = new HashMap<>();
         for (GpuSpec g : n.gpus()) {
           Use u = use.get(n.id() + "/" + g.index());
-          if (takesWhole(g) && c.allowsModel(g.model().name()) && u.free()) {
+          if (takesWhole(g) && c.allowsModel(g.model()) && u.free()) {
             free.merge(w.mixedModels() ? "" : g.model().name(), 1L, Long::sum);
           }
         }
@@ -347,7 +347,7 @@ final class ReferenceModel {
       if (d instanceof GpuDemand.Whole w) {
         Map<String, Integer> freeByGroup = new HashMap<>();
         for (GpuSpec g : n.gpus()) {
-          if (takesWhole(g) && c.allowsModel(g.model().name()) && use.get(n.id() + "/" + g.index()).free()) {
+          if (takesWhole(g) && c.allowsModel(g.model()) && use.get(n.id() + "/" + g.index()).free()) {
             freeByGroup.merge(g.model().name() + "|" + g.mode(), 1, Integer::sum);
           }
         }
@@ -357,7 +357,7 @@ final class ReferenceModel {
         continue;
       }
       for (GpuSpec g : n.gpus()) {
-        if (!c.allowsModel(g.model().name())) {
+        if (!c.allowsModel(g.model())) {
           continue;
         }
         Use u = use.get(n.id() + "/" + g.index());
@@ -388,7 +388,7 @@ final class ReferenceModel {
     for (NodeSpec n : nodes.values()) {
       Map<String, Integer> byGroup = new HashMap<>();
       for (GpuSpec g : n.gpus()) {
-        if (!c.allowsModel(g.model().name())) {
+        if (!c.allowsModel(g.model())) {
           continue;
         }
         if (d instanceof GpuDemand.Mig m) {
@@ -467,6 +467,7 @@ final class ReferenceModel {
           n.gpus().stream().filter(s -> s.index() == g.gpuIndex()).findFirst().orElseThrow();
       assertThat(g.gpuUuid()).isEqualTo(spec.uuid());
       assertThat(g.model()).isEqualTo(spec.model().name());
+      assertThat(r.constraints().allowsModel(spec.model())).as("GPU memory floor: %s", a).isTrue();
       assertThat(g.mode()).isEqualTo(spec.mode());
       GpuDemand d = r.gpus();
       if (d instanceof GpuDemand.Mig m) {

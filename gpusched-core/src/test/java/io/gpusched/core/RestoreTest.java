@@ -218,6 +218,12 @@ class RestoreTest {
         "not a A100-40GB");
     refused(
         c,
+        mig.withConstraints(io.gpusched.Constraints.minGpuMemoryGiB(100)),
+        m,
+        IllegalArgumentException.class,
+        "below the request's GPU memory floor of 102400 MiB");
+    refused(
+        c,
         mig.withConstraints(io.gpusched.Constraints.models("A100-40GB")),
         m,
         IllegalArgumentException.class,

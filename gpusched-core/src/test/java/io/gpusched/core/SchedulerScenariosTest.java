@@ -445,7 +445,8 @@ class SchedulerScenariosTest {
     assertThat(s.submit(job("a", 1).build()).allocations().get(0).nodeId()).isEqualTo("cheap");
     assertThat(s.submit(job("p", 1).preemptible(true).build()).allocations().get(0).nodeId()).isEqualTo("spot");
     assertThat(s.submit(job("b", 1).build()).allocations().get(0).nodeId()).isEqualTo("cheap");
-    assertThat(s.submit(job("c", 1).build()).allocations().get(0).nodeId()).isEqualTo("spot");
+    // not preemptible, and the queue does not allow spot: on-demand only, the dearer node
+    assertThat(s.submit(job("c", 1).build()).allocations().get(0).nodeId()).isEqualTo("dear");
     assertThat(s.submit(job("d", 1).build()).allocations().get(0).nodeId()).isEqualTo("dear");
   }
 

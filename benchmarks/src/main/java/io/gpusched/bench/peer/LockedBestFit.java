@@ -193,7 +193,7 @@ public final class LockedBestFit implements PeerScheduler {
       }
       int free = 0;
       for (Gpu g : node.gpus) {
-        if (g.wholeFree() && c.allowsModel(g.model.name())) {
+        if (g.wholeFree() && c.allowsModel(g.model)) {
           free++;
         }
       }
@@ -216,7 +216,7 @@ public final class LockedBestFit implements PeerScheduler {
     Gpu[] taken = new Gpu[k];
     int n = 0;
     for (Gpu g : best.gpus) {
-      if (n < k && g.wholeFree() && c.allowsModel(g.model.name())) {
+      if (n < k && g.wholeFree() && c.allowsModel(g.model)) {
         g.whole = true;
         taken[n++] = g;
       }
@@ -260,7 +260,7 @@ public final class LockedBestFit implements PeerScheduler {
     for (int m = 0; m < models.length; m++) {
       profileByModel[m] = -1;
       MigGeometry geo = models[m].mig();
-      if (geo != null && c.allowsModel(models[m].name())) {
+      if (geo != null && c.allowsModel(models[m])) {
         List<MigProfile> ps = geo.profiles();
         for (int p = 0; p < ps.size(); p++) {
           if (ps.get(p).name().equals(profileName)) {
@@ -332,7 +332,7 @@ public final class LockedBestFit implements PeerScheduler {
             || g.whole
             || g.milliUsed + milli > 1000
             || g.memUsed + memory > g.model.memoryMiB()
-            || !c.allowsModel(g.model.name())) {
+            || !c.allowsModel(g.model)) {
           continue;
         }
         double freeAfter =

@@ -12,6 +12,21 @@ import java.time.Duration;
  * finished jobs retained (the simulator checks every job's final state).
  */
 public final class CoreSchedulerFactory implements SchedulerFactory {
+  private final boolean preferCheapest;
+
+  /** With cost-aware placement ({@code preferCheapest(true)}), as the policy comparison runs. */
+  public CoreSchedulerFactory() {
+    this(true);
+  }
+
+  /**
+   * @param preferCheapest whether the scheduler places cost-aware ({@code
+   *     GpuSchedulers.Builder.preferCheapest}: cheapest nodes first, preemptible jobs on spot
+   *     first, jobs that are not preemptible off spot unless their queue allows it)
+   */
+  public CoreSchedulerFactory(boolean preferCheapest) {
+    this.preferCheapest = preferCheapest;
+  }
 
   @Override
   public GpuScheduler create(Setup s) {
@@ -31,7 +46,7 @@ public final class CoreSchedulerFactory implements SchedulerFactory {
             .manualTicks()
             .eventExecutor(Runnable::run)
             .retainFinishedJobs(Integer.MAX_VALUE)
-            .preferCheapest(true);
+            .preferCheapest(preferCheapest);
     for (QueueSpec q : s.cluster().queues()) {
       b.queue(q);
     }

@@ -75,6 +75,24 @@ public record SimCluster(List<NodeSpec> nodes, List<QueueSpec> queues, List<Disr
   }
 
   /**
+   * The cost-comparison cluster, 20 nodes and 152 GPUs of mixed prices: H100-80GB taken whole on
+   * demand in two regions, 4 nodes at $4.00 (listed first) and 4 at $3.10 per GPU-hour, and 4 spot
+   * nodes at $1.60; 2 nodes of 8 A100-80GB taken whole at $2.20; A100-80GB in MIG_DYNAMIC on 2 nodes
+   * at $2.60 and 2 at $1.90; 2 nodes of 4 A30-24GB SHARED at $0.70. The queues of {@link #demo()}.
+   */
+  public static SimCluster costDemo() {
+    List<NodeSpec> nodes = new ArrayList<>();
+    pool(nodes, "h100-east", 4, 8, GpuModels.H100_80GB, GpuMode.WHOLE, 4.00, CapacityClass.ON_DEMAND);
+    pool(nodes, "h100-west", 4, 8, GpuModels.H100_80GB, GpuMode.WHOLE, 3.10, CapacityClass.ON_DEMAND);
+    pool(nodes, "h100-spot", 4, 8, GpuModels.H100_80GB, GpuMode.WHOLE, 1.60, CapacityClass.SPOT);
+    pool(nodes, "a100-whole", 2, 8, GpuModels.A100_80GB, GpuMode.WHOLE, 2.20, CapacityClass.ON_DEMAND);
+    pool(nodes, "a100-mig-east", 2, 8, GpuModels.A100_80GB, GpuMode.MIG_DYNAMIC, 2.60, CapacityClass.ON_DEMAND);
+    pool(nodes, "a100-mig-west", 2, 8, GpuModels.A100_80GB, GpuMode.MIG_DYNAMIC, 1.90, CapacityClass.ON_DEMAND);
+    pool(nodes, "a30-shr", 2, 4, GpuModels.A30_24GB, GpuMode.SHARED, 0.70, CapacityClass.ON_DEMAND);
+    return new SimCluster(nodes, demo().queues(), List.of());
+  }
+
+  /**
    * Adds {@code count} nodes named {@code prefix-NN} with {@code gpus} GPUs each, alternating
    * between two zones.
    */

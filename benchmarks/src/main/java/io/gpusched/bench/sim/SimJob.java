@@ -24,7 +24,9 @@ import java.util.Objects;
  * @param priority priority inside its queue
  * @param kind free-form class for reports ({@code notebook}, {@code train-short}, ...)
  * @param request the request text (see above)
- * @param model GPU model the job is pinned to, or empty for any
+ * @param model GPU model the job is pinned to, empty for any, or {@code >=NGiB} for any model
+ *     with at least N GiB of GPU memory (a model-agnostic request, {@link
+ *     Constraints#minGpuMemoryGiB})
  * @param gang gang size: members placed all-or-nothing (&ge; 1)
  * @param durationSeconds real run time without interruption (&gt; 0)
  * @param estimateSeconds the user's run-time estimate given to the scheduler for backfill, 0 for
@@ -60,12 +62,47 @@ public record SimJob(
       throw new IllegalArgumentException("job " + id + ": bad times or gang size");
     }
     parseRequest(request);
+    memoryFloorGiB(model);
   }
 
   /** Returns the placement request of one gang member, with the model constraint if any. */
   public PlacementRequest placementRequest() {
     PlacementRequest r = parseRequest(request);
-    return model.isEmpty() ? r : r.withConstraints(Constraints.models(model));
+    if (model.isEmpty()) {
+      return r;
+    }
+    return r.withConstraints(
+        model.startsWith(">=") ? Constraints.minGpuMemoryGiB(memoryFloorGiB(model)) : Constraints.models(model));
+  }
+
+  /**
+   * The N of a {@code >=NGiB} model text, or 0 for a model name.
+   *
+   * @throws IllegalArgumentException if it starts with {@code >=} but N is not a number, or a
+   *     number {@link Constraints#minGpuMemoryGiB} rejects (below 1)
+   */
+  static int memoryFloorGiB(String model) {
+    if (!model.startsWith(">=")) {
+      return 0;
+    }
+    String n = model.substring(2);
+    if (n.toLowerCase(Locale.ROOT).endsWith("gib")) {
+      n = n.substring(0, n.length() - 3);
+    }
+    int gib;
+    try {
+      gib = Integer.parseInt(n.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("bad model '" + model + "': expected a model name or >=NGiB", e);
+    }
+    var unused = Constraints.minGpuMemoryGiB(gib); // validates: names the value
+    return gib;
+  }
+
+  /** Returns a copy pinned to another model text (a name, empty, or {@code >=NGiB}). */
+  public SimJob withModel(String model) {
+    return new SimJob(id, arrivalSeconds, queue, priority, kind, request, model, gang, durationSeconds,
+        estimateSeconds, preemptible, interactive, idleAfterSeconds);
   }
 
   /** Returns the total GPU-equivalents the job asks for (all members; MIG by compute slices). */

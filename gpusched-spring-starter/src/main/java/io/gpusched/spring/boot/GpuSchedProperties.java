@@ -46,7 +46,11 @@ public class GpuSchedProperties {
   /** How many final jobs the scheduler still reports. */
   private int retainFinishedJobs = 10_000;
 
-  /** Whether to place each job on the cheapest price tier that fits, preemptible jobs on spot first. */
+  /**
+   * Cost-aware placement: each job on the cheapest nodes where it fits (the strategy's cost
+   * tie-break), preemptible jobs on spot first, jobs that are not preemptible off spot unless
+   * their queue sets {@code allow-spot}.
+   */
   private boolean preferCheapest;
 
   /**
@@ -380,6 +384,21 @@ public class GpuSchedProperties {
 
     /** Fair-share weight. */
     private double weight = 1;
+
+    /**
+     * Whether the queue's jobs that are not preemptible may run on spot nodes when {@code
+     * prefer-cheapest} is on (without it they stay on on-demand nodes; preemptible jobs prefer spot
+     * either way).
+     */
+    private boolean allowSpot;
+
+    public boolean isAllowSpot() {
+      return allowSpot;
+    }
+
+    public void setAllowSpot(boolean allowSpot) {
+      this.allowSpot = allowSpot;
+    }
 
     /**
      * Quotas on single GPU models, by model name (e.g. {@code H100-80GB}): guarantee reclaimed on

@@ -72,6 +72,9 @@ public final class RequestText {
         b.append(" of ").append(models);
       }
     }
+    if (c.minGpuMemoryMiB() > 0) {
+      b.append(" (GPU >= ").append(mebibytes(c.minGpuMemoryMiB())).append(')');
+    }
     if (request.cpuMillis() > 0 || request.memoryMiB() > 0) {
       b.append(" + host");
       if (request.cpuMillis() > 0) {

@@ -129,7 +129,8 @@ final class SchedulerFactory {
               .weight(check(at + "weight", q.getWeight(), () -> positive(q.getWeight())))
               .guaranteedGpus(
                   check(at + "guaranteed-gpus", q.getGuaranteedGpus(),
-                      () -> nonNegative(q.getGuaranteedGpus())));
+                      () -> nonNegative(q.getGuaranteedGpus())))
+              .allowSpot(q.isAllowSpot());
       Double borrow = q.getBorrowLimitGpus();
       if (borrow != null) {
         qb.borrowLimitGpus(check(at + "borrow-limit-gpus", borrow, () -> nonNegative(borrow)));

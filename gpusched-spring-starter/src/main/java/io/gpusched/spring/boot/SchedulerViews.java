@@ -1,6 +1,7 @@
 package io.gpusched.spring.boot;
 
 import io.gpusched.AllocatedGpu;
+import io.gpusched.DailyCost;
 import io.gpusched.GpuMode;
 import io.gpusched.GpuModel;
 import io.gpusched.GpuModels;
@@ -25,13 +26,16 @@ import java.util.Map;
 public final class SchedulerViews {
   private SchedulerViews() {}
 
-  /** The whole snapshot: time, capacity, jobs per state, queues and nodes. */
+  /**
+   * The whole snapshot: time, capacity, jobs per state, queues, cost per UTC day and nodes.
+   */
   public static Map<String, Object> snapshot(SchedulerSnapshot s) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("at", s.at().toString());
     m.put("capacityGpus", s.capacityGpus());
     m.put("jobs", jobsByState(s.jobsByState()));
     m.put("queues", s.queues().stream().map(SchedulerViews::queue).toList());
+    m.put("costByDay", s.costByDay().stream().map(SchedulerViews::dailyCost).toList());
     m.put("total", summary(s.cluster().total()));
     m.put("nodes", s.cluster().nodes().stream().map(SchedulerViews::node).toList());
     return m;
@@ -65,6 +69,19 @@ public final class SchedulerViews {
     m.put("entitledGpus", q.entitledGpus());
     m.put("dominantShare", q.dominantShare());
     m.put("cost", q.cost());
+    m.put("allowSpot", q.spec().allowSpot());
+    return m;
+  }
+
+  /**
+   * One UTC day's cost: {@code day} (ISO date, UTC), {@code total} and {@code byQueue} (queue name
+   * to cost, sorted by name), in the currency of the nodes' {@code price-per-gpu-hour}.
+   */
+  public static Map<String, Object> dailyCost(DailyCost d) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("day", d.day().toString());
+    m.put("total", d.total());
+    m.put("byQueue", new java.util.TreeMap<>(d.byQueue()));
     return m;
   }
 

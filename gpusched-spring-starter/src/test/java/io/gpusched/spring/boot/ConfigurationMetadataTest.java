@@ -52,6 +52,6 @@ class ConfigurationMetadataTest {
     assertThat(strategy).isNotNull();
     List<String> values = new java.util.ArrayList<>();
     strategy.get("values").forEach(v -> values.add(v.get("value").asString()));
-    assertThat(values).containsExactlyInAnyOrder("FRAGMENTATION_AWARE", "FIRST_FIT", "BEST_FIT", "SPREAD");
+    assertThat(values).containsExactlyInAnyOrder("FRAGMENTATION_AWARE", "FIRST_FIT", "BEST_FIT", "SPREAD", "CHEAPEST");
   }
 }

@@ -384,6 +384,70 @@ class GpuSchedAutoConfigurationTest {
   }
 
   @Test
+  void endpointReportsCostPerQueueAndPerUtcDayAndTheSpotRules() {
+    // a clock the test moves: one hour of running, two UTC days
+    java.util.concurrent.atomic.AtomicLong now =
+        new java.util.concurrent.atomic.AtomicLong(java.time.Instant.parse("2026-12-06T23:30:00Z").toEpochMilli());
+    java.time.InstantSource clock = () -> java.time.Instant.ofEpochMilli(now.get());
+    runner
+        .withConfiguration(AutoConfigurations.of(EndpointAutoConfiguration.class))
+        .withBean(GpuSchedulerBuilderCustomizer.class, () -> b -> b.clock(clock))
+        .withPropertyValues(
+            "management.endpoints.web.exposure.include=gpusched",
+            "gpusched.prefer-cheapest=true",
+            "gpusched.strategy=best-fit+cheapest",
+            "gpusched.nodes[0].price-per-gpu-hour=4",
+            "gpusched.nodes[2].id=cheap",
+            "gpusched.nodes[2].model=H100-80GB",
+            "gpusched.nodes[2].gpus=1",
+            "gpusched.nodes[2].price-per-gpu-hour=2",
+            "gpusched.queues[0].name=train",
+            "gpusched.queues[1].name=batch",
+            "gpusched.queues[1].allow-spot=true")
+        .run(
+            ctx -> {
+              assertThat(ctx).hasNotFailed();
+              GpuScheduler s = ctx.getBean(GpuScheduler.class);
+              assertThat(s.queues().get(1).allowSpot()).isTrue();
+              // whole GPUs: the cheaper on-demand node "cheap" before "a"
+              var j =
+                  s.submit(
+                      io.gpusched.JobSpec.builder(io.gpusched.PlacementRequest.wholeGpus(1))
+                          .id("t1").queue("train").build());
+              assertThat(j.allocations().get(0).nodeId()).isEqualTo("cheap");
+              // a MIG slice: only the spot A100 node has MIG; "train" may not use spot
+              var t2 =
+                  s.submit(
+                      io.gpusched.JobSpec.builder(io.gpusched.PlacementRequest.mig("1g.10gb"))
+                          .id("t2").queue("train").build());
+              assertThat(t2.state()).isEqualTo(io.gpusched.JobState.PENDING);
+              var b1 =
+                  s.submit(
+                      io.gpusched.JobSpec.builder(io.gpusched.PlacementRequest.mig("1g.10gb"))
+                          .id("b1").queue("batch").build());
+              assertThat(b1.allocations().get(0).nodeId()).isEqualTo("m");
+              now.addAndGet(3_600_000); // 00:30 the next day
+              Map<String, Object> snap = ctx.getBean(GpuSchedEndpoint.class).snapshot();
+              @SuppressWarnings("unchecked") // the view's documented shape
+              List<Map<String, Object>> days = (List<Map<String, Object>>) snap.get("costByDay");
+              assertThat(days).extracting(d -> d.get("day")).containsExactly("2026-12-06", "2026-12-07");
+              // half an hour each day: train 2.0/h on one GPU, batch 1.5/h x 1/7 of an A100
+              for (Map<String, Object> d : days) {
+                assertThat(d).containsOnlyKeys("day", "total", "byQueue");
+                assertThat((Double) d.get("total")).isCloseTo(1.0 + 0.75 / 7, org.assertj.core.data.Offset.offset(1e-9));
+                @SuppressWarnings("unchecked") // the view's documented shape
+                Map<String, Double> byQueue = (Map<String, Double>) d.get("byQueue");
+                assertThat(byQueue.get("train")).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-9));
+                assertThat(byQueue.get("batch")).isCloseTo(0.75 / 7, org.assertj.core.data.Offset.offset(1e-9));
+              }
+              @SuppressWarnings("unchecked") // the view's documented shape
+              List<Map<String, Object>> queues = (List<Map<String, Object>>) snap.get("queues");
+              assertThat(queues).extracting(q -> q.get("allowSpot")).containsExactly(false, true);
+              assertThat(queues.get(0)).containsKey("cost");
+            });
+  }
+
+  @Test
   void noEndpointOrHealthWithoutActuator() {
     runner
         .withClassLoader(

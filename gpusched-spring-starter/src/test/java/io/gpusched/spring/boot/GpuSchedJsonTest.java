@@ -72,6 +72,8 @@ class GpuSchedJsonTest {
   @Test
   void requestsReadAsAPersonWritesThem() {
     assertThat(RequestText.of(PlacementRequest.wholeGpus(1))).isEqualTo("1 x GPU");
+    assertThat(RequestText.of(PlacementRequest.wholeGpus(1).withConstraints(Constraints.minGpuMemoryGiB(40))))
+        .isEqualTo("1 x GPU (GPU >= 40 GiB)");
     assertThat(RequestText.of(PlacementRequest.wholeGpus(8, true).withHost(64_000, 512 * 1024)))
         .isEqualTo("8 x GPU, one node + host 64 CPU, 512 GiB");
     assertThat(RequestText.of(PlacementRequest.mig("1g.10gb").withConstraints(Constraints.models("A100-80GB"))))
