@@ -1,0 +1,39 @@
+package io.gpusched.nvml;
+
+import io.gpusched.JobHandle;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledFuture;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One attempt of one job run by {@link ProcessLauncher}. Its monitor guards the mutable fields
+ * that are not volatile ({@code stopRequested}, {@code deadline}, the timer tasks).
+ */
+final class ProcessRun {
+  final JobHandle job;
+  final int attempt;
+  final Path logFile;
+
+  @SuppressWarnings("NullAway.Init") // set by launch() before the process; read once one exists
+  volatile ProcessLog log;
+
+  volatile @Nullable Process process;
+  volatile List<String> devices = List.of();
+  boolean stopRequested;
+  @Nullable Instant deadline;
+  @Nullable ScheduledFuture<?> termTask;
+  @Nullable ScheduledFuture<?> killTask;
+  final Set<ProcessHandle> signalled = ConcurrentHashMap.newKeySet();
+  final CompletableFuture<Void> pumped = new CompletableFuture<>();
+
+  ProcessRun(JobHandle job, int attempt, Path logFile) {
+    this.job = job;
+    this.attempt = attempt;
+    this.logFile = logFile;
+  }
+}
