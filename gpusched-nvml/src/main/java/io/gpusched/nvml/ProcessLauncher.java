@@ -52,7 +52,9 @@ import org.slf4j.LoggerFactory;
  *
  * {@link #start} only hands the run to the launcher's executor, so the dispatcher never blocks.
  * There the process is started, stdout and stderr going to one log, {@code <logDirectory>/<job
- * id>/attempt-<n>.log}, kept under a size cap with rotation ({@link #tail}). Its exit is seen
+ * id>/attempt-<n>.log} (or {@code attempt-<n>_<k>.log} when a run of that job id and attempt
+ * number already left files there: an earlier run's log is never overwritten), kept under a size
+ * cap with rotation ({@link #tail}). Its exit is seen
  * through {@link Process#onExit()} (no polling): status 0 completes the job; any other status
  * fails it with the status and the last log lines; a status above 128 is read as death by signal
  * {@code status - 128} (as a shell reads it) and the failure names the signal. A job whose command
@@ -106,7 +108,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     this.reconciler = new ProcessReconciler(files, () -> closed);
     this.starter =
         new ProcessStarter(
-            b.logCapBytes, b.logRotations, environment, executor, exits, this::finish);
+            files, b.logCapBytes, b.logRotations, environment, executor, exits, this::finish);
   }
 
   /**
@@ -137,7 +139,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
    */
   @Override
   public void start(JobHandle job) {
-    ProcessRun run = new ProcessRun(job, job.attempts(), files.logFile(job.id(), job.attempts()));
+    ProcessRun run = new ProcessRun(job, job.attempts());
     runs.put(job.id(), run);
     executor.execute(() -> starter.launch(run));
   }
@@ -199,8 +201,9 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
   /** Returns the log file of the job's latest attempt that has one, if any. */
   public Optional<Path> logFile(String jobId) {
     ProcessRun run = runs.get(jobId);
-    if (run != null) {
-      return Optional.of(run.logFile);
+    Path f = run == null ? null : run.logFile;
+    if (f != null) {
+      return Optional.of(f);
     }
     return files.latestLog(jobId);
   }

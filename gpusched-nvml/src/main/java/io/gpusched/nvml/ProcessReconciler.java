@@ -29,9 +29,9 @@ final class ProcessReconciler {
   Reconciliation reconcile(JobHandle job) {
     ProcessLauncher.ProcessState found = reconcileProcess(job);
     if (found == ProcessLauncher.ProcessState.RUNNING) {
-      Path record = files.recordFile(job.id(), job.attempts());
+      Optional<Path> record = files.recordFile(job.id(), job.attempts());
       try {
-        Map<String, String> rec = RunFiles.readRecord(record);
+        Map<String, String> rec = RunFiles.readRecord(record.orElseThrow(IOException::new));
         watch(job, Long.parseLong(rec.getOrDefault("pid", "")), rec.get("start"));
       } catch (IOException | NumberFormatException e) {
         return Reconciliation.UNKNOWN;
@@ -69,7 +69,11 @@ final class ProcessReconciler {
 
   /** See {@link ProcessLauncher#reconcileProcess}. */
   ProcessLauncher.ProcessState reconcileProcess(JobHandle job) {
-    Path record = files.recordFile(job.id(), job.attempts());
+    Optional<Path> found = files.recordFile(job.id(), job.attempts());
+    if (found.isEmpty()) {
+      return ProcessLauncher.ProcessState.GONE;
+    }
+    Path record = found.get();
     Map<String, String> rec;
     try {
       rec = RunFiles.readRecord(record);

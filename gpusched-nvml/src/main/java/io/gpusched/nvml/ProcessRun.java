@@ -17,7 +17,9 @@ import org.jspecify.annotations.Nullable;
 final class ProcessRun {
   final JobHandle job;
   final int attempt;
-  final Path logFile;
+  /** The attempt's log, claimed by the starter ({@link RunFiles#claimLog}); null until then. */
+  @SuppressWarnings("NullAway.Init") // set by launch() before anything but logFile() reads it
+  volatile Path logFile;
 
   @SuppressWarnings("NullAway.Init") // set by launch() before the process; read once one exists
   volatile ProcessLog log;
@@ -31,9 +33,8 @@ final class ProcessRun {
   final Set<ProcessHandle> signalled = ConcurrentHashMap.newKeySet();
   final CompletableFuture<Void> pumped = new CompletableFuture<>();
 
-  ProcessRun(JobHandle job, int attempt, Path logFile) {
+  ProcessRun(JobHandle job, int attempt) {
     this.job = job;
     this.attempt = attempt;
-    this.logFile = logFile;
   }
 }

@@ -20,6 +20,7 @@ import org.slf4j.LoggerFactory;
 final class ProcessStarter {
   private static final Logger log = LoggerFactory.getLogger(ProcessStarter.class);
 
+  private final RunFiles files;
   private final long logCapBytes;
   private final int logRotations;
   private final ProcessEnvironment environment;
@@ -31,12 +32,14 @@ final class ProcessStarter {
    * @param finish forgets a run that ended (or never started)
    */
   ProcessStarter(
+      RunFiles files,
       long logCapBytes,
       int logRotations,
       ProcessEnvironment environment,
       Executor executor,
       ExitReporter exits,
       Consumer<ProcessRun> finish) {
+    this.files = files;
     this.logCapBytes = logCapBytes;
     this.logRotations = logRotations;
     this.environment = environment;
@@ -48,17 +51,14 @@ final class ProcessStarter {
   void launch(ProcessRun run) {
     JobHandle job = run.job;
     try {
+      run.logFile = files.claimLog(job.id(), run.attempt);
       run.log = new ProcessLog(run.logFile, logCapBytes, logRotations);
     } catch (IOException | RuntimeException e) {
-      log.warn("job {}: cannot open its log {}", job.id(), run.logFile, e);
+      log.warn("job {}: cannot open a log for attempt {} in {}", job.id(), run.attempt,
+          files.jobDir(job.id()), e);
       finish.accept(run);
-      job.fail("cannot open log " + run.logFile + ": " + e);
+      job.fail("cannot open a log in " + files.jobDir(job.id()) + ": " + e);
       return;
-    }
-    try {
-      Files.deleteIfExists(RunFiles.exitFile(run.logFile)); // left by an earlier job with the same id
-    } catch (IOException e) {
-      log.warn("job {}: cannot remove an old exit status file", job.id(), e);
     }
     ProcessBuilder pb;
     ProcessJob pj;

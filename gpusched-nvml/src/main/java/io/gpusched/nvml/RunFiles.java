@@ -2,8 +2,10 @@ package io.gpusched.nvml;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -13,9 +15,15 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Where {@link ProcessLauncher} keeps each attempt's files under its log directory, one folder per
- * job: the log ({@code attempt-<n>.log} and its rotations), the process record ({@code .process}),
- * the exit status ({@code .exit}) and the stop file ({@code .stop}), all named after the log.
- * Stateless apart from the directory; thread-safe.
+ * job: the log and its rotations, the process record ({@code .process}), the exit status ({@code
+ * .exit}) and the stop file ({@code .stop}), all named after the log, plus {@code latest}, the name
+ * of the newest log.
+ *
+ * <p>A log is {@code attempt-<n>.log}, or {@code attempt-<n>_<k>.log} (k = 2, 3, ...) when a file
+ * of that attempt already exists: a job id used again (the same id submitted anew, or attempts
+ * numbered from 1 again by a scheduler after a restart) never overwrites an earlier run's files.
+ * The name is claimed by creating the file ({@link Files#createFile}, atomic), so two launchers on
+ * one folder never share one. Thread-safe.
  */
 final class RunFiles {
   private static final Logger log = LoggerFactory.getLogger(RunFiles.class);
@@ -30,23 +38,88 @@ final class RunFiles {
     return logDirectory.resolve(safeName(jobId));
   }
 
-  /** The log file of a job's attempt. */
-  Path logFile(String jobId, int attempt) {
-    return jobDir(jobId).resolve("attempt-" + attempt + ".log");
+  /** The most logs one attempt number of one job may have (runs of a job id used again). */
+  static final int MAX_RUNS_PER_ATTEMPT = 10_000;
+
+  private static String logName(int attempt, int k) {
+    return "attempt-" + attempt + (k == 1 ? "" : "_" + k) + ".log";
   }
 
-  /** The process record of a job's attempt. */
-  Path recordFile(String jobId, int attempt) {
-    return jobDir(jobId).resolve("attempt-" + attempt + ".process");
+  /**
+   * Creates a new, empty log file for a job's attempt under a name no earlier run used (see the
+   * class description) and records it as the job's newest.
+   *
+   * @throws IOException if the folder or file cannot be created, or the attempt has {@link
+   *     #MAX_RUNS_PER_ATTEMPT} logs already
+   */
+  Path claimLog(String jobId, int attempt) throws IOException {
+    Path dir = jobDir(jobId);
+    Files.createDirectories(dir);
+    for (int k = 1; k <= MAX_RUNS_PER_ATTEMPT; k++) {
+      Path f = dir.resolve(logName(attempt, k));
+      if (Files.exists(f) || Files.exists(ProcessLog.rotated(f, 1)) || Files.exists(recordOf(f))
+          || Files.exists(exitFile(f))) {
+        continue;
+      }
+      try {
+        Files.createFile(f);
+      } catch (FileAlreadyExistsException e) {
+        continue; // another launcher on the folder took it first
+      }
+      Path tmp = Files.createTempFile(dir, ".latest", ".tmp");
+      Files.writeString(tmp, f.getFileName() + "\n");
+      Files.move(tmp, dir.resolve(LATEST), StandardCopyOption.REPLACE_EXISTING,
+          StandardCopyOption.ATOMIC_MOVE);
+      return f;
+    }
+    throw new IOException(
+        "job " + jobId + " attempt " + attempt + " has " + MAX_RUNS_PER_ATTEMPT + " logs in " + dir);
   }
 
-  /** The newest log of a job found on disk, if any. */
+  /** The file in a job's folder naming its newest log. */
+  static final String LATEST = "latest";
+
+  /**
+   * The newest log of a job's attempt on disk (the highest run number {@code k}), if any: the one
+   * a restarted scheduler's current attempt wrote.
+   */
+  Optional<Path> latestLog(String jobId, int attempt) {
+    Path dir = jobDir(jobId);
+    Path found = null;
+    for (int k = 1; k <= MAX_RUNS_PER_ATTEMPT; k++) {
+      Path f = dir.resolve(logName(attempt, k));
+      if (!Files.exists(f)) {
+        break;
+      }
+      found = f;
+    }
+    return Optional.ofNullable(found);
+  }
+
+  /** The process record of a job's attempt: beside its newest log; absent when it has none. */
+  Optional<Path> recordFile(String jobId, int attempt) {
+    return latestLog(jobId, attempt).map(RunFiles::recordOf);
+  }
+
+  /**
+   * The newest log of a job found on disk, if any: the one {@code latest} names, else (a folder
+   * written before {@code latest} existed) the highest attempt's.
+   */
   Optional<Path> latestLog(String jobId) {
     Path dir = jobDir(jobId);
-    for (int attempt = 64; attempt >= 1; attempt--) {
-      Path f = dir.resolve("attempt-" + attempt + ".log");
-      if (Files.exists(f)) {
+    try {
+      String name = Files.readString(dir.resolve(LATEST)).strip();
+      Path f = dir.resolve(name);
+      if (!name.isEmpty() && dir.equals(f.getParent()) && Files.exists(f)) {
         return Optional.of(f);
+      }
+    } catch (IOException e) {
+      // no pointer: scan
+    }
+    for (int attempt = 64; attempt >= 1; attempt--) {
+      Optional<Path> f = latestLog(jobId, attempt);
+      if (f.isPresent()) {
+        return f;
       }
     }
     return Optional.empty();
