@@ -105,7 +105,16 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     this.stops =
         new StopSequence(b.checkpointSignal, b.checkpointFile, b.minimumTermGrace, executor, timers);
     this.exits = new ExitReporter(b.outputDrainWait, b.failureTailLines, this::finish);
-    this.reconciler = new ProcessReconciler(files, () -> closed);
+    this.reconciler =
+        new ProcessReconciler(
+            files,
+            () -> closed,
+            b.logCapBytes,
+            b.logRotations,
+            executor,
+            timers,
+            run -> runs.putIfAbsent(run.job.id(), run) == null,
+            this::finish);
     this.starter =
         new ProcessStarter(
             files, b.logCapBytes, b.logRotations, environment, executor, exits, this::finish);
@@ -158,7 +167,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     }
     Instant now = Instant.now();
     boolean first;
-    @Nullable Process process;
+    @Nullable ProcessHandle process;
     synchronized (run) {
       first = !run.stopRequested;
       run.stopRequested = true;
@@ -166,7 +175,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
         return;
       }
       run.deadline = deadline;
-      process = run.process;
+      process = run.handle;
     }
     if (process == null) {
       return; // launch() sees the flag and does not start it
@@ -250,7 +259,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
   /** Returns the process id of the job's running process, if the launcher runs one for it now. */
   public Optional<Long> pid(String jobId) {
     ProcessRun run = runs.get(jobId);
-    Process p = run == null ? null : run.process;
+    ProcessHandle p = run == null ? null : run.handle;
     return p == null ? Optional.empty() : Optional.of(p.pid());
   }
 
@@ -266,11 +275,15 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
 
   /**
    * After a restart with a durable store: whether the recorded process of the job's current attempt
-   * still runs ({@link #reconcileProcess}). A process found RUNNING is watched through its {@link
-   * ProcessHandle} (polled once a second): when it exits the job is failed with "exit status
-   * unknown" (a process this JVM did not start gives no exit status). Its output went through the old JVM's pipe, so it is not
-   * re-attached to a log (see docs/launcher.md, Limits); a process that writes after the old JVM
-   * died usually dies of SIGPIPE, and is then reported that way.
+   * still runs ({@link #reconcileProcess}). A process found RUNNING is re-attached: the launcher
+   * runs it from then on as if it had started it ({@link #pid}, {@link #stop} of its whole tree,
+   * {@link #close}), its log is re-opened and the launcher's notes go on in it (so {@link #tail}
+   * reads the lines written before the restart and the notes after), and its exit is seen through
+   * {@code ProcessHandle.of(pid).onExit()} (backed by a liveness check every 5 s): an exit after a
+   * stop request reports {@link JobHandle#stopped()}, any other fails the job with "exit status
+   * unknown" (a process this JVM did not start gives no exit status). What the process writes
+   * after the earlier launcher ended is not in the log: its output went through that JVM's pipe,
+   * so its next write usually kills it with SIGPIPE (see docs/launcher.md, Limits).
    */
   @Override
   public Reconciliation reconcile(JobHandle job) {

@@ -8,63 +8,181 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
-import org.jspecify.annotations.Nullable;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * After a restart: whether the recorded process of a job's attempt still runs, and watching one
- * that does (see {@link ProcessLauncher#reconcile}). Thread-safe.
+ * After a restart: whether the recorded process of a job's attempt still runs, and re-attaching
+ * one that does (see {@link ProcessLauncher#reconcile}): the run is registered with the launcher
+ * as if it had started it, its log is re-opened for the launcher's notes (so {@code tail} goes on
+ * from the lines written before), {@code stop} signals its tree, and its exit is seen through
+ * {@link ProcessHandle#onExit()}. Thread-safe.
  */
 final class ProcessReconciler {
+  private static final Logger log = LoggerFactory.getLogger(ProcessReconciler.class);
+
   private final RunFiles files;
   private final BooleanSupplier closed;
+  private final long logCapBytes;
+  private final int logRotations;
+  private final Executor executor;
+  private final ScheduledExecutorService timers;
+  private final Predicate<ProcessRun> register;
+  private final Consumer<ProcessRun> finish;
 
-  ProcessReconciler(RunFiles files, BooleanSupplier closed) {
+  /**
+   * @param closed whether the launcher is closed (exits are then not reported)
+   * @param register registers a re-attached run unless the job already has one; whether it did
+   * @param finish forgets a run that ended
+   */
+  ProcessReconciler(
+      RunFiles files,
+      BooleanSupplier closed,
+      long logCapBytes,
+      int logRotations,
+      Executor executor,
+      ScheduledExecutorService timers,
+      Predicate<ProcessRun> register,
+      Consumer<ProcessRun> finish) {
     this.files = files;
     this.closed = closed;
+    this.logCapBytes = logCapBytes;
+    this.logRotations = logRotations;
+    this.executor = executor;
+    this.timers = timers;
+    this.register = register;
+    this.finish = finish;
   }
 
   Reconciliation reconcile(JobHandle job) {
     ProcessLauncher.ProcessState found = reconcileProcess(job);
-    if (found == ProcessLauncher.ProcessState.RUNNING) {
-      Optional<Path> record = files.recordFile(job.id(), job.attempts());
-      try {
-        Map<String, String> rec = RunFiles.readRecord(record.orElseThrow(IOException::new));
-        watch(job, Long.parseLong(rec.getOrDefault("pid", "")), rec.get("start"));
-      } catch (IOException | NumberFormatException e) {
-        return Reconciliation.UNKNOWN;
-      }
-      return Reconciliation.RUNNING;
+    if (found == ProcessLauncher.ProcessState.GONE) {
+      return Reconciliation.GONE;
     }
-    return found == ProcessLauncher.ProcessState.GONE ? Reconciliation.GONE : Reconciliation.UNKNOWN;
+    if (found != ProcessLauncher.ProcessState.RUNNING) {
+      return Reconciliation.UNKNOWN;
+    }
+    Optional<Path> logFile = files.latestLog(job.id(), job.attempts());
+    long pid;
+    try {
+      Map<String, String> rec =
+          RunFiles.readRecord(RunFiles.recordOf(logFile.orElseThrow(IOException::new)));
+      pid = Long.parseLong(rec.getOrDefault("pid", ""));
+    } catch (IOException | NumberFormatException e) {
+      return Reconciliation.UNKNOWN;
+    }
+    Optional<ProcessHandle> h = ProcessHandle.of(pid);
+    if (h.isEmpty()) {
+      return Reconciliation.GONE; // exited since it was checked
+    }
+    return reattach(job, logFile.get(), h.get()) ? Reconciliation.RUNNING : Reconciliation.UNKNOWN;
   }
 
   /**
-   * Watches a process this JVM did not start (found by {@link #reconcile}) once a second until it
-   * is gone (or its PID names another process), then fails the job. Polling, since only a parent
-   * is told of a child's exit; these are few and only after a restart.
+   * Registers a run for a process this JVM did not start and watches its exit. The exit status of
+   * such a process is unknown (only a parent is told it), so an exit not asked for fails the job
+   * saying so; one after a stop request reports {@link JobHandle#stopped()}.
+   *
+   * @return false when no log could be opened for it (the answer is then UNKNOWN)
    */
-  private void watch(JobHandle job, long pid, @Nullable String start) {
-    var unused = CompletableFuture.runAsync(
+  private boolean reattach(JobHandle job, Path logFile, ProcessHandle process) {
+    ProcessRun run = new ProcessRun(job, job.attempts());
+    run.logFile = logFile;
+    try {
+      run.log = ProcessLog.reopen(logFile, logCapBytes, logRotations);
+    } catch (IOException e) {
+      try { // the notes go to a new log of the attempt instead
+        run.logFile = files.claimLog(job.id(), job.attempts());
+        run.log = new ProcessLog(run.logFile, logCapBytes, logRotations);
+        log.warn("job {}: cannot re-open its log {}; writing to {}", job.id(), logFile,
+            run.logFile, e);
+      } catch (IOException | RuntimeException again) {
+        log.warn("job {}: cannot re-open its log {} nor start one", job.id(), logFile, again);
+        return false;
+      }
+    }
+    run.handle = process;
+    if (!register.test(run)) {
+      log.warn("job {}: already has a run here; process {} not re-attached", job.id(), process.pid());
+      closeLog(run);
+      return true;
+    }
+    note(run, "re-attached to process " + process.pid() + " after a restart (its output after"
+        + " the earlier launcher ended is not in this log)");
+    AtomicBoolean ended = new AtomicBoolean();
+    Runnable onEnd =
         () -> {
-          if (closed.getAsBoolean() || job.state().isFinal()) {
-            return;
+          if (ended.compareAndSet(false, true)) {
+            exited(run, process);
           }
-          Optional<ProcessHandle> h = ProcessHandle.of(pid);
-          boolean same =
-              h.isPresent()
-                  && h.get().isAlive()
-                  && (start == null
-                      || h.get().info().startInstant().map(i -> i.toString().equals(start)).orElse(true));
-          if (same) {
-            watch(job, pid, start);
-          } else {
-            job.fail("process " + pid + " exited after a scheduler restart; its exit status is unknown");
-          }
-        },
-        CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS));
+        };
+    // the exit of a process this JVM did not start: ProcessHandle.onExit; the slow check below
+    // only guarantees the report should that notice be late (seen late under load in tests)
+    var unused = process.onExit().thenRunAsync(onEnd, executor);
+    run.watchTask =
+        timers.scheduleWithFixedDelay(
+            () -> {
+              if (!process.isAlive()) {
+                executor.execute(onEnd);
+              }
+            },
+            5,
+            5,
+            TimeUnit.SECONDS);
+    return true;
+  }
+
+  private void exited(ProcessRun run, ProcessHandle process) {
+    boolean stopRequested;
+    synchronized (run) {
+      stopRequested = run.stopRequested;
+      StopSequence.cancel(run.termTask);
+    }
+    StopSequence.cancel(run.watchTask);
+    String how = "process " + process.pid() + " ended after a scheduler restart; its exit status"
+        + " is unknown";
+    note(run, how);
+    closeLog(run);
+    finish.accept(run);
+    if (closed.getAsBoolean()) {
+      return;
+    }
+    if (stopRequested) {
+      run.job.stopped();
+    } else {
+      run.job.fail(how);
+    }
+  }
+
+  private static void note(ProcessRun run, String line) {
+    ProcessLog l = run.log;
+    if (l == null) {
+      return;
+    }
+    try {
+      l.note(line);
+    } catch (RuntimeException e) {
+      log.warn("job {}: cannot write its log", run.job.id(), e);
+    }
+  }
+
+  private static void closeLog(ProcessRun run) {
+    ProcessLog l = run.log;
+    if (l == null) {
+      return;
+    }
+    try {
+      l.close();
+    } catch (IOException e) {
+      log.debug("job {}: closing its log", run.job.id(), e);
+    }
   }
 
   /** See {@link ProcessLauncher#reconcileProcess}. */

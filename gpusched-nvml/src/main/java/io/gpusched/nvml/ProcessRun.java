@@ -21,15 +21,25 @@ final class ProcessRun {
   @SuppressWarnings("NullAway.Init") // set by launch() before anything but logFile() reads it
   volatile Path logFile;
 
+  /** The attempt's log; set by the starter before the process starts, or at re-attachment. */
   @SuppressWarnings("NullAway.Init") // set by launch() before the process; read once one exists
   volatile ProcessLog log;
 
+  /** The process, when this JVM started it. */
   volatile @Nullable Process process;
+
+  /**
+   * The process's handle once it runs: of {@link #process}, or of a process an earlier launcher
+   * started, re-attached after a restart ({@link ProcessReconciler}).
+   */
+  volatile @Nullable ProcessHandle handle;
   volatile List<String> devices = List.of();
   boolean stopRequested;
   @Nullable Instant deadline;
   @Nullable ScheduledFuture<?> termTask;
   @Nullable ScheduledFuture<?> killTask;
+  /** A re-attached run's slow liveness check ({@link ProcessReconciler}). */
+  volatile @Nullable ScheduledFuture<?> watchTask;
   final Set<ProcessHandle> signalled = ConcurrentHashMap.newKeySet();
   final CompletableFuture<Void> pumped = new CompletableFuture<>();
 

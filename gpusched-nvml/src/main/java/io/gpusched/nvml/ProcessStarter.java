@@ -101,6 +101,7 @@ final class ProcessStarter {
           return;
         }
         run.process = process;
+        run.handle = process.toHandle();
       }
     }
     if (process == null) {

@@ -79,7 +79,7 @@ final class StopSequence {
         Files.writeString(RunFiles.stopFile(run.logFile), reason + " " + deadline + "\n");
         run.log.note("checkpoint requested: created " + RunFiles.stopFile(run.logFile));
       }
-      Process p = run.process;
+      ProcessHandle p = run.handle;
       String signal = checkpointSignal;
       if (signal != null && p != null && p.isAlive()) {
         Process kill =
@@ -100,9 +100,8 @@ final class StopSequence {
   /** The process and its descendants, as of now, plus those signalled before. */
   private static List<ProcessHandle> tree(ProcessRun run) {
     List<ProcessHandle> all = new ArrayList<>();
-    Process p = run.process;
-    if (p != null) {
-      ProcessHandle root = p.toHandle();
+    ProcessHandle root = run.handle;
+    if (root != null) {
       all.add(root);
       root.descendants().forEach(all::add);
     }
