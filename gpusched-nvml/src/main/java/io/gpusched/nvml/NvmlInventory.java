@@ -88,6 +88,11 @@ public final class NvmlInventory {
     this.overrides = Map.copyOf(overrides);
   }
 
+  /** The NVML seam this inventory reads through (for the launcher's MIG instances). */
+  NvmlApi api() {
+    return api;
+  }
+
   /**
    * Returns an inventory of this machine's GPUs through {@code libnvidia-ml.so.1}.
    *

@@ -47,8 +47,9 @@ final class ProcessEnvironment {
 
   /**
    * The device ids the process is given, once each, in allocation order: a whole or shared GPU's
-   * UUID; for a MIG allocation, the UUIDs of the MIG devices on the existing GPU instance of that
-   * profile at that start slot, which NVML reports (see {@link ProcessLauncher.Builder#inventory}).
+   * UUID; for a MIG allocation, the UUIDs of the MIG devices on the GPU instance of that profile at
+   * that start slot (existing, or just made by {@link MigInstanceManager}), which NVML reports (see
+   * {@link ProcessLauncher.Builder#inventory}).
    *
    * @throws IllegalStateException naming what is missing: no inventory, no such instance, an
    *     instance without a compute instance, or NVML's error
@@ -99,8 +100,9 @@ final class ProcessEnvironment {
             .orElseThrow(
                 () ->
                     new IllegalStateException(
-                        "MIG " + where + ": no such GPU instance exists (this launcher uses"
-                            + " existing instances only; make it, or declare the GPU MIG_STATIC"
+                        "MIG " + where + ": no such GPU instance exists (the launcher makes"
+                            + " instances only on MIG_DYNAMIC GPUs, as root with MIG mode on:"
+                            + " see its startup log; make it, or declare the GPU MIG_STATIC"
                             + " with the instances it has)"));
     if (instance.migDeviceUuids().isEmpty()) {
       throw new IllegalStateException(

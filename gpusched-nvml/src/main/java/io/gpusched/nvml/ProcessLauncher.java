@@ -37,8 +37,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code CUDA_VISIBLE_DEVICES}: the UUIDs of the allocated GPUs, comma-separated, in
  *       allocation order (all gang members' GPUs: a gang runs as one process here); for a MIG
  *       instance, the UUIDs of its MIG devices as NVML reports them ({@link
- *       Builder#inventory}; the instance must exist: this launcher does not create MIG
- *       instances);
+ *       Builder#inventory}; see "MIG instances" below);
  *   <li>{@code GPUSCHED_JOB_ID}, {@code GPUSCHED_ATTEMPT} (1 for the first run);
  *   <li>{@code GPUSCHED_ALLOCATION}: the allocations as JSON, an array with one object per gang
  *       member ({@code id}, {@code node}, {@code gpus}: {@code index}, {@code uuid}, {@code model},
@@ -72,8 +71,18 @@ import org.slf4j.LoggerFactory;
  * that exits after a stop request reports {@link JobHandle#stopped()} (which releases a preempted
  * job's GPUs before its deadline), never complete or fail.
  *
+ * <h2>MIG instances</h2>
+ *
+ * With an {@link Builder#inventory}, for each {@code MIG_DYNAMIC} GPU of a job's allocations the
+ * launcher makes, before the process starts, the GPU instance at exactly the allocated placement
+ * and a compute instance filling it, and destroys both when the run ends, before the job is
+ * reported (so before its GPUs are freed). An instance already there with that profile is reused;
+ * only instances the launcher made are destroyed. A failure fails the job with NVML's error name.
+ * Without root or MIG mode it says so once at {@link Builder#build} and uses existing instances
+ * only, as for {@code MIG_STATIC} GPUs. See {@code MigInstanceManager} and docs/launcher.md.
+ *
  * <p>Thread-safe. No global lock: each run has its own monitor, held only for a few field
- * updates.
+ * updates; MIG instance changes are made one at a time.
  */
 public final class ProcessLauncher implements JobLauncher, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ProcessLauncher.class);
@@ -93,6 +102,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
   private final ExitReporter exits;
   private final ProcessReconciler reconciler;
   private final ProcessStarter starter;
+  private final @Nullable MigInstanceManager migs;
 
   private ProcessLauncher(Builder b) {
     this.minimumTermGrace = b.minimumTermGrace;
@@ -101,6 +111,9 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
         b.executor != null ? b.executor : Executors.newCachedThreadPool(daemon("gpusched-process"));
     this.timers = Executors.newSingleThreadScheduledExecutor(daemon("gpusched-process-timer"));
     this.files = new RunFiles(b.logDirectory);
+    NvmlInventory inventory = b.inventory;
+    this.migs =
+        inventory != null && b.migInstances ? MigInstanceManager.start(inventory.api()) : null;
     this.environment = new ProcessEnvironment(b.environment, b.inventory, b.simulatedGpus);
     this.stops =
         new StopSequence(b.checkpointSignal, b.checkpointFile, b.minimumTermGrace, executor, timers);
@@ -117,7 +130,8 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
             this::finish);
     this.starter =
         new ProcessStarter(
-            files, b.logCapBytes, b.logRotations, environment, executor, exits, this::finish);
+            files, migs, b.logCapBytes, b.logRotations, environment, executor, exits,
+            this::finish);
   }
 
   /**
@@ -333,8 +347,18 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
 
   // ---------------------------------------------------------------- the run
 
+  /** Forgets a run that ended, and destroys the MIG instances it made (before it is reported). */
   private void finish(ProcessRun run) {
     runs.remove(run.job.id(), run);
+    MigInstanceManager m = migs;
+    if (m != null) {
+      m.release(run);
+    }
+  }
+
+  /** The MIG instance manager, null without an inventory (tests). */
+  @Nullable MigInstanceManager migInstances() {
+    return migs;
   }
 
   // ---------------------------------------------------------------- builder
@@ -353,6 +377,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     private @Nullable ExecutorService executor;
     private @Nullable NvmlInventory inventory;
     private boolean simulatedGpus;
+    private boolean migInstances = true;
 
     private Builder(Path logDirectory) {
       this.logDirectory = logDirectory;
@@ -473,11 +498,22 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     /**
      * Reads MIG device UUIDs through {@code inventory} (usually {@link NvmlInventory#local()}) when
      * a job is given a MIG instance: the process is then given the UUIDs of the MIG devices on the
-     * existing GPU instance of that profile at that start slot. Without it, a MIG job fails to
-     * start, naming this setting.
+     * GPU instance of that profile at that start slot; on a {@code MIG_DYNAMIC} GPU the launcher
+     * makes that instance first (see {@link #migInstances}). Without it, a MIG job fails to start,
+     * naming this setting.
      */
     public Builder inventory(NvmlInventory inventory) {
       this.inventory = Objects.requireNonNull(inventory, "inventory");
+      return this;
+    }
+
+    /**
+     * Whether MIG instances are made to order for {@code MIG_DYNAMIC} GPUs when an {@link
+     * #inventory} is set (see the class description, "MIG instances"). Default on; without root or
+     * MIG mode the launcher says so once at {@link #build} and uses existing instances only.
+     */
+    public Builder migInstances(boolean create) {
+      this.migInstances = create;
       return this;
     }
 

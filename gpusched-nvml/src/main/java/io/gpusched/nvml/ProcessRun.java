@@ -42,6 +42,8 @@ final class ProcessRun {
   volatile @Nullable ScheduledFuture<?> watchTask;
   final Set<ProcessHandle> signalled = ConcurrentHashMap.newKeySet();
   final CompletableFuture<Void> pumped = new CompletableFuture<>();
+  /** The MIG instances this run holds ({@link MigInstanceManager} keys). */
+  final List<String> migInstances = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   ProcessRun(JobHandle job, int attempt) {
     this.job = job;

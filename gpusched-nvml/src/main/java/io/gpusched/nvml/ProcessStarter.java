@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,6 +22,7 @@ final class ProcessStarter {
   private static final Logger log = LoggerFactory.getLogger(ProcessStarter.class);
 
   private final RunFiles files;
+  private final @Nullable MigInstanceManager migs;
   private final long logCapBytes;
   private final int logRotations;
   private final ProcessEnvironment environment;
@@ -29,10 +31,12 @@ final class ProcessStarter {
   private final Consumer<ProcessRun> finish;
 
   /**
-   * @param finish forgets a run that ended (or never started)
+   * @param migs makes MIG_DYNAMIC instances before the process starts; null without an inventory
+   * @param finish forgets a run that ended (or never started), releasing its MIG instances
    */
   ProcessStarter(
       RunFiles files,
+      @Nullable MigInstanceManager migs,
       long logCapBytes,
       int logRotations,
       ProcessEnvironment environment,
@@ -40,6 +44,7 @@ final class ProcessStarter {
       ExitReporter exits,
       Consumer<ProcessRun> finish) {
     this.files = files;
+    this.migs = migs;
     this.logCapBytes = logCapBytes;
     this.logRotations = logRotations;
     this.environment = environment;
@@ -67,6 +72,14 @@ final class ProcessStarter {
     } catch (RuntimeException e) {
       startFailed(run, "bad process metadata: " + e.getMessage());
       return;
+    }
+    if (migs != null) {
+      try {
+        migs.prepare(run, job.allocations());
+      } catch (RuntimeException e) {
+        startFailed(run, "cannot start " + pj + ": " + e.getMessage());
+        return;
+      }
     }
     List<String> devices;
     try {
