@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Reads the local node's GPUs through NVML and describes them as a gpusched {@link NodeSpec}.
- * Read-only: only query functions are called, never one that changes GPU or MIG state.
+ * Read-only: only query functions are called, never one that changes GPU or MIG state (only
+ * {@link ProcessLauncher}'s MIG instances for {@code MIG_DYNAMIC} jobs do, through {@link #api()}).
  *
  * <pre>{@code
  * if (Nvml.isAvailable()) {
