@@ -3,6 +3,9 @@ package io.gpusched.nvml;
 import io.gpusched.AllocatedGpu;
 import io.gpusched.Allocation;
 import io.gpusched.GpuMode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -24,7 +27,10 @@ import org.slf4j.LoggerFactory;
  * otherwise it is foreign and never touched. A failure to create fails the start with NVML's error
  * name (the GPU instance made before a failed compute instance is destroyed again); a failure to
  * destroy is logged with it and the instance stays owned (the next run at that placement reuses
- * it, and its end tries again).
+ * it, and its end tries again). The instances a run holds are also listed beside its log (a
+ * {@code .mig} file), so that a launcher reconciling the job after a restart takes them over
+ * ({@link #adopt}): it destroys them when the re-attached process ends, or at once when the
+ * process is gone.
  *
  * <p><b>Fallback.</b> Creating instances needs MIG mode and a privileged user. {@link #start}
  * checks both once (a GPU with MIG enabled, and {@code
@@ -200,6 +206,7 @@ final class MigInstanceManager {
         String key = key(g.gpuUuid(), gi.id());
         owned.put(key, new Owned(g.gpuUuid(), gi.id(), ci, run));
         run.migInstances.add(key);
+        record(run);
         log.info("job {}: created {} (GPU instance {}, compute instance {})", run.job.id(),
             where(g), gi.id(), ci);
       } catch (NvmlException e) {
@@ -229,6 +236,7 @@ final class MigInstanceManager {
     }
     owned.put(key, new Owned(before.gpuUuid(), before.gpuInstanceId(), ci, run));
     run.migInstances.add(key);
+    record(run);
     log.info("job {}: {} reused (GPU instance {}, created by gpusched for job {})", run.job.id(),
         where(g), gi.id(), before.holderId());
   }
@@ -253,6 +261,9 @@ final class MigInstanceManager {
   void release(ProcessRun run) {
     List<String> keys = new ArrayList<>(run.migInstances);
     run.migInstances.clear();
+    if (keys.isEmpty()) {
+      return;
+    }
     for (String key : keys) {
       Owned o = owned.get(key);
       if (o == null || o.holder() != run) {
@@ -262,6 +273,77 @@ final class MigInstanceManager {
         destroy(key, o);
       }
     }
+    List<String> left = new ArrayList<>();
+    for (String key : keys) {
+      Owned o = owned.get(key);
+      if (o != null && o.holder() == run) {
+        left.add(key);
+      }
+    }
+    write(run, left);
+  }
+
+  /** The file beside a run's log listing the instances it holds, so a restart can adopt them. */
+  private static Path ownershipFile(ProcessRun run) {
+    return RunFiles.sibling(run.logFile, ".mig");
+  }
+
+  private void record(ProcessRun run) {
+    write(run, run.migInstances);
+  }
+
+  private void write(ProcessRun run, List<String> keys) {
+    Path f = ownershipFile(run);
+    try {
+      if (keys.isEmpty()) {
+        Files.deleteIfExists(f);
+        return;
+      }
+      StringBuilder text = new StringBuilder();
+      for (String key : keys) {
+        Owned o = owned.get(key);
+        if (o != null) {
+          text.append(o.gpuUuid()).append(' ').append(o.gpuInstanceId()).append(' ')
+              .append(o.computeInstanceId()).append('\n');
+        }
+      }
+      Files.writeString(f, text);
+    } catch (IOException e) {
+      log.warn("job {}: cannot record its MIG instances in {}", run.job.id(), f, e);
+    }
+  }
+
+  /**
+   * After a restart: takes over the instances an earlier launcher recorded for this run (the
+   * {@code .mig} file beside its log), so that the run's end destroys them. Instances this
+   * launcher already owns are left to their holder. Returns how many were adopted.
+   */
+  int adopt(ProcessRun run) {
+    Path f = ownershipFile(run);
+    if (!Files.exists(f)) {
+      return 0;
+    }
+    int n = 0;
+    try {
+      for (String line : Files.readAllLines(f)) {
+        String[] p = line.strip().split(" ", -1);
+        if (p.length != 3) {
+          continue;
+        }
+        String key = key(p[0], Integer.parseInt(p[1]));
+        if (owned.putIfAbsent(key, new Owned(p[0], Integer.parseInt(p[1]),
+            Integer.parseInt(p[2]), run)) == null) {
+          run.migInstances.add(key);
+          n++;
+        }
+      }
+    } catch (IOException | NumberFormatException e) {
+      log.warn("job {}: cannot read its MIG instances from {}", run.job.id(), f, e);
+    }
+    if (n > 0) {
+      log.info("job {}: took over {} MIG instance(s) recorded before the restart", run.job.id(), n);
+    }
+    return n;
   }
 
   private void destroy(String key, Owned o) {

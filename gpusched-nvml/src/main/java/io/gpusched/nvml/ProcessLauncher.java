@@ -127,7 +127,8 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
             executor,
             timers,
             run -> runs.putIfAbsent(run.job.id(), run) == null,
-            this::finish);
+            this::finish,
+            migs);
     this.starter =
         new ProcessStarter(
             files, migs, b.logCapBytes, b.logRotations, environment, executor, exits,

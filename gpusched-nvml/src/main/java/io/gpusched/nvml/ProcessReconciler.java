@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,11 +37,13 @@ final class ProcessReconciler {
   private final ScheduledExecutorService timers;
   private final Predicate<ProcessRun> register;
   private final Consumer<ProcessRun> finish;
+  private final @Nullable MigInstanceManager migs;
 
   /**
    * @param closed whether the launcher is closed (exits are then not reported)
    * @param register registers a re-attached run unless the job already has one; whether it did
-   * @param finish forgets a run that ended
+   * @param finish forgets a run that ended (and destroys the MIG instances it holds)
+   * @param migs takes over the MIG instances recorded for a run; null without an inventory
    */
   ProcessReconciler(
       RunFiles files,
@@ -50,7 +53,8 @@ final class ProcessReconciler {
       Executor executor,
       ScheduledExecutorService timers,
       Predicate<ProcessRun> register,
-      Consumer<ProcessRun> finish) {
+      Consumer<ProcessRun> finish,
+      @Nullable MigInstanceManager migs) {
     this.files = files;
     this.closed = closed;
     this.logCapBytes = logCapBytes;
@@ -59,11 +63,13 @@ final class ProcessReconciler {
     this.timers = timers;
     this.register = register;
     this.finish = finish;
+    this.migs = migs;
   }
 
   Reconciliation reconcile(JobHandle job) {
     ProcessLauncher.ProcessState found = reconcileProcess(job);
     if (found == ProcessLauncher.ProcessState.GONE) {
+      releaseRecordedMig(job);
       return Reconciliation.GONE;
     }
     if (found != ProcessLauncher.ProcessState.RUNNING) {
@@ -80,7 +86,8 @@ final class ProcessReconciler {
     }
     Optional<ProcessHandle> h = ProcessHandle.of(pid);
     if (h.isEmpty()) {
-      return Reconciliation.GONE; // exited since it was checked
+      releaseRecordedMig(job); // exited since it was checked
+      return Reconciliation.GONE;
     }
     return reattach(job, logFile.get(), h.get()) ? Reconciliation.RUNNING : Reconciliation.UNKNOWN;
   }
@@ -116,6 +123,9 @@ final class ProcessReconciler {
     }
     note(run, "re-attached to process " + process.pid() + " after a restart (its output after"
         + " the earlier launcher ended is not in this log)");
+    if (migs != null) {
+      migs.adopt(run);
+    }
     AtomicBoolean ended = new AtomicBoolean();
     Runnable onEnd =
         () -> {
@@ -158,6 +168,26 @@ final class ProcessReconciler {
       run.job.stopped();
     } else {
       run.job.fail(how);
+    }
+  }
+
+  /**
+   * A job whose process is gone: the MIG instances recorded for its attempt are destroyed before
+   * the scheduler hears GONE and frees its GPUs.
+   */
+  private void releaseRecordedMig(JobHandle job) {
+    MigInstanceManager m = migs;
+    if (m == null) {
+      return;
+    }
+    Optional<Path> logFile = files.latestLog(job.id(), job.attempts());
+    if (logFile.isEmpty()) {
+      return;
+    }
+    ProcessRun gone = new ProcessRun(job, job.attempts());
+    gone.logFile = logFile.get();
+    if (m.adopt(gone) > 0) {
+      m.release(gone);
     }
   }
 

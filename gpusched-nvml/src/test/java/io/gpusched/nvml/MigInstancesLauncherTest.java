@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -57,11 +58,19 @@ class MigInstancesLauncherTest {
 
   /** An H100 with MIG enabled and no instance: MIG_DYNAMIC. */
   private void setUp(FakeNvmlApi.Device gpu, Runnable beforeLauncher) {
+    setUp(gpu, beforeLauncher, b -> b);
+  }
+
+  private void setUp(
+      FakeNvmlApi.Device gpu,
+      Runnable beforeLauncher,
+      java.util.function.UnaryOperator<ProcessLauncher.Builder> config) {
     api = new FakeNvmlApi().add(gpu);
     NvmlInventory inventory = new NvmlInventory(api, Map.of());
     NodeSpec node = inventory.readNode(NODE);
     beforeLauncher.run();
-    launcher = ProcessLauncher.builder(tmp.resolve("logs")).inventory(inventory).build();
+    launcher =
+        config.apply(ProcessLauncher.builder(tmp.resolve("logs")).inventory(inventory)).build();
     ProcessLauncher l = launcher;
     scheduler =
         GpuSchedulers.newBuilder()
@@ -254,5 +263,79 @@ class MigInstancesLauncherTest {
       assertThat(l.migInstances().disabledReason()).contains("NVML_ERROR_DRIVER_NOT_LOADED");
     }
     assertThat(api.shutdowns).isEqualTo(api.inits);
+  }
+
+  private static void await(String what, java.util.function.BooleanSupplier condition)
+      throws InterruptedException {
+    for (int i = 0; i < 3000; i++) {
+      if (condition.getAsBoolean()) {
+        return;
+      }
+      Thread.sleep(10);
+    }
+    throw new AssertionError("timed out waiting for " + what);
+  }
+
+  /**
+   * After a restart the reconciling launcher takes over the instances the earlier one made (listed
+   * beside the log): it destroys them when the re-attached process ends, and at once for a job
+   * whose process is gone, before answering GONE. The earlier launcher is made deaf (its executor
+   * shut down once the processes run), as a JVM that died would be.
+   */
+  @Test
+  void afterARestartTheReconcilingLauncherDestroysTheInstancesTheEarlierOneMade() throws Exception {
+    java.util.concurrent.ExecutorService firstPool = java.util.concurrent.Executors.newCachedThreadPool();
+    setUp(FakeGpus.h100(1, 1), () -> {}, b -> b.executor(firstPool));
+    try {
+      Path ready = tmp.resolve("ready");
+      for (String id : List.of("alive", "dead")) {
+        scheduler.submit(
+            ProcessJob.shell("touch '" + ready + "-" + id + "'; while :; do sleep 0.05; done")
+                .applyTo(JobSpec.builder(PlacementRequest.mig("3g.40gb")).id(id))
+                .build());
+      }
+      await("both started", () -> java.nio.file.Files.exists(tmp.resolve("ready-alive"))
+          && java.nio.file.Files.exists(tmp.resolve("ready-dead")));
+      JobHandle alive = scheduler.job("alive").orElseThrow();
+      JobHandle dead = scheduler.job("dead").orElseThrow();
+      await("the records", () -> launcher.reconcileProcess(alive) == ProcessLauncher.ProcessState.RUNNING
+          && launcher.reconcileProcess(dead) == ProcessLauncher.ProcessState.RUNNING);
+      assertThat(instances()).hasSize(2);
+      int aliveGi = instances().stream().filter(g -> g.start() == startedOn.get("alive").migStartSlot())
+          .findFirst().orElseThrow().id();
+      int deadGi = instances().stream().filter(g -> g.id() != aliveGi).findFirst().orElseThrow().id();
+      long deadPid = launcher.pid("dead").orElseThrow();
+      firstPool.shutdownNow(); // the first launcher hears of no exit from now on
+      ProcessHandle deadProcess = ProcessHandle.of(deadPid).orElseThrow();
+      deadProcess.destroyForcibly();
+      deadProcess.onExit().get(30, TimeUnit.SECONDS);
+
+      CompletableFuture<String> reported = new CompletableFuture<>();
+      JobHandle reconciled =
+          (JobHandle)
+              java.lang.reflect.Proxy.newProxyInstance(
+                  JobHandle.class.getClassLoader(),
+                  new Class<?>[] {JobHandle.class},
+                  (proxy, m, args) ->
+                      m.getName().equals("stopped") || m.getName().equals("fail")
+                          ? reported.complete(m.getName())
+                          : m.invoke(alive, args));
+      try (ProcessLauncher second =
+          ProcessLauncher.builder(tmp.resolve("logs"))
+              .inventory(new NvmlInventory(api, Map.of()))
+              .build()) {
+        assertThat(second.reconcile(dead)).isEqualTo(io.gpusched.Reconciliation.GONE);
+        assertThat(api.destroyed).containsExactly("ci 0/" + deadGi + "/0", "gi 0/" + deadGi);
+
+        assertThat(second.reconcile(reconciled)).isEqualTo(io.gpusched.Reconciliation.RUNNING);
+        assertThat(second.migInstances().owns(FakeGpus.H100_UUID, aliveGi)).isTrue();
+        second.stop(reconciled, StopReason.CANCELLED, Instant.now());
+        assertThat(reported.get(30, TimeUnit.SECONDS)).isEqualTo("stopped");
+        assertThat(api.destroyed).endsWith("ci 0/" + aliveGi + "/0", "gi 0/" + aliveGi);
+        assertThat(instances()).isEmpty();
+      }
+    } finally {
+      firstPool.shutdownNow();
+    }
   }
 }
