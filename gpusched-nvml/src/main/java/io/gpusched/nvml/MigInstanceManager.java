@@ -265,11 +265,11 @@ final class MigInstanceManager {
       return;
     }
     for (String key : keys) {
-      Owned o = owned.get(key);
-      if (o == null || o.holder() != run) {
-        continue; // taken over by a later run
-      }
-      synchronized (nvmlLock) {
+      synchronized (nvmlLock) { // checked under the lock: a take-over (ensure) holds it too
+        Owned o = owned.get(key);
+        if (o == null || o.holder() != run) {
+          continue; // taken over by a later run
+        }
         destroy(key, o);
       }
     }
