@@ -16,7 +16,7 @@
 #
 # The run prints the machine, the driver, nvidia-smi's readings, every compared value (GPU-CHECK
 # lines) and a RESULT line per phase: first with the GPUs idle, then while a PyTorch matmul loop
-# runs on GPU 0. Without python3+torch+CUDA the load phase is "RESULT load: SKIP (load phase
+# runs on GPU 0, then (as root) MIG instances made to order on GPU 0 (phase mig, below). Without python3+torch+CUDA the load phase is "RESULT load: SKIP (load phase
 # skipped: no torch)", not a failure, and the idle phase's result stands. Exit status: 0 when no
 # phase failed.
 set -u
@@ -128,5 +128,40 @@ while time.time() < end:
   kill "$LOAD_PID" 2>/dev/null
   wait "$LOAD_PID" 2>/dev/null
 fi
+# MIG instances made to order (issue 14 item 2): as root, with MIG mode on GPU 0 (turned on here
+# and back off after when it was off), MigInstancesGpuTest makes a 3g.40gb at slot 4 for a job
+# that runs `nvidia-smi -L`, and checks it is destroyed after. It changes MIG state, so it is its
+# own phase and tag (gpu-mig). MIG_PHASE=0 skips it.
+mig_phase() { # 0 pass, 1 fail, 2 skip
+  if [ "${MIG_PHASE:-1}" = 0 ]; then echo "mig phase skipped: MIG_PHASE=0"; return 2; fi
+  if [ "$(id -u)" != 0 ]; then echo "mig phase skipped: not root"; return 2; fi
+  local mode
+  mode=$(nvidia-smi -i 0 --query-gpu=mig.mode.current --format=csv,noheader 2>/dev/null)
+  case "$mode" in
+    Enabled) MIG_WAS_ON=1 ;;
+    Disabled)
+      MIG_WAS_ON=0
+      nvidia-smi -i 0 -mig 1 || { echo "mig phase skipped: cannot enable MIG mode"; return 2; }
+      mode=$(nvidia-smi -i 0 --query-gpu=mig.mode.current --format=csv,noheader)
+      [ "$mode" = Enabled ] || { echo "mig phase skipped: MIG mode pending ($mode), needs a reset"; nvidia-smi -i 0 -mig 0; return 2; } ;;
+    *) echo "mig phase skipped: GPU 0 has no MIG mode ($mode)"; return 2 ;;
+  esac
+  echo "== phase: mig"
+  nvidia-smi mig -i 0 -lgi || true
+  timeout 180 "$JAVA" -Dgpusched.gpu.phase=mig -cp "$CP" io.gpusched.nvml.GpuTestMain gpu-mig \
+    2>&1 | tee "$RUN_DIR/phase-mig.log"
+  local rc=${PIPESTATUS[0]}
+  echo "after the job:"; nvidia-smi mig -i 0 -lgi || true
+  if [ "$MIG_WAS_ON" = 0 ]; then nvidia-smi -i 0 -mig 0 || echo "could not turn MIG mode back off"; fi
+  [ "$rc" = 0 ] && return 0
+  [ "$rc" = 3 ] && { echo "mig test skipped (see the reason above)"; return 2; }
+  return 1
+}
+mig_phase; mig_rc=$?
+case $mig_rc in
+  0) echo "RESULT mig: PASS" ;;
+  2) echo "RESULT mig: SKIP" ;;
+  *) echo "RESULT mig: FAIL"; status=1 ;;
+esac
 echo "RESULT overall: $([ $status = 0 ] && echo PASS || echo FAIL)"
 exit $status

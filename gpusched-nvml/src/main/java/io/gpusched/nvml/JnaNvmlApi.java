@@ -352,6 +352,61 @@ final class JnaNvmlApi implements NvmlApi {
     return List.copyOf(out);
   }
 
+  @Override
+  public GpuInstance createGpuInstance(int index, int profileId, Placement placement) {
+    Pointer device = handle(index);
+    NvmlStructs.GpuInstancePlacement where = new NvmlStructs.GpuInstancePlacement();
+    where.start = placement.start();
+    where.size = placement.size();
+    PointerByReference ref = new PointerByReference();
+    check("nvmlDeviceCreateGpuInstanceWithPlacement",
+        () -> lib.nvmlDeviceCreateGpuInstanceWithPlacement(device, profileId, where, ref));
+    Pointer gi = ref.getValue();
+    NvmlStructs.GpuInstanceInfo info = new NvmlStructs.GpuInstanceInfo();
+    check("nvmlGpuInstanceGetInfo", () -> lib.nvmlGpuInstanceGetInfo(gi, info));
+    return new GpuInstance(info.id, info.profileId, info.placement.start, info.placement.size);
+  }
+
+  private Pointer gpuInstance(int index, int gpuInstanceId) {
+    Pointer device = handle(index);
+    PointerByReference ref = new PointerByReference();
+    check("nvmlDeviceGetGpuInstanceById",
+        () -> lib.nvmlDeviceGetGpuInstanceById(device, gpuInstanceId, ref));
+    return ref.getValue();
+  }
+
+  @Override
+  public int createComputeInstance(int index, int gpuInstanceId, int computeProfileIndex) {
+    Pointer gi = gpuInstance(index, gpuInstanceId);
+    NvmlStructs.ComputeInstanceProfileInfo profile = new NvmlStructs.ComputeInstanceProfileInfo();
+    check("nvmlGpuInstanceGetComputeInstanceProfileInfo",
+        () -> lib.nvmlGpuInstanceGetComputeInstanceProfileInfo(
+            gi, computeProfileIndex, COMPUTE_ENGINE_PROFILE_SHARED, profile));
+    PointerByReference ref = new PointerByReference();
+    check("nvmlGpuInstanceCreateComputeInstance",
+        () -> lib.nvmlGpuInstanceCreateComputeInstance(gi, profile.id, ref));
+    Pointer ci = ref.getValue();
+    NvmlStructs.ComputeInstanceInfo info = new NvmlStructs.ComputeInstanceInfo();
+    check("nvmlComputeInstanceGetInfo_v2", () -> lib.nvmlComputeInstanceGetInfo_v2(ci, info));
+    return info.id;
+  }
+
+  @Override
+  public void destroyComputeInstance(int index, int gpuInstanceId, int computeInstanceId) {
+    Pointer gi = gpuInstance(index, gpuInstanceId);
+    PointerByReference ref = new PointerByReference();
+    check("nvmlGpuInstanceGetComputeInstanceById",
+        () -> lib.nvmlGpuInstanceGetComputeInstanceById(gi, computeInstanceId, ref));
+    Pointer ci = ref.getValue();
+    check("nvmlComputeInstanceDestroy", () -> lib.nvmlComputeInstanceDestroy(ci));
+  }
+
+  @Override
+  public void destroyGpuInstance(int index, int gpuInstanceId) {
+    Pointer gi = gpuInstance(index, gpuInstanceId);
+    check("nvmlGpuInstanceDestroy", () -> lib.nvmlGpuInstanceDestroy(gi));
+  }
+
   /** One call of a two-call array query: {@code buf} null (count 0) asks for the count only. */
   @FunctionalInterface
   interface ArrayCall {

@@ -3,8 +3,11 @@ package io.gpusched.nvml;
 import java.util.List;
 
 /**
- * The seam between the inventory logic and NVML: the read-only calls gpusched needs, keyed by
- * device index so no native handle leaves the implementation. {@link JnaNvmlApi} binds it to
+ * The seam between the inventory logic and NVML: the calls gpusched needs, keyed by device index
+ * (and GPU or compute instance id) so no native handle leaves the implementation. All are queries
+ * except the four MIG instance calls ({@link #createGpuInstance}, {@link #createComputeInstance},
+ * {@link #destroyComputeInstance}, {@link #destroyGpuInstance}), which only {@link
+ * MigInstanceManager} makes. {@link JnaNvmlApi} binds it to
  * {@code libnvidia-ml.so.1}; tests drive the logic with a fake.
  *
  * <p>Every method except {@link #init()} needs a prior successful {@code init()} and throws {@link
@@ -114,6 +117,37 @@ interface NvmlApi {
    * nvmlGpuInstanceGetInfo} of each.
    */
   List<GpuInstance> gpuInstances(int index, int profileId, int maxCount);
+
+  /**
+   * Creates a GPU instance of profile <em>id</em> {@code profileId} at exactly {@code placement}:
+   * {@code nvmlDeviceCreateGpuInstanceWithPlacement}, then {@code nvmlGpuInstanceGetInfo} of the
+   * new instance. Needs root and MIG mode; {@code INSUFFICIENT_RESOURCES} when the placement
+   * overlaps an existing instance.
+   */
+  GpuInstance createGpuInstance(int index, int profileId, Placement placement);
+
+  /**
+   * Creates a compute instance on GPU instance {@code gpuInstanceId}: {@code
+   * nvmlDeviceGetGpuInstanceById}, {@code nvmlGpuInstanceGetComputeInstanceProfileInfo} for the
+   * profile <em>index</em> {@code computeProfileIndex} ({@code NVML_COMPUTE_INSTANCE_PROFILE_*})
+   * with the shared engine profile, {@code nvmlGpuInstanceCreateComputeInstance} with that
+   * profile's id, then {@code nvmlComputeInstanceGetInfo_v2}.
+   *
+   * @return the new compute instance's id
+   */
+  int createComputeInstance(int index, int gpuInstanceId, int computeProfileIndex);
+
+  /**
+   * {@code nvmlDeviceGetGpuInstanceById}, {@code nvmlGpuInstanceGetComputeInstanceById}, {@code
+   * nvmlComputeInstanceDestroy}.
+   */
+  void destroyComputeInstance(int index, int gpuInstanceId, int computeInstanceId);
+
+  /** {@code nvmlDeviceGetGpuInstanceById}, {@code nvmlGpuInstanceDestroy}. */
+  void destroyGpuInstance(int index, int gpuInstanceId);
+
+  /** {@code NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_SHARED}. */
+  int COMPUTE_ENGINE_PROFILE_SHARED = 0;
 
   /** {@code nvmlSamplingType_t NVML_GPU_UTILIZATION_SAMPLES}. */
   int GPU_UTILIZATION_SAMPLES = 1;

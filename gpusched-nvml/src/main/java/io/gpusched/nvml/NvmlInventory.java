@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Reads the local node's GPUs through NVML and describes them as a gpusched {@link NodeSpec}.
- * Read-only: only query functions are called, never one that changes GPU or MIG state.
+ * Read-only: only query functions are called, never one that changes GPU or MIG state (only
+ * {@link ProcessLauncher}'s MIG instances for {@code MIG_DYNAMIC} jobs do, through {@link #api()}).
  *
  * <pre>{@code
  * if (Nvml.isAvailable()) {
@@ -86,6 +87,11 @@ public final class NvmlInventory {
   NvmlInventory(NvmlApi api, Map<String, GpuModel> overrides) {
     this.api = Objects.requireNonNull(api, "api");
     this.overrides = Map.copyOf(overrides);
+  }
+
+  /** The NVML seam this inventory reads through (for the launcher's MIG instances). */
+  NvmlApi api() {
+    return api;
   }
 
   /**

@@ -205,6 +205,67 @@ final class NvmlStructs {
     }
   }
 
+  /**
+   * {@code nvmlComputeInstanceProfileInfo_t} (v1), 36 bytes: nine {@code unsigned int}s, id@0,
+   * sliceCount@4, instanceCount@8, multiprocessorCount@12, sharedCopyEngineCount@16,
+   * sharedDecoderCount@20, sharedEncoderCount@24, sharedJpegCount@28, sharedOfaCount@32 (as
+   * {@code nvml.h} declares it; read through the {@code search} tool, see {@link NvmlLibrary}).
+   */
+  @FieldOrder({
+    "id",
+    "sliceCount",
+    "instanceCount",
+    "multiprocessorCount",
+    "sharedCopyEngineCount",
+    "sharedDecoderCount",
+    "sharedEncoderCount",
+    "sharedJpegCount",
+    "sharedOfaCount"
+  })
+  public static final class ComputeInstanceProfileInfo extends Structure {
+    public int id;
+    public int sliceCount;
+    public int instanceCount;
+    public int multiprocessorCount;
+    public int sharedCopyEngineCount;
+    public int sharedDecoderCount;
+    public int sharedEncoderCount;
+    public int sharedJpegCount;
+    public int sharedOfaCount;
+
+    public ComputeInstanceProfileInfo() {}
+
+    public ComputeInstanceProfileInfo(Pointer p) {
+      super(p);
+      read();
+    }
+  }
+
+  /**
+   * {@code nvmlComputeInstanceInfo_t}, 32 bytes: device@0:nvmlDevice_t,
+   * gpuInstance@8:nvmlGpuInstance_t, id@16, profileId@20, placement@24:{start,size}
+   * (shared/reference/nvml-abi.md B.4).
+   */
+  @FieldOrder({"device", "gpuInstance", "id", "profileId", "placement"})
+  public static final class ComputeInstanceInfo extends Structure {
+    @SuppressWarnings("NullAway.Init") // filled from native memory by read()
+    public Pointer device;
+
+    @SuppressWarnings("NullAway.Init") // filled from native memory by read()
+    public Pointer gpuInstance;
+
+    public int id;
+    public int profileId;
+    public GpuInstancePlacement placement = new GpuInstancePlacement();
+
+    public ComputeInstanceInfo() {}
+
+    public ComputeInstanceInfo(Pointer p) {
+      super(p);
+      read();
+    }
+  }
+
   /** {@code nvmlSample_t}, 16 bytes: timeStamp@0:ull (CPU microseconds), sampleValue@8:nvmlValue_t. */
   static final int SAMPLE_SIZE = 16;
 

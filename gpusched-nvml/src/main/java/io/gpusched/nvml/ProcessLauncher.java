@@ -1,36 +1,25 @@
 package io.gpusched.nvml;
 
-import io.gpusched.AllocatedGpu;
-import io.gpusched.Allocation;
 import io.gpusched.JobHandle;
 import io.gpusched.Reconciliation;
 import io.gpusched.JobLauncher;
 import io.gpusched.StopReason;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -48,8 +37,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code CUDA_VISIBLE_DEVICES}: the UUIDs of the allocated GPUs, comma-separated, in
  *       allocation order (all gang members' GPUs: a gang runs as one process here); for a MIG
  *       instance, the UUIDs of its MIG devices as NVML reports them ({@link
- *       Builder#inventory}; the instance must exist: this launcher does not create MIG
- *       instances);
+ *       Builder#inventory}; see "MIG instances" below);
  *   <li>{@code GPUSCHED_JOB_ID}, {@code GPUSCHED_ATTEMPT} (1 for the first run);
  *   <li>{@code GPUSCHED_ALLOCATION}: the allocations as JSON, an array with one object per gang
  *       member ({@code id}, {@code node}, {@code gpus}: {@code index}, {@code uuid}, {@code model},
@@ -63,7 +51,9 @@ import org.slf4j.LoggerFactory;
  *
  * {@link #start} only hands the run to the launcher's executor, so the dispatcher never blocks.
  * There the process is started, stdout and stderr going to one log, {@code <logDirectory>/<job
- * id>/attempt-<n>.log}, kept under a size cap with rotation ({@link #tail}). Its exit is seen
+ * id>/attempt-<n>.log} (or {@code attempt-<n>_<k>.log} when a run of that job id and attempt
+ * number already left files there: an earlier run's log is never overwritten), kept under a size
+ * cap with rotation ({@link #tail}). Its exit is seen
  * through {@link Process#onExit()} (no polling): status 0 completes the job; any other status
  * fails it with the status and the last log lines; a status above 128 is read as death by signal
  * {@code status - 128} (as a shell reads it) and the failure names the signal. A job whose command
@@ -81,47 +71,68 @@ import org.slf4j.LoggerFactory;
  * that exits after a stop request reports {@link JobHandle#stopped()} (which releases a preempted
  * job's GPUs before its deadline), never complete or fail.
  *
+ * <h2>MIG instances</h2>
+ *
+ * With an {@link Builder#inventory}, for each {@code MIG_DYNAMIC} GPU of a job's allocations the
+ * launcher makes, before the process starts, the GPU instance at exactly the allocated placement
+ * and a compute instance filling it, and destroys both when the run ends, before the job is
+ * reported (so before its GPUs are freed). An instance already there with that profile is reused;
+ * only instances the launcher made are destroyed. A failure fails the job with NVML's error name.
+ * Without root or MIG mode it says so once at {@link Builder#build} and uses existing instances
+ * only, as for {@code MIG_STATIC} GPUs. See {@code MigInstanceManager} and docs/launcher.md.
+ *
  * <p>Thread-safe. No global lock: each run has its own monitor, held only for a few field
- * updates.
+ * updates; MIG instance changes are made one at a time.
  */
 public final class ProcessLauncher implements JobLauncher, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ProcessLauncher.class);
 
-  private final Path logDirectory;
-  private final long logCapBytes;
-  private final int logRotations;
-  private final int failureTailLines;
-  private final @Nullable String checkpointSignal;
-  private final boolean checkpointFile;
   private final Duration minimumTermGrace;
-  private final Duration outputDrainWait;
-  private final Map<String, String> environment;
-  private final @Nullable NvmlInventory inventory;
-  private final boolean simulatedGpus;
 
   /** Set by {@link #close}: reconciled processes are no longer watched. */
   private volatile boolean closed;
   private final ExecutorService executor;
   private final boolean ownsExecutor;
   private final ScheduledExecutorService timers;
-  private final ConcurrentHashMap<String, Run> runs = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, ProcessRun> runs = new ConcurrentHashMap<>();
+
+  private final RunFiles files;
+  private final ProcessEnvironment environment;
+  private final StopSequence stops;
+  private final ExitReporter exits;
+  private final ProcessReconciler reconciler;
+  private final ProcessStarter starter;
+  private final @Nullable MigInstanceManager migs;
 
   private ProcessLauncher(Builder b) {
-    this.logDirectory = b.logDirectory;
-    this.logCapBytes = b.logCapBytes;
-    this.logRotations = b.logRotations;
-    this.failureTailLines = b.failureTailLines;
-    this.checkpointSignal = b.checkpointSignal;
-    this.checkpointFile = b.checkpointFile;
     this.minimumTermGrace = b.minimumTermGrace;
-    this.outputDrainWait = b.outputDrainWait;
-    this.environment = Map.copyOf(b.environment);
-    this.inventory = b.inventory;
-    this.simulatedGpus = b.simulatedGpus;
     this.ownsExecutor = b.executor == null;
     this.executor =
         b.executor != null ? b.executor : Executors.newCachedThreadPool(daemon("gpusched-process"));
     this.timers = Executors.newSingleThreadScheduledExecutor(daemon("gpusched-process-timer"));
+    this.files = new RunFiles(b.logDirectory);
+    NvmlInventory inventory = b.inventory;
+    this.migs =
+        inventory != null && b.migInstances ? MigInstanceManager.start(inventory.api()) : null;
+    this.environment = new ProcessEnvironment(b.environment, b.inventory, b.simulatedGpus);
+    this.stops =
+        new StopSequence(b.checkpointSignal, b.checkpointFile, b.minimumTermGrace, executor, timers);
+    this.exits = new ExitReporter(b.outputDrainWait, b.failureTailLines, this::finish);
+    this.reconciler =
+        new ProcessReconciler(
+            files,
+            () -> closed,
+            b.logCapBytes,
+            b.logRotations,
+            executor,
+            timers,
+            run -> runs.putIfAbsent(run.job.id(), run) == null,
+            this::finish,
+            migs);
+    this.starter =
+        new ProcessStarter(
+            files, migs, b.logCapBytes, b.logRotations, environment, executor, exits,
+            this::finish);
   }
 
   /**
@@ -152,9 +163,9 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
    */
   @Override
   public void start(JobHandle job) {
-    Run run = new Run(job, job.attempts(), logFile(job.id(), job.attempts()));
+    ProcessRun run = new ProcessRun(job, job.attempts());
     runs.put(job.id(), run);
-    executor.execute(() -> launch(run));
+    executor.execute(() -> starter.launch(run));
   }
 
   /**
@@ -164,14 +175,14 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
    */
   @Override
   public void stop(JobHandle job, StopReason reason, Instant deadline) {
-    Run run = runs.get(job.id());
+    ProcessRun run = runs.get(job.id());
     if (run == null || run.attempt != job.attempts()) {
       log.debug("stop {} ({}): no process of this run", job.id(), reason);
       return;
     }
     Instant now = Instant.now();
     boolean first;
-    @Nullable Process process;
+    @Nullable ProcessHandle process;
     synchronized (run) {
       first = !run.stopRequested;
       run.stopRequested = true;
@@ -179,43 +190,12 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
         return;
       }
       run.deadline = deadline;
-      process = run.process;
+      process = run.handle;
     }
     if (process == null) {
       return; // launch() sees the flag and does not start it
     }
-    scheduleStop(run, reason, now, deadline, first);
-  }
-
-  private void scheduleStop(Run run, StopReason reason, Instant now, Instant deadline, boolean first) {
-    Duration left = Duration.between(now, deadline);
-    boolean askFirst =
-        first
-            && !left.isNegative()
-            && !left.isZero()
-            && (checkpointSignal != null || checkpointFile);
-    Duration termAfter = askFirst ? left.dividedBy(2) : Duration.ZERO;
-    Duration killAfter = max(left, termAfter.plus(minimumTermGrace));
-    run.log.note("stop requested (" + reason + "), deadline " + deadline);
-    if (askFirst) {
-      executor.execute(() -> requestCheckpoint(run, reason, deadline));
-    }
-    synchronized (run) {
-      cancel(run.termTask);
-      cancel(run.killTask);
-      run.termTask = timers.schedule(() -> terminate(run), termAfter.toNanos(), TimeUnit.NANOSECONDS);
-      run.killTask = timers.schedule(() -> kill(run), killAfter.toNanos(), TimeUnit.NANOSECONDS);
-    }
-  }
-
-  private static Duration max(Duration a, Duration b) {
-    return a.compareTo(b) >= 0 ? a : b;
-  }
-
-  private static void cancel(@Nullable ScheduledFuture<?> f) {
-    if (f != null) {
-      f.cancel(false);
-    }
+    stops.schedule(run, reason, now, deadline, first);
   }
 
   // ---------------------------------------------------------------- public reads
@@ -244,18 +224,12 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
 
   /** Returns the log file of the job's latest attempt that has one, if any. */
   public Optional<Path> logFile(String jobId) {
-    Run run = runs.get(jobId);
-    if (run != null) {
-      return Optional.of(run.logFile);
+    ProcessRun run = runs.get(jobId);
+    Path f = run == null ? null : run.logFile;
+    if (f != null) {
+      return Optional.of(f);
     }
-    Path dir = logDirectory.resolve(safeName(jobId));
-    for (int attempt = 64; attempt >= 1; attempt--) {
-      Path f = dir.resolve("attempt-" + attempt + ".log");
-      if (Files.exists(f)) {
-        return Optional.of(f);
-      }
-    }
-    return Optional.empty();
+    return files.latestLog(jobId);
   }
 
   /**
@@ -272,7 +246,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     if (log.isEmpty()) {
       return Optional.empty();
     }
-    Path f = exitFile(log.get());
+    Path f = RunFiles.exitFile(log.get());
     try {
       return Optional.of(Integer.parseInt(Files.readString(f).strip()));
     } catch (IOException | NumberFormatException e) {
@@ -290,24 +264,17 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     if (log.isEmpty()) {
       return Optional.empty();
     }
-    String name = log.get().getFileName().toString();
-    Path record = log.get().resolveSibling(name.substring(0, name.length() - ".log".length()) + ".process");
     try {
-      return Optional.ofNullable(readRecord(record).get("cudaVisibleDevices"));
+      return Optional.ofNullable(RunFiles.readRecord(RunFiles.recordOf(log.get())).get("cudaVisibleDevices"));
     } catch (IOException e) {
       return Optional.empty();
     }
   }
 
-  private static Path exitFile(Path logFile) {
-    String name = logFile.getFileName().toString();
-    return logFile.resolveSibling(name.substring(0, name.length() - ".log".length()) + ".exit");
-  }
-
   /** Returns the process id of the job's running process, if the launcher runs one for it now. */
   public Optional<Long> pid(String jobId) {
-    Run run = runs.get(jobId);
-    Process p = run == null ? null : run.process;
+    ProcessRun run = runs.get(jobId);
+    ProcessHandle p = run == null ? null : run.handle;
     return p == null ? Optional.empty() : Optional.of(p.pid());
   }
 
@@ -323,52 +290,19 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
 
   /**
    * After a restart with a durable store: whether the recorded process of the job's current attempt
-   * still runs ({@link #reconcileProcess}). A process found RUNNING is watched through its {@link
-   * ProcessHandle} (polled once a second): when it exits the job is failed with "exit status
-   * unknown" (a process this JVM did not start gives no exit status). Its output went through the old JVM's pipe, so it is not
-   * re-attached to a log (see docs/launcher.md, Limits); a process that writes after the old JVM
-   * died usually dies of SIGPIPE, and is then reported that way.
+   * still runs ({@link #reconcileProcess}). A process found RUNNING is re-attached: the launcher
+   * runs it from then on as if it had started it ({@link #pid}, {@link #stop} of its whole tree,
+   * {@link #close}), its log is re-opened and the launcher's notes go on in it (so {@link #tail}
+   * reads the lines written before the restart and the notes after), and its exit is seen through
+   * {@code ProcessHandle.of(pid).onExit()} (backed by a liveness check every 5 s): an exit after a
+   * stop request reports {@link JobHandle#stopped()}, any other fails the job with "exit status
+   * unknown" (a process this JVM did not start gives no exit status). What the process writes
+   * after the earlier launcher ended is not in the log: its output went through that JVM's pipe,
+   * so its next write usually kills it with SIGPIPE (see docs/launcher.md, Limits).
    */
   @Override
   public Reconciliation reconcile(JobHandle job) {
-    ProcessState found = reconcileProcess(job);
-    if (found == ProcessState.RUNNING) {
-      Path record = recordFile(job.id(), job.attempts());
-      try {
-        Map<String, String> rec = readRecord(record);
-        watch(job, Long.parseLong(rec.getOrDefault("pid", "")), rec.get("start"));
-      } catch (IOException | NumberFormatException e) {
-        return Reconciliation.UNKNOWN;
-      }
-      return Reconciliation.RUNNING;
-    }
-    return found == ProcessState.GONE ? Reconciliation.GONE : Reconciliation.UNKNOWN;
-  }
-
-  /**
-   * Watches a process this JVM did not start (found by {@link #reconcile}) once a second until it
-   * is gone (or its PID names another process), then fails the job. Polling, since only a parent
-   * is told of a child's exit; these are few and only after a restart.
-   */
-  private void watch(JobHandle job, long pid, @Nullable String start) {
-    var unused = CompletableFuture.runAsync(
-        () -> {
-          if (closed || job.state().isFinal()) {
-            return;
-          }
-          Optional<ProcessHandle> h = ProcessHandle.of(pid);
-          boolean same =
-              h.isPresent()
-                  && h.get().isAlive()
-                  && (start == null
-                      || h.get().info().startInstant().map(i -> i.toString().equals(start)).orElse(true));
-          if (same) {
-            watch(job, pid, start);
-          } else {
-            job.fail("process " + pid + " exited after a scheduler restart; its exit status is unknown");
-          }
-        },
-        CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS));
+    return reconciler.reconcile(job);
   }
 
   /**
@@ -381,32 +315,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
    * @return RUNNING, GONE or UNKNOWN
    */
   public ProcessState reconcileProcess(JobHandle job) {
-    Path record = recordFile(job.id(), job.attempts());
-    Map<String, String> rec;
-    try {
-      rec = readRecord(record);
-    } catch (IOException e) {
-      return Files.exists(record) ? ProcessState.UNKNOWN : ProcessState.GONE;
-    }
-    long pid;
-    try {
-      pid = Long.parseLong(rec.getOrDefault("pid", ""));
-    } catch (NumberFormatException e) {
-      return ProcessState.UNKNOWN;
-    }
-    Optional<ProcessHandle> h = ProcessHandle.of(pid);
-    if (h.isEmpty() || !h.get().isAlive()) {
-      return ProcessState.GONE;
-    }
-    ProcessHandle.Info info = h.get().info();
-    String start = info.startInstant().map(Instant::toString).orElse(null);
-    String cmd = info.commandLine().orElse(null);
-    if (start == null || cmd == null || !rec.containsKey("start")) {
-      return ProcessState.UNKNOWN;
-    }
-    return start.equals(rec.get("start")) && cmd.equals(rec.get("commandLine"))
-        ? ProcessState.RUNNING
-        : ProcessState.GONE;
+    return reconciler.reconcileProcess(job);
   }
 
   /**
@@ -417,19 +326,19 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    for (Run run : runs.values()) {
+    for (ProcessRun run : runs.values()) {
       synchronized (run) {
         run.stopRequested = true;
       }
-      terminate(run);
+      StopSequence.terminate(run);
     }
     try {
       Thread.sleep(Math.min(minimumTermGrace.toMillis(), 5_000));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    for (Run run : runs.values()) {
-      kill(run);
+    for (ProcessRun run : runs.values()) {
+      StopSequence.kill(run);
     }
     timers.shutdownNow();
     if (ownsExecutor) {
@@ -439,410 +348,18 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
 
   // ---------------------------------------------------------------- the run
 
-  /** One attempt of one job. Its monitor guards the mutable fields. */
-  private static final class Run {
-    final JobHandle job;
-    final int attempt;
-    final Path logFile;
-    @SuppressWarnings("NullAway.Init") // set by launch() before the process; read once one exists
-    volatile ProcessLog log;
-    volatile @Nullable Process process;
-    volatile List<String> devices = List.of();
-    boolean stopRequested;
-    @Nullable Instant deadline;
-    @Nullable ScheduledFuture<?> termTask;
-    @Nullable ScheduledFuture<?> killTask;
-    final Set<ProcessHandle> signalled = ConcurrentHashMap.newKeySet();
-    final CompletableFuture<Void> pumped = new CompletableFuture<>();
-
-    Run(JobHandle job, int attempt, Path logFile) {
-      this.job = job;
-      this.attempt = attempt;
-      this.logFile = logFile;
-    }
-  }
-
-  private Path jobDir(String jobId) {
-    return logDirectory.resolve(safeName(jobId));
-  }
-
-  private Path logFile(String jobId, int attempt) {
-    return jobDir(jobId).resolve("attempt-" + attempt + ".log");
-  }
-
-  private Path recordFile(String jobId, int attempt) {
-    return jobDir(jobId).resolve("attempt-" + attempt + ".process");
-  }
-
-  /** A file name for a job id: its safe characters, plus a hash when any had to be replaced. */
-  static String safeName(String jobId) {
-    String s = jobId.replaceAll("[^A-Za-z0-9._-]", "_");
-    if (s.equals(jobId) && !s.startsWith(".")) {
-      return s;
-    }
-    return (s.length() > 80 ? s.substring(0, 80) : s).replaceFirst("^\\.", "_")
-        + "-"
-        + Integer.toHexString(jobId.hashCode());
-  }
-
-  private void launch(Run run) {
-    JobHandle job = run.job;
-    try {
-      run.log = new ProcessLog(run.logFile, logCapBytes, logRotations);
-    } catch (IOException | RuntimeException e) {
-      log.warn("job {}: cannot open its log {}", job.id(), run.logFile, e);
-      finish(run);
-      job.fail("cannot open log " + run.logFile + ": " + e);
-      return;
-    }
-    try {
-      Files.deleteIfExists(exitFile(run.logFile)); // left by an earlier job with the same id
-    } catch (IOException e) {
-      log.warn("job {}: cannot remove an old exit status file", job.id(), e);
-    }
-    ProcessBuilder pb;
-    ProcessJob pj;
-    try {
-      pj = ProcessJob.from(job.spec());
-    } catch (RuntimeException e) {
-      startFailed(run, "bad process metadata: " + e.getMessage());
-      return;
-    }
-    List<String> devices;
-    try {
-      devices = visibleDevices(job.allocations());
-    } catch (RuntimeException e) {
-      startFailed(run, "cannot start " + pj + ": " + e.getMessage());
-      return;
-    }
-    run.devices = List.copyOf(devices);
-    try {
-      pb = processBuilder(run, pj, devices);
-    } catch (RuntimeException e) {
-      startFailed(run, "cannot start " + pj + ": " + e);
-      return;
-    }
-    Path wd = pj.workingDirectory();
-    if (wd != null && !Files.isDirectory(wd)) {
-      startFailed(run, "cannot start " + pj + ": working directory " + wd + " does not exist");
-      return;
-    }
-    Process process;
-    synchronized (run) {
-      if (run.stopRequested) {
-        process = null;
-      } else {
-        try {
-          process = pb.start();
-        } catch (IOException | RuntimeException e) {
-          run.log.note("cannot start " + pj + ": " + e.getMessage());
-          finishQuietly(run);
-          job.fail("cannot start " + pj + ": " + e.getMessage());
-          return;
-        }
-        run.process = process;
-      }
-    }
-    if (process == null) {
-      run.log.note("stopped before it started");
-      finishQuietly(run);
-      job.stopped();
-      return;
-    }
-    writeRecord(run, process);
-    Process p = process;
-    executor.execute(
-        () -> {
-          try {
-            run.log.pump(p.getInputStream());
-          } catch (IOException e) {
-            log.warn("job {}: log copy failed", job.id(), e);
-          } finally {
-            run.pumped.complete(null);
-          }
-        });
-    // a stop() from now on sees the process and signals it itself
-    var unused = p.onExit().thenRunAsync(() -> exited(run, p), executor);
-  }
-
-  private void startFailed(Run run, String reason) {
-    run.log.note(reason);
-    finishQuietly(run);
-    run.job.fail(reason);
-  }
-
-  private ProcessBuilder processBuilder(Run run, ProcessJob pj, List<String> devices) {
-    ProcessBuilder pb = new ProcessBuilder(pj.argv()).redirectErrorStream(true);
-    if (pj.workingDirectory() != null) {
-      pb.directory(pj.workingDirectory().toFile());
-    }
-    Map<String, String> env = pb.environment();
-    env.putAll(environment);
-    env.putAll(pj.env());
-    JobHandle job = run.job;
-    env.put("CUDA_VISIBLE_DEVICES", String.join(",", devices));
-    env.put("GPUSCHED_JOB_ID", job.id());
-    env.put("GPUSCHED_ATTEMPT", Integer.toString(run.attempt));
-    env.put("GPUSCHED_ALLOCATION", allocationJson(job.allocations()));
-    env.put("GPUSCHED_LOG", run.logFile.toString());
-    env.put("GPUSCHED_STOP_FILE", stopFile(run).toString());
-    return pb;
-  }
-
-  private static Path stopFile(Run run) {
-    return run.logFile.resolveSibling("attempt-" + run.attempt + ".stop");
-  }
-
-  /**
-   * The device ids the process is given, once each, in allocation order: a whole or shared GPU's
-   * UUID; for a MIG allocation, the UUIDs of the MIG devices on the existing GPU instance of that
-   * profile at that start slot, which NVML reports (see {@link Builder#inventory}).
-   *
-   * @throws IllegalStateException naming what is missing: no inventory, no such instance, an
-   *     instance without a compute instance, or NVML's error
-   */
-  List<String> visibleDevices(List<Allocation> allocations) {
-    Set<String> ids = new LinkedHashSet<>();
-    List<NvmlDevice> devices = null;
-    for (Allocation a : allocations) {
-      for (AllocatedGpu g : a.gpus()) {
-        if (g.migProfile() == null) {
-          ids.add(g.gpuUuid());
-          continue;
-        }
-        if (inventory == null && simulatedGpus) {
-          ids.add("MIG-" + g.gpuUuid() + "-" + g.migProfile() + "@" + g.migStartSlot());
-          continue;
-        }
-        if (inventory == null) {
-          throw new IllegalStateException(
-              "MIG " + g.migProfile() + " at slot " + g.migStartSlot() + " on " + g.gpuUuid()
-                  + ": finding its MIG device needs NVML (ProcessLauncher.Builder.inventory)");
-        }
-        if (devices == null) {
-          try {
-            devices = inventory.readDevices();
-          } catch (NvmlException e) {
-            throw new IllegalStateException(
-                "reading MIG devices failed: " + e.codeName() + " from " + e.function(), e);
-          }
-        }
-        ids.addAll(migDevices(devices, g));
-      }
-    }
-    return new ArrayList<>(ids);
-  }
-
-  private static List<String> migDevices(List<NvmlDevice> devices, AllocatedGpu g) {
-    String where = g.migProfile() + " at slot " + g.migStartSlot() + " on " + g.gpuUuid();
-    NvmlDevice device =
-        devices.stream()
-            .filter(d -> d.uuid().equals(g.gpuUuid()))
-            .findFirst()
-            .orElseThrow(() -> new IllegalStateException("MIG " + where + ": NVML has no such GPU"));
-    NvmlMigInstance instance =
-        device.migInstances().stream()
-            .filter(i -> i.profile().equals(g.migProfile()) && i.placementStart() == g.migStartSlot())
-            .findFirst()
-            .orElseThrow(
-                () ->
-                    new IllegalStateException(
-                        "MIG " + where + ": no such GPU instance exists (this launcher uses"
-                            + " existing instances only; make it, or declare the GPU MIG_STATIC"
-                            + " with the instances it has)"));
-    if (instance.migDeviceUuids().isEmpty()) {
-      throw new IllegalStateException(
-          "MIG " + where + ": its GPU instance " + instance.gpuInstanceId()
-              + " has no compute instance, so no MIG device");
-    }
-    return instance.migDeviceUuids();
-  }
-
-  /** The allocations as JSON (see the class description). */
-  static String allocationJson(List<Allocation> allocations) {
-    StringBuilder b = new StringBuilder("[");
-    for (int i = 0; i < allocations.size(); i++) {
-      Allocation a = allocations.get(i);
-      b.append(i > 0 ? "," : "").append("{\"id\":").append(a.id());
-      b.append(",\"node\":").append(Json.quote(a.nodeId())).append(",\"gpus\":[");
-      List<AllocatedGpu> gpus = a.gpus();
-      for (int k = 0; k < gpus.size(); k++) {
-        AllocatedGpu g = gpus.get(k);
-        b.append(k > 0 ? "," : "")
-            .append("{\"index\":").append(g.gpuIndex())
-            .append(",\"uuid\":").append(Json.quote(g.gpuUuid()))
-            .append(",\"model\":").append(Json.quote(g.model()))
-            .append(",\"mode\":").append(Json.quote(g.mode().name()))
-            .append(",\"migProfile\":").append(Json.quote(g.migProfile()))
-            .append(",\"migStartSlot\":").append(g.migStartSlot())
-            .append(",\"milliGpu\":").append(g.milliGpu())
-            .append(",\"memoryMiB\":").append(g.memoryMiB())
-            .append('}');
-      }
-      b.append("]}");
-    }
-    return b.append(']').toString();
-  }
-
-  private void writeRecord(Run run, Process p) {
-    ProcessHandle.Info info = p.info();
-    Map<String, String> rec = new LinkedHashMap<>();
-    rec.put("pid", Long.toString(p.pid()));
-    info.startInstant().ifPresent(s -> rec.put("start", s.toString()));
-    info.commandLine().ifPresent(c -> rec.put("commandLine", c));
-    rec.put("cudaVisibleDevices", String.join(",", run.devices));
-    StringBuilder text = new StringBuilder();
-    rec.forEach((k, v) -> text.append(k).append('=').append(v.replace("\n", " ")).append('\n'));
-    try {
-      Files.writeString(recordFile(run.job.id(), run.attempt), text);
-    } catch (IOException e) {
-      log.warn("job {}: cannot record its process", run.job.id(), e);
-    }
-  }
-
-  private static Map<String, String> readRecord(Path f) throws IOException {
-    Map<String, String> m = new HashMap<>();
-    for (String line : Files.readAllLines(f, StandardCharsets.UTF_8)) {
-      int eq = line.indexOf('=');
-      if (eq > 0) {
-        m.put(line.substring(0, eq), line.substring(eq + 1));
-      }
-    }
-    return m;
-  }
-
-  private void requestCheckpoint(Run run, StopReason reason, Instant deadline) {
-    try {
-      if (checkpointFile) {
-        Files.writeString(stopFile(run), reason + " " + deadline + "\n");
-        run.log.note("checkpoint requested: created " + stopFile(run));
-      }
-      Process p = run.process;
-      if (checkpointSignal != null && p != null && p.isAlive()) {
-        Process kill =
-            new ProcessBuilder("kill", "-s", checkpointSignal.substring(3), Long.toString(p.pid()))
-                .redirectErrorStream(true)
-                .start();
-        kill.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
-        kill.waitFor(10, TimeUnit.SECONDS);
-        run.log.note("checkpoint requested: sent " + checkpointSignal + " to " + p.pid());
-      }
-    } catch (IOException | RuntimeException e) {
-      log.warn("job {}: checkpoint request failed", run.job.id(), e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  /** The process and its descendants, as of now, plus those signalled before. */
-  private static List<ProcessHandle> tree(Run run) {
-    List<ProcessHandle> all = new ArrayList<>();
-    Process p = run.process;
-    if (p != null) {
-      ProcessHandle root = p.toHandle();
-      all.add(root);
-      root.descendants().forEach(all::add);
-    }
-    for (ProcessHandle h : run.signalled) {
-      if (!all.contains(h)) {
-        all.add(h);
-      }
-    }
-    return all;
-  }
-
-  private static void terminate(Run run) {
-    List<ProcessHandle> tree = tree(run);
-    int n = 0;
-    for (ProcessHandle h : tree) {
-      run.signalled.add(h);
-      if (h.isAlive() && h.destroy()) {
-        n++;
-      }
-    }
-    if (n > 0 && run.log != null) {
-      run.log.note("sent SIGTERM to " + n + " process(es)");
-    }
-  }
-
-  private static void kill(Run run) {
-    int n = 0;
-    for (ProcessHandle h : tree(run)) {
-      if (h.isAlive() && h.destroyForcibly()) {
-        n++;
-      }
-    }
-    if (n > 0 && run.log != null) {
-      run.log.note("deadline: sent SIGKILL to " + n + " process(es)");
-    }
-  }
-
-  private void exited(Run run, Process p) {
-    try {
-      run.pumped.get(outputDrainWait.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (TimeoutException e) {
-      // a descendant still holds the output open; report now, the copy goes on until it closes
-    } catch (Exception e) {
-      if (e instanceof InterruptedException) {
-        Thread.currentThread().interrupt();
-      }
-    }
-    int status = p.exitValue();
-    String how =
-        status > 128 && status < 128 + 32
-            ? "killed by " + Signals.name(status - 128) + " (exit status " + status + ")"
-            : "exit status " + status;
-    boolean stopRequested;
-    synchronized (run) {
-      stopRequested = run.stopRequested;
-      cancel(run.termTask); // a kill still scheduled stays: it ends leftover descendants
-    }
-    List<String> tail = List.of();
-    try {
-      Files.writeString(exitFile(run.logFile), status + "\n");
-    } catch (IOException e) {
-      log.warn("job {}: cannot record its exit status", run.job.id(), e);
-    }
-    try {
-      run.log.note("process " + p.pid() + " ended: " + how);
-      tail = failureTail(run);
-    } catch (RuntimeException e) { // the report below must happen whatever the log does
-      log.warn("job {}: cannot write its log", run.job.id(), e);
-    }
-    finish(run);
-    JobHandle job = run.job;
-    if (stopRequested) {
-      job.stopped();
-    } else if (status == 0) {
-      job.complete();
-    } else {
-      job.fail(how + (tail.isEmpty() ? "" : "; last log lines:\n" + String.join("\n", tail)));
-    }
-  }
-
-  private List<String> failureTail(Run run) {
-    try {
-      List<String> lines = ProcessLog.tail(run.logFile, failureTailLines + 1);
-      // the last line is the launcher's own "ended" note
-      List<String> out = new ArrayList<>(lines.subList(0, Math.max(0, lines.size() - 1)));
-      out.replaceAll(s -> s.length() > 500 ? s.substring(0, 500) + "..." : s);
-      return out;
-    } catch (IOException e) {
-      return List.of();
-    }
-  }
-
-  private void finish(Run run) {
+  /** Forgets a run that ended, and destroys the MIG instances it made (before it is reported). */
+  private void finish(ProcessRun run) {
     runs.remove(run.job.id(), run);
+    MigInstanceManager m = migs;
+    if (m != null) {
+      m.release(run);
+    }
   }
 
-  private void finishQuietly(Run run) {
-    try {
-      run.log.close();
-    } catch (IOException e) {
-      log.debug("job {}: closing its log", run.job.id(), e);
-    }
-    finish(run);
+  /** The MIG instance manager, null without an inventory (tests). */
+  @Nullable MigInstanceManager migInstances() {
+    return migs;
   }
 
   // ---------------------------------------------------------------- builder
@@ -861,6 +378,7 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     private @Nullable ExecutorService executor;
     private @Nullable NvmlInventory inventory;
     private boolean simulatedGpus;
+    private boolean migInstances = true;
 
     private Builder(Path logDirectory) {
       this.logDirectory = logDirectory;
@@ -981,11 +499,22 @@ public final class ProcessLauncher implements JobLauncher, AutoCloseable {
     /**
      * Reads MIG device UUIDs through {@code inventory} (usually {@link NvmlInventory#local()}) when
      * a job is given a MIG instance: the process is then given the UUIDs of the MIG devices on the
-     * existing GPU instance of that profile at that start slot. Without it, a MIG job fails to
-     * start, naming this setting.
+     * GPU instance of that profile at that start slot; on a {@code MIG_DYNAMIC} GPU the launcher
+     * makes that instance first (see {@link #migInstances}). Without it, a MIG job fails to start,
+     * naming this setting.
      */
     public Builder inventory(NvmlInventory inventory) {
       this.inventory = Objects.requireNonNull(inventory, "inventory");
+      return this;
+    }
+
+    /**
+     * Whether MIG instances are made to order for {@code MIG_DYNAMIC} GPUs when an {@link
+     * #inventory} is set (see the class description, "MIG instances"). Default on; without root or
+     * MIG mode the launcher says so once at {@link #build} and uses existing instances only.
+     */
+    public Builder migInstances(boolean create) {
+      this.migInstances = create;
       return this;
     }
 

@@ -26,10 +26,20 @@ final class ProcessLog {
   private long size;
   private boolean closed;
 
+  /** Starts a new log at {@code file}, removing what a file of that name left. */
   ProcessLog(Path file, long capBytes, int rotations) throws IOException {
+    this(file, capBytes, rotations, false);
+  }
+
+  private ProcessLog(Path file, long capBytes, int rotations, boolean append) throws IOException {
     this.file = file;
     this.capBytes = capBytes;
     this.rotations = rotations;
+    if (append) {
+      this.out = Files.newOutputStream(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+      this.size = Files.size(file);
+      return;
+    }
     Files.createDirectories(file.getParent());
     for (int i = 1; i <= rotations; i++) {
       Files.deleteIfExists(rotated(file, i));
@@ -40,6 +50,16 @@ final class ProcessLog {
             StandardOpenOption.CREATE,
             StandardOpenOption.TRUNCATE_EXISTING,
             StandardOpenOption.WRITE);
+  }
+
+  /**
+   * Re-opens an existing log to add to it (a process re-attached after a restart): writes go on
+   * at its end, counted against the cap from its present size, and rotate as usual.
+   *
+   * @throws IOException if {@code file} does not exist or cannot be opened
+   */
+  static ProcessLog reopen(Path file, long capBytes, int rotations) throws IOException {
+    return new ProcessLog(file, capBytes, rotations, true);
   }
 
   static Path rotated(Path file, int i) {

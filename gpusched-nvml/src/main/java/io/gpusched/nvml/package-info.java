@@ -7,8 +7,10 @@
  *
  * <p>Entry points: {@link io.gpusched.nvml.Nvml#availability()} to check, without throwing, whether
  * {@code libnvidia-ml.so.1} can be loaded, and {@link io.gpusched.nvml.NvmlInventory} to read the
- * node, {@link io.gpusched.nvml.NvmlTelemetry} for telemetry and idle detection. Nothing in this
- * package changes GPU state: only query functions are bound.
+ * node, {@link io.gpusched.nvml.NvmlTelemetry} for telemetry and idle detection. The inventory and
+ * the telemetry only query; the one thing in this package that changes GPU state is {@link
+ * io.gpusched.nvml.ProcessLauncher} making and destroying MIG instances for {@code MIG_DYNAMIC}
+ * jobs (as root with MIG mode on; see {@code docs/launcher.md}).
  */
 @NullMarked
 package io.gpusched.nvml;

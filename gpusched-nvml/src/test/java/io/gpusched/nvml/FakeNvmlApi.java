@@ -73,6 +73,9 @@ final class FakeNvmlApi implements NvmlApi {
     /** {@code nvmlDeviceAttributes_t.memorySizeMB}. */
     long memoryMB;
 
+    /** Its compute instance's id. */
+    int computeInstanceId;
+
     MigDevice(String uuid, int gpuInstanceId, long totalBytes, long usedBytes) {
       this.uuid = uuid;
       this.gpuInstanceId = gpuInstanceId;
@@ -372,5 +375,90 @@ final class FakeNvmlApi implements NvmlApi {
       throw error(fn, NvmlReturn.ERROR_INSUFFICIENT_SIZE.code());
     }
     return List.copyOf(l);
+  }
+
+  // ---------------------------------------------------------------- MIG instance changes
+
+  /** GPU instances created through {@link #createGpuInstance}, as "index/id". */
+  final List<String> created = new java.util.concurrent.CopyOnWriteArrayList<>();
+  /** GPU and compute instances destroyed, as "gi index/id" and "ci index/gi/ci". */
+  final List<String> destroyed = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  private static GpuInstance findInstance(Device d, int gpuInstanceId) {
+    return d.instances.values().stream()
+        .flatMap(List::stream)
+        .filter(gi -> gi.id() == gpuInstanceId)
+        .findFirst()
+        .orElseThrow(() -> error("nvmlDeviceGetGpuInstanceById", NvmlReturn.ERROR_NOT_FOUND.code()));
+  }
+
+  @Override
+  public GpuInstance createGpuInstance(int index, int profileId, Placement placement) {
+    String fn = "nvmlDeviceCreateGpuInstanceWithPlacement";
+    Device d = device(fn, index);
+    if (d.mig == null || !d.mig.enabled()) {
+      throw error(fn, NvmlReturn.ERROR_NOT_SUPPORTED.code());
+    }
+    long mask = ((1L << placement.size()) - 1) << placement.start();
+    int max = 0;
+    for (GpuInstance gi : d.instances.values().stream().flatMap(List::stream).toList()) {
+      max = Math.max(max, gi.id());
+      if ((((1L << gi.size()) - 1) << gi.start() & mask) != 0) {
+        throw error(fn, NvmlReturn.ERROR_INSUFFICIENT_RESOURCES.code());
+      }
+    }
+    GpuInstance gi = new GpuInstance(max + 1, profileId, placement.start(), placement.size());
+    d.instance(gi);
+    created.add(index + "/" + gi.id());
+    return gi;
+  }
+
+  @Override
+  public int createComputeInstance(int index, int gpuInstanceId, int computeProfileIndex) {
+    String fn = "nvmlGpuInstanceCreateComputeInstance";
+    Device d = device(fn, index);
+    GpuInstance gi = findInstance(d, gpuInstanceId);
+    int slices = new int[] {1, 2, 3, 4, 7, 8, 6}[computeProfileIndex];
+    MigDevice m =
+        new MigDevice(
+                String.format("MIG-fake0000-0000-0000-0000-%012d", gpuInstanceId),
+                gpuInstanceId, (long) gi.size() * (10L << 30), 0)
+            .attributes(slices, gi.size() * 10240L);
+    m.computeInstanceId = 0;
+    int hole = d.migDevices.indexOf(null);
+    if (hole >= 0) {
+      d.migDevices.set(hole, m);
+    } else {
+      d.migDevices.add(m);
+    }
+    return m.computeInstanceId;
+  }
+
+  @Override
+  public void destroyComputeInstance(int index, int gpuInstanceId, int computeInstanceId) {
+    String fn = "nvmlComputeInstanceDestroy";
+    Device d = device(fn, index);
+    findInstance(d, gpuInstanceId);
+    for (int i = 0; i < d.migDevices.size(); i++) {
+      MigDevice m = d.migDevices.get(i);
+      if (m != null && m.gpuInstanceId == gpuInstanceId && m.computeInstanceId == computeInstanceId) {
+        d.migDevices.set(i, null);
+        destroyed.add("ci " + index + "/" + gpuInstanceId + "/" + computeInstanceId);
+        return;
+      }
+    }
+    throw error("nvmlGpuInstanceGetComputeInstanceById", NvmlReturn.ERROR_NOT_FOUND.code());
+  }
+
+  @Override
+  public void destroyGpuInstance(int index, int gpuInstanceId) {
+    String fn = "nvmlGpuInstanceDestroy";
+    Device d = device(fn, index);
+    GpuInstance gi = findInstance(d, gpuInstanceId);
+    if (d.migDevices.stream().anyMatch(m -> m != null && m.gpuInstanceId == gpuInstanceId)) {
+      throw error(fn, NvmlReturn.ERROR_IN_USE.code());
+    }
+    d.instances.get(gi.profileId()).remove(gi);
+    destroyed.add("gi " + index + "/" + gpuInstanceId);
   }
 }

@@ -141,6 +141,42 @@ class NvmlStructsLayoutTest {
     assertThat(s.placement.size).isEqualTo(4);
   }
 
+  /** {@code nvmlComputeInstanceProfileInfo_t} (v1): nine unsigned ints, 36 bytes. */
+  @Test
+  void computeInstanceProfileInfoV1() {
+    assertThat(new NvmlStructs.ComputeInstanceProfileInfo().size()).isEqualTo(36);
+    Memory m = new Memory(36);
+    for (int i = 0; i < 9; i++) {
+      m.setInt(4L * i, 100 + i);
+    }
+    var s = new NvmlStructs.ComputeInstanceProfileInfo(m);
+    assertThat(s.id).isEqualTo(100);
+    assertThat(s.sliceCount).isEqualTo(101);
+    assertThat(s.instanceCount).isEqualTo(102);
+    assertThat(s.multiprocessorCount).isEqualTo(103);
+    assertThat(s.sharedOfaCount).isEqualTo(108);
+  }
+
+  /** {@code nvmlComputeInstanceInfo_t}: device@0, gpuInstance@8, id@16, profileId@20, placement@24. */
+  @Test
+  void computeInstanceInfo() {
+    assertThat(new NvmlStructs.ComputeInstanceInfo().size()).isEqualTo(32);
+    Memory m = new Memory(32);
+    m.setPointer(0, m);
+    m.setPointer(8, m.share(8));
+    m.setInt(16, 3);
+    m.setInt(20, 2);
+    m.setInt(24, 0);
+    m.setInt(28, 3);
+    var s = new NvmlStructs.ComputeInstanceInfo(m);
+    assertThat(s.device).isEqualTo(m);
+    assertThat(s.gpuInstance).isEqualTo(m.share(8));
+    assertThat(s.id).isEqualTo(3);
+    assertThat(s.profileId).isEqualTo(2);
+    assertThat(s.placement.start).isEqualTo(0);
+    assertThat(s.placement.size).isEqualTo(3);
+  }
+
   @Test
   void sampleValuesByType() {
     Memory m = new Memory(NvmlStructs.SAMPLE_SIZE * 2L);

@@ -634,12 +634,12 @@ class ProcessLauncherTest {
 
   @Test
   void aMigJobWithoutItsInstanceOrWithoutNvmlFailsSayingWhyAndFreesTheGpu() throws Exception {
-    // MIG_DYNAMIC: no instance exists, and this launcher makes none
+    // MIG_DYNAMIC: no instance exists, and this launcher is told to make none (as without root)
     FakeNvmlApi api = new FakeNvmlApi().add(FakeGpus.h100(1, 1));
     NvmlInventory inventory = new NvmlInventory(api, Map.of());
     NodeSpec node = inventory.readNode(NODE);
     assertThat(node.gpus().get(0).mode()).isEqualTo(GpuMode.MIG_DYNAMIC);
-    setUp(node, b -> b.inventory(inventory));
+    setUp(node, b -> b.inventory(inventory).migInstances(false));
 
     JobHandle none = submit("none", SHOW_DEVICES, PlacementRequest.mig("3g.40gb"));
     assertThat(finished(none)).isEqualTo(JobState.FAILED);
