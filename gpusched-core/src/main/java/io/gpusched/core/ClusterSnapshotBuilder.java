@@ -30,8 +30,10 @@ final class ClusterSnapshotBuilder {
     for (NodeEntry node : order) {
       long[] words = new long[node.gpus.length];
       Map<Group, Integer> free = new HashMap<>();
+      Map<Group, Integer> all = new HashMap<>();
       for (int i = 0; i < words.length; i++) {
         words[i] = node.gpus[i].lvWord();
+        all.merge(node.gpus[i].group, 1, Integer::sum);
         if (words[i] == 0) {
           free.merge(node.gpus[i].group, 1, Integer::sum);
         }
@@ -40,7 +42,7 @@ final class ClusterSnapshotBuilder {
       List<GpuUsage> gpus = new ArrayList<>();
       for (int i = 0; i < words.length; i++) {
         GpuSlot s = node.gpus[i];
-        GpuUsage u = usage(s, words[i], free.getOrDefault(s.group, 0));
+        GpuUsage u = usage(s, words[i], free.getOrDefault(s.group, 0), all.getOrDefault(s.group, 0));
         gpus.add(u);
         int slices = s.group.space instanceof MigSpace mig ? mig.geometry.memorySlices() : 0;
         ns.add(u, slices);
@@ -73,7 +75,7 @@ final class ClusterSnapshotBuilder {
     return new ClusterSnapshot(t0, List.copyOf(nodeUsages), models, labels, total.summary());
   }
 
-  private static GpuUsage usage(GpuSlot s, long word, int nodeFree) {
+  private static GpuUsage usage(GpuSlot s, long word, int nodeFree, int nodeGpus) {
     Group g = s.group;
     Space space = g.space;
     int mask = 0;
@@ -91,7 +93,7 @@ final class ClusterSnapshotBuilder {
       milliUsed = word == 0 ? 0 : 1000;
     }
     int allocated = space.allocatedMilli(word);
-    double frag = Math.max(0, Math.min(1000 - allocated, g.tables.fragmentedMilli(word, nodeFree)));
+    double frag = Math.max(0, Math.min(1000 - allocated, g.tables.placementFragmentedMilli(word, nodeFree, nodeGpus)));
     return new GpuUsage(
         s.spec.index(), space.model.name(), space.mode, word == 0, mask, compute, milliUsed, memUsed,
         allocated, frag);

@@ -332,6 +332,22 @@ final class DecisionTables {
     return s;
   }
 
+  /**
+   * What the snapshot reports as fragmented on one GPU: {@link #fragmentedMilli} less what the same
+   * GPU counts when its node's GPUs of this group are all empty ({@code nodeGpus} free, the GPU's
+   * empty state). That baseline is capacity the expected mix can never use on this hardware (a
+   * gang of 8 on a 4-GPU node, a profile the model lacks): not fragmentation caused by how work was
+   * placed, and reported as none, so an empty cluster shows 0. Never negative.
+   */
+  double placementFragmentedMilli(long word, int nodeFree, int nodeGpus) {
+    double now = fragmentedMilli(word, nodeFree);
+    if (now <= 0) {
+      return 0;
+    }
+    double empty = fragmentedMilli(0, Math.max(1, nodeGpus));
+    return Math.max(0, now - empty);
+  }
+
   /** Fragmented milli of one GPU given its word and, for empty GPUs, its node's free count. */
   double fragmentedMilli(long word, int nodeFree) {
     if (word == 0 && wholeCapable) {

@@ -2,6 +2,7 @@ package io.gpusched.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import io.gpusched.AllocatedGpu;
 import io.gpusched.Allocation;
@@ -19,6 +20,7 @@ import io.gpusched.NodeSpec;
 import io.gpusched.NodeState;
 import io.gpusched.PlacementRequest;
 import io.gpusched.PlacementStrategy;
+import io.gpusched.UsageSummary;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -441,6 +443,34 @@ class LockFreeClusterTest {
     assertThat(s.total().allocatedPercent()).isBetween(0.0, 100.0);
     assertThat(s.total().fragmentationPercent()).isBetween(0.0, 100.0);
     assertThat(s.total().allocatedMilli()).isEqualTo(500 + 300);
+  }
+
+  /**
+   * Issue 15: an empty cluster reported 18 % fragmentation, because capacity the expected mix can
+   * never use on its hardware (8-GPU gangs on 4-GPU nodes, whole GPUs on one-GPU nodes) counted.
+   * Only fragmentation that placements cause is reported: none when empty, some once a placement
+   * leaves a node where the mix's gangs no longer fit, none again once it is released.
+   */
+  @Test
+  void anEmptyClusterIsNotFragmentedAndAPlacementThatSplitsANodeIs() {
+    GpuCluster c =
+        GpuClusters.newBuilder()
+            .strategy(PlacementStrategy.FRAGMENTATION_AWARE)
+            .expectedMix(Map.of(new GpuDemand.Whole(4, true), 1.0, new GpuDemand.Whole(8, true), 1.0))
+            .nodes(List.of(
+                NodeSpec.builder("four").gpus(4, GpuModels.A100_80GB, GpuMode.WHOLE).build(),
+                NodeSpec.builder("shared").gpus(1, GpuModels.H200_141GB, GpuMode.SHARED).build(),
+                NodeSpec.builder("mig").gpus(2, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC).build()))
+            .build();
+    assertThat(c.snapshot().total().fragmentedMilli()).isZero();
+    assertThat(c.snapshot().total().fragmentationPercent()).isZero();
+
+    Allocation one = c.place(PlacementRequest.wholeGpus(1)).orElseThrow();
+    UsageSummary four = c.snapshot().nodes().stream()
+        .filter(n -> n.nodeId().equals("four")).findFirst().orElseThrow().summary();
+    assertThat(four.fragmentedMilli()).isCloseTo(1500.0, within(1e-6)); // 3 free GPUs, no gang of 4 fits: half the mix
+    one.release();
+    assertThat(c.snapshot().total().fragmentedMilli()).isZero();
   }
 
   @Test
