@@ -92,6 +92,9 @@ final class DefaultScheduler implements GpuScheduler {
   private long journaledDecay = Long.MIN_VALUE;
 
   private long journaledStarts = -1;
+  /** Recovered nodes awaiting the host's confirmation (a store and a node recovery timeout), else null. */
+  private final @Nullable NodeRecovery nodeRecovery;
+
   /** Where a job that names no queue goes when there is no queue "default" (may be null). */
   private final @Nullable String defaultQueue;
 
@@ -149,24 +152,30 @@ final class DefaultScheduler implements GpuScheduler {
     SchedulerStore store = b.store;
     List<Job> recovered = List.of();
     if (store != null) {
-      recoverNodes(stored.nodes());
-    }
-    nodes.bookInitialNodes();
-    if (store != null) {
       this.journal = new Journal(store, transitions::stored);
-      transitions.attachJournal(journal);
-      nodes.attachJournal(journal);
-      recoverQueues(stored.queues());
-      recovered = recoverJobs(stored.jobs());
-      recoverDominantShares(stored.queues());
-      for (StoredNode n : nodes.storedNodes()) {
-        journal.change(new StoreChange.PutNode(n));
+      try {
+        recoverNodes(stored.nodes());
+        nodes.bookInitialNodes();
+        transitions.attachJournal(journal);
+        nodes.attachJournal(journal);
+        recoverQueues(stored.queues());
+        recovered = recoverJobs(stored.jobs());
+        recoverDominantShares(stored.queues());
+        for (StoredNode n : nodes.storedNodes()) {
+          journal.change(new StoreChange.PutNode(n));
+        }
+        journalQueues(true);
+        journal.flush(); // what this build recovered and configured, before anything runs
+        restoredAllocations.clear();
+      } catch (RuntimeException | Error e) {
+        abandonRecovery(e);
+        throw e;
       }
-      journalQueues(true);
-      journal.flush(); // what this build recovered and configured, before anything runs
     } else {
+      nodes.bookInitialNodes();
       this.journal = null;
     }
+    this.nodeRecovery = nodeRecovery(b, stored);
     b.listeners.forEach(events::add);
     events.onFatal(loop::absorb);
     if (!recovered.isEmpty()) {
@@ -250,6 +259,51 @@ final class DefaultScheduler implements GpuScheduler {
                   q.spec, share, decay == Long.MIN_VALUE ? -1 : decay, q.lastStart, q.endedCost,
                   q.dominantShare)));
     }
+  }
+
+  /**
+   * The recovered nodes that must be confirmed: those the store held (not removed) that are in
+   * the cluster now; null without a store, a timeout or such nodes (constructor).
+   */
+  private @Nullable NodeRecovery nodeRecovery(GpuSchedulers.Builder b, StoredState stored) {
+    Duration timeout = b.nodeRecoveryTimeout;
+    if (b.store == null || timeout == null) {
+      return null;
+    }
+    var present = new java.util.HashSet<String>();
+    cluster.nodes().forEach(n -> present.add(n.id()));
+    var ids = new ArrayList<String>();
+    for (StoredNode n : stored.nodes()) {
+      if (n.state() != NodeState.DOWN && present.contains(n.spec().id())) {
+        ids.add(n.spec().id());
+      }
+    }
+    return ids.isEmpty() ? null : new NodeRecovery(ids, nowMillis(), timeout.toMillis());
+  }
+
+  /** Every allocation {@link #recoverJobs} restored so far (constructor only; then cleared). */
+  private final List<io.gpusched.Allocation> restoredAllocations = new ArrayList<>();
+
+  /**
+   * A recovery that failed (a corrupt store, a conflict, a store that cannot commit the recovered
+   * state): gives back every allocation it restored, so a cluster given with {@code cluster(...)}
+   * holds nothing of the store, and stops the threads the constructor made. Nothing was committed:
+   * the first commit is the last step of the recovery.
+   */
+  private void abandonRecovery(Throwable cause) {
+    for (io.gpusched.Allocation a : restoredAllocations) {
+      try {
+        a.release();
+      } catch (RuntimeException r) {
+        cause.addSuppressed(r);
+      }
+    }
+    restoredAllocations.clear();
+    closed = true;
+    if (timer != null) {
+      timer.shutdownNow();
+    }
+    events.close();
   }
 
   /**
@@ -392,9 +446,9 @@ final class DefaultScheduler implements GpuScheduler {
               e);
         }
       }
+      restoredAllocations.addAll(allocs);
       Ledger.Accounting acct = ledger.prepare(allocs, nodes::learnNode);
       if (acct == null) {
-        allocs.forEach(io.gpusched.Allocation::release);
         throw new IllegalStateException("cannot recover running job " + sj.id() + ": its node is gone");
       }
       transitions.restoreRunning(
@@ -419,6 +473,12 @@ final class DefaultScheduler implements GpuScheduler {
         log.warn("gpusched launcher failed to reconcile {}; taken as UNKNOWN", j, e);
         loop.absorb(e);
         r = null;
+      }
+      NodeRecovery nr = nodeRecovery;
+      if (r == io.gpusched.Reconciliation.RUNNING && nr != null) { // the host says it runs there
+        for (io.gpusched.Allocation a : j.view(j.run()).allocations()) {
+          a.gpus().forEach(g -> nr.confirm(g.nodeId()));
+        }
       }
       if (r == io.gpusched.Reconciliation.GONE) {
         transitions.recoveredGone(j);
@@ -486,6 +546,23 @@ final class DefaultScheduler implements GpuScheduler {
   @Override
   public void addNode(NodeSpec node) {
     nodes.addNode(node);
+    NodeRecovery nr = nodeRecovery;
+    if (nr != null) {
+      nr.confirm(node.id()); // re-registered after a removal
+    }
+  }
+
+  @Override
+  public void confirmNode(String nodeId) {
+    Objects.requireNonNull(nodeId, "nodeId");
+    checkOpen();
+    NodeRecovery nr = nodeRecovery;
+    if (nr != null && nr.confirm(nodeId)) {
+      return;
+    }
+    if (cluster.nodes().stream().noneMatch(n -> n.id().equals(nodeId))) {
+      throw new IllegalArgumentException("unknown node " + nodeId);
+    }
   }
 
   @Override
@@ -510,6 +587,15 @@ final class DefaultScheduler implements GpuScheduler {
 
   @Override
   public void nodeDown(String nodeId) {
+    NodeRecovery nr = nodeRecovery;
+    if (nr != null && nr.waiting(nodeId)) {
+      try {
+        nodes.nodeDown(nodeId);
+      } finally {
+        nr.confirm(nodeId); // the host has spoken for it (if it was unknown, nothing waits)
+      }
+      return;
+    }
     nodes.nodeDown(nodeId);
   }
 
@@ -530,6 +616,10 @@ final class DefaultScheduler implements GpuScheduler {
 
   @Override
   public void tick() {
+    NodeRecovery nr = nodeRecovery;
+    if (nr != null && !closed) {
+      nr.expire(nowMillis(), nodes::nodeDown);
+    }
     loop.command(() -> timers.onTick(nowMillis()));
   }
 

@@ -134,7 +134,7 @@ final class JdbcStore implements SchedulerStore {
         if (e instanceof StoreException se) {
           throw se;
         }
-        throw new StoreException("cannot check the schema of the store " + this + ": " + e, e);
+        throw new StoreException("cannot check the schema of the store " + this + ": " + describe(e), e);
       }
     } catch (SQLException e) {
       throw new StoreException("cannot close the connection to the store " + this + ": " + e, e);
@@ -200,10 +200,79 @@ final class JdbcStore implements SchedulerStore {
         c.commit();
       } catch (SQLException e) {
         rollbackQuietly(c, e);
+        if (readOnly(e)) {
+          throw readOnlyStore("create the schema", e);
+        }
         throw e;
       }
+    } else {
+      probeWritable(c);
     }
     schemaChecked = true;
+  }
+
+  /**
+   * Writes the version row onto itself and rolls back: a read-only database (a read-only role or
+   * {@code default_transaction_read_only} on PostgreSQL, {@code ACCESS_MODE_DATA=r} on H2) is
+   * refused when the store is first used, before a scheduler recovers anything, rather than at its
+   * first commit.
+   */
+  private void probeWritable(Connection c) throws SQLException {
+    try (Statement s = c.createStatement()) {
+      s.executeUpdate("UPDATE gpusched_schema SET written_by = written_by WHERE id = 1");
+    } catch (SQLException e) {
+      rollbackQuietly(c, e);
+      if (readOnly(e)) {
+        throw readOnlyStore("write", e);
+      }
+      throw e;
+    }
+    c.rollback();
+  }
+
+  private StoreException readOnlyStore(String what, SQLException e) {
+    return new StoreException(
+        "the store " + this + " is read-only (cannot " + what + ": " + e.getMessage() + "): a durable"
+            + " scheduler writes every change before it acts on it; make the database writable for this"
+            + " user; nothing written",
+        e);
+  }
+
+  /** SQL state 25006 (read_only_sql_transaction; PostgreSQL) or H2's 90097 (DATABASE_IS_READ_ONLY). */
+  static boolean readOnly(Throwable e) {
+    return hasState(e, "25006") || hasState(e, "90097");
+  }
+
+  /** SQL state 53100 (disk_full; PostgreSQL, and what a failing data source may simulate). */
+  static boolean diskFull(Throwable e) {
+    return hasState(e, "53100");
+  }
+
+  private static boolean hasState(Throwable e, String state) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SQLException se) {
+        for (SQLException n = se; n != null; n = n.getNextException()) {
+          if (state.equals(n.getSQLState())) {
+            return true;
+          }
+        }
+      }
+      if (t.getCause() == t) {
+        break;
+      }
+    }
+    return false;
+  }
+
+  /** The exception, prefixed with what it means when its SQL state says (read-only, disk full). */
+  static String describe(Throwable e) {
+    if (readOnly(e)) {
+      return "the store is read-only: " + e;
+    }
+    if (diskFull(e)) {
+      return "the store's disk is full (SQL state 53100): " + e;
+    }
+    return String.valueOf(e);
   }
 
   private static boolean exists(Connection c, String table) throws SQLException {
@@ -250,7 +319,7 @@ final class JdbcStore implements SchedulerStore {
         if (e instanceof StoreException se) {
           throw se;
         }
-        throw new StoreException("cannot load the state from the store " + this + ": " + e, e);
+        throw new StoreException("cannot load the state from the store " + this + ": " + describe(e), e);
       }
     } catch (SQLException e) {
       throw new StoreException("cannot close the connection to the store " + this + ": " + e, e);
@@ -311,6 +380,14 @@ final class JdbcStore implements SchedulerStore {
         }
       }
     }
+    for (StoredJob j : jobs) {
+      gpus.remove(j.id());
+    }
+    if (!gpus.isEmpty()) {
+      throw new StoreException(
+          "the store " + this + " holds gpusched_job_gpu rows of job " + gpus.keySet().iterator().next()
+              + ", which has no gpusched_job row: a corrupt store; nothing written");
+    }
     Map<String, Map<String, Double>> usage = new HashMap<>();
     try (Statement s = c.createStatement();
         ResultSet rs = s.executeQuery("SELECT queue_name, gpu_model, decayed_share FROM gpusched_queue_usage")) {
@@ -334,6 +411,14 @@ final class JdbcStore implements SchedulerStore {
           throw new StoreException("the store " + this + " holds queue " + name + " that cannot be read: " + e, e);
         }
       }
+    }
+    for (StoredQueue q : queues) {
+      usage.remove(q.spec().name());
+    }
+    if (!usage.isEmpty()) {
+      throw new StoreException(
+          "the store " + this + " holds gpusched_queue_usage rows of queue " + usage.keySet().iterator().next()
+              + ", which has no gpusched_queue row: a corrupt store; nothing written");
     }
     var nodes = new ArrayList<StoredNode>();
     try (Statement s = c.createStatement();
@@ -405,7 +490,8 @@ final class JdbcStore implements SchedulerStore {
           throw se;
         }
         throw new StoreException(
-            "cannot commit " + changes.size() + " changes to the store " + this + " (rolled back): " + e, e);
+            "cannot commit " + changes.size() + " changes to the store " + this + " (rolled back): " + describe(e),
+            e);
       }
     } catch (SQLException e) {
       throw new StoreException("cannot close the connection to the store " + this + ": " + e, e);
