@@ -95,6 +95,9 @@ final class DefaultScheduler implements GpuScheduler {
   /** Recovered nodes awaiting the host's confirmation (a store and a node recovery timeout), else null. */
   private final @Nullable NodeRecovery nodeRecovery;
 
+  /** Deletes old final jobs from the store (durable mode), else null. */
+  private final @Nullable Pruner pruner;
+
   /** Where a job that names no queue goes when there is no queue "default" (may be null). */
   private final @Nullable String defaultQueue;
 
@@ -176,6 +179,7 @@ final class DefaultScheduler implements GpuScheduler {
       this.journal = null;
     }
     this.nodeRecovery = nodeRecovery(b, stored);
+    this.pruner = store == null ? null : new Pruner(store, b.finishedJobRetention.toMillis());
     b.listeners.forEach(events::add);
     events.onFatal(loop::absorb);
     if (!recovered.isEmpty()) {
@@ -619,6 +623,10 @@ final class DefaultScheduler implements GpuScheduler {
     NodeRecovery nr = nodeRecovery;
     if (nr != null && !closed) {
       nr.expire(nowMillis(), nodes::nodeDown);
+    }
+    Pruner p = pruner;
+    if (p != null && !closed) {
+      p.maybePrune(nowMillis());
     }
     loop.command(() -> timers.onTick(nowMillis()));
   }

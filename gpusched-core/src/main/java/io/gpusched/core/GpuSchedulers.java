@@ -87,6 +87,7 @@ public final class GpuSchedulers {
     PlacementObserver placementObserver = PlacementObserver.NONE;
     @Nullable SchedulerStore store;
     @Nullable Duration nodeRecoveryTimeout;
+    Duration finishedJobRetention = Duration.ofDays(7);
     /** Set by a replica that won leadership ({@link Replica}); 0 for a plain scheduler. */
     long leaderEpoch;
 
@@ -149,6 +150,22 @@ public final class GpuSchedulers {
         throw new IllegalArgumentException("nodeRecoveryTimeout must be positive, was " + timeout);
       }
       this.nodeRecoveryTimeout = atMostMax(timeout, "nodeRecoveryTimeout");
+      return this;
+    }
+
+    /**
+     * With a {@link #store}: how long the store keeps a final job (COMPLETED, FAILED, CANCELLED)
+     * after it ended. Older ones are deleted from the store by the scheduler's tick, at most once a
+     * minute of its clock, in batches of 1,000 jobs (one transaction each, at most 20 per tick),
+     * never on the placement path; so the store holds the live jobs plus about this much history.
+     * A pruned job is gone from the store only: {@code job(id)} finds it while {@link
+     * #retainFinishedJobs} keeps it in memory, until a restart. Default 7 days.
+     *
+     * @throws IllegalArgumentException if negative or longer than {@link
+     *     io.gpusched.JobSpec#MAX_DURATION} (which keeps them in effect forever)
+     */
+    public Builder finishedJobRetention(Duration retention) {
+      this.finishedJobRetention = nonNegative(retention, "finishedJobRetention");
       return this;
     }
 

@@ -170,6 +170,18 @@ class PostgresStoreTest {
         .hasMessageContaining("create the schema");
   }
 
+  @Test
+  void finalJobsOlderThanTheRetentionArePrunedByTheTick() {
+    DataSource ds = freshDatabase();
+    new FinishedJobPruningTest()
+        .finalJobsOlderThanTheRetentionArePrunedByTheTick(SchedulerStores.jdbc(ds), () -> SchedulerStores.jdbc(ds));
+  }
+
+  @Test
+  void rejectedInboxRowsBeyondTheNewestThousandArePruned() throws SQLException {
+    FinishedJobPruningTest.rejectedInboxRowsBeyondTheNewestThousandArePruned(freshDatabase());
+  }
+
   /**
    * {@link RestartPropertyTest}'s property on PostgreSQL: a random sequence with a crash and restart
    * at a random point leaves the same visible state as without it. Sequences come from that test's

@@ -94,4 +94,33 @@ class GpuSchedStoreTest {
                     .rootCause()
                     .hasMessageContaining("gpusched.store.type=jdbc needs exactly one DataSource"));
   }
+
+  @Test
+  void theRetentionAndTheNodeRecoveryTimeoutReachTheBuilderWhichChecksThem() {
+    runner
+        .withPropertyValues("gpusched.store.type=memory", "gpusched.store.node-recovery-timeout=0s")
+        .run(
+            ctx ->
+                assertThat(ctx)
+                    .hasFailed()
+                    .getFailure()
+                    .rootCause()
+                    .hasMessageContaining("gpusched.store.node-recovery-timeout")
+                    .hasMessageContaining("nodeRecoveryTimeout must be positive"));
+    runner
+        .withPropertyValues("gpusched.store.type=memory", "gpusched.store.finished-job-retention=-1s")
+        .run(
+            ctx ->
+                assertThat(ctx)
+                    .hasFailed()
+                    .getFailure()
+                    .rootCause()
+                    .hasMessageContaining("gpusched.store.finished-job-retention")
+                    .hasMessageContaining("finishedJobRetention must be >= 0"));
+    runner
+        .withPropertyValues(
+            "gpusched.store.type=memory", "gpusched.store.node-recovery-timeout=2m",
+            "gpusched.store.finished-job-retention=1h")
+        .run(ctx -> assertThat(ctx).hasNotFailed());
+  }
 }
