@@ -168,7 +168,9 @@ public interface GpuScheduler extends AutoCloseable {
 
   /**
    * Runs due time-based work now: grace deadlines, lease expiry, idle detection and reclaim, time
-   * limits, fair-share decay. Called by the scheduler's timer; simulations call it after advancing
+   * limits, fair-share decay; with a durable store also, on the calling thread, recovered nodes
+   * not confirmed in time (removed as lost, see {@link #confirmNode}) and the pruning of old final
+   * jobs from the store. Called by the scheduler's timer; simulations call it after advancing
    * their clock.
    */
   void tick();

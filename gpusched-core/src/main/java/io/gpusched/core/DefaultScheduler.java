@@ -10,6 +10,7 @@ import io.gpusched.NodeState;
 import io.gpusched.QueueSpec;
 import io.gpusched.SchedulerListener;
 import io.gpusched.SchedulerSnapshot;
+import io.gpusched.StopReason;
 import io.gpusched.store.SchedulerStore;
 import io.gpusched.store.StoreChange;
 import io.gpusched.store.StoreException;
@@ -182,9 +183,11 @@ final class DefaultScheduler implements GpuScheduler {
     this.pruner = store == null ? null : new Pruner(store, b.finishedJobRetention.toMillis());
     b.listeners.forEach(events::add);
     events.onFatal(loop::absorb);
+    resendStops(false);
     if (!recovered.isEmpty()) {
       reconcile(b.launcher, recovered);
     }
+    resendStops(true);
     if (timer != null) {
       long every = b.tickInterval.toMillis();
       var unused = timer.scheduleWithFixedDelay(this::tickQuietly, every, every, TimeUnit.MILLISECONDS);
@@ -421,6 +424,16 @@ final class DefaultScheduler implements GpuScheduler {
       j.startOrder = sj.startOrder();
       j.attempts = sj.attempts();
       j.lastHeartbeatMillis = now; // a lease restarts at the recovery
+      StopReason unsent = sj.stopReason();
+      if (sj.stopDeadlineMillis() >= 0 && unsent != null) {
+        // a stop committed and perhaps never handed to the launcher (PREEMPTING: always sent again)
+        // RUNNING: the stop of its previous run, which the record of its new run carries
+        int run = sj.state() == JobState.RUNNING ? sj.attempts() - 1 : sj.attempts();
+        resend.add(new Resend(j, unsent, sj.stopDeadlineMillis(), run));
+        if (sj.state() != JobState.PREEMPTING) {
+          j.unsentStop = new Job.UnsentStop(unsent, sj.stopDeadlineMillis(), run);
+        }
+      }
       if (sj.state().isFinal()) {
         transitions.restoreState(j, sj.state(), sj.attempts(), sj.stopReason());
         book.restoreFinished(j, sj.state(), sj.endedAtMillis());
@@ -461,6 +474,32 @@ final class DefaultScheduler implements GpuScheduler {
       book.claim(j);
     }
     return holders;
+  }
+
+  /** A stop the store holds as committed but perhaps not sent (constructor). */
+  private record Resend(Job job, StopReason why, long deadlineMillis, int run) {}
+
+  /** The stops to send again after recovery (constructor only). */
+  private final List<Resend> resend = new ArrayList<>();
+
+  /**
+   * Sends recovered stops again (constructor): with {@code preempting} false, before the
+   * reconciliation, each stop a record says was committed but perhaps not handed to the launcher
+   * (a cancel, a lease or time limit, a node loss, an idle reclaim; for a job that runs again, the
+   * stop of its previous run); with {@code preempting} true, after it, the stop of each PREEMPTING
+   * job the host did not report GONE. A host may therefore get a stop twice for one run.
+   */
+  private void resendStops(boolean preempting) {
+    for (Resend r : resend) {
+      Job j = r.job();
+      boolean isPreempting = j.rawState() == JobState.PREEMPTING;
+      if (preempting ? isPreempting : j.unsentStop != null) {
+        transitions.resendStop(j, r.why(), r.deadlineMillis(), r.run());
+      }
+    }
+    if (preempting) {
+      resend.clear();
+    }
   }
 
   /**
