@@ -19,7 +19,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.sql.Types;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -134,7 +133,7 @@ final class JdbcStore implements SchedulerStore {
         if (e instanceof StoreException se) {
           throw se;
         }
-        throw new StoreException("cannot check the schema of the store " + this + ": " + describe(e), e);
+        throw new StoreException("cannot check the schema of the store " + this + ": " + SqlStates.describe(e), e);
       }
     } catch (SQLException e) {
       throw new StoreException("cannot close the connection to the store " + this + ": " + e, e);
@@ -200,7 +199,7 @@ final class JdbcStore implements SchedulerStore {
         c.commit();
       } catch (SQLException e) {
         rollbackQuietly(c, e);
-        if (readOnly(e)) {
+        if (SqlStates.readOnly(e)) {
           throw readOnlyStore("create the schema", e);
         }
         throw e;
@@ -222,7 +221,7 @@ final class JdbcStore implements SchedulerStore {
       s.executeUpdate("UPDATE gpusched_schema SET written_by = written_by WHERE id = 1");
     } catch (SQLException e) {
       rollbackQuietly(c, e);
-      if (readOnly(e)) {
+      if (SqlStates.readOnly(e)) {
         throw readOnlyStore("write", e);
       }
       throw e;
@@ -238,42 +237,6 @@ final class JdbcStore implements SchedulerStore {
         e);
   }
 
-  /** SQL state 25006 (read_only_sql_transaction; PostgreSQL) or H2's 90097 (DATABASE_IS_READ_ONLY). */
-  static boolean readOnly(Throwable e) {
-    return hasState(e, "25006") || hasState(e, "90097");
-  }
-
-  /** SQL state 53100 (disk_full; PostgreSQL, and what a failing data source may simulate). */
-  static boolean diskFull(Throwable e) {
-    return hasState(e, "53100");
-  }
-
-  private static boolean hasState(Throwable e, String state) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof SQLException se) {
-        for (SQLException n = se; n != null; n = n.getNextException()) {
-          if (state.equals(n.getSQLState())) {
-            return true;
-          }
-        }
-      }
-      if (t.getCause() == t) {
-        break;
-      }
-    }
-    return false;
-  }
-
-  /** The exception, prefixed with what it means when its SQL state says (read-only, disk full). */
-  static String describe(Throwable e) {
-    if (readOnly(e)) {
-      return "the store is read-only: " + e;
-    }
-    if (diskFull(e)) {
-      return "the store's disk is full (SQL state 53100): " + e;
-    }
-    return String.valueOf(e);
-  }
 
   private static boolean exists(Connection c, String table) throws SQLException {
     try (Statement s = c.createStatement();
@@ -319,7 +282,7 @@ final class JdbcStore implements SchedulerStore {
         if (e instanceof StoreException se) {
           throw se;
         }
-        throw new StoreException("cannot load the state from the store " + this + ": " + describe(e), e);
+        throw new StoreException("cannot load the state from the store " + this + ": " + SqlStates.describe(e), e);
       }
     } catch (SQLException e) {
       throw new StoreException("cannot close the connection to the store " + this + ": " + e, e);
@@ -472,13 +435,13 @@ final class JdbcStore implements SchedulerStore {
           deleteInboxRows(c, consumed);
         }
         if (!jobs.isEmpty()) {
-          writeJobs(c, jobs.values());
+          JdbcWrites.writeJobs(c, jobs.values());
         }
         if (!queues.isEmpty()) {
-          writeQueues(c, queues.values());
+          JdbcWrites.writeQueues(c, queues.values());
         }
         if (!nodes.isEmpty()) {
-          writeNodes(c, nodes.values());
+          JdbcWrites.writeNodes(c, nodes.values());
         }
         c.commit();
         if (fence != null) {
@@ -490,7 +453,7 @@ final class JdbcStore implements SchedulerStore {
           throw se;
         }
         throw new StoreException(
-            "cannot commit " + changes.size() + " changes to the store " + this + " (rolled back): " + describe(e),
+            "cannot commit " + changes.size() + " changes to the store " + this + " (rolled back): " + SqlStates.describe(e),
             e);
       }
     } catch (SQLException e) {
@@ -534,7 +497,7 @@ final class JdbcStore implements SchedulerStore {
         if (e instanceof StoreException se) {
           throw se;
         }
-        throw new StoreException("cannot prune finished jobs in the store " + this + " (rolled back): " + describe(e), e);
+        throw new StoreException("cannot prune finished jobs in the store " + this + " (rolled back): " + SqlStates.describe(e), e);
       }
     } catch (SQLException e) {
       throw new StoreException("cannot close the connection to the store " + this + ": " + e, e);
@@ -596,143 +559,6 @@ final class JdbcStore implements SchedulerStore {
         del.addBatch();
       }
       del.executeBatch();
-    }
-  }
-
-  private static void writeJobs(Connection c, Iterable<StoredJob> jobs) throws SQLException {
-    try (PreparedStatement delGpu = c.prepareStatement("DELETE FROM gpusched_job_gpu WHERE job_id = ?");
-        PreparedStatement delJob = c.prepareStatement("DELETE FROM gpusched_job WHERE id = ?");
-        PreparedStatement insJob =
-            c.prepareStatement(
-                "INSERT INTO gpusched_job (id, seq, queue_name, state, attempts, stop_reason, end_reason,"
-                    + " submitted_at, queued_at, started_at, ended_at, stop_deadline, start_order, accrued_cost,"
-                    + " checkpoint_ref, spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        PreparedStatement insGpu =
-            c.prepareStatement(
-                "INSERT INTO gpusched_job_gpu (job_id, gang_member, pos, node_id, gpu_index, gpu_uuid,"
-                    + " gpu_model, gpu_mode, mig_profile, mig_start_slot, milli_gpu, memory_mib,"
-                    + " host_cpu_millis, host_memory_mib) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
-      boolean anyGpu = false;
-      for (StoredJob j : jobs) {
-        delGpu.setString(1, j.id());
-        delGpu.addBatch();
-        delJob.setString(1, j.id());
-        delJob.addBatch();
-        insJob.setString(1, j.id());
-        insJob.setLong(2, j.sequence());
-        insJob.setString(3, j.spec().queue());
-        insJob.setString(4, j.state().name());
-        insJob.setInt(5, j.attempts());
-        setNullable(insJob, 6, j.stopReason() == null ? null : j.stopReason().name());
-        setNullable(insJob, 7, j.endReason());
-        insJob.setLong(8, j.submittedAtMillis());
-        insJob.setLong(9, j.queuedAtMillis());
-        insJob.setLong(10, j.startedAtMillis());
-        insJob.setLong(11, j.endedAtMillis());
-        insJob.setLong(12, j.stopDeadlineMillis());
-        insJob.setLong(13, j.startOrder());
-        insJob.setDouble(14, j.accruedCost());
-        setNullable(insJob, 15, j.checkpointRef());
-        insJob.setString(16, SpecCodec.job(j.spec()));
-        insJob.addBatch();
-        for (int m = 0; m < j.allocations().size(); m++) {
-          StoredAllocation a = j.allocations().get(m);
-          for (int p = 0; p < a.gpus().size(); p++) {
-            AllocatedGpu g = a.gpus().get(p);
-            insGpu.setString(1, j.id());
-            insGpu.setInt(2, m);
-            insGpu.setInt(3, p);
-            insGpu.setString(4, g.nodeId());
-            insGpu.setInt(5, g.gpuIndex());
-            insGpu.setString(6, g.gpuUuid());
-            insGpu.setString(7, g.model());
-            insGpu.setString(8, g.mode().name());
-            setNullable(insGpu, 9, g.migProfile());
-            insGpu.setInt(10, g.migStartSlot());
-            insGpu.setInt(11, g.milliGpu());
-            insGpu.setLong(12, g.memoryMiB());
-            insGpu.setLong(13, a.cpuMillis());
-            insGpu.setLong(14, a.memoryMiB());
-            insGpu.addBatch();
-            anyGpu = true;
-          }
-        }
-      }
-      delGpu.executeBatch();
-      delJob.executeBatch();
-      insJob.executeBatch();
-      if (anyGpu) {
-        insGpu.executeBatch();
-      }
-    }
-  }
-
-  private static void writeQueues(Connection c, Iterable<StoredQueue> queues) throws SQLException {
-    try (PreparedStatement delUsage = c.prepareStatement("DELETE FROM gpusched_queue_usage WHERE queue_name = ?");
-        PreparedStatement delQueue = c.prepareStatement("DELETE FROM gpusched_queue WHERE name = ?");
-        PreparedStatement insQueue =
-            c.prepareStatement(
-                "INSERT INTO gpusched_queue (name, spec, decayed_at, last_start, ended_cost, dominant_share)"
-                    + " VALUES (?, ?, ?, ?, ?, ?)");
-        PreparedStatement insUsage =
-            c.prepareStatement(
-                "INSERT INTO gpusched_queue_usage (queue_name, gpu_model, decayed_share) VALUES (?, ?, ?)")) {
-      boolean anyUsage = false;
-      for (StoredQueue q : queues) {
-        String name = q.spec().name();
-        delUsage.setString(1, name);
-        delUsage.addBatch();
-        delQueue.setString(1, name);
-        delQueue.addBatch();
-        insQueue.setString(1, name);
-        insQueue.setString(2, SpecCodec.queue(q.spec()));
-        insQueue.setLong(3, q.decayedAtMillis());
-        insQueue.setLong(4, q.lastStart());
-        insQueue.setDouble(5, q.endedCost());
-        insQueue.setDouble(6, q.dominantShare());
-        insQueue.addBatch();
-        for (var e : q.decayedShare().entrySet()) {
-          insUsage.setString(1, name);
-          insUsage.setString(2, e.getKey());
-          insUsage.setDouble(3, e.getValue());
-          insUsage.addBatch();
-          anyUsage = true;
-        }
-      }
-      delUsage.executeBatch();
-      delQueue.executeBatch();
-      insQueue.executeBatch();
-      if (anyUsage) {
-        insUsage.executeBatch();
-      }
-    }
-  }
-
-  private static void writeNodes(Connection c, Iterable<StoredNode> nodes) throws SQLException {
-    try (PreparedStatement del = c.prepareStatement("DELETE FROM gpusched_node WHERE id = ?");
-        PreparedStatement ins =
-            c.prepareStatement(
-                "INSERT INTO gpusched_node (id, seq, state, added_at_run_time, spec) VALUES (?, ?, ?, ?, ?)")) {
-      for (StoredNode n : nodes) {
-        del.setString(1, n.spec().id());
-        del.addBatch();
-        ins.setString(1, n.spec().id());
-        ins.setLong(2, n.sequence());
-        ins.setString(3, n.state().name());
-        ins.setBoolean(4, n.addedAtRunTime());
-        ins.setString(5, SpecCodec.node(n.spec()));
-        ins.addBatch();
-      }
-      del.executeBatch();
-      ins.executeBatch();
-    }
-  }
-
-  private static void setNullable(PreparedStatement s, int i, @Nullable String v) throws SQLException {
-    if (v == null) {
-      s.setNull(i, Types.VARCHAR);
-    } else {
-      s.setString(i, v);
     }
   }
 }
