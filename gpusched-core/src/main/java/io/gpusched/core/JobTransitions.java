@@ -752,12 +752,13 @@ final class JobTransitions {
    * (dispatcher). In durable mode the call follows the commit of the job's record as of now.
    */
   void safeStop(Job j, StopReason why, long deadlineMillis) {
-    JobHandle view = j.view(j.run());
+    int run = j.run();
+    JobHandle view = j.view(run);
     Journal jn = journal;
     if (jn == null) {
       stopHost(view, j, why, deadlineMillis);
     } else {
-      Job.UnsentStop unsent = new Job.UnsentStop(why, deadlineMillis, view.attempts());
+      Job.UnsentStop unsent = new Job.UnsentStop(why, deadlineMillis, run);
       j.unsentStop = unsent; // re-sent after a crash until the host was told
       jn.later(jn.job(j), () -> {
         stopHost(view, j, why, deadlineMillis);
