@@ -131,6 +131,21 @@ public interface GpuScheduler extends AutoCloseable {
   void nodeDown(String nodeId);
 
   /**
+   * Confirms that a node is up: after a restart of a durable scheduler built with a node recovery
+   * timeout ({@code GpuSchedulers.Builder.nodeRecoveryTimeout}), each node recovered from the store
+   * must be confirmed within that time, or it is treated as lost ({@link #nodeDown}). Without such
+   * a timeout, or for a node that needs no confirmation (confirmed already, or not recovered), it
+   * does nothing. Lock-free.
+   *
+   * <p>The default implementation does nothing.
+   *
+   * @param nodeId node id
+   * @throws IllegalArgumentException if the node is unknown (a node that was treated as lost is
+   *     unknown: add it again with {@link #addNode})
+   */
+  default void confirmNode(String nodeId) {}
+
+  /**
    * Registers a listener for all further events.
    *
    * @param listener the listener
@@ -153,7 +168,9 @@ public interface GpuScheduler extends AutoCloseable {
 
   /**
    * Runs due time-based work now: grace deadlines, lease expiry, idle detection and reclaim, time
-   * limits, fair-share decay. Called by the scheduler's timer; simulations call it after advancing
+   * limits, fair-share decay; with a durable store also, on the calling thread, recovered nodes
+   * not confirmed in time (removed as lost, see {@link #confirmNode}) and the pruning of old final
+   * jobs from the store. Called by the scheduler's timer; simulations call it after advancing
    * their clock.
    */
   void tick();

@@ -13,7 +13,8 @@ package io.gpusched;
  * @param memoryUsedMiB GPU memory reserved by shares on a SHARED GPU (the whole memory when taken
  *     whole), else 0
  * @param allocatedMilli allocated capacity in milli-GPU, 0..1000
- * @param fragmentedMilli free capacity the expected mix cannot use, 0..(1000 - allocatedMilli)
+ * @param fragmentedMilli free capacity the expected mix cannot use because of how work was placed
+ *     (what the GPU counts when its node is empty is left out), 0..(1000 - allocatedMilli)
  */
 public record GpuUsage(
     int index,

@@ -18,7 +18,9 @@ package io.gpusched;
  * @param allocatedMilli allocated capacity in milli-GPU (whole GPUs 1000, MIG pro rata by memory
  *     slices, shares by milli)
  * @param fragmentedMilli free capacity, in milli-GPU, that the expected request mix cannot use
- *     (see {@code docs/placement.md}); {@code <= capacityMilli - allocatedMilli}
+ *     because of how work was placed: capacity the mix can never use on the hardware (counted on
+ *     each node as if it were empty) is left out, so an empty cluster has 0 (see {@code
+ *     docs/placement.md}); {@code <= capacityMilli - allocatedMilli}
  */
 public record UsageSummary(
     int gpus,

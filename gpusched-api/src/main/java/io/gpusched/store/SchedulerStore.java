@@ -41,4 +41,23 @@ public interface SchedulerStore {
    * @throws StoreException if the batch could not be committed; nothing of it was written
    */
   void commit(List<StoreChange> changes);
+
+  /**
+   * Deletes, as one transaction, up to {@code limit} final jobs ({@link io.gpusched.JobState#isFinal()})
+   * that ended before {@code endedBeforeMillis}, oldest first, and what else the store keeps that
+   * nothing needs any more (on JDBC: followers' inbox rows the leader rejected, beyond the newest
+   * thousand). A job whose record changed meanwhile (its id reused by a new submission) is not
+   * deleted. The scheduler calls it from its timer tick, off the placement path, in batches; see
+   * {@code GpuSchedulers.Builder.finishedJobRetention}.
+   *
+   * <p>The default deletes nothing and returns 0 (a store that does not grow, or cannot prune).
+   *
+   * @param endedBeforeMillis the scheduler's clock: jobs that ended before this are deleted
+   * @param limit the most jobs to delete (positive)
+   * @return how many jobs were deleted; less than {@code limit} when no more are due
+   * @throws StoreException if the store could not prune; nothing of the batch was deleted
+   */
+  default int pruneFinishedJobs(long endedBeforeMillis, int limit) {
+    return 0;
+  }
 }

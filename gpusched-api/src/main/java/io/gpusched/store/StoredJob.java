@@ -16,14 +16,17 @@ import org.jspecify.annotations.Nullable;
  * @param state its state
  * @param attempts how many times it was started (its current run number)
  * @param stopReason why its current or last stop happened (for {@link JobState#PREEMPTING}: the stop
- *     in progress), or {@code null}
+ *     in progress; with a {@code stopDeadlineMillis} on a job in another state: the stop not yet
+ *     handed to the launcher), or {@code null}
  * @param endReason the text of {@code JobHandle.endReason()}, or {@code null}
  * @param submittedAtMillis when it was submitted
  * @param queuedAtMillis when it last entered its queue (submission or requeue)
  * @param startedAtMillis when its current or last run started, or -1
  * @param endedAtMillis when it reached its final state, or -1
  * @param stopDeadlineMillis for {@link JobState#PREEMPTING}: when its GPUs are released anyway;
- *     else -1
+ *     for a job in another state: the deadline of a stop that was committed but perhaps not yet
+ *     handed to the launcher (of its current run; for a RUNNING job, of its previous run), which
+ *     a scheduler recovered from the store sends again; else -1
  * @param startOrder the scheduler's start counter at its latest start (running jobs are booked
  *     again in this order), 0 if never started
  * @param accruedCost the cost of its ended runs

@@ -14,8 +14,6 @@ import io.gpusched.SchedulerSnapshot;
 import io.gpusched.store.SchedulerStore;
 import io.gpusched.store.StoreChange;
 import io.gpusched.store.StoreException;
-import io.gpusched.store.StoredAllocation;
-import io.gpusched.store.StoredJob;
 import io.gpusched.store.StoredNode;
 import io.gpusched.store.StoredQueue;
 import io.gpusched.store.StoredState;
@@ -56,6 +54,9 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link Timers}: stop deadlines, leases, time limits, idle reclaim.
  *   <li>{@link NodeLifecycle}: nodes added, cordoned, drained and lost.
  *   <li>{@link SnapshotBuilder}: {@link SchedulerSnapshot}s.
+ *   <li>With a store: {@link Journal} (write-ahead, group commit), {@link Recovery} (the state the
+ *       store holds, rebuilt by the constructor), {@link NodeRecovery} (recovered nodes the host
+ *       must confirm) and {@link Pruner} (old final jobs deleted from the store).
  * </ul>
  *
  * <p>Threads: the public calls run on the caller's thread; they validate, change what must change
@@ -85,13 +86,21 @@ final class DefaultScheduler implements GpuScheduler {
   private final Timers timers;
   private final SnapshotBuilder snapshots;
   private final Capacity capacity;
-  private final Ledger ledger;
   /** The write-ahead journal with a store, else null (and nothing is journaled). */
   private final @Nullable Journal journal;
   /** The queue records last journaled: decay time, start counter, ended cost (dispatcher). */
   private long journaledDecay = Long.MIN_VALUE;
 
   private long journaledStarts = -1;
+  /** Recovered nodes awaiting the host's confirmation (a store and a node recovery timeout), else null. */
+  private final @Nullable NodeRecovery nodeRecovery;
+
+  /** Rebuilds the state a store holds (constructor). */
+  private final Recovery recovery;
+
+  /** Deletes old final jobs from the store (durable mode), else null. */
+  private final @Nullable Pruner pruner;
+
   /** Where a job that names no queue goes when there is no queue "default" (may be null). */
   private final @Nullable String defaultQueue;
   /** Whether the scheduler prefers the cheapest nodes (and applies the spot rules). */
@@ -126,7 +135,6 @@ final class DefaultScheduler implements GpuScheduler {
             timer, clock::millis, this::decay, this::pass, this::isClosed,
             b.store == null ? null : this::afterWork);
     Ledger ledger = new Ledger(capacity, fairShare);
-    this.ledger = ledger;
     this.transitions =
         new JobTransitions(clock, loop, ledger, lanes, book, events, b.launcher, this::passes, b.leaderEpoch);
     this.nodes =
@@ -148,31 +156,42 @@ final class DefaultScheduler implements GpuScheduler {
         new Timers(ledger, transitions, b.telemetry, b.idlePolicy, b.idleGrace.toMillis(), loop, events);
     this.snapshots = new SnapshotBuilder(cluster, capacity, lanes.queueList, book, ledger.costDays);
     SchedulerStore store = b.store;
+    this.recovery =
+        new Recovery(cluster, clock, nodes, capacity, lanes, fairShare, transitions, book, ledger, loop, seq);
     List<Job> recovered = List.of();
     if (store != null) {
-      recoverNodes(stored.nodes());
-    }
-    nodes.bookInitialNodes();
-    if (store != null) {
       this.journal = new Journal(store, transitions::stored);
-      transitions.attachJournal(journal);
-      nodes.attachJournal(journal);
-      recoverQueues(stored.queues());
-      recovered = recoverJobs(stored.jobs());
-      recoverDominantShares(stored.queues());
-      for (StoredNode n : nodes.storedNodes()) {
-        journal.change(new StoreChange.PutNode(n));
+      try {
+        recovery.recoverNodes(stored.nodes());
+        nodes.bookInitialNodes();
+        transitions.attachJournal(journal);
+        nodes.attachJournal(journal);
+        recovery.recoverQueues(stored.queues());
+        recovered = recovery.recoverJobs(stored.jobs());
+        recovery.recoverDominantShares(stored.queues());
+        for (StoredNode n : nodes.storedNodes()) {
+          journal.change(new StoreChange.PutNode(n));
+        }
+        journalQueues(true);
+        journal.flush(); // what this build recovered and configured, before anything runs
+        recovery.recovered();
+      } catch (RuntimeException | Error e) {
+        abandonRecovery(e);
+        throw e;
       }
-      journalQueues(true);
-      journal.flush(); // what this build recovered and configured, before anything runs
     } else {
+      nodes.bookInitialNodes();
       this.journal = null;
     }
+    this.nodeRecovery = nodeRecovery(b, stored);
+    this.pruner = store == null ? null : new Pruner(store, b.finishedJobRetention.toMillis());
     b.listeners.forEach(events::add);
     events.onFatal(loop::absorb);
+    recovery.resendStops(false);
     if (!recovered.isEmpty()) {
-      reconcile(b.launcher, recovered);
+      recovery.reconcile(b.launcher, recovered, nodeRecovery);
     }
+    recovery.resendStops(true);
     if (timer != null) {
       long every = b.tickInterval.toMillis();
       var unused = timer.scheduleWithFixedDelay(this::tickQuietly, every, every, TimeUnit.MILLISECONDS);
@@ -254,181 +273,38 @@ final class DefaultScheduler implements GpuScheduler {
   }
 
   /**
-   * Applies the stored nodes to the cluster before they are booked (constructor): removed nodes
-   * are removed, nodes added at run time are added again in their order (a node of the builder
-   * that was removed and added again at run time moves to its place in that order), cordoned and
-   * draining nodes get their state back.
+   * The recovered nodes that must be confirmed: those the store held (not removed) that are in
+   * the cluster now; null without a store, a timeout or such nodes (constructor).
    */
-  private void recoverNodes(List<StoredNode> stored) {
-    var sorted = new ArrayList<>(stored);
-    sorted.sort(java.util.Comparator.comparingLong(StoredNode::sequence));
+  private @Nullable NodeRecovery nodeRecovery(GpuSchedulers.Builder b, StoredState stored) {
+    Duration timeout = b.nodeRecoveryTimeout;
+    if (b.store == null || timeout == null) {
+      return null;
+    }
     var present = new java.util.HashSet<String>();
     cluster.nodes().forEach(n -> present.add(n.id()));
-    for (StoredNode n : sorted) {
-      String id = n.spec().id();
-      if (present.contains(id) && (n.state() == NodeState.DOWN || n.addedAtRunTime())) {
-        cluster.removeNode(id, false);
-        present.remove(id);
+    var ids = new ArrayList<String>();
+    for (StoredNode n : stored.nodes()) {
+      if (n.state() != NodeState.DOWN && present.contains(n.spec().id())) {
+        ids.add(n.spec().id());
       }
     }
-    for (StoredNode n : sorted) {
-      if (n.addedAtRunTime() && n.state() != NodeState.DOWN) {
-        cluster.addNode(n.spec());
-        present.add(n.spec().id());
-        nodes.recoveredRunTimeNode(n.spec().id());
-      }
-    }
-    for (StoredNode n : sorted) {
-      if ((n.state() == NodeState.CORDONED || n.state() == NodeState.DRAINING) && present.contains(n.spec().id())) {
-        cluster.setNodeState(n.spec().id(), n.state());
-      }
-    }
-  }
-
-  /** Restores each stored queue's decayed usage, start counter and ended cost (constructor). */
-  private void recoverQueues(List<StoredQueue> stored) {
-    long decayedAt = Long.MIN_VALUE;
-    int models = capacity.models.size();
-    for (StoredQueue sq : stored) {
-      QueueState q = lanes.queues.get(sq.spec().name());
-      if (q == null) {
-        continue; // cannot happen: build() adds every stored queue
-      }
-      q.ensureModels(models);
-      sq.decayedShare()
-          .forEach(
-              (model, share) -> {
-                int m = capacity.modelIndexOf(model);
-                if (m >= 0) { // a model no node has now: its history does not matter until one comes
-                  q.ewmaShare[m] = share;
-                }
-              });
-      q.lastStart = sq.lastStart();
-      q.endedCost = sq.endedCost();
-      if (sq.decayedAtMillis() >= 0) {
-        decayedAt = Math.max(decayedAt, sq.decayedAtMillis());
-      }
-    }
-    if (decayedAt != Long.MIN_VALUE) {
-      fairShare.restoreLastDecay(decayedAt);
-    }
-    for (QueueState q : lanes.queueList) {
-      fairShare.updateDominant(q);
-    }
+    return ids.isEmpty() ? null : new NodeRecovery(ids, nowMillis(), timeout.toMillis());
   }
 
   /**
-   * Sets each queue's dominant share to the stored one (constructor, after the jobs were booked,
-   * which recomputed it): the scheduler refreshes a queue's share when its usage changes or time
-   * passes, not when capacity changes, so the stored value may differ from a fresh computation,
-   * and the queue order after the restart must be the order before it.
+   * A recovery that failed (a corrupt store, a conflict, a store that cannot commit the recovered
+   * state): gives back every allocation it restored, so a cluster given with {@code cluster(...)}
+   * holds nothing of the store, and stops the threads the constructor made. Nothing was committed:
+   * the first commit is the last step of the recovery.
    */
-  private void recoverDominantShares(List<StoredQueue> stored) {
-    for (StoredQueue sq : stored) {
-      QueueState q = lanes.queues.get(sq.spec().name());
-      if (q != null) {
-        q.dominantShare = sq.dominantShare();
-      }
+  private void abandonRecovery(Throwable cause) {
+    recovery.releaseRestored(cause);
+    closed = true;
+    if (timer != null) {
+      timer.shutdownNow();
     }
-  }
-
-  /**
-   * Recreates the stored jobs (constructor): final ones retained, pending ones queued in their
-   * submission order, running and preempting ones on exactly their recorded GPUs, booked in their
-   * start order. Returns the recovered jobs that hold GPUs.
-   *
-   * @throws IllegalStateException if a running job's recorded GPUs cannot be restored
-   */
-  private List<Job> recoverJobs(List<StoredJob> stored) {
-    var sorted = new ArrayList<>(stored);
-    sorted.sort(java.util.Comparator.comparingLong(StoredJob::sequence));
-    long now = nowMillis();
-    var holders = new ArrayList<Job>();
-    var records = new java.util.IdentityHashMap<Job, StoredJob>();
-    long maxSeq = 0;
-    long maxStart = 0;
-    for (StoredJob sj : sorted) {
-      maxSeq = Math.max(maxSeq, sj.sequence());
-      maxStart = Math.max(maxStart, sj.startOrder());
-      QueueState q = lanes.queues.get(sj.spec().queue());
-      if (q == null) {
-        throw new IllegalStateException(
-            "job " + sj.id() + " of the store is in queue " + sj.spec().queue() + ", which the store does not hold");
-      }
-      Job j = new Job(transitions, sj.spec(), sj.sequence(), q, sj.submittedAtMillis());
-      j.queuedAtMillis = sj.queuedAtMillis();
-      j.startedAtMillis = sj.startedAtMillis();
-      j.endReason = sj.endReason();
-      j.accruedCost = sj.accruedCost();
-      j.checkpointRef = sj.checkpointRef();
-      j.startOrder = sj.startOrder();
-      j.attempts = sj.attempts();
-      j.lastHeartbeatMillis = now; // a lease restarts at the recovery
-      if (sj.state().isFinal()) {
-        transitions.restoreState(j, sj.state(), sj.attempts(), sj.stopReason());
-        book.restoreFinished(j, sj.state(), sj.endedAtMillis());
-      } else if (sj.state() == JobState.PENDING) {
-        transitions.restoreState(j, JobState.PENDING, sj.attempts(), sj.stopReason());
-        book.claim(j);
-        lanes.enqueuePending(j);
-      } else {
-        holders.add(j);
-        records.put(j, sj);
-      }
-    }
-    seq.set(maxSeq);
-    transitions.restoreStarts(maxStart);
-    holders.sort(java.util.Comparator.comparingLong((Job j) -> j.startOrder).thenComparingLong(j -> j.seq));
-    for (Job j : holders) {
-      StoredJob sj = java.util.Objects.requireNonNull(records.get(j), "holders are stored jobs");
-      var allocs = new ArrayList<io.gpusched.Allocation>();
-      for (StoredAllocation a : sj.allocations()) {
-        try {
-          allocs.add(cluster.restore(sj.spec().request().withHost(a.cpuMillis(), a.memoryMiB()), a.gpus()));
-        } catch (RuntimeException e) {
-          allocs.forEach(io.gpusched.Allocation::release);
-          throw new IllegalStateException(
-              "cannot recover running job " + sj.id() + " on its recorded GPUs " + a.gpus() + ": "
-                  + e.getMessage(),
-              e);
-        }
-      }
-      Ledger.Accounting acct = ledger.prepare(allocs, nodes::learnNode);
-      if (acct == null) {
-        allocs.forEach(io.gpusched.Allocation::release);
-        throw new IllegalStateException("cannot recover running job " + sj.id() + ": its node is gone");
-      }
-      transitions.restoreRunning(
-          j, allocs, acct, sj.state(), sj.attempts(), sj.stopReason(), sj.startedAtMillis(),
-          sj.stopDeadlineMillis());
-      book.claim(j);
-    }
-    return holders;
-  }
-
-  /**
-   * Asks the launcher about each recovered running job (constructor, before the builder returns):
-   * GONE ones are requeued or failed, then their bookings run at once.
-   */
-  private void reconcile(io.gpusched.JobLauncher launcher, List<Job> recovered) {
-    boolean gone = false;
-    for (Job j : recovered) {
-      io.gpusched.Reconciliation r;
-      try {
-        r = launcher.reconcile(j.view(j.run()));
-      } catch (Throwable e) {
-        log.warn("gpusched launcher failed to reconcile {}; taken as UNKNOWN", j, e);
-        loop.absorb(e);
-        r = null;
-      }
-      if (r == io.gpusched.Reconciliation.GONE) {
-        transitions.recoveredGone(j);
-        gone = true;
-      }
-    }
-    if (gone) {
-      loop.runCommands(); // books them and commits, before the builder returns
-    }
+    events.close();
   }
 
   // =====================================================================================
@@ -505,6 +381,23 @@ final class DefaultScheduler implements GpuScheduler {
   @Override
   public void addNode(NodeSpec node) {
     nodes.addNode(node);
+    NodeRecovery nr = nodeRecovery;
+    if (nr != null) {
+      nr.confirm(node.id()); // re-registered after a removal
+    }
+  }
+
+  @Override
+  public void confirmNode(String nodeId) {
+    Objects.requireNonNull(nodeId, "nodeId");
+    checkOpen();
+    NodeRecovery nr = nodeRecovery;
+    if (nr != null && nr.confirm(nodeId)) {
+      return;
+    }
+    if (cluster.nodes().stream().noneMatch(n -> n.id().equals(nodeId))) {
+      throw new IllegalArgumentException("unknown node " + nodeId);
+    }
   }
 
   @Override
@@ -529,6 +422,15 @@ final class DefaultScheduler implements GpuScheduler {
 
   @Override
   public void nodeDown(String nodeId) {
+    NodeRecovery nr = nodeRecovery;
+    if (nr != null && nr.waiting(nodeId)) {
+      try {
+        nodes.nodeDown(nodeId);
+      } finally {
+        nr.confirm(nodeId); // the host has spoken for it (if it was unknown, nothing waits)
+      }
+      return;
+    }
     nodes.nodeDown(nodeId);
   }
 
@@ -549,6 +451,14 @@ final class DefaultScheduler implements GpuScheduler {
 
   @Override
   public void tick() {
+    NodeRecovery nr = nodeRecovery;
+    if (nr != null && !closed) {
+      nr.expire(nowMillis(), nodes::nodeDown);
+    }
+    Pruner p = pruner;
+    if (p != null && !closed) {
+      p.maybePrune(nowMillis());
+    }
     loop.command(() -> timers.onTick(nowMillis()));
   }
 

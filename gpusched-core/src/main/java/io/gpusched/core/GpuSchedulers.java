@@ -86,6 +86,8 @@ public final class GpuSchedulers {
     @org.jspecify.annotations.Nullable String defaultQueue;
     PlacementObserver placementObserver = PlacementObserver.NONE;
     @Nullable SchedulerStore store;
+    @Nullable Duration nodeRecoveryTimeout;
+    Duration finishedJobRetention = Duration.ofDays(7);
     /** Set by a replica that won leadership ({@link Replica}); 0 for a plain scheduler. */
     long leaderEpoch;
 
@@ -126,6 +128,44 @@ public final class GpuSchedulers {
      */
     public Builder store(SchedulerStore store) {
       this.store = Objects.requireNonNull(store, "store");
+      return this;
+    }
+
+    /**
+     * With a {@link #store}: how long the host has, after a restart, to confirm each node the
+     * scheduler recovered from the store, through {@link GpuScheduler#confirmNode} (or a {@link
+     * io.gpusched.Reconciliation#RUNNING} answer of {@link JobLauncher#reconcile} for a job on
+     * it, or {@code nodeDown}, or {@code addNode} after a removal). A recovered node still
+     * unconfirmed when this time has passed is treated as lost at the next tick, as {@link
+     * GpuScheduler#nodeDown} does: removed, its jobs requeued, the host told {@code NODE_LOST}.
+     * Nodes the store did not hold (a fresh store, nodes new to this build) need no confirmation.
+     * Default: none, and recovered nodes are trusted as configured.
+     *
+     * @throws IllegalArgumentException if not positive or longer than {@link
+     *     io.gpusched.JobSpec#MAX_DURATION}
+     */
+    public Builder nodeRecoveryTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "nodeRecoveryTimeout");
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("nodeRecoveryTimeout must be positive, was " + timeout);
+      }
+      this.nodeRecoveryTimeout = atMostMax(timeout, "nodeRecoveryTimeout");
+      return this;
+    }
+
+    /**
+     * With a {@link #store}: how long the store keeps a final job (COMPLETED, FAILED, CANCELLED)
+     * after it ended. Older ones are deleted from the store by the scheduler's tick, at most once a
+     * minute of its clock, in batches of 1,000 jobs (one transaction each, at most 20 per tick),
+     * never on the placement path; so the store holds the live jobs plus about this much history.
+     * A pruned job is gone from the store only: {@code job(id)} finds it while {@link
+     * #retainFinishedJobs} keeps it in memory, until a restart. Default 7 days.
+     *
+     * @throws IllegalArgumentException if negative or longer than {@link
+     *     io.gpusched.JobSpec#MAX_DURATION} (which keeps them in effect forever)
+     */
+    public Builder finishedJobRetention(Duration retention) {
+      this.finishedJobRetention = nonNegative(retention, "finishedJobRetention");
       return this;
     }
 

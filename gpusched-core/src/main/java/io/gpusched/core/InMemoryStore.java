@@ -47,6 +47,25 @@ final class InMemoryStore implements SchedulerStore {
   }
 
   @Override
+  public synchronized int pruneFinishedJobs(long endedBeforeMillis, int limit) {
+    if (limit <= 0) {
+      throw new IllegalArgumentException("limit must be > 0, was " + limit);
+    }
+    List<StoredJob> due = new ArrayList<>();
+    for (StoredJob j : jobs.values()) {
+      if (j.state().isFinal() && j.endedAtMillis() < endedBeforeMillis) {
+        due.add(j);
+      }
+    }
+    due.sort(java.util.Comparator.comparingLong(StoredJob::endedAtMillis));
+    int n = Math.min(limit, due.size());
+    for (int i = 0; i < n; i++) {
+      jobs.remove(due.get(i).id());
+    }
+    return n;
+  }
+
+  @Override
   public String toString() {
     return "InMemoryStore[" + jobs.size() + " jobs]";
   }

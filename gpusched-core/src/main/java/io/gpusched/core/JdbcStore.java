@@ -19,7 +19,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.sql.Types;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -30,6 +29,8 @@ import java.util.Set;
 import java.util.TreeMap;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A {@link SchedulerStore} in a relational database, through {@code java.sql} only.
@@ -63,6 +64,8 @@ import org.jspecify.annotations.Nullable;
  * Thread-safe: each call takes its own connection.
  */
 final class JdbcStore implements SchedulerStore {
+
+  private static final Logger LOG = LoggerFactory.getLogger(JdbcStore.class);
 
   /** The schema version this code reads and writes. */
   static final int SCHEMA_VERSION = 1;
@@ -156,7 +159,7 @@ final class JdbcStore implements SchedulerStore {
         if (e instanceof StoreException se) {
           throw se;
         }
-        throw new StoreException("cannot check the schema of the store " + this + ": " + e, e);
+        throw new StoreException("cannot check the schema of the store " + this + ": " + SqlStates.describe(e), e);
       }
     } catch (SQLException e) {
       throw new StoreException("cannot close the connection to the store " + this + ": " + e, e);
@@ -177,7 +180,11 @@ final class JdbcStore implements SchedulerStore {
     if (schemaChecked) {
       return;
     }
-    postgres = c.getMetaData().getDatabaseProductName().toLowerCase(java.util.Locale.ROOT).contains("postgres");
+    String product = c.getMetaData().getDatabaseProductName().toLowerCase(java.util.Locale.ROOT);
+    postgres = product.contains("postgres");
+    if (product.equals("h2")) {
+      warnOfWriteDelay(c);
+    }
     c.setAutoCommit(false);
     Integer version = null;
     boolean table;
@@ -223,10 +230,65 @@ final class JdbcStore implements SchedulerStore {
         c.commit();
       } catch (SQLException e) {
         rollbackQuietly(c, e);
+        if (SqlStates.readOnly(e)) {
+          throw readOnlyStore("create the schema", e);
+        }
         throw e;
       }
+    } else {
+      probeWritable(c);
     }
     schemaChecked = true;
+  }
+
+  /**
+   * Writes the version row onto itself and rolls back: a read-only database (a read-only role or
+   * {@code default_transaction_read_only} on PostgreSQL, {@code ACCESS_MODE_DATA=r} on H2) is
+   * refused when the store is first used, before a scheduler recovers anything, rather than at its
+   * first commit.
+   */
+  private void probeWritable(Connection c) throws SQLException {
+    try (Statement s = c.createStatement()) {
+      s.executeUpdate("UPDATE gpusched_schema SET written_by = written_by WHERE id = 1");
+    } catch (SQLException e) {
+      rollbackQuietly(c, e);
+      if (SqlStates.readOnly(e)) {
+        throw readOnlyStore("write", e);
+      }
+      throw e;
+    }
+    c.rollback();
+  }
+
+  private StoreException readOnlyStore(String what, SQLException e) {
+    return new StoreException(
+        "the store " + this + " is read-only (cannot " + what + ": " + e.getMessage() + "): a durable"
+            + " scheduler writes every change before it acts on it; make the database writable for this"
+            + " user; nothing written",
+        e);
+  }
+
+
+  /**
+   * H2 keeps committed changes in memory for {@code WRITE_DELAY} milliseconds (500 by default)
+   * before it writes them: a killed JVM then loses acknowledged commits. Says so once, as a warning
+   * (the application may have chosen it); docs/durability.md recommends {@code WRITE_DELAY=0}.
+   */
+  private void warnOfWriteDelay(Connection c) {
+    try (Statement s = c.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "SELECT SETTING_VALUE FROM INFORMATION_SCHEMA.SETTINGS WHERE SETTING_NAME = 'WRITE_DELAY'")) {
+      if (rs.next() && !"0".equals(rs.getString(1).trim())) {
+        LOG.warn(
+            "gpusched: the H2 store {} has WRITE_DELAY={} ms: H2 writes committed changes that late, so a"
+                + " JVM killed meanwhile loses acknowledged submits and starts; add ;WRITE_DELAY=0 to the"
+                + " JDBC URL (see docs/durability.md)",
+            this, rs.getString(1).trim());
+      }
+    } catch (SQLException e) {
+      LOG.debug("gpusched: cannot read H2's WRITE_DELAY setting of {}", this, e);
+    }
   }
 
   private static boolean exists(Connection c, String table) throws SQLException {
@@ -280,7 +342,7 @@ final class JdbcStore implements SchedulerStore {
         if (e instanceof StoreException se) {
           throw se;
         }
-        throw new StoreException("cannot load the state from the store " + this + ": " + e, e);
+        throw new StoreException("cannot load the state from the store " + this + ": " + SqlStates.describe(e), e);
       }
     } catch (SQLException e) {
       throw new StoreException("cannot close the connection to the store " + this + ": " + e, e);
@@ -341,6 +403,14 @@ final class JdbcStore implements SchedulerStore {
         }
       }
     }
+    for (StoredJob j : jobs) {
+      gpus.remove(j.id());
+    }
+    if (!gpus.isEmpty()) {
+      throw new StoreException(
+          "the store " + this + " holds gpusched_job_gpu rows of job " + gpus.keySet().iterator().next()
+              + ", which has no gpusched_job row: a corrupt store; nothing written");
+    }
     Map<String, Map<String, Double>> usage = new HashMap<>();
     try (Statement s = c.createStatement();
         ResultSet rs = s.executeQuery("SELECT queue_name, gpu_model, decayed_share FROM gpusched_queue_usage")) {
@@ -364,6 +434,14 @@ final class JdbcStore implements SchedulerStore {
           throw new StoreException("the store " + this + " holds queue " + name + " that cannot be read: " + e, e);
         }
       }
+    }
+    for (StoredQueue q : queues) {
+      usage.remove(q.spec().name());
+    }
+    if (!usage.isEmpty()) {
+      throw new StoreException(
+          "the store " + this + " holds gpusched_queue_usage rows of queue " + usage.keySet().iterator().next()
+              + ", which has no gpusched_queue row: a corrupt store; nothing written");
     }
     var nodes = new ArrayList<StoredNode>();
     try (Statement s = c.createStatement();
@@ -417,13 +495,15 @@ final class JdbcStore implements SchedulerStore {
           deleteInboxRows(c, consumed);
         }
         if (!jobs.isEmpty()) {
-          writeJobs(c, jobs.values());
+          boolean known = gpuRowsKnown;
+          JdbcWrites.writeJobs(
+              c, jobs.values(), postgres, id -> !known || mayHaveGpuRows.contains(id), mayHaveGpuRows::add);
         }
         if (!queues.isEmpty()) {
-          writeQueues(c, queues.values());
+          JdbcWrites.writeQueues(c, queues.values());
         }
         if (!nodes.isEmpty()) {
-          writeNodes(c, nodes.values());
+          JdbcWrites.writeNodes(c, nodes.values());
         }
         c.commit();
         for (StoredJob j : jobs.values()) {
@@ -440,10 +520,81 @@ final class JdbcStore implements SchedulerStore {
           throw se;
         }
         throw new StoreException(
-            "cannot commit " + changes.size() + " changes to the store " + this + " (rolled back): " + e, e);
+            "cannot commit " + changes.size() + " changes to the store " + this + " (rolled back): " + SqlStates.describe(e),
+            e);
       }
     } catch (SQLException e) {
       throw new StoreException("cannot close the connection to the store " + this + ": " + e, e);
+    }
+  }
+
+  /** Rejected inbox rows kept for diagnosis; older ones are pruned. */
+  static final int KEEP_REJECTED = 1000;
+
+  @Override
+  public int pruneFinishedJobs(long endedBeforeMillis, int limit) {
+    if (limit <= 0) {
+      throw new IllegalArgumentException("limit must be > 0, was " + limit);
+    }
+    try (Connection c = connect("prune finished jobs")) {
+      try {
+        ensureSchema(c);
+        c.setAutoCommit(false);
+        if (fence != null) {
+          checkEpoch(c, fence);
+        }
+        int n;
+        // the predicate is repeated outside the subquery: a row replaced meanwhile (its id reused
+        // by a new submission) no longer matches it when the delete reaches it
+        try (PreparedStatement del =
+            c.prepareStatement(
+                "DELETE FROM gpusched_job WHERE state IN ('COMPLETED', 'FAILED', 'CANCELLED')"
+                    + " AND ended_at < ? AND id IN (SELECT id FROM gpusched_job WHERE state IN"
+                    + " ('COMPLETED', 'FAILED', 'CANCELLED') AND ended_at < ? ORDER BY ended_at, id LIMIT ?)")) {
+          del.setLong(1, endedBeforeMillis);
+          del.setLong(2, endedBeforeMillis);
+          del.setInt(3, limit);
+          n = del.executeUpdate();
+        }
+        pruneRejected(c, limit);
+        c.commit();
+        return n;
+      } catch (SQLException | RuntimeException e) {
+        rollbackQuietly(c, e);
+        if (e instanceof StoreException se) {
+          throw se;
+        }
+        throw new StoreException("cannot prune finished jobs in the store " + this + " (rolled back): " + SqlStates.describe(e), e);
+      }
+    } catch (SQLException e) {
+      throw new StoreException("cannot close the connection to the store " + this + ": " + e, e);
+    }
+  }
+
+  /** Deletes up to {@code limit} rejected inbox rows older than the newest {@link #KEEP_REJECTED}. */
+  private static void pruneRejected(Connection c, int limit) throws SQLException {
+    long below = -1;
+    try (PreparedStatement q =
+        c.prepareStatement(
+            "SELECT id FROM gpusched_inbox WHERE rejected IS NOT NULL ORDER BY id DESC LIMIT 1 OFFSET ?")) {
+      q.setInt(1, KEEP_REJECTED - 1);
+      try (ResultSet rs = q.executeQuery()) {
+        if (rs.next()) {
+          below = rs.getLong(1); // the oldest of the newest KEEP_REJECTED
+        }
+      }
+    }
+    if (below < 0) {
+      return;
+    }
+    try (PreparedStatement del =
+        c.prepareStatement(
+            "DELETE FROM gpusched_inbox WHERE rejected IS NOT NULL AND id < ? AND id IN (SELECT id FROM"
+                + " gpusched_inbox WHERE rejected IS NOT NULL AND id < ? ORDER BY id LIMIT ?)")) {
+      del.setLong(1, below);
+      del.setLong(2, below);
+      del.setInt(3, limit);
+      del.executeUpdate();
     }
   }
 
@@ -475,170 +626,6 @@ final class JdbcStore implements SchedulerStore {
         del.addBatch();
       }
       del.executeBatch();
-    }
-  }
-
-  private static final String JOB_COLUMNS =
-      "id, seq, queue_name, state, attempts, stop_reason, end_reason, submitted_at, queued_at,"
-          + " started_at, ended_at, stop_deadline, start_order, accrued_cost, checkpoint_ref, spec";
-
-  /** PostgreSQL: one statement inserts or rewrites a job's row (an update keeps its index entry). */
-  private static final String UPSERT_JOB_POSTGRES =
-      "INSERT INTO gpusched_job (" + JOB_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-          + " ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, queue_name = EXCLUDED.queue_name,"
-          + " state = EXCLUDED.state, attempts = EXCLUDED.attempts, stop_reason = EXCLUDED.stop_reason,"
-          + " end_reason = EXCLUDED.end_reason, submitted_at = EXCLUDED.submitted_at,"
-          + " queued_at = EXCLUDED.queued_at, started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at,"
-          + " stop_deadline = EXCLUDED.stop_deadline, start_order = EXCLUDED.start_order,"
-          + " accrued_cost = EXCLUDED.accrued_cost, checkpoint_ref = EXCLUDED.checkpoint_ref,"
-          + " spec = EXCLUDED.spec";
-
-  /** Other databases (H2): the standard-ish {@code MERGE ... KEY}, one statement per job too. */
-  private static final String UPSERT_JOB_MERGE =
-      "MERGE INTO gpusched_job (" + JOB_COLUMNS + ") KEY (id)"
-          + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-
-  /**
-   * Writes each job's record: one upsert of its row; its GPU rows are deleted if it may have some
-   * ({@link #mayHaveGpuRows}), then inserted for the GPUs it holds now (and the job marked, before
-   * the commit, as one that may have rows).
-   */
-  private void writeJobs(Connection c, Iterable<StoredJob> jobs) throws SQLException {
-    boolean known = gpuRowsKnown;
-    try (PreparedStatement delGpu = c.prepareStatement("DELETE FROM gpusched_job_gpu WHERE job_id = ?");
-        PreparedStatement insJob = c.prepareStatement(postgres ? UPSERT_JOB_POSTGRES : UPSERT_JOB_MERGE);
-        PreparedStatement insGpu =
-            c.prepareStatement(
-                "INSERT INTO gpusched_job_gpu (job_id, gang_member, pos, node_id, gpu_index, gpu_uuid,"
-                    + " gpu_model, gpu_mode, mig_profile, mig_start_slot, milli_gpu, memory_mib,"
-                    + " host_cpu_millis, host_memory_mib) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
-      boolean anyGpu = false;
-      boolean anyDelete = false;
-      for (StoredJob j : jobs) {
-        if (!j.allocations().isEmpty()) {
-          mayHaveGpuRows.add(j.id()); // before the commit: whatever its outcome, rows may exist
-        }
-        if (!known || mayHaveGpuRows.contains(j.id())) {
-          delGpu.setString(1, j.id());
-          delGpu.addBatch();
-          anyDelete = true;
-        }
-        insJob.setString(1, j.id());
-        insJob.setLong(2, j.sequence());
-        insJob.setString(3, j.spec().queue());
-        insJob.setString(4, j.state().name());
-        insJob.setInt(5, j.attempts());
-        setNullable(insJob, 6, j.stopReason() == null ? null : j.stopReason().name());
-        setNullable(insJob, 7, j.endReason());
-        insJob.setLong(8, j.submittedAtMillis());
-        insJob.setLong(9, j.queuedAtMillis());
-        insJob.setLong(10, j.startedAtMillis());
-        insJob.setLong(11, j.endedAtMillis());
-        insJob.setLong(12, j.stopDeadlineMillis());
-        insJob.setLong(13, j.startOrder());
-        insJob.setDouble(14, j.accruedCost());
-        setNullable(insJob, 15, j.checkpointRef());
-        insJob.setString(16, SpecCodec.job(j.spec()));
-        insJob.addBatch();
-        for (int m = 0; m < j.allocations().size(); m++) {
-          StoredAllocation a = j.allocations().get(m);
-          for (int p = 0; p < a.gpus().size(); p++) {
-            AllocatedGpu g = a.gpus().get(p);
-            insGpu.setString(1, j.id());
-            insGpu.setInt(2, m);
-            insGpu.setInt(3, p);
-            insGpu.setString(4, g.nodeId());
-            insGpu.setInt(5, g.gpuIndex());
-            insGpu.setString(6, g.gpuUuid());
-            insGpu.setString(7, g.model());
-            insGpu.setString(8, g.mode().name());
-            setNullable(insGpu, 9, g.migProfile());
-            insGpu.setInt(10, g.migStartSlot());
-            insGpu.setInt(11, g.milliGpu());
-            insGpu.setLong(12, g.memoryMiB());
-            insGpu.setLong(13, a.cpuMillis());
-            insGpu.setLong(14, a.memoryMiB());
-            insGpu.addBatch();
-            anyGpu = true;
-          }
-        }
-      }
-      if (anyDelete) {
-        delGpu.executeBatch();
-      }
-      insJob.executeBatch();
-      if (anyGpu) {
-        insGpu.executeBatch();
-      }
-    }
-  }
-
-  private static void writeQueues(Connection c, Iterable<StoredQueue> queues) throws SQLException {
-    try (PreparedStatement delUsage = c.prepareStatement("DELETE FROM gpusched_queue_usage WHERE queue_name = ?");
-        PreparedStatement delQueue = c.prepareStatement("DELETE FROM gpusched_queue WHERE name = ?");
-        PreparedStatement insQueue =
-            c.prepareStatement(
-                "INSERT INTO gpusched_queue (name, spec, decayed_at, last_start, ended_cost, dominant_share)"
-                    + " VALUES (?, ?, ?, ?, ?, ?)");
-        PreparedStatement insUsage =
-            c.prepareStatement(
-                "INSERT INTO gpusched_queue_usage (queue_name, gpu_model, decayed_share) VALUES (?, ?, ?)")) {
-      boolean anyUsage = false;
-      for (StoredQueue q : queues) {
-        String name = q.spec().name();
-        delUsage.setString(1, name);
-        delUsage.addBatch();
-        delQueue.setString(1, name);
-        delQueue.addBatch();
-        insQueue.setString(1, name);
-        insQueue.setString(2, SpecCodec.queue(q.spec()));
-        insQueue.setLong(3, q.decayedAtMillis());
-        insQueue.setLong(4, q.lastStart());
-        insQueue.setDouble(5, q.endedCost());
-        insQueue.setDouble(6, q.dominantShare());
-        insQueue.addBatch();
-        for (var e : q.decayedShare().entrySet()) {
-          insUsage.setString(1, name);
-          insUsage.setString(2, e.getKey());
-          insUsage.setDouble(3, e.getValue());
-          insUsage.addBatch();
-          anyUsage = true;
-        }
-      }
-      delUsage.executeBatch();
-      delQueue.executeBatch();
-      insQueue.executeBatch();
-      if (anyUsage) {
-        insUsage.executeBatch();
-      }
-    }
-  }
-
-  private static void writeNodes(Connection c, Iterable<StoredNode> nodes) throws SQLException {
-    try (PreparedStatement del = c.prepareStatement("DELETE FROM gpusched_node WHERE id = ?");
-        PreparedStatement ins =
-            c.prepareStatement(
-                "INSERT INTO gpusched_node (id, seq, state, added_at_run_time, spec) VALUES (?, ?, ?, ?, ?)")) {
-      for (StoredNode n : nodes) {
-        del.setString(1, n.spec().id());
-        del.addBatch();
-        ins.setString(1, n.spec().id());
-        ins.setLong(2, n.sequence());
-        ins.setString(3, n.state().name());
-        ins.setBoolean(4, n.addedAtRunTime());
-        ins.setString(5, SpecCodec.node(n.spec()));
-        ins.addBatch();
-      }
-      del.executeBatch();
-      ins.executeBatch();
-    }
-  }
-
-  private static void setNullable(PreparedStatement s, int i, @Nullable String v) throws SQLException {
-    if (v == null) {
-      s.setNull(i, Types.VARCHAR);
-    } else {
-      s.setString(i, v);
     }
   }
 }

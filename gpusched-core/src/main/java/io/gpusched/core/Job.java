@@ -5,6 +5,7 @@ import io.gpusched.JobHandle;
 import io.gpusched.JobSpec;
 import io.gpusched.JobState;
 import io.gpusched.PendingReason;
+import io.gpusched.StopReason;
 import java.time.Instant;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -81,6 +82,17 @@ final class Job implements JobHandle {
   boolean inLane;
   /** When a PREEMPTING job's GPUs are released anyway (dispatcher; read by the journal too). */
   volatile long stopDeadlineMillis;
+
+  /**
+   * Durable mode: a stop that is being committed or is committed but not yet handed to the
+   * launcher, else null. While the job holds no GPUs, or runs again in a later run, its record
+   * carries it (as the stop reason and deadline), so a scheduler recovered from the store sends
+   * that stop again; cleared, and written with the next batch, once the launcher was called.
+   */
+  volatile @Nullable UnsentStop unsentStop;
+
+  /** A stop's reason, deadline and run (see {@link #unsentStop}). */
+  record UnsentStop(StopReason why, long deadlineMillis, int run) {}
   @Nullable Job stopFor;
   /** Victims this job waits for (non-empty only for preemptors). */
   final LinkedHashSet<Job> victims = new LinkedHashSet<>();

@@ -263,11 +263,24 @@ final class JobTransitions {
                 a.gpus(), j.spec.request().cpuMillis(), j.spec.request().memoryMiB()));
       }
     }
+    // a stop not yet handed to the launcher goes in the record of a job that holds no GPUs (a
+    // PREEMPTING job's record has its stop anyway); a final job's end time is set on the
+    // dispatcher, possibly after this batch: until then the commit's time stands for it
+    Job.UnsentStop unsent = j.unsentStop;
+    if (unsent != null
+        && (cur.s() == JobState.PREEMPTING || (cur.s().holdsGpus() && unsent.run() >= cur.run()))) {
+      unsent = null; // a stop of this very run that still holds GPUs: PREEMPTING records its own
+    }
+    long ended = j.endedAtMillis;
     return new io.gpusched.store.StoreChange.PutJob(
         new io.gpusched.store.StoredJob(
-            j.spec, j.seq, cur.s(), cur.run(), cur.why(), j.endReason, j.submittedAt.toEpochMilli(),
-            j.queuedAtMillis, j.startedAtMillis, cur.s().isFinal() ? j.endedAtMillis : -1,
-            cur.s() == JobState.PREEMPTING ? j.stopDeadlineMillis : -1, j.startOrder, j.accruedCost,
+            j.spec, j.seq, cur.s(), cur.run(), unsent != null ? unsent.why() : cur.why(), j.endReason,
+            j.submittedAt.toEpochMilli(), j.queuedAtMillis, j.startedAtMillis,
+            cur.s().isFinal() ? (ended >= 0 ? ended : nowMillis()) : -1,
+            cur.s() == JobState.PREEMPTING
+                ? j.stopDeadlineMillis
+                : unsent != null ? unsent.deadlineMillis() : -1,
+            j.startOrder, j.accruedCost,
             j.checkpointRef, stored));
   }
 
@@ -570,7 +583,12 @@ final class JobTransitions {
         j.endReason = "cancelled";
         io.gpusched.store.StoreException failed = null;
         Journal jn = journal;
+        long deadline = nowMillis();
+        Job.UnsentStop unsent = new Job.UnsentStop(StopReason.CANCELLED, deadline, cur.run());
         if (jn != null) { // write-ahead: the cancel is committed before the host hears of it
+          if (s.holdsGpus()) {
+            j.unsentStop = unsent; // re-sent after a crash until the host was told
+          }
           Journal.Entry e = jn.job(j);
           try {
             jn.await(e);
@@ -578,8 +596,10 @@ final class JobTransitions {
             failed = ex;
             if (s.holdsGpus()) { // the host hears of it after the commit that writes it
               JobHandle view = j.view(j.run());
-              long deadline = nowMillis();
-              jn.later(e, () -> stopHost(view, j, StopReason.CANCELLED, deadline));
+              jn.later(e, () -> {
+                stopHost(view, j, StopReason.CANCELLED, deadline);
+                stopSent(j, unsent);
+              });
             }
           }
         }
@@ -588,7 +608,8 @@ final class JobTransitions {
             // Tell the host before the GPUs are free: a pass on another thread may hand them to
             // the next job right after the release. (The call never throws; the finally is a
             // second guard that the GPUs and the books follow the CAS whatever happens.)
-            stopHost(j.view(j.run()), j, StopReason.CANCELLED, nowMillis());
+            stopHost(j.view(j.run()), j, StopReason.CANCELLED, deadline);
+            stopSent(j, unsent);
           }
         } finally {
           if (s.holdsGpus()) {
@@ -731,12 +752,43 @@ final class JobTransitions {
    * (dispatcher). In durable mode the call follows the commit of the job's record as of now.
    */
   void safeStop(Job j, StopReason why, long deadlineMillis) {
-    JobHandle view = j.view(j.run());
+    int run = j.run();
+    JobHandle view = j.view(run);
     Journal jn = journal;
     if (jn == null) {
       stopHost(view, j, why, deadlineMillis);
     } else {
-      jn.later(jn.job(j), () -> stopHost(view, j, why, deadlineMillis));
+      Job.UnsentStop unsent = new Job.UnsentStop(why, deadlineMillis, run);
+      j.unsentStop = unsent; // re-sent after a crash until the host was told
+      jn.later(jn.job(j), () -> {
+        stopHost(view, j, why, deadlineMillis);
+        stopSent(j, unsent);
+      });
+    }
+  }
+
+  /**
+   * Durable mode: the launcher was called with {@code stop}; the job's record no longer asks for
+   * it (written with the next batch, nobody waits). Any thread.
+   */
+  @SuppressWarnings("ReferenceEquality") // this very stop, not an equal later one
+  void stopSent(Job j, Job.UnsentStop stop) {
+    Journal jn = journal;
+    if (jn != null && j.unsentStop == stop) {
+      j.unsentStop = null;
+      jn.job(j);
+    }
+  }
+
+  /**
+   * Recovery: sends again a stop the store recorded as committed and perhaps not handed to the
+   * launcher before the previous scheduler ended (constructor thread, after the build's commit).
+   */
+  void resendStop(Job j, StopReason why, long deadlineMillis, int run) {
+    stopHost(j.view(run), j, why, deadlineMillis);
+    Job.UnsentStop unsent = j.unsentStop;
+    if (unsent != null) {
+      stopSent(j, unsent);
     }
   }
 

@@ -223,12 +223,26 @@ class FailoverCrashTest {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (System.nanoTime() < end) {
       restartDead(url, stop, r);
-      if (count(ds, "SELECT COUNT(*) FROM gpusched_inbox WHERE rejected IS NULL") == 0) {
+      // every generator has left its loop first: a call in flight when the stop file appeared
+      // could otherwise commit its inbox row after this count (the first version's check raced so)
+      if (generatorsStopped()
+          && count(ds, "SELECT COUNT(*) FROM gpusched_inbox WHERE rejected IS NULL") == 0) {
         return;
       }
       Thread.sleep(50);
     }
     throw new AssertionError("the inbox was not drained in 60 s");
+  }
+
+  /** Whether each live replica process has written its "done" file (its generator stopped). */
+  private boolean generatorsStopped() {
+    for (var e : procs.entrySet()) {
+      String acks = "acks-" + e.getKey() + "-" + incarnations.get(e.getKey());
+      if (e.getValue().isAlive() && !Files.exists(dir.resolve("done-" + acks))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static long count(DataSource ds, String sql) throws SQLException {

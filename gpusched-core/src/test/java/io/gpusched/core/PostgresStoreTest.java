@@ -136,6 +136,52 @@ class PostgresStoreTest {
     assertThat(loaded.jobs()).extracting(j -> j.id()).containsExactlyInAnyOrder("before", "after");
   }
 
+  @Test
+  void aReadOnlyDatabaseFailsTheStartNamingItAndWritesNothing() throws SQLException {
+    String db = pg().newDatabase();
+    DataSource ds = pg().dataSource(db);
+    var h = new SchedulerHarness();
+    var s1 = h.builder().store(SchedulerStores.jdbc(ds)).nodes(List.of(SchedulerHarness.whole("n", 2))).build();
+    s1.submit(SchedulerHarness.job("a", 1).build());
+    s1.submit(SchedulerHarness.job("b", 2).build()); // pending
+    s1.close();
+    var before = SchedulerStores.jdbc(ds).load();
+    sql(ds, "ALTER DATABASE " + db + " SET default_transaction_read_only = on"); // new sessions
+
+    var cluster = GpuClusters.newBuilder().node(SchedulerHarness.whole("n", 2)).build();
+    assertThatThrownBy(() -> h.builder().store(SchedulerStores.jdbc(ds)).cluster(cluster).build())
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("read-only")
+        .hasMessageContaining("nothing written");
+    assertThat(cluster.allocations("n")).isEmpty();
+    assertThat(h.launcher.started).containsExactly("a");
+    try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+      st.execute("SET default_transaction_read_only = off"); // this session, to undo it
+      st.execute("ALTER DATABASE " + db + " RESET default_transaction_read_only");
+    }
+    assertThat(SchedulerStores.jdbc(ds).load()).isEqualTo(before);
+
+    String empty = pg().newDatabase(); // and an empty one: the schema cannot be created
+    sql(pg().dataSource(empty), "ALTER DATABASE " + empty + " SET default_transaction_read_only = on");
+    assertThatThrownBy(
+            () -> h.builder().store(SchedulerStores.jdbc(pg().dataSource(empty))).nodes(List.of(SchedulerHarness.whole("n", 1))).build())
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("read-only")
+        .hasMessageContaining("create the schema");
+  }
+
+  @Test
+  void finalJobsOlderThanTheRetentionArePrunedByTheTick() {
+    DataSource ds = freshDatabase();
+    new FinishedJobPruningTest()
+        .finalJobsOlderThanTheRetentionArePrunedByTheTick(SchedulerStores.jdbc(ds), () -> SchedulerStores.jdbc(ds));
+  }
+
+  @Test
+  void rejectedInboxRowsBeyondTheNewestThousandArePruned() throws SQLException {
+    FinishedJobPruningTest.rejectedInboxRowsBeyondTheNewestThousandArePruned(freshDatabase());
+  }
+
   /**
    * {@link RestartPropertyTest}'s property on PostgreSQL: a random sequence with a crash and restart
    * at a random point leaves the same visible state as without it. Sequences come from that test's

@@ -140,6 +140,8 @@ public final class ReplicaProcess {
         }
       }
     }
+    // no call of this process is in flight any more: the test may check that the inbox is drained
+    Files.createFile(acks.resolveSibling("done-" + acks.getFileName()));
     Thread.sleep(Long.MAX_VALUE); // keep serving (the inbox) until the test kills this process
   }
 

@@ -152,6 +152,29 @@ class ReplicaTest {
   }
 
   @Test
+  void aDeposedLeadersPruneDeletesNothing() throws SQLException {
+    new JdbcStore(ds).checkSchema();
+    long[] clock = {0};
+    var a = new LeaseElection(ds, "a", 1_000, () -> clock[0]);
+    var b = new LeaseElection(ds, "b", 1_000, () -> clock[0]);
+    assertThat(a.tryAcquire()).isEqualTo(1);
+    new JdbcStore(ds, new LeaderFence(1, () -> {}))
+        .commit(List.of(new StoreChange.PutJob(StoreContractTest.ended("old", 1, io.gpusched.JobState.COMPLETED, 5))));
+    assertThat(b.tryAcquire()).isZero();
+    clock[0] += 1_000;
+    assertThat(b.tryAcquire()).isEqualTo(2); // a is deposed
+
+    var fenceA = new LeaderFence(1, () -> {});
+    assertThatThrownBy(() -> new JdbcStore(ds, fenceA).pruneFinishedJobs(Long.MAX_VALUE, 10))
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("newer leader");
+    assertThat(fenceA.isDeposed()).isTrue();
+    assertThat(count("SELECT COUNT(*) FROM gpusched_job")).isEqualTo(1);
+    assertThat(new JdbcStore(ds, new LeaderFence(2, () -> {})).pruneFinishedJobs(Long.MAX_VALUE, 10)).isEqualTo(1);
+    assertThat(count("SELECT COUNT(*) FROM gpusched_job")).isZero();
+  }
+
+  @Test
   void aLeaseIsTakenOnlyWhenItRunsOutAndTheOldEpochIsFencedOutOfTheStore() throws SQLException {
     new JdbcStore(ds).checkSchema();
     long[] clock = {0};

@@ -213,4 +213,41 @@ abstract class StoreContractTest {
     s.commit(changes);
     assertThat(reopen(s).load().jobs()).hasSize(500).contains(running("j1"), pending("j500", 500));
   }
+
+  static StoredJob ended(String id, long seq, JobState state, long endedAt) {
+    return new StoredJob(
+        JobSpec.builder(PlacementRequest.mig("1g.10gb")).id(id).build(), seq, state, 1, null, null,
+        1_000, 1_000, 2_000, endedAt, -1, seq, 0, null, List.of());
+  }
+
+  @Test
+  void pruningDeletesFinalJobsEndedBeforeTheCutOldestFirstInBatches() {
+    SchedulerStore s = newStore();
+    s.load();
+    var changes = new java.util.ArrayList<StoreChange>();
+    JobState[] finals = {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED};
+    for (int i = 1; i <= 2_500; i++) {
+      changes.add(new StoreChange.PutJob(ended("old" + i, i, finals[i % 3], 10_000 + i)));
+    }
+    changes.add(new StoreChange.PutJob(ended("recent", 3_000, JobState.COMPLETED, 50_000)));
+    changes.add(new StoreChange.PutJob(pending("pending", 3_001)));
+    changes.add(new StoreChange.PutJob(running("running")));
+    changes.add(new StoreChange.PutJob(ended("reused", 3_002, JobState.COMPLETED, 5_000)));
+    s.commit(changes);
+    // the id of an old final job is taken by a new submission: its new record is not pruned
+    s.commit(List.of(new StoreChange.PutJob(pending("reused", 3_003))));
+
+    assertThat(s.pruneFinishedJobs(10_002, 10)).isEqualTo(1); // ended before 10,002: old1 only
+    assertThat(reopen(s).load().jobs()).extracting(StoredJob::id).doesNotContain("old1").contains("old2");
+    assertThat(s.pruneFinishedJobs(40_000, 1_000)).isEqualTo(1_000);
+    assertThat(reopen(s).load().jobs()).extracting(StoredJob::id)
+        .doesNotContain("old1001").contains("old1002", "old2500"); // oldest first
+    assertThat(s.pruneFinishedJobs(40_000, 1_000)).isEqualTo(1_000);
+    assertThat(s.pruneFinishedJobs(40_000, 1_000)).isEqualTo(499);
+    assertThat(s.pruneFinishedJobs(40_000, 1_000)).isZero();
+    assertThat(reopen(s).load().jobs())
+        .containsExactlyInAnyOrder(
+            ended("recent", 3_000, JobState.COMPLETED, 50_000), pending("pending", 3_001), running("running"),
+            pending("reused", 3_003));
+  }
 }

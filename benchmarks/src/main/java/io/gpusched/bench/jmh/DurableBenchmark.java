@@ -20,7 +20,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.Comparator;
 import java.util.Locale;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
@@ -61,7 +61,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * <p>Group commit needs concurrent callers: run with {@code -t 1}, {@code -t 4} and {@code -t 16}
  * (and {@code -si false}, see {@link DispatchBenchmark}). {@code store}: {@code none} (no store,
  * today's default), {@code memory} ({@link SchedulerStores#inMemory()}: the journal without I/O),
- * {@code h2} (a new H2 2.x file database in a temporary folder, {@code MAX_COMPACT_TIME=0}),
+ * {@code h2} (a new H2 2.x file database in a temporary folder, {@code MAX_COMPACT_TIME=0;WRITE_DELAY=0}),
  * {@code postgres} (a new database, created per trial and dropped at the end, on the server that
  * the JDBC URL in the environment variable {@code GPUSCHED_BENCH_PG_URL} or the system property
  * {@code gpusched.bench.pgUrl} names; the user needs {@code CREATEDB}). Connections come from a
@@ -100,7 +100,7 @@ public class DurableBenchmark {
     public int pending;
 
     GpuScheduler scheduler;
-    final ConcurrentLinkedQueue<JobHandle> running = new ConcurrentLinkedQueue<>();
+    final LinkedBlockingQueue<JobHandle> running = new LinkedBlockingQueue<>();
     final AtomicLong next = new AtomicLong();
     final PlacementRequest one = PlacementRequest.wholeGpus(1);
     private @Nullable HikariDataSource pool;
@@ -126,7 +126,7 @@ public class DurableBenchmark {
         case "memory" -> b.store(SchedulerStores.inMemory());
         case "h2" -> {
           h2Dir = Files.createTempDirectory("gpusched-bench-h2");
-          pool = pool("jdbc:h2:file:" + h2Dir.resolve("state") + ";MAX_COMPACT_TIME=0");
+          pool = pool("jdbc:h2:file:" + h2Dir.resolve("state") + ";MAX_COMPACT_TIME=0;WRITE_DELAY=0");
           b.store(SchedulerStores.jdbc(pool));
         }
         case "postgres" -> {
@@ -189,13 +189,13 @@ public class DurableBenchmark {
       scheduler.submit(JobSpec.builder(one).id("j" + n).queue((n & 1) == 0 ? "a" : "b").build());
     }
 
-    /** Completes the oldest running job (waiting for one if another thread's start is late). */
-    boolean completeOldest() {
-      JobHandle oldest;
-      while ((oldest = running.poll()) == null) {
-        Thread.onSpinWait();
-      }
-      return oldest.complete();
+    /**
+     * Completes the oldest running job, waiting (parked, not spinning: with more threads than
+     * cores, spinning waiters would take the CPU the committer and the database need) if another
+     * thread's start is late.
+     */
+    boolean completeOldest() throws InterruptedException {
+      return running.take().complete();
     }
 
     /** Closes the scheduler and removes the database. */
@@ -232,7 +232,7 @@ public class DurableBenchmark {
   @Benchmark
   @BenchmarkMode(Mode.Throughput)
   @OutputTimeUnit(TimeUnit.SECONDS)
-  public boolean dispatch(Sched s) {
+  public boolean dispatch(Sched s) throws InterruptedException {
     boolean startedOne = s.completeOldest();
     s.submitNext();
     return startedOne;

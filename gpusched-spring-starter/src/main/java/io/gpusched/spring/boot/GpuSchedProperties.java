@@ -96,6 +96,39 @@ public class GpuSchedProperties {
       this.type = type;
     }
 
+    /**
+     * How long the store keeps a final job after it ended; older ones are pruned by the
+     * scheduler's tick (see {@code GpuSchedulers.Builder.finishedJobRetention}).
+     */
+    private java.time.Duration finishedJobRetention = java.time.Duration.ofDays(7);
+
+    /**
+     * After a restart, how long the host has to confirm each node recovered from the store
+     * ({@code GpuScheduler.confirmNode}) before it is treated as lost; unset: recovered nodes are
+     * trusted.
+     */
+    private java.time.@Nullable Duration nodeRecoveryTimeout;
+
+    /** How long the store keeps a final job after it ended. */
+    public java.time.Duration getFinishedJobRetention() {
+      return finishedJobRetention;
+    }
+
+    /** Sets how long the store keeps a final job after it ended. */
+    public void setFinishedJobRetention(java.time.Duration finishedJobRetention) {
+      this.finishedJobRetention = finishedJobRetention;
+    }
+
+    /** After a restart, how long the host has to confirm each recovered node; null: no limit. */
+    public java.time.@Nullable Duration getNodeRecoveryTimeout() {
+      return nodeRecoveryTimeout;
+    }
+
+    /** Sets how long the host has to confirm each recovered node after a restart. */
+    public void setNodeRecoveryTimeout(java.time.@Nullable Duration nodeRecoveryTimeout) {
+      this.nodeRecoveryTimeout = nodeRecoveryTimeout;
+    }
+
     private final Replica replica = new Replica();
 
     /** Running as one of several replicas on one database (needs {@code type=jdbc}). */

@@ -77,6 +77,11 @@ public final class GpuSchedStoreMeters implements GpuSchedStoreDecorator {
       }
 
       @Override
+      public int pruneFinishedJobs(long endedBeforeMillis, int limit) {
+        return store.pruneFinishedJobs(endedBeforeMillis, limit);
+      }
+
+      @Override
       public String toString() {
         return store.toString();
       }

@@ -44,6 +44,13 @@ final class SchedulerFactory {
     check(P + "tick-interval", p.getTickInterval(), () -> b.tickInterval(p.getTickInterval()));
     check(P + "retain-finished-jobs", p.getRetainFinishedJobs(),
         () -> b.retainFinishedJobs(p.getRetainFinishedJobs()));
+    GpuSchedProperties.Store st = p.getStore();
+    check(P + "store.finished-job-retention", st.getFinishedJobRetention(),
+        () -> b.finishedJobRetention(st.getFinishedJobRetention()));
+    Duration nodeTimeout = st.getNodeRecoveryTimeout();
+    if (nodeTimeout != null) {
+      check(P + "store.node-recovery-timeout", nodeTimeout, () -> b.nodeRecoveryTimeout(nodeTimeout));
+    }
     b.preferCheapest(p.isPreferCheapest());
     List<QueueSpec> queues = queues(p);
     for (QueueSpec q : queues) {

@@ -31,7 +31,7 @@ class GpuSchedStoreTest {
 
   private DataSource h2() {
     JdbcDataSource ds = new JdbcDataSource();
-    ds.setURL("jdbc:h2:file:" + dir.resolve("gpusched").toAbsolutePath() + ";MAX_COMPACT_TIME=0");
+    ds.setURL("jdbc:h2:file:" + dir.resolve("gpusched").toAbsolutePath() + ";MAX_COMPACT_TIME=0;WRITE_DELAY=0");
     return ds;
   }
 
@@ -93,5 +93,34 @@ class GpuSchedStoreTest {
                     .getFailure()
                     .rootCause()
                     .hasMessageContaining("gpusched.store.type=jdbc needs exactly one DataSource"));
+  }
+
+  @Test
+  void theRetentionAndTheNodeRecoveryTimeoutReachTheBuilderWhichChecksThem() {
+    runner
+        .withPropertyValues("gpusched.store.type=memory", "gpusched.store.node-recovery-timeout=0s")
+        .run(
+            ctx ->
+                assertThat(ctx)
+                    .hasFailed()
+                    .getFailure()
+                    .rootCause()
+                    .hasMessageContaining("gpusched.store.node-recovery-timeout")
+                    .hasMessageContaining("nodeRecoveryTimeout must be positive"));
+    runner
+        .withPropertyValues("gpusched.store.type=memory", "gpusched.store.finished-job-retention=-1s")
+        .run(
+            ctx ->
+                assertThat(ctx)
+                    .hasFailed()
+                    .getFailure()
+                    .rootCause()
+                    .hasMessageContaining("gpusched.store.finished-job-retention")
+                    .hasMessageContaining("finishedJobRetention must be >= 0"));
+    runner
+        .withPropertyValues(
+            "gpusched.store.type=memory", "gpusched.store.node-recovery-timeout=2m",
+            "gpusched.store.finished-job-retention=1h")
+        .run(ctx -> assertThat(ctx).hasNotFailed());
   }
 }
