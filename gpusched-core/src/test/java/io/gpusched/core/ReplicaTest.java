@@ -19,7 +19,6 @@ import io.gpusched.store.SchedulerReplica;
 import io.gpusched.store.StoreChange;
 import io.gpusched.store.StoreException;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -53,18 +52,7 @@ class ReplicaTest {
   }
 
   static DataSource dataSource(String url) {
-    return (DataSource)
-        java.lang.reflect.Proxy.newProxyInstance(
-            ReplicaTest.class.getClassLoader(),
-            new Class<?>[] {DataSource.class},
-            (p, m, args) ->
-                switch (m.getName()) {
-                  case "getConnection" -> DriverManager.getConnection(url, "sa", "");
-                  case "toString" -> url;
-                  case "hashCode" -> System.identityHashCode(p);
-                  case "equals" -> p == args[0];
-                  default -> throw new UnsupportedOperationException(m.getName());
-                });
+    return JdbcStoreTest.h2Url(url);
   }
 
   /** A host that records every call with its epoch and refuses calls from an older epoch. */

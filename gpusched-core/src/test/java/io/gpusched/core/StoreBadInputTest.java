@@ -21,7 +21,6 @@ import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
@@ -52,19 +51,8 @@ class StoreBadInputTest {
 
   /** An H2 file database with extra URL settings (a plain connection each call). */
   static DataSource h2(Path dir, String name, String extra) {
-    String url = "jdbc:h2:file:" + dir.resolve(name).toAbsolutePath() + ";MAX_COMPACT_TIME=0;WRITE_DELAY=0" + extra;
-    return (DataSource)
-        Proxy.newProxyInstance(
-            StoreBadInputTest.class.getClassLoader(),
-            new Class<?>[] {DataSource.class},
-            (p, m, args) ->
-                switch (m.getName()) {
-                  case "getConnection" -> DriverManager.getConnection(url, "sa", "");
-                  case "toString" -> url;
-                  case "hashCode" -> System.identityHashCode(p);
-                  case "equals" -> p == args[0];
-                  default -> throw new UnsupportedOperationException(m.getName());
-                });
+    return JdbcStoreTest.h2Url(
+        "jdbc:h2:file:" + dir.resolve(name).toAbsolutePath() + ";MAX_COMPACT_TIME=0;WRITE_DELAY=0" + extra);
   }
 
   DataSource db() {
