@@ -268,26 +268,33 @@ final class JdbcStore implements SchedulerStore {
         e);
   }
 
-
   /**
    * H2 keeps committed changes in memory for {@code WRITE_DELAY} milliseconds (500 by default)
    * before it writes them: a killed JVM then loses acknowledged commits. Says so once, as a warning
    * (the application may have chosen it); docs/durability.md recommends {@code WRITE_DELAY=0}.
    */
   private void warnOfWriteDelay(Connection c) {
+    String delay = h2WriteDelay(c);
+    if (delay != null && !delay.equals("0")) {
+      LOG.warn(
+          "gpusched: the H2 store {} has WRITE_DELAY={} ms: H2 writes committed changes that late, so a"
+              + " JVM killed meanwhile loses acknowledged submits and starts; add ;WRITE_DELAY=0 to the"
+              + " JDBC URL (see docs/durability.md)",
+          this, delay);
+    }
+  }
+
+  /** H2's {@code WRITE_DELAY} setting on this connection's database, or null if it cannot be read. */
+  static @Nullable String h2WriteDelay(Connection c) {
     try (Statement s = c.createStatement();
         ResultSet rs =
             s.executeQuery(
                 "SELECT SETTING_VALUE FROM INFORMATION_SCHEMA.SETTINGS WHERE SETTING_NAME = 'WRITE_DELAY'")) {
-      if (rs.next() && !"0".equals(rs.getString(1).trim())) {
-        LOG.warn(
-            "gpusched: the H2 store {} has WRITE_DELAY={} ms: H2 writes committed changes that late, so a"
-                + " JVM killed meanwhile loses acknowledged submits and starts; add ;WRITE_DELAY=0 to the"
-                + " JDBC URL (see docs/durability.md)",
-            this, rs.getString(1).trim());
-      }
+      String v = rs.next() ? rs.getString(1) : null;
+      return v == null ? null : v.trim();
     } catch (SQLException e) {
-      LOG.debug("gpusched: cannot read H2's WRITE_DELAY setting of {}", this, e);
+      LOG.debug("gpusched: cannot read H2's WRITE_DELAY setting", e);
+      return null;
     }
   }
 
