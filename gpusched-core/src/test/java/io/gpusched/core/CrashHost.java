@@ -31,7 +31,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>A GPU still held on the host by a job the store shows as ended (its stop was committed, then
  * the leader died before the launcher's {@code stop} call) is released when another job starts
- * there, as {@code LATE_STOP}: the store had committed the stop before it gave the GPU away.
+ * there, as {@code LATE_STOP}. Since stops are sent again by the next leader before it starts
+ * anything ({@link Recovery}), the test fails on a {@code LATE_STOP} too.
  */
 final class CrashHost implements JobLauncher {
 
