@@ -294,4 +294,22 @@ final class CrashHost implements JobLauncher {
       }
     }
   }
+
+  /**
+   * A job the host runs now, or null: the generators cancel some of these, so that stops of
+   * running jobs (and their sending again after a kill) happen in the crash test too.
+   */
+  @Nullable String anyRunning(java.util.Random r) {
+    try (Connection c = ds.getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT job_id FROM test_running ORDER BY job_id")) {
+      List<String> ids = new ArrayList<>();
+      while (rs.next()) {
+        ids.add(rs.getString(1));
+      }
+      return ids.isEmpty() ? null : ids.get(r.nextInt(ids.size()));
+    } catch (SQLException e) {
+      return null; // the database is down: cancel something else
+    }
+  }
 }
