@@ -242,8 +242,9 @@ class SchedulerStressTest {
     try {
       s.submit(JobSpec.builder(PlacementRequest.wholeGpus(1)).id("trigger").build());
       // 1 ms of 20 us starts, plus the pass under way (at most 64 starts): about a hundred; a
-      // caller held for the churn's work does tens of thousands
-      assertThat(startsOnCaller.get()).isLessThan(500);
+      // caller held for the churn's work does tens of thousands. The bound sits between the two
+      // with room for a descheduled caller (a CI run on 2 cores saw 773 against a bound of 500)
+      assertThat(startsOnCaller.get()).isLessThan(5_000);
       assertThat(System.nanoTime())
           .as("the caller's submit returned while the churn went on")
           .isLessThan(churnUntil);
