@@ -267,13 +267,7 @@ class MigInstancesLauncherTest {
 
   private static void await(String what, java.util.function.BooleanSupplier condition)
       throws InterruptedException {
-    for (int i = 0; i < 3000; i++) {
-      if (condition.getAsBoolean()) {
-        return;
-      }
-      Thread.sleep(10);
-    }
-    throw new AssertionError("timed out waiting for " + what);
+    ProcessLauncherTest.await(what, condition);
   }
 
   /**

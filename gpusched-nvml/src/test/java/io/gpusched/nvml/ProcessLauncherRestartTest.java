@@ -106,14 +106,9 @@ class ProcessLauncherRestartTest {
     assertThat(launcher().tail("train", 5)).anyMatch(l -> l.equals("third-run"));
   }
 
-  private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-    for (int i = 0; i < 3000; i++) {
-      if (condition.getAsBoolean()) {
-        return;
-      }
-      Thread.sleep(10);
-    }
-    throw new AssertionError("timed out waiting for " + what);
+  private static void await(String what, java.util.function.BooleanSupplier condition)
+      throws InterruptedException {
+    ProcessLauncherTest.await(what, condition);
   }
 
   /**

@@ -107,7 +107,8 @@ class ProcessLauncherTest {
     return job.whenFinished().get(30, TimeUnit.SECONDS);
   }
 
-  private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+  /** Polls {@code condition} every 10 ms for up to 30 s (real processes: their timing varies). */
+  static void await(String what, BooleanSupplier condition) throws InterruptedException {
     for (int i = 0; i < 3000; i++) {
       if (condition.getAsBoolean()) {
         return;
