@@ -86,7 +86,10 @@ public interface JobHandle {
 
   /**
    * Cancels the job: a pending one leaves its queue, a running one is told to stop ({@link
-   * JobLauncher#stop} with {@link StopReason#CANCELLED}) and its GPUs are released at once.
+   * JobLauncher#stop} with {@link StopReason#CANCELLED}) and its GPUs are released at once. If
+   * the launcher's {@code start} of the running job has not been called yet, it never is, and the
+   * launcher is not told to stop either; if that {@code start} is still running, this call does not
+   * wait for it: the stop and the release are made when it returns (see {@link JobLauncher}).
    *
    * @return whether this call cancelled it ({@code false} if it already was final)
    */

@@ -16,6 +16,14 @@ import java.time.Instant;
  * release; for the reasons whose GPUs are released first (see {@link #stop}) because the release
  * and the call happen on the dispatching thread, before its next placement.
  *
+ * <p><b>Order within a run.</b> For each run of a job, {@code stop} is called only after {@code
+ * start} of that run returned (or threw), never before or during it; if the run ends before its
+ * {@code start} was called (a cancel, a report or a node loss that came first), neither is called.
+ * A stop that arrives while {@code start} is still running is made by the thread that called
+ * {@code start}, right after it returns, and for a cancel the GPUs are released only then. (After
+ * a crash, a stop that the store recorded as not yet delivered is sent again, possibly for a run
+ * this host never started: ignore a stop of a job you do not know.)
+ *
  * <p>With a durable store ({@code GpuSchedulers.Builder.store}), each call follows the commit of
  * the change it announces: {@code start} is called after the start is committed, {@code stop}
  * after the stop is. If that commit fails, the call waits for the next commit that succeeds and is
@@ -49,7 +57,9 @@ public interface JobLauncher {
    *       scheduler releases the GPUs anyway. A drain of the node may call {@code stop} again
    *       with an earlier deadline.
    *   <li>{@link StopReason#CANCELLED}: called on the cancelling thread <em>before</em> the GPUs
-   *       are released, with the deadline now; the release follows when this returns.
+   *       are released, with the deadline now; the release follows when this returns. If the
+   *       {@code start} of the same run is still running, the call and the release are made by the
+   *       starting thread when {@code start} returns.
    *   <li>{@link StopReason#NODE_LOST}, {@link StopReason#IDLE_RECLAIM}, {@link
    *       StopReason#LEASE_EXPIRED}, {@link StopReason#TIME_LIMIT}: the job has already left its
    *       GPUs (released, or gone with the node) and the deadline is now: stop the work at once.

@@ -91,6 +91,13 @@ final class Job implements JobHandle {
    */
   volatile @Nullable UnsentStop unsentStop;
 
+  /**
+   * The launch gate of the latest run started in this scheduler (see {@link LaunchGate}): written
+   * by the dispatcher before the compare-and-set that starts the run, so a thread that sees the run
+   * sees its gate. {@code null} for a job never started here (or recovered from the store).
+   */
+  volatile @Nullable LaunchGate launchGate;
+
   /** A stop's reason, deadline and run (see {@link #unsentStop}). */
   record UnsentStop(StopReason why, long deadlineMillis, int run) {}
   @Nullable Job stopFor;

@@ -83,6 +83,9 @@ final class JobTransitions {
 
   private static final Logger log = LoggerFactory.getLogger(JobTransitions.class);
 
+  /** Claims a run's launch gate without a call to make: an undelivered start is then never made. */
+  private static final LaunchGate.StopAction NO_STOP = started -> {};
+
   private final InstantSource clock;
   private final CommandLoop loop;
   private final Ledger ledger;
@@ -192,12 +195,14 @@ final class JobTransitions {
   }
 
   /** PENDING → RUNNING as a new run; returns the run number, or -1 if the job was not pending. */
-  private static int startRun(Word w) {
+  private static int startRun(Job j) {
+    Word w = j.word;
     Word.St cur = w.st();
     if (cur.s() != JobState.PENDING) {
       return -1;
     }
     Word.St next = new Word.St(JobState.RUNNING, cur.run() + 1, null);
+    j.launchGate = new LaunchGate(next.run()); // before the CAS: whoever sees the run sees its gate
     return commit(w, cur, next) ? next.run() : -1;
   }
 
@@ -386,7 +391,7 @@ final class JobTransitions {
     w.allocations = allocs;
     long prevStart = j.startedAtMillis;
     j.startedAtMillis = now;
-    int run = startRun(w);
+    int run = startRun(j);
     if (run < 0) {
       for (Allocation a : allocs) {
         a.release();
@@ -439,14 +444,29 @@ final class JobTransitions {
     return true;
   }
 
-  /** Tells the host to start run {@code run}; a launcher that throws fails the job (dispatcher). */
+  /**
+   * Tells the host to start run {@code run}, unless a stop of that run came first (its {@link
+   * LaunchGate}); stops that arrive while {@code start} runs are delivered, on this thread, when it
+   * returns. A launcher that throws fails the job (dispatcher).
+   */
   private void launch(Job j, int run) {
+    LaunchGate g = j.launchGate;
+    if (g != null && g.run != run) {
+      g = null; // cannot happen (a run's start is launched before the next run exists): no gate
+    }
+    if (g != null && !g.begin()) {
+      return; // the run ended before its start was delivered: the host never hears of it
+    }
     try {
       launcher.start(j.view(run));
     } catch (Throwable e) { // an Error, or a checked exception thrown sneakily, too
       log.warn("gpusched launcher failed to start {}", j, e);
-      end(j, JobState.FAILED, "launcher failed: " + e, null, Job.ANY_RUN);
+      end(j, JobState.FAILED, "launcher failed: " + e, null, run);
       loop.absorb(e);
+    } finally {
+      if (g != null) {
+        g.open();
+      }
     }
   }
 
@@ -554,6 +574,7 @@ final class JobTransitions {
           j.endReason = "preempted: " + why;
         }
         journal(j);
+        LaunchGate.afterStart(j, cur.run(), NO_STOP); // an undelivered start never is (node lost)
         release(j);
         return s;
       }
@@ -584,9 +605,11 @@ final class JobTransitions {
         io.gpusched.store.StoreException failed = null;
         Journal jn = journal;
         long deadline = nowMillis();
-        Job.UnsentStop unsent = new Job.UnsentStop(StopReason.CANCELLED, deadline, cur.run());
+        int stopped = cur.run();
+        boolean held = s.holdsGpus();
+        Job.UnsentStop unsent = new Job.UnsentStop(StopReason.CANCELLED, deadline, stopped);
         if (jn != null) { // write-ahead: the cancel is committed before the host hears of it
-          if (s.holdsGpus()) {
+          if (held) {
             j.unsentStop = unsent; // re-sent after a crash until the host was told
           }
           Journal.Entry e = jn.job(j);
@@ -594,27 +617,48 @@ final class JobTransitions {
             jn.await(e);
           } catch (io.gpusched.store.StoreException ex) {
             failed = ex;
-            if (s.holdsGpus()) { // the host hears of it after the commit that writes it
-              JobHandle view = j.view(j.run());
-              jn.later(e, () -> {
-                stopHost(view, j, StopReason.CANCELLED, deadline);
-                stopSent(j, unsent);
-              });
+            if (held) { // the host hears of it after the commit that writes it
+              JobHandle view = j.view(stopped);
+              jn.later(
+                  e,
+                  () ->
+                      LaunchGate.afterStart(
+                          j,
+                          stopped,
+                          started -> {
+                            if (started) {
+                              stopHost(view, j, StopReason.CANCELLED, deadline);
+                            }
+                            stopSent(j, unsent);
+                          }));
             }
           }
         }
-        try {
-          if (s.holdsGpus() && failed == null) {
-            // Tell the host before the GPUs are free: a pass on another thread may hand them to
-            // the next job right after the release. (The call never throws; the finally is a
-            // second guard that the GPUs and the books follow the CAS whatever happens.)
-            stopHost(j.view(j.run()), j, StopReason.CANCELLED, deadline);
-            stopSent(j, unsent);
-          }
-        } finally {
-          if (s.holdsGpus()) {
-            release(j);
-          }
+        if (held) {
+          boolean tell = failed == null;
+          // Tell the host before the GPUs are free: a pass on another thread may hand them to the
+          // next job right after the release. If the host's start of this run is still in
+          // progress, all of it happens when that start returns, on its thread (LaunchGate); if it
+          // was not delivered yet, it never is, and the host is not told to stop what it never
+          // started. (stopHost never throws; the finally is a second guard that the GPUs and the
+          // books follow the CAS whatever happens.)
+          LaunchGate.afterStart(
+              j,
+              stopped,
+              started -> {
+                try {
+                  if (tell) {
+                    if (started) {
+                      stopHost(j.view(stopped), j, StopReason.CANCELLED, deadline);
+                    }
+                    stopSent(j, unsent);
+                  }
+                } finally {
+                  release(j);
+                  ended(j, s, JobState.CANCELLED, null);
+                }
+              });
+        } else {
           ended(j, s, JobState.CANCELLED, null);
         }
         if (failed != null) {
@@ -643,6 +687,8 @@ final class JobTransitions {
       if (cas(w, cur, to, run)) {
         j.endReason = reason;
         journal(j);
+        // a start of this run not delivered yet never is (the host, or the user, ended it first)
+        LaunchGate.afterStart(j, cur.run(), NO_STOP);
         release(j);
         ended(j, s, to, why);
         return true;
@@ -749,21 +795,35 @@ final class JobTransitions {
 
   /**
    * Tells the host to stop the job's current run by {@code deadlineMillis}; never throws
-   * (dispatcher). In durable mode the call follows the commit of the job's record as of now.
+   * (dispatcher). In durable mode the call follows the commit of the job's record as of now. It
+   * follows the return of the host's {@code start} of that run, and is not made at all if that start
+   * was never delivered ({@link LaunchGate}).
    */
   void safeStop(Job j, StopReason why, long deadlineMillis) {
     int run = j.run();
     JobHandle view = j.view(run);
+    LaunchGate.StopAction tell = // after the host's start of this run returned, or not at all
+        started -> {
+          if (started) {
+            stopHost(view, j, why, deadlineMillis);
+          }
+        };
     Journal jn = journal;
     if (jn == null) {
-      stopHost(view, j, why, deadlineMillis);
+      LaunchGate.afterStart(j, run, tell);
     } else {
       Job.UnsentStop unsent = new Job.UnsentStop(why, deadlineMillis, run);
       j.unsentStop = unsent; // re-sent after a crash until the host was told
-      jn.later(jn.job(j), () -> {
-        stopHost(view, j, why, deadlineMillis);
-        stopSent(j, unsent);
-      });
+      jn.later(
+          jn.job(j),
+          () ->
+              LaunchGate.afterStart(
+                  j,
+                  run,
+                  started -> {
+                    tell.run(started);
+                    stopSent(j, unsent);
+                  }));
     }
   }
 

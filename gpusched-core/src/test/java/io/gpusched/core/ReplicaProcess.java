@@ -121,7 +121,10 @@ public final class ReplicaProcess {
         String id = name + "-" + seed + "-" + n;
         try {
           if (!acked.isEmpty() && r.nextInt(8) == 0) {
-            String victim = acked.get(r.nextInt(acked.size()));
+            // half of the cancels hit a job the host runs now: its stop, and the stop sent again
+            // when the leader dies between the cancel's commit and the host call, are exercised
+            String running = r.nextBoolean() ? host.anyRunning(r) : null;
+            String victim = running != null ? running : acked.get(r.nextInt(acked.size()));
             if (replica.cancel(victim)) {
               ack(out, "C " + victim);
             }
