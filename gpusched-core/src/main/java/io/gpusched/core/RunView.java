@@ -12,7 +12,8 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The handle the launcher gets for one run (attempt) of a job. Reads show the job as it is now;
+ * The handle the launcher gets for one run (attempt) of a job. Reads show the job as it is now
+ * (except {@link #attempts()} and {@link #allocations()}, which are this run's);
  * the host's reports ({@code complete}, {@code fail}, {@code cancel}, {@code stopped},
  * {@code heartbeat}, {@code checkpoint}) act only while that run is the current one. A late report
  * from the host of an earlier run (say, on a node that was lost and whose job was requeued and
@@ -57,9 +58,14 @@ final class RunView implements JobHandle {
     return job.pendingReason();
   }
 
+  /**
+   * This run's attempt number (the job's {@code attempts()} when this run started), not the job's
+   * current one: a launcher that tells its runs apart by it (a stop sent again after a crash for
+   * the run before the current one) must not take it for the current run.
+   */
   @Override
   public int attempts() {
-    return job.attempts();
+    return run;
   }
 
   @Override

@@ -265,6 +265,35 @@ class StartStopOrderTest {
    * ended by it. Before the gate, a stop that overtook its start left the host running a job on a
    * GPU the scheduler gave to the next one.
    */
+  @Test
+  void aRunsHandleNamesItsOwnAttemptAfterTheJobStartedAgain() {
+    List<JobHandle> runs = new CopyOnWriteArrayList<>();
+    GpuScheduler s =
+        GpuSchedulers.newBuilder()
+            .nodes(
+                List.of(
+                    NodeSpec.builder("n1").gpus(1, GpuModels.H100_80GB, GpuMode.WHOLE).build(),
+                    NodeSpec.builder("n2").gpus(1, GpuModels.H100_80GB, GpuMode.WHOLE).build()))
+            .queue(QueueSpec.of("q"))
+            .launcher(runs::add)
+            .manualTicks()
+            .build();
+    try {
+      JobHandle a = s.submit(JobSpec.builder(PlacementRequest.wholeGpus(1)).id("a").queue("q").build());
+      String first = a.allocations().get(0).gpus().get(0).nodeId();
+      s.nodeDown(first); // requeued, and started again on the other node
+      assertThat(a.state()).isEqualTo(JobState.RUNNING);
+      assertThat(runs).hasSize(2);
+      assertThat(a.attempts()).isEqualTo(2);
+      // the first run's handle (what a stop sent again for it after a crash carries) says 1, so a
+      // host does not take that stop for the current run's
+      assertThat(runs.get(0).attempts()).isEqualTo(1);
+      assertThat(runs.get(1).attempts()).isEqualTo(2);
+    } finally {
+      s.close();
+    }
+  }
+
   /**
    * A host that keeps, per GPU, the run it was told to start and not yet told to stop (or ended
    * itself); a start on a GPU that still holds another run is a violation.
