@@ -164,6 +164,60 @@ class DurableSchedulerTest {
   }
 
   @Test
+  void aCancelWhileTheStartIsBeingCommittedMeansTheHostHearsOfNeither() throws Exception {
+    var store = new RecordingStore(SchedulerStores.inMemory());
+    var inStartCommit = new java.util.concurrent.CountDownLatch(1);
+    var finishCommit = new java.util.concurrent.CountDownLatch(1);
+    store.failWhen =
+        batch -> {
+          if (batch.stream().anyMatch(c -> c instanceof StoreChange.PutJob p
+              && p.job().id().equals("a") && p.job().state() == JobState.RUNNING)) {
+            inStartCommit.countDown(); // hold the start's commit: the launcher waits for it
+            try {
+              finishCommit.await(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+          return false;
+        };
+    var calls = new CopyOnWriteArrayList<String>();
+    JobLauncher launcher =
+        new JobLauncher() {
+          @Override
+          public void start(JobHandle job) {
+            calls.add("start " + job.id());
+          }
+
+          @Override
+          public void stop(JobHandle job, StopReason reason, Instant deadline) {
+            calls.add("stop " + job.id());
+          }
+        };
+    GpuScheduler s = builder(store, whole("n1", 1)).launcher(launcher).build();
+    var submitted = java.util.concurrent.CompletableFuture.supplyAsync(() -> s.submit(job("a", 1).build()));
+    assertThat(inStartCommit.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    // the cancel is appended behind the start and waits for its own commit
+    var cancelled =
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> s.job("a").orElseThrow().cancel());
+    JobHandle a = s.job("a").orElseThrow();
+    for (long end = System.nanoTime() + 10_000_000_000L; a.state() != JobState.CANCELLED; ) {
+      assertThat(System.nanoTime()).as("the cancel's state change").isLessThan(end);
+      Thread.onSpinWait(); // the cancel changed the state and now waits for its commit
+    }
+    finishCommit.countDown();
+    assertThat(cancelled.get(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    submitted.get(10, java.util.concurrent.TimeUnit.SECONDS);
+    s.submit(job("b", 1).build()); // the GPU is free again
+    // the start of a was committed, but the run ended before the launcher was called: the host
+    // hears neither its start nor a stop of what it never started (before the launch gate it
+    // heard "stop a" alone)
+    assertThat(calls).containsExactly("start b");
+    assertThat(store.job("a").orElseThrow().state()).isEqualTo(JobState.CANCELLED);
+    s.close();
+  }
+
+  @Test
   void aHostReportReturnsAfterItsCommit() {
     var store = new RecordingStore(SchedulerStores.inMemory());
     GpuScheduler s = builder(store, whole("n1", 1)).build();
