@@ -68,12 +68,20 @@ final class Recovery {
   private final List<io.gpusched.Allocation> restoredAllocations = new ArrayList<>();
 
 
+  /**
+   * How to take back each change {@link #recoverNodes} made to the cluster, in the order made
+   * (cleared by {@link #recovered}): a failed build on a cluster given with {@code cluster(...)}
+   * leaves its nodes as they were.
+   */
+  private final List<Runnable> nodeUndo = new ArrayList<>();
+
   /** The recovery was committed: what it restored is the scheduler's now. */
   void recovered() {
     restoredAllocations.clear();
+    nodeUndo.clear();
   }
 
-  /** A recovery that failed: gives back every allocation it restored. */
+  /** A recovery that failed: gives back every allocation it restored, then undoes its node changes. */
   void releaseRestored(Throwable cause) {
     for (io.gpusched.Allocation a : restoredAllocations) {
       try {
@@ -83,6 +91,14 @@ final class Recovery {
       }
     }
     restoredAllocations.clear();
+    for (int i = nodeUndo.size() - 1; i >= 0; i--) { // newest first, once the GPUs are free again
+      try {
+        nodeUndo.get(i).run();
+      } catch (RuntimeException r) {
+        cause.addSuppressed(r);
+      }
+    }
+    nodeUndo.clear();
   }
 
   /**
@@ -94,25 +110,41 @@ final class Recovery {
   void recoverNodes(List<StoredNode> stored) {
     var sorted = new ArrayList<>(stored);
     sorted.sort(java.util.Comparator.comparingLong(StoredNode::sequence));
-    var present = new java.util.HashSet<String>();
-    cluster.nodes().forEach(n -> present.add(n.id()));
+    var present = new java.util.HashMap<String, io.gpusched.NodeSpec>();
+    cluster.nodes().forEach(n -> present.put(n.id(), n));
+    var states = new java.util.HashMap<String, NodeState>();
+    cluster.snapshot().nodes().forEach(u -> states.put(u.nodeId(), u.state()));
     for (StoredNode n : sorted) {
       String id = n.spec().id();
-      if (present.contains(id) && (n.state() == NodeState.DOWN || n.addedAtRunTime())) {
+      io.gpusched.NodeSpec was = present.get(id);
+      if (was != null && (n.state() == NodeState.DOWN || n.addedAtRunTime())) {
         cluster.removeNode(id, false);
         present.remove(id);
+        NodeState wasState = states.getOrDefault(id, NodeState.READY);
+        nodeUndo.add(
+            () -> {
+              cluster.addNode(was);
+              if (wasState != NodeState.READY) {
+                cluster.setNodeState(id, wasState);
+              }
+            });
       }
     }
     for (StoredNode n : sorted) {
       if (n.addedAtRunTime() && n.state() != NodeState.DOWN) {
+        String id = n.spec().id();
         cluster.addNode(n.spec());
-        present.add(n.spec().id());
-        nodes.recoveredRunTimeNode(n.spec().id());
+        present.put(id, n.spec());
+        nodeUndo.add(() -> cluster.removeNode(id, false));
+        nodes.recoveredRunTimeNode(id);
       }
     }
     for (StoredNode n : sorted) {
-      if ((n.state() == NodeState.CORDONED || n.state() == NodeState.DRAINING) && present.contains(n.spec().id())) {
-        cluster.setNodeState(n.spec().id(), n.state());
+      String id = n.spec().id();
+      if ((n.state() == NodeState.CORDONED || n.state() == NodeState.DRAINING) && present.containsKey(id)) {
+        NodeState wasState = states.getOrDefault(id, NodeState.READY); // READY: added just above
+        cluster.setNodeState(id, n.state());
+        nodeUndo.add(() -> cluster.setNodeState(id, wasState));
       }
     }
   }

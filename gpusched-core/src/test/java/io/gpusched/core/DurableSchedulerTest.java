@@ -538,6 +538,47 @@ class DurableSchedulerTest {
   }
 
   @Test
+  void aFailedRecoveryOnAGivenClusterTakesBackItsNodeChanges() {
+    SchedulerStore store = SchedulerStores.inMemory();
+    NodeSpec n = whole("n", 1);
+    NodeSpec gone = NodeSpec.builder("gone").gpus(1, GpuModels.A100_80GB, GpuMode.WHOLE).build();
+    GpuScheduler s1 = builder(store, n, gone).build();
+    s1.addNode(NodeSpec.builder("extra").gpus(2, GpuModels.A100_80GB, GpuMode.WHOLE).build());
+    s1.cordon("n");
+    s1.nodeDown("gone");
+    s1.uncordon("n");
+    s1.submit(
+        JobSpec.builder(PlacementRequest.wholeGpus(1).withConstraints(io.gpusched.Constraints.models(GpuModels.H100_80GB.name())))
+            .id("a")
+            .build()); // on n/0
+    s1.cordon("n");
+    s1.close();
+
+    // the host's own cluster, whose n/0 was taken meanwhile: the recorded allocation conflicts
+    io.gpusched.GpuCluster cluster = GpuClusters.newBuilder().node(n).node(gone).build();
+    cluster.setNodeState("gone", NodeState.CORDONED);
+    Allocation squatter =
+        cluster.place(PlacementRequest.wholeGpus(1).withConstraints(
+            io.gpusched.Constraints.models(GpuModels.H100_80GB.name()))).orElseThrow();
+    Map<String, Object> before = nodesOf(cluster);
+
+    assertThatThrownBy(() -> builder(store).cluster(cluster).build())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("cannot recover running job a");
+    // the recovery had removed gone, added extra and cordoned n before it met the conflict
+    assertThat(nodesOf(cluster)).isEqualTo(before);
+    assertThat(cluster.nodes()).containsExactly(n, gone);
+    assertThat(cluster.allocations("n")).containsExactly(squatter);
+  }
+
+  private static Map<String, Object> nodesOf(io.gpusched.GpuCluster c) {
+    var out = new java.util.LinkedHashMap<String, Object>();
+    out.put("nodes", c.nodes().stream().map(NodeSpec::id).toList());
+    c.snapshot().nodes().forEach(u -> out.put(u.nodeId(), List.of(u.state(), u.allocations())));
+    return out;
+  }
+
+  @Test
   void aStoreThatCannotBeReadFailsTheBuild() {
     SchedulerStore store =
         new SchedulerStore() {
