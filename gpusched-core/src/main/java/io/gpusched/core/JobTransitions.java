@@ -56,6 +56,10 @@ import org.slf4j.LoggerFactory;
  *   <li><b>A release</b> follows the winning CAS on the winning thread only; engine releases are
  *       idempotent, so a later release by the dispatcher (a failed start) is harmless. The host
  *       hears {@code stop(CANCELLED)} before the release, so before another job can get the GPUs.
+ *   <li><b>Launcher calls of one run</b> are ordered by that run's {@link LaunchGate}, created
+ *       before the CAS that starts the run: a stop path consults it after its own CAS, so a stop
+ *       reaches the host after that run's {@code start} returned (made by the starting thread if
+ *       {@code start} is still running, a cancel's release with it), or the start is never made.
  *   <li><b>The booking</b> of a transition made on another thread is a command: enqueued after
  *       the CAS and the release, so it happens-after both ({@link CommandLoop}). The ledger thus
  *       never books out a job whose state it cannot see.
