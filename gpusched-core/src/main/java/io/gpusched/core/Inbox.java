@@ -89,9 +89,12 @@ final class Inbox {
    */
   Optional<JobState> state(String jobId) {
     return tx("read job " + jobId, c -> {
+      // the inbox first: a row applied between the two reads is then seen in both, not in
+      // neither (its deletion commits with the job's record; see ReplicaReads)
+      boolean waiting = waitingSubmit(c, jobId);
       JobState s = jobState(c, jobId);
-      if (s == null && waitingSubmit(c, jobId)) {
-        s = JobState.PENDING;
+      if (waiting && (s == null || s.isFinal())) {
+        s = JobState.PENDING; // a resubmission of an ended id is newer than its record
       }
       return Optional.ofNullable(s);
     });

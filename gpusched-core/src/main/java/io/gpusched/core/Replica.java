@@ -4,11 +4,15 @@ import io.gpusched.GpuScheduler;
 import io.gpusched.JobHandle;
 import io.gpusched.JobSpec;
 import io.gpusched.JobState;
+import io.gpusched.store.CommittedJob;
 import io.gpusched.store.ReplicaStatus;
 import io.gpusched.store.SchedulerReplica;
 import io.gpusched.store.SchedulerStore;
 import io.gpusched.store.StoreException;
+import java.util.ArrayList;
 import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -39,6 +43,9 @@ import org.slf4j.LoggerFactory;
  *       change of {@link #leading} happens here, so a build and a step-down never interleave.
  * </ul>
  *
+ * <p>{@link SchedulerReplica.LeadershipListener}s are called on the work thread too, after a build
+ * and before a scheduler is closed.
+ *
  * <p>Leadership ends when a renewal finds another holder, when a fenced commit finds a newer epoch
  * ({@link LeaderFence}), or when the database has been unreachable for a whole lease (this replica
  * can no longer know that it leads; another may already). The scheduler is closed then; commits it
@@ -59,6 +66,9 @@ final class Replica implements SchedulerReplica {
   private final long renewNanos;
   private final LeaseElection election;
   private final Inbox inbox;
+  private final ReplicaReads reads;
+  /** Work thread only. */
+  private final List<LeadershipListener> listeners = new ArrayList<>();
   private final Set<String> queues;
   private final ScheduledExecutorService electionThread;
   private final ScheduledExecutorService workThread;
@@ -69,6 +79,9 @@ final class Replica implements SchedulerReplica {
   private volatile @Nullable Leading leading;
   private volatile boolean reachable;
   private volatile long seenEpoch;
+  private volatile @Nullable String seenHolder;
+  /** Whether the warm-up build finished (or failed): a cold replica waits longer to take over. */
+  private volatile boolean warm;
   private volatile boolean closed;
   private final AtomicLong takeovers = new AtomicLong();
   /** Election thread only. */
@@ -90,8 +103,10 @@ final class Replica implements SchedulerReplica {
     this.leaseNanos = TimeUnit.MILLISECONDS.toNanos(leaseMillis);
     this.renewNanos = leaseNanos / 3;
     this.election =
-        new LeaseElection(dataSource, name + "/" + java.util.UUID.randomUUID(), leaseNanos, System::nanoTime);
+        new LeaseElection(
+            dataSource, name + "/" + java.util.UUID.randomUUID(), leaseNanos, renewNanos, System::nanoTime);
     this.inbox = new Inbox(dataSource);
+    this.reads = new ReplicaReads(dataSource);
     GpuSchedulers.Builder b = config.get();
     Set<String> qs = new LinkedHashSet<>(b.queues.keySet());
     if (qs.isEmpty()) {
@@ -129,10 +144,11 @@ final class Replica implements SchedulerReplica {
     long h = held.get();
     try {
       if (h == 0) {
-        long won = election.tryAcquire();
+        long won = election.tryAcquire(warm);
         LeaseElection.Seen s = election.last();
         if (s != null) {
           seenEpoch = s.epoch();
+          seenHolder = s.holder();
         }
         reachable = true;
         if (won > 0 && held.compareAndSet(0, won)) {
@@ -158,6 +174,10 @@ final class Replica implements SchedulerReplica {
       if (h != 0 && now - lastRenewOk >= leaseNanos) {
         lose(h, "the store was unreachable for a whole lease");
       }
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      if (!closed) {
+        log.error("gpusched replica {}: election step failed", name, e);
+      } // else: closed during this step (its work thread is shut down): nothing to hand over
     } catch (RuntimeException e) {
       log.error("gpusched replica {}: election step failed", name, e);
     }
@@ -203,6 +223,9 @@ final class Replica implements SchedulerReplica {
     }
     leading = new Leading(epoch, fence, s);
     takeovers.incrementAndGet();
+    for (LeadershipListener x : listeners) {
+      tell(x, true, s, epoch);
+    }
     try {
       election.markReady(epoch);
     } catch (StoreException e) {
@@ -241,6 +264,21 @@ final class Replica implements SchedulerReplica {
       b.build().close();
     } catch (RuntimeException e) {
       log.debug("gpusched replica {}: warm-up failed", name, e);
+    } finally {
+      warm = true;
+    }
+  }
+
+  /** Calls a listener (work thread); what it throws is logged. */
+  private void tell(LeadershipListener x, boolean lead, GpuScheduler s, long epoch) {
+    try {
+      if (lead) {
+        x.leading(s, epoch);
+      } else {
+        x.stoppedLeading(s, epoch);
+      }
+    } catch (RuntimeException e) {
+      log.error("gpusched replica {}: leadership listener {} failed", name, x, e);
     }
   }
 
@@ -248,6 +286,9 @@ final class Replica implements SchedulerReplica {
     Leading l = leading;
     if (l != null && l.epoch == epoch) {
       leading = null;
+      for (LeadershipListener x : listeners) {
+        tell(x, false, l.scheduler, l.epoch);
+      }
       l.scheduler.close();
     }
   }
@@ -370,11 +411,56 @@ final class Replica implements SchedulerReplica {
   }
 
   @Override
+  public Optional<CommittedJob> job(String jobId) {
+    Objects.requireNonNull(jobId, "jobId");
+    return reads.job(jobId);
+  }
+
+  @Override
+  public List<CommittedJob> pending(String queue, int limit) {
+    Objects.requireNonNull(queue, "queue");
+    return reads.pending(queue, limit);
+  }
+
+  @Override
+  public Map<JobState, Long> jobCounts() {
+    return reads.jobCounts();
+  }
+
+  @Override
+  public void addLeadershipListener(LeadershipListener listener) {
+    Objects.requireNonNull(listener, "listener");
+    checkOpen();
+    try {
+      workThread.execute(
+          () -> {
+            listeners.add(listener);
+            Leading l = leading;
+            if (l != null) {
+              tell(listener, true, l.scheduler, l.epoch);
+            }
+          });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      throw new IllegalStateException("replica " + name + " is closed", e);
+    }
+  }
+
+  @Override
   public ReplicaStatus status() {
     Leading l = leading;
     return l != null
-        ? new ReplicaStatus(ReplicaStatus.Role.LEADER, l.epoch, reachable, takeovers.get())
-        : new ReplicaStatus(ReplicaStatus.Role.FOLLOWER, seenEpoch, reachable, takeovers.get());
+        ? new ReplicaStatus(ReplicaStatus.Role.LEADER, l.epoch, reachable, takeovers.get(), name)
+        : new ReplicaStatus(
+            ReplicaStatus.Role.FOLLOWER, seenEpoch, reachable, takeovers.get(), holderName(seenHolder));
+  }
+
+  /** The name part of a holder token ({@code name/uuid}), or null. */
+  static @Nullable String holderName(@Nullable String token) {
+    if (token == null) {
+      return null;
+    }
+    int slash = token.lastIndexOf('/');
+    return slash < 0 ? token : token.substring(0, slash);
   }
 
   @Override
@@ -404,6 +490,9 @@ final class Replica implements SchedulerReplica {
                 long h = held.getAndSet(0);
                 if (l != null) {
                   leading = null;
+                  for (LeadershipListener x : listeners) {
+                    tell(x, false, l.scheduler, l.epoch);
+                  }
                   l.scheduler.close();
                 }
                 if (h != 0) {
