@@ -155,8 +155,9 @@ final class Replica implements SchedulerReplica {
           seenEpoch = won;
           lastRenewOk = now;
           lastRenewTry = now;
-          log.info("gpusched replica {} won the lease in epoch {}; recovering", name, won);
-          workThread.execute(() -> lead(won));
+          log.info("gpusched replica {} won the lease in epoch {} ({}); recovering", name, won,
+              warm ? "warm" : "cold: its warm-up build has not finished");
+          workThread.execute(() -> lead(won, now));
         }
       } else if (now - lastRenewTry >= renewNanos) {
         lastRenewTry = now;
@@ -193,16 +194,23 @@ final class Replica implements SchedulerReplica {
 
   // ---- work thread ----
 
-  private void lead(long epoch) {
+  /**
+   * Builds the scheduler of a won epoch (work thread).
+   *
+   * @param wonAt when the election thread won the lease ({@code System.nanoTime()}): the log line
+   *     says how long the takeover waited for this thread (a warm-up still running on it)
+   */
+  private void lead(long epoch, long wonAt) {
     if (held.get() != epoch || closed) {
       return;
     }
     LeaderFence fence = new LeaderFence(epoch, () -> lose(epoch, "a commit found a newer epoch (fenced)"));
     long t0 = System.nanoTime();
+    RecoveryTimes times = new RecoveryTimes();
     DefaultScheduler s;
     try {
       GpuSchedulers.Builder b = config.get();
-      b.store(decorate.apply(new JdbcStore(dataSource, fence)));
+      b.store(times.wrap(decorate.apply(new JdbcStore(dataSource, fence))));
       b.leaderEpoch = epoch;
       s = (DefaultScheduler) b.build();
     } catch (RuntimeException e) {
@@ -231,8 +239,14 @@ final class Replica implements SchedulerReplica {
     } catch (StoreException e) {
       log.debug("gpusched replica {}: could not mark epoch {} ready", name, epoch, e);
     }
-    log.info("gpusched replica {} leads in epoch {} (its recovery took {} ms)", name, epoch,
-        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+    long t1 = System.nanoTime();
+    var counts = s.snapshot().jobsByState();
+    log.info(
+        "gpusched replica {} leads in epoch {} (its recovery took {} ms after {} ms waiting for the work"
+            + " thread: {}, the rest restore, reconciliation of {} running jobs and configuration)",
+        name, epoch, TimeUnit.NANOSECONDS.toMillis(t1 - t0), TimeUnit.NANOSECONDS.toMillis(t0 - wonAt),
+        times.stop(),
+        counts.getOrDefault(JobState.RUNNING, 0) + counts.getOrDefault(JobState.PREEMPTING, 0));
   }
 
   /**
@@ -243,6 +257,7 @@ final class Replica implements SchedulerReplica {
    * are only logged: the takeover works without it.
    */
   private void warmUp() {
+    long t0 = System.nanoTime();
     try {
       var state = new JdbcStore(dataSource).load();
       var copy = new InMemoryStore();
@@ -262,6 +277,7 @@ final class Replica implements SchedulerReplica {
       b.eventExecutor = Runnable::run;
       b.store = copy;
       b.build().close();
+      log.info("gpusched replica {} warmed up in {} ms", name, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     } catch (RuntimeException e) {
       log.debug("gpusched replica {}: warm-up failed", name, e);
     } finally {
