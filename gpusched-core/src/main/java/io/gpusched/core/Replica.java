@@ -231,13 +231,13 @@ final class Replica implements SchedulerReplica {
     }
     leading = new Leading(epoch, fence, s);
     takeovers.incrementAndGet();
-    for (LeadershipListener x : listeners) {
-      tell(x, true, s, epoch);
-    }
     try {
       election.markReady(epoch);
     } catch (StoreException e) {
       log.debug("gpusched replica {}: could not mark epoch {} ready", name, epoch, e);
+    }
+    for (LeadershipListener x : listeners) { // after ready: a slow listener does not delay it
+      tell(x, true, s, epoch);
     }
     long t1 = System.nanoTime();
     var counts = s.snapshot().jobsByState();

@@ -4,6 +4,7 @@ import io.gpusched.GpuScheduler;
 import io.gpusched.JobState;
 import io.gpusched.store.ReplicaStatus;
 import io.gpusched.store.SchedulerReplica;
+import io.gpusched.store.StoreException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -60,7 +61,8 @@ final class SchedulerSource {
 
   /**
    * The snapshot: the scheduler's (with the replica's status under {@code replica}); on a follower
-   * the replica's status and the jobs per state the database holds (a count over its job table).
+   * the replica's status and the jobs per state the database holds (a count over its job table),
+   * or {@code jobsError} when the database cannot be read.
    */
   Map<String, Object> snapshot() {
     Optional<GpuScheduler> s = scheduler();
@@ -71,10 +73,14 @@ final class SchedulerSource {
     if (s.isPresent()) {
       out.putAll(SchedulerViews.snapshot(s.get().snapshot()));
     } else if (replica != null) {
-      Map<JobState, Integer> counts = new LinkedHashMap<>();
-      replica.jobCounts().forEach((k, v) -> counts.put(k, (int) Math.min(Integer.MAX_VALUE, v)));
-      out.put("jobs", SchedulerViews.jobsByState(counts));
-      out.put("jobsFrom", "the database (this replica follows)");
+      try {
+        Map<JobState, Integer> counts = new LinkedHashMap<>();
+        replica.jobCounts().forEach((k, v) -> counts.put(k, (int) Math.min(Integer.MAX_VALUE, v)));
+        out.put("jobs", SchedulerViews.jobsByState(counts));
+        out.put("jobsFrom", "the database (this replica follows)");
+      } catch (StoreException e) { // the status above says the store is unreachable too
+        out.put("jobsError", String.valueOf(e.getMessage()));
+      }
     }
     return out;
   }
