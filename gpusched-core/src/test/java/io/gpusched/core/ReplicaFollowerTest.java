@@ -78,6 +78,11 @@ class ReplicaFollowerTest {
 
   @Test
   void readsShowCommittedRecordsAndWaitingSubmissionsWithoutALeader() {
+    readsWithoutALeader(ds);
+  }
+
+  /** The reads on a database without a leader (H2 here, PostgreSQL in {@link PostgresStoreTest}). */
+  static void readsWithoutALeader(DataSource ds) {
     new JdbcStore(ds).checkSchema();
     StoredJob running = StoreContractTest.running("r");
     new JdbcStore(ds)
