@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import javax.sql.DataSource;
@@ -116,6 +117,88 @@ class ReplicaFollowerTest {
         .hasMessageContaining("limit must be > 0, was 0");
     assertThat(reads.jobCounts())
         .isEqualTo(Map.of(JobState.PENDING, 4L, JobState.PREEMPTING, 1L, JobState.COMPLETED, 1L));
+  }
+
+  /**
+   * The leader applies a follower's submission (commits the job, deletes the inbox row) between the
+   * two statements of a read. {@code state} read the job table first and then the inbox, and so
+   * returned empty for a job that was pending all along (failed with that order); the inbox is now
+   * read first.
+   */
+  @Test
+  void aSubmissionAppliedBetweenTheTwoStatementsOfAReadIsStillSeen() {
+    new JdbcStore(ds).checkSchema();
+    new Inbox(ds).offerSubmit(spec("x"), Set.of(JobSpec.DEFAULT_QUEUE), "f");
+    AtomicBoolean armed = new AtomicBoolean(true);
+    Runnable apply =
+        () -> {
+          if (armed.getAndSet(false)) { // as the leader's commit does, before the read's next statement
+            new JdbcStore(ds).commit(List.of(new StoreChange.PutJob(StoreContractTest.pending("x", 1))));
+            try (var c = ds.getConnection(); var st = c.createStatement()) {
+              st.executeUpdate("DELETE FROM gpusched_inbox WHERE job_id = 'x'");
+            } catch (java.sql.SQLException e) {
+              throw new AssertionError(e);
+            }
+          }
+        };
+    DataSource hooked = afterJobQuery(ds, apply);
+    assertThat(new Inbox(hooked).state("x")).contains(JobState.PENDING);
+    armed.set(true);
+    new Inbox(ds).offerSubmit(spec("y"), Set.of(JobSpec.DEFAULT_QUEUE), "f");
+    Runnable applyY =
+        () -> {
+          if (armed.getAndSet(false)) {
+            new JdbcStore(ds).commit(List.of(new StoreChange.PutJob(StoreContractTest.pending("y", 2))));
+            try (var c = ds.getConnection(); var st = c.createStatement()) {
+              st.executeUpdate("DELETE FROM gpusched_inbox WHERE job_id = 'y'");
+            } catch (java.sql.SQLException e) {
+              throw new AssertionError(e);
+            }
+          }
+        };
+    assertThat(new ReplicaReads(afterJobQuery(ds, applyY)).job("y")).isPresent();
+  }
+
+  /** {@code ds}, running {@code hook} after each query of the job table by id. */
+  private static DataSource afterJobQuery(DataSource ds, Runnable hook) {
+    return (DataSource)
+        java.lang.reflect.Proxy.newProxyInstance(
+            ReplicaFollowerTest.class.getClassLoader(),
+            new Class<?>[] {DataSource.class},
+            (p, m, args) -> {
+              Object r = invoke(ds, m, args);
+              if (!(r instanceof java.sql.Connection c)) {
+                return r;
+              }
+              return java.lang.reflect.Proxy.newProxyInstance(
+                  ReplicaFollowerTest.class.getClassLoader(),
+                  new Class<?>[] {java.sql.Connection.class},
+                  (pc, mc, argsc) -> {
+                    Object rc = invoke(c, mc, argsc);
+                    if (!(rc instanceof java.sql.PreparedStatement ps)
+                        || !String.valueOf(argsc[0]).contains("FROM gpusched_job WHERE id")) {
+                      return rc;
+                    }
+                    return java.lang.reflect.Proxy.newProxyInstance(
+                        ReplicaFollowerTest.class.getClassLoader(),
+                        new Class<?>[] {java.sql.PreparedStatement.class},
+                        (pp, mp, argsp) -> {
+                          Object rp = invoke(ps, mp, argsp);
+                          if (mp.getName().equals("executeQuery")) {
+                            hook.run();
+                          }
+                          return rp;
+                        });
+                  });
+            });
+  }
+
+  private static Object invoke(Object target, java.lang.reflect.Method m, Object[] args) throws Throwable {
+    try {
+      return m.invoke(target, args);
+    } catch (java.lang.reflect.InvocationTargetException e) {
+      throw e.getCause();
+    }
   }
 
   @Test
