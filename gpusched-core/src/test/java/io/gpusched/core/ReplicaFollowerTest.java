@@ -128,35 +128,27 @@ class ReplicaFollowerTest {
   @Test
   void aSubmissionAppliedBetweenTheTwoStatementsOfAReadIsStillSeen() {
     new JdbcStore(ds).checkSchema();
-    new Inbox(ds).offerSubmit(spec("x"), Set.of(JobSpec.DEFAULT_QUEUE), "f");
+    Inbox inbox = new Inbox(ds);
+    inbox.offerSubmit(spec("x"), Set.of(JobSpec.DEFAULT_QUEUE), "f");
+    assertThat(new Inbox(afterJobQuery(ds, applyOnce("x", 1))).state("x")).contains(JobState.PENDING);
+    inbox.offerSubmit(spec("y"), Set.of(JobSpec.DEFAULT_QUEUE), "f");
+    assertThat(new ReplicaReads(afterJobQuery(ds, applyOnce("y", 2))).job("y")).isPresent();
+  }
+
+  /** What the leader's commit of a waiting submission does (the job written, its row deleted), once. */
+  private Runnable applyOnce(String id, long seq) {
     AtomicBoolean armed = new AtomicBoolean(true);
-    Runnable apply =
-        () -> {
-          if (armed.getAndSet(false)) { // as the leader's commit does, before the read's next statement
-            new JdbcStore(ds).commit(List.of(new StoreChange.PutJob(StoreContractTest.pending("x", 1))));
-            try (var c = ds.getConnection(); var st = c.createStatement()) {
-              st.executeUpdate("DELETE FROM gpusched_inbox WHERE job_id = 'x'");
-            } catch (java.sql.SQLException e) {
-              throw new AssertionError(e);
-            }
-          }
-        };
-    DataSource hooked = afterJobQuery(ds, apply);
-    assertThat(new Inbox(hooked).state("x")).contains(JobState.PENDING);
-    armed.set(true);
-    new Inbox(ds).offerSubmit(spec("y"), Set.of(JobSpec.DEFAULT_QUEUE), "f");
-    Runnable applyY =
-        () -> {
-          if (armed.getAndSet(false)) {
-            new JdbcStore(ds).commit(List.of(new StoreChange.PutJob(StoreContractTest.pending("y", 2))));
-            try (var c = ds.getConnection(); var st = c.createStatement()) {
-              st.executeUpdate("DELETE FROM gpusched_inbox WHERE job_id = 'y'");
-            } catch (java.sql.SQLException e) {
-              throw new AssertionError(e);
-            }
-          }
-        };
-    assertThat(new ReplicaReads(afterJobQuery(ds, applyY)).job("y")).isPresent();
+    return () -> {
+      if (armed.getAndSet(false)) {
+        new JdbcStore(ds).commit(List.of(new StoreChange.PutJob(StoreContractTest.pending(id, seq))));
+        try (var c = ds.getConnection(); var st = c.prepareStatement("DELETE FROM gpusched_inbox WHERE job_id = ?")) {
+          st.setString(1, id);
+          st.executeUpdate();
+        } catch (java.sql.SQLException e) {
+          throw new AssertionError(e);
+        }
+      }
+    };
   }
 
   /** {@code ds}, running {@code hook} after each query of the job table by id. */
