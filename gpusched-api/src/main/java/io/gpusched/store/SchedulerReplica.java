@@ -3,6 +3,8 @@ package io.gpusched.store;
 import io.gpusched.GpuScheduler;
 import io.gpusched.JobSpec;
 import io.gpusched.JobState;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -56,6 +58,81 @@ public interface SchedulerReplica extends AutoCloseable {
    * @throws StoreException if a follower cannot reach the database
    */
   Optional<JobState> state(String jobId);
+
+  /**
+   * A job as the database shows it, on any replica (the leader too): what the leader last
+   * committed of it, or a submission still waiting in the inbox ({@link CommittedJob#inInbox()}).
+   * The leader commits each change before it tells anyone of it (the launcher, the caller), so this
+   * lags the leader's memory by at most the group commit in progress; a follower's submission
+   * shows as in the inbox for up to about one poll interval. One read transaction per call. For
+   * the live handle use {@link #leader()} on the leader.
+   *
+   * @param jobId the job
+   * @return the job, or empty if the database holds neither a record nor a waiting submission of it
+   *     (never submitted, pruned, or rejected by the leader)
+   * @throws StoreException if the database cannot be reached
+   */
+  Optional<CommittedJob> job(String jobId);
+
+  /**
+   * The pending jobs of a queue as the database shows them, on any replica: the committed PENDING
+   * records in submission order, then the submissions to that queue still waiting in the inbox, in
+   * the order they were taken; at most {@code limit}. Staleness as for {@link #job}. The order is
+   * the order of submission, not the order the leader will start them in (priorities, fair share
+   * and backfill decide that).
+   *
+   * @param queue the queue
+   * @param limit the most jobs to return
+   * @return the jobs, at most {@code limit}
+   * @throws IllegalArgumentException if {@code limit} is not positive
+   * @throws StoreException if the database cannot be reached
+   */
+  List<CommittedJob> pending(String queue, int limit);
+
+  /**
+   * How many jobs the database holds per state, on any replica, submissions waiting in the inbox
+   * counted as {@link JobState#PENDING}; final jobs only until they are pruned. One read
+   * transaction (a count over the job table). Staleness as for {@link #job}.
+   *
+   * @return jobs per state; states without jobs are absent
+   * @throws StoreException if the database cannot be reached
+   */
+  Map<JobState, Long> jobCounts();
+
+  /**
+   * Adds a listener of this replica's leadership. If this replica leads when it is added, it hears
+   * {@link LeadershipListener#leading} at once (on the replica's work thread). Calls are made one
+   * at a time, in order, on that thread.
+   *
+   * @param listener the listener
+   * @throws IllegalStateException if this replica is closed
+   */
+  void addLeadershipListener(LeadershipListener listener);
+
+  /**
+   * Hears when a replica starts and stops leading (e.g. to bind and remove a scheduler's meters).
+   * Called on the replica's work thread, one call at a time: a slow listener delays the replica's
+   * inbox consumption and its next takeover. An exception it throws is logged and ignored.
+   */
+  interface LeadershipListener {
+    /**
+     * This replica leads: its scheduler is built (state loaded, running jobs reconciled, recovery
+     * committed).
+     *
+     * @param scheduler the scheduler of this epoch (closed when leadership ends: do not keep it
+     *     beyond {@link #stoppedLeading})
+     * @param epoch the epoch
+     */
+    void leading(GpuScheduler scheduler, long epoch);
+
+    /**
+     * This replica stopped leading (deposed, or closed), just before its scheduler is closed.
+     *
+     * @param scheduler the scheduler of that epoch
+     * @param epoch the epoch
+     */
+    void stoppedLeading(GpuScheduler scheduler, long epoch);
+  }
 
   /** Returns this replica's role, epoch and store reachability now. */
   ReplicaStatus status();

@@ -17,7 +17,7 @@ import org.jspecify.annotations.Nullable;
 /**
  * The inbox table {@code gpusched_inbox}: submits and cancels that followers accepted, in the order
  * of their ids, until the leader applies them. A follower's row is committed before its call
- * returns; the leader {@linkplain #poll polls} the rows after the last one it saw and deletes each
+ * returns; the leader {@linkplain #poll polls} the rows not yet applied and deletes each
  * in the same transaction as the job change that applies it (see {@link LeaderFence}), or marks a
  * submit it cannot accept as rejected, fenced by its epoch ({@link #reject}, {@link #discard}).
  *
@@ -89,9 +89,12 @@ final class Inbox {
    */
   Optional<JobState> state(String jobId) {
     return tx("read job " + jobId, c -> {
+      // the inbox first: a row applied between the two reads is then seen in both, not in
+      // neither (its deletion commits with the job's record; see ReplicaReads)
+      boolean waiting = waitingSubmit(c, jobId);
       JobState s = jobState(c, jobId);
-      if (s == null && waitingSubmit(c, jobId)) {
-        s = JobState.PENDING;
+      if (waiting && (s == null || s.isFinal())) {
+        s = JobState.PENDING; // a resubmission of an ended id is newer than its record
       }
       return Optional.ofNullable(s);
     });

@@ -27,6 +27,14 @@ import org.jspecify.annotations.Nullable;
  * could not see the database (an outage) does not count the outage against the leader, which could
  * not renew either. So a short outage pauses everything and moves no leadership.
  *
+ * <p><b>Cold replicas wait a little longer.</b> A replica that is not yet warm (its warm-up build,
+ * see {@code Replica}, has not finished: a JVM just started, which takes seconds for its first
+ * build) takes a free or expired lease only after a further {@code coldGraceNanos}, so that a warm
+ * follower, which takes it at once, wins the race for it. A lone cold follower still takes over,
+ * that much later. The failover crash test restarts each killed leader at once, so the next kill
+ * usually leaves one warm and one cold follower; a cold winner built its scheduler behind its
+ * unfinished warm-up.
+ *
  * <p>Not thread-safe: one replica's election thread calls it.
  */
 final class LeaseElection {
@@ -37,6 +45,7 @@ final class LeaseElection {
   private final DataSource dataSource;
   private final String token;
   private final long leaseNanos;
+  private final long coldGraceNanos;
   private final LongSupplier nanoTime;
   private @Nullable Seen last;
   private long unchangedSince;
@@ -49,9 +58,19 @@ final class LeaseElection {
    * @param nanoTime the monotonic clock ({@code System::nanoTime}; tests drive their own)
    */
   LeaseElection(DataSource dataSource, String token, long leaseNanos, LongSupplier nanoTime) {
+    this(dataSource, token, leaseNanos, 0, nanoTime);
+  }
+
+  /**
+   * @param coldGraceNanos how much longer a replica that is not warm waits before it takes a free or
+   *     expired lease ({@link #tryAcquire(boolean)})
+   */
+  LeaseElection(
+      DataSource dataSource, String token, long leaseNanos, long coldGraceNanos, LongSupplier nanoTime) {
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
     this.token = Objects.requireNonNull(token, "token");
     this.leaseNanos = leaseNanos;
+    this.coldGraceNanos = coldGraceNanos;
     this.nanoTime = nanoTime;
   }
 
@@ -71,6 +90,18 @@ final class LeaseElection {
    * @throws StoreException if the database cannot be reached (the measurement restarts)
    */
   long tryAcquire() {
+    return tryAcquire(true);
+  }
+
+  /**
+   * Reads the row and takes the lease if it ran out or is free; a replica that is not {@code warm}
+   * waits a further cold grace for either (see the class comment).
+   *
+   * @param warm whether this replica's warm-up is done
+   * @return the epoch won, or 0 if another replica leads (or this cold one still waits)
+   * @throws StoreException if the database cannot be reached (the measurement restarts)
+   */
+  long tryAcquire(boolean warm) {
     Seen s;
     try {
       s = read();
@@ -84,7 +115,9 @@ final class LeaseElection {
       unchangedSince = now;
     }
     lastReadFailed = false;
-    boolean free = s.holder() == null || now - unchangedSince >= leaseNanos;
+    long extra = warm ? 0 : coldGraceNanos;
+    long unchanged = now - unchangedSince;
+    boolean free = (s.holder() == null && unchanged >= extra) || unchanged >= leaseNanos + extra;
     if (!free) {
       return 0;
     }

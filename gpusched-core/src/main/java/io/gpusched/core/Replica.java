@@ -4,11 +4,15 @@ import io.gpusched.GpuScheduler;
 import io.gpusched.JobHandle;
 import io.gpusched.JobSpec;
 import io.gpusched.JobState;
+import io.gpusched.store.CommittedJob;
 import io.gpusched.store.ReplicaStatus;
 import io.gpusched.store.SchedulerReplica;
 import io.gpusched.store.SchedulerStore;
 import io.gpusched.store.StoreException;
+import java.util.ArrayList;
 import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -39,6 +43,9 @@ import org.slf4j.LoggerFactory;
  *       change of {@link #leading} happens here, so a build and a step-down never interleave.
  * </ul>
  *
+ * <p>{@link SchedulerReplica.LeadershipListener}s are called on the work thread too, after a build
+ * and before a scheduler is closed.
+ *
  * <p>Leadership ends when a renewal finds another holder, when a fenced commit finds a newer epoch
  * ({@link LeaderFence}), or when the database has been unreachable for a whole lease (this replica
  * can no longer know that it leads; another may already). The scheduler is closed then; commits it
@@ -59,6 +66,9 @@ final class Replica implements SchedulerReplica {
   private final long renewNanos;
   private final LeaseElection election;
   private final Inbox inbox;
+  private final ReplicaReads reads;
+  /** Work thread only. */
+  private final List<LeadershipListener> listeners = new ArrayList<>();
   private final Set<String> queues;
   private final ScheduledExecutorService electionThread;
   private final ScheduledExecutorService workThread;
@@ -69,6 +79,9 @@ final class Replica implements SchedulerReplica {
   private volatile @Nullable Leading leading;
   private volatile boolean reachable;
   private volatile long seenEpoch;
+  private volatile @Nullable String seenHolder;
+  /** Whether the warm-up build finished (or failed): a cold replica waits longer to take over. */
+  private volatile boolean warm;
   private volatile boolean closed;
   private final AtomicLong takeovers = new AtomicLong();
   /** Election thread only. */
@@ -90,8 +103,10 @@ final class Replica implements SchedulerReplica {
     this.leaseNanos = TimeUnit.MILLISECONDS.toNanos(leaseMillis);
     this.renewNanos = leaseNanos / 3;
     this.election =
-        new LeaseElection(dataSource, name + "/" + java.util.UUID.randomUUID(), leaseNanos, System::nanoTime);
+        new LeaseElection(
+            dataSource, name + "/" + java.util.UUID.randomUUID(), leaseNanos, renewNanos, System::nanoTime);
     this.inbox = new Inbox(dataSource);
+    this.reads = new ReplicaReads(dataSource);
     GpuSchedulers.Builder b = config.get();
     Set<String> qs = new LinkedHashSet<>(b.queues.keySet());
     if (qs.isEmpty()) {
@@ -129,18 +144,20 @@ final class Replica implements SchedulerReplica {
     long h = held.get();
     try {
       if (h == 0) {
-        long won = election.tryAcquire();
+        long won = election.tryAcquire(warm);
         LeaseElection.Seen s = election.last();
         if (s != null) {
           seenEpoch = s.epoch();
+          seenHolder = s.holder();
         }
         reachable = true;
         if (won > 0 && held.compareAndSet(0, won)) {
           seenEpoch = won;
           lastRenewOk = now;
           lastRenewTry = now;
-          log.info("gpusched replica {} won the lease in epoch {}; recovering", name, won);
-          workThread.execute(() -> lead(won));
+          log.info("gpusched replica {} won the lease in epoch {} ({}); recovering", name, won,
+              warm ? "warm" : "cold: its warm-up build has not finished");
+          workThread.execute(() -> lead(won, now));
         }
       } else if (now - lastRenewTry >= renewNanos) {
         lastRenewTry = now;
@@ -158,6 +175,10 @@ final class Replica implements SchedulerReplica {
       if (h != 0 && now - lastRenewOk >= leaseNanos) {
         lose(h, "the store was unreachable for a whole lease");
       }
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      if (!closed) {
+        log.error("gpusched replica {}: election step failed", name, e);
+      } // else: closed during this step (its work thread is shut down): nothing to hand over
     } catch (RuntimeException e) {
       log.error("gpusched replica {}: election step failed", name, e);
     }
@@ -173,16 +194,23 @@ final class Replica implements SchedulerReplica {
 
   // ---- work thread ----
 
-  private void lead(long epoch) {
+  /**
+   * Builds the scheduler of a won epoch (work thread).
+   *
+   * @param wonAt when the election thread won the lease ({@code System.nanoTime()}): the log line
+   *     says how long the takeover waited for this thread (a warm-up still running on it)
+   */
+  private void lead(long epoch, long wonAt) {
     if (held.get() != epoch || closed) {
       return;
     }
     LeaderFence fence = new LeaderFence(epoch, () -> lose(epoch, "a commit found a newer epoch (fenced)"));
     long t0 = System.nanoTime();
+    RecoveryTimes times = new RecoveryTimes();
     DefaultScheduler s;
     try {
       GpuSchedulers.Builder b = config.get();
-      b.store(decorate.apply(new JdbcStore(dataSource, fence)));
+      b.store(times.wrap(decorate.apply(new JdbcStore(dataSource, fence))));
       b.leaderEpoch = epoch;
       s = (DefaultScheduler) b.build();
     } catch (RuntimeException e) {
@@ -208,8 +236,17 @@ final class Replica implements SchedulerReplica {
     } catch (StoreException e) {
       log.debug("gpusched replica {}: could not mark epoch {} ready", name, epoch, e);
     }
-    log.info("gpusched replica {} leads in epoch {} (its recovery took {} ms)", name, epoch,
-        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+    for (LeadershipListener x : listeners) { // after ready: a slow listener does not delay it
+      tell(x, true, s, epoch);
+    }
+    long t1 = System.nanoTime();
+    var counts = s.snapshot().jobsByState();
+    log.info(
+        "gpusched replica {} leads in epoch {} (its recovery took {} ms after {} ms waiting for the work"
+            + " thread: {}, the rest restore, reconciliation of {} running jobs and configuration)",
+        name, epoch, TimeUnit.NANOSECONDS.toMillis(t1 - t0), TimeUnit.NANOSECONDS.toMillis(t0 - wonAt),
+        times.stop(),
+        counts.getOrDefault(JobState.RUNNING, 0) + counts.getOrDefault(JobState.PREEMPTING, 0));
   }
 
   /**
@@ -220,6 +257,7 @@ final class Replica implements SchedulerReplica {
    * are only logged: the takeover works without it.
    */
   private void warmUp() {
+    long t0 = System.nanoTime();
     try {
       var state = new JdbcStore(dataSource).load();
       var copy = new InMemoryStore();
@@ -239,8 +277,24 @@ final class Replica implements SchedulerReplica {
       b.eventExecutor = Runnable::run;
       b.store = copy;
       b.build().close();
+      log.info("gpusched replica {} warmed up in {} ms", name, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
     } catch (RuntimeException e) {
       log.debug("gpusched replica {}: warm-up failed", name, e);
+    } finally {
+      warm = true;
+    }
+  }
+
+  /** Calls a listener (work thread); what it throws is logged. */
+  private void tell(LeadershipListener x, boolean lead, GpuScheduler s, long epoch) {
+    try {
+      if (lead) {
+        x.leading(s, epoch);
+      } else {
+        x.stoppedLeading(s, epoch);
+      }
+    } catch (RuntimeException e) {
+      log.error("gpusched replica {}: leadership listener {} failed", name, x, e);
     }
   }
 
@@ -248,6 +302,9 @@ final class Replica implements SchedulerReplica {
     Leading l = leading;
     if (l != null && l.epoch == epoch) {
       leading = null;
+      for (LeadershipListener x : listeners) {
+        tell(x, false, l.scheduler, l.epoch);
+      }
       l.scheduler.close();
     }
   }
@@ -370,11 +427,56 @@ final class Replica implements SchedulerReplica {
   }
 
   @Override
+  public Optional<CommittedJob> job(String jobId) {
+    Objects.requireNonNull(jobId, "jobId");
+    return reads.job(jobId);
+  }
+
+  @Override
+  public List<CommittedJob> pending(String queue, int limit) {
+    Objects.requireNonNull(queue, "queue");
+    return reads.pending(queue, limit);
+  }
+
+  @Override
+  public Map<JobState, Long> jobCounts() {
+    return reads.jobCounts();
+  }
+
+  @Override
+  public void addLeadershipListener(LeadershipListener listener) {
+    Objects.requireNonNull(listener, "listener");
+    checkOpen();
+    try {
+      workThread.execute(
+          () -> {
+            listeners.add(listener);
+            Leading l = leading;
+            if (l != null) {
+              tell(listener, true, l.scheduler, l.epoch);
+            }
+          });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      throw new IllegalStateException("replica " + name + " is closed", e);
+    }
+  }
+
+  @Override
   public ReplicaStatus status() {
     Leading l = leading;
     return l != null
-        ? new ReplicaStatus(ReplicaStatus.Role.LEADER, l.epoch, reachable, takeovers.get())
-        : new ReplicaStatus(ReplicaStatus.Role.FOLLOWER, seenEpoch, reachable, takeovers.get());
+        ? new ReplicaStatus(ReplicaStatus.Role.LEADER, l.epoch, reachable, takeovers.get(), name)
+        : new ReplicaStatus(
+            ReplicaStatus.Role.FOLLOWER, seenEpoch, reachable, takeovers.get(), holderName(seenHolder));
+  }
+
+  /** The name part of a holder token ({@code name/uuid}), or null. */
+  static @Nullable String holderName(@Nullable String token) {
+    if (token == null) {
+      return null;
+    }
+    int slash = token.lastIndexOf('/');
+    return slash < 0 ? token : token.substring(0, slash);
   }
 
   @Override
@@ -404,6 +506,9 @@ final class Replica implements SchedulerReplica {
                 long h = held.getAndSet(0);
                 if (l != null) {
                   leading = null;
+                  for (LeadershipListener x : listeners) {
+                    tell(x, false, l.scheduler, l.epoch);
+                  }
                   l.scheduler.close();
                 }
                 if (h != 0) {

@@ -31,6 +31,17 @@ public final class SchedulerReplicas {
   private SchedulerReplicas() {}
 
   /**
+   * The default {@link Builder#leaseDuration}: 2 s. A failover takes the lease plus up to two poll
+   * intervals (the last renewal a follower saw came up to one poll after the renewal, and its
+   * takeover up to one poll after expiry) plus the new leader's recovery: 2.2 s with the default
+   * poll, which leaves about 2.8 s of the 5 s target for the recovery (load, restore, reconcile,
+   * commit). With 3 s, as before, a quiet 25-kill run had one failover of 5.2 s. A leader that
+   * renews every third of the lease loses it only to a pause of two thirds of it (about 1.3 s) or
+   * more; a pause that long costs a failover, never a double decision (commits are fenced).
+   */
+  static final Duration DEFAULT_LEASE = Duration.ofSeconds(2);
+
+  /**
    * A builder of a replica on {@code dataSource} that builds its scheduler from {@code config}.
    *
    * @param dataSource the shared database, as the application's pool gives it
@@ -47,7 +58,7 @@ public final class SchedulerReplicas {
     private final DataSource dataSource;
     private final Supplier<GpuSchedulers.Builder> config;
     private String name = "replica";
-    private Duration lease = Duration.ofSeconds(3);
+    private Duration lease = DEFAULT_LEASE;
     private Duration poll = Duration.ofMillis(100);
     private UnaryOperator<SchedulerStore> decorate = UnaryOperator.identity();
 
@@ -74,8 +85,11 @@ public final class SchedulerReplicas {
     /**
      * How long the leader's lease lasts without a renewal: a follower takes over once the lease row
      * has not changed for this long (on its own clock). The leader renews every third of it.
-     * Failover takes about this long plus one {@link #pollInterval} plus the new leader's recovery.
-     * Default 3 seconds (so a failover takes under 5 s when the state loads in a second).
+     * Failover takes about this long plus one or two {@link #pollInterval}s plus the new leader's
+     * recovery. A replica whose warm-up build has not finished (a JVM just started) waits a further
+     * third of the lease before it takes a lease that ran out or was released, so that a warm
+     * follower takes it first. Default 2 seconds (see {@code docs/durability.md}: a failover then
+     * leaves about 2.8 s of a 5 s target to the recovery).
      *
      * @throws IllegalArgumentException if under 100 ms or over an hour
      */

@@ -55,7 +55,9 @@ import org.slf4j.LoggerFactory;
  */
 class FailoverCrashTest {
   private static final Logger log = LoggerFactory.getLogger(FailoverCrashTest.class);
-  private static final long LEASE_MS = 3_000;
+  /** The library's default lease, unless {@code -Dgpusched.crash.lease-ms} says otherwise. */
+  private static final long LEASE_MS =
+      Long.getLong("gpusched.crash.lease-ms", SchedulerReplicas.DEFAULT_LEASE.toMillis());
 
   @TempDir Path dir;
 

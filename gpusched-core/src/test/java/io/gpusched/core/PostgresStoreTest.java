@@ -89,6 +89,11 @@ class PostgresStoreTest {
   }
 
   @Test
+  void replicaReadsShowCommittedRecordsAndWaitingSubmissions() {
+    ReplicaFollowerTest.readsWithoutALeader(freshDatabase());
+  }
+
+  @Test
   void theSchemaIsCreatedInOneTransactionWithItsVersionRowAndANewerOneIsRefused() throws SQLException {
     DataSource ds = freshDatabase();
     assertThat(SchedulerStores.jdbc(ds).load().isEmpty()).isTrue();

@@ -48,7 +48,11 @@ public class GpuSchedHealthIndicator extends AbstractHealthIndicator {
         builder.withDetail("nvmlNeedsPrivilege", refused);
       }
     }
-    SchedulerSnapshot s = scheduler.snapshot();
+    details(builder, scheduler.snapshot());
+  }
+
+  /** Capacity, jobs per state and, per node, its state and free and allocated GPUs. */
+  static void details(Health.Builder builder, SchedulerSnapshot s) {
     builder.withDetail("capacityGpus", s.capacityGpus());
     builder.withDetail("jobs", SchedulerViews.jobsByState(s.jobsByState()));
     Map<String, Object> nodes = new LinkedHashMap<>();

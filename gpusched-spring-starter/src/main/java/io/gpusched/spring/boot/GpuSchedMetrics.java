@@ -14,6 +14,7 @@ import io.gpusched.UsageSummary;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
@@ -67,6 +68,8 @@ public final class GpuSchedMetrics implements MeterBinder {
   private final Clock clock;
   private volatile SchedulerSnapshot snapshot;
   private volatile long takenAt;
+  private final java.util.List<Meter> meters = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private volatile boolean unbound;
 
   /**
    * Meters of a scheduler.
@@ -112,18 +115,18 @@ public final class GpuSchedMetrics implements MeterBinder {
     for (String model : models) {
       gpus(registry, "free", model, UsageSummary::freeGpus);
       gpus(registry, "allocated", model, UsageSummary::allocatedGpus);
-      Gauge.builder("gpusched.gpus", this, m -> m.snapshot().idleGpusByModel().getOrDefault(model, 0))
+      keep(Gauge.builder("gpusched.gpus", this, m -> m.snapshot().idleGpusByModel().getOrDefault(model, 0))
           .tags("state", "idle", "model", model)
           .description("GPUs by state (free, allocated, idle: allocated and every holder idle)")
           .baseUnit("gpus")
-          .register(registry);
+          .register(registry));
     }
     for (NodeState st : NodeState.values()) {
-      Gauge.builder("gpusched.nodes", this, m -> nodes(m.snapshot(), st))
+      keep(Gauge.builder("gpusched.nodes", this, m -> nodes(m.snapshot(), st))
           .tag("state", st.name())
           .description("Nodes per scheduling state (READY, CORDONED, DRAINING, DOWN)")
           .baseUnit("nodes")
-          .register(registry);
+          .register(registry));
     }
     for (QueueSpec q : scheduler.queues()) {
       String name = q.name();
@@ -138,46 +141,70 @@ public final class GpuSchedMetrics implements MeterBinder {
           "GPU-equivalents the queue's running jobs hold", QueueStats::usedGpus);
       queue(registry, "gpusched.queue.entitled", name, "gpus",
           "The queue's fair share of the cluster now, in GPU-equivalents", QueueStats::entitledGpus);
-      FunctionCounter.builder("gpusched.cost", this, m -> queueValue(m, name, QueueStats::cost))
+      keep(FunctionCounter.builder("gpusched.cost", this, m -> queueValue(m, name, QueueStats::cost))
           .tag("queue", name)
           .description("Cost accrued by the queue's jobs, in the currency of pricePerGpuHour")
           .baseUnit("currency")
-          .register(registry);
+          .register(registry));
       for (PendingReason reason : PendingReason.values()) {
         queue(registry, "gpusched.queue.waiting", name, "jobs",
             "Pending jobs of the queue by the reason they wait",
             s -> s.pendingByReason().getOrDefault(reason, 0), Tags.of("reason", reason.name()));
       }
-      submitted(registry, name);
-      started(registry, name);
-      waitTimer(registry, name);
+      keep(submitted(registry, name));
+      keep(started(registry, name));
+      keep(waitTimer(registry, name));
       for (JobState st : FINISHED) {
-        finishedCounter(registry, name, st);
+        keep(finishedCounter(registry, name, st));
       }
     }
     for (StopReason reason : StopReason.values()) {
-      preemptions(registry, reason);
+      keep(preemptions(registry, reason));
     }
-    nodesLost(registry);
+    keep(nodesLost(registry));
     for (JobState st : JobState.values()) {
-      Gauge.builder("gpusched.jobs", this, m -> m.snapshot().jobsByState().getOrDefault(st, 0))
+      keep(Gauge.builder("gpusched.jobs", this, m -> m.snapshot().jobsByState().getOrDefault(st, 0))
           .tag("state", st.name())
           .description("Known jobs per state")
           .baseUnit("jobs")
-          .register(registry);
+          .register(registry));
     }
-    Gauge.builder("gpusched.capacity", this, m -> m.snapshot().capacityGpus())
+    keep(Gauge.builder("gpusched.capacity", this, m -> m.snapshot().capacityGpus())
         .description("Schedulable capacity of READY nodes in GPU-equivalents")
         .baseUnit("gpus")
-        .register(registry);
-    Gauge.builder(
+        .register(registry));
+    keep(Gauge.builder(
             "gpusched.fragmentation",
             this,
             m -> m.snapshot().cluster().total().fragmentationPercent() / 100.0)
         .description("Share of the free capacity the expected request mix cannot use, 0 to 1")
         .baseUnit("ratio")
-        .register(registry);
-    scheduler.addListener(event -> count(registry, event));
+        .register(registry));
+    scheduler.addListener(
+        event -> {
+          if (!unbound) {
+            count(registry, event);
+          }
+        });
+  }
+
+  private void keep(Meter m) {
+    meters.add(m);
+  }
+
+  /**
+   * Removes every meter {@link #bindTo} registered from {@code registry}, and stops counting the
+   * scheduler's events: for a replica's leader when it stops leading (the next leader's meters are
+   * then registered afresh, on its scheduler, without clashing with these).
+   *
+   * @param registry the registry it was bound to
+   */
+  void unbind(MeterRegistry registry) {
+    unbound = true;
+    for (Meter m : meters) {
+      registry.remove(m);
+    }
+    meters.clear();
   }
 
   private static int nodes(SchedulerSnapshot s, NodeState state) {
@@ -192,7 +219,7 @@ public final class GpuSchedMetrics implements MeterBinder {
 
   private void gpus(
       MeterRegistry registry, String state, String model, ToDoubleFunction<UsageSummary> f) {
-    Gauge.builder(
+    keep(Gauge.builder(
             "gpusched.gpus",
             this,
             m -> {
@@ -202,7 +229,7 @@ public final class GpuSchedMetrics implements MeterBinder {
         .tags("state", state, "model", model)
         .description("GPUs by state (free, allocated, idle: allocated and every holder idle)")
         .baseUnit("gpus")
-        .register(registry);
+        .register(registry));
   }
 
   private static double queueValue(GpuSchedMetrics m, String queue, ToDoubleFunction<QueueStats> f) {
@@ -232,12 +259,12 @@ public final class GpuSchedMetrics implements MeterBinder {
       String description,
       ToDoubleFunction<QueueStats> f,
       Tags more) {
-    Gauge.builder(name, this, m -> queueValue(m, queue, f))
+    keep(Gauge.builder(name, this, m -> queueValue(m, queue, f))
         .tag("queue", queue)
         .tags(more)
         .description(description)
         .baseUnit(unit)
-        .register(registry);
+        .register(registry));
   }
 
   private static Counter submitted(MeterRegistry registry, String queue) {

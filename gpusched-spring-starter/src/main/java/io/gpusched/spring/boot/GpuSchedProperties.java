@@ -150,7 +150,7 @@ public class GpuSchedProperties {
     private String name = defaultName();
 
     /** How long the leader's lease lasts without a renewal (failover takes about this long). */
-    private java.time.Duration leaseDuration = java.time.Duration.ofSeconds(3);
+    private java.time.Duration leaseDuration = java.time.Duration.ofSeconds(2);
 
     /** How often followers read the lease and the leader polls the inbox. */
     private java.time.Duration pollInterval = java.time.Duration.ofMillis(100);

@@ -20,11 +20,15 @@ import org.springframework.context.annotation.Configuration;
 
 /**
  * What a replica ({@code gpusched.store.replica.enabled=true}) shows: the health indicator {@code
- * gpuschedReplica} (role, epoch, store reachability), the endpoint {@code gpuschedreplica}, and the
- * meters {@code gpusched.leader} (1 while this replica leads, else 0: alert when no replica of a
- * deployment shows 1) and {@code gpusched.store.failovers} (times this replica took over). The
- * store commit meters ({@link GpuSchedStoreMeters}) apply to a replica's leader and to a single
- * scheduler alike. Each part only when its library is on the classpath.
+ * gpuschedReplica} (role, epoch, store reachability, the leader's name; on the leader the
+ * scheduler's capacity, jobs and nodes too), the endpoints {@code gpuschedreplica} and {@code
+ * gpusched} (as for a single scheduler, with the replica's status; on a follower node reads and
+ * changes answer 409 naming the leader), the meters {@code gpusched.leader} (1 while this replica
+ * leads, else 0: alert when no replica of a deployment shows 1) and {@code
+ * gpusched.store.failovers} (times this replica took over), and on the leader the scheduler's
+ * meters ({@link GpuSchedLeaderMetrics}) and the placement timers. The store commit meters ({@link
+ * GpuSchedStoreMeters}) apply to a replica's leader and to a single scheduler alike. Each part only
+ * when its library is on the classpath.
  */
 @AutoConfiguration(
     after = GpuSchedAutoConfiguration.class,
@@ -64,6 +68,23 @@ public final class GpuSchedReplicaAutoConfiguration {
             .register(registry);
       };
     }
+
+    /** The scheduler's meters while this replica leads. */
+    @Bean
+    @ConditionalOnMissingBean
+    GpuSchedLeaderMetrics gpuschedLeaderMetrics(SchedulerReplica replica, MeterRegistry registry) {
+      GpuSchedLeaderMetrics m = new GpuSchedLeaderMetrics(registry);
+      replica.addLeadershipListener(m);
+      return m;
+    }
+
+    /** Placement timers on each leader's scheduler (its builder is made on each takeover). */
+    @Bean
+    @ConditionalOnMissingBean(name = "gpuschedPlacementTimers")
+    GpuSchedulerBuilderCustomizer gpuschedPlacementTimers(MeterRegistry registry) {
+      PlacementTimers timers = new PlacementTimers(registry);
+      return b -> b.placementObserver(timers);
+    }
   }
 
   /** The health indicator. */
@@ -93,6 +114,28 @@ public final class GpuSchedReplicaAutoConfiguration {
     @ConditionalOnAvailableEndpoint
     GpuSchedReplicaEndpoint gpuschedReplicaEndpoint(SchedulerReplica replica) {
       return new GpuSchedReplicaEndpoint(replica);
+    }
+
+    /** The {@code gpusched} endpoint on every replica: the leader's scheduler, or 409 on a follower. */
+    @Bean
+    @ConditionalOnMissingBean
+    @ConditionalOnAvailableEndpoint
+    GpuSchedEndpoint gpuschedEndpoint(SchedulerReplica replica, GpuSchedProperties properties) {
+      SchedulerSource source = SchedulerSource.of(replica);
+      return properties.getEndpoint().isWriteEnabled()
+          ? new GpuSchedWritableEndpoint(source)
+          : new GpuSchedEndpoint(source);
+    }
+
+    /** Over HTTP: errors with their reason and status, 409 naming the leader on a follower. */
+    @Bean
+    @ConditionalOnMissingBean
+    @ConditionalOnBean(GpuSchedEndpoint.class)
+    GpuSchedWebExtension gpuschedWebExtension(SchedulerReplica replica, GpuSchedProperties properties) {
+      SchedulerSource source = SchedulerSource.of(replica);
+      return properties.getEndpoint().isWriteEnabled()
+          ? new GpuSchedWebExtension.Writable(source)
+          : new GpuSchedWebExtension(source);
     }
   }
 }

@@ -7,9 +7,11 @@ import org.springframework.boot.health.contributor.Health;
 
 /**
  * Health of a scheduler replica ({@code gpusched.store.replica.enabled}): its role (LEADER or
- * FOLLOWER), the epoch, whether the store is reachable, and how many times it took over. DOWN
- * while the store is unreachable (a follower cannot take submits then, a leader cannot commit);
- * a follower is UP: following is its normal state.
+ * FOLLOWER), the epoch, whether the store is reachable, the leader's name ({@code leader}, absent
+ * while none holds the lease) and how many times it took over; on the leader also what the {@code
+ * gpusched} indicator shows of a single scheduler (capacity, jobs per state, nodes). DOWN while
+ * the store is unreachable (a follower cannot take submits then, a leader cannot commit); a
+ * follower is UP: following is its normal state.
  */
 public class GpuSchedReplicaHealthIndicator extends AbstractHealthIndicator {
   private final SchedulerReplica replica;
@@ -27,5 +29,9 @@ public class GpuSchedReplicaHealthIndicator extends AbstractHealthIndicator {
         .withDetail("epoch", s.epoch())
         .withDetail("storeReachable", s.storeReachable())
         .withDetail("takeovers", s.takeovers());
+    if (s.leader() != null) {
+      builder.withDetail("leader", s.leader());
+    }
+    replica.leader().ifPresent(sched -> GpuSchedHealthIndicator.details(builder, sched.snapshot()));
   }
 }

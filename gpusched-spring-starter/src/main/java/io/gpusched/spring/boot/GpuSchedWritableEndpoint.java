@@ -13,13 +13,19 @@ import org.springframework.boot.actuate.endpoint.annotation.WriteOperation;
 /**
  * {@link GpuSchedEndpoint} plus a write operation on a node: {@code POST
  * /actuator/gpusched/{node}} with {@code {"action": "cordon" | "uncordon" | "drain",
- * "deadline": "PT5M"}}. Exposed only with {@code gpusched.endpoint.write-enabled=true}.
+ * "deadline": "PT5M"}}. Exposed only with {@code gpusched.endpoint.write-enabled=true}. On a
+ * replica that follows, a change is refused (over HTTP 409, naming the leader): node changes are
+ * not forwarded through the inbox.
  */
 @Endpoint(id = "gpusched")
 public class GpuSchedWritableEndpoint extends GpuSchedEndpoint {
 
   GpuSchedWritableEndpoint(GpuScheduler scheduler) {
     super(scheduler);
+  }
+
+  GpuSchedWritableEndpoint(SchedulerSource source) {
+    super(source);
   }
 
   /**
@@ -29,10 +35,13 @@ public class GpuSchedWritableEndpoint extends GpuSchedEndpoint {
    * @param action cordon, uncordon or drain
    * @param deadline for drain: ISO-8601 duration until its jobs are released (default 0)
    * @return the node after the change
+   * @throws IllegalStateException on a replica that does not lead, naming the leader
    */
   @WriteOperation
   public @Nullable Map<String, Object> change(
       @Selector String node, String action, @Nullable String deadline) {
+    GpuScheduler scheduler =
+        source.scheduler().orElseThrow(() -> new IllegalStateException(source.notLeading("a node change")));
     try {
       switch (action.toLowerCase(Locale.ROOT)) {
         case "cordon" -> scheduler.cordon(node);

@@ -36,7 +36,7 @@ class GpuSchedReplicaTest {
 
   private final String url = "jdbc:h2:mem:starter-replica" + DBS.incrementAndGet() + ";DB_CLOSE_DELAY=-1;LOCK_TIMEOUT=10000";
 
-  private DataSource ds() {
+  static DataSource ds(String url) {
     JdbcDataSource ds = new JdbcDataSource();
     ds.setURL(url);
     ds.setUser("sa");
@@ -44,6 +44,11 @@ class GpuSchedReplicaTest {
   }
 
   private ApplicationContextRunner runner(String name) {
+    return runner(url, name);
+  }
+
+  /** An application that is replica {@code name} on the H2 database at {@code url}. */
+  static ApplicationContextRunner runner(String url, String name) {
     return new ApplicationContextRunner()
         .withConfiguration(
             AutoConfigurations.of(
@@ -55,7 +60,7 @@ class GpuSchedReplicaTest {
                 HealthContributorAutoConfiguration.class,
                 MetricsAutoConfiguration.class))
         .withBean(SimpleMeterRegistry.class)
-        .withBean(DataSource.class, this::ds)
+        .withBean(DataSource.class, () -> ds(url))
         .withPropertyValues(
             "gpusched.nodes[0].id=a",
             "gpusched.nodes[0].model=h100_80gb",
@@ -68,7 +73,7 @@ class GpuSchedReplicaTest {
             "management.endpoints.web.exposure.include=gpuschedreplica");
   }
 
-  private static void await(String what, BooleanSupplier c) throws InterruptedException {
+  static void await(String what, BooleanSupplier c) throws InterruptedException {
     long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
     while (!c.getAsBoolean()) {
       if (System.nanoTime() > end) {
@@ -78,7 +83,7 @@ class GpuSchedReplicaTest {
     }
   }
 
-  private static double gauge(ConfigurableApplicationContext ctx, String name) {
+  static double gauge(ConfigurableApplicationContext ctx, String name) {
     return ctx.getBean(MeterRegistry.class).get(name).gauge().value();
   }
 
