@@ -4,7 +4,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Walks a {@link CandidateOrder} over a group's index, yielding candidates in strategy order: the
- * lowest index of the best non-empty tie group, then the next. One cursor per search, used by one
+ * lowest index of the best non-empty tie group (from the cursor's start offset, see {@link #lane}),
+ * then the next. One cursor per search, used by one
  * thread (a single-group search reuses its thread's spare cursor, {@link #reusable}, so it allocates
  * none); it reads the index without locks and may yield stale candidates (the caller checks each
  * by its word).

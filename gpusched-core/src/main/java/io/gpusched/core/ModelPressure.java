@@ -182,7 +182,7 @@ final class ModelPressure {
 
   /** The CPU bucket a request of {@code cpu} milli needs: its size rounded up to a bucket. */
   static int cpuBucket(long cpu) {
-    long b = cpu <= 0 ? 0 : (cpu + CPU_BUCKET - 1) / CPU_BUCKET;
+    long b = cpu <= 0 ? 0 : cpu / CPU_BUCKET + (cpu % CPU_BUCKET == 0 ? 0 : 1); // no overflow
     return (int) Math.min(CPU_BUCKETS - 1, b);
   }
 
