@@ -6,7 +6,7 @@
 #   there:  JAVA=.jre/bin/java benchmarks/src/gpu/run-benchmarks-on-gpu-machine.sh [OUT_DIR]
 #
 # Writes one text and one JSON file per run into OUT_DIR (default: $OUT, else target/gpu-bench) and
-# prints a summary. About 12 minutes with the defaults (the device tool allows 10 per command:
+# prints a summary. About 13 minutes with the defaults (the device tool allows 10 per command:
 # run it as two commands with PART=1 and PART=2). Read-only on the GPU. The NVML tests are the other
 # half: gpusched-nvml/src/test/gpu/run-gpu-tests.sh.
 set -u
@@ -39,10 +39,17 @@ if [ "$PART" = all ] || [ "$PART" = 1 ]; then
   done
 fi
 if [ "$PART" = all ] || [ "$PART" = 2 ]; then
-  # placement scaling on the lock-free engine against the locked best fit
-  for t in 1 4 16; do
+  # placement scaling on the lock-free engine, with and without per-thread start offsets inside
+  # tie groups (issue 13, item 3: offsets=off is every thread walking from the lowest index; at
+  # -t 1 both are the same walk, a check of the noise), then the locked best fit at 1 and 16
+  for t in 1 2 16; do
     run "place-mig-10k-t$t" PlaceReleaseBenchmark -f 1 -wi 2 -i 3 -w 2s -r 2s -t "$t" \
-      -p mix=MIG -p size=10000 -p strategy=BEST_FIT -p impl=gpusched,locked
+      -p mix=MIG -p size=10000 -p strategy=BEST_FIT,FRAGMENTATION_AWARE -p impl=gpusched \
+      -p offsets=on,off
+  done
+  for t in 1 16; do
+    run "place-mig-10k-locked-t$t" PlaceReleaseBenchmark -f 1 -wi 2 -i 3 -w 2s -r 2s -t "$t" \
+      -p mix=MIG -p size=10000 -p strategy=BEST_FIT -p impl=locked
   done
 fi
 echo "== files in $OUT_DIR"

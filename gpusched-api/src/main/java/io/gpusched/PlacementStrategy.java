@@ -80,7 +80,11 @@ public record PlacementStrategy(
     return s;
   }
 
-  /** The first (lowest-index) GPU that fits, and the lowest valid MIG slot. */
+  /**
+   * The first (lowest-index) GPU that fits, and the lowest valid MIG slot. With the engine's
+   * per-thread start offsets (on by default in {@code GpuClusters}), threads other than the first to
+   * place on a cluster search from their own offset and wrap around.
+   */
   public static final PlacementStrategy FIRST_FIT =
       new PlacementStrategy("FIRST_FIT", c -> 0, false);
 

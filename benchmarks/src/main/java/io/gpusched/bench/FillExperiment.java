@@ -357,20 +357,28 @@ public final class FillExperiment {
   /** Runs one seed on a fresh cluster. */
   public static SeedResult run(
       Workload w, PlacementStrategy strategy, long seed, double tune, MixMode mix) {
+    return run(w, strategy, seed, tune, mix, 1);
+  }
+
+  /**
+   * Runs one seed on a fresh cluster, placing through {@code lanes} threads in turn ({@link
+   * Lanes}: what that many concurrent placers with their own start offsets pack like). With more
+   * than one lane the result is named {@code STRATEGY@lanes} and its CPU time is not measured.
+   */
+  public static SeedResult run(
+      Workload w, PlacementStrategy strategy, long seed, double tune, MixMode mix, int lanes) {
     long total = w.totalGpuMilli();
     int[] seq = arrivals(w, seed, tune);
     PlacementRequest[] reqs = w.requests().toArray(PlacementRequest[]::new);
     GpuCluster cluster = cluster(w, strategy, mix);
-    List<Allocation> held = new ArrayList<>(seq.length);
-    Fill f =
-        fill(seq, w.milli(), total, i -> {
-          Optional<Allocation> a = cluster.place(reqs[i]);
-          a.ifPresent(held::add);
-          return a.isPresent();
-        });
+    Fill f;
+    try (Lanes l = new Lanes(lanes)) {
+      f = fill(seq, w.milli(), total, i -> l.place(cluster, reqs[i]) != null);
+    }
     ClusterSnapshot snap = cluster.snapshot();
     return new SeedResult(
-        strategy.name(), seed, f.at, seq.length, f.placed, f.impossible, f.nanos, f.cpuNanos,
+        lanes == 1 ? strategy.name() : strategy.name() + "@" + lanes, seed, f.at, seq.length,
+        f.placed, f.impossible, f.nanos, lanes == 1 ? f.cpuNanos : -1,
         f.allocated,
         snap.total().allocatedMilli(), 100.0 * f.requested / total,
         snap.total().fragmentationPercent());

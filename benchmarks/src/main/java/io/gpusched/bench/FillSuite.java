@@ -34,6 +34,10 @@ import java.util.Map;
  *     [--nodes 1200] [--pods 8152] [--seeds 42,43,44] [--workloads default,share40,...]
  *     [--strategies FRAGMENTATION_AWARE,FIRST_FIT,BEST_FIT,REFERENCE_FGD] [--trace-dir DIR]
  * </pre>
+ *
+ * <p>A strategy named {@code NAME@N} places through {@code N} threads in turn ({@link Lanes}):
+ * with the engine's per-thread start offsets, what {@code N} concurrent placers pack like
+ * (decisions per CPU-second are not measured for it).
  */
 public final class FillSuite {
   private FillSuite() {}
@@ -101,14 +105,17 @@ public final class FillSuite {
     Map<String, List<SeedResult>> out = new LinkedHashMap<>();
     for (String s : strategies) {
       List<SeedResult> rs = new ArrayList<>();
-      if (!s.equals(FillExperiment.REFERENCE_FGD)) { // a discarded run first: decisions/s warm
-        FillExperiment.run(w, PlacementStrategy.named(s), seeds.get(0), tune, MixMode.LEARNED);
+      int lanes = Lanes.countOf(s);
+      PlacementStrategy st =
+          s.equals(FillExperiment.REFERENCE_FGD) ? null : PlacementStrategy.named(Lanes.strategyOf(s));
+      if (st != null && lanes == 1) { // a discarded run first: decisions/s warm
+        FillExperiment.run(w, st, seeds.get(0), tune, MixMode.LEARNED);
       }
       for (long seed : seeds) {
         rs.add(
-            s.equals(FillExperiment.REFERENCE_FGD)
+            st == null
                 ? FillExperiment.runReference(w, seed, tune)
-                : FillExperiment.run(w, PlacementStrategy.named(s), seed, tune, MixMode.LEARNED));
+                : FillExperiment.run(w, st, seed, tune, MixMode.LEARNED, lanes));
       }
       out.put(s, rs);
     }

@@ -36,8 +36,29 @@ public final class GpuClusters {
     private PlacementStrategy strategy = PlacementStrategy.FRAGMENTATION_AWARE;
     private final List<NodeSpec> nodes = new ArrayList<>();
     private @Nullable Map<GpuDemand, Double> mix;
+    private boolean threadOffsets = true;
 
     private Builder() {}
+
+    /**
+     * Whether concurrent placing threads start their search for equally good candidates at
+     * different places (default {@code true}). Among GPUs (or nodes) of equal score a placement
+     * takes the lowest index, so that work packs to one side; with several threads placing at
+     * once they all go for the same GPU and meet in CAS retries and on the same cache lines. With
+     * offsets, the n-th thread (from 0) to place on the cluster gets lane {@code n mod max(2,
+     * processors)} and starts each tie group at a fraction of the group given by the bits of its
+     * lane reversed (lane 0 at the lowest index, lane 1 halfway, lanes 2 and 3 at a quarter and
+     * three quarters, ...), wrapping around; a walk still visits every candidate. The first
+     * thread's walk is the plain lowest-index one, so a cluster placed on by one thread places
+     * exactly as without offsets; several threads pack from several places, which costs some
+     * packing (see {@code docs/fill-experiment.md}), even when they take turns rather than place
+     * at once. Spread gangs always plan from the lowest index. Turn it off where packing matters
+     * more than the speed of concurrent placers.
+     */
+    public Builder threadOffsets(boolean threadOffsets) {
+      this.threadOffsets = threadOffsets;
+      return this;
+    }
 
     /** Sets the placement strategy (default {@link PlacementStrategy#FRAGMENTATION_AWARE}). */
     public Builder strategy(PlacementStrategy strategy) {
@@ -101,7 +122,7 @@ public final class GpuClusters {
               }
             });
       }
-      LockFreeCluster cluster = new LockFreeCluster(strategy, new Mix(initial, migWeights, mix != null));
+      LockFreeCluster cluster = new LockFreeCluster(strategy, new Mix(initial, migWeights, mix != null), threadOffsets);
       for (NodeSpec n : nodes) {
         cluster.addNode(n);
       }

@@ -19,7 +19,8 @@ import org.jspecify.annotations.Nullable;
  * under the cluster's management monitor; everything a placement touches is lock-free. A placement
  * walks a {@link CandidateOrder} with a {@link GroupCursor} and takes the lowest-index GPU of the
  * first non-empty state; states with equal scores form a tie group searched together so that
- * ties go to the lowest index. Nothing here scans all GPUs.
+ * ties go to the lowest index (for a thread with a lane other than 0, the lowest at or after its
+ * start offset, then wrapping around: see {@link GroupCursor#lane}). Nothing here scans all GPUs.
  */
 @EnginePart
 @SuppressWarnings("NonAtomicVolatileUpdate") // written under the management monitor only

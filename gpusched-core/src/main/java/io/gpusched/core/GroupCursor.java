@@ -4,7 +4,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Walks a {@link CandidateOrder} over a group's index, yielding candidates in strategy order: the
- * lowest index of the best non-empty tie group, then the next. One cursor per search, used by one
+ * lowest index of the best non-empty tie group (from the cursor's start offset, see {@link #lane}),
+ * then the next. One cursor per search, used by one
  * thread (a single-group search reuses its thread's spare cursor, {@link #reusable}, so it allocates
  * none); it reads the index without locks and may yield stale candidates (the caller checks each
  * by its word).
@@ -32,9 +33,24 @@ final class GroupCursor {
   double bias;
 
   private int tie;
-  private int from;
+  /** The next key to search from in a single-entry tie group (see {@link #seek}). */
+  private long from;
   int entry = -1;
+  /** The candidate's GPU or node index (local to the group). */
   int index;
+  /** The candidate's key: its index rotated by the start offset (see {@link #seek}). */
+  private long key;
+
+  /**
+   * Where this search starts inside every tie group, in GPU and in node indices ({@link #lane});
+   * 0, the lowest index, unless set after a reset.
+   */
+  private int offGpu;
+
+  private int offNode;
+
+  /** Keys at or above this are the wrapped part of a rotated walk ({@link #seek}). */
+  private static final long WRAP = 1L << 32;
 
   /** Whether a search of this thread holds this (reused) cursor; see {@link #reusable}. */
   private boolean inUse;
@@ -145,7 +161,27 @@ final class GroupCursor {
     this.from = 0;
     this.entry = -1;
     this.index = 0;
+    this.key = 0;
+    this.offGpu = 0;
+    this.offNode = 0;
     this.pos = null;
+    return this;
+  }
+
+  /**
+   * Starts this search at the fraction {@code lane / 2^32} of the group (of its GPUs, and of its
+   * nodes for node buckets) inside every tie group, wrapping around to the lowest index: concurrent
+   * placers with different lanes take different GPUs among equally good ones instead of meeting on
+   * the lowest-index one (see {@link Placer#laneOf}). Lane 0 is the plain lowest-index walk. Call
+   * after a reset, before {@link #next}. The walk still visits every indexed candidate once, so a
+   * miss means what it means without an offset.
+   */
+  GroupCursor lane(int lane) {
+    if (lane != 0) {
+      long f = lane & 0xFFFF_FFFFL;
+      offGpu = (int) ((f * group.gpus.length) >>> 32);
+      offNode = (int) ((f * group.nodes.length) >>> 32);
+    }
     return this;
   }
 
@@ -153,36 +189,40 @@ final class GroupCursor {
    * Next set bit of each entry of the current tie group (when it has more than one entry), so
    * that moving on after a failed candidate searches only the entry that produced it.
    */
-  private int @Nullable [] pos;
+  private long @Nullable [] pos;
 
-  /** Moves to the next candidate (lowest index of the best non-empty tie group). */
+  /**
+   * Moves to the next candidate: the lowest key (the lowest index at or after the start offset,
+   * then the lowest below it; see {@link #lane}) of the best non-empty tie group.
+   */
   boolean next() {
     int[] entries = order.entries();
     while (tie < entries.length) {
       int end = order.tieEnd()[tie];
       if (end - tie == 1) {
-        int i = search(entries[tie], from);
-        if (i >= 0) {
+        long k = seek(entries[tie], from);
+        if (k >= 0) {
           entry = tie;
-          index = i;
-          from = i + 1;
+          key = k;
+          index = indexOf(entries[tie], k);
+          from = k + 1;
           return true;
         }
       } else {
-        int[] p = pos;
+        long[] p = pos;
         // Node buckets are read from the most free down: a placement moves a node one bucket
         // down (setting the lower bit before clearing the higher), so a node moving meanwhile is
         // seen in one of the two. GPU states are read in id order, which is breadth-first from
         // the empty GPU: a placement moves a GPU to a higher id, set before the old is cleared.
         boolean down = CandidateOrder.isNodeBucket(entries[tie]);
         if (p == null && (entry < tie || entry >= end)) {
-          // entering this tie group: the lowest index over its entries, nothing stored (most
+          // entering this tie group: the lowest key over its entries, nothing stored (most
           // placements succeed on their first candidate)
-          int best = Integer.MAX_VALUE;
+          long best = Long.MAX_VALUE;
           int bestEntry = -1;
           for (int k = 0; k < end - tie; k++) {
             int e = down ? end - 1 - k : tie + k;
-            int i = search(entries[e], 0);
+            long i = seek(entries[e], 0);
             if (i >= 0 && i < best) {
               best = i;
               bestEntry = e;
@@ -190,21 +230,22 @@ final class GroupCursor {
           }
           if (bestEntry >= 0) {
             entry = bestEntry;
-            index = best;
+            key = best;
+            index = indexOf(entries[bestEntry], best);
             return true;
           }
         } else {
           if (p == null) { // the first candidate failed: remember every entry's position
-            p = new int[end - tie];
+            p = new long[end - tie];
             for (int k = 0; k < end - tie; k++) {
               int e = down ? end - 1 - k : tie + k;
-              p[e - tie] = e == entry ? search(entries[e], index + 1) : search(entries[e], index);
+              p[e - tie] = e == entry ? seek(entries[e], key + 1) : seek(entries[e], key);
             }
             pos = p;
           } else { // only the consumed entry moves on
-            p[entry - tie] = search(entries[entry], index + 1);
+            p[entry - tie] = seek(entries[entry], key + 1);
           }
-          int best = Integer.MAX_VALUE;
+          long best = Long.MAX_VALUE;
           int bestEntry = -1;
           for (int k = 0; k < p.length; k++) {
             if (p[k] >= 0 && p[k] < best) {
@@ -214,7 +255,8 @@ final class GroupCursor {
           }
           if (bestEntry >= 0) {
             entry = bestEntry;
-            index = best;
+            key = best;
+            index = indexOf(entries[bestEntry], best);
             return true;
           }
           pos = null;
@@ -225,6 +267,35 @@ final class GroupCursor {
       entry = -1;
     }
     return false;
+  }
+
+  /**
+   * The smallest key at or after {@code fromKey} of a candidate in the entry's class, or -1. A
+   * candidate's key is its index rotated by the start offset {@code off}: indices {@code off,
+   * off+1, ...} have keys {@code 0, 1, ...}, then indices {@code 0 .. off-1} have keys {@code WRAP
+   * .. WRAP+off-1}. So keys visit every index once, starting at the offset; with offset 0 the key
+   * is the index.
+   */
+  private long seek(int ent, long fromKey) {
+    int off = CandidateOrder.isNodeBucket(ent) ? offNode : offGpu;
+    long k = fromKey;
+    if (k < WRAP) {
+      int i = search(ent, (int) Math.min(k + off, Integer.MAX_VALUE));
+      if (i >= 0) {
+        return i - (long) off;
+      }
+      k = WRAP;
+    }
+    long below = k - WRAP; // the wrapped part: indices below the offset
+    if (below >= off) {
+      return -1;
+    }
+    int i = search(ent, (int) below);
+    return i >= 0 && i < off ? WRAP + i : -1;
+  }
+
+  private int indexOf(int ent, long k) {
+    return k >= WRAP ? (int) (k - WRAP) : (int) (k + (CandidateOrder.isNodeBucket(ent) ? offNode : offGpu));
   }
 
   private int search(int ent, int fromIndex) {

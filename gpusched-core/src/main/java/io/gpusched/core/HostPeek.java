@@ -89,15 +89,45 @@ final class HostPeek {
    */
   static double strandedDelta(
       NodeEntry node, long milli, long cpu, long mem, double gpuPerCpu, double gpuPerMem) {
+    return strandedDelta(node, milli, cpu, mem, gpuPerCpu, gpuPerMem, 0, null);
+  }
+
+  /**
+   * Weight of the per-type term ({@link #typeStranded}) against the ratio term: 0.5, the best of
+   * 0, 0.5, 1 and 2 tried on seed 42 of the fill suite (docs/fill-experiment.md).
+   */
+  static final double TYPE_WEIGHT = 0.5;
+
+  /**
+   * {@link #strandedDelta(NodeEntry, long, long, long, double, double)} plus, with learned request
+   * types ({@code unfit}, {@link ModelPressure#gangUnfit}), the change of {@link #typeStranded}
+   * when the request takes {@code empties} of the node's empty GPUs.
+   */
+  static double strandedDelta(
+      NodeEntry node, long milli, long cpu, long mem, double gpuPerCpu, double gpuPerMem,
+      int empties, double @org.jspecify.annotations.Nullable [][] unfit) {
     long freeGpu = 0;
+    int empty = 0;
     for (GpuSlot s : node.gpus) {
       if (s != null) {
-        freeGpu += 1000 - s.group.space.allocatedMilli(s.lvWord());
+        long w = s.lvWord();
+        freeGpu += 1000 - s.group.space.allocatedMilli(w);
+        if (w == 0) {
+          empty++;
+        }
       }
     }
     long cpuCap = node.spec.cpuMillis();
     long memCap = node.spec.memoryMiB();
     long word = node.host.lvResolved();
+    double types = 0;
+    if (unfit != null && cpuCap != NodeSpec.UNTRACKED) {
+      double free = (double) (cpuCap - (word & NodeEntry.CPU_MASK));
+      types =
+          typeStranded(unfit, (double) Math.max(0, freeGpu - milli), empty - empties,
+                  Math.max(0, free - (double) Math.max(0, cpu)))
+              - typeStranded(unfit, (double) freeGpu, empty, free);
+    }
     double cpuFree =
         cpuCap == NodeSpec.UNTRACKED || gpuPerCpu == 0 ? -1 : cpuCap - (word & NodeEntry.CPU_MASK);
     double memFree =
@@ -110,7 +140,23 @@ final class HostPeek {
             memFree < 0 ? -1 : Math.max(0, memFree - (double) Math.max(0, mem)),
             gpuPerCpu,
             gpuPerMem);
-    return after - before;
+    return after - before + TYPE_WEIGHT * types;
+  }
+
+  /**
+   * The node's free GPU milli that whole-GPU request types cannot use for want of CPU, weighted by
+   * the types' frequency, as FGD counts it: for each type of {@code k} GPUs on one node that the
+   * node's empty GPUs could take ({@code empty >= k}) but its free CPU cannot, all the free milli.
+   */
+  static double typeStranded(double[][] unfit, double freeGpu, int empty, double cpuFree) {
+    int f = ModelPressure.freeBuckets(cpuFree);
+    double w = 0;
+    for (int k = 0; k < unfit.length; k++) {
+      if (empty >= ModelPressure.TYPE_GPUS[k]) {
+        w += unfit[k][f];
+      }
+    }
+    return w * freeGpu;
   }
 
   private static double stranded(

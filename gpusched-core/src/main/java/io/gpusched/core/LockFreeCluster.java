@@ -46,10 +46,38 @@ final class LockFreeCluster implements GpuCluster {
   private final SpreadPlacer spread;
   private final NodeManagement management;
   private final AtomicLong ids = new AtomicLong();
-  private final ThreadLocal<long[]> idBlock = ThreadLocal.withInitial(() -> new long[] {0, 0});
+
+  /**
+   * Per thread: the next and end of its block of allocation ids, and its lane plus one (0 until
+   * its first placement; see {@link #laneOf}).
+   */
+  private final ThreadLocal<long[]> idBlock = ThreadLocal.withInitial(() -> new long[] {0, 0, 0});
+
+  /** Whether each placing thread starts its walks at its own offset ({@link Placer#laneOf}). */
+  private final boolean laneOffsets;
+
+  /** Lanes handed out, in the order threads first place here. */
+  private final AtomicLong lanes = new AtomicLong();
+
+  /**
+   * How many distinct lanes there are: the processors (at least 2). More threads than that cannot
+   * all place at once, so the n-th thread gets lane {@code n mod LANES}: a pool of many threads
+   * that place now and then packs from at most this many places, not one per thread.
+   */
+  static final int LANES = Math.max(2, Runtime.getRuntime().availableProcessors());
+
   private volatile Probe probe = Probe.NONE;
 
   LockFreeCluster(PlacementStrategy strategy, Mix mix) {
+    this(strategy, mix, false);
+  }
+
+  /**
+   * @param laneOffsets whether concurrent placing threads start their search inside each tie group
+   *     at offsets of their own ({@link GpuClusters.Builder#threadOffsets})
+   */
+  LockFreeCluster(PlacementStrategy strategy, Mix mix, boolean laneOffsets) {
+    this.laneOffsets = laneOffsets;
     this.strategy = strategy;
     this.mix = mix;
     this.mixLearning = strategy.usesFragmentation() && !mix.isFixed();
@@ -77,11 +105,13 @@ final class LockFreeCluster implements GpuCluster {
     if (mp != null) {
       mp.record(groups, demand, c, request.cpuMillis(), request.memoryMiB());
     }
+    long[] block = idBlock.get(); // this thread's ids and lane: one thread-local read
     Reservation r;
     if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
       r = spread.place(groups, w, request);
     } else {
-      r = placer.placeOne(groups, demand, request.cpuMillis(), request.memoryMiB(), c);
+      int lane = laneOffsets ? laneOf(block) : 0;
+      r = placer.placeOne(groups, demand, request.cpuMillis(), request.memoryMiB(), c, lane);
     }
     if (mixLearning) {
       mix.record(mixClass(demand, r == null ? groups[0] : r.slots[0].group));
@@ -89,7 +119,7 @@ final class LockFreeCluster implements GpuCluster {
     if (r == null) {
       return null;
     }
-    long id = nextId();
+    long id = nextId(block);
     AllocationImpl a = placer.publish(r, request, id);
     // learning the mix is paced by this thread's placements (deterministic for a given sequence),
     // and runs only after the allocation is published
@@ -112,8 +142,23 @@ final class LockFreeCluster implements GpuCluster {
     return Mix.wholeClass(((GpuDemand.Whole) demand).count());
   }
 
+  /**
+   * This thread's lane ({@link Placer#laneOf}): the n-th thread (from 0) to place on this cluster
+   * gets lane {@code n mod} {@link #LANES}, so a cluster used by one thread always walks from the
+   * lowest index.
+   */
+  private int laneOf(long[] block) {
+    if (block[2] == 0) {
+      block[2] = (lanes.getAndIncrement() % LANES) + 1;
+    }
+    return Placer.laneOf((int) (block[2] - 1));
+  }
+
   private long nextId() {
-    long[] b = idBlock.get();
+    return nextId(idBlock.get());
+  }
+
+  private long nextId(long[] b) {
     if (b[0] == b[1]) {
       b[0] = ids.getAndAdd(ID_BLOCK) + 1;
       b[1] = b[0] + ID_BLOCK;

@@ -67,6 +67,37 @@ final class ModelPressure {
     return (id & (Mix.RELEARN_EVERY - 1)) == 0 || (id < EARLY_UNTIL && (id & (EARLY_EVERY - 1)) == 0);
   }
 
+  /** GPU counts of the whole-GPU request types tracked per CPU size ({@link #gangUnfit}). */
+  static final int[] TYPE_GPUS = {1, 2, 4, 8};
+
+  /** Width of a CPU size bucket of {@link #gangUnfit}, in milli-CPU. */
+  static final long CPU_BUCKET = 4000;
+
+  /** CPU size buckets: 0 .. 128 cores; larger requests count in the last. */
+  static final int CPU_BUCKETS = 33;
+
+  private final LongAdder requests = new LongAdder();
+  private final LongAdder[] typeCounts = new LongAdder[TYPE_GPUS.length * CPU_BUCKETS];
+
+  {
+    for (int i = 0; i < typeCounts.length; i++) {
+      typeCounts[i] = new LongAdder();
+    }
+  }
+  private final long[] seenTypes = new long[TYPE_GPUS.length * CPU_BUCKETS]; // under the guard
+  private final double[] decayedTypes = new double[TYPE_GPUS.length * CPU_BUCKETS];
+  private long seenRequests;
+  private double decayedRequests;
+
+  /**
+   * The whole-GPU request types by CPU size ({@link HostPeek}): {@code gangUnfit[k][f]} is the
+   * share of recent requests (by count, as FGD weights its typical pods) that ask for {@code
+   * TYPE_GPUS[k]} whole GPUs on one node and more than {@code f} buckets of {@value #CPU_BUCKET}
+   * milli-CPU, so that a node with {@code f} buckets of CPU free cannot take them whatever its
+   * GPUs. Null until learned; replaced whole (never written after publication).
+   */
+  volatile double @org.jspecify.annotations.Nullable [][] gangUnfit;
+
   private final LongAdder demandMilli = new LongAdder();
   private final LongAdder cpuMilli = new LongAdder();
   private final LongAdder memMiB = new LongAdder();
@@ -108,6 +139,13 @@ final class ModelPressure {
       return;
     }
     demandMilli.add(milli);
+    requests.increment();
+    if (d instanceof GpuDemand.Whole w && (w.sameNode() || w.count() == 1)) {
+      int k = typeOf(w.count());
+      if (k >= 0) {
+        typeCounts[k * CPU_BUCKETS + cpuBucket(cpu)].increment();
+      }
+    }
     if (cpu > 0) {
       cpuMilli.add(cpu);
     }
@@ -132,6 +170,27 @@ final class ModelPressure {
     }
   }
 
+  /** The {@link #TYPE_GPUS} index of a GPU count, or -1 if it is not tracked. */
+  static int typeOf(int gpus) {
+    for (int k = 0; k < TYPE_GPUS.length; k++) {
+      if (TYPE_GPUS[k] == gpus) {
+        return k;
+      }
+    }
+    return -1;
+  }
+
+  /** The CPU bucket a request of {@code cpu} milli needs: its size rounded up to a bucket. */
+  static int cpuBucket(long cpu) {
+    long b = cpu <= 0 ? 0 : cpu / CPU_BUCKET + (cpu % CPU_BUCKET == 0 ? 0 : 1); // no overflow
+    return (int) Math.min(CPU_BUCKETS - 1, b);
+  }
+
+  /** Full CPU buckets in {@code cpuFree} milli (capped at the last bucket). */
+  static int freeBuckets(double cpuFree) {
+    return (int) Math.min(CPU_BUCKETS - 1, Math.max(0, cpuFree / CPU_BUCKET));
+  }
+
   /** Folds the recent counts into the groups' pressures (see the class comment). */
   void update(Group[] groups) {
     if (!updating.compareAndSet(false, true)) {
@@ -154,6 +213,7 @@ final class ModelPressure {
       seenMem = mem;
       gpuPerCpu = decayedCpu == 0 ? 0 : decayedDemand / decayedCpu;
       gpuPerMem = decayedMem == 0 ? 0 : decayedDemand / decayedMem;
+      updateTypes(keep);
       long live = 0;
       for (Group g : groups) {
         live += g.liveGpus;
@@ -175,6 +235,34 @@ final class ModelPressure {
     } finally {
       updating.set(false);
     }
+  }
+
+  /** Folds the recent request types into {@link #gangUnfit}; under the guard. */
+  private void updateTypes(double keep) {
+    long n = requests.sum();
+    decayedRequests = decayedRequests * keep + (n - seenRequests);
+    seenRequests = n;
+    if (decayedRequests <= 0) {
+      return;
+    }
+    double[][] unfit = new double[TYPE_GPUS.length][CPU_BUCKETS];
+    boolean any = false;
+    for (int k = 0; k < TYPE_GPUS.length; k++) {
+      for (int b = 0; b < CPU_BUCKETS; b++) {
+        int i = k * CPU_BUCKETS + b;
+        long c = typeCounts[i].sum();
+        decayedTypes[i] = decayedTypes[i] * keep + (c - seenTypes[i]);
+        seenTypes[i] = c;
+      }
+      // unfit[k][f]: the types of k GPUs that need more than f buckets
+      double above = 0;
+      for (int f = CPU_BUCKETS - 1; f >= 0; f--) {
+        unfit[k][f] = above / decayedRequests;
+        above += decayedTypes[k * CPU_BUCKETS + f];
+      }
+      any |= above > 0;
+    }
+    gangUnfit = any ? unfit : null;
   }
 
   /** Whether a host-aware peek has a learned ratio to work with. */

@@ -140,22 +140,31 @@ final class Placer {
    */
   @Nullable Reservation placeOne(
       Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
+    return placeOne(groups, demand, cpu, mem, c, 0);
+  }
+
+  /**
+   * {@link #placeOne(Group[], GpuDemand, long, long, Constraints)} from a start offset inside
+   * every tie group: {@code lane} is the calling thread's {@link #laneOf} (0: the lowest index).
+   */
+  @Nullable Reservation placeOne(
+      Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c, int lane) {
     ModelPressure mp = pressure;
     if (mp != null && !(demand instanceof GpuDemand.Mig) && mp.hostLearned()) {
-      Reservation peeked = peek(groups, demand, cpu, mem, c, mp);
+      Reservation peeked = peek(groups, demand, cpu, mem, c, mp, lane);
       if (peeked != null) {
         return peeked;
       }
     }
     // A success needs no stamp: only a miss must be checked against concurrent moves, so the
     // first search reads no counter (most placements succeed on it).
-    Reservation first = searchOnce(groups, demand, cpu, mem, c);
+    Reservation first = searchOnce(groups, demand, cpu, mem, c, lane);
     if (first != null) {
       return first;
     }
     for (; ; ) {
       long stamp = moves(groups);
-      Reservation r = searchOnce(groups, demand, cpu, mem, c);
+      Reservation r = searchOnce(groups, demand, cpu, mem, c, lane);
       if (r == null) {
         r = searchWindows(groups, demand, cpu, mem, c);
       }
@@ -171,9 +180,12 @@ final class Placer {
    * then searches as usual).
    */
   private @Nullable Reservation peek(
-      Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c, ModelPressure mp) {
+      Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c, ModelPressure mp,
+      int lane) {
     double perCpu = mp.gpuPerCpu;
     double perMem = mp.gpuPerMem;
+    double[][] unfit = mp.gangUnfit;
+    int wholeGpus = demand instanceof GpuDemand.Whole w ? w.count() : 0;
     long milli = ModelPressure.milliOf(demand);
     HostPeek pk = HostPeek.get();
     try {
@@ -183,7 +195,7 @@ final class Placer {
         boolean[] live = set.live;
         int n = groups.length;
         for (int i = 0; i < n; i++) {
-          cursors[i] = cursor(groups[i], demand, c, set.slot(i), false);
+          cursors[i] = cursor(groups[i], demand, c, set.slot(i), false).lane(lane);
           cursors[i].bias = n == 1 ? 0 : ModelPressure.bias(groups[i], milli);
           live[i] = cursors[i].next();
         }
@@ -211,8 +223,9 @@ final class Placer {
           }
           NodeEntry node = nodeOf(cur);
           if (node != null && node.schedulable() && node.hostMayFit(cpu, mem)) {
+            int empties = wholeGpus > 0 ? wholeGpus : takesEmpty(cur) ? 1 : 0;
             pk.add(cur.group, cur.entryValue(), cur.index, cur.shape,
-                rank + HostPeek.strandedDelta(node, milli, cpu, mem, perCpu, perMem));
+                rank + HostPeek.strandedDelta(node, milli, cpu, mem, perCpu, perMem, empties, unfit));
           }
           live[best] = cur.next();
         }
@@ -229,6 +242,15 @@ final class Placer {
     } finally {
       pk.done();
     }
+  }
+
+  /** Whether a share on the cursor's candidate takes an empty GPU (a node bucket, or an empty GPU). */
+  private static boolean takesEmpty(GroupCursor cur) {
+    if (CandidateOrder.isNodeBucket(cur.entryValue())) {
+      return true;
+    }
+    GpuSlot gpu = cur.group.gpu(cur.index);
+    return gpu != null && gpu.lvWord() == 0;
   }
 
   /** The node of a cursor's candidate, or null if it is gone. */
@@ -298,9 +320,9 @@ final class Placer {
   }
 
   private @Nullable Reservation searchOnce(
-      Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
+      Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c, int lane) {
     if (groups.length == 1) {
-      GroupCursor cur = cursor(groups[0], demand, c, true);
+      GroupCursor cur = cursor(groups[0], demand, c, true).lane(lane);
       try {
         while (cur.next()) {
           Reservation r = attempt(cur, demand, cpu, mem);
@@ -315,7 +337,7 @@ final class Placer {
     }
     GroupCursor.Set set = GroupCursor.Set.reusable(groups.length);
     try {
-      return searchMerged(groups, set, demand, cpu, mem, c);
+      return searchMerged(groups, set, demand, cpu, mem, c, lane);
     } finally {
       set.done();
     }
@@ -326,13 +348,14 @@ final class Placer {
    * score).
    */
   private @Nullable Reservation searchMerged(
-      Group[] groups, GroupCursor.Set set, GpuDemand demand, long cpu, long mem, Constraints c) {
+      Group[] groups, GroupCursor.Set set, GpuDemand demand, long cpu, long mem, Constraints c,
+      int lane) {
     GroupCursor[] cursors = set.cursors;
     boolean[] live = set.live;
     int n = groups.length;
     long milli = ModelPressure.milliOf(demand);
     for (int i = 0; i < n; i++) {
-      cursors[i] = cursor(groups[i], demand, c, set.slot(i), false);
+      cursors[i] = cursor(groups[i], demand, c, set.slot(i), false).lane(lane);
       cursors[i].bias = ModelPressure.bias(groups[i], milli);
       live[i] = cursors[i].next();
     }
@@ -352,6 +375,16 @@ final class Placer {
       }
       live[best] = cursors[best].next();
     }
+  }
+
+  /**
+   * The start offset of the {@code n}-th thread (from 0) to place on a cluster, as a fraction of
+   * 2^32 ({@link GroupCursor#lane}): the bits of {@code n} reversed, so thread 0 starts at the
+   * lowest index, thread 1 halfway, threads 2 and 3 at a quarter and three quarters, and any
+   * number of threads spread evenly (the van der Corput sequence).
+   */
+  static int laneOf(int n) {
+    return Integer.reverse(n);
   }
 
   GroupCursor cursor(Group g, GpuDemand demand, Constraints c) {

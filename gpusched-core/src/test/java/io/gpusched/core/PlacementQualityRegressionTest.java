@@ -89,4 +89,22 @@ class PlacementQualityRegressionTest {
     Allocation light = c.place(PlacementRequest.share(500, 0)).orElseThrow();
     assertThat(light.nodeId()).isEqualTo("poor");
   }
+
+  @Test
+  void aShareLeavesTheCoresThatTheTypicalWholeGpuPodNeeds() {
+    // typical requests: half whole GPUs with 40 cores, half shares without CPU: on average 1,000
+    // milli per 26.7 cores. Node "a" (first) has 2 GPUs and 50 cores: a 12-core share there leaves
+    // 38 cores, which still feed its 1,500 free milli on average (the ratio term even prefers it),
+    // but no typical 40-core pod fits there any more. FGD counts the node's free milli as
+    // fragmented for that pod type; so does the per-type term.
+    GpuCluster c =
+        cluster(
+            PlacementStrategy.FRAGMENTATION_AWARE,
+            List.of(node("a", 2, COMMON, 50_000), node("b", 2, COMMON, 200_000)));
+    churn(c, 2 * Mix.RELEARN_EVERY,
+        PlacementRequest.wholeGpus(1).withHost(40_000, 0), PlacementRequest.share(500, 0));
+
+    Allocation share = c.place(PlacementRequest.share(500, 0).withHost(12_000, 0)).orElseThrow();
+    assertThat(share.nodeId()).isEqualTo("b");
+  }
 }

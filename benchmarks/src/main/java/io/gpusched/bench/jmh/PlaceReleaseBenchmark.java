@@ -48,8 +48,9 @@ import org.openjdk.jmh.infra.ThreadParams;
  * # the key comparison: MIG mix, BEST_FIT, 10k GPUs, all three implementations
  * java -jar benchmarks/target/gpusched-benchmarks.jar PlaceReleaseBenchmark -f 1 -wi 2 -i 3 -w 2s -r 2s \
  *     -p mix=MIG -p strategy=BEST_FIT -p size=10000 -p impl=gpusched,locked,fenzo
- * # scaling with threads (the threads share one cluster)
- * java -jar benchmarks/target/gpusched-benchmarks.jar PlaceReleaseBenchmark -t 2 -p impl=gpusched ...
+ * # scaling with threads (the threads share one cluster), with and without per-thread offsets
+ * java -jar benchmarks/target/gpusched-benchmarks.jar PlaceReleaseBenchmark -t 2 -p impl=gpusched \
+ *     -p offsets=on,off ...
  * </pre>
  */
 @BenchmarkMode(Mode.Throughput)
@@ -83,6 +84,14 @@ public class PlaceReleaseBenchmark {
     @Param({"gpusched", "locked", "fenzo"})
     public String impl;
 
+    /**
+     * gpusched's per-thread start offsets inside tie groups ({@code
+     * GpuClusters.Builder#threadOffsets}): {@code on} (the default) or {@code off}. With one
+     * thread both walk from the lowest index; the peers ignore it.
+     */
+    @Param({"on"})
+    public String offsets;
+
     PeerScheduler scheduler;
     int gpus;
 
@@ -95,7 +104,12 @@ public class PlaceReleaseBenchmark {
       }
       var nodes = BenchClusters.nodes(mix, size);
       gpus = BenchClusters.gpuCount(nodes);
-      scheduler = PeerSchedulers.create(impl, List.copyOf(nodes), PlacementStrategy.named(strategy));
+      if (!offsets.equals("on") && !offsets.equals("off")) {
+        throw new IllegalArgumentException("offsets must be on or off, was " + offsets);
+      }
+      scheduler =
+          PeerSchedulers.create(
+              impl, List.copyOf(nodes), PlacementStrategy.named(strategy), offsets.equals("on"));
     }
 
     /** Stops Fenzo's threads. */

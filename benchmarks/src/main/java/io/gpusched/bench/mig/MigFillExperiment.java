@@ -30,7 +30,7 @@ import java.util.SplittableRandom;
  * <pre>
  * java -cp benchmarks/target/gpusched-benchmarks.jar io.gpusched.bench.mig.MigFillExperiment \
  *     [--nodes 25] [--gpus-per-node 4] [--tune 1.3] [--seeds 1-50] [--mix UNIFORM,BENCH,COMPUTE]
- *     [--strategies FIRST_FIT,BEST_FIT,FRAGMENTATION_AWARE] [--learn learned|fixed]
+ *     [--strategies FIRST_FIT,BEST_FIT,FRAGMENTATION_AWARE,FRAGMENTATION_AWARE@2] [--learn learned|fixed]
  * </pre>
  *
  * <p><b>Protocol.</b> H100-80GB GPUs, {@code gpus-per-node} per node. For a seed, a {@link
@@ -158,6 +158,16 @@ public final class MigFillExperiment {
   /** Runs one stream with one strategy on a fresh cluster; returns the compute slices granted. */
   public static int granted(
       Stream s, List<NodeSpec> nodes, PlacementStrategy strategy, @Nullable Map<GpuDemand, Double> mix) {
+    return granted(s, nodes, strategy, mix, 1);
+  }
+
+  /**
+   * {@link #granted(Stream, List, PlacementStrategy, Map)} placing through {@code lanes} threads in
+   * turn ({@link io.gpusched.bench.Lanes}).
+   */
+  public static int granted(
+      Stream s, List<NodeSpec> nodes, PlacementStrategy strategy, @Nullable Map<GpuDemand, Double> mix,
+      int lanes) {
     GpuClusters.Builder b = GpuClusters.newBuilder().strategy(strategy).nodes(nodes);
     if (mix != null) {
       b.expectedMix(mix);
@@ -169,9 +179,11 @@ public final class MigFillExperiment {
       reqs[p] = PlacementRequest.mig(PROFILES.get(p));
     }
     int granted = 0;
-    for (int p : s.profiles()) {
-      if (cluster.place(reqs[p]).isPresent()) {
-        granted += c[p];
+    try (io.gpusched.bench.Lanes l = new io.gpusched.bench.Lanes(lanes)) {
+      for (int p : s.profiles()) {
+        if (l.place(cluster, reqs[p]) != null) {
+          granted += c[p];
+        }
       }
     }
     return granted;
@@ -186,6 +198,23 @@ public final class MigFillExperiment {
       int perNode,
       double tune,
       boolean fixedMix) {
+    List<String> names = new ArrayList<>();
+    strategies.forEach(st -> names.add(st.name()));
+    return runNamed(mix, names, seeds, nodeCount, perNode, tune, fixedMix);
+  }
+
+  /**
+   * Runs every strategy on the seeds of one mix; a name {@code NAME@N} places through {@code N}
+   * threads in turn ({@link io.gpusched.bench.Lanes}).
+   */
+  public static List<SeedResult> runNamed(
+      Mix mix,
+      List<String> strategies,
+      long[] seeds,
+      int nodeCount,
+      int perNode,
+      double tune,
+      boolean fixedMix) {
     MigOptimum opt = new MigOptimum(geometry(GpuModels.H100_80GB), PROFILES);
     List<NodeSpec> nodes = nodes(nodeCount, perNode);
     int gpus = nodeCount * perNode;
@@ -193,9 +222,12 @@ public final class MigFillExperiment {
     for (long seed : seeds) {
       Stream s = stream(mix, gpus, tune, seed);
       int best = opt.solve(s.counts(), gpus);
-      for (PlacementStrategy st : strategies) {
-        int g = granted(s, nodes, st, fixedMix ? expectedMix(mix) : null);
-        out.add(new SeedResult(mix, st.name(), seed, s.profiles().length, g, best));
+      for (String name : strategies) {
+        PlacementStrategy st = PlacementStrategy.named(io.gpusched.bench.Lanes.strategyOf(name));
+        int lanes = io.gpusched.bench.Lanes.countOf(name);
+        int g = granted(s, nodes, st, fixedMix ? expectedMix(mix) : null, lanes);
+        out.add(new SeedResult(
+            mix, lanes == 1 ? st.name() : st.name() + "@" + lanes, seed, s.profiles().length, g, best));
       }
     }
     return out;
@@ -292,14 +324,14 @@ public final class MigFillExperiment {
         default -> throw new IllegalArgumentException("unknown option " + a);
       }
     }
-    List<PlacementStrategy> sts = new ArrayList<>();
+    List<String> sts = new ArrayList<>();
     for (String s : strategies.split(",", -1)) {
-      sts.add(PlacementStrategy.named(s));
+      sts.add(s.trim());
     }
     List<SeedResult> all = new ArrayList<>();
     for (String m : mixes.split(",", -1)) {
       all.addAll(
-          run(Mix.valueOf(m.trim().toUpperCase(Locale.ROOT)), sts, seeds(seedSpec), nodes, perNode, tune, fixed));
+          runNamed(Mix.valueOf(m.trim().toUpperCase(Locale.ROOT)), sts, seeds(seedSpec), nodes, perNode, tune, fixed));
     }
     print(all, System.out);
   }

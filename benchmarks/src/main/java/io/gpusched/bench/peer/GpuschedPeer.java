@@ -20,7 +20,15 @@ public final class GpuschedPeer implements PeerScheduler {
 
   /** Builds a lock-free cluster of these nodes with this strategy. */
   public GpuschedPeer(List<NodeSpec> nodes, PlacementStrategy strategy) {
-    this(GpuClusters.newBuilder().strategy(strategy).nodes(nodes).build());
+    this(nodes, strategy, true);
+  }
+
+  /**
+   * Builds a lock-free cluster of these nodes with this strategy, with or without per-thread start
+   * offsets ({@link GpuClusters.Builder#threadOffsets}).
+   */
+  public GpuschedPeer(List<NodeSpec> nodes, PlacementStrategy strategy, boolean threadOffsets) {
+    this(GpuClusters.newBuilder().strategy(strategy).threadOffsets(threadOffsets).nodes(nodes).build());
   }
 
   /** Returns the wrapped cluster. */

@@ -16,8 +16,20 @@ public final class PeerSchedulers {
    * @throws IllegalArgumentException for an unknown name
    */
   public static PeerScheduler create(String impl, List<NodeSpec> nodes, PlacementStrategy strategy) {
+    return create(impl, nodes, strategy, true);
+  }
+
+  /**
+   * Creates the named scheduler over these nodes; {@code threadOffsets} is gpusched's per-thread
+   * start offset ({@code GpuClusters.Builder#threadOffsets}), ignored by the peers.
+   *
+   * @param impl {@code gpusched}, {@code locked} or {@code fenzo}
+   * @throws IllegalArgumentException for an unknown name
+   */
+  public static PeerScheduler create(
+      String impl, List<NodeSpec> nodes, PlacementStrategy strategy, boolean threadOffsets) {
     return switch (impl.toLowerCase(Locale.ROOT)) {
-      case "gpusched" -> new GpuschedPeer(nodes, strategy);
+      case "gpusched" -> new GpuschedPeer(nodes, strategy, threadOffsets);
       case "locked" -> new LockedBestFit(nodes, strategy);
       case "fenzo" -> new FenzoPeer(nodes, strategy);
       default ->
