@@ -94,6 +94,10 @@ class ReplicaTest {
   }
 
   private SchedulerReplica replica(String name, Host host) {
+    return replica(name, host, Duration.ofMillis(600));
+  }
+
+  private SchedulerReplica replica(String name, Host host, Duration lease) {
     SchedulerReplica r =
         SchedulerReplicas.newBuilder(
                 ds,
@@ -104,7 +108,7 @@ class ReplicaTest {
                         .launcher(host)
                         .tickInterval(Duration.ofMillis(50)))
             .name(name)
-            .leaseDuration(Duration.ofMillis(600))
+            .leaseDuration(lease)
             .pollInterval(Duration.ofMillis(20))
             .build();
     replicas.add(r);
@@ -249,7 +253,10 @@ class ReplicaTest {
   @Test
   void aDeposedLeaderCannotWriteAndStepsDown() throws Exception {
     Host host = new Host();
-    SchedulerReplica r1 = replica("r1", host);
+    // a long lease: r1 renews only every 20 s, so it cannot notice the takeover below by a renewal
+    // before its next write does (with a short one, a loaded machine let it step down first and
+    // the write went to the inbox instead of being fenced)
+    SchedulerReplica r1 = replica("r1", host, Duration.ofSeconds(60));
     await("r1 leads", () -> r1.status().role() == ReplicaStatus.Role.LEADER);
     r1.submit(job("a", 1));
     // another replica takes the lease while r1 is paused (as if r1 hung through its lease)
