@@ -552,20 +552,8 @@ final class JdbcStore implements SchedulerStore {
         if (fence != null) {
           checkEpoch(c, fence);
         }
-        int n;
-        // the predicate is repeated outside the subquery: a row replaced meanwhile (its id reused
-        // by a new submission) no longer matches it when the delete reaches it
-        try (PreparedStatement del =
-            c.prepareStatement(
-                "DELETE FROM gpusched_job WHERE state IN ('COMPLETED', 'FAILED', 'CANCELLED')"
-                    + " AND ended_at < ? AND id IN (SELECT id FROM gpusched_job WHERE state IN"
-                    + " ('COMPLETED', 'FAILED', 'CANCELLED') AND ended_at < ? ORDER BY ended_at, id LIMIT ?)")) {
-          del.setLong(1, endedBeforeMillis);
-          del.setLong(2, endedBeforeMillis);
-          del.setInt(3, limit);
-          n = del.executeUpdate();
-        }
-        pruneRejected(c, limit);
+        int n = JdbcPruning.deleteFinished(c, endedBeforeMillis, limit);
+        JdbcPruning.deleteRejected(c, limit);
         c.commit();
         return n;
       } catch (SQLException | RuntimeException e) {
@@ -577,33 +565,6 @@ final class JdbcStore implements SchedulerStore {
       }
     } catch (SQLException e) {
       throw new StoreException("cannot close the connection to the store " + this + ": " + e, e);
-    }
-  }
-
-  /** Deletes up to {@code limit} rejected inbox rows older than the newest {@link #KEEP_REJECTED}. */
-  private static void pruneRejected(Connection c, int limit) throws SQLException {
-    long below = -1;
-    try (PreparedStatement q =
-        c.prepareStatement(
-            "SELECT id FROM gpusched_inbox WHERE rejected IS NOT NULL ORDER BY id DESC LIMIT 1 OFFSET ?")) {
-      q.setInt(1, KEEP_REJECTED - 1);
-      try (ResultSet rs = q.executeQuery()) {
-        if (rs.next()) {
-          below = rs.getLong(1); // the oldest of the newest KEEP_REJECTED
-        }
-      }
-    }
-    if (below < 0) {
-      return;
-    }
-    try (PreparedStatement del =
-        c.prepareStatement(
-            "DELETE FROM gpusched_inbox WHERE rejected IS NOT NULL AND id < ? AND id IN (SELECT id FROM"
-                + " gpusched_inbox WHERE rejected IS NOT NULL AND id < ? ORDER BY id LIMIT ?)")) {
-      del.setLong(1, below);
-      del.setLong(2, below);
-      del.setInt(3, limit);
-      del.executeUpdate();
     }
   }
 

@@ -156,10 +156,4 @@ final class JobRows {
   int size() {
     return known.size();
   }
-
-  /** Whether {@code jobId} may have GPU rows as far as this store knows. */
-  boolean mayHaveGpuRows(String jobId) {
-    @Nullable Known k = known.get(jobId);
-    return k == null ? !loaded : k.spec == null || !k.allocations.isEmpty();
-  }
 }

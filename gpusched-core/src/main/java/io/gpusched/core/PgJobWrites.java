@@ -17,9 +17,9 @@ import java.util.Set;
  * The job writes of a {@link JdbcStore} commit on PostgreSQL: each kind of write is <em>one</em>
  * statement for the whole batch, its values passed as arrays and expanded with {@code unnest}
  * (one statement per table, however many jobs; a JDBC batch would run one statement per row).
- * Measured in a probe on this project's 2-core VM: about a quarter less PostgreSQL CPU per job
- * record than JDBC batches of the same rows (see docs/benchmarks.md). The driver's {@code
- * reWriteBatchedInserts} option is not needed (and does not apply to these statements).
+ * A probe on this project's 2-core VM measured less PostgreSQL CPU per job record than with JDBC
+ * batches of the same rows (see docs/benchmarks.md). The driver's {@code reWriteBatchedInserts}
+ * option is not needed (and does not apply to these statements).
  */
 final class PgJobWrites {
   private PgJobWrites() {}
