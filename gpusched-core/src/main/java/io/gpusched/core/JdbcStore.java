@@ -25,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.TreeMap;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
@@ -54,21 +55,12 @@ import org.slf4j.LoggerFactory;
  * <h2>Commits</h2>
  *
  * One connection and one transaction per {@link #commit}: the batch's records are deduplicated
- * (the last change of a key wins), then written with a handful of statements per commit, whatever
- * the number of jobs, then committed; any failure rolls back. A job change writes only what changed
- * ({@link JobRows} keeps what the database holds for each live job): a job whose row holds its
- * submission gets an update of its small columns (state, attempts, times, reasons; not the spec,
- * which on PostgreSQL is then a HOT update, the table having a fill factor of 70 and no index but
- * its key); a new submission, or a job this store does not know, gets its whole row with the spec
- * ({@code INSERT ... ON CONFLICT DO UPDATE} on PostgreSQL, {@code MERGE ... KEY} elsewhere); GPU rows
- * are deleted and inserted only when the job's allocations changed (a start, an end). On PostgreSQL
- * each kind of write is one statement with arrays ({@link PgJobWrites}); elsewhere a JDBC batch.
- * Queue and node rows are deleted and inserted again.
- *
- * <p>The schema is the same as before these write paths (version 1): a database created earlier
- * works unchanged; on PostgreSQL it lacks only the fill factor ({@code ALTER TABLE gpusched_job
- * SET (fillfactor = 70)} adds it to the pages written afterwards).
- *
+ * (the last change of a key wins), then written with JDBC batches (a handful of round trips per
+ * commit, whatever the number of jobs), then committed; any failure rolls back. A job's row is
+ * upserted in one statement ({@code INSERT ... ON CONFLICT DO UPDATE} on PostgreSQL, {@code MERGE
+ * ... KEY} elsewhere); its GPU rows are deleted and inserted again, the delete skipped for a job
+ * that cannot have any (see {@link #mayHaveGpuRows}). Queue and node rows are deleted and inserted
+ * again.
  * Thread-safe: each call takes its own connection.
  */
 final class JdbcStore implements SchedulerStore {
@@ -77,9 +69,6 @@ final class JdbcStore implements SchedulerStore {
 
   /** The schema version this code reads and writes. */
   static final int SCHEMA_VERSION = 1;
-
-  /** PostgreSQL's fill factor of {@code gpusched_job}, percent (see the class comment). */
-  static final int JOB_FILL_FACTOR = 70;
 
   static final List<String> TABLES =
       List.of(
@@ -128,8 +117,16 @@ final class JdbcStore implements SchedulerStore {
    */
   private volatile boolean postgres;
 
-  /** What the database holds for each live job: a commit writes only what changed. */
-  final JobRows jobRows = new JobRows();
+  /**
+   * Jobs that may have rows in {@code gpusched_job_gpu}: a superset, so that a job's GPU rows are
+   * deleted only when they may exist. Filled by {@link #load} (until then {@link #gpuRowsKnown} is
+   * false and every write deletes); a job is added before a commit that may give it rows and
+   * removed only after a commit that wrote it without GPUs succeeded, so a failed or uncertain
+   * commit leaves it in.
+   */
+  private final Set<String> mayHaveGpuRows = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  private volatile boolean gpuRowsKnown;
 
   JdbcStore(DataSource dataSource) {
     this(dataSource, null);
@@ -226,11 +223,6 @@ final class JdbcStore implements SchedulerStore {
       try (Statement s = c.createStatement()) {
         for (String ddl : DDL) {
           s.executeUpdate(ddl); // the tables, then the leader row (epoch 0, no holder)
-        }
-        if (postgres) {
-          // room on each page for updated versions of a row: job updates then stay HOT (no index
-          // entry per change) and the page's old versions are pruned without a vacuum
-          s.executeUpdate("ALTER TABLE gpusched_job SET (fillfactor = " + JOB_FILL_FACTOR + ")");
         }
         s.executeUpdate(
             "INSERT INTO gpusched_schema (id, version, written_by) VALUES (1, " + SCHEMA_VERSION
@@ -344,7 +336,13 @@ final class JdbcStore implements SchedulerStore {
         c.setAutoCommit(false);
         StoredState s = read(c);
         c.commit();
-        jobRows.loaded(s.jobs());
+        mayHaveGpuRows.clear();
+        for (StoredJob j : s.jobs()) {
+          if (!j.allocations().isEmpty()) {
+            mayHaveGpuRows.add(j.id());
+          }
+        }
+        gpuRowsKnown = true;
         return s;
       } catch (SQLException | RuntimeException e) {
         rollbackQuietly(c, e);
@@ -495,7 +493,6 @@ final class JdbcStore implements SchedulerStore {
     }
     try (Connection c = connect("commit " + changes.size() + " changes")) {
       List<Long> consumed = List.of();
-      boolean jobsTried = false;
       try {
         ensureSchema(c);
         c.setAutoCommit(false);
@@ -505,9 +502,9 @@ final class JdbcStore implements SchedulerStore {
           deleteInboxRows(c, consumed);
         }
         if (!jobs.isEmpty()) {
-          JobRows.Plan plan = jobRows.plan(jobs.values());
-          jobsTried = true;
-          JdbcWrites.writeJobs(c, plan, postgres);
+          boolean known = gpuRowsKnown;
+          JdbcWrites.writeJobs(
+              c, jobs.values(), postgres, id -> !known || mayHaveGpuRows.contains(id), mayHaveGpuRows::add);
         }
         if (!queues.isEmpty()) {
           JdbcWrites.writeQueues(c, queues.values());
@@ -516,14 +513,15 @@ final class JdbcStore implements SchedulerStore {
           JdbcWrites.writeNodes(c, nodes.values());
         }
         c.commit();
-        jobRows.committed(jobs.values());
+        for (StoredJob j : jobs.values()) {
+          if (j.allocations().isEmpty()) {
+            mayHaveGpuRows.remove(j.id()); // its rows are deleted, and that is committed
+          }
+        }
         if (fence != null) {
           fence.consumed(consumed);
         }
       } catch (SQLException | RuntimeException e) {
-        if (jobsTried) {
-          jobRows.failed(jobs.values()); // rolled back, or committed and the answer lost
-        }
         rollbackQuietly(c, e);
         if (e instanceof StoreException se) {
           throw se;
@@ -552,8 +550,20 @@ final class JdbcStore implements SchedulerStore {
         if (fence != null) {
           checkEpoch(c, fence);
         }
-        int n = JdbcPruning.deleteFinished(c, endedBeforeMillis, limit);
-        JdbcPruning.deleteRejected(c, limit);
+        int n;
+        // the predicate is repeated outside the subquery: a row replaced meanwhile (its id reused
+        // by a new submission) no longer matches it when the delete reaches it
+        try (PreparedStatement del =
+            c.prepareStatement(
+                "DELETE FROM gpusched_job WHERE state IN ('COMPLETED', 'FAILED', 'CANCELLED')"
+                    + " AND ended_at < ? AND id IN (SELECT id FROM gpusched_job WHERE state IN"
+                    + " ('COMPLETED', 'FAILED', 'CANCELLED') AND ended_at < ? ORDER BY ended_at, id LIMIT ?)")) {
+          del.setLong(1, endedBeforeMillis);
+          del.setLong(2, endedBeforeMillis);
+          del.setInt(3, limit);
+          n = del.executeUpdate();
+        }
+        pruneRejected(c, limit);
         c.commit();
         return n;
       } catch (SQLException | RuntimeException e) {
@@ -565,6 +575,33 @@ final class JdbcStore implements SchedulerStore {
       }
     } catch (SQLException e) {
       throw new StoreException("cannot close the connection to the store " + this + ": " + e, e);
+    }
+  }
+
+  /** Deletes up to {@code limit} rejected inbox rows older than the newest {@link #KEEP_REJECTED}. */
+  private static void pruneRejected(Connection c, int limit) throws SQLException {
+    long below = -1;
+    try (PreparedStatement q =
+        c.prepareStatement(
+            "SELECT id FROM gpusched_inbox WHERE rejected IS NOT NULL ORDER BY id DESC LIMIT 1 OFFSET ?")) {
+      q.setInt(1, KEEP_REJECTED - 1);
+      try (ResultSet rs = q.executeQuery()) {
+        if (rs.next()) {
+          below = rs.getLong(1); // the oldest of the newest KEEP_REJECTED
+        }
+      }
+    }
+    if (below < 0) {
+      return;
+    }
+    try (PreparedStatement del =
+        c.prepareStatement(
+            "DELETE FROM gpusched_inbox WHERE rejected IS NOT NULL AND id < ? AND id IN (SELECT id FROM"
+                + " gpusched_inbox WHERE rejected IS NOT NULL AND id < ? ORDER BY id LIMIT ?)")) {
+      del.setLong(1, below);
+      del.setLong(2, below);
+      del.setInt(3, limit);
+      del.executeUpdate();
     }
   }
 

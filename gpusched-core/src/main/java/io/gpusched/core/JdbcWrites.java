@@ -9,15 +9,13 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Types;
-import java.util.ArrayList;
-import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The writes of a {@link JdbcStore} commit, in the caller's transaction: jobs as {@link JobRows}
- * plans them (on PostgreSQL through {@link PgJobWrites}, one statement per kind; elsewhere with JDBC
- * batches, a row inserted or replaced with {@code MERGE ... KEY}); a queue with its usage rows, and
- * a node, deleted and inserted again (JDBC batches).
+ * The writes of a {@link JdbcStore} commit, with JDBC batches, in the caller's transaction: a job's
+ * row upserted in one statement ({@code INSERT ... ON CONFLICT DO UPDATE} on PostgreSQL, {@code
+ * MERGE ... KEY} elsewhere) and its GPU rows deleted (only where they may exist) and inserted
+ * again; a queue with its usage rows, and a node, deleted and inserted again.
  */
 final class JdbcWrites {
   private JdbcWrites() {}
@@ -26,79 +24,53 @@ final class JdbcWrites {
       "id, seq, queue_name, state, attempts, stop_reason, end_reason, submitted_at, queued_at,"
           + " started_at, ended_at, stop_deadline, start_order, accrued_cost, checkpoint_ref, spec";
 
+  /** PostgreSQL: one statement inserts or rewrites a job's row (an update keeps its index entry). */
+  private static final String UPSERT_JOB_POSTGRES =
+      "INSERT INTO gpusched_job (" + JOB_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+          + " ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, queue_name = EXCLUDED.queue_name,"
+          + " state = EXCLUDED.state, attempts = EXCLUDED.attempts, stop_reason = EXCLUDED.stop_reason,"
+          + " end_reason = EXCLUDED.end_reason, submitted_at = EXCLUDED.submitted_at,"
+          + " queued_at = EXCLUDED.queued_at, started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at,"
+          + " stop_deadline = EXCLUDED.stop_deadline, start_order = EXCLUDED.start_order,"
+          + " accrued_cost = EXCLUDED.accrued_cost, checkpoint_ref = EXCLUDED.checkpoint_ref,"
+          + " spec = EXCLUDED.spec";
+
   /** Other databases (H2): {@code MERGE ... KEY}, one statement per job too. */
   private static final String UPSERT_JOB_MERGE =
       "MERGE INTO gpusched_job (" + JOB_COLUMNS + ") KEY (id)"
           + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-  /** H2 (and other non-PostgreSQL databases): the small columns of a row that exists. */
-  private static final String UPDATE_JOB =
-      "UPDATE gpusched_job SET state = ?, attempts = ?, stop_reason = ?, end_reason = ?, submitted_at = ?,"
-          + " queued_at = ?, started_at = ?, ended_at = ?, stop_deadline = ?, start_order = ?,"
-          + " accrued_cost = ?, checkpoint_ref = ? WHERE id = ? AND seq = ?";
-
   /**
-   * Writes the jobs of a commit as {@code plan} says (see {@link JobRows}): the small columns of
-   * rows that hold the job's submission (a job whose row is missing is written in full instead),
-   * whole rows with their spec, then GPU rows deleted and inserted where they changed. On
-   * PostgreSQL each kind is one statement with arrays ({@link PgJobWrites}); elsewhere one JDBC
-   * batch.
+   * Writes each job's record: one upsert of its row; its GPU rows deleted if {@code mayHaveGpuRows}
+   * says it may have some, then inserted for the GPUs it holds now ({@code willHaveGpuRows} is told
+   * of each such job before the statements run, so that whatever the commit's outcome the job is
+   * then counted as one that may have rows).
    */
-  static void writeJobs(Connection c, JobRows.Plan plan, boolean postgres) throws SQLException {
-    List<StoredJob> missing = postgres ? PgJobWrites.update(c, plan.updates()) : update(c, plan.updates());
-    JobRows.Plan p = plan.withMissing(missing);
-    if (postgres) {
-      PgJobWrites.upsert(c, p.full());
-      PgJobWrites.deleteGpus(c, p.deleteGpus());
-      PgJobWrites.insertGpus(c, p.insertGpus());
-    } else {
-      merge(c, p.full());
-      deleteGpus(c, p.deleteGpus());
-      insertGpus(c, p.insertGpus());
-    }
-  }
-
-  /** The jobs whose row the update did not find (or whose count the driver did not tell). */
-  private static List<StoredJob> update(Connection c, List<StoredJob> jobs) throws SQLException {
-    if (jobs.isEmpty()) {
-      return List.of();
-    }
-    int[] counts;
-    try (PreparedStatement s = c.prepareStatement(UPDATE_JOB)) {
+  static void writeJobs(
+      Connection c,
+      Iterable<StoredJob> jobs,
+      boolean postgres,
+      java.util.function.Predicate<String> mayHaveGpuRows,
+      java.util.function.Consumer<String> willHaveGpuRows)
+      throws SQLException {
+    try (PreparedStatement delGpu = c.prepareStatement("DELETE FROM gpusched_job_gpu WHERE job_id = ?");
+        PreparedStatement insJob = c.prepareStatement(postgres ? UPSERT_JOB_POSTGRES : UPSERT_JOB_MERGE);
+        PreparedStatement insGpu =
+            c.prepareStatement(
+                "INSERT INTO gpusched_job_gpu (job_id, gang_member, pos, node_id, gpu_index, gpu_uuid,"
+                    + " gpu_model, gpu_mode, mig_profile, mig_start_slot, milli_gpu, memory_mib,"
+                    + " host_cpu_millis, host_memory_mib) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+      boolean anyGpu = false;
+      boolean anyDelete = false;
       for (StoredJob j : jobs) {
-        s.setString(1, j.state().name());
-        s.setInt(2, j.attempts());
-        setNullable(s, 3, j.stopReason() == null ? null : j.stopReason().name());
-        setNullable(s, 4, j.endReason());
-        s.setLong(5, j.submittedAtMillis());
-        s.setLong(6, j.queuedAtMillis());
-        s.setLong(7, j.startedAtMillis());
-        s.setLong(8, j.endedAtMillis());
-        s.setLong(9, j.stopDeadlineMillis());
-        s.setLong(10, j.startOrder());
-        s.setDouble(11, j.accruedCost());
-        setNullable(s, 12, j.checkpointRef());
-        s.setString(13, j.id());
-        s.setLong(14, j.sequence());
-        s.addBatch();
-      }
-      counts = s.executeBatch();
-    }
-    var missing = new ArrayList<StoredJob>();
-    for (int i = 0; i < jobs.size(); i++) {
-      if (i >= counts.length || counts[i] <= 0) {
-        missing.add(jobs.get(i));
-      }
-    }
-    return missing;
-  }
-
-  private static void merge(Connection c, List<StoredJob> jobs) throws SQLException {
-    if (jobs.isEmpty()) {
-      return;
-    }
-    try (PreparedStatement insJob = c.prepareStatement(UPSERT_JOB_MERGE)) {
-      for (StoredJob j : jobs) {
+        if (!j.allocations().isEmpty()) {
+          willHaveGpuRows.accept(j.id());
+        }
+        if (mayHaveGpuRows.test(j.id())) {
+          delGpu.setString(1, j.id());
+          delGpu.addBatch();
+          anyDelete = true;
+        }
         insJob.setString(1, j.id());
         insJob.setLong(2, j.sequence());
         insJob.setString(3, j.spec().queue());
@@ -116,34 +88,6 @@ final class JdbcWrites {
         setNullable(insJob, 15, j.checkpointRef());
         insJob.setString(16, SpecCodec.job(j.spec()));
         insJob.addBatch();
-      }
-      insJob.executeBatch();
-    }
-  }
-
-  private static void deleteGpus(Connection c, List<StoredJob> jobs) throws SQLException {
-    if (jobs.isEmpty()) {
-      return;
-    }
-    try (PreparedStatement delGpu = c.prepareStatement("DELETE FROM gpusched_job_gpu WHERE job_id = ?")) {
-      for (StoredJob j : jobs) {
-        delGpu.setString(1, j.id());
-        delGpu.addBatch();
-      }
-      delGpu.executeBatch();
-    }
-  }
-
-  private static void insertGpus(Connection c, List<StoredJob> jobs) throws SQLException {
-    if (jobs.isEmpty()) {
-      return;
-    }
-    try (PreparedStatement insGpu =
-        c.prepareStatement(
-            "INSERT INTO gpusched_job_gpu (job_id, gang_member, pos, node_id, gpu_index, gpu_uuid,"
-                + " gpu_model, gpu_mode, mig_profile, mig_start_slot, milli_gpu, memory_mib,"
-                + " host_cpu_millis, host_memory_mib) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
-      for (StoredJob j : jobs) {
         for (int m = 0; m < j.allocations().size(); m++) {
           StoredAllocation a = j.allocations().get(m);
           for (int p = 0; p < a.gpus().size(); p++) {
@@ -163,10 +107,17 @@ final class JdbcWrites {
             insGpu.setLong(13, a.cpuMillis());
             insGpu.setLong(14, a.memoryMiB());
             insGpu.addBatch();
+            anyGpu = true;
           }
         }
       }
-      insGpu.executeBatch();
+      if (anyDelete) {
+        delGpu.executeBatch();
+      }
+      insJob.executeBatch();
+      if (anyGpu) {
+        insGpu.executeBatch();
+      }
     }
   }
 

@@ -32,8 +32,7 @@ public final class SchedulerStores {
    * tables ({@code gpusched_*}) and their schema version are created on the first {@link
    * SchedulerStore#load load}; a later load checks the version and refuses, with a {@link
    * io.gpusched.store.StoreException} naming both versions, a schema of another version or a
-   * foreign one, writing nothing. Each commit is one transaction of a handful of statements
-   * (arrays on PostgreSQL, JDBC batches elsewhere) that write only what changed. Thread-safe
+   * foreign one, writing nothing. Each commit is one transaction of JDBC batches. Thread-safe
    * (each call takes its own connection from the data source).
    *
    * @param dataSource where the connections come from

@@ -193,12 +193,6 @@ class JdbcStoreTest {
         .hasMessageContaining("cannot be read");
   }
 
-  /** A change writes only what changed: see {@link ChangedRowsChecks}. */
-  @Test
-  void aChangeWritesOnlyWhatChangedAndAVanishedRowIsWrittenInFull() throws SQLException {
-    ChangedRowsChecks.onlyWhatChangedIsWritten(ds());
-  }
-
   /**
    * GPU rows are deleted only for jobs that may have some (the commit skips the delete for the
    * others): a store object that never loaded does not know and deletes, and a commit whose

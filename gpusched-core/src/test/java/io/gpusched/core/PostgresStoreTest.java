@@ -88,18 +88,6 @@ class PostgresStoreTest {
     }
   }
 
-  /**
-   * A change writes only what changed, through the array statements ({@link ChangedRowsChecks}),
-   * and the job table has room for HOT updates.
-   */
-  @Test
-  void aChangeWritesOnlyWhatChangedAndAVanishedRowIsWrittenInFull() throws SQLException {
-    DataSource ds = freshDatabase();
-    ChangedRowsChecks.onlyWhatChangedIsWritten(ds);
-    assertThat(count(ds, "SELECT COUNT(*) FROM pg_class WHERE relname = 'gpusched_job' AND reloptions::text LIKE"
-        + " '%fillfactor=" + JdbcStore.JOB_FILL_FACTOR + "%'")).isEqualTo(1);
-  }
-
   @Test
   void replicaReadsShowCommittedRecordsAndWaitingSubmissions() {
     ReplicaFollowerTest.readsWithoutALeader(freshDatabase());
