@@ -181,19 +181,8 @@ class DurableSchedulerTest {
           }
           return false;
         };
-    var calls = new CopyOnWriteArrayList<String>();
-    JobLauncher launcher =
-        new JobLauncher() {
-          @Override
-          public void start(JobHandle job) {
-            calls.add("start " + job.id());
-          }
-
-          @Override
-          public void stop(JobHandle job, StopReason reason, Instant deadline) {
-            calls.add("stop " + job.id());
-          }
-        };
+    var launcher = new StartStopOrderTest.CallLog();
+    var calls = launcher.calls;
     GpuScheduler s = builder(store, whole("n1", 1)).launcher(launcher).build();
     var submitted = java.util.concurrent.CompletableFuture.supplyAsync(() -> s.submit(job("a", 1).build()));
     assertThat(inStartCommit.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();

@@ -46,19 +46,7 @@ class ReplicaFollowerTest {
   }
 
   private SchedulerReplica replica(String name, ReplicaTest.Host host) {
-    SchedulerReplica r =
-        SchedulerReplicas.newBuilder(
-                ds,
-                () ->
-                    GpuSchedulers.newBuilder()
-                        .nodes(List.of(NodeSpec.builder("n1").gpus(4, GpuModels.H100_80GB, GpuMode.WHOLE).build()))
-                        .queue(QueueSpec.of("q"))
-                        .launcher(host)
-                        .tickInterval(Duration.ofMillis(50)))
-            .name(name)
-            .leaseDuration(Duration.ofMillis(600))
-            .pollInterval(Duration.ofMillis(20))
-            .build();
+    SchedulerReplica r = ReplicaTest.newReplica(ds, name, host, Duration.ofMillis(600));
     replicas.add(r);
     return r;
   }

@@ -98,21 +98,25 @@ class ReplicaTest {
   }
 
   private SchedulerReplica replica(String name, Host host, Duration lease) {
-    SchedulerReplica r =
-        SchedulerReplicas.newBuilder(
-                ds,
-                () ->
-                    GpuSchedulers.newBuilder()
-                        .nodes(List.of(NodeSpec.builder("n1").gpus(4, GpuModels.H100_80GB, GpuMode.WHOLE).build()))
-                        .queue(QueueSpec.of("q"))
-                        .launcher(host)
-                        .tickInterval(Duration.ofMillis(50)))
-            .name(name)
-            .leaseDuration(lease)
-            .pollInterval(Duration.ofMillis(20))
-            .build();
+    SchedulerReplica r = newReplica(ds, name, host, lease);
     replicas.add(r);
     return r;
+  }
+
+  /** A replica on {@code ds} of a one-node, four-GPU scheduler with queue q (50 ms ticks, 20 ms polls). */
+  static SchedulerReplica newReplica(DataSource ds, String name, Host host, Duration lease) {
+    return SchedulerReplicas.newBuilder(
+            ds,
+            () ->
+                GpuSchedulers.newBuilder()
+                    .nodes(List.of(NodeSpec.builder("n1").gpus(4, GpuModels.H100_80GB, GpuMode.WHOLE).build()))
+                    .queue(QueueSpec.of("q"))
+                    .launcher(host)
+                    .tickInterval(Duration.ofMillis(50)))
+        .name(name)
+        .leaseDuration(lease)
+        .pollInterval(Duration.ofMillis(20))
+        .build();
   }
 
   private static JobSpec job(String id, int gpus) {

@@ -67,6 +67,21 @@ class StartStopOrderTest {
         .manualTicks();
   }
 
+  /** A launcher that records "start id" and "stop id" in call order (other tests use it too). */
+  static final class CallLog implements JobLauncher {
+    final List<String> calls = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void start(JobHandle job) {
+      calls.add("start " + job.id());
+    }
+
+    @Override
+    public void stop(JobHandle job, StopReason reason, Instant deadline) {
+      calls.add("stop " + job.id());
+    }
+  }
+
   /** A launcher that records its calls and can hold {@code start} of one job until released. */
   private static final class BlockingHost implements JobLauncher {
     final List<String> calls = new CopyOnWriteArrayList<>();
@@ -130,19 +145,7 @@ class StartStopOrderTest {
    * executor runs on the dispatcher right after {@code JobStarted} is published, before {@code
    * start} is called.
    */
-  private static void inTheWindow(String jobId, Consumer<JobHandle> act, List<String> calls) {
-    JobLauncher host =
-        new JobLauncher() {
-          @Override
-          public void start(JobHandle job) {
-            calls.add("start " + job.id());
-          }
-
-          @Override
-          public void stop(JobHandle job, StopReason reason, Instant deadline) {
-            calls.add("stop " + job.id() + " " + reason);
-          }
-        };
+  private static void inTheWindow(String jobId, Consumer<JobHandle> act, CallLog host) {
     List<GpuScheduler> self = new ArrayList<>(1);
     GpuScheduler s =
         builder(host)
@@ -168,16 +171,16 @@ class StartStopOrderTest {
 
   @Test
   void aCancelBeforeTheStartIsDeliveredMeansTheHostHearsOfNeither() {
-    List<String> calls = new CopyOnWriteArrayList<>();
-    inTheWindow("a", a -> assertThat(a.cancel()).isTrue(), calls);
-    assertThat(calls).containsExactly("start a-next");
+    CallLog host = new CallLog();
+    inTheWindow("a", a -> assertThat(a.cancel()).isTrue(), host);
+    assertThat(host.calls).containsExactly("start a-next");
   }
 
   @Test
   void aRunEndedByAReportBeforeItsStartIsDeliveredIsNeverStarted() {
-    List<String> calls = new CopyOnWriteArrayList<>();
-    inTheWindow("a", a -> assertThat(a.fail("the user gave up")).isTrue(), calls);
-    assertThat(calls).containsExactly("start a-next");
+    CallLog host = new CallLog();
+    inTheWindow("a", a -> assertThat(a.fail("the user gave up")).isTrue(), host);
+    assertThat(host.calls).containsExactly("start a-next");
   }
 
   @Test
