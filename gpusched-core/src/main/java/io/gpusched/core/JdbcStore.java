@@ -356,25 +356,38 @@ final class JdbcStore implements SchedulerStore {
     }
   }
 
+  /** The columns of a GPU row that make its {@link AllocatedGpu}, then its host charges. */
+  static final String GPU_COLUMNS =
+      "node_id, gpu_index, gpu_uuid, gpu_model, gpu_mode, mig_profile, mig_start_slot, milli_gpu, memory_mib,"
+          + " host_cpu_millis, host_memory_mib";
+
+  /** The GPU of a row whose {@link #GPU_COLUMNS} start at column {@code at}. */
+  static AllocatedGpu gpu(ResultSet rs, int at) throws SQLException {
+    return new AllocatedGpu(
+        rs.getString(at), rs.getInt(at + 1), rs.getString(at + 2), rs.getString(at + 3),
+        GpuMode.valueOf(rs.getString(at + 4)), rs.getString(at + 5), rs.getInt(at + 6), rs.getInt(at + 7),
+        rs.getLong(at + 8));
+  }
+
+  /** The host charges (CPU millis, memory MiB) of a row whose {@link #GPU_COLUMNS} start at {@code at}. */
+  static long[] hostCharges(ResultSet rs, int at) throws SQLException {
+    return new long[] {rs.getLong(at + 9), rs.getLong(at + 10)};
+  }
+
   private StoredState read(Connection c) throws SQLException {
     Map<String, TreeMap<Integer, List<AllocatedGpu>>> gpus = new HashMap<>();
     Map<String, TreeMap<Integer, long[]>> hosts = new HashMap<>();
     try (Statement s = c.createStatement();
         ResultSet rs =
             s.executeQuery(
-                "SELECT job_id, gang_member, pos, node_id, gpu_index, gpu_uuid, gpu_model, gpu_mode,"
-                    + " mig_profile, mig_start_slot, milli_gpu, memory_mib, host_cpu_millis, host_memory_mib"
+                "SELECT job_id, gang_member, pos, " + GPU_COLUMNS
                     + " FROM gpusched_job_gpu ORDER BY job_id, gang_member, pos")) {
       while (rs.next()) {
         String job = rs.getString(1);
         int member = rs.getInt(2);
-        AllocatedGpu g =
-            new AllocatedGpu(
-                rs.getString(4), rs.getInt(5), rs.getString(6), rs.getString(7),
-                GpuMode.valueOf(rs.getString(8)), rs.getString(9), rs.getInt(10), rs.getInt(11),
-                rs.getLong(12));
+        AllocatedGpu g = gpu(rs, 4);
         gpus.computeIfAbsent(job, k -> new TreeMap<>()).computeIfAbsent(member, k -> new ArrayList<>()).add(g);
-        hosts.computeIfAbsent(job, k -> new TreeMap<>()).put(member, new long[] {rs.getLong(13), rs.getLong(14)});
+        hosts.computeIfAbsent(job, k -> new TreeMap<>()).put(member, hostCharges(rs, 4));
       }
     }
     var jobs = new ArrayList<StoredJob>();

@@ -1,7 +1,6 @@
 package io.gpusched.core;
 
 import io.gpusched.AllocatedGpu;
-import io.gpusched.GpuMode;
 import io.gpusched.JobSpec;
 import io.gpusched.JobState;
 import io.gpusched.StopReason;
@@ -169,20 +168,14 @@ final class ReplicaReads {
     Map<Integer, long[]> hosts = new TreeMap<>();
     try (PreparedStatement s =
         c.prepareStatement(
-            "SELECT gang_member, node_id, gpu_index, gpu_uuid, gpu_model, gpu_mode, mig_profile,"
-                + " mig_start_slot, milli_gpu, memory_mib, host_cpu_millis, host_memory_mib"
+            "SELECT gang_member, " + JdbcStore.GPU_COLUMNS
                 + " FROM gpusched_job_gpu WHERE job_id = ? ORDER BY gang_member, pos")) {
       s.setString(1, jobId);
       try (ResultSet rs = s.executeQuery()) {
         while (rs.next()) {
           int m = rs.getInt(1);
-          gpus.computeIfAbsent(m, k -> new ArrayList<>())
-              .add(
-                  new AllocatedGpu(
-                      rs.getString(2), rs.getInt(3), rs.getString(4), rs.getString(5),
-                      GpuMode.valueOf(rs.getString(6)), rs.getString(7), rs.getInt(8), rs.getInt(9),
-                      rs.getLong(10)));
-          hosts.put(m, new long[] {rs.getLong(11), rs.getLong(12)});
+          gpus.computeIfAbsent(m, k -> new ArrayList<>()).add(JdbcStore.gpu(rs, 2));
+          hosts.put(m, JdbcStore.hostCharges(rs, 2));
         }
       }
     } catch (IllegalArgumentException e) {
