@@ -44,6 +44,8 @@ final class Capacity {
   int version;
   /** Bumped whenever a node is added or removed (see {@link NeverFits}). */
   int nodeSetVersion;
+  /** Bumped whenever the capacity of READY nodes is recomputed (a node added, removed, or changing state). */
+  int capacityChanges;
 
   void add(NodeSpec node, NodeState state) {
     nodeSetVersion++;
@@ -116,6 +118,7 @@ final class Capacity {
   }
 
   private void recompute() {
+    capacityChanges++;
     Arrays.fill(poolCap, 0);
     Arrays.fill(modelCap, 0);
     long total = 0;

@@ -107,7 +107,19 @@ final class DefaultScheduler implements GpuScheduler {
   private final boolean preferCheapest;
 
   private double journaledCost = -1;
-  private double journaledShares = -1;
+  private long journaledUsage = -1;
+  private int journaledCapacity = -1;
+
+  /**
+   * How often, at most, the queues are journaled when only time moved (their decayed usage): a
+   * decay alone needs no write, since recovery charges the decay from the stored time at the usage
+   * stored with it, and that usage is what the queues held meanwhile (any change of it, or of
+   * capacity, is journaled in its own round). The refresh only keeps the stored values recent.
+   */
+  static final long QUEUE_REFRESH_MILLIS = 1_000;
+
+  /** The ledger, read for its usage changes when the queues are journaled (dispatcher). */
+  private final Ledger ledger;
 
   DefaultScheduler(
       GpuSchedulers.Builder b, GpuCluster cluster, List<QueueSpec> queueSpecs, StoredState stored) {
@@ -135,6 +147,7 @@ final class DefaultScheduler implements GpuScheduler {
             timer, clock::millis, this::decay, this::pass, this::isClosed,
             b.store == null ? null : this::afterWork);
     Ledger ledger = new Ledger(capacity, fairShare);
+    this.ledger = ledger;
     this.transitions =
         new JobTransitions(clock, loop, ledger, lanes, book, events, b.launcher, this::passes, b.leaderEpoch);
     this.nodes =
@@ -235,28 +248,37 @@ final class DefaultScheduler implements GpuScheduler {
     jn.runDeferred();
   }
 
-  /** Appends every queue's record if decay, starts or ended costs moved since the last time. */
+  /**
+   * Appends every queue's record if its usage, the capacity, the start counter or the ended costs
+   * moved since the last time, or if only time moved and the last write is {@link
+   * #QUEUE_REFRESH_MILLIS} old (dispatcher).
+   */
   private void journalQueues(boolean force) {
     Journal jn = Objects.requireNonNull(journal);
     long decay = fairShare.lastDecayMillis();
     long starts = transitions.starts();
+    long usage = ledger.usageChanges;
+    int cap = capacity.capacityChanges;
     double cost = 0;
-    double shares = 0;
     for (QueueState q : lanes.queueList) {
       cost += q.endedCost;
-      shares += q.dominantShare;
     }
-    if (!force
-        && decay == journaledDecay
-        && starts == journaledStarts
-        && cost == journaledCost
-        && shares == journaledShares) {
+    boolean moved =
+        starts != journaledStarts || cost != journaledCost || usage != journaledUsage || cap != journaledCapacity;
+    boolean stale =
+        decay != journaledDecay
+            && (journaledDecay == Long.MIN_VALUE
+                || decay == Long.MIN_VALUE
+                || decay - journaledDecay >= QUEUE_REFRESH_MILLIS
+                || decay < journaledDecay);
+    if (!force && !moved && !stale) {
       return;
     }
     journaledDecay = decay;
     journaledStarts = starts;
     journaledCost = cost;
-    journaledShares = shares;
+    journaledUsage = usage;
+    journaledCapacity = cap;
     int models = capacity.models.size();
     for (QueueState q : lanes.queueList) {
       q.ensureModels(models);

@@ -118,6 +118,26 @@ final class JdbcStore implements SchedulerStore {
   private volatile boolean postgres;
 
   /**
+   * Each live job spec's text as written ({@link SpecCodec#job}), so that a job's later records
+   * (its start, its end) do not encode it again: keyed by the spec object's identity (weak keys:
+   * an entry goes with its job), bounded. Its upkeep runs on the calling thread, not on a pool.
+   */
+  private final com.github.benmanes.caffeine.cache.Cache<io.gpusched.JobSpec, String> specText =
+      com.github.benmanes.caffeine.cache.Caffeine.newBuilder()
+          .weakKeys()
+          .maximumSize(SPEC_TEXTS)
+          .executor(Runnable::run)
+          .build();
+
+  /** How many job specs' texts {@link #specText} keeps. */
+  static final int SPEC_TEXTS = 16_384;
+
+  /** The spec's text, encoded once per spec object (any thread). */
+  private String specText(io.gpusched.JobSpec spec) {
+    return specText.get(spec, SpecCodec::job);
+  }
+
+  /**
    * Jobs that may have rows in {@code gpusched_job_gpu}: a superset, so that a job's GPU rows are
    * deleted only when they may exist. Filled by {@link #load} (until then {@link #gpuRowsKnown} is
    * false and every write deletes); a job is added before a commit that may give it rows and
@@ -517,7 +537,8 @@ final class JdbcStore implements SchedulerStore {
         if (!jobs.isEmpty()) {
           boolean known = gpuRowsKnown;
           JdbcWrites.writeJobs(
-              c, jobs.values(), postgres, id -> !known || mayHaveGpuRows.contains(id), mayHaveGpuRows::add);
+              c, jobs.values(), postgres, id -> !known || mayHaveGpuRows.contains(id), mayHaveGpuRows::add,
+              this::specText);
         }
         if (!queues.isEmpty()) {
           JdbcWrites.writeQueues(c, queues.values());

@@ -51,7 +51,8 @@ final class JdbcWrites {
       Iterable<StoredJob> jobs,
       boolean postgres,
       java.util.function.Predicate<String> mayHaveGpuRows,
-      java.util.function.Consumer<String> willHaveGpuRows)
+      java.util.function.Consumer<String> willHaveGpuRows,
+      java.util.function.Function<io.gpusched.JobSpec, String> specText)
       throws SQLException {
     try (PreparedStatement delGpu = c.prepareStatement("DELETE FROM gpusched_job_gpu WHERE job_id = ?");
         PreparedStatement insJob = c.prepareStatement(postgres ? UPSERT_JOB_POSTGRES : UPSERT_JOB_MERGE);
@@ -86,7 +87,7 @@ final class JdbcWrites {
         insJob.setLong(13, j.startOrder());
         insJob.setDouble(14, j.accruedCost());
         setNullable(insJob, 15, j.checkpointRef());
-        insJob.setString(16, SpecCodec.job(j.spec()));
+        insJob.setString(16, specText.apply(j.spec()));
         insJob.addBatch();
         for (int m = 0; m < j.allocations().size(); m++) {
           StoredAllocation a = j.allocations().get(m);

@@ -102,8 +102,15 @@ final class Ledger {
     return new Accounting(poolMilli, modelMilli, total, costPerMs);
   }
 
+  /**
+   * Bumped by every {@link #account} and {@link #unaccount} that books something: the queues'
+   * current usage moved (dispatcher).
+   */
+  long usageChanges;
+
   /** Books a started job. Plain arithmetic on sized arrays: cannot fail after the transition. */
   void account(Job j, List<Allocation> allocs, Accounting acct, long now) {
+    usageChanges++;
     j.poolMilli = acct.poolMilli();
     j.modelMilli = acct.modelMilli();
     j.usedMilli = acct.total();
@@ -142,6 +149,7 @@ final class Ledger {
     if (!j.accounted) {
       return;
     }
+    usageChanges++;
     j.accounted = false;
     QueueState q = j.queue;
     for (int p = 0; p < j.poolMilli.length; p++) {

@@ -289,6 +289,42 @@ class DurableSchedulerTest {
     }
   }
 
+  static long queueWrites(RecordingStore store) {
+    return store.batches.stream()
+        .flatMap(List::stream)
+        .filter(c -> c instanceof StoreChange.PutQueue)
+        .count();
+  }
+
+  @Test
+  void queuesAreWrittenWhenTheirUsageOrTheCapacityMovesAndOnlyOncePerRefreshWhenOnlyTimeMoves() {
+    var store = new RecordingStore(SchedulerStores.inMemory());
+    GpuScheduler s = builder(store, whole("n1", 1), whole("n2", 1)).build();
+    JobHandle a = s.submit(job("a", 1).build());
+    long afterStart = queueWrites(store);
+    assertThat(afterStart).as("the start moved the queue's usage").isPositive();
+
+    // rounds in which only time moves (a submit that waits, ticks) write no queue record
+    s.submit(job("big", 2).build());
+    for (int i = 0; i < 9; i++) {
+      h.advance(s, Duration.ofMillis(100));
+    }
+    assertThat(queueWrites(store)).as("decay alone, under the refresh interval").isEqualTo(afterStart);
+
+    h.advance(s, Duration.ofMillis(DefaultScheduler.QUEUE_REFRESH_MILLIS));
+    long refreshed = queueWrites(store);
+    assertThat(refreshed).as("one refresh per interval").isGreaterThan(afterStart);
+    h.advance(s, Duration.ofMillis(10));
+    assertThat(queueWrites(store)).isEqualTo(refreshed);
+
+    s.cordon("n2"); // the capacity that shares are measured against moved
+    assertThat(queueWrites(store)).as("a capacity change").isGreaterThan(refreshed);
+    long afterCordon = queueWrites(store);
+
+    assertThat(a.complete()).isTrue(); // the usage moved back
+    assertThat(queueWrites(store)).as("an end").isGreaterThan(afterCordon);
+  }
+
   // ---- store failures ----
 
   @Test
