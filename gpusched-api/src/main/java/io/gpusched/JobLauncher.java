@@ -11,7 +11,12 @@ import java.time.Instant;
  * capacity), except {@code stop} for {@link StopReason#CANCELLED}, which runs on the thread that
  * called {@link JobHandle#cancel()}, before the GPUs are released. They <b>must not block</b>: hand
  * the work to your own executor. An exception thrown by {@code start} fails the job and releases
- * its GPUs; one thrown by {@code stop} is logged. For one job, {@code stop} is always called before
+ * its GPUs. One thrown by {@code stop} is logged and the same {@code stop} is made again on the
+ * dispatching thread by later ticks, 100 ms after the first throw, the wait doubling up to 30 s,
+ * ten attempts in all; in durable mode the job's record keeps asking for the stop until one
+ * returned, so a scheduler recovered after a crash (or after the attempts ran out) sends it again.
+ * A {@code stop} may therefore come more than once for a run, also after the run ended: make it
+ * idempotent. For one job, {@code stop} is always called before
  * the scheduler can give its GPUs to another job: for {@code CANCELLED} because it runs before the
  * release; for the reasons whose GPUs are released first (see {@link #stop}) because the release
  * and the call happen on the dispatching thread, before its next placement.

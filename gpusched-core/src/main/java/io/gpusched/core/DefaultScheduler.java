@@ -220,6 +220,11 @@ final class DefaultScheduler implements GpuScheduler {
     return dispatch.passes();
   }
 
+  /** Launcher stops that threw and wait to be made again (tests; any thread). */
+  int stopRetries() {
+    return transitions.stopRetries();
+  }
+
   private void decay(long now) {
     fairShare.decay(now);
   }

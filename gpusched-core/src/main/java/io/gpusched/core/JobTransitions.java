@@ -631,9 +631,10 @@ final class JobTransitions {
                           stopped,
                           started -> {
                             if (started) {
-                              stopHost(view, j, StopReason.CANCELLED, deadline);
+                              deliverStop(view, j, StopReason.CANCELLED, deadline, unsent, 1);
+                            } else {
+                              stopSent(j, unsent);
                             }
-                            stopSent(j, unsent);
                           }));
             }
           }
@@ -653,9 +654,10 @@ final class JobTransitions {
                 try {
                   if (tell) {
                     if (started) {
-                      stopHost(j.view(stopped), j, StopReason.CANCELLED, deadline);
+                      deliverStop(j.view(stopped), j, StopReason.CANCELLED, deadline, unsent, 1);
+                    } else {
+                      stopSent(j, unsent);
                     }
-                    stopSent(j, unsent);
                   }
                 } finally {
                   release(j);
@@ -806,15 +808,16 @@ final class JobTransitions {
   void safeStop(Job j, StopReason why, long deadlineMillis) {
     int run = j.run();
     JobHandle view = j.view(run);
-    LaunchGate.StopAction tell = // after the host's start of this run returned, or not at all
-        started -> {
-          if (started) {
-            stopHost(view, j, why, deadlineMillis);
-          }
-        };
     Journal jn = journal;
     if (jn == null) {
-      LaunchGate.afterStart(j, run, tell);
+      LaunchGate.afterStart( // after the host's start of this run returned, or not at all
+          j,
+          run,
+          started -> {
+            if (started) {
+              deliverStop(view, j, why, deadlineMillis, null, 1);
+            }
+          });
     } else {
       Job.UnsentStop unsent = new Job.UnsentStop(why, deadlineMillis, run);
       j.unsentStop = unsent; // re-sent after a crash until the host was told
@@ -825,10 +828,78 @@ final class JobTransitions {
                   j,
                   run,
                   started -> {
-                    tell.run(started);
-                    stopSent(j, unsent);
+                    if (started) {
+                      deliverStop(view, j, why, deadlineMillis, unsent, 1);
+                    } else {
+                      stopSent(j, unsent);
+                    }
                   }));
     }
+  }
+
+  /** How many times a {@code stop} that throws is made in all before the scheduler gives up. */
+  static final int STOP_ATTEMPTS = 10;
+
+  /** The wait before the first retry of a {@code stop} that threw; doubled for each next one. */
+  static final long STOP_RETRY_FIRST_MILLIS = 100;
+
+  /** The longest wait between two retries of a {@code stop}. */
+  static final long STOP_RETRY_MAX_MILLIS = 30_000;
+
+  /** A {@code stop} that threw, made again by a later tick (see {@link #retryStops}). */
+  private record StopRetry(
+      Job job, JobHandle view, StopReason why, long deadlineMillis, Job.@Nullable UnsentStop unsent, int attempt,
+      long dueMillis) {}
+
+  /** Stops to make again; added by any thread, taken by the dispatcher's ticks. */
+  private final java.util.concurrent.ConcurrentLinkedQueue<StopRetry> stopRetries =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+  /**
+   * Makes attempt {@code attempt} of telling the host to stop {@code view}'s run. If the launcher
+   * returns, the durable record's "stop not yet told" mark ({@code unsent}, if any) is cleared. If
+   * it throws, the mark stays (a restart sends the stop again) and the stop is made again by a
+   * later tick, after {@link #STOP_RETRY_FIRST_MILLIS} doubled per attempt up to {@link
+   * #STOP_RETRY_MAX_MILLIS}, {@link #STOP_ATTEMPTS} times in all; then the scheduler logs an error
+   * and gives up. Never throws.
+   */
+  private void deliverStop(
+      JobHandle view, Job j, StopReason why, long deadlineMillis, Job.@Nullable UnsentStop unsent, int attempt) {
+    if (stopHost(view, j, why, deadlineMillis)) {
+      if (unsent != null) {
+        stopSent(j, unsent);
+      }
+      return;
+    }
+    if (attempt >= STOP_ATTEMPTS) {
+      log.error(
+          "gpusched: the launcher threw on each of {} stops of {} run {} ({}); giving up (a durable"
+              + " scheduler sends it again after a restart)",
+          attempt, j, view.attempts(), why);
+      return;
+    }
+    long delay = Math.min(STOP_RETRY_MAX_MILLIS, STOP_RETRY_FIRST_MILLIS << Math.min(attempt - 1, 20));
+    stopRetries.add(new StopRetry(j, view, why, deadlineMillis, unsent, attempt + 1, nowMillis() + delay));
+  }
+
+  /** Makes again the stops that threw and are due at {@code now} (dispatcher, each tick). */
+  void retryStops(long now) {
+    for (int n = stopRetries.size(); n > 0; n--) {
+      StopRetry r = stopRetries.poll();
+      if (r == null) {
+        return;
+      }
+      if (r.dueMillis() > now) {
+        stopRetries.add(r);
+      } else {
+        deliverStop(r.view(), r.job(), r.why(), r.deadlineMillis(), r.unsent(), r.attempt());
+      }
+    }
+  }
+
+  /** Stops waiting to be made again (for tests). */
+  int stopRetries() {
+    return stopRetries.size();
   }
 
   /**
@@ -849,19 +920,18 @@ final class JobTransitions {
    * launcher before the previous scheduler ended (constructor thread, after the build's commit).
    */
   void resendStop(Job j, StopReason why, long deadlineMillis, int run) {
-    stopHost(j.view(run), j, why, deadlineMillis);
-    Job.UnsentStop unsent = j.unsentStop;
-    if (unsent != null) {
-      stopSent(j, unsent);
-    }
+    deliverStop(j.view(run), j, why, deadlineMillis, j.unsentStop, 1);
   }
 
-  private void stopHost(JobHandle view, Job j, StopReason why, long deadlineMillis) {
+  /** Calls the launcher's {@code stop}; whether it returned (a throw is logged). Never throws. */
+  private boolean stopHost(JobHandle view, Job j, StopReason why, long deadlineMillis) {
     try {
       launcher.stop(view, why, at(deadlineMillis));
+      return true;
     } catch (Throwable e) {
       log.warn("gpusched launcher failed to stop {} ({})", j, why, e);
       loop.absorb(e);
+      return false;
     }
   }
 }

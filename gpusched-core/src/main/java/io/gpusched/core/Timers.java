@@ -58,6 +58,7 @@ final class Timers {
   /** One tick at {@code now} (the command loop decayed fair-share usage before this command). */
   void onTick(long now) {
     ledger.timePassed(); // time passed: minimum run times may have elapsed, plan again
+    transitions.retryStops(now); // stops the launcher threw on, when due
     for (Job v : new ArrayList<>(ledger.preempting)) {
       if (v.rawState() != JobState.PREEMPTING) {
         ledger.preempting.remove(v);
