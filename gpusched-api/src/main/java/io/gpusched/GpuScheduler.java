@@ -83,16 +83,28 @@ public interface GpuScheduler extends AutoCloseable {
   /**
    * Cordons a node: running jobs stay, nothing new starts there.
    *
+   * <p>With a durable store, returns once the change is committed (called from the scheduler's own
+   * dispatching thread, such as from a launcher call, it returns at once and the change is
+   * committed with the dispatch round that applies it).
+   *
    * @param nodeId node id
    * @throws IllegalArgumentException if the node is unknown
+   * @throws io.gpusched.store.StoreException with a durable store, if the commit failed (the change
+   *     stands in memory and is written by the next commit that succeeds)
    */
   void cordon(String nodeId);
 
   /**
    * Returns a cordoned or draining node to READY.
    *
+   * <p>With a durable store, returns once the change is committed (called from the scheduler's own
+   * dispatching thread, such as from a launcher call, it returns at once and the change is
+   * committed with the dispatch round that applies it).
+   *
    * @param nodeId node id
    * @throws IllegalArgumentException if the node is unknown
+   * @throws io.gpusched.store.StoreException with a durable store, if the commit failed (the change
+   *     stands in memory and is written by the next commit that succeeds)
    */
   void uncordon(String nodeId);
 
@@ -100,22 +112,34 @@ public interface GpuScheduler extends AutoCloseable {
    * Drains a node: nothing new starts there; each running job is asked to stop (grace = the
    * smaller of its grace period and {@code deadline}), then released and requeued.
    *
+   * <p>With a durable store, returns once the change is committed (called from the scheduler's own
+   * dispatching thread, such as from a launcher call, it returns at once and the change is
+   * committed with the dispatch round that applies it).
+   *
    * @param nodeId node id
    * @param deadline time from now until all its jobs are released (&ge; 0, at most {@link
    *     JobSpec#MAX_DURATION})
    * @throws IllegalArgumentException if the node is unknown or the deadline negative or longer
    *     than {@link JobSpec#MAX_DURATION}
+   * @throws io.gpusched.store.StoreException with a durable store, if the commit failed (the change
+   *     stands in memory and is written by the next commit that succeeds)
    */
   void drain(String nodeId, Duration deadline);
 
   /**
    * Handles a spot interruption notice: a drain that ends at {@code terminationTime}.
    *
+   * <p>With a durable store, returns once the change is committed (called from the scheduler's own
+   * dispatching thread, such as from a launcher call, it returns at once and the change is
+   * committed with the dispatch round that applies it).
+   *
    * @param nodeId node id
    * @param terminationTime when the provider takes the node away (a time already past drains at
    *     once)
    * @throws IllegalArgumentException if the node is unknown, or the termination time is more than
    *     {@link JobSpec#MAX_DURATION} from now or outside the millisecond range of the clock
+   * @throws io.gpusched.store.StoreException with a durable store, if the commit failed (the change
+   *     stands in memory and is written by the next commit that succeeds)
    */
   void spotInterruption(String nodeId, Instant terminationTime);
 

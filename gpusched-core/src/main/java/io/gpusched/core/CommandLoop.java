@@ -144,12 +144,40 @@ final class CommandLoop {
     return wip.get() == 0;
   }
 
+  /** The thread running the loop now, or null (set and cleared by the loop itself). */
+  private final java.util.concurrent.atomic.AtomicReference<@Nullable Thread> dispatcher =
+      new java.util.concurrent.atomic.AtomicReference<>();
+
+  /**
+   * Whether the calling thread is the dispatcher, running a command, a pass or the work after it
+   * (a launcher call, an inline listener): a command it enqueues runs in this same loop, after the
+   * current one, so it must not wait for it.
+   */
+  boolean onDispatcher() {
+    return dispatcher.get() == Thread.currentThread();
+  }
+
+  /** Whether the scheduler is closed. */
+  boolean closed() {
+    return closed.getAsBoolean();
+  }
+
   /**
    * The dispatcher loop; the caller owns the work-in-progress count {@code missed}. A caller held
    * longer than {@link #HANDOFF_NANOS} by commands other threads keep adding hands the loop (and
    * the ownership) to the timer thread and returns, so no call is held hostage indefinitely.
    */
   private void commandLoop(int missed) {
+    Thread me = Thread.currentThread();
+    dispatcher.set(me);
+    try {
+      drain(missed);
+    } finally {
+      dispatcher.compareAndSet(me, null); // a thread that took over meanwhile keeps its mark
+    }
+  }
+
+  private void drain(int missed) {
     long since = timer == null ? 0 : System.nanoTime();
     for (; ; ) {
       Runnable c;

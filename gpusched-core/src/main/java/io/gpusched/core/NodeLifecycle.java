@@ -184,7 +184,45 @@ final class NodeLifecycle {
   /** Cordon or uncordon: the state change runs as a command for the node's current incarnation. */
   void setState(String nodeId, NodeState to, String why) {
     long gen = requireNode(nodeId);
-    loop.command(() -> changeState(nodeId, gen, to, why));
+    Applied done = new Applied();
+    loop.command(
+        () -> {
+          try {
+            changeState(nodeId, gen, to, why, done);
+          } finally {
+            done.ran = true;
+          }
+        });
+    awaitApplied(done, "node " + nodeId + " was " + why);
+  }
+
+  /** What a node-state command journaled; written on the dispatcher, read by the caller. */
+  private static final class Applied {
+    volatile boolean ran;
+    volatile Journal.@Nullable Entry entry;
+  }
+
+  /**
+   * Durable mode: returns once the command {@code done} belongs to has run and what it journaled
+   * is committed, so that a cordon, uncordon or drain that returned survives a crash. A caller that
+   * is itself the dispatcher (a launcher call, an inline listener) returns at once: its command
+   * runs later in the same loop, and is committed with that round. Without a store, returns at
+   * once.
+   *
+   * @throws StoreException if the commit failed (the change stands, and is written by the next
+   *     commit that succeeds)
+   */
+  private void awaitApplied(Applied done, String what) {
+    if (journal == null || loop.onDispatcher()) {
+      return;
+    }
+    while (!done.ran) { // another thread holds the dispatcher and runs the command next
+      if (loop.closed()) {
+        return;
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(this, 1_000_000L);
+    }
+    awaitDurable(done.entry, what);
   }
 
   /**
@@ -194,7 +232,7 @@ final class NodeLifecycle {
    *
    * @return whether it changed anything
    */
-  private boolean changeState(String nodeId, long gen, NodeState to, String why) {
+  private boolean changeState(String nodeId, long gen, NodeState to, String why, Applied done) {
     NodeState from = capacity.states.get(nodeId);
     if (from == null) {
       return false;
@@ -204,7 +242,7 @@ final class NodeLifecycle {
         return false;
       }
       cluster.setNodeState(nodeId, to);
-      journalNode(nodeId, to, gen);
+      done.entry = journalNode(nodeId, to, gen);
     }
     capacity.setState(nodeId, to);
     events.publish(new SchedulerEvent.NodeStateChanged(at(clock.millis()), nodeId, from, to, why));
@@ -245,16 +283,22 @@ final class NodeLifecycle {
     for (Job j : jobsOn(nodeId)) {
       transitions.escalate(j, why);
     }
+    Applied done = new Applied();
     loop.command(
         () -> {
-          if (!changeState(nodeId, gen, NodeState.DRAINING, text)) {
-            return; // that node is gone; its jobs were requeued with it
-          }
-          long now = clock.millis();
-          for (Job j : jobsOn(nodeId)) {
-            drainStop(j, why, deadlineMillis, now);
+          try {
+            if (!changeState(nodeId, gen, NodeState.DRAINING, text, done)) {
+              return; // that node is gone; its jobs were requeued with it
+            }
+            long now = clock.millis();
+            for (Job j : jobsOn(nodeId)) {
+              drainStop(j, why, deadlineMillis, now);
+            }
+          } finally {
+            done.ran = true;
           }
         });
+    awaitApplied(done, "node " + nodeId + " is draining (" + text + ")");
   }
 
   /**

@@ -325,6 +325,66 @@ class DurableSchedulerTest {
     assertThat(queueWrites(store)).as("an end").isGreaterThan(afterCordon);
   }
 
+  static NodeState storedState(RecordingStore store, String node) {
+    return store.inner.load().nodes().stream()
+        .filter(n -> n.spec().id().equals(node))
+        .findFirst()
+        .orElseThrow()
+        .state();
+  }
+
+  @Test
+  void aCordonOrDrainMadeWhileAnotherThreadHoldsTheDispatcherReturnsOnlyAfterItsCommit() throws Exception {
+    var store = new RecordingStore(SchedulerStores.inMemory());
+    var inStart = new java.util.concurrent.CountDownLatch(1);
+    var finishStart = new java.util.concurrent.CountDownLatch(1);
+    JobLauncher launcher =
+        job -> { // the host's start runs on the dispatcher: hold it there
+          inStart.countDown();
+          try {
+            finishStart.await(10, java.util.concurrent.TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        };
+    GpuScheduler s = builder(store, whole("n1", 1), whole("n2", 1)).launcher(launcher).build();
+    var submitted = java.util.concurrent.CompletableFuture.runAsync(() -> s.submit(job("a", 1).build()));
+    assertThat(inStart.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+    var cordoned = java.util.concurrent.CompletableFuture.runAsync(() -> s.cordon("n2"));
+    var drained = java.util.concurrent.CompletableFuture.runAsync(() -> s.drain("n1", Duration.ofSeconds(30)));
+    Thread.sleep(200);
+    assertThat(cordoned).as("the cordon waits for the round that applies it").isNotDone();
+    assertThat(drained).as("the drain too").isNotDone();
+    assertThat(storedState(store, "n2")).isEqualTo(NodeState.READY);
+
+    finishStart.countDown();
+    cordoned.get(10, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(storedState(store, "n2")).as("committed when cordon returned").isEqualTo(NodeState.CORDONED);
+    drained.get(10, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(storedState(store, "n1")).as("committed when drain returned").isEqualTo(NodeState.DRAINING);
+    submitted.get(10, java.util.concurrent.TimeUnit.SECONDS);
+    s.close();
+  }
+
+  @Test
+  void aCordonFromTheDispatchersOwnLauncherCallReturnsAtOnceAndIsCommittedWithItsRound() {
+    var store = new RecordingStore(SchedulerStores.inMemory());
+    var box = new java.util.concurrent.atomic.AtomicReference<GpuScheduler>();
+    var returned = new java.util.concurrent.atomic.AtomicBoolean();
+    JobLauncher launcher =
+        job -> {
+          box.get().cordon("n2"); // on the dispatcher: must not wait for its own loop
+          returned.set(true);
+        };
+    GpuScheduler s = builder(store, whole("n1", 1), whole("n2", 1)).launcher(launcher).build();
+    box.set(s);
+    s.submit(job("a", 1).build());
+    assertThat(returned).isTrue();
+    assertThat(storedState(store, "n2")).isEqualTo(NodeState.CORDONED);
+    s.close();
+  }
+
   // ---- store failures ----
 
   @Test
