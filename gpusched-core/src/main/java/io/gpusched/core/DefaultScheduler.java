@@ -270,12 +270,11 @@ final class DefaultScheduler implements GpuScheduler {
     }
     boolean moved =
         starts != journaledStarts || cost != journaledCost || usage != journaledUsage || cap != journaledCapacity;
-    boolean stale =
+    boolean stale = // only time moved: written once the last write is QUEUE_REFRESH_MILLIS old
         decay != journaledDecay
             && (journaledDecay == Long.MIN_VALUE
-                || decay == Long.MIN_VALUE
-                || decay - journaledDecay >= QUEUE_REFRESH_MILLIS
-                || decay < journaledDecay);
+                || decay < journaledDecay
+                || decay - journaledDecay >= QUEUE_REFRESH_MILLIS);
     if (!force && !moved && !stale) {
       return;
     }
