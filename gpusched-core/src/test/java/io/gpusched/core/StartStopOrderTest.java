@@ -68,7 +68,7 @@ class StartStopOrderTest {
   }
 
   /** A launcher that records "start id" and "stop id" in call order (other tests use it too). */
-  static final class CallLog implements JobLauncher {
+  static class CallLog implements JobLauncher {
     final List<String> calls = new CopyOnWriteArrayList<>();
 
     @Override
@@ -185,23 +185,18 @@ class StartStopOrderTest {
 
   @Test
   void aStartWhoseLauncherCancelsTheJobItselfGetsItsStopAfterItReturns() throws Exception {
-    List<String> calls = new CopyOnWriteArrayList<>();
-    JobLauncher host =
-        new JobLauncher() {
+    CallLog host =
+        new CallLog() {
           @Override
           public void start(JobHandle job) {
-            calls.add("start " + job.id());
+            super.start(job);
             if (job.id().equals("a")) {
               assertThat(job.cancel()).isTrue(); // from inside start: must not deadlock
             }
             calls.add("started " + job.id());
           }
-
-          @Override
-          public void stop(JobHandle job, StopReason reason, Instant deadline) {
-            calls.add("stop " + job.id());
-          }
         };
+    List<String> calls = host.calls;
     GpuScheduler s = scheduler(host);
     try {
       CompletableFuture<JobHandle> a = CompletableFuture.supplyAsync(() -> s.submit(whole("a")));
@@ -216,14 +211,13 @@ class StartStopOrderTest {
 
   @Test
   void aStartThatThrowsStillDeliversTheStopsThatWaitedForIt() throws Exception {
-    List<String> calls = new CopyOnWriteArrayList<>();
     CountDownLatch inStart = new CountDownLatch(1);
     CountDownLatch finishStart = new CountDownLatch(1);
-    JobLauncher host =
-        new JobLauncher() {
+    CallLog host =
+        new CallLog() {
           @Override
           public void start(JobHandle job) {
-            calls.add("start " + job.id());
+            super.start(job);
             if (job.id().equals("a")) {
               inStart.countDown();
               try {
@@ -234,12 +228,8 @@ class StartStopOrderTest {
               throw new AssertionError("the host could not start a");
             }
           }
-
-          @Override
-          public void stop(JobHandle job, StopReason reason, Instant deadline) {
-            calls.add("stop " + job.id());
-          }
         };
+    List<String> calls = host.calls;
     GpuScheduler s = scheduler(host);
     try {
       CompletableFuture<JobHandle> submitted = CompletableFuture.supplyAsync(() -> s.submit(whole("a")));
