@@ -64,13 +64,13 @@ final class JdbcWrites {
       boolean anyGpu = false;
       boolean anyDelete = false;
       for (StoredJob j : jobs) {
-        if (!j.allocations().isEmpty()) {
-          willHaveGpuRows.accept(j.id());
-        }
         if (mayHaveGpuRows.test(j.id())) {
           delGpu.setString(1, j.id());
           delGpu.addBatch();
           anyDelete = true;
+        }
+        if (!j.allocations().isEmpty()) {
+          willHaveGpuRows.accept(j.id());
         }
         insJob.setString(1, j.id());
         insJob.setLong(2, j.sequence());

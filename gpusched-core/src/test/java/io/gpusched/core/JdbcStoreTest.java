@@ -224,6 +224,61 @@ class JdbcStoreTest {
         .containsExactlyInAnyOrder(StoreContractTest.pending("a", 1), StoreContractTest.pending("b", 2));
   }
 
+  /**
+   * A job written for the first time with GPUs (its start after a submission) has no GPU rows to
+   * delete: the commit runs no {@code DELETE} for it (it once did, because the job was counted as
+   * one that may have rows before the check). Its next record without GPUs deletes them.
+   */
+  @Test
+  void aStartDeletesNoGpuRowsAndTheEndDeletesThem() throws SQLException {
+    List<String> executed = new java.util.concurrent.CopyOnWriteArrayList<>();
+    SchedulerStore s = SchedulerStores.jdbc(recordingBatches(ds(), executed));
+    s.load();
+    s.commit(List.of(new StoreChange.PutJob(StoreContractTest.pending("a", 1))));
+    executed.clear();
+    s.commit(List.of(new StoreChange.PutJob(StoreContractTest.running("a"))));
+    assertThat(executed).noneMatch(sql -> sql.startsWith("DELETE FROM gpusched_job_gpu"));
+    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job_gpu WHERE job_id = 'a'")).isPositive();
+    executed.clear();
+    s.commit(List.of(new StoreChange.PutJob(StoreContractTest.pending("a", 2))));
+    assertThat(executed).anyMatch(sql -> sql.startsWith("DELETE FROM gpusched_job_gpu"));
+    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job_gpu")).isZero();
+  }
+
+  /** A data source whose prepared statements add their SQL to {@code executed} when a batch runs. */
+  private static DataSource recordingBatches(DataSource real, List<String> executed) {
+    return (DataSource)
+        Proxy.newProxyInstance(
+            JdbcStoreTest.class.getClassLoader(),
+            new Class<?>[] {DataSource.class},
+            (p, m, args) -> {
+              if (!m.getName().equals("getConnection")) {
+                return m.getName().equals("toString") ? "recordingBatches(" + real + ")" : invoke(m, real, args);
+              }
+              Connection c = (Connection) invoke(m, real, args);
+              return Proxy.newProxyInstance(
+                  JdbcStoreTest.class.getClassLoader(),
+                  new Class<?>[] {Connection.class},
+                  (cp, cm, cargs) -> {
+                    Object r = invoke(cm, c, cargs);
+                    if (!cm.getName().equals("prepareStatement")) {
+                      return r;
+                    }
+                    String sql = (String) cargs[0];
+                    java.sql.PreparedStatement ps = (java.sql.PreparedStatement) r;
+                    return Proxy.newProxyInstance(
+                        JdbcStoreTest.class.getClassLoader(),
+                        new Class<?>[] {java.sql.PreparedStatement.class},
+                        (sp, sm, sargs) -> {
+                          if (sm.getName().startsWith("execute")) {
+                            executed.add(sql);
+                          }
+                          return invoke(sm, ps, sargs);
+                        });
+                  });
+            });
+  }
+
   /** A data source whose connections commit, then throw (the reply was lost) while {@code lost}. */
   private static DataSource committedThenLost(DataSource real, AtomicBoolean lost) {
     return (DataSource)
