@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -32,11 +33,19 @@ import org.slf4j.LoggerFactory;
  *
  * A thread that needs its entry durable calls {@link #await}. If no commit is in progress it
  * becomes the committer: it takes every pending entry (its own and everyone else's, the dispatch
- * pass's included), builds one batch and commits it with one {@link SchedulerStore#commit};
- * threads arriving meanwhile wait on the monitor and are served by the next batch, which one of
- * them commits. Commits are therefore serialized and in append order; the monitor is held only to
- * move entries, never during the store call. This lock exists only in durable mode; placements
- * never take it.
+ * pass's included), builds one batch and commits it with one {@link SchedulerStore#commit}.
+ * Threads arriving meanwhile register on their own entry and park ({@link LockSupport}); they are
+ * served by the next batch. Commits are therefore serialized and in append order; the monitor is
+ * held only to move entries and register waiters, never during the store call or while parked.
+ * This lock exists only in durable mode; placements never take it.
+ *
+ * <p>Wake-ups: when a commit ends, the committer first wakes one thread waiting on a pending
+ * entry, which commits the next batch, then the batch's own waiters through a binary tree (it
+ * wakes the first two; each woken waiter wakes two more), so the next commit does not wait for
+ * the committer's dozens of wake-up system calls, and threads whose entries are not yet written
+ * stay parked (a {@code notifyAll} on the monitor woke them all at every commit, to park again).
+ * An interrupt does not end a wait: the commit in progress is not abandoned, and the interrupt
+ * flag is restored on return.
  *
  * <h2>Failures</h2>
  *
@@ -60,11 +69,21 @@ final class Journal {
     final @Nullable Job job;
     final @Nullable StoreChange change;
     final boolean rejectOnFailure;
-    boolean committed;
-    /** Commit attempts that included this entry and failed. */
-    int failures;
+    /** Written under the monitor; read without it by a woken waiter (volatile). */
+    volatile boolean committed;
+    /** Commit attempts that included this entry and failed (volatile, as {@link #committed}). */
+    volatile int failures;
 
     @Nullable StoreException error;
+    /** Threads parked until this entry's commit: one in practice, more allowed (monitor). */
+    @Nullable Object waiters;
+    /**
+     * The committed batch's wake-up tree, if this entry's one waiter is in it (at {@link
+     * #treeIndex}): written before {@link #committed}, read after it.
+     */
+    Thread @Nullable [] tree;
+
+    int treeIndex;
 
     Entry(@Nullable Job job, @Nullable StoreChange change, boolean rejectOnFailure) {
       this.job = job;
@@ -79,7 +98,8 @@ final class Journal {
   private final Function<Job, @Nullable StoreChange> snapshot;
   private final Object lock = new Object();
   private List<Entry> pending = new ArrayList<>();
-  private boolean committing;
+  /** A commit is in progress (written under the monitor, read by parked waiters: volatile). */
+  private volatile boolean committing;
   private final ConcurrentLinkedQueue<Deferred> deferred = new ConcurrentLinkedQueue<>();
 
   /**
@@ -124,32 +144,76 @@ final class Journal {
     try {
       for (; ; ) {
         List<Entry> batch;
+        if (e.committed) {
+          wakeChildren(e);
+          return;
+        }
         synchronized (lock) {
-          while (!e.committed && e.failures == 0 && committing) {
-            try {
-              lock.wait();
-            } catch (InterruptedException ie) {
-              interrupted = true; // the commit in progress is not abandoned; the flag is kept
-            }
-          }
-          if (e.committed) {
-            return;
-          }
           if (e.failures > 0) {
             StoreException cause = Objects.requireNonNull(e.error);
             throw new StoreException(Objects.requireNonNullElse(cause.getMessage(), cause.toString()), cause);
           }
-          committing = true;
-          batch = pending;
-          pending = new ArrayList<>();
+          if (e.committed) {
+            batch = null; // committed since the check above: returns on the next turn
+          } else if (committing) {
+            addWaiter(e, Thread.currentThread());
+            batch = null;
+          } else {
+            committing = true;
+            batch = pending;
+            pending = new ArrayList<>();
+          }
         }
-        commitBatch(batch);
+        if (batch != null) {
+          commitBatch(batch);
+          continue;
+        }
+        // parked outside the monitor, until the commit that includes e wakes it, or until the
+        // commit in progress ends (it may be woken to commit the next batch): volatile reads, so
+        // that it goes back to the monitor only when there is something to do
+        while (!e.committed && e.failures == 0 && committing) {
+          LockSupport.park(this);
+          if (Thread.interrupted()) {
+            interrupted = true; // the commit in progress is not abandoned; the flag is restored
+          }
+        }
       }
     } finally {
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
     }
+  }
+
+  private static void addWaiter(Entry e, Thread t) {
+    Object w = e.waiters;
+    if (w == null || w == t) {
+      e.waiters = t;
+    } else if (w instanceof Thread other) {
+      var both = new ArrayList<Thread>(2);
+      both.add(other);
+      both.add(t);
+      e.waiters = both;
+    } else {
+      @SuppressWarnings("unchecked")
+      List<Thread> many = (List<Thread>) w;
+      if (!many.contains(t)) {
+        many.add(t);
+      }
+    }
+  }
+
+  /** Adds {@code e}'s waiters to {@code wake} and forgets them (monitor). */
+  private static void takeWaiters(Entry e, List<Thread> wake) {
+    Object w = e.waiters;
+    if (w instanceof Thread t) {
+      wake.add(t);
+    } else if (w != null) {
+      @SuppressWarnings("unchecked")
+      List<Thread> many = (List<Thread>) w;
+      wake.addAll(many);
+    }
+    e.waiters = null;
   }
 
   /**
@@ -184,16 +248,37 @@ final class Journal {
       fatal = e;
       failure = new StoreException("the commit to " + store + " failed: " + e, e);
     }
+    var wake = new ArrayList<Thread>();
+    Thread[] tree = NO_THREADS;
+    Thread self = Thread.currentThread();
+    @Nullable Thread next;
     synchronized (lock) {
       if (failure == null) {
+        int single = 0;
         for (Entry e : batch) {
+          if (e.waiters instanceof Thread) {
+            single++;
+          }
+        }
+        tree = single == 0 ? NO_THREADS : new Thread[single];
+        int i = 0;
+        for (Entry e : batch) {
+          if (e.waiters instanceof Thread t) {
+            tree[i] = t;
+            e.tree = tree;
+            e.treeIndex = i++;
+            e.waiters = null;
+          } else {
+            takeWaiters(e, wake);
+          }
           e.committed = true;
         }
       } else {
         var keep = new ArrayList<Entry>(batch.size() + pending.size());
         for (Entry e : batch) {
-          e.failures++;
           e.error = failure;
+          e.failures++;
+          takeWaiters(e, wake);
           if (!e.rejectOnFailure) {
             keep.add(e);
           }
@@ -202,7 +287,21 @@ final class Journal {
         pending = keep;
       }
       committing = false;
-      lock.notifyAll();
+      next = nextCommitter(self);
+    }
+    // the next batch's committer first: the others' wake-ups then overlap its commit
+    if (next != null) {
+      LockSupport.unpark(next);
+    }
+    for (int i = 0; i < 2 && i < tree.length; i++) {
+      if (tree[i] != self) {
+        LockSupport.unpark(tree[i]);
+      }
+    }
+    for (Thread t : wake) {
+      if (t != self) {
+        LockSupport.unpark(t);
+      }
     }
     if (failure != null) {
       log.warn("gpusched: commit to {} failed; {} entries kept for the next commit", store, batch.size(), failure);
@@ -210,6 +309,49 @@ final class Journal {
     if (fatal != null) {
       throw fatal;
     }
+  }
+
+  private static final Thread[] NO_THREADS = new Thread[0];
+
+  /**
+   * Wakes the threads below this entry's waiter in its batch's wake-up tree: the committer wakes
+   * the first two, and the waiter at index {@code i} wakes those at {@code 2i + 2} and {@code 2i +
+   * 3}, so a commit's wake-ups (each a system call) are spread over the woken threads instead of
+   * all made by the committer before the next commit can start.
+   */
+  private static void wakeChildren(Entry e) {
+    Thread[] tree = e.tree;
+    if (tree == null) {
+      return;
+    }
+    e.tree = null;
+    Thread self = Thread.currentThread();
+    for (int c = 2 * e.treeIndex + 2, end = Math.min(c + 2, tree.length); c < end; c++) {
+      if (tree[c] != self) {
+        LockSupport.unpark(tree[c]);
+      }
+    }
+  }
+
+  /** The first thread other than {@code self} waiting on a pending entry, or null (monitor). */
+  private @Nullable Thread nextCommitter(Thread self) {
+    for (Entry e : pending) {
+      Object w = e.waiters;
+      if (w instanceof Thread t) {
+        if (t != self) {
+          return t;
+        }
+      } else if (w != null) {
+        @SuppressWarnings("unchecked")
+        List<Thread> many = (List<Thread>) w;
+        for (Thread t : many) {
+          if (t != self) {
+            return t;
+          }
+        }
+      }
+    }
+    return null;
   }
 
   /** The batch: each job once (its record as of now), then queue and node changes in order. */

@@ -1,0 +1,294 @@
+package io.gpusched.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.gpusched.QueueSpec;
+import io.gpusched.store.SchedulerStore;
+import io.gpusched.store.StoreChange;
+import io.gpusched.store.StoreException;
+import io.gpusched.store.StoredQueue;
+import io.gpusched.store.StoredState;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The journal's group commit: waiters are parked on their own entries and woken by the commit that
+ * writes them (through a wake-up tree), and one waiter on a pending entry is woken to commit the
+ * next batch. Each case that depends on a thread being parked waits until it is.
+ */
+@Timeout(60)
+class JournalTest {
+
+  private static StoreChange change(String name) {
+    return new StoreChange.PutQueue(new StoredQueue(QueueSpec.of(name), Map.of(), 0, 0, 0, 0));
+  }
+
+  private static String name(StoreChange c) {
+    return ((StoreChange.PutQueue) c).queue().spec().name();
+  }
+
+  /** A store that records its commits, and whose commits can be held on a latch or made to throw. */
+  static final class Recording implements SchedulerStore {
+    final List<List<String>> commits = new CopyOnWriteArrayList<>();
+    final Set<String> committed = ConcurrentHashMap.newKeySet();
+    volatile CountDownLatch entered = new CountDownLatch(0);
+    volatile CountDownLatch release = new CountDownLatch(0);
+    volatile double failureRate;
+    final AtomicInteger failures = new AtomicInteger();
+
+    @Override
+    public StoredState load() {
+      return new StoredState(List.of(), List.of(), List.of());
+    }
+
+    @Override
+    public void commit(List<StoreChange> changes) {
+      entered.countDown();
+      try {
+        if (!release.await(30, TimeUnit.SECONDS)) {
+          throw new AssertionError("never released");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(e);
+      }
+      if (failureRate > 0 && ThreadLocalRandom.current().nextDouble() < failureRate) {
+        failures.incrementAndGet();
+        if (ThreadLocalRandom.current().nextBoolean()) {
+          throw new StoreException("injected failure");
+        }
+        throw new IllegalStateException("injected runtime failure");
+      }
+      var names = new ArrayList<String>();
+      for (StoreChange c : changes) {
+        names.add(name(c));
+      }
+      commits.add(names);
+      committed.addAll(names);
+    }
+
+    /** The next commit blocks until {@link #release} counts down; returns the latch it signals on entry. */
+    CountDownLatch holdNext() {
+      release = new CountDownLatch(1);
+      entered = new CountDownLatch(1);
+      return entered;
+    }
+  }
+
+  private static Journal journal(SchedulerStore store) {
+    return new Journal(store, j -> null);
+  }
+
+  private static void awaitParked(Thread t) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (t.getState() != Thread.State.WAITING) {
+      assertThat(System.nanoTime()).as(t.getName() + " parks").isLessThan(deadline);
+      Thread.sleep(1);
+    }
+  }
+
+  private static Thread start(String name, Runnable r, AtomicReference<Throwable> failed) {
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                r.run();
+              } catch (Throwable e) {
+                failed.compareAndSet(null, e);
+              }
+            },
+            name);
+    t.start();
+    return t;
+  }
+
+  /**
+   * A thread that waits while another commits is woken when that commit ends and commits its own
+   * entry: without the hand-off it would wait forever (nobody else is left to commit).
+   */
+  @Test
+  void aWaiterOnAPendingEntryIsWokenToCommitTheNextBatch() throws Exception {
+    Recording store = new Recording();
+    Journal jn = journal(store);
+    AtomicReference<Throwable> failed = new AtomicReference<>();
+    CountDownLatch inCommit = store.holdNext();
+    Journal.Entry a = jn.change(change("a"));
+    Thread first = start("first", () -> jn.await(a), failed);
+    assertThat(inCommit.await(20, TimeUnit.SECONDS)).isTrue(); // first commits [a], held
+    Journal.Entry b = jn.change(change("b"));
+    Thread second = start("second", () -> jn.await(b), failed);
+    awaitParked(second);
+    store.release.countDown();
+    first.join(20_000);
+    second.join(20_000);
+    assertThat(first.isAlive()).isFalse();
+    assertThat(second.isAlive()).as("the second waiter was handed the next batch").isFalse();
+    assertThat(failed.get()).isNull();
+    assertThat(store.commits).containsExactly(List.of("a"), List.of("b"));
+  }
+
+  /** Two threads waiting on the same entry both return once it is committed. */
+  @Test
+  void twoThreadsWaitingOnOneEntryBothReturn() throws Exception {
+    Recording store = new Recording();
+    Journal jn = journal(store);
+    AtomicReference<Throwable> failed = new AtomicReference<>();
+    CountDownLatch inCommit = store.holdNext();
+    Journal.Entry a = jn.change(change("a"));
+    Thread first = start("first", () -> jn.await(a), failed);
+    assertThat(inCommit.await(20, TimeUnit.SECONDS)).isTrue();
+    Journal.Entry shared = jn.change(change("shared"));
+    Thread x = start("x", () -> jn.await(shared), failed);
+    Thread y = start("y", () -> jn.await(shared), failed);
+    awaitParked(x);
+    awaitParked(y);
+    store.release.countDown();
+    for (Thread t : List.of(first, x, y)) {
+      t.join(20_000);
+      assertThat(t.isAlive()).as(t.getName() + " returned").isFalse();
+    }
+    assertThat(failed.get()).isNull();
+    assertThat(store.commits).containsExactly(List.of("a"), List.of("shared"));
+  }
+
+  /**
+   * Every waiter of a committed batch is woken, however many: the wake-up tree reaches all of them
+   * (32 waiters parked on one batch's entries, then released together).
+   */
+  @Test
+  void aCommitWakesEveryWaiterOfItsBatch() throws Exception {
+    Recording store = new Recording();
+    Journal jn = journal(store);
+    AtomicReference<Throwable> failed = new AtomicReference<>();
+    CountDownLatch inCommit = store.holdNext();
+    Journal.Entry a = jn.change(change("a"));
+    Thread first = start("first", () -> jn.await(a), failed);
+    assertThat(inCommit.await(20, TimeUnit.SECONDS)).isTrue();
+    var waiters = new ArrayList<Thread>();
+    for (int i = 0; i < 32; i++) {
+      Journal.Entry e = jn.change(change("w" + i));
+      waiters.add(start("w" + i, () -> jn.await(e), failed));
+    }
+    for (Thread t : waiters) {
+      awaitParked(t);
+    }
+    store.release.countDown(); // all 32 entries are pending: the next committer takes them in one batch
+    first.join(20_000);
+    for (Thread t : waiters) {
+      t.join(20_000);
+      assertThat(t.isAlive()).as(t.getName() + " returned").isFalse();
+    }
+    assertThat(failed.get()).isNull();
+    assertThat(store.commits).hasSize(2);
+    assertThat(store.commits.get(1)).hasSize(32);
+  }
+
+  /** A waiter that is interrupted keeps waiting for its commit, and returns with its flag set. */
+  @Test
+  void anInterruptedWaiterStillWaitsForItsCommitAndKeepsTheFlag() throws Exception {
+    Recording store = new Recording();
+    Journal jn = journal(store);
+    AtomicReference<Throwable> failed = new AtomicReference<>();
+    CountDownLatch inCommit = store.holdNext();
+    Journal.Entry a = jn.change(change("a"));
+    Thread first = start("first", () -> jn.await(a), failed);
+    assertThat(inCommit.await(20, TimeUnit.SECONDS)).isTrue();
+    Journal.Entry b = jn.change(change("b"));
+    AtomicBoolean flag = new AtomicBoolean();
+    AtomicBoolean wasCommitted = new AtomicBoolean();
+    Thread second =
+        start(
+            "second",
+            () -> {
+              jn.await(b);
+              wasCommitted.set(store.committed.contains("b"));
+              flag.set(Thread.currentThread().isInterrupted());
+            },
+            failed);
+    awaitParked(second);
+    second.interrupt();
+    Thread.sleep(50);
+    assertThat(second.isAlive()).as("still waiting after the interrupt").isTrue();
+    awaitParked(second); // parked again, not spinning
+    store.release.countDown();
+    first.join(20_000);
+    second.join(20_000);
+    assertThat(failed.get()).isNull();
+    assertThat(wasCommitted).isTrue();
+    assertThat(flag).as("the interrupt flag is restored").isTrue();
+  }
+
+  /**
+   * Many threads append and wait while commits fail now and then: each {@code await} returns only
+   * once its change is in a committed batch, or throws, and then its change (not a
+   * reject-on-failure entry) is written by a later commit; nobody waits forever.
+   */
+  @Test
+  void underLoadEveryAwaitReturnsAfterItsCommitOrThrowsAndNothingIsLost() throws Exception {
+    Recording store = new Recording();
+    store.failureRate = 0.05;
+    Journal jn = journal(store);
+    int threads = 16;
+    int each = 400;
+    AtomicReference<Throwable> failed = new AtomicReference<>();
+    AtomicInteger thrown = new AtomicInteger();
+    var all = new ArrayList<Thread>();
+    for (int t = 0; t < threads; t++) {
+      int id = t;
+      all.add(
+          start(
+              "caller-" + t,
+              () -> {
+                for (int i = 0; i < each; i++) {
+                  String n = id + "-" + i;
+                  Journal.Entry e = jn.change(change(n));
+                  try {
+                    jn.await(e);
+                    if (!store.committed.contains(n)) {
+                      throw new AssertionError(n + " returned before its commit");
+                    }
+                  } catch (StoreException ex) {
+                    thrown.incrementAndGet();
+                  }
+                }
+              },
+              failed));
+    }
+    for (Thread t : all) {
+      t.join(50_000);
+      assertThat(t.isAlive()).as(t.getName() + " finished").isFalse();
+    }
+    assertThat(failed.get()).isNull();
+    store.failureRate = 0;
+    jn.flush(); // the failed entries are kept and written by the next commit
+    assertThat(store.committed).hasSize(threads * each);
+    assertThat(thrown.get()).as("some awaits saw a failed commit").isPositive();
+    assertThat(store.failures.get()).isPositive();
+  }
+
+  /** A failed commit throws to its waiter and keeps the change for the next commit. */
+  @Test
+  void aFailedCommitTellsItsWaiterAndKeepsTheChange() {
+    Recording store = new Recording();
+    store.failureRate = 1;
+    Journal jn = journal(store);
+    Journal.Entry e = jn.change(change("kept"));
+    assertThatThrownBy(() -> jn.await(e)).isInstanceOf(StoreException.class);
+    store.failureRate = 0;
+    jn.flush();
+    assertThat(store.committed).containsExactly("kept");
+  }
+}
