@@ -98,6 +98,22 @@ final class Job implements JobHandle {
    */
   volatile @Nullable LaunchGate launchGate;
 
+  /**
+   * Durable mode: how many times this job was appended to the journal (incremented by {@link
+   * Journal#job} after the change it records, any thread).
+   */
+  volatile long journalSeq;
+
+  /**
+   * Durable mode: the {@link #journalSeq} read before the snapshot of the latest successful commit
+   * that wrote this job (committing thread only): an entry with a sequence number no higher was
+   * written by it, and is not written again.
+   */
+  volatile long committedSeq;
+
+  static final java.util.concurrent.atomic.AtomicLongFieldUpdater<Job> JOURNAL_SEQ =
+      java.util.concurrent.atomic.AtomicLongFieldUpdater.newUpdater(Job.class, "journalSeq");
+
   /** A stop's reason, deadline and run (see {@link #unsentStop}). */
   record UnsentStop(StopReason why, long deadlineMillis, int run) {}
   @Nullable Job stopFor;

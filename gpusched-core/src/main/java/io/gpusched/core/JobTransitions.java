@@ -404,8 +404,6 @@ final class JobTransitions {
       j.startedAtMillis = prevStart;
       return false;
     }
-    Journal jn = journal;
-    Journal.Entry entry = jn == null ? null : jn.job(j);
     lanes.started(j);
     j.attempts = run;
     j.queue.lastStart = ++starts;
@@ -415,6 +413,10 @@ final class JobTransitions {
     j.idleReclaimAtMillis = -1;
     j.idleRunStart = Long.MIN_VALUE;
     ledger.account(j, allocs, acct, now);
+    // appended after the fields its record carries (start order), so that a batch built at once by
+    // another thread writes them: a change is always appended after it is made
+    Journal jn = journal;
+    Journal.Entry entry = jn == null ? null : jn.job(j);
     var gpus = new ArrayList<AllocatedGpu>();
     allocs.forEach(a -> gpus.addAll(a.gpus()));
     events.publish(

@@ -69,6 +69,8 @@ final class Journal {
     final @Nullable Job job;
     final @Nullable StoreChange change;
     final boolean rejectOnFailure;
+    /** For a job's entry: the job's {@link Job#journalSeq} this append made. */
+    final long seq;
     /** Written under the monitor; read without it by a woken waiter (volatile). */
     volatile boolean committed;
     /** Commit attempts that included this entry and failed (volatile, as {@link #committed}). */
@@ -89,6 +91,7 @@ final class Journal {
       this.job = job;
       this.change = change;
       this.rejectOnFailure = rejectOnFailure;
+      this.seq = job == null ? 0 : Job.JOURNAL_SEQ.incrementAndGet(job);
     }
   }
 
@@ -234,12 +237,14 @@ final class Journal {
     StoreException failure = null;
     Error fatal = null;
     int n = 0;
+    var written = new IdentityHashMap<Job, Long>();
     try {
-      List<StoreChange> changes = build(batch);
+      List<StoreChange> changes = build(batch, written);
       n = changes.size();
       if (n > 0) {
         store.commit(changes);
       }
+      written.forEach((j, seq) -> j.committedSeq = Math.max(j.committedSeq, seq));
     } catch (StoreException e) {
       failure = e;
     } catch (RuntimeException e) {
@@ -354,15 +359,23 @@ final class Journal {
     return null;
   }
 
-  /** The batch: each job once (its record as of now), then queue and node changes in order. */
-  private List<StoreChange> build(List<Entry> batch) {
+  /**
+   * The batch: each job once (its record as of now), then queue and node changes in order. A job's
+   * entry that an earlier successful commit already covered (its snapshot was taken after this
+   * entry's change: see {@link Job#committedSeq}) writes nothing: a job changed twice in quick
+   * succession (a completion, then its end time) is then written once, whichever batch the second
+   * entry falls in. {@code written} gets each job written with the sequence number read before its
+   * snapshot.
+   */
+  private List<StoreChange> build(List<Entry> batch, IdentityHashMap<Job, Long> written) {
     var out = new ArrayList<StoreChange>(batch.size());
-    IdentityHashMap<Job, Boolean> seen = new IdentityHashMap<>();
     for (Entry e : batch) {
       Job j = e.job;
       if (j != null) {
-        if (seen.put(j, Boolean.TRUE) == null) {
+        if (e.seq > j.committedSeq && !written.containsKey(j)) {
+          long seq = j.journalSeq; // before the snapshot: every change up to it is in the snapshot
           StoreChange c = snapshot.apply(j);
+          written.put(j, seq);
           if (c != null) {
             out.add(c);
           }

@@ -279,6 +279,78 @@ class JournalTest {
     assertThat(store.failures.get()).isPositive();
   }
 
+  private static Job job(String id) {
+    QueueState q = new QueueState(QueueSpec.of("q"), 0, java.util.Comparator.comparingLong(j -> j.seq));
+    return new Job(null, io.gpusched.JobSpec.builder(io.gpusched.PlacementRequest.wholeGpus(1)).id(id).build(), 1, q, 0);
+  }
+
+  /**
+   * A job's second entry whose change an earlier commit's snapshot already holds writes nothing:
+   * here the second entry is appended (after its change) while the first batch is being built,
+   * before the job's own snapshot, as another thread may; the next batch skips it.
+   */
+  @Test
+  void aJobEntryAnEarlierSnapshotCoveredIsNotWrittenAgain() {
+    Recording store = new Recording();
+    Job k = job("k");
+    Job j = job("j");
+    List<String> snapshots = new CopyOnWriteArrayList<>();
+    AtomicReference<Journal> jn = new AtomicReference<>();
+    AtomicBoolean once = new AtomicBoolean(true);
+    jn.set(
+        new Journal(
+            store,
+            x -> {
+              if (x == k && once.getAndSet(false)) {
+                jn.get().job(j); // j changed again, appended after the drain, before j's snapshot
+              }
+              snapshots.add(x.spec.id());
+              return change(x.spec.id() + "#" + snapshots.size());
+            }));
+    jn.get().job(k);
+    jn.get().job(j);
+    jn.get().flush();
+    jn.get().flush(); // the batch with j's second entry
+    assertThat(snapshots).containsExactly("k", "j");
+    assertThat(store.commits).containsExactly(List.of("k#1", "j#2"));
+  }
+
+  /**
+   * A job's entry appended after the snapshot that wrote the job (its change is newer) is written
+   * by the next commit.
+   */
+  @Test
+  void aJobEntryAppendedAfterTheSnapshotIsWrittenAgain() throws Exception {
+    Recording store = new Recording();
+    Job j = job("j");
+    AtomicReference<Throwable> failed = new AtomicReference<>();
+    Journal jn = new Journal(store, x -> change(x.spec.id() + "@" + x.journalSeq));
+    CountDownLatch inCommit = store.holdNext();
+    Journal.Entry first = jn.job(j);
+    Thread committer = start("committer", () -> jn.await(first), failed);
+    assertThat(inCommit.await(20, TimeUnit.SECONDS)).isTrue(); // snapshot taken, commit held
+    Journal.Entry second = jn.job(j);
+    store.release.countDown();
+    committer.join(20_000);
+    jn.await(second);
+    assertThat(failed.get()).isNull();
+    assertThat(store.commits).containsExactly(List.of("j@1"), List.of("j@2"));
+  }
+
+  /** A failed commit does not count as having written its jobs: the retry writes them. */
+  @Test
+  void aJobInAFailedCommitIsWrittenByTheRetry() {
+    Recording store = new Recording();
+    store.failureRate = 1;
+    Job j = job("j");
+    Journal jn = new Journal(store, x -> change(x.spec.id()));
+    Journal.Entry e = jn.job(j);
+    assertThatThrownBy(() -> jn.await(e)).isInstanceOf(StoreException.class);
+    store.failureRate = 0;
+    jn.flush();
+    assertThat(store.commits).containsExactly(List.of("j"));
+  }
+
   /** A failed commit throws to its waiter and keeps the change for the next commit. */
   @Test
   void aFailedCommitTellsItsWaiterAndKeepsTheChange() {
