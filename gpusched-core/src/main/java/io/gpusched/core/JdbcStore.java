@@ -138,6 +138,14 @@ final class JdbcStore implements SchedulerStore {
   }
 
   /**
+   * Encodes a new job's spec now, on the calling thread (a submitter's), so that the commit that
+   * writes the job finds its text ready: the commit is on the path every waiting caller waits on.
+   */
+  void encodeSpec(io.gpusched.JobSpec spec) {
+    specText(spec);
+  }
+
+  /**
    * Jobs that may have rows in {@code gpusched_job_gpu}: a superset, so that a job's GPU rows are
    * deleted only when they may exist. Filled by {@link #load} (until then {@link #gpuRowsKnown} is
    * false and every write deletes); a job is added before a commit that may give it rows and

@@ -120,8 +120,15 @@ final class Journal {
     return append(new Entry(j, null, false));
   }
 
-  /** Appends a new job's submission, dropped (not retried) if its first commit fails. */
+  /**
+   * Appends a new job's submission, dropped (not retried) if its first commit fails. A JDBC store
+   * encodes the job's spec here, on the submitting thread, rather than in the commit, which every
+   * waiting caller waits for.
+   */
   Entry submitted(Job j) {
+    if (store instanceof JdbcStore jdbc) {
+      jdbc.encodeSpec(j.spec);
+    }
     return append(new Entry(j, null, true));
   }
 
