@@ -14,7 +14,8 @@ import org.jspecify.annotations.Nullable;
  * {@value #SEGMENT_WORDS} of a segment is its <em>summary</em> (bit {@code j}: word {@code j} may be
  * non-zero), and the field {@code top} summarizes the first 64 segments (bit {@code k}: segment
  * {@code k} may be non-empty; segments past 64 are always visited). A search therefore skips 4,096
- * empty bits with one read and 64 with another. Segments never move: growing (only under the
+ * empty bits with one read and 64 with another. An optional fourth level, one bit of a word array
+ * that several bitsets share ({@link #parent}), says whether the whole bitset may be non-empty. Segments never move: growing (only under the
  * cluster's management lock) copies the array of segment references, so concurrent setters and
  * clearers never write into an abandoned array.
  *
@@ -46,16 +47,51 @@ final class Bits {
 
   private volatile long[][] segments;
 
+  /**
+   * The optional fourth level: a bit in a word array that several bitsets share (a group's {@link
+   * GroupIndex#stateSummary}), set while this bitset may be non-empty. Kept with the same protocol
+   * as the levels below: ORed in by every {@code set}, cleared by the {@code clear} that emptied
+   * {@code top} and then restored if {@code top} is non-zero again (or there are more than 64
+   * segments, which {@code top} does not cover). So a reader can skip this bitset on one bit of a
+   * shared, cache-resident word instead of reading its {@code top}.
+   */
+  private final long @Nullable [] parent;
+
+  private final int parentWord;
+  private final long parentBit;
+
   @SuppressWarnings("unused") // accessed through TOP
   private volatile long top;
 
   Bits(int capacityBits) {
+    this(capacityBits, null, 0);
+  }
+
+  /**
+   * A bitset whose non-emptiness is also kept as bit {@code parentIndex} of {@code parent} (see
+   * {@link #parent}); {@code parent} may be null (no fourth level).
+   */
+  Bits(int capacityBits, long @Nullable [] parent, int parentIndex) {
     int n = Math.max(1, (capacityBits + SEGMENT_BITS - 1) / SEGMENT_BITS);
     long[][] s = new long[n][];
     for (int i = 0; i < n; i++) {
       s[i] = new long[SEGMENT_WORDS + 1];
     }
+    this.parent = parent;
+    this.parentWord = parentIndex >>> 6;
+    this.parentBit = 1L << parentIndex;
     segments = s;
+    if (n > 64) {
+      markParent();
+    }
+  }
+
+  /** Sets this bitset's parent bit unless a read shows it set. */
+  private void markParent() {
+    long[] p = parent;
+    if (p != null && ((long) LONGS.getVolatile(p, parentWord) & parentBit) == 0) {
+      LONGS.getAndBitwiseOr(p, parentWord, parentBit);
+    }
   }
 
   /**
@@ -72,6 +108,9 @@ final class Bits {
         grown[i] = new long[SEGMENT_WORDS + 1];
       }
       segments = grown;
+      if (need > 64) {
+        markParent(); // top no longer covers every segment: the parent bit stays set
+      }
     }
   }
 
@@ -99,6 +138,7 @@ final class Bits {
     if (segIndex < 64 && ((long) TOP.getVolatile(this) & (1L << segIndex)) == 0) {
       TOP.getAndBitwiseOr(this, 1L << segIndex);
     }
+    markParent();
   }
 
   void clear(int i) {
@@ -120,9 +160,16 @@ final class Bits {
     }
     if (prevSummary == wordBit && segIndex < 64) {
       long segBit = 1L << segIndex;
-      TOP.getAndBitwiseAnd(this, ~segBit);
+      long prevTop = (long) TOP.getAndBitwiseAnd(this, ~segBit);
       if ((long) LONGS.getVolatile(seg, SEGMENT_WORDS) != 0) { // recheck the summary
         TOP.getAndBitwiseOr(this, segBit);
+      }
+      long[] p = parent;
+      if (p != null && prevTop == segBit && segments.length <= 64) {
+        LONGS.getAndBitwiseAnd(p, parentWord, ~parentBit);
+        if ((long) TOP.getVolatile(this) != 0 || segments.length > 64) { // recheck top
+          LONGS.getAndBitwiseOr(p, parentWord, parentBit);
+        }
       }
     }
   }
@@ -167,6 +214,20 @@ final class Bits {
       }
     }
     return -1;
+  }
+
+  /**
+   * Bit {@code index} of a parent word array (see {@link #parent}), read volatile: false only if
+   * the bitset of that parent bit may be skipped (empty, up to the same races as {@link
+   * #maybeNonEmpty}).
+   */
+  static boolean parentSet(long[] parent, int index) {
+    return ((long) LONGS.getVolatile(parent, index >>> 6) & (1L << index)) != 0;
+  }
+
+  /** Word {@code w} of a parent word array (see {@link #parent}), read volatile. */
+  static long parentWord(long[] parent, int w) {
+    return (long) LONGS.getVolatile(parent, w);
   }
 
   /** One read: false only if no bit is set in the first 64 segments and there are no others. */

@@ -2,6 +2,7 @@ package io.gpusched.core;
 
 import java.util.Comparator;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An ordered candidate list for one request shape in one group: the GPU states and node buckets
@@ -10,14 +11,28 @@ import java.util.List;
  * and the same kind form a <em>tie group</em> ({@code tieEnd[i]} is one past the last entry of
  * {@code i}'s group), searched together so that ties go to the lowest index.
  *
+ * <p>A large tie group of GPU states also has a <em>mask</em> ({@code tieMasks[i]} at its first
+ * entry {@code i}): bit {@code s} set for each state {@code s} of the group, so that a search can
+ * intersect it with the group's {@linkplain GroupIndex#stateSummary summary of non-empty states}
+ * and visit only the states that may hold a GPU, instead of every entry ({@link
+ * GroupCursor#next}); {@code positionOf[s]} is state {@code s}'s entry index, or -1.
+ *
  * @param entries the entries, best first
  * @param scores each entry's score (lower is better)
  * @param tieEnd for each entry, one past the end of its tie group
+ * @param tieMasks for the first entry of each tie group of at least {@link #MASKED_TIE} GPU states,
+ *     the mask of its states; null elsewhere
+ * @param positionOf for each GPU state, its entry index in this order, or -1
  */
 @EnginePart
 @SuppressWarnings("ArrayRecordComponent") // arrays for the hot path; never compared or hashed
-record CandidateOrder(int[] entries, double[] scores, int[] tieEnd) {
-  static final CandidateOrder EMPTY = new CandidateOrder(new int[0], new double[0], new int[0]);
+record CandidateOrder(
+    int[] entries, double[] scores, int[] tieEnd, long[] @Nullable [] tieMasks, int[] positionOf) {
+  static final CandidateOrder EMPTY =
+      new CandidateOrder(new int[0], new double[0], new int[0], new long[0][], new int[0]);
+
+  /** The smallest tie group of GPU states that gets a mask (smaller ones are walked entry by entry). */
+  static final int MASKED_TIE = 8;
 
   /** Row kind: a GPU state. */
   static final int GPU_STATE = 0;
@@ -68,6 +83,31 @@ record CandidateOrder(int[] entries, double[] scores, int[] tieEnd) {
           i + 1 < n && s[i] == s[i + 1] && rows.get(i).kind() == rows.get(i + 1).kind();
       tie[i] = sameAsNext ? tie[i + 1] : i + 1;
     }
-    return new CandidateOrder(e, s, tie);
+    int maxState = -1;
+    for (int x : e) {
+      maxState = Math.max(maxState, x);
+    }
+    int[] positionOf = new int[maxState + 1];
+    java.util.Arrays.fill(positionOf, -1);
+    for (int i = 0; i < n; i++) {
+      if (e[i] >= 0) {
+        positionOf[e[i]] = i;
+      }
+    }
+    long[][] masks = new long[n][];
+    for (int i = 0; i < n; i = tie[i]) {
+      if (tie[i] - i >= MASKED_TIE && !isNodeBucket(e[i])) {
+        int top = 0;
+        for (int k = i; k < tie[i]; k++) {
+          top = Math.max(top, e[k]);
+        }
+        long[] m = new long[(top >>> 6) + 1];
+        for (int k = i; k < tie[i]; k++) {
+          m[e[k] >>> 6] |= 1L << e[k];
+        }
+        masks[i] = m;
+      }
+    }
+    return new CandidateOrder(e, s, tie, masks, positionOf);
   }
 }

@@ -16,6 +16,7 @@ final class GroupCursor {
   Group group;
   CandidateOrder order;
   private Bits[] byState; // the group's index arrays, read once per cursor
+  private long[] stateSummary;
   private Bits[] nodesByFree;
   Bits gpuFilter;
   Bits nodeFilter;
@@ -139,6 +140,7 @@ final class GroupCursor {
     group = null;
     order = null;
     byState = null;
+    stateSummary = null;
     nodesByFree = null;
     gpuFilter = null;
     nodeFilter = null;
@@ -151,6 +153,7 @@ final class GroupCursor {
     this.group = group;
     this.order = order;
     this.byState = group.index.byState;
+    this.stateSummary = group.index.stateSummary;
     this.nodesByFree = group.index.nodesByFree;
     this.shape = shape;
     this.tier = tier;
@@ -215,17 +218,33 @@ final class GroupCursor {
         // seen in one of the two. GPU states are read in id order, which is breadth-first from
         // the empty GPU: a placement moves a GPU to a higher id, set before the old is cleared.
         boolean down = CandidateOrder.isNodeBucket(entries[tie]);
+        long[] mask = order.tieMasks()[tie];
         if (p == null && (entry < tie || entry >= end)) {
           // entering this tie group: the lowest key over its entries, nothing stored (most
           // placements succeed on their first candidate)
           long best = Long.MAX_VALUE;
           int bestEntry = -1;
-          for (int k = 0; k < end - tie; k++) {
-            int e = down ? end - 1 - k : tie + k;
-            long i = seek(entries[e], 0);
-            if (i >= 0 && i < best) {
-              best = i;
-              bestEntry = e;
+          if (mask != null) { // only the states the summary says may be non-empty; ties: first entry
+            int[] positionOf = order.positionOf();
+            for (int w = 0; w < mask.length; w++) {
+              for (long m = mask[w] & Bits.parentWord(stateSummary, w); m != 0; m &= m - 1) {
+                int state = (w << 6) + Long.numberOfTrailingZeros(m);
+                long i = seek(state, 0);
+                int e = positionOf[state];
+                if (i >= 0 && (i < best || (i == best && e < bestEntry))) {
+                  best = i;
+                  bestEntry = e;
+                }
+              }
+            }
+          } else {
+            for (int k = 0; k < end - tie; k++) {
+              int e = down ? end - 1 - k : tie + k;
+              long i = seek(entries[e], 0);
+              if (i >= 0 && i < best) {
+                best = i;
+                bestEntry = e;
+              }
             }
           }
           if (bestEntry >= 0) {
@@ -237,9 +256,21 @@ final class GroupCursor {
         } else {
           if (p == null) { // the first candidate failed: remember every entry's position
             p = new long[end - tie];
-            for (int k = 0; k < end - tie; k++) {
-              int e = down ? end - 1 - k : tie + k;
-              p[e - tie] = e == entry ? seek(entries[e], key + 1) : seek(entries[e], key);
+            if (mask != null) { // -1 for the states the summary says are empty
+              java.util.Arrays.fill(p, -1);
+              int[] positionOf = order.positionOf();
+              for (int w = 0; w < mask.length; w++) {
+                for (long m = mask[w] & Bits.parentWord(stateSummary, w); m != 0; m &= m - 1) {
+                  int state = (w << 6) + Long.numberOfTrailingZeros(m);
+                  int e = positionOf[state];
+                  p[e - tie] = e == entry ? seek(state, key + 1) : seek(state, key);
+                }
+              }
+            } else {
+              for (int k = 0; k < end - tie; k++) {
+                int e = down ? end - 1 - k : tie + k;
+                p[e - tie] = e == entry ? seek(entries[e], key + 1) : seek(entries[e], key);
+              }
             }
             pos = p;
           } else { // only the consumed entry moves on
@@ -299,12 +330,13 @@ final class GroupCursor {
   }
 
   private int search(int ent, int fromIndex) {
-    boolean node = CandidateOrder.isNodeBucket(ent);
-    Bits bits = node ? nodesByFree[CandidateOrder.freeOf(ent)] : byState[ent];
-    if (!bits.maybeNonEmpty()) {
-      return -1;
+    if (CandidateOrder.isNodeBucket(ent)) {
+      Bits bits = nodesByFree[CandidateOrder.freeOf(ent)];
+      return bits.maybeNonEmpty() ? bits.nextSetBit(fromIndex, nodeFilter) : -1;
     }
-    return bits.nextSetBit(fromIndex, node ? nodeFilter : gpuFilter);
+    // an empty state class is skipped on its bit in the group's summary words (in cache), without
+    // touching its bitset
+    return Bits.parentSet(stateSummary, ent) ? byState[ent].nextSetBit(fromIndex, gpuFilter) : -1;
   }
 
   double score() {
