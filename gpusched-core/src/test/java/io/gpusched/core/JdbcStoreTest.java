@@ -247,59 +247,63 @@ class JdbcStoreTest {
 
   /** A data source whose prepared statements add their SQL to {@code executed} when a batch runs. */
   private static DataSource recordingBatches(DataSource real, List<String> executed) {
-    return (DataSource)
-        Proxy.newProxyInstance(
-            JdbcStoreTest.class.getClassLoader(),
-            new Class<?>[] {DataSource.class},
-            (p, m, args) -> {
-              if (!m.getName().equals("getConnection")) {
-                return m.getName().equals("toString") ? "recordingBatches(" + real + ")" : invoke(m, real, args);
-              }
-              Connection c = (Connection) invoke(m, real, args);
-              return Proxy.newProxyInstance(
-                  JdbcStoreTest.class.getClassLoader(),
-                  new Class<?>[] {Connection.class},
-                  (cp, cm, cargs) -> {
-                    Object r = invoke(cm, c, cargs);
-                    if (!cm.getName().equals("prepareStatement")) {
-                      return r;
-                    }
-                    String sql = (String) cargs[0];
-                    java.sql.PreparedStatement ps = (java.sql.PreparedStatement) r;
-                    return Proxy.newProxyInstance(
-                        JdbcStoreTest.class.getClassLoader(),
-                        new Class<?>[] {java.sql.PreparedStatement.class},
-                        (sp, sm, sargs) -> {
-                          if (sm.getName().startsWith("execute")) {
-                            executed.add(sql);
-                          }
-                          return invoke(sm, ps, sargs);
-                        });
-                  });
-            });
+    return connectionsVia(
+        real,
+        "recordingBatches",
+        (c, m, args) -> {
+          Object r = invoke(m, c, args);
+          if (!m.getName().equals("prepareStatement")) {
+            return r;
+          }
+          String sql = (String) args[0];
+          java.sql.PreparedStatement ps = (java.sql.PreparedStatement) r;
+          return Proxy.newProxyInstance(
+              JdbcStoreTest.class.getClassLoader(),
+              new Class<?>[] {java.sql.PreparedStatement.class},
+              (sp, sm, sargs) -> {
+                if (sm.getName().startsWith("execute")) {
+                  executed.add(sql);
+                }
+                return invoke(sm, ps, sargs);
+              });
+        });
   }
 
   /** A data source whose connections commit, then throw (the reply was lost) while {@code lost}. */
   private static DataSource committedThenLost(DataSource real, AtomicBoolean lost) {
+    return connectionsVia(
+        real,
+        "committedThenLost",
+        (c, m, args) -> {
+          Object r = invoke(m, c, args);
+          if (lost.get() && m.getName().equals("commit")) {
+            throw new SQLException("connection reset after the commit (simulated)", "08006");
+          }
+          return r;
+        });
+  }
+
+  /** A call on a wrapped connection: the real connection, the method and its arguments. */
+  @FunctionalInterface
+  private interface ConnectionCall {
+    Object call(Connection real, java.lang.reflect.Method m, Object[] args) throws Throwable;
+  }
+
+  /** A data source over {@code real} whose connections' calls all go through {@code calls}. */
+  private static DataSource connectionsVia(DataSource real, String name, ConnectionCall calls) {
     return (DataSource)
         Proxy.newProxyInstance(
             JdbcStoreTest.class.getClassLoader(),
             new Class<?>[] {DataSource.class},
             (p, m, args) -> {
               if (!m.getName().equals("getConnection")) {
-                return m.getName().equals("toString") ? "committedThenLost(" + real + ")" : invoke(m, real, args);
+                return m.getName().equals("toString") ? name + "(" + real + ")" : invoke(m, real, args);
               }
               Connection c = (Connection) invoke(m, real, args);
               return Proxy.newProxyInstance(
                   JdbcStoreTest.class.getClassLoader(),
                   new Class<?>[] {Connection.class},
-                  (cp, cm, cargs) -> {
-                    Object r = invoke(cm, c, cargs);
-                    if (lost.get() && cm.getName().equals("commit")) {
-                      throw new SQLException("connection reset after the commit (simulated)", "08006");
-                    }
-                    return r;
-                  });
+                  (cp, cm, cargs) -> calls.call(c, cm, cargs));
             });
   }
 

@@ -116,18 +116,34 @@ class JournalTest {
   }
 
   /**
+   * A journal whose first commit (entry "a", committed by the thread "first") is held in the store
+   * until {@code store.release} counts down.
+   */
+  private static final class Held {
+    final Recording store = new Recording();
+    final Journal jn = journal(store);
+    final AtomicReference<Throwable> failed = new AtomicReference<>();
+    final Thread first;
+
+    Held() throws InterruptedException {
+      CountDownLatch inCommit = store.holdNext();
+      Journal.Entry a = jn.change(change("a"));
+      first = start("first", () -> jn.await(a), failed);
+      assertThat(inCommit.await(20, TimeUnit.SECONDS)).isTrue();
+    }
+  }
+
+  /**
    * A thread that waits while another commits is woken when that commit ends and commits its own
    * entry: without the hand-off it would wait forever (nobody else is left to commit).
    */
   @Test
   void aWaiterOnAPendingEntryIsWokenToCommitTheNextBatch() throws Exception {
-    Recording store = new Recording();
-    Journal jn = journal(store);
-    AtomicReference<Throwable> failed = new AtomicReference<>();
-    CountDownLatch inCommit = store.holdNext();
-    Journal.Entry a = jn.change(change("a"));
-    Thread first = start("first", () -> jn.await(a), failed);
-    assertThat(inCommit.await(20, TimeUnit.SECONDS)).isTrue(); // first commits [a], held
+    Held h = new Held();
+    Recording store = h.store;
+    Journal jn = h.jn;
+    AtomicReference<Throwable> failed = h.failed;
+    Thread first = h.first; // first commits [a], held
     Journal.Entry b = jn.change(change("b"));
     Thread second = start("second", () -> jn.await(b), failed);
     awaitParked(second);
@@ -143,13 +159,11 @@ class JournalTest {
   /** Two threads waiting on the same entry both return once it is committed. */
   @Test
   void twoThreadsWaitingOnOneEntryBothReturn() throws Exception {
-    Recording store = new Recording();
-    Journal jn = journal(store);
-    AtomicReference<Throwable> failed = new AtomicReference<>();
-    CountDownLatch inCommit = store.holdNext();
-    Journal.Entry a = jn.change(change("a"));
-    Thread first = start("first", () -> jn.await(a), failed);
-    assertThat(inCommit.await(20, TimeUnit.SECONDS)).isTrue();
+    Held h = new Held();
+    Recording store = h.store;
+    Journal jn = h.jn;
+    AtomicReference<Throwable> failed = h.failed;
+    Thread first = h.first;
     Journal.Entry shared = jn.change(change("shared"));
     Thread x = start("x", () -> jn.await(shared), failed);
     Thread y = start("y", () -> jn.await(shared), failed);
@@ -170,13 +184,11 @@ class JournalTest {
    */
   @Test
   void aCommitWakesEveryWaiterOfItsBatch() throws Exception {
-    Recording store = new Recording();
-    Journal jn = journal(store);
-    AtomicReference<Throwable> failed = new AtomicReference<>();
-    CountDownLatch inCommit = store.holdNext();
-    Journal.Entry a = jn.change(change("a"));
-    Thread first = start("first", () -> jn.await(a), failed);
-    assertThat(inCommit.await(20, TimeUnit.SECONDS)).isTrue();
+    Held h = new Held();
+    Recording store = h.store;
+    Journal jn = h.jn;
+    AtomicReference<Throwable> failed = h.failed;
+    Thread first = h.first;
     var waiters = new ArrayList<Thread>();
     for (int i = 0; i < 32; i++) {
       Journal.Entry e = jn.change(change("w" + i));
@@ -199,13 +211,11 @@ class JournalTest {
   /** A waiter that is interrupted keeps waiting for its commit, and returns with its flag set. */
   @Test
   void anInterruptedWaiterStillWaitsForItsCommitAndKeepsTheFlag() throws Exception {
-    Recording store = new Recording();
-    Journal jn = journal(store);
-    AtomicReference<Throwable> failed = new AtomicReference<>();
-    CountDownLatch inCommit = store.holdNext();
-    Journal.Entry a = jn.change(change("a"));
-    Thread first = start("first", () -> jn.await(a), failed);
-    assertThat(inCommit.await(20, TimeUnit.SECONDS)).isTrue();
+    Held h = new Held();
+    Recording store = h.store;
+    Journal jn = h.jn;
+    AtomicReference<Throwable> failed = h.failed;
+    Thread first = h.first;
     Journal.Entry b = jn.change(change("b"));
     AtomicBoolean flag = new AtomicBoolean();
     AtomicBoolean wasCommitted = new AtomicBoolean();
