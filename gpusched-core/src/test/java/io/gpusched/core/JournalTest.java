@@ -131,6 +131,25 @@ class JournalTest {
       first = start("first", () -> jn.await(a), failed);
       assertThat(inCommit.await(20, TimeUnit.SECONDS)).isTrue();
     }
+
+    /** A thread that waits for {@code e}, started and parked. */
+    Thread waiting(String name, Journal.Entry e) throws InterruptedException {
+      Thread t = start(name, () -> jn.await(e), failed);
+      awaitParked(t);
+      return t;
+    }
+
+    /** Releases the held commit; then the first thread and {@code others} return, none failing. */
+    void releaseAndJoin(List<Thread> others) throws InterruptedException {
+      store.release.countDown();
+      var all = new ArrayList<Thread>(others);
+      all.add(0, first);
+      for (Thread t : all) {
+        t.join(20_000);
+        assertThat(t.isAlive()).as(t.getName() + " returned").isFalse();
+      }
+      assertThat(failed.get()).isNull();
+    }
   }
 
   /**
@@ -139,43 +158,19 @@ class JournalTest {
    */
   @Test
   void aWaiterOnAPendingEntryIsWokenToCommitTheNextBatch() throws Exception {
-    Held h = new Held();
-    Recording store = h.store;
-    Journal jn = h.jn;
-    AtomicReference<Throwable> failed = h.failed;
-    Thread first = h.first; // first commits [a], held
-    Journal.Entry b = jn.change(change("b"));
-    Thread second = start("second", () -> jn.await(b), failed);
-    awaitParked(second);
-    store.release.countDown();
-    first.join(20_000);
-    second.join(20_000);
-    assertThat(first.isAlive()).isFalse();
-    assertThat(second.isAlive()).as("the second waiter was handed the next batch").isFalse();
-    assertThat(failed.get()).isNull();
-    assertThat(store.commits).containsExactly(List.of("a"), List.of("b"));
+    Held h = new Held(); // first commits [a], held
+    Thread second = h.waiting("second", h.jn.change(change("b")));
+    h.releaseAndJoin(List.of(second)); // second was handed the next batch
+    assertThat(h.store.commits).containsExactly(List.of("a"), List.of("b"));
   }
 
   /** Two threads waiting on the same entry both return once it is committed. */
   @Test
   void twoThreadsWaitingOnOneEntryBothReturn() throws Exception {
     Held h = new Held();
-    Recording store = h.store;
-    Journal jn = h.jn;
-    AtomicReference<Throwable> failed = h.failed;
-    Thread first = h.first;
-    Journal.Entry shared = jn.change(change("shared"));
-    Thread x = start("x", () -> jn.await(shared), failed);
-    Thread y = start("y", () -> jn.await(shared), failed);
-    awaitParked(x);
-    awaitParked(y);
-    store.release.countDown();
-    for (Thread t : List.of(first, x, y)) {
-      t.join(20_000);
-      assertThat(t.isAlive()).as(t.getName() + " returned").isFalse();
-    }
-    assertThat(failed.get()).isNull();
-    assertThat(store.commits).containsExactly(List.of("a"), List.of("shared"));
+    Journal.Entry shared = h.jn.change(change("shared"));
+    h.releaseAndJoin(List.of(h.waiting("x", shared), h.waiting("y", shared)));
+    assertThat(h.store.commits).containsExactly(List.of("a"), List.of("shared"));
   }
 
   /**
@@ -185,61 +180,41 @@ class JournalTest {
   @Test
   void aCommitWakesEveryWaiterOfItsBatch() throws Exception {
     Held h = new Held();
-    Recording store = h.store;
-    Journal jn = h.jn;
-    AtomicReference<Throwable> failed = h.failed;
-    Thread first = h.first;
     var waiters = new ArrayList<Thread>();
     for (int i = 0; i < 32; i++) {
-      Journal.Entry e = jn.change(change("w" + i));
-      waiters.add(start("w" + i, () -> jn.await(e), failed));
+      waiters.add(h.waiting("w" + i, h.jn.change(change("w" + i))));
     }
-    for (Thread t : waiters) {
-      awaitParked(t);
-    }
-    store.release.countDown(); // all 32 entries are pending: the next committer takes them in one batch
-    first.join(20_000);
-    for (Thread t : waiters) {
-      t.join(20_000);
-      assertThat(t.isAlive()).as(t.getName() + " returned").isFalse();
-    }
-    assertThat(failed.get()).isNull();
-    assertThat(store.commits).hasSize(2);
-    assertThat(store.commits.get(1)).hasSize(32);
+    h.releaseAndJoin(waiters); // all 32 entries were pending: the next committer takes them in one batch
+    assertThat(h.store.commits).hasSize(2);
+    assertThat(h.store.commits.get(1)).hasSize(32);
   }
 
   /** A waiter that is interrupted keeps waiting for its commit, and returns with its flag set. */
   @Test
   void anInterruptedWaiterStillWaitsForItsCommitAndKeepsTheFlag() throws Exception {
     Held h = new Held();
-    Recording store = h.store;
-    Journal jn = h.jn;
-    AtomicReference<Throwable> failed = h.failed;
-    Thread first = h.first;
-    Journal.Entry b = jn.change(change("b"));
+    Journal.Entry b = h.jn.change(change("b"));
     AtomicBoolean flag = new AtomicBoolean();
     AtomicBoolean wasCommitted = new AtomicBoolean();
     Thread second =
         start(
             "second",
             () -> {
-              jn.await(b);
-              wasCommitted.set(store.committed.contains("b"));
+              h.jn.await(b);
+              wasCommitted.set(h.store.committed.contains("b"));
               flag.set(Thread.currentThread().isInterrupted());
             },
-            failed);
+            h.failed);
     awaitParked(second);
     second.interrupt();
     Thread.sleep(50);
     assertThat(second.isAlive()).as("still waiting after the interrupt").isTrue();
     awaitParked(second); // parked again, not spinning
-    store.release.countDown();
-    first.join(20_000);
-    second.join(20_000);
-    assertThat(failed.get()).isNull();
+    h.releaseAndJoin(List.of(second));
     assertThat(wasCommitted).isTrue();
     assertThat(flag).as("the interrupt flag is restored").isTrue();
   }
+
 
   /**
    * Many threads append and wait while commits fail now and then: each {@code await} returns only
