@@ -189,7 +189,10 @@ final class DecisionTables {
   /** Fragmentation of a partly used SHARED GPU with {@code freeMilli} free, in milli. */
   double fragOfFree(double freeMilli) {
     double f = wholeWSum * freeMilli;
-    for (int b = 1; b < SHARE_CLASSES; b++) {
+    // classes b with b * MILLI_STEP <= freeMilli - MILLI_STEP cannot pass the test: start just
+    // below the first that may (the same additions in the same order, so the same result)
+    int first = Math.max(1, (int) (freeMilli / Space.Shared.MILLI_STEP) - 1);
+    for (int b = first; b < SHARE_CLASSES; b++) {
       if (freeMilli < b * Space.Shared.MILLI_STEP) {
         f += shareW[b] * freeMilli;
       }
