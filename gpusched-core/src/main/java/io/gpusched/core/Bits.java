@@ -222,7 +222,7 @@ final class Bits {
    * #maybeNonEmpty}).
    */
   static boolean parentSet(long[] parent, int index) {
-    return ((long) LONGS.getVolatile(parent, index >>> 6) & (1L << index)) != 0;
+    return (parentWord(parent, index >>> 6) & (1L << index)) != 0;
   }
 
   /** Word {@code w} of a parent word array (see {@link #parent}), read volatile. */

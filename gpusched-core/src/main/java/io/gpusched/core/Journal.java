@@ -77,8 +77,11 @@ final class Journal {
     volatile int failures;
 
     @Nullable StoreException error;
-    /** Threads parked until this entry's commit: one in practice, more allowed (monitor). */
-    @Nullable Object waiters;
+    /** The thread parked until this entry's commit, if any (monitor). */
+    @Nullable Thread waiter;
+
+    /** Further threads waiting on this same entry: none in practice, allowed (monitor). */
+    @Nullable List<Thread> moreWaiters;
     /**
      * The committed batch's wake-up tree, if this entry's one waiter is in it (at {@link
      * #treeIndex}): written before {@link #committed}, read after it.
@@ -196,34 +199,25 @@ final class Journal {
   }
 
   private static void addWaiter(Entry e, Thread t) {
-    Object w = e.waiters;
-    if (w == null || w == t) {
-      e.waiters = t;
-    } else if (w instanceof Thread other) {
-      var both = new ArrayList<Thread>(2);
-      both.add(other);
-      both.add(t);
-      e.waiters = both;
-    } else {
-      @SuppressWarnings("unchecked")
-      List<Thread> many = (List<Thread>) w;
-      if (!many.contains(t)) {
-        many.add(t);
-      }
+    if (e.waiter == null || e.waiter == t) {
+      e.waiter = t;
+    } else if (e.moreWaiters == null) {
+      e.moreWaiters = new ArrayList<>(List.of(t));
+    } else if (!e.moreWaiters.contains(t)) {
+      e.moreWaiters.add(t);
     }
   }
 
   /** Adds {@code e}'s waiters to {@code wake} and forgets them (monitor). */
   private static void takeWaiters(Entry e, List<Thread> wake) {
-    Object w = e.waiters;
-    if (w instanceof Thread t) {
-      wake.add(t);
-    } else if (w != null) {
-      @SuppressWarnings("unchecked")
-      List<Thread> many = (List<Thread>) w;
-      wake.addAll(many);
+    if (e.waiter != null) {
+      wake.add(e.waiter);
     }
-    e.waiters = null;
+    if (e.moreWaiters != null) {
+      wake.addAll(e.moreWaiters);
+    }
+    e.waiter = null;
+    e.moreWaiters = null;
   }
 
   /**
@@ -268,18 +262,19 @@ final class Journal {
       if (failure == null) {
         int single = 0;
         for (Entry e : batch) {
-          if (e.waiters instanceof Thread) {
+          if (e.waiter != null && e.moreWaiters == null) {
             single++;
           }
         }
         tree = single == 0 ? NO_THREADS : new Thread[single];
         int i = 0;
         for (Entry e : batch) {
-          if (e.waiters instanceof Thread t) {
+          Thread t = e.waiter;
+          if (t != null && e.moreWaiters == null) { // one waiter: a node of the wake-up tree
             tree[i] = t;
             e.tree = tree;
             e.treeIndex = i++;
-            e.waiters = null;
+            e.waiter = null;
           } else {
             takeWaiters(e, wake);
           }
@@ -348,15 +343,11 @@ final class Journal {
   /** The first thread other than {@code self} waiting on a pending entry, or null (monitor). */
   private @Nullable Thread nextCommitter(Thread self) {
     for (Entry e : pending) {
-      Object w = e.waiters;
-      if (w instanceof Thread t) {
-        if (t != self) {
-          return t;
-        }
-      } else if (w != null) {
-        @SuppressWarnings("unchecked")
-        List<Thread> many = (List<Thread>) w;
-        for (Thread t : many) {
+      if (e.waiter != null && e.waiter != self) {
+        return e.waiter;
+      }
+      if (e.moreWaiters != null) {
+        for (Thread t : e.moreWaiters) {
           if (t != self) {
             return t;
           }
