@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -44,6 +45,9 @@ import org.slf4j.LoggerFactory;
  * wakes the first two; each woken waiter wakes two more), so the next commit does not wait for
  * the committer's dozens of wake-up system calls, and threads whose entries are not yet written
  * stay parked (a {@code notifyAll} on the monitor woke them all at every commit, to park again).
+ * The whole tree is written before any entry of the batch is marked committed, and entries are
+ * marked last first: a waiter that sees its mark early (a spurious wake-up) wakes its children at
+ * once, so it must find them in the tree with their entries marked already.
  * An interrupt does not end a wait: the commit in progress is not abandoned, and the interrupt
  * flag is restored on return.
  *
@@ -107,6 +111,12 @@ final class Journal {
   /** A commit is in progress (written under the monitor, read by parked waiters: volatile). */
   private volatile boolean committing;
   private final ConcurrentLinkedQueue<Deferred> deferred = new ConcurrentLinkedQueue<>();
+
+  /**
+   * Tests only: called by the committer, under the monitor, right after it marks each entry of a
+   * successful batch committed (null otherwise), so that a test can hold the committer there.
+   */
+  volatile @Nullable Consumer<Entry> markedHook;
 
   /**
    * @param store where batches go
@@ -278,7 +288,19 @@ final class Journal {
           } else {
             takeWaiters(e, wake);
           }
+        }
+        // marked only now, with the whole tree written, and last entry first: a waiter may see its
+        // mark before its wake-up comes (a spurious wake-up will do) and then wakes its children
+        // at once, so their slots must be filled and their entries (later in the batch) already
+        // marked, or they would wake to an unmarked entry, park again, and wait forever (as when
+        // each entry was marked as its slot was filled)
+        for (int k = batch.size() - 1; k >= 0; k--) {
+          Entry e = batch.get(k);
           e.committed = true;
+          Consumer<Entry> hook = markedHook;
+          if (hook != null) {
+            hook.accept(e);
+          }
         }
       } else {
         var keep = new ArrayList<Entry>(batch.size() + pending.size());

@@ -20,7 +20,9 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -187,6 +189,110 @@ class JournalTest {
     h.releaseAndJoin(waiters); // all 32 entries were pending: the next committer takes them in one batch
     assertThat(h.store.commits).hasSize(2);
     assertThat(h.store.commits.get(1)).hasSize(32);
+  }
+
+  /**
+   * A waiter that sees its entry committed before its wake-up comes (a spurious wake-up while the
+   * committer is still marking the batch) wakes the waiters below it in the wake-up tree, and they
+   * return. Two wrong orders fail here: marking each entry as its tree slot is filled (the early
+   * waiter wakes empty slots) and marking first entry first (its children wake to unmarked entries
+   * and park again); either way the threads below it wait forever.
+   */
+  @Test
+  void aWaiterThatSeesItsMarkEarlyWakesTheWaitersBelowIt() throws Exception {
+    Held h = new Held(); // first commits [a], held
+    Journal.Entry b = h.jn.change(change("b"));
+    // two waiters on b: b is not in the tree, and one of them commits the next batch
+    var others = new ArrayList<Thread>(List.of(h.waiting("b1", b), h.waiting("b2", b)));
+    var entries = new ArrayList<Journal.Entry>();
+    for (int i = 0; i < 4; i++) {
+      entries.add(h.jn.change(change("t" + i)));
+      others.add(h.waiting("t" + i, entries.get(i)));
+    }
+    Thread top = others.get(2); // t0: the tree's first node, whose children are t2 and t3
+    AtomicBoolean topReturned = new AtomicBoolean();
+    h.jn.markedHook =
+        e -> {
+          if (e == entries.get(0)) { // the committer holds here, inside its marking
+            LockSupport.unpark(top); // a spurious wake-up: t0 sees its mark and returns
+            try {
+              top.join(20_000);
+            } catch (InterruptedException ex) {
+              Thread.currentThread().interrupt();
+            }
+            topReturned.set(!top.isAlive());
+          }
+        };
+    h.releaseAndJoin(others); // t2 and t3 return too
+    assertThat(topReturned).as("t0 returned while the committer was still marking").isTrue();
+    assertThat(h.store.commits).containsExactly(List.of("a"), List.of("b", "t0", "t1", "t2", "t3"));
+  }
+
+  /**
+   * Many threads wait on commits of up to 2 ms, with the stale permits that wake-ups leave behind
+   * (a thread woken after it saw its mark keeps the permit, and its next park returns at once: a
+   * spurious wake-up, which {@link LockSupport#park} allows anyway): every wait still ends, after
+   * its commit. Each entry marked as its tree slot was filled left threads parked forever here.
+   */
+  @Test
+  void spuriousWakeUpsNeverLeaveAWaiterParkedForever() throws Exception {
+    AtomicLong commits = new AtomicLong();
+    SchedulerStore store =
+        new SchedulerStore() { // commits of up to 2 ms: batches of dozens of waiters
+          @Override
+          public StoredState load() {
+            return new StoredState(List.of(), List.of(), List.of());
+          }
+
+          @Override
+          public void commit(List<StoreChange> changes) {
+            var rnd = ThreadLocalRandom.current();
+            int r = rnd.nextInt(4);
+            if (r == 0) {
+              LockSupport.parkNanos(rnd.nextInt(2_000_000));
+            } else if (r == 1) {
+              Thread.yield();
+            }
+            commits.incrementAndGet();
+          }
+        };
+    Journal jn = journal(store);
+    StoreChange c = change("q");
+    int threads = 64;
+    AtomicReference<Throwable> failed = new AtomicReference<>();
+    AtomicBoolean stop = new AtomicBoolean();
+    var all = new ArrayList<Thread>();
+    for (int t = 0; t < threads; t++) {
+      all.add(
+          start(
+              "caller-" + t,
+              () -> {
+                var rnd = ThreadLocalRandom.current();
+                while (!stop.get()) {
+                  if (rnd.nextBoolean()) {
+                    Journal.Entry e = jn.change(c);
+                    jn.await(e);
+                    if (!e.committed) {
+                      throw new AssertionError("returned before its commit");
+                    }
+                  } else {
+                    jn.flush();
+                  }
+                  if (rnd.nextInt(8) == 0) {
+                    LockSupport.parkNanos(rnd.nextInt(500_000)); // returns at once on a stale permit
+                  }
+                }
+              },
+              failed));
+    }
+    Thread.sleep(2_500);
+    stop.set(true);
+    for (Thread t : all) {
+      t.join(20_000);
+      assertThat(t.isAlive()).as(t.getName() + " finished").isFalse();
+    }
+    assertThat(failed.get()).isNull();
+    assertThat(commits.get()).isPositive();
   }
 
   /** A waiter that is interrupted keeps waiting for its commit, and returns with its flag set. */
