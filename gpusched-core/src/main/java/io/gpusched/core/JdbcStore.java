@@ -55,12 +55,12 @@ import org.slf4j.LoggerFactory;
  * <h2>Commits</h2>
  *
  * One connection and one transaction per {@link #commit}: the batch's records are deduplicated
- * (the last change of a key wins), then written with JDBC batches (a handful of round trips per
- * commit, whatever the number of jobs), then committed; any failure rolls back. A job's row is
- * upserted in one statement ({@code INSERT ... ON CONFLICT DO UPDATE} on PostgreSQL, {@code MERGE
- * ... KEY} elsewhere); its GPU rows are deleted and inserted again, the delete skipped for a job
- * that cannot have any (see {@link #mayHaveGpuRows}). Queue and node rows are deleted and inserted
- * again.
+ * (the last change of a key wins), then written ({@link JdbcWrites}: a handful of statements per
+ * commit whatever the number of jobs; on PostgreSQL one per kind of row, its rows as arrays), then
+ * committed; any failure rolls back. A job's row is upserted ({@code INSERT ... ON CONFLICT DO
+ * UPDATE} on PostgreSQL, {@code MERGE ... KEY} elsewhere); its GPU rows are deleted and inserted
+ * again, the delete skipped for a job that cannot have any (see {@link #mayHaveGpuRows}). Queue and
+ * node rows are deleted and inserted again.
  * Thread-safe: each call takes its own connection.
  */
 final class JdbcStore implements SchedulerStore {
@@ -549,10 +549,10 @@ final class JdbcStore implements SchedulerStore {
               this::specText);
         }
         if (!queues.isEmpty()) {
-          JdbcWrites.writeQueues(c, queues.values());
+          JdbcWrites.writeQueues(c, queues.values(), postgres);
         }
         if (!nodes.isEmpty()) {
-          JdbcWrites.writeNodes(c, nodes.values());
+          JdbcWrites.writeNodes(c, nodes.values(), postgres);
         }
         c.commit();
         for (StoredJob j : jobs.values()) {

@@ -193,6 +193,47 @@ abstract class StoreContractTest {
     assertThat(back.queues()).containsExactly(queue("q", 0.75));
   }
 
+  /**
+   * Values an array literal must quote or carry exactly (PostgreSQL writes a batch as one array per
+   * column): the string {@code NULL}, empty strings, braces, commas, quotes, backslashes, spaces
+   * and new lines, and doubles whose shortest decimal form is long or tiny.
+   */
+  @Test
+  void awkwardValuesAreLoadedBackExactly() {
+    SchedulerStore s = newStore();
+    s.load();
+    String[] ids = {"NULL", "null", "", " {a,b} ", "\"q\"", "back\\slash", "line\nbreak", "ünï"};
+    var changes = new java.util.ArrayList<StoreChange>();
+    var expected = new java.util.ArrayList<StoredJob>();
+    for (int i = 0; i < ids.length; i++) {
+      String id = ids[i];
+      var spec =
+          JobSpec.builder(PlacementRequest.wholeGpus(1, false))
+              .id(id.isEmpty() ? "empty" : id)
+              .queue(i % 2 == 0 ? "NULL" : "{q, \"x\"}")
+              .metadata("k", id)
+              .build();
+      var gpu = new AllocatedGpu("NULL", 0, "{GPU,\"1\"}", "H100-80GB", GpuMode.WHOLE, null, -1, 1000, 81_559);
+      var job =
+          new StoredJob(
+              spec, i + 1, JobState.RUNNING, 1, null, id, 1_000, 1_000, 2_000, -1, -1, i + 1,
+              new double[] {0.1 + 0.2, 1e-300, Double.MIN_VALUE, 1.0 / 3, 123456789.987654321, 0, Double.MAX_VALUE, 2.5}[i],
+              id, List.of(new StoredAllocation(List.of(gpu), 0, 0)));
+      changes.add(new StoreChange.PutJob(job));
+      expected.add(job);
+    }
+    var q = queue("NULL", 0.1 + 0.2);
+    changes.add(new StoreChange.PutQueue(q));
+    var n = new StoredNode(richNode(), NodeState.DRAINING, true, 9);
+    changes.add(new StoreChange.PutNode(n));
+    s.commit(changes);
+
+    StoredState back = reopen(s).load();
+    assertThat(back.jobs()).containsExactlyInAnyOrderElementsOf(expected);
+    assertThat(back.queues()).containsExactly(q);
+    assertThat(back.nodes()).containsExactly(n);
+  }
+
   @Test
   void anEmptyBatchChangesNothing() {
     SchedulerStore s = newStore();
