@@ -68,8 +68,12 @@ record CandidateOrder(
   }
 
   /** Sorts rows by score, then kind, and groups ties. */
+  /** Rows by score, then kind (a stable sort: equal rows keep their order). */
+  private static final Comparator<Row> BY_SCORE_THEN_KIND =
+      Comparator.comparingDouble(Row::score).thenComparingInt(Row::kind);
+
   static CandidateOrder of(List<Row> rows) {
-    rows.sort(Comparator.comparingDouble(Row::score).thenComparingInt(Row::kind));
+    rows.sort(BY_SCORE_THEN_KIND);
     int n = rows.size();
     int[] e = new int[n];
     double[] s = new double[n];

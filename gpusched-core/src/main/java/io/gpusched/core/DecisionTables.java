@@ -125,8 +125,9 @@ final class DecisionTables {
       choice = new byte[0][];
       migOrder = new CandidateOrder[0];
       if (space.mode == GpuMode.SHARED) {
+        int empty = space.state(0L);
         for (int s = 0; s < gpuFrag.length; s++) {
-          gpuFrag[s] = space.isEmptyState(s) ? 0 : fragOfFree(Space.Shared.freeMilliOf(s));
+          gpuFrag[s] = s == empty ? 0 : fragOfFree(Space.Shared.freeMilliOf(s));
         }
       }
     }
@@ -230,8 +231,17 @@ final class DecisionTables {
     boolean frag = strategy.usesFragmentation();
     List<CandidateOrder.Row> rows = new ArrayList<>();
     double memAfterEmpty = (double) (sh.memoryMiB - memMiB) / sh.memoryMiB;
+    // A state's free milli depends only on its milli bucket (Space.Shared.freeMilliOf), so its
+    // fragmentation after this share is computed once per bucket (41), not once per state (697);
+    // before, it is gpuFrag (the same function of the same amount: bitwise the same scores)
+    int empty = space.state(0L);
+    double[] fragAfter = new double[frag ? Space.Shared.MILLI_BUCKETS : 0];
+    for (int b = 0; b < fragAfter.length; b++) {
+      fragAfter[b] =
+          fragOfFree(Math.max(0, Space.Shared.freeMilliOf(b * Space.Shared.MEM_BUCKETS) - milli));
+    }
     for (int s = 0; s < gpuFrag.length; s++) {
-      if (space.isEmptyState(s)) {
+      if (s == empty) {
         continue; // empty GPUs are found through the node buckets
       }
       int milliBucket = s / Space.Shared.MEM_BUCKETS;
@@ -248,7 +258,7 @@ final class DecisionTables {
       double freeMilli = Space.Shared.freeMilliOf(s);
       double afterMilli = Math.max(0, freeMilli - milli);
       double afterMem = Math.max(0, Space.Shared.freeMemFractionOf(s) - (double) memMiB / sh.memoryMiB);
-      double delta = frag ? fragOfFree(afterMilli) - fragOfFree(freeMilli) : 0;
+      double delta = frag ? fragAfter[milliBucket] - gpuFrag[s] : 0;
       double score =
           strategy.score(
               new Candidate(
@@ -260,9 +270,9 @@ final class DecisionTables {
                   delta));
       rows.add(new CandidateOrder.Row(s, score, CandidateOrder.GPU_STATE));
     }
+    double fragOfRest = frag ? fragOfFree(1000 - milli) : 0;
     for (int f = 1; f <= maxF; f++) {
-      double delta =
-          frag ? fragOfFree(1000 - milli) + nodeFrag[f - 1] - nodeFrag[f] : 0;
+      double delta = frag ? fragOfRest + nodeFrag[f - 1] - nodeFrag[f] : 0;
       double score =
           strategy.score(
               new Candidate(
@@ -273,7 +283,7 @@ final class DecisionTables {
     // still indexed as empty until that placement re-indexes it, while a stale-bucket cleanup
     // may already have moved its node to a bucket without empty GPUs. Sequentially this entry
     // finds nothing the node buckets did not (an empty GPU is reached through its node first).
-    rows.add(new CandidateOrder.Row(space.state(0L), Double.MAX_VALUE, CandidateOrder.LAST_RESORT));
+    rows.add(new CandidateOrder.Row(empty, Double.MAX_VALUE, CandidateOrder.LAST_RESORT));
     return CandidateOrder.of(rows);
   }
 

@@ -46,11 +46,6 @@ abstract class Space {
    */
   abstract long deadWord();
 
-  /** Whether the state is the empty GPU. */
-  boolean isEmptyState(int state) {
-    return state == state(0L);
-  }
-
   /** A WHOLE GPU: word 0 free, 1 taken. */
   static final class Whole extends Space {
     Whole(GpuModel model) {
