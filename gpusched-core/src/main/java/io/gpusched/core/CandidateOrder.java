@@ -67,11 +67,11 @@ record CandidateOrder(
     return -1 - nodeBucketEntry;
   }
 
-  /** Sorts rows by score, then kind, and groups ties. */
   /** Rows by score, then kind (a stable sort: equal rows keep their order). */
   private static final Comparator<Row> BY_SCORE_THEN_KIND =
       Comparator.comparingDouble(Row::score).thenComparingInt(Row::kind);
 
+  /** Sorts rows by score, then kind, and groups ties. */
   static CandidateOrder of(List<Row> rows) {
     rows.sort(BY_SCORE_THEN_KIND);
     int n = rows.size();

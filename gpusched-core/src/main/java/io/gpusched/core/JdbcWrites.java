@@ -22,9 +22,10 @@ import org.jspecify.annotations.Nullable;
  * array per column ({@code INSERT ... SELECT * FROM unnest(?, ?, ...)}, {@code DELETE ... WHERE id
  * = ANY(?)}; arrays through {@link Connection#createArrayOf}, plain {@code java.sql}): PostgreSQL
  * then parses, binds and starts the executor once per kind instead of once per row, which was
- * most of a commit's time. Each key occurs once in a batch ({@link JdbcStore#commit} deduplicates),
- * as {@code ON CONFLICT DO UPDATE} requires. Elsewhere (H2) each row is one statement of a JDBC
- * batch ({@code MERGE ... KEY} for a job).
+ * most of a commit's time. The one exception is the delete of GPU rows, one statement per job in
+ * a JDBC batch (see {@link #writeJobs}). Each key occurs once in a batch ({@link JdbcStore#commit}
+ * deduplicates), as {@code ON CONFLICT DO UPDATE} requires. Elsewhere (H2) each row is one
+ * statement of a JDBC batch ({@code MERGE ... KEY} for a job).
  */
 final class JdbcWrites {
   private JdbcWrites() {}
