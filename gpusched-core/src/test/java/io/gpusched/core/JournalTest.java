@@ -59,14 +59,7 @@ class JournalTest {
     @Override
     public void commit(List<StoreChange> changes) {
       entered.countDown();
-      try {
-        if (!release.await(30, TimeUnit.SECONDS)) {
-          throw new AssertionError("never released");
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new AssertionError(e);
-      }
+      SchedulerFaultRegressionTest.await(release); // fails if never released
       if (failureRate > 0 && ThreadLocalRandom.current().nextDouble() < failureRate) {
         failures.incrementAndGet();
         if (ThreadLocalRandom.current().nextBoolean()) {
