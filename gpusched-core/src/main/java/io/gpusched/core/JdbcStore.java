@@ -38,8 +38,8 @@ import org.slf4j.LoggerFactory;
  * <h2>Schema</h2>
  *
  * Version {@value #SCHEMA_VERSION}: {@code gpusched_schema} (one row: the version), {@code
- * gpusched_job} (one row per job; its spec as JSON text, see {@link SpecCodec}), {@code
- * gpusched_job_gpu} (one row per GPU a running job holds), {@code gpusched_queue} and {@code
+ * gpusched_job} (one row per job; its spec as JSON text, and the allocations of a job that holds
+ * GPUs as JSON text too, see {@link SpecCodec}), {@code gpusched_queue} and {@code
  * gpusched_queue_usage} (decayed share per GPU model), {@code gpusched_node}, and for replicas
  * {@code gpusched_leader} (one row: the lease and epoch, see {@link LeaseElection}) and {@code
  * gpusched_inbox} (followers' submits and cancels, see {@link Inbox}). Plain types only
@@ -50,16 +50,16 @@ import org.slf4j.LoggerFactory;
  * other tables present creates them all and the version row, then commits (one transaction where
  * DDL is transactional, as on PostgreSQL; H2 commits each {@code CREATE TABLE}); a version row of
  * another version, a missing version row, or gpusched tables without {@code gpusched_schema}
- * (foreign or damaged) throw {@link StoreException} naming both versions, writing nothing.
+ * (foreign or damaged) throw {@link StoreException} naming both versions, writing nothing. A
+ * store of an older version is migrated first ({@link SchemaMigrations}).
  *
  * <h2>Commits</h2>
  *
  * One connection and one transaction per {@link #commit}: the batch's records are deduplicated
  * (the last change of a key wins), then written ({@link JdbcWrites}: a handful of statements per
  * commit whatever the number of jobs; on PostgreSQL one per kind of row, its rows as arrays), then
- * committed; any failure rolls back. A job's row is upserted ({@code INSERT ... ON CONFLICT DO
- * UPDATE} on PostgreSQL, {@code MERGE ... KEY} elsewhere); its GPU rows are deleted and inserted
- * again, the delete skipped for a job that cannot have any (see {@link #mayHaveGpuRows}). Queue and
+ * committed; any failure rolls back. A job's row, its allocations included, is upserted ({@code
+ * INSERT ... ON CONFLICT DO UPDATE} on PostgreSQL, {@code MERGE ... KEY} elsewhere). Queue and
  * node rows are deleted and inserted again.
  * Thread-safe: each call takes its own connection.
  */
@@ -68,11 +68,11 @@ final class JdbcStore implements SchedulerStore {
   private static final Logger LOG = LoggerFactory.getLogger(JdbcStore.class);
 
   /** The schema version this code reads and writes. */
-  static final int SCHEMA_VERSION = 1;
+  static final int SCHEMA_VERSION = 2;
 
   static final List<String> TABLES =
       List.of(
-          "gpusched_job", "gpusched_job_gpu", "gpusched_queue", "gpusched_queue_usage", "gpusched_node",
+          "gpusched_job", "gpusched_queue", "gpusched_queue_usage", "gpusched_node",
           "gpusched_leader", "gpusched_inbox");
 
   private static final List<String> DDL =
@@ -84,13 +84,8 @@ final class JdbcStore implements SchedulerStore {
               + " stop_reason VARCHAR(32), end_reason VARCHAR, submitted_at BIGINT NOT NULL,"
               + " queued_at BIGINT NOT NULL, started_at BIGINT NOT NULL, ended_at BIGINT NOT NULL,"
               + " stop_deadline BIGINT NOT NULL, start_order BIGINT NOT NULL,"
-              + " accrued_cost DOUBLE PRECISION NOT NULL, checkpoint_ref VARCHAR, spec VARCHAR NOT NULL)",
-          "CREATE TABLE gpusched_job_gpu (job_id VARCHAR NOT NULL, gang_member INTEGER NOT NULL,"
-              + " pos INTEGER NOT NULL, node_id VARCHAR NOT NULL, gpu_index INTEGER NOT NULL,"
-              + " gpu_uuid VARCHAR NOT NULL, gpu_model VARCHAR NOT NULL, gpu_mode VARCHAR(16) NOT NULL,"
-              + " mig_profile VARCHAR, mig_start_slot INTEGER NOT NULL, milli_gpu INTEGER NOT NULL,"
-              + " memory_mib BIGINT NOT NULL, host_cpu_millis BIGINT NOT NULL,"
-              + " host_memory_mib BIGINT NOT NULL, PRIMARY KEY (job_id, gang_member, pos))",
+              + " accrued_cost DOUBLE PRECISION NOT NULL, checkpoint_ref VARCHAR, spec VARCHAR NOT NULL,"
+              + " allocations VARCHAR)",
           "CREATE TABLE gpusched_queue (name VARCHAR NOT NULL PRIMARY KEY, spec VARCHAR NOT NULL,"
               + " decayed_at BIGINT NOT NULL, last_start BIGINT NOT NULL,"
               + " ended_cost DOUBLE PRECISION NOT NULL, dominant_share DOUBLE PRECISION NOT NULL)",
@@ -144,17 +139,6 @@ final class JdbcStore implements SchedulerStore {
   void encodeSpec(io.gpusched.JobSpec spec) {
     specText(spec);
   }
-
-  /**
-   * Jobs that may have rows in {@code gpusched_job_gpu}: a superset, so that a job's GPU rows are
-   * deleted only when they may exist. Filled by {@link #load} (until then {@link #gpuRowsKnown} is
-   * false and every write deletes); a job is added before a commit that may give it rows and
-   * removed only after a commit that wrote it without GPUs succeeded, so a failed or uncertain
-   * commit leaves it in.
-   */
-  private final Set<String> mayHaveGpuRows = java.util.concurrent.ConcurrentHashMap.newKeySet();
-
-  private volatile boolean gpuRowsKnown;
 
   JdbcStore(DataSource dataSource) {
     this(dataSource, null);
@@ -233,6 +217,18 @@ final class JdbcStore implements SchedulerStore {
       throw new StoreException(
           "the store " + this + " has a gpusched_schema table without a version row: a foreign or"
               + " damaged schema (this library uses schema version " + SCHEMA_VERSION + "); nothing written");
+    }
+    if (version != null && version >= 1 && version < SCHEMA_VERSION) {
+      try {
+        SchemaMigrations.migrate(c, version, toString());
+      } catch (SQLException | RuntimeException e) {
+        rollbackQuietly(c, e);
+        if (e instanceof SQLException se && SqlStates.readOnly(se)) {
+          throw readOnlyStore("migrate it from schema version " + version + " to " + SCHEMA_VERSION, se);
+        }
+        throw e;
+      }
+      version = SCHEMA_VERSION;
     }
     if (version != null && version != SCHEMA_VERSION) {
       throw new StoreException(
@@ -364,13 +360,6 @@ final class JdbcStore implements SchedulerStore {
         c.setAutoCommit(false);
         StoredState s = read(c);
         c.commit();
-        mayHaveGpuRows.clear();
-        for (StoredJob j : s.jobs()) {
-          if (!j.allocations().isEmpty()) {
-            mayHaveGpuRows.add(j.id());
-          }
-        }
-        gpuRowsKnown = true;
         return s;
       } catch (SQLException | RuntimeException e) {
         rollbackQuietly(c, e);
@@ -384,47 +373,14 @@ final class JdbcStore implements SchedulerStore {
     }
   }
 
-  /** The columns of a GPU row that make its {@link AllocatedGpu}, then its host charges. */
-  static final String GPU_COLUMNS =
-      "node_id, gpu_index, gpu_uuid, gpu_model, gpu_mode, mig_profile, mig_start_slot, milli_gpu, memory_mib,"
-          + " host_cpu_millis, host_memory_mib";
-
-  /** The GPU of a row whose {@link #GPU_COLUMNS} start at column {@code at}. */
-  static AllocatedGpu gpu(ResultSet rs, int at) throws SQLException {
-    return new AllocatedGpu(
-        rs.getString(at), rs.getInt(at + 1), rs.getString(at + 2), rs.getString(at + 3),
-        GpuMode.valueOf(rs.getString(at + 4)), rs.getString(at + 5), rs.getInt(at + 6), rs.getInt(at + 7),
-        rs.getLong(at + 8));
-  }
-
-  /** The host charges (CPU millis, memory MiB) of a row whose {@link #GPU_COLUMNS} start at {@code at}. */
-  static long[] hostCharges(ResultSet rs, int at) throws SQLException {
-    return new long[] {rs.getLong(at + 9), rs.getLong(at + 10)};
-  }
-
   private StoredState read(Connection c) throws SQLException {
-    Map<String, TreeMap<Integer, List<AllocatedGpu>>> gpus = new HashMap<>();
-    Map<String, TreeMap<Integer, long[]>> hosts = new HashMap<>();
-    try (Statement s = c.createStatement();
-        ResultSet rs =
-            s.executeQuery(
-                "SELECT job_id, gang_member, pos, " + GPU_COLUMNS
-                    + " FROM gpusched_job_gpu ORDER BY job_id, gang_member, pos")) {
-      while (rs.next()) {
-        String job = rs.getString(1);
-        int member = rs.getInt(2);
-        AllocatedGpu g = gpu(rs, 4);
-        gpus.computeIfAbsent(job, k -> new TreeMap<>()).computeIfAbsent(member, k -> new ArrayList<>()).add(g);
-        hosts.computeIfAbsent(job, k -> new TreeMap<>()).put(member, hostCharges(rs, 4));
-      }
-    }
     var jobs = new ArrayList<StoredJob>();
     try (Statement s = c.createStatement();
         ResultSet rs =
             s.executeQuery(
                 "SELECT id, seq, state, attempts, stop_reason, end_reason, submitted_at, queued_at,"
-                    + " started_at, ended_at, stop_deadline, start_order, accrued_cost, checkpoint_ref, spec"
-                    + " FROM gpusched_job")) {
+                    + " started_at, ended_at, stop_deadline, start_order, accrued_cost, checkpoint_ref, spec,"
+                    + " allocations FROM gpusched_job")) {
       while (rs.next()) {
         String id = rs.getString(1);
         try {
@@ -432,13 +388,7 @@ final class JdbcStore implements SchedulerStore {
           if (!spec.id().equals(id)) {
             throw new IllegalArgumentException("its spec is of job " + spec.id());
           }
-          var allocs = new ArrayList<StoredAllocation>();
-          var members = gpus.getOrDefault(id, new TreeMap<>());
-          for (var e : members.entrySet()) {
-            long[] h = Objects.requireNonNull(hosts.get(id), "host rows of " + id).get(e.getKey());
-            Objects.requireNonNull(h, "host row of a member");
-            allocs.add(new StoredAllocation(e.getValue(), h[0], h[1]));
-          }
+          List<StoredAllocation> allocs = SpecCodec.allocations(rs.getString(16));
           String why = rs.getString(5);
           jobs.add(
               new StoredJob(
@@ -450,14 +400,6 @@ final class JdbcStore implements SchedulerStore {
           throw new StoreException("the store " + this + " holds job " + id + " that cannot be read: " + e, e);
         }
       }
-    }
-    for (StoredJob j : jobs) {
-      gpus.remove(j.id());
-    }
-    if (!gpus.isEmpty()) {
-      throw new StoreException(
-          "the store " + this + " holds gpusched_job_gpu rows of job " + gpus.keySet().iterator().next()
-              + ", which has no gpusched_job row: a corrupt store; nothing written");
     }
     Map<String, Map<String, Double>> usage = new HashMap<>();
     try (Statement s = c.createStatement();
@@ -543,10 +485,7 @@ final class JdbcStore implements SchedulerStore {
           deleteInboxRows(c, consumed);
         }
         if (!jobs.isEmpty()) {
-          boolean known = gpuRowsKnown;
-          JdbcWrites.writeJobs(
-              c, jobs.values(), postgres, id -> !known || mayHaveGpuRows.contains(id), mayHaveGpuRows::add,
-              this::specText);
+          JdbcWrites.writeJobs(c, jobs.values(), postgres, this::specText);
         }
         if (!queues.isEmpty()) {
           JdbcWrites.writeQueues(c, queues.values(), postgres);
@@ -555,11 +494,6 @@ final class JdbcStore implements SchedulerStore {
           JdbcWrites.writeNodes(c, nodes.values(), postgres);
         }
         c.commit();
-        for (StoredJob j : jobs.values()) {
-          if (j.allocations().isEmpty()) {
-            mayHaveGpuRows.remove(j.id()); // its rows are deleted, and that is committed
-          }
-        }
         if (fence != null) {
           fence.consumed(consumed);
         }

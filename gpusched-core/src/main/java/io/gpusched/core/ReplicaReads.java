@@ -38,7 +38,7 @@ import org.jspecify.annotations.Nullable;
 final class ReplicaReads {
 
   private static final String JOB_COLUMNS =
-      "id, state, attempts, stop_reason, end_reason, submitted_at, started_at, ended_at, spec";
+      "id, state, attempts, stop_reason, end_reason, submitted_at, started_at, ended_at, spec, allocations";
 
   private final DataSource dataSource;
 
@@ -152,39 +152,18 @@ final class ReplicaReads {
             throw new StoreException("the store holds job " + id + " that cannot be read: " + e, e);
           }
           JobSpec spec = spec(id, rs.getString(9), "job table");
-          List<StoredAllocation> allocs = state.holdsGpus() ? allocations(c, id) : List.of();
+          List<StoredAllocation> allocs;
+          try {
+            allocs = state.holdsGpus() ? SpecCodec.allocations(rs.getString(10)) : List.of();
+          } catch (IllegalArgumentException e) {
+            throw new StoreException("the store holds job " + id + " whose allocations cannot be read: " + e, e);
+          }
           out.add(
               new CommittedJob(
                   spec, state, rs.getInt(3), why, rs.getString(5), rs.getLong(6), rs.getLong(7),
                   rs.getLong(8), allocs, false));
         }
       }
-    }
-    return out;
-  }
-
-  private static List<StoredAllocation> allocations(Connection c, String jobId) throws SQLException {
-    TreeMap<Integer, List<AllocatedGpu>> gpus = new TreeMap<>();
-    Map<Integer, long[]> hosts = new TreeMap<>();
-    try (PreparedStatement s =
-        c.prepareStatement(
-            "SELECT gang_member, " + JdbcStore.GPU_COLUMNS
-                + " FROM gpusched_job_gpu WHERE job_id = ? ORDER BY gang_member, pos")) {
-      s.setString(1, jobId);
-      try (ResultSet rs = s.executeQuery()) {
-        while (rs.next()) {
-          int m = rs.getInt(1);
-          gpus.computeIfAbsent(m, k -> new ArrayList<>()).add(JdbcStore.gpu(rs, 2));
-          hosts.put(m, JdbcStore.hostCharges(rs, 2));
-        }
-      }
-    } catch (IllegalArgumentException e) {
-      throw new StoreException("the store holds GPU rows of job " + jobId + " that cannot be read: " + e, e);
-    }
-    var out = new ArrayList<StoredAllocation>();
-    for (var e : gpus.entrySet()) {
-      long[] h = hosts.getOrDefault(e.getKey(), new long[2]);
-      out.add(new StoredAllocation(e.getValue(), h[0], h[1]));
     }
     return out;
   }

@@ -1,5 +1,6 @@
 package io.gpusched.core;
 
+import io.gpusched.AllocatedGpu;
 import io.gpusched.CapacityClass;
 import io.gpusched.Constraints;
 import io.gpusched.GpuDemand;
@@ -14,6 +15,7 @@ import io.gpusched.ModelQuota;
 import io.gpusched.NodeSpec;
 import io.gpusched.PlacementRequest;
 import io.gpusched.QueueSpec;
+import io.gpusched.store.StoredAllocation;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -25,8 +27,9 @@ import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Encodes the API's specs ({@link JobSpec}, {@link QueueSpec}, {@link NodeSpec}) as JSON text for
- * the {@link JdbcStore}, and decodes them back to equal records. Every scalar is written as a JSON
+ * Encodes the API's specs ({@link JobSpec}, {@link QueueSpec}, {@link NodeSpec}) and a job's
+ * allocations ({@link StoredAllocation}) as JSON text for the {@link JdbcStore}, and decodes them
+ * back to equal records. Every scalar is written as a JSON
  * string (doubles with {@link Double#toString}, durations in ISO-8601), so decoding is exact. A
  * text that is not such an encoding throws {@link IllegalArgumentException} naming what is wrong.
  * Stateless and thread-safe.
@@ -230,6 +233,75 @@ final class SpecCodec {
         Long.parseLong(text(m, "memoryMiB")),
         Double.parseDouble(text(m, "pricePerGpuHour")),
         CapacityClass.valueOf(text(m, "capacityClass")));
+  }
+
+  /**
+   * A running job's allocations, one object per gang member in order: its host charges, then its
+   * GPUs, each an array of node id, GPU index, UUID, model, mode, MIG profile (or null), MIG start
+   * slot, milli-GPU and memory MiB. Null for none (the column is then NULL).
+   */
+  static @Nullable String allocations(List<StoredAllocation> allocations) {
+    if (allocations.isEmpty()) {
+      return null;
+    }
+    var out = new ArrayList<@Nullable Object>(allocations.size());
+    for (StoredAllocation a : allocations) {
+      var gpus = new ArrayList<@Nullable Object>(a.gpus().size());
+      for (AllocatedGpu g : a.gpus()) {
+        var t = new ArrayList<@Nullable Object>(9);
+        t.add(g.nodeId());
+        t.add(str(g.gpuIndex()));
+        t.add(g.gpuUuid());
+        t.add(g.model());
+        t.add(g.mode().name());
+        t.add(g.migProfile());
+        t.add(str(g.migStartSlot()));
+        t.add(str(g.milliGpu()));
+        t.add(str(g.memoryMiB()));
+        gpus.add(t);
+      }
+      var m = new LinkedHashMap<String, @Nullable Object>();
+      m.put("cpuMillis", str(a.cpuMillis()));
+      m.put("memoryMiB", str(a.memoryMiB()));
+      m.put("gpus", gpus);
+      out.add(m);
+    }
+    return Json.write(out);
+  }
+
+  /** The allocations {@link #allocations(List)} wrote ({@code null}: none). */
+  static List<StoredAllocation> allocations(@Nullable String text) {
+    if (text == null) {
+      return List.of();
+    }
+    var out = new ArrayList<StoredAllocation>();
+    for (Object o : Json.array(Json.parse(text), "allocations")) {
+      Map<String, Object> m = Json.object(o, "allocation");
+      var gpus = new ArrayList<AllocatedGpu>();
+      for (Object g : Json.array(m.get("gpus"), "gpus")) {
+        List<?> t = Json.array(g, "gpu");
+        if (t.size() != 9) {
+          throw new IllegalArgumentException("a GPU of an allocation has 9 fields, this one " + t.size() + ": " + t);
+        }
+        Object profile = t.get(5);
+        gpus.add(
+            new AllocatedGpu(
+                Json.string(t.get(0), "node id"),
+                Integer.parseInt(Json.string(t.get(1), "GPU index")),
+                Json.string(t.get(2), "GPU UUID"),
+                Json.string(t.get(3), "model"),
+                GpuMode.valueOf(Json.string(t.get(4), "mode")),
+                profile == null ? null : Json.string(profile, "MIG profile"),
+                Integer.parseInt(Json.string(t.get(6), "MIG start slot")),
+                Integer.parseInt(Json.string(t.get(7), "milli-GPU")),
+                Long.parseLong(Json.string(t.get(8), "memory MiB"))));
+      }
+      out.add(new StoredAllocation(gpus, Long.parseLong(text(m, "cpuMillis")), Long.parseLong(text(m, "memoryMiB"))));
+    }
+    if (out.isEmpty()) {
+      throw new IllegalArgumentException("an empty allocation list is written as NULL, not " + text);
+    }
+    return out;
   }
 
   private static Map<String, @Nullable Object> model(GpuModel g) {

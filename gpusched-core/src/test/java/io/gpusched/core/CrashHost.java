@@ -280,10 +280,13 @@ final class CrashHost implements JobLauncher {
         Statement s = c.createStatement();
         ResultSet rs =
             s.executeQuery(
-                "SELECT g.node_id, g.gpu_index FROM gpusched_job_gpu g JOIN gpusched_job j ON j.id = g.job_id"
-                    + " WHERE j.state IN ('RUNNING', 'PREEMPTING')")) {
+                "SELECT allocations FROM gpusched_job WHERE state IN ('RUNNING', 'PREEMPTING')")) {
       while (rs.next()) {
-        stored.merge(rs.getString(1) + "/" + rs.getInt(2), 1, Integer::sum);
+        for (var a : SpecCodec.allocations(rs.getString(1))) {
+          for (AllocatedGpu g : a.gpus()) {
+            stored.merge(g.nodeId() + "/" + g.gpuIndex(), 1, Integer::sum);
+          }
+        }
       }
       String kind = engine.equals(stored) ? "RECOVERY_OK" : "RECOVERY_MISMATCH";
       event(c, kind, null, epoch, "engine " + engine + " store " + stored);

@@ -106,19 +106,20 @@ class JdbcStoreTest {
   @Test
   void aNewerSchemaIsRefusedNamingBothVersionsAndNothingIsWritten() throws SQLException {
     SchedulerStores.jdbc(ds()).load();
-    sql(ds(), "UPDATE gpusched_schema SET version = 2");
+    int newer = JdbcStore.SCHEMA_VERSION + 1;
+    sql(ds(), "UPDATE gpusched_schema SET version = " + newer);
     SchedulerStore s = SchedulerStores.jdbc(ds());
 
     assertThatThrownBy(s::load)
         .isInstanceOf(StoreException.class)
-        .hasMessageContaining("schema version 2")
+        .hasMessageContaining("schema version " + newer)
         .hasMessageContaining("schema version " + JdbcStore.SCHEMA_VERSION)
         .hasMessageContaining("newer");
     assertThatThrownBy(() -> s.commit(List.of(new StoreChange.PutJob(StoreContractTest.pending("j", 1)))))
         .isInstanceOf(StoreException.class)
-        .hasMessageContaining("schema version 2");
+        .hasMessageContaining("schema version " + newer);
     assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job")).isZero();
-    assertThat(count(ds(), "SELECT version FROM gpusched_schema")).isEqualTo(2);
+    assertThat(count(ds(), "SELECT version FROM gpusched_schema")).isEqualTo(newer);
   }
 
   @Test
@@ -174,7 +175,7 @@ class JdbcStoreTest {
         .hasMessageContaining("rolled back");
     assertThat(SchedulerStores.jdbc(ds()).load())
         .isEqualTo(new io.gpusched.store.StoredState(List.of(StoreContractTest.pending("a", 1)), List.of(), List.of()));
-    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job_gpu")).isZero();
+    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job WHERE allocations IS NOT NULL")).isZero();
 
     fail.set(false); // the same batch again, once the database works: it is all there
     s.commit(List.of(new StoreChange.PutJob(StoreContractTest.running("a"))));
@@ -194,55 +195,90 @@ class JdbcStoreTest {
   }
 
   /**
-   * GPU rows are deleted only for jobs that may have some (the commit skips the delete for the
-   * others): a store object that never loaded does not know and deletes, and a commit whose
-   * outcome the driver did not report (it committed, then the connection failed) still counts its
-   * jobs as holding rows.
+   * A job is one row: a running job's GPUs are in its {@code allocations} column (schema version
+   * 2), so its start and its end each run one statement for it, and its record without GPUs
+   * clears the column.
    */
   @Test
-  void aJobsGpuRowsGoWhenItIsWrittenWithoutGpusWhateverTheWriterKnew() throws SQLException {
-    SchedulerStore first = SchedulerStores.jdbc(ds());
-    first.load();
-    first.commit(List.of(new StoreChange.PutJob(StoreContractTest.running("a"))));
-    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job_gpu WHERE job_id = 'a'")).isPositive();
-
-    SchedulerStore neverLoaded = SchedulerStores.jdbc(ds()); // knows nothing of job a's rows
-    neverLoaded.commit(List.of(new StoreChange.PutJob(StoreContractTest.pending("a", 1))));
-    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job_gpu")).isZero();
-
-    AtomicBoolean lost = new AtomicBoolean(false);
-    SchedulerStore s = SchedulerStores.jdbc(committedThenLost(ds(), lost));
-    s.load();
-    lost.set(true);
-    assertThatThrownBy(() -> s.commit(List.of(new StoreChange.PutJob(StoreContractTest.running("b")))))
-        .isInstanceOf(StoreException.class);
-    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job_gpu WHERE job_id = 'b'")).isPositive(); // it was committed
-    lost.set(false);
-    s.commit(List.of(new StoreChange.PutJob(StoreContractTest.pending("b", 2))));
-    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job_gpu")).isZero();
-    assertThat(SchedulerStores.jdbc(ds()).load().jobs())
-        .containsExactlyInAnyOrder(StoreContractTest.pending("a", 1), StoreContractTest.pending("b", 2));
-  }
-
-  /**
-   * A job written for the first time with GPUs (its start after a submission) has no GPU rows to
-   * delete: the commit runs no {@code DELETE} for it (it once did, because the job was counted as
-   * one that may have rows before the check). Its next record without GPUs deletes them.
-   */
-  @Test
-  void aStartDeletesNoGpuRowsAndTheEndDeletesThem() throws SQLException {
+  void aJobsGpusAreInItsRowAndACommitWritesOnlyThatRow() throws SQLException {
     List<String> executed = new java.util.concurrent.CopyOnWriteArrayList<>();
     SchedulerStore s = SchedulerStores.jdbc(recordingBatches(ds(), executed));
     s.load();
     s.commit(List.of(new StoreChange.PutJob(StoreContractTest.pending("a", 1))));
     executed.clear();
     s.commit(List.of(new StoreChange.PutJob(StoreContractTest.running("a"))));
-    assertThat(executed).noneMatch(sql -> sql.startsWith("DELETE FROM gpusched_job_gpu"));
-    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job_gpu WHERE job_id = 'a'")).isPositive();
+    assertThat(executed).singleElement().asString().startsWith("MERGE INTO gpusched_job ");
+    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job WHERE id = 'a' AND allocations IS NOT NULL")).isOne();
     executed.clear();
     s.commit(List.of(new StoreChange.PutJob(StoreContractTest.pending("a", 2))));
-    assertThat(executed).anyMatch(sql -> sql.startsWith("DELETE FROM gpusched_job_gpu"));
-    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job_gpu")).isZero();
+    assertThat(executed).singleElement().asString().startsWith("MERGE INTO gpusched_job ");
+    assertThat(count(ds(), "SELECT COUNT(*) FROM gpusched_job WHERE allocations IS NOT NULL")).isZero();
+    assertThat(SchedulerStores.jdbc(ds()).load().jobs()).containsExactly(StoreContractTest.pending("a", 2));
+  }
+
+  /**
+   * A store of schema version 1 (GPU rows in {@code gpusched_job_gpu}) is migrated on its first
+   * use: the same state loads back, the version row says 2 and the GPU table is gone; a second
+   * store object finds version 2 and migrates nothing.
+   */
+  @Test
+  void aVersion1StoreIsMigratedAndLoadsTheSameState() throws SQLException {
+    migratesVersion1(ds());
+  }
+
+  static void migratesVersion1(DataSource ds) throws SQLException {
+    var jobs =
+        List.of(
+            StoreContractTest.running("r"), StoreContractTest.pending("p", 3),
+            StoreContractTest.running("s"));
+    SchedulerStore first = SchedulerStores.jdbc(ds);
+    first.load();
+    first.commit(jobs.stream().<StoreChange>map(StoreChange.PutJob::new).toList());
+    first.commit(List.of(new StoreChange.PutQueue(StoreContractTest.queue("q", 0.5))));
+    io.gpusched.store.StoredState before = SchedulerStores.jdbc(ds).load();
+    SchemaV1.downgrade(ds, jobs);
+    assertThat(count(ds, "SELECT COUNT(*) FROM gpusched_job_gpu")).isEqualTo(8);
+
+    sameState(SchedulerStores.jdbc(ds).load(), before);
+    assertThat(count(ds, "SELECT version FROM gpusched_schema WHERE id = 1")).isEqualTo(JdbcStore.SCHEMA_VERSION);
+    assertThatThrownBy(() -> count(ds, "SELECT COUNT(*) FROM gpusched_job_gpu")).isInstanceOf(SQLException.class);
+    sameState(SchedulerStores.jdbc(ds).load(), before);
+  }
+
+  /** The same records (the store gives no order among jobs). */
+  private static void sameState(io.gpusched.store.StoredState actual, io.gpusched.store.StoredState expected) {
+    assertThat(actual.jobs()).containsExactlyInAnyOrderElementsOf(expected.jobs());
+    assertThat(actual.queues()).containsExactlyInAnyOrderElementsOf(expected.queues());
+    assertThat(actual.nodes()).isEqualTo(expected.nodes());
+  }
+
+  /**
+   * A version 1 store whose GPU rows name a job it does not hold is refused, naming the job; the
+   * version row stays 1, and once the stray rows are gone the migration goes through.
+   */
+  @Test
+  void aCorruptVersion1StoreIsRefusedAndKeepsItsVersion() throws SQLException {
+    refusesCorruptVersion1(ds());
+  }
+
+  static void refusesCorruptVersion1(DataSource ds) throws SQLException {
+    var jobs = List.of(StoreContractTest.running("r"));
+    SchedulerStore first = SchedulerStores.jdbc(ds);
+    first.load();
+    first.commit(jobs.stream().<StoreChange>map(StoreChange.PutJob::new).toList());
+    SchemaV1.downgrade(ds, List.of(StoreContractTest.running("r"), StoreContractTest.running("ghost")));
+
+    assertThatThrownBy(() -> SchedulerStores.jdbc(ds).load())
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("job ghost")
+        .hasMessageContaining("no gpusched_job row")
+        .hasMessageContaining("schema version 1 kept");
+    assertThat(count(ds, "SELECT version FROM gpusched_schema WHERE id = 1")).isOne();
+    assertThat(count(ds, "SELECT COUNT(*) FROM gpusched_job_gpu")).isEqualTo(8);
+
+    sql(ds, "DELETE FROM gpusched_job_gpu WHERE job_id = 'ghost'");
+    assertThat(SchedulerStores.jdbc(ds).load().jobs()).containsExactly(StoreContractTest.running("r"));
+    assertThat(count(ds, "SELECT version FROM gpusched_schema WHERE id = 1")).isEqualTo(JdbcStore.SCHEMA_VERSION);
   }
 
   /** A data source whose prepared statements add their SQL to {@code executed} when a batch runs. */
@@ -266,20 +302,6 @@ class JdbcStoreTest {
                 }
                 return invoke(sm, ps, sargs);
               });
-        });
-  }
-
-  /** A data source whose connections commit, then throw (the reply was lost) while {@code lost}. */
-  private static DataSource committedThenLost(DataSource real, AtomicBoolean lost) {
-    return connectionsVia(
-        real,
-        "committedThenLost",
-        (c, m, args) -> {
-          Object r = invoke(m, c, args);
-          if (lost.get() && m.getName().equals("commit")) {
-            throw new SQLException("connection reset after the commit (simulated)", "08006");
-          }
-          return r;
         });
   }
 

@@ -89,6 +89,16 @@ class PostgresStoreTest {
   }
 
   @Test
+  void aVersion1StoreIsMigratedInOneTransactionAndLoadsTheSameState() throws SQLException {
+    JdbcStoreTest.migratesVersion1(freshDatabase());
+  }
+
+  @Test
+  void aCorruptVersion1StoreIsRefusedAndKeepsItsVersionAndItsGpuRows() throws SQLException {
+    JdbcStoreTest.refusesCorruptVersion1(freshDatabase());
+  }
+
+  @Test
   void replicaReadsShowCommittedRecordsAndWaitingSubmissions() {
     ReplicaFollowerTest.readsWithoutALeader(freshDatabase());
   }
@@ -100,12 +110,13 @@ class PostgresStoreTest {
     assertThat(count(ds, "SELECT version FROM gpusched_schema WHERE id = 1"))
         .isEqualTo(JdbcStore.SCHEMA_VERSION);
     assertThat(count(ds, "SELECT COUNT(*) FROM information_schema.tables WHERE table_name LIKE 'gpusched%'"))
-        .isEqualTo(8); // six of the store, the leader row's and the inbox
-    sql(ds, "UPDATE gpusched_schema SET version = 2");
+        .isEqualTo(7); // five of the store, the leader row's and the inbox
+    int newer = JdbcStore.SCHEMA_VERSION + 1;
+    sql(ds, "UPDATE gpusched_schema SET version = " + newer);
     SchedulerStore s = SchedulerStores.jdbc(ds);
     assertThatThrownBy(s::load)
         .isInstanceOf(StoreException.class)
-        .hasMessageContaining("schema version 2")
+        .hasMessageContaining("schema version " + newer)
         .hasMessageContaining("schema version " + JdbcStore.SCHEMA_VERSION);
     assertThatThrownBy(() -> s.commit(List.of(new StoreChange.PutJob(StoreContractTest.pending("j", 1)))))
         .isInstanceOf(StoreException.class);

@@ -386,14 +386,17 @@ class StoreBadInputTest {
   @Test
   void aRunningJobOnAnUnknownNodeFailsTheBuildNamingTheJobAndTheNode() throws SQLException {
     twoRunningOnePending();
-    sql(db(), "UPDATE gpusched_job_gpu SET node_id = 'ghost' WHERE job_id = 'b'");
+    sql(db(), "UPDATE gpusched_job SET allocations = REPLACE(allocations, '[\"n\",', '[\"ghost\",') WHERE id = 'b'");
     refused(IllegalStateException.class, "running job b", "unknown node ghost");
   }
 
   @Test
   void aRunningJobOnAGpuIndexOutOfRangeFailsTheBuildNamingTheJobAndTheIndex() throws SQLException {
     twoRunningOnePending();
-    sql(db(), "UPDATE gpusched_job_gpu SET gpu_index = 7 WHERE job_id = 'b'");
+    sql(
+        db(),
+        "UPDATE gpusched_job SET allocations = REPLACE(REPLACE(allocations, '[\"n\",\"1\",', '[\"n\",\"7\",'),"
+            + " '[\"n\",\"0\",', '[\"n\",\"7\",') WHERE id = 'b'");
     refused(IllegalStateException.class, "running job b", "no GPU index 7");
   }
 
@@ -402,8 +405,8 @@ class StoreBadInputTest {
     twoRunningOnePending();
     sql(
         db(),
-        "UPDATE gpusched_job_gpu SET gpu_index = (SELECT gpu_index FROM gpusched_job_gpu WHERE job_id = 'a'),"
-            + " gpu_uuid = (SELECT gpu_uuid FROM gpusched_job_gpu WHERE job_id = 'a') WHERE job_id = 'b'");
+        "UPDATE gpusched_job SET allocations = (SELECT allocations FROM gpusched_job WHERE id = 'a')"
+            + " WHERE id = 'b'");
     refused(IllegalStateException.class, "running job b", "n/0", "not free");
   }
 
@@ -435,16 +438,16 @@ class StoreBadInputTest {
   }
 
   @Test
-  void gpuRowsOfAJobTheStoreDoesNotHoldFailTheLoadNamingTheJob() throws SQLException {
+  void unreadableAllocationsFailTheLoadNamingTheJob() throws SQLException {
     twoRunningOnePending();
-    sql(db(), "DELETE FROM gpusched_job WHERE id = 'b'");
-    refused(StoreException.class, "job b", "gpusched_job_gpu");
+    sql(db(), "UPDATE gpusched_job SET allocations = '[{\"gpus\":[[\"n\",\"0\"]]}]' WHERE id = 'b'");
+    refused(StoreException.class, "job b", "cannot be read", "9 fields");
   }
 
   @Test
-  void aRunningJobWithoutItsGpuRowsFailsTheLoadNamingTheJob() throws SQLException {
+  void aRunningJobWithoutItsAllocationsFailsTheLoadNamingTheJob() throws SQLException {
     twoRunningOnePending();
-    sql(db(), "DELETE FROM gpusched_job_gpu WHERE job_id = 'b'");
+    sql(db(), "UPDATE gpusched_job SET allocations = NULL WHERE id = 'b'");
     refused(StoreException.class, "job b", "cannot be read");
   }
 }
