@@ -52,6 +52,13 @@ final class Job implements JobHandle {
   volatile long endedAtMillis = -1;
   volatile @Nullable String endReason;
   volatile double accruedCost;
+  /**
+   * The job's total cost as of its end, taken with {@link #endedAtMillis} by the thread whose
+   * compare-and-set ended a GPU-holding run ({@link JobTransitions#end}), so that the record that
+   * CAS journals is already the final one; {@code NaN} otherwise, or once the dispatcher's booking
+   * came out different (then {@link #accruedCost} is the cost).
+   */
+  volatile double endCost = Double.NaN;
   volatile double costPerMs;
   volatile boolean idle;
   volatile long lastHeartbeatMillis;

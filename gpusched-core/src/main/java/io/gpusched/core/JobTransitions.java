@@ -273,14 +273,17 @@ final class JobTransitions {
       }
     }
     // a stop not yet handed to the launcher goes in the record of a job that holds no GPUs (a
-    // PREEMPTING job's record has its stop anyway); a final job's end time is set on the
-    // dispatcher, possibly after this batch: until then the commit's time stands for it
+    // PREEMPTING job's record has its stop anyway); a final job's end time and cost are taken at
+    // its CAS where end() ended it, else set on the dispatcher, possibly after this batch: until
+    // then the commit's time stands for it
     Job.UnsentStop unsent = j.unsentStop;
     if (unsent != null
         && (cur.s() == JobState.PREEMPTING || (cur.s().holdsGpus() && unsent.run() >= cur.run()))) {
       unsent = null; // a stop of this very run that still holds GPUs: PREEMPTING records its own
     }
     long ended = j.endedAtMillis;
+    double endCost = j.endCost;
+    double cost = cur.s().isFinal() && !Double.isNaN(endCost) ? endCost : j.accruedCost;
     return new io.gpusched.store.StoreChange.PutJob(
         new io.gpusched.store.StoredJob(
             j.spec, j.seq, cur.s(), cur.run(), unsent != null ? unsent.why() : cur.why(), j.endReason,
@@ -289,7 +292,7 @@ final class JobTransitions {
             cur.s() == JobState.PREEMPTING
                 ? j.stopDeadlineMillis
                 : unsent != null ? unsent.deadlineMillis() : -1,
-            j.startOrder, j.accruedCost,
+            j.startOrder, cost,
             j.checkpointRef, stored));
   }
 
@@ -694,6 +697,11 @@ final class JobTransitions {
       }
       if (cas(w, cur, to, run)) {
         j.endReason = reason;
+        // the end time and the cost the dispatcher's booking will arrive at (the same sum, from
+        // the same time), so that this one record is the job's final one (see onEnded)
+        long now = nowMillis();
+        j.endCost = j.accruedCost + j.costPerMs * Math.max(0, now - j.startedAtMillis);
+        j.endedAtMillis = now;
         journal(j);
         // a start of this run not delivered yet never is (the host, or the user, ended it first)
         LaunchGate.afterStart(j, cur.run(), NO_STOP);
@@ -743,7 +751,8 @@ final class JobTransitions {
   }
 
   private void onEnded(Job j, JobState from, JobState to, @Nullable StopReason why) {
-    long now = nowMillis();
+    boolean stamped = !Double.isNaN(j.endCost);
+    long now = stamped ? j.endedAtMillis : nowMillis();
     String qn = j.queue.spec.name();
     if (from == JobState.PENDING) {
       lanes.leavePending(j);
@@ -772,7 +781,12 @@ final class JobTransitions {
       events.publish(new SchedulerEvent.JobCancelled(at(now), j.id(), qn, from));
     }
     book.retire(j, to, now);
-    journal(j); // its end time
+    // Its end time and cost, unless end() wrote both with its CAS and the booking agrees (the
+    // usual case: one record per end instead of two). A stop to tell the host is written too.
+    if (!stamped || why != null || Double.compare(j.accruedCost, j.endCost) != 0) {
+      j.endCost = Double.NaN;
+      journal(j);
+    }
   }
 
   private void onPreempted(Job j, @Nullable StopReason why, boolean requeued) {

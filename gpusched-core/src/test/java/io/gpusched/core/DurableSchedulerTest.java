@@ -163,6 +163,62 @@ class DurableSchedulerTest {
     assertThat(seenAtStop.get(1).orElseThrow().allocations()).isEmpty();
   }
 
+  /**
+   * A job that completes is written once for its end: the record its compare-and-set journals
+   * already holds the end time and the final cost (taken at the CAS), so the dispatcher's booking,
+   * which arrives at the same values, writes nothing more (it used to write a second record). The
+   * dispatcher is held inside a launcher call while the job completes, so the completion's record
+   * is committed before the booking runs, as under load.
+   */
+  @Test
+  void aCompletionIsOneRecordWithItsEndTimeAndFinalCost() throws Exception {
+    var store = new RecordingStore(SchedulerStores.inMemory());
+    var inStart = new CountDownLatch(1);
+    var release = new CountDownLatch(1);
+    JobLauncher launcher =
+        job -> {
+          if (job.id().equals("b")) {
+            inStart.countDown();
+            try {
+              release.await(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+        };
+    GpuScheduler s =
+        builder(
+                store,
+                NodeSpec.builder("n1").gpus(3, GpuModels.H100_80GB, GpuMode.WHOLE).pricePerGpuHour(3.6).build())
+            .launcher(launcher)
+            .build();
+    JobHandle a = s.submit(job("a", 2).build());
+    assertThat(a.state()).isEqualTo(JobState.RUNNING);
+    h.clock.advance(Duration.ofMinutes(10));
+    var b = java.util.concurrent.CompletableFuture.runAsync(() -> s.submit(job("b", 1).build()));
+    assertThat(inStart.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue(); // the dispatcher is held
+    int before = store.batches.size();
+
+    assertThat(a.complete()).isTrue(); // returns once its record is committed
+    release.countDown();
+    b.get(10, java.util.concurrent.TimeUnit.SECONDS);
+    s.tick();
+
+    var records =
+        store.batches.subList(before, store.batches.size()).stream()
+            .flatMap(List::stream)
+            .filter(c -> c instanceof StoreChange.PutJob p && p.job().id().equals("a"))
+            .map(c -> ((StoreChange.PutJob) c).job())
+            .toList();
+    assertThat(records).singleElement().satisfies(r -> {
+      assertThat(r.state()).isEqualTo(JobState.COMPLETED);
+      assertThat(r.endedAtMillis()).isEqualTo(a.endedAt().orElseThrow().toEpochMilli());
+      assertThat(r.accruedCost()).isEqualTo(a.cost()).isCloseTo(2 * 3.6 / 6, org.assertj.core.data.Offset.offset(1e-9));
+      assertThat(r.allocations()).isEmpty();
+    });
+    assertThat(store.job("a").orElseThrow()).isEqualTo(records.get(0));
+  }
+
   @Test
   void aCancelWhileTheStartIsBeingCommittedMeansTheHostHearsOfNeither() throws Exception {
     var store = new RecordingStore(SchedulerStores.inMemory());
