@@ -118,6 +118,36 @@ class StoreBadInputTest {
     assertThat(h.launcher.started).containsExactly("a"); // the first run's start only: no reconcile, no start
   }
 
+  /**
+   * A store of schema version 1 on a read-only database cannot be migrated: the start fails naming
+   * the read-only database and the migration, the store keeps version 1, and the same store on a
+   * writable connection is then migrated and loads the same jobs.
+   */
+  @Test
+  void aReadOnlyVersion1DatabaseIsRefusedAndKeepsItsVersion() throws SQLException {
+    var s1 = builder(SchedulerStores.jdbc(db()), whole("n", 2)).build();
+    s1.submit(job("a", 1).queue("research").build());
+    s1.submit(job("b", 2).queue("research").build()); // pending
+    s1.close();
+    List<StoredJob> jobs = SchedulerStores.jdbc(db()).load().jobs();
+    SchemaV1.downgrade(db(), jobs);
+
+    DataSource readOnly = h2(dir, "db", ";ACCESS_MODE_DATA=r");
+    GpuCluster cluster = GpuClusters.newBuilder().node(whole("n", 2)).build();
+    assertThatThrownBy(() -> builder(SchedulerStores.jdbc(readOnly)).cluster(cluster).build())
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("read-only")
+        .hasMessageContaining("migrate it from schema version 1 to " + JdbcStore.SCHEMA_VERSION);
+    assertThat(cluster.allocations("n")).as("no allocation is left on the cluster").isEmpty();
+    try (var c = db().getConnection();
+        var st = c.createStatement();
+        var rs = st.executeQuery("SELECT version FROM gpusched_schema WHERE id = 1")) {
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getInt(1)).isOne();
+    }
+    assertThat(SchedulerStores.jdbc(db()).load().jobs()).containsExactlyInAnyOrderElementsOf(jobs);
+  }
+
   @Test
   void aDatabaseThatTurnsReadOnlyRefusesASubmitNamingItAndHoldsNothingOfIt() {
     AtomicBoolean readOnly = new AtomicBoolean();
