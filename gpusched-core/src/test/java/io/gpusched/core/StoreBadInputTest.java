@@ -99,13 +99,18 @@ class StoreBadInputTest {
 
   // ---- a read-only database ----
 
-  @Test
-  void aReadOnlyDatabaseFailsTheStartNamingItAndWritesNothing() throws SQLException {
+  /** A first run on the store: job a running on n, job b (two GPUs) waiting; the state it left. */
+  private StoredState oneRunningOnePending() {
     var s1 = builder(SchedulerStores.jdbc(db()), whole("n", 2)).build();
     s1.submit(job("a", 1).queue("research").build());
     s1.submit(job("b", 2).queue("research").build()); // pending
     s1.close();
-    StoredState before = SchedulerStores.jdbc(db()).load();
+    return SchedulerStores.jdbc(db()).load();
+  }
+
+  @Test
+  void aReadOnlyDatabaseFailsTheStartNamingItAndWritesNothing() throws SQLException {
+    StoredState before = oneRunningOnePending();
 
     GpuCluster cluster = GpuClusters.newBuilder().node(whole("n", 2)).build();
     DataSource readOnly = h2(dir, "db", ";ACCESS_MODE_DATA=r");
@@ -125,11 +130,7 @@ class StoreBadInputTest {
    */
   @Test
   void aReadOnlyVersion1DatabaseIsRefusedAndKeepsItsVersion() throws SQLException {
-    var s1 = builder(SchedulerStores.jdbc(db()), whole("n", 2)).build();
-    s1.submit(job("a", 1).queue("research").build());
-    s1.submit(job("b", 2).queue("research").build()); // pending
-    s1.close();
-    List<StoredJob> jobs = SchedulerStores.jdbc(db()).load().jobs();
+    List<StoredJob> jobs = oneRunningOnePending().jobs();
     SchemaV1.downgrade(db(), jobs);
 
     DataSource readOnly = h2(dir, "db", ";ACCESS_MODE_DATA=r");
