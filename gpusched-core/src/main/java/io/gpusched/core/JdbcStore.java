@@ -1,7 +1,5 @@
 package io.gpusched.core;
 
-import io.gpusched.AllocatedGpu;
-import io.gpusched.GpuMode;
 import io.gpusched.JobSpec;
 import io.gpusched.JobState;
 import io.gpusched.NodeState;
@@ -25,8 +23,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
-import java.util.TreeMap;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;

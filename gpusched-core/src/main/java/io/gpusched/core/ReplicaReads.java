@@ -1,6 +1,5 @@
 package io.gpusched.core;
 
-import io.gpusched.AllocatedGpu;
 import io.gpusched.JobSpec;
 import io.gpusched.JobState;
 import io.gpusched.StopReason;
@@ -18,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
 
