@@ -10,6 +10,7 @@ import io.gpusched.PlacementRequest;
 import io.gpusched.QueueSpec;
 import io.gpusched.core.GpuSchedulers;
 import io.gpusched.core.SchedulerStores;
+import io.gpusched.store.SchedulerStore;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -109,6 +110,8 @@ public class DurableBenchmark {
     final AtomicLong next = new AtomicLong();
     final PlacementRequest one = PlacementRequest.wholeGpus(1);
     private @Nullable HikariDataSource pool;
+    /** The in-memory store, for {@link Backlog} to prune the records of the jobs it cancels. */
+    @Nullable SchedulerStore memoryStore;
     private @Nullable Path h2Dir;
     private @Nullable String pgAdminUrl;
     private @Nullable String pgDatabase;
@@ -128,7 +131,10 @@ public class DurableBenchmark {
               .retainFinishedJobs(0);
       switch (store.toLowerCase(Locale.ROOT)) {
         case "none" -> {}
-        case "memory" -> b.store(SchedulerStores.inMemory());
+        case "memory" -> {
+          memoryStore = SchedulerStores.inMemory();
+          b.store(memoryStore);
+        }
         case "h2" -> {
           h2Dir = Files.createTempDirectory("gpusched-bench-h2");
           pool = pool("jdbc:h2:file:" + h2Dir.resolve("state") + ";MAX_COMPACT_TIME=0;WRITE_DELAY=0");
@@ -230,26 +236,35 @@ public class DurableBenchmark {
    * cancels the oldest waiting job after its submit, inside its measured operation (a thread that
    * cancelled on the side could not keep up with the in-memory store). Only the runs without a
    * store or with the in-memory store reach the cap; their samples then hold a submit and a
-   * cancel each, and the count of such cancels is printed at the end.
+   * cancel each, and the count of such cancels is printed at the end. The in-memory store keeps
+   * the record of every cancelled job until it is pruned (as in production, after the retention),
+   * which filled the heap at 16 threads: every {@value #PRUNE_EVERY} cancels the cancelling thread
+   * prunes them, inside its sample too.
    */
   @State(Scope.Benchmark)
   public static class Backlog {
     /** Most waiting jobs kept. */
     public static final int CAP = 600_000;
 
+    /** Cancels between two prunes of the in-memory store's finished records. */
+    public static final int PRUNE_EVERY = 100_000;
+
     final java.util.concurrent.ConcurrentLinkedQueue<JobHandle> waiting =
         new java.util.concurrent.ConcurrentLinkedQueue<>();
     final java.util.concurrent.atomic.AtomicInteger size = new java.util.concurrent.atomic.AtomicInteger();
     final AtomicLong cancelled = new AtomicLong();
 
-    void add(JobHandle h) {
+    void add(Sched s, JobHandle h) {
       waiting.add(h);
       if (size.incrementAndGet() > CAP) {
         JobHandle oldest = waiting.poll();
         if (oldest != null) {
           size.decrementAndGet();
           oldest.cancel();
-          cancelled.incrementAndGet();
+          SchedulerStore store = s.memoryStore;
+          if (cancelled.incrementAndGet() % PRUNE_EVERY == 0 && store != null) {
+            store.pruneFinishedJobs(Long.MAX_VALUE, Integer.MAX_VALUE);
+          }
         }
       }
     }
@@ -284,6 +299,6 @@ public class DurableBenchmark {
   @BenchmarkMode(Mode.SampleTime)
   @OutputTimeUnit(TimeUnit.MICROSECONDS)
   public void submit(Sched s, Backlog b) {
-    b.add(s.submitNext());
+    b.add(s, s.submitNext());
   }
 }
