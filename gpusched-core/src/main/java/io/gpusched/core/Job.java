@@ -275,11 +275,19 @@ final class Job implements JobHandle {
   @Override
   public double cost() {
     double c = accruedCost;
-    long s = startedAtMillis;
-    if (word.state().holdsGpus() && s >= 0) {
-      c += costPerMs * Math.max(0, transitions.nowMillis() - s);
+    if (word.state().holdsGpus() && startedAtMillis >= 0) {
+      c += runCost(transitions.nowMillis());
     }
     return c;
+  }
+
+  /**
+   * The cost of the current run if it ends at {@code nowMillis}: the one formula the ledger books
+   * at the end ({@link Ledger#unaccount}) and {@link JobTransitions#end} records with its CAS, so
+   * that the two agree to the bit and the end is written once.
+   */
+  double runCost(long nowMillis) {
+    return costPerMs * Math.max(0, nowMillis - startedAtMillis);
   }
 
   @Override

@@ -700,7 +700,7 @@ final class JobTransitions {
         // the end time and the cost the dispatcher's booking will arrive at (the same sum, from
         // the same time), so that this one record is the job's final one (see onEnded)
         long now = nowMillis();
-        j.endCost = j.accruedCost + j.costPerMs * Math.max(0, now - j.startedAtMillis);
+        j.endCost = j.accruedCost + j.runCost(now);
         j.endedAtMillis = now;
         journal(j);
         // a start of this run not delivered yet never is (the host, or the user, ended it first)

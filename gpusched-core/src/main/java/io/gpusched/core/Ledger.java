@@ -165,7 +165,7 @@ final class Ledger {
     running.remove(j);
     runningByEnd.remove(j);
     preempting.remove(j);
-    double runCost = j.costPerMs * Math.max(0, now - j.startedAtMillis);
+    double runCost = j.runCost(now);
     j.accruedCost += runCost;
     q.endedCost += runCost;
     costDays.addRun(q.spec.name(), j.costPerMs, j.startedAtMillis, now);
