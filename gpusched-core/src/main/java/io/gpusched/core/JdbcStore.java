@@ -52,11 +52,13 @@ import org.slf4j.LoggerFactory;
  * <h2>Commits</h2>
  *
  * One connection and one transaction per {@link #commit}: the batch's records are deduplicated
- * (the last change of a key wins), then written ({@link JdbcWrites}: a handful of statements per
- * commit whatever the number of jobs; on PostgreSQL one per kind of row, its rows as arrays), then
- * committed; any failure rolls back. A job's row, its allocations included, is upserted ({@code
- * INSERT ... ON CONFLICT DO UPDATE} on PostgreSQL, {@code MERGE ... KEY} elsewhere). Queue and
- * node rows are deleted and inserted again.
+ * (the last change of a key wins), then written and committed; any failure rolls back. On
+ * PostgreSQL the whole batch is <em>one statement</em> in autocommit mode ({@link
+ * JdbcWrites#commitPostgres}: data-modifying {@code WITH} queries, rows as one array per column,
+ * every write gated on the fence), so a commit is one round trip to the server whatever the number
+ * of rows; a job's, queue's, usage and node rows are upserted ({@code INSERT ... ON CONFLICT DO
+ * UPDATE}). Elsewhere (H2) a handful of statements per commit in one transaction: a job's row
+ * upserted with {@code MERGE ... KEY}, queue and node rows deleted and inserted again.
  * Thread-safe: each call takes its own connection.
  */
 final class JdbcStore implements SchedulerStore {
@@ -472,8 +474,27 @@ final class JdbcStore implements SchedulerStore {
     }
     try (Connection c = connect("commit " + changes.size() + " changes")) {
       List<Long> consumed = List.of();
+      boolean oneStatement = false;
       try {
         ensureSchema(c);
+        if (postgres) {
+          oneStatement = true;
+          if (!c.getAutoCommit()) {
+            c.setAutoCommit(true); // the statement is its own transaction
+          }
+          consumed = fence == null ? List.of() : fence.rowsFor(jobs);
+          boolean held =
+              JdbcWrites.commitPostgres(
+                  c, fence == null ? null : fence.epoch, consumed, jobs.values(), queues.values(),
+                  nodes.values(), this::specText);
+          if (fence != null) {
+            if (!held) {
+              throw deposed(fence);
+            }
+            fence.consumed(consumed);
+          }
+          return;
+        }
         c.setAutoCommit(false);
         if (fence != null) {
           checkEpoch(c, fence);
@@ -494,7 +515,9 @@ final class JdbcStore implements SchedulerStore {
           fence.consumed(consumed);
         }
       } catch (SQLException | RuntimeException e) {
-        rollbackQuietly(c, e);
+        if (!oneStatement) {
+          rollbackQuietly(c, e); // the one statement's transaction ended with it
+        }
         if (e instanceof StoreException se) {
           throw se;
         }
@@ -587,12 +610,17 @@ final class JdbcStore implements SchedulerStore {
         c.prepareStatement("UPDATE gpusched_leader SET epoch = epoch WHERE id = 1 AND epoch = ?")) {
       s.setLong(1, fence.epoch);
       if (s.executeUpdate() != 1) {
-        fence.deposed();
-        throw new StoreException(
-            "fenced: this scheduler leads in epoch " + fence.epoch + " but the store has a newer leader;"
-                + " nothing written");
+        throw deposed(fence);
       }
     }
+  }
+
+  /** Tells the fence that the database names a newer leader; the exception to throw. */
+  private static StoreException deposed(LeaderFence fence) {
+    fence.deposed();
+    return new StoreException(
+        "fenced: this scheduler leads in epoch " + fence.epoch + " but the store has a newer leader;"
+            + " nothing written");
   }
 
   static void deleteInboxRows(Connection c, List<Long> rows) throws SQLException {

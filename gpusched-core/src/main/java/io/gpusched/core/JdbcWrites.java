@@ -102,6 +102,115 @@ final class JdbcWrites {
     }
   }
 
+  /**
+   * PostgreSQL: a whole commit as one statement, sent in autocommit mode, so that the batch costs
+   * one round trip to the server (its implicit transaction commits when the statement ends)
+   * instead of one per statement plus the {@code COMMIT}. Data-modifying {@code WITH} queries:
+   * {@code f} is the fence (for a leader the conditional update of the leader row, which holds the
+   * row until the end of the transaction; otherwise a constant row), and every write is gated on
+   * it ({@code WHERE EXISTS (SELECT 1 FROM f)}), so a deposed leader's statement writes nothing;
+   * the statement's result is the number of fence rows (0: deposed). Queue, usage and node rows
+   * are upserted; usage rows of a written queue that its record no longer names are deleted. All
+   * the sub-statements see one snapshot and touch disjoint rows (each key once per batch), so
+   * their order does not matter. Parameters: the epoch (ignored unfenced), the inbox row ids, the
+   * job columns, the queue columns, the written queue names, the usage columns, the node columns.
+   */
+  private static String commitStatement(boolean fenced) {
+    return "WITH f AS ("
+        + (fenced
+            ? "UPDATE gpusched_leader SET epoch = epoch WHERE id = 1 AND epoch = ? RETURNING epoch"
+            : "SELECT ?::bigint AS epoch")
+        + "), ib AS (DELETE FROM gpusched_inbox WHERE id = ANY(?::bigint[]) AND EXISTS (SELECT 1 FROM f)),"
+        + " j AS (INSERT INTO gpusched_job (" + JOB_COLUMNS + ") SELECT * FROM unnest(?::varchar[],"
+        + " ?::bigint[], ?::varchar[], ?::varchar[], ?::integer[], ?::varchar[], ?::varchar[], ?::bigint[],"
+        + " ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::float8[], ?::varchar[],"
+        + " ?::varchar[], ?::varchar[]) WHERE EXISTS (SELECT 1 FROM f)" + JOB_ON_CONFLICT + "),"
+        + " q AS (INSERT INTO gpusched_queue (name, spec, decayed_at, last_start, ended_cost, dominant_share)"
+        + " SELECT * FROM unnest(?::varchar[], ?::varchar[], ?::bigint[], ?::bigint[], ?::float8[], ?::float8[])"
+        + " WHERE EXISTS (SELECT 1 FROM f) ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec,"
+        + " decayed_at = EXCLUDED.decayed_at, last_start = EXCLUDED.last_start,"
+        + " ended_cost = EXCLUDED.ended_cost, dominant_share = EXCLUDED.dominant_share),"
+        + " qn AS (SELECT * FROM unnest(?::varchar[]) AS qn(name)),"
+        + " nu AS (SELECT * FROM unnest(?::varchar[], ?::varchar[], ?::float8[]) AS nu(q, m, s)),"
+        + " ud AS (DELETE FROM gpusched_queue_usage d WHERE d.queue_name IN (SELECT name FROM qn)"
+        + " AND NOT EXISTS (SELECT 1 FROM nu WHERE nu.q = d.queue_name AND nu.m = d.gpu_model)"
+        + " AND EXISTS (SELECT 1 FROM f)),"
+        + " u AS (INSERT INTO gpusched_queue_usage (queue_name, gpu_model, decayed_share) SELECT q, m, s"
+        + " FROM nu WHERE EXISTS (SELECT 1 FROM f) ON CONFLICT (queue_name, gpu_model) DO UPDATE SET"
+        + " decayed_share = EXCLUDED.decayed_share),"
+        + " n AS (INSERT INTO gpusched_node (id, seq, state, added_at_run_time, spec) SELECT * FROM"
+        + " unnest(?::varchar[], ?::bigint[], ?::varchar[], ?::boolean[], ?::varchar[])"
+        + " WHERE EXISTS (SELECT 1 FROM f) ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq,"
+        + " state = EXCLUDED.state, added_at_run_time = EXCLUDED.added_at_run_time, spec = EXCLUDED.spec)"
+        + " SELECT count(*) FROM f";
+  }
+
+  private static final String COMMIT_FENCED = commitStatement(true);
+  private static final String COMMIT_UNFENCED = commitStatement(false);
+
+  /**
+   * PostgreSQL: writes and commits a batch in one statement ({@link #commitStatement}); the
+   * connection must be in autocommit mode. Returns false, having written nothing, if the fence
+   * found another epoch ({@code epoch} null: unfenced, always true).
+   */
+  static boolean commitPostgres(
+      Connection c,
+      @Nullable Long epoch,
+      List<Long> inboxRows,
+      Iterable<StoredJob> jobs,
+      Iterable<StoredQueue> queues,
+      Iterable<StoredNode> nodes,
+      java.util.function.Function<io.gpusched.JobSpec, String> specText)
+      throws SQLException {
+    Columns job = new Columns(17);
+    for (StoredJob j : jobs) {
+      job.row(
+          j.id(), j.sequence(), j.spec().queue(), j.state().name(), j.attempts(),
+          j.stopReason() == null ? null : j.stopReason().name(), j.endReason(), j.submittedAtMillis(),
+          j.queuedAtMillis(), j.startedAtMillis(), j.endedAtMillis(), j.stopDeadlineMillis(), j.startOrder(),
+          j.accruedCost(), j.checkpointRef(), specText.apply(j.spec()), SpecCodec.allocations(j.allocations()));
+    }
+    Columns queue = new Columns(6);
+    var names = new ArrayList<@Nullable Object>();
+    Columns usage = new Columns(3);
+    for (StoredQueue q : queues) {
+      String name = q.spec().name();
+      names.add(name);
+      queue.row(name, SpecCodec.queue(q.spec()), q.decayedAtMillis(), q.lastStart(), q.endedCost(), q.dominantShare());
+      for (var e : q.decayedShare().entrySet()) {
+        usage.row(name, e.getKey(), e.getValue());
+      }
+    }
+    Columns node = new Columns(5);
+    for (StoredNode n : nodes) {
+      node.row(n.spec().id(), n.sequence(), n.state().name(), n.addedAtRunTime(), SpecCodec.node(n.spec()));
+    }
+    var columns = new ArrayList<List<@Nullable Object>>(33);
+    columns.add(new ArrayList<>(inboxRows));
+    columns.addAll(job.columns);
+    columns.addAll(queue.columns);
+    columns.add(names);
+    columns.addAll(usage.columns);
+    columns.addAll(node.columns);
+    var arrays = new java.sql.Array[columns.size()];
+    try (PreparedStatement s = c.prepareStatement(epoch == null ? COMMIT_UNFENCED : COMMIT_FENCED)) {
+      s.setLong(1, epoch == null ? 0L : epoch);
+      for (int i = 0; i < arrays.length; i++) {
+        arrays[i] = c.createArrayOf(COMMIT_TYPES[i], columns.get(i).toArray());
+        s.setArray(i + 2, arrays[i]);
+      }
+      try (java.sql.ResultSet rs = s.executeQuery()) {
+        return rs.next() && rs.getLong(1) > 0;
+      }
+    } finally {
+      for (java.sql.Array a : arrays) {
+        if (a != null) {
+          a.free();
+        }
+      }
+    }
+  }
+
   private static final String[] JOB_TYPES = {
     "varchar", "int8", "varchar", "varchar", "int4", "varchar", "varchar", "int8", "int8", "int8", "int8", "int8",
     "int8", "float8", "varchar", "varchar", "varchar"
@@ -110,6 +219,18 @@ final class JdbcWrites {
   private static final String[] QUEUE_TYPES = {"varchar", "varchar", "int8", "int8", "float8", "float8"};
   private static final String[] USAGE_TYPES = {"varchar", "varchar", "float8"};
   private static final String[] NODE_TYPES = {"varchar", "int8", "varchar", "bool", "varchar"};
+
+  /** The element types of {@link #commitPostgres}'s arrays, in parameter order. */
+  private static final String[] COMMIT_TYPES = concat(
+      new String[] {"int8"}, JOB_TYPES, QUEUE_TYPES, NAME_TYPES, USAGE_TYPES, NODE_TYPES);
+
+  private static String[] concat(String[]... parts) {
+    var out = new ArrayList<String>();
+    for (String[] p : parts) {
+      out.addAll(List.of(p));
+    }
+    return out.toArray(String[]::new);
+  }
 
   /** One statement, its parameters one array per column ({@code types}: their element types). */
   private static void run(Connection c, String sql, String[] types, List<? extends List<?>> columns)

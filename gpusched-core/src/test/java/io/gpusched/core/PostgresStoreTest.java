@@ -186,6 +186,93 @@ class PostgresStoreTest {
         .hasMessageContaining("create the schema");
   }
 
+  /** The rows of every table a commit writes, and the inbox's: {@code job queue usage node inbox}. */
+  private static String rows(DataSource ds) throws SQLException {
+    return count(ds, "SELECT COUNT(*) FROM gpusched_job") + " " + count(ds, "SELECT COUNT(*) FROM gpusched_queue")
+        + " " + count(ds, "SELECT COUNT(*) FROM gpusched_queue_usage") + " "
+        + count(ds, "SELECT COUNT(*) FROM gpusched_node") + " " + count(ds, "SELECT COUNT(*) FROM gpusched_inbox");
+  }
+
+  private static List<StoreChange> jobQueueAndNode() {
+    return List.of(
+        new StoreChange.PutJob(StoreContractTest.pending("x", 1)),
+        new StoreChange.PutQueue(StoreContractTest.queue("q", 0.5)),
+        new StoreChange.PutNode(
+            new io.gpusched.store.StoredNode(StoreContractTest.richNode(), io.gpusched.NodeState.READY, true, 1)));
+  }
+
+  /**
+   * A commit is one statement on PostgreSQL, every write gated on the fence: a deposed leader's
+   * batch writes no job, queue, usage or node row and consumes no inbox row; the leader's deletes
+   * the inbox row its job record consumes, in the same transaction.
+   */
+  @Test
+  void aDeposedLeadersCommitWritesNothingAndTheLeadersConsumesItsInboxRow() throws SQLException {
+    DataSource ds = freshDatabase();
+    new JdbcStore(ds).checkSchema();
+    sql(ds, "UPDATE gpusched_leader SET epoch = 2 WHERE id = 1");
+    sql(ds, "INSERT INTO gpusched_inbox (kind, job_id, spec, replica) VALUES ('CANCEL', 'x', NULL, 'f')");
+    long row = count(ds, "SELECT MAX(id) FROM gpusched_inbox");
+
+    var old = new LeaderFence(1, () -> {});
+    old.consumeWith("x", row, false);
+    assertThatThrownBy(() -> new JdbcStore(ds, old).commit(jobQueueAndNode()))
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("epoch 1")
+        .hasMessageContaining("newer leader");
+    assertThat(old.isDeposed()).isTrue();
+    assertThat(rows(ds)).as("job queue usage node inbox").isEqualTo("0 0 0 0 1");
+
+    var current = new LeaderFence(2, () -> {});
+    current.consumeWith("x", row, false);
+    new JdbcStore(ds, current).commit(jobQueueAndNode());
+    assertThat(current.isDeposed()).isFalse();
+    assertThat(current.waiting("x", row)).isFalse();
+    assertThat(rows(ds)).as("job queue usage node inbox").isEqualTo("1 1 2 1 0");
+  }
+
+  /**
+   * The fence holds the leader row: a commit that meets an election in progress (the leader row
+   * updated, not yet committed) waits for it, then finds the new epoch and writes nothing; so a
+   * new leader that loads the state after its election sees every write of the old one.
+   */
+  @Test
+  void aCommitThatMeetsAnElectionInProgressWaitsForItAndThenWritesNothing() throws Exception {
+    DataSource ds = freshDatabase();
+    new JdbcStore(ds).checkSchema();
+    sql(ds, "UPDATE gpusched_leader SET epoch = 1 WHERE id = 1");
+    try (Connection election = ds.getConnection()) {
+      election.setAutoCommit(false);
+      try (Statement st = election.createStatement()) {
+        st.executeUpdate("UPDATE gpusched_leader SET epoch = 2 WHERE id = 1");
+      }
+      var old = new LeaderFence(1, () -> {});
+      var failure = new java.util.concurrent.atomic.AtomicReference<@Nullable Throwable>();
+      Thread commit =
+          new Thread(
+              () -> {
+                try {
+                  new JdbcStore(ds, old).commit(jobQueueAndNode());
+                } catch (Throwable t) {
+                  failure.set(t);
+                }
+              });
+      commit.start();
+      long deadline = System.nanoTime() + 30_000_000_000L;
+      while (count(ds, "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == 0) {
+        assertThat(System.nanoTime()).as("the commit waits on the leader row").isLessThan(deadline);
+        assertThat(commit.isAlive()).as("the commit is still waiting").isTrue();
+        Thread.sleep(10);
+      }
+      election.commit();
+      commit.join(30_000);
+      assertThat(commit.isAlive()).isFalse();
+      assertThat(failure.get()).isInstanceOf(StoreException.class).hasMessageContaining("newer leader");
+      assertThat(old.isDeposed()).isTrue();
+    }
+    assertThat(rows(ds)).as("job queue usage node inbox").isEqualTo("0 0 0 0 0");
+  }
+
   @Test
   void finalJobsOlderThanTheRetentionArePrunedByTheTick() {
     DataSource ds = freshDatabase();

@@ -194,6 +194,32 @@ abstract class StoreContractTest {
   }
 
   /**
+   * A queue's record replaces its usage whole (a GPU model it no longer names is gone, a new one
+   * appears), and a node's record replaces its state, whatever other rows share the commit.
+   */
+  @Test
+  void aQueuesUsageAndANodesStateAreReplacedWholeByTheirNextRecord() {
+    SchedulerStore s = newStore();
+    s.load();
+    StoredQueue q = queue("q", 0.5);
+    StoredQueue other = queue("other", 0.25);
+    var n = new StoredNode(richNode(), NodeState.CORDONED, true, 4);
+    s.commit(List.of(new StoreChange.PutQueue(q), new StoreChange.PutQueue(other), new StoreChange.PutNode(n)));
+    StoredQueue fewer =
+        new StoredQueue(q.spec(), Map.of("B200", 0.125), 200_000, 18, 4.5, 0.05);
+    var drained = new StoredNode(richNode(), NodeState.DRAINING, true, 5);
+    s.commit(List.of(new StoreChange.PutJob(pending("j", 1)), new StoreChange.PutQueue(fewer), new StoreChange.PutNode(drained)));
+    StoredState back = sorted(reopen(s).load());
+    assertThat(back.queues()).containsExactly(other, fewer);
+    assertThat(back.nodes()).containsExactly(drained);
+    assertThat(back.jobs()).containsExactly(pending("j", 1));
+
+    StoredQueue none = new StoredQueue(q.spec(), Map.of(), 300_000, 19, 4.5, 0);
+    s.commit(List.of(new StoreChange.PutQueue(none)));
+    assertThat(sorted(reopen(s).load()).queues()).containsExactly(other, none);
+  }
+
+  /**
    * Values an array literal must quote or carry exactly (PostgreSQL writes a batch as one array per
    * column): the string {@code NULL}, empty strings, braces, commas, quotes, backslashes, spaces
    * and new lines, and doubles whose shortest decimal form is long or tiny.
