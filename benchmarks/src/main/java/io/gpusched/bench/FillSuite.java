@@ -24,15 +24,17 @@ import java.util.Map;
  * the fill protocol of {@link FillExperiment} for several seeds and strategies, the reference FGD
  * ({@link io.gpusched.bench.fgd.ReferenceFgd}) among them. Prints a Markdown table: allocation at
  * 100 % and 130 % arrived (mean of the seeds), decisions per second of the placing thread's CPU
- * time (the per-core rate; each gpusched strategy runs the first
- * seed once, discarded, before it is measured, so that the code is compiled; the reference is not
- * warmed), and for the first strategy the worst
+ * time (the per-core rate; before anything is measured, every gpusched strategy places the first
+ * seed of every workload {@code --warmup} times, 2 by default, discarded, so that the JIT has
+ * compiled the placement paths of all the workloads, and each runs that seed once more before its
+ * own workload is measured; the reference is not warmed), and for the first strategy the worst
  * gap to FIRST_FIT over every arrived percent 1..130 (negative: below FIRST_FIT there).
  *
  * <pre>
  * java -cp benchmarks/target/gpusched-benchmarks.jar io.gpusched.bench.FillSuite \
  *     [--nodes 1200] [--pods 8152] [--seeds 42,43,44] [--workloads default,share40,...]
  *     [--strategies FRAGMENTATION_AWARE,FIRST_FIT,BEST_FIT,REFERENCE_FGD] [--trace-dir DIR]
+ *     [--warmup 2]
  * </pre>
  *
  * <p>A strategy named {@code NAME@N} places through {@code N} threads in turn ({@link Lanes}):
@@ -122,6 +124,26 @@ public final class FillSuite {
     return new WorkloadResult(name, out);
   }
 
+  /**
+   * Warms the JIT up: every gpusched strategy of {@code strategies} (the reference and {@code
+   * NAME@N} ones are skipped) places seed {@code seed} of every workload {@code rounds} times,
+   * results discarded. Throws for negative rounds.
+   */
+  public static void warmUp(List<Workload> workloads, List<String> strategies, long seed, int rounds, double tune) {
+    if (rounds < 0) {
+      throw new IllegalArgumentException("warm-up rounds must be >= 0, was " + rounds);
+    }
+    for (int r = 0; r < rounds; r++) {
+      for (Workload w : workloads) {
+        for (String s : strategies) {
+          if (!s.equals(FillExperiment.REFERENCE_FGD) && Lanes.countOf(s) == 1) {
+            FillExperiment.run(w, PlacementStrategy.named(Lanes.strategyOf(s)), seed, tune, MixMode.LEARNED);
+          }
+        }
+      }
+    }
+  }
+
   /** A generated workload of the suite: {@code nodes} nodes of seed 7, {@code pods} pods. */
   public static Workload generated(Profile p, int nodes, int pods) {
     List<NodeRow> n = TraceGenerator.nodes(nodes, 7);
@@ -171,6 +193,7 @@ public final class FillSuite {
     List<String> strategies =
         new ArrayList<>(List.of("FRAGMENTATION_AWARE", "FIRST_FIT", "BEST_FIT", FillExperiment.REFERENCE_FGD));
     Path traceDir = null;
+    int warmup = 2;
     for (int i = 0; i + 1 < args.length; i += 2) {
       String v = args[i + 1];
       switch (args[i]) {
@@ -185,17 +208,23 @@ public final class FillSuite {
         case "--workloads" -> workloads.addAll(List.of(v.split(",", -1)));
         case "--strategies" -> strategies = new ArrayList<>(List.of(v.split(",", -1)));
         case "--trace-dir" -> traceDir = Path.of(v);
+        case "--warmup" -> warmup = Integer.parseInt(v);
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
     if (workloads.isEmpty()) {
       Profile.SUITE.forEach(p -> workloads.add(p.name()));
     }
-    List<WorkloadResult> results = new ArrayList<>();
+    Map<String, Workload> built = new LinkedHashMap<>();
     for (String name : workloads) {
       Workload w = generated(Profile.named(name), nodes, pods);
       System.err.println("note: " + name + ": " + w.notes());
-      results.add(run(name, w, strategies, seeds, 1.3));
+      built.put(name, w);
+    }
+    warmUp(List.copyOf(built.values()), strategies, seeds.get(0), warmup, 1.3);
+    List<WorkloadResult> results = new ArrayList<>();
+    for (var e : built.entrySet()) {
+      results.add(run(e.getKey(), e.getValue(), strategies, seeds, 1.3));
     }
     if (traceDir != null) {
       Path nodeFile = traceDir.resolve("openb_node_list_gpu_node.csv");

@@ -93,6 +93,24 @@ class FillSuiteTest {
         .contains("worst gap FRAGMENTATION_AWARE - FIRST_FIT");
   }
 
+  /** The warm-up places and discards: the measured runs after it make the same decisions. */
+  @Test
+  void theWarmUpChangesNoDecisionAndRefusesNegativeRounds() {
+    Workload w = FillSuite.generated(Profile.named("default"), 60, 400);
+    List<String> strategies = List.of("FRAGMENTATION_AWARE", "FIRST_FIT@2", FillExperiment.REFERENCE_FGD);
+    WorkloadResult cold = FillSuite.run("default", w, strategies, List.of(42L), 1.3);
+    FillSuite.warmUp(List.of(w), strategies, 42L, 2, 1.3);
+    WorkloadResult warm = FillSuite.run("default", w, strategies, List.of(42L), 1.3);
+    for (String s : strategies) {
+      for (int pct : new int[] {50, 100, 130}) {
+        assertThat(warm.meanAt(s, pct)).as(s + " at " + pct).isEqualTo(cold.meanAt(s, pct));
+      }
+    }
+    assertThatThrownBy(() -> FillSuite.warmUp(List.of(w), strategies, 42L, -1, 1.3))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("-1");
+  }
+
   /**
    * The Alibaba trace's default workload, when its CSVs are in the directory named by the
    * environment variable {@code GPUSCHED_TRACE_DIR} (see docs/fill-experiment.md for how to get
