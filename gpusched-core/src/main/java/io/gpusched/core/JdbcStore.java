@@ -502,13 +502,13 @@ final class JdbcStore implements SchedulerStore {
           deleteInboxRows(c, consumed);
         }
         if (!jobs.isEmpty()) {
-          JdbcWrites.writeJobs(c, jobs.values(), postgres, this::specText);
+          JdbcWrites.writeJobs(c, jobs.values(), this::specText);
         }
         if (!queues.isEmpty()) {
-          JdbcWrites.writeQueues(c, queues.values(), postgres);
+          JdbcWrites.writeQueues(c, queues.values());
         }
         if (!nodes.isEmpty()) {
-          JdbcWrites.writeNodes(c, nodes.values(), postgres);
+          JdbcWrites.writeNodes(c, nodes.values());
         }
         c.commit();
         if (fence != null) {

@@ -12,16 +12,18 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The writes of a {@link JdbcStore} commit, in the caller's transaction: a job's row upserted (its
- * allocations in it); a queue with its usage rows, and a node, deleted and inserted again.
+ * The writes of a {@link JdbcStore} commit.
  *
- * <p>On PostgreSQL each kind of write is one statement for the whole batch, its rows passed as one
- * array per column ({@code INSERT ... SELECT * FROM unnest(?, ?, ...)}, {@code DELETE ... WHERE
- * name = ANY(?)}; arrays through {@link Connection#createArrayOf}, plain {@code java.sql}):
- * PostgreSQL then parses, binds and starts the executor once per kind instead of once per row,
- * which was most of a commit's time. Each key occurs once in a batch ({@link JdbcStore#commit}
- * deduplicates), as {@code ON CONFLICT DO UPDATE} requires. Elsewhere (H2) each row is one
- * statement of a JDBC batch ({@code MERGE ... KEY} for a job).
+ * <p>On PostgreSQL the whole commit is one statement ({@link #commitPostgres}): its rows are passed
+ * as one array per column ({@code INSERT ... SELECT * FROM unnest(?, ?, ...)}; arrays through
+ * {@link Connection#createArrayOf}, plain {@code java.sql}), so PostgreSQL parses, binds and starts
+ * the executor once per commit, and the commit costs one round trip. Each key occurs once in a
+ * batch ({@link JdbcStore#commit} deduplicates), as {@code ON CONFLICT DO UPDATE} requires.
+ *
+ * <p>Elsewhere (H2), in the caller's transaction ({@link #writeJobs}, {@link #writeQueues}, {@link
+ * #writeNodes}): each row is one statement of a JDBC batch, a job's row upserted with {@code
+ * MERGE ... KEY} (its allocations in it), a queue with its usage rows and a node deleted and
+ * inserted again.
  */
 final class JdbcWrites {
   private JdbcWrites() {}
@@ -40,43 +42,20 @@ final class JdbcWrites {
           + " accrued_cost = EXCLUDED.accrued_cost, checkpoint_ref = EXCLUDED.checkpoint_ref,"
           + " spec = EXCLUDED.spec, allocations = EXCLUDED.allocations";
 
-  /**
-   * PostgreSQL, the whole batch in one statement: the same upsert, its rows from one array per
-   * column.
-   */
-  private static final String UPSERT_JOBS_POSTGRES =
-      "INSERT INTO gpusched_job (" + JOB_COLUMNS + ") SELECT * FROM unnest(?::varchar[], ?::bigint[],"
-          + " ?::varchar[], ?::varchar[], ?::integer[], ?::varchar[], ?::varchar[], ?::bigint[], ?::bigint[],"
-          + " ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::float8[], ?::varchar[], ?::varchar[],"
-          + " ?::varchar[])"
-          + JOB_ON_CONFLICT;
-
   /** Other databases (H2): {@code MERGE ... KEY}, one statement per job in a JDBC batch. */
   private static final String UPSERT_JOB_MERGE =
       "MERGE INTO gpusched_job (" + JOB_COLUMNS + ") KEY (id)"
           + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-  /** Writes each job's record: one upsert of its row, the GPUs it holds now in its allocations. */
+  /**
+   * H2: writes each job's record, one upsert of its row (the GPUs it holds now in its allocations),
+   * in the caller's transaction.
+   */
   static void writeJobs(
       Connection c,
       Iterable<StoredJob> jobs,
-      boolean postgres,
       java.util.function.Function<io.gpusched.JobSpec, String> specText)
       throws SQLException {
-    if (postgres) {
-      Columns job = new Columns(17);
-      for (StoredJob j : jobs) {
-        job.row(
-            j.id(), j.sequence(), j.spec().queue(), j.state().name(), j.attempts(),
-            j.stopReason() == null ? null : j.stopReason().name(), j.endReason(), j.submittedAtMillis(),
-            j.queuedAtMillis(), j.startedAtMillis(), j.endedAtMillis(), j.stopDeadlineMillis(), j.startOrder(),
-            j.accruedCost(), j.checkpointRef(), specText.apply(j.spec()), SpecCodec.allocations(j.allocations()));
-      }
-      if (job.size() > 0) {
-        run(c, UPSERT_JOBS_POSTGRES, JOB_TYPES, job.columns);
-      }
-      return;
-    }
     try (PreparedStatement insJob = c.prepareStatement(UPSERT_JOB_MERGE)) {
       for (StoredJob j : jobs) {
         insJob.setString(1, j.id());
@@ -232,26 +211,7 @@ final class JdbcWrites {
     return out.toArray(String[]::new);
   }
 
-  /** One statement, its parameters one array per column ({@code types}: their element types). */
-  private static void run(Connection c, String sql, String[] types, List<? extends List<?>> columns)
-      throws SQLException {
-    var arrays = new java.sql.Array[columns.size()];
-    try (PreparedStatement s = c.prepareStatement(sql)) {
-      for (int i = 0; i < arrays.length; i++) {
-        arrays[i] = c.createArrayOf(types[i], columns.get(i).toArray());
-        s.setArray(i + 1, arrays[i]);
-      }
-      s.executeUpdate();
-    } finally {
-      for (java.sql.Array a : arrays) {
-        if (a != null) {
-          a.free();
-        }
-      }
-    }
-  }
-
-  /** Rows gathered as columns, for {@link #run}. */
+  /** Rows gathered as columns, for {@link #commitPostgres}. */
   private static final class Columns {
     final List<List<@Nullable Object>> columns;
 
@@ -267,41 +227,10 @@ final class JdbcWrites {
         columns.get(i).add(values[i]);
       }
     }
-
-    int size() {
-      return columns.get(0).size();
-    }
   }
 
-  static void writeQueues(Connection c, Iterable<StoredQueue> queues, boolean postgres) throws SQLException {
-    if (postgres) {
-      var names = new ArrayList<String>();
-      Columns queue = new Columns(6);
-      Columns usage = new Columns(3);
-      for (StoredQueue q : queues) {
-        String name = q.spec().name();
-        names.add(name);
-        queue.row(name, SpecCodec.queue(q.spec()), q.decayedAtMillis(), q.lastStart(), q.endedCost(), q.dominantShare());
-        for (var e : q.decayedShare().entrySet()) {
-          usage.row(name, e.getKey(), e.getValue());
-        }
-      }
-      run(c, "DELETE FROM gpusched_queue_usage WHERE queue_name = ANY(?::varchar[])", NAME_TYPES, List.of(names));
-      run(c, "DELETE FROM gpusched_queue WHERE name = ANY(?::varchar[])", NAME_TYPES, List.of(names));
-      run(
-          c,
-          "INSERT INTO gpusched_queue (name, spec, decayed_at, last_start, ended_cost, dominant_share) SELECT * FROM"
-              + " unnest(?::varchar[], ?::varchar[], ?::bigint[], ?::bigint[], ?::float8[], ?::float8[])",
-          QUEUE_TYPES, queue.columns);
-      if (usage.size() > 0) {
-        run(
-            c,
-            "INSERT INTO gpusched_queue_usage (queue_name, gpu_model, decayed_share) SELECT * FROM"
-                + " unnest(?::varchar[], ?::varchar[], ?::float8[])",
-            USAGE_TYPES, usage.columns);
-      }
-      return;
-    }
+  /** H2: writes each queue's row and usage rows (deleted and inserted again), in the caller's transaction. */
+  static void writeQueues(Connection c, Iterable<StoredQueue> queues) throws SQLException {
     try (PreparedStatement delUsage = c.prepareStatement("DELETE FROM gpusched_queue_usage WHERE queue_name = ?");
         PreparedStatement delQueue = c.prepareStatement("DELETE FROM gpusched_queue WHERE name = ?");
         PreparedStatement insQueue =
@@ -342,22 +271,8 @@ final class JdbcWrites {
     }
   }
 
-  static void writeNodes(Connection c, Iterable<StoredNode> nodes, boolean postgres) throws SQLException {
-    if (postgres) {
-      var ids = new ArrayList<String>();
-      Columns node = new Columns(5);
-      for (StoredNode n : nodes) {
-        ids.add(n.spec().id());
-        node.row(n.spec().id(), n.sequence(), n.state().name(), n.addedAtRunTime(), SpecCodec.node(n.spec()));
-      }
-      run(c, "DELETE FROM gpusched_node WHERE id = ANY(?::varchar[])", NAME_TYPES, List.of(ids));
-      run(
-          c,
-          "INSERT INTO gpusched_node (id, seq, state, added_at_run_time, spec) SELECT * FROM"
-              + " unnest(?::varchar[], ?::bigint[], ?::varchar[], ?::boolean[], ?::varchar[])",
-          NODE_TYPES, node.columns);
-      return;
-    }
+  /** H2: writes each node's row (deleted and inserted again), in the caller's transaction. */
+  static void writeNodes(Connection c, Iterable<StoredNode> nodes) throws SQLException {
     try (PreparedStatement del = c.prepareStatement("DELETE FROM gpusched_node WHERE id = ?");
         PreparedStatement ins =
             c.prepareStatement(
