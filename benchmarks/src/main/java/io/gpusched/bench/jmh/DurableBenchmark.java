@@ -64,6 +64,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * <p>Warm-up is 2 x 10 s: with 3 s, C2 was still compiling during the measurement on a 2-core
  * machine, and the submit p99 at 64 callers read 14-23 ms instead of the 6-7 ms of steady state.
  *
+ * <p>The scheduler runs with its timer thread (ticks each second), as in production, so that a
+ * caller that has dispatched the others' commands for more than 1 ms hands the loop over and
+ * returns; until the ninth session it ran with {@code manualTicks()}, where no such hand-off
+ * exists, and a submit could be held for as long as the other threads kept submitting.
+ *
  * <p>Group commit needs concurrent callers: run with {@code -t 1}, {@code -t 4} and {@code -t 16}
  * (and {@code -si false}, see {@link DispatchBenchmark}). {@code store}: {@code none} (no store,
  * today's default), {@code memory} ({@link SchedulerStores#inMemory()}: the journal without I/O),
@@ -126,7 +131,10 @@ public class DurableBenchmark {
               .queue(QueueSpec.of("b"))
               .preemption(false)
               .launcher((JobLauncher) running::add)
-              .manualTicks()
+              // the timer thread, as in production (ticks each second): with manualTicks() there
+              // is no hand-off, and at 128 submitting threads the thread that held the command
+              // loop kept dispatching the others' commands for minutes, so its submit and JMH's
+              // iteration never ended (docs/scheduler.md, "Progress")
               .eventExecutor(Runnable::run)
               .retainFinishedJobs(0);
       switch (store.toLowerCase(Locale.ROOT)) {
