@@ -110,9 +110,7 @@ public final class FillSuite {
       int lanes = Lanes.countOf(s);
       PlacementStrategy st =
           s.equals(FillExperiment.REFERENCE_FGD) ? null : PlacementStrategy.named(Lanes.strategyOf(s));
-      if (st != null && lanes == 1) { // a discarded run first: decisions/s warm
-        FillExperiment.run(w, st, seeds.get(0), tune, MixMode.LEARNED);
-      }
+      warmUp(List.of(w), List.of(s), seeds.get(0), 1, tune); // a discarded run first: decisions/s warm
       for (long seed : seeds) {
         rs.add(
             st == null
