@@ -355,13 +355,13 @@ final class DefaultScheduler implements GpuScheduler {
     long now = nowMillis();
     Job j = new Job(transitions, spec, seq.incrementAndGet(), q, now);
     j.lastHeartbeatMillis = now;
-    book.claim(j);
+    Job displaced = book.claim(j);
     Journal jn = journal;
     if (jn != null) { // write-ahead: accepted once committed, not before
       try {
         jn.await(jn.submitted(j));
       } catch (StoreException e) {
-        book.unclaim(j);
+        book.unclaim(j, displaced);
         throw new StoreException(
             "job " + spec.id() + " was not accepted: the store failed to commit its submission: "
                 + e.getMessage(),

@@ -49,13 +49,16 @@ final class JobBook {
   /**
    * Makes {@code j} the live job of its id (submitting thread).
    *
+   * @return the final job that held the id and that {@code j} displaced (still live, or retained),
+   *     for {@link #unclaim} to put back; null if the id was free
    * @throws IllegalArgumentException if a job of that id is not final
    */
-  void claim(Job j) {
+  @Nullable Job claim(Job j) {
     String id = j.id();
     // A job already final may still be listed until the dispatcher retires it (another thread may
     // be dispatching): its id is free for a new submission all the same. If the dispatcher retires
     // it between the two calls, the id is free: claim it again.
+    Job displaced = null;
     for (; ; ) {
       Job prev = live.putIfAbsent(id, j);
       if (prev == null) {
@@ -71,18 +74,28 @@ final class JobBook {
             "a job with id " + id + " is " + ps + "; ids are unique among jobs not yet final");
       }
       if (live.replace(id, prev, j)) {
+        displaced = prev;
         break;
       }
     }
-    finished.invalidate(id);
+    Job retained = finished.asMap().remove(id);
+    return displaced != null ? displaced : retained;
   }
 
   /**
    * Takes back a claim whose submission the store did not accept (submitting thread): the job
-   * leaves the live jobs unless something already replaced it.
+   * leaves the live jobs unless something already replaced it, and the final job it displaced (see
+   * {@link #claim}) is retained again, so {@code job(id)} answers as if the submission had never
+   * been made. A displaced job that the dispatcher had not yet retired stays retained when it is
+   * ({@link #retire} keeps it while no live job holds its id).
    */
-  void unclaim(Job j) {
-    live.remove(j.id(), j);
+  void unclaim(Job j, @Nullable Job displaced) {
+    if (live.remove(j.id(), j) && displaced != null && !live.containsKey(j.id())) {
+      finished.asMap().putIfAbsent(j.id(), displaced);
+      if (live.containsKey(j.id())) { // a new submission claimed the id meanwhile: it owns it
+        finished.asMap().remove(j.id(), displaced);
+      }
+    }
   }
 
   /** A job recovered from the store in a final state: retained, its futures completed (build). */
@@ -132,15 +145,21 @@ final class JobBook {
   /** Moves a final job to the retained ones and completes its futures (dispatcher). */
   void retire(Job j, JobState to, long now) {
     // Retained first, then out of the live map: a reader never misses it (jobs() drops the copy it
-    // may see in both). If a resubmission took the id meanwhile (or before), the old job is not
-    // kept: the new one owns the id, and submit dropped the retained entry only if it was there.
+    // may see in both). If a resubmission holds the id now, the old job is not kept: the new one
+    // owns the id, and submit dropped the retained entry only if it was there. If no job holds it
+    // (a resubmission took it and gave it back when the store refused it), the old job stays
+    // retained, also when that happens between this check and the removal (checked again); a
+    // resubmission claiming the id after the check removes the entry itself (claim).
     finished.put(j.id(), j);
     var hook = betweenLiveAndFinished;
     if (hook != null) {
       hook.accept(j);
     }
-    if (!live.remove(j.id(), j)) {
+    if (!live.remove(j.id(), j) && live.containsKey(j.id())) {
       finished.asMap().remove(j.id(), j);
+      if (!live.containsKey(j.id())) {
+        finished.asMap().putIfAbsent(j.id(), j);
+      }
     }
     j.endedAtMillis = now;
     events.run(() -> j.settle(to, now));

@@ -465,6 +465,74 @@ class DurableSchedulerTest {
     assertThat(store.job("a").orElseThrow().state()).isEqualTo(JobState.RUNNING);
   }
 
+  /** A batch holding the submission (PENDING record) of job {@code id}. */
+  static boolean submits(List<StoreChange> batch, String id) {
+    return batch.stream()
+        .anyMatch(c -> c instanceof StoreChange.PutJob p && p.job().id().equals(id) && p.job().state() == JobState.PENDING);
+  }
+
+  @Test
+  void aRefusedResubmissionLeavesTheRetainedFinishedJobOfItsIdInPlace() {
+    var store = new RecordingStore(SchedulerStores.inMemory());
+    GpuScheduler s = builder(store, whole("n1", 1)).build();
+    JobHandle old = s.submit(job("a", 1).build());
+    old.complete();
+    assertThat(s.job("a")).containsSame(old);
+    store.failWhen = b -> submits(b, "a");
+
+    assertThatThrownBy(() -> s.submit(job("a", 1).build()))
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("job a was not accepted");
+    assertThat(s.job("a")).as("the retained job is back").containsSame(old);
+    assertThat(old.state()).isEqualTo(JobState.COMPLETED);
+    assertThat(s.jobs()).containsExactly(old);
+    assertThat(store.job("a").orElseThrow().state()).isEqualTo(JobState.COMPLETED);
+
+    store.failWhen = b -> false;
+    JobHandle again = s.submit(job("a", 1).build());
+    assertThat(s.job("a")).containsSame(again);
+    assertThat(s.jobs()).containsExactly(again);
+    assertThat(again.state()).isEqualTo(JobState.RUNNING);
+    s.close();
+  }
+
+  /**
+   * The resubmission lands, and is refused, while the dispatcher moves the old job from the live
+   * jobs to the retained ones (the test holds the dispatcher between the two steps): the old job
+   * must stay retained after the dispatcher goes on, although the resubmission had taken its id.
+   */
+  @Test
+  void aResubmissionRefusedWhileTheOldJobIsRetiredKeepsTheOldJob() {
+    var store = new RecordingStore(SchedulerStores.inMemory());
+    var s = (DefaultScheduler) builder(store, whole("n1", 1)).build();
+    JobHandle old = s.submit(job("a", 1).build());
+    store.failWhen = b -> submits(b, "a");
+    var refusal = new java.util.concurrent.atomic.AtomicReference<Throwable>();
+    s.book.betweenLiveAndFinished =
+        j -> {
+          if (j == old && refusal.get() == null) {
+            try { // on the dispatcher, inside the retirement: it commits (and fails) itself
+              s.submit(job("a", 1).build());
+              refusal.set(new AssertionError("the resubmission was accepted"));
+            } catch (StoreException e) {
+              refusal.set(e);
+            }
+          }
+        };
+    old.complete();
+    s.book.betweenLiveAndFinished = null;
+
+    assertThat(refusal.get()).isInstanceOf(StoreException.class).hasMessageContaining("job a was not accepted");
+    assertThat(s.job("a")).as("the old job is retained").containsSame(old);
+    assertThat(s.jobs()).containsExactly(old);
+    assertThat(old.state()).isEqualTo(JobState.COMPLETED);
+    store.failWhen = b -> false;
+    JobHandle again = s.submit(job("a", 1).build());
+    assertThat(s.jobs()).containsExactly(again);
+    s.verifyInvariants();
+    s.close();
+  }
+
   @Test
   void aDatabaseWhoseCommitsFailRefusesTheSubmitClearlyAndHoldsNothingOfIt() {
     javax.sql.DataSource good = JdbcStoreTest.h2(dir, "failing");
