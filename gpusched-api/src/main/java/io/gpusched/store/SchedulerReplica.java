@@ -100,6 +100,32 @@ public interface SchedulerReplica extends AutoCloseable {
   Map<JobState, Long> jobCounts();
 
   /**
+   * The queues as the database shows them, on any replica: each queue's spec with its decayed
+   * usage per GPU model, the time it was last decayed ({@link StoredQueue#decayedAtMillis}, the
+   * leader's clock, epoch milliseconds), its ended cost and its dominant share. The leader writes a
+   * queue's record with the round that moved its usage, its start counter or its ended cost, and
+   * about once a second (with its tick) while time alone decays it, so a follower's view of usage
+   * is about a second old at most while a leader runs (the record's {@code decayedAtMillis} says
+   * how old it is). One read transaction per call.
+   *
+   * @return the queues, in no particular order; empty before a leader first committed
+   * @throws StoreException if the database cannot be reached, or a row cannot be read
+   */
+  List<StoredQueue> queues();
+
+  /**
+   * The nodes as the database shows them, on any replica: each node's spec and state (cordoned,
+   * draining, down) as the leader last committed them, in the order the scheduler added them. The
+   * leader commits a node's change before the call that made it returns, so a follower lags it by
+   * at most the commit in progress. Nodes that exist only in a replica's configuration and no
+   * leader has committed yet are absent. One read transaction per call.
+   *
+   * @return the nodes, in the order they were added
+   * @throws StoreException if the database cannot be reached, or a row cannot be read
+   */
+  List<StoredNode> nodes();
+
+  /**
    * Adds a listener of this replica's leadership. If this replica leads when it is added, it hears
    * {@link LeadershipListener#leading} at once (on the replica's work thread). Calls are made one
    * at a time, in order, on that thread.

@@ -399,6 +399,16 @@ final class JdbcStore implements SchedulerStore {
         }
       }
     }
+    return new StoredState(jobs, readQueues(c, this), readNodes(c, this));
+  }
+
+  /**
+   * The queue records with their usage rows, in one connection's view ({@code store} names the
+   * store in errors; {@link ReplicaReads} reads them too).
+   *
+   * @throws StoreException if a row cannot be read, or usage rows name a queue without a record
+   */
+  static List<StoredQueue> readQueues(Connection c, Object store) throws SQLException {
     Map<String, Map<String, Double>> usage = new HashMap<>();
     try (Statement s = c.createStatement();
         ResultSet rs = s.executeQuery("SELECT queue_name, gpu_model, decayed_share FROM gpusched_queue_usage")) {
@@ -419,7 +429,7 @@ final class JdbcStore implements SchedulerStore {
                   SpecCodec.queue(rs.getString(2)), usage.getOrDefault(name, Map.of()), rs.getLong(3),
                   rs.getLong(4), rs.getDouble(5), rs.getDouble(6)));
         } catch (IllegalArgumentException | NullPointerException | IndexOutOfBoundsException e) {
-          throw new StoreException("the store " + this + " holds queue " + name + " that cannot be read: " + e, e);
+          throw new StoreException("the store " + store + " holds queue " + name + " that cannot be read: " + e, e);
         }
       }
     }
@@ -428,9 +438,18 @@ final class JdbcStore implements SchedulerStore {
     }
     if (!usage.isEmpty()) {
       throw new StoreException(
-          "the store " + this + " holds gpusched_queue_usage rows of queue " + usage.keySet().iterator().next()
+          "the store " + store + " holds gpusched_queue_usage rows of queue " + usage.keySet().iterator().next()
               + ", which has no gpusched_queue row: a corrupt store; nothing written");
     }
+    return queues;
+  }
+
+  /**
+   * The node records in their order ({@code store} names the store in errors).
+   *
+   * @throws StoreException if a row cannot be read
+   */
+  static List<StoredNode> readNodes(Connection c, Object store) throws SQLException {
     var nodes = new ArrayList<StoredNode>();
     try (Statement s = c.createStatement();
         ResultSet rs =
@@ -443,11 +462,11 @@ final class JdbcStore implements SchedulerStore {
                   SpecCodec.node(rs.getString(5)), NodeState.valueOf(rs.getString(3)), rs.getBoolean(4),
                   rs.getLong(2)));
         } catch (IllegalArgumentException | NullPointerException | IndexOutOfBoundsException e) {
-          throw new StoreException("the store " + this + " holds node " + id + " that cannot be read: " + e, e);
+          throw new StoreException("the store " + store + " holds node " + id + " that cannot be read: " + e, e);
         }
       }
     }
-    return new StoredState(jobs, queues, nodes);
+    return nodes;
   }
 
   // ---- commit ----

@@ -444,6 +444,16 @@ final class Replica implements SchedulerReplica {
   }
 
   @Override
+  public List<io.gpusched.store.StoredQueue> queues() {
+    return reads.queues();
+  }
+
+  @Override
+  public List<io.gpusched.store.StoredNode> nodes() {
+    return reads.nodes();
+  }
+
+  @Override
   public void addLeadershipListener(LeadershipListener listener) {
     Objects.requireNonNull(listener, "listener");
     checkOpen();

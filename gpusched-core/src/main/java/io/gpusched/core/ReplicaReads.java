@@ -22,7 +22,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The reads any replica serves from the database ({@link Replica#job}, {@link Replica#pending},
- * {@link Replica#jobCounts}): queries of the job, GPU and inbox tables, read only. Kept apart from
+ * {@link Replica#jobCounts}, {@link Replica#queues}, {@link Replica#nodes}): queries of the job,
+ * GPU, inbox, queue and node tables, read only. Kept apart from
  * {@link JdbcStore}, which owns the schema and the writes.
  *
  * <p>Each read looks at the inbox <em>before</em> the job table. The leader deletes an inbox row in
@@ -106,6 +107,16 @@ final class ReplicaReads {
       }
       return out;
     });
+  }
+
+  /** The committed queue records, with their usage. */
+  List<io.gpusched.store.StoredQueue> queues() {
+    return read("read the queues", c -> JdbcStore.readQueues(c, dataSource));
+  }
+
+  /** The committed node records, in the order they were added. */
+  List<io.gpusched.store.StoredNode> nodes() {
+    return read("read the nodes", c -> JdbcStore.readNodes(c, dataSource));
   }
 
   /** Waiting submissions of one job, or of one queue (decoding each spec), in inbox order. */

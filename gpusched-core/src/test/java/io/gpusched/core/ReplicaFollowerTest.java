@@ -9,6 +9,7 @@ import io.gpusched.GpuScheduler;
 import io.gpusched.JobSpec;
 import io.gpusched.JobState;
 import io.gpusched.NodeSpec;
+import io.gpusched.NodeState;
 import io.gpusched.PlacementRequest;
 import io.gpusched.QueueSpec;
 import io.gpusched.store.CommittedJob;
@@ -16,6 +17,7 @@ import io.gpusched.store.ReplicaStatus;
 import io.gpusched.store.SchedulerReplica;
 import io.gpusched.store.StoreChange;
 import io.gpusched.store.StoredJob;
+import io.gpusched.store.StoredNode;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -105,6 +107,15 @@ class ReplicaFollowerTest {
         .hasMessageContaining("limit must be > 0, was 0");
     assertThat(reads.jobCounts())
         .isEqualTo(Map.of(JobState.PENDING, 4L, JobState.PREEMPTING, 1L, JobState.COMPLETED, 1L));
+
+    assertThat(reads.queues()).as("no queue committed yet").isEmpty();
+    assertThat(reads.nodes()).isEmpty();
+    var q = StoreContractTest.queue("q", 0.25);
+    var n2 = new StoredNode(SchedulerHarness.mig("m", 2), NodeState.DOWN, false, 2);
+    var n1 = new StoredNode(StoreContractTest.richNode(), NodeState.CORDONED, true, 1);
+    new JdbcStore(ds).commit(List.of(new StoreChange.PutQueue(q), new StoreChange.PutNode(n2), new StoreChange.PutNode(n1)));
+    assertThat(reads.queues()).containsExactly(q); // usage per model and its timestamp, exact
+    assertThat(reads.nodes()).as("in the order they were added").containsExactly(n1, n2);
   }
 
   /**
@@ -202,6 +213,19 @@ class ReplicaFollowerTest {
     assertThat(r2.pending("q", 10).stream().map(CommittedJob::id)).containsExactly("b");
     assertThat(r2.jobCounts()).isEqualTo(Map.of(JobState.RUNNING, 1L, JobState.PENDING, 1L));
     assertThat(r1.job("a")).as("the leader reads the same").isEqualTo(r2.job("a"));
+
+    // queues and nodes as the leader committed them
+    await("q's usage is committed", () -> r2.queues().stream()
+        .filter(x -> x.spec().name().equals("q"))
+        .anyMatch(x -> x.decayedShare().values().stream().mapToDouble(Double::doubleValue).sum() > 0));
+    GpuScheduler leader = r1.leader().orElseThrow();
+    assertThat(r2.nodes()).extracting(n -> n.spec().id())
+        .containsExactlyElementsOf(leader.cluster().nodes().stream().map(n -> n.id()).toList());
+    assertThat(r2.nodes()).allSatisfy(n -> assertThat(n.state()).isEqualTo(NodeState.READY));
+    String node = a.allocations().get(0).gpus().get(0).nodeId();
+    leader.cordon(node); // committed before it returns
+    assertThat(r2.nodes()).filteredOn(n -> n.spec().id().equals(node)).singleElement()
+        .satisfies(n -> assertThat(n.state()).isEqualTo(NodeState.CORDONED));
   }
 
   @Test
