@@ -8,6 +8,7 @@ import io.gpusched.JobLauncher;
 import io.gpusched.JobState;
 import io.gpusched.QueueSpec;
 import io.gpusched.Reconciliation;
+import io.gpusched.StopReason;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,6 +17,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -47,8 +49,11 @@ import org.slf4j.LoggerFactory;
  * submit is in the store exactly once, in a final state or pending or running, and no inbox row
  * was rejected; every acknowledged cancel ended its job; the host never ran a job twice nor two
  * jobs on one GPU, and refused no call; each recovery found the engine's allocations equal to the
- * running jobs'; and a scheduler built on the final store recovers it without conflict, with its
- * queue usage adding up ({@link DefaultScheduler#verifyInvariants}).
+ * running jobs'; a scheduler built on the final store recovers it without conflict, with its
+ * queue usage adding up ({@link DefaultScheduler#verifyInvariants}); and every committed stop
+ * arrives: each job the host still runs at the end although the store holds its stop gets that
+ * stop from this last recovery (during the run, a stop that arrives only after another job took
+ * the job's GPU is a {@code LATE_STOP}, which fails the test).
  *
  * <p>{@code -Dgpusched.crash.kills=N} sets the number of kills (default 3, for CI); {@code
  * -Dgpusched.crash.seed} the seed. The failover times are logged (see docs/benchmarks.md).
@@ -322,12 +327,18 @@ class FailoverCrashTest {
     }
     var b = GpuSchedulers.newBuilder().queue(QueueSpec.of("q")).manualTicks();
     ReplicaProcess.nodes().forEach(n -> b.nodes(List.of(n)));
+    Set<String> stoppedAtRecovery = java.util.concurrent.ConcurrentHashMap.newKeySet();
     GpuScheduler s =
         b.store(SchedulerStores.jdbc(ds))
             .launcher(
                 new JobLauncher() {
                   @Override
                   public void start(JobHandle job) {}
+
+                  @Override
+                  public void stop(JobHandle job, StopReason reason, Instant deadline) {
+                    stoppedAtRecovery.add(job.id());
+                  }
 
                   @Override
                   public Reconciliation reconcile(JobHandle job) {
@@ -340,6 +351,24 @@ class FailoverCrashTest {
       for (String id : submits) {
         assertThat(s.job(id)).as(id).isPresent();
       }
+      // every committed stop reaches the host: a job the host still runs after the last kill,
+      // but whose stop the store holds (it no longer runs there), gets its stop from this
+      // recovery, before anything starts
+      List<String> undelivered = new ArrayList<>();
+      int pendingStops = 0;
+      for (String id : hostRuns) {
+        String st = states.get(id);
+        if ("RUNNING".equals(st) || "PREEMPTING".equals(st)) {
+          continue;
+        }
+        pendingStops++;
+        if (!stoppedAtRecovery.contains(id)) {
+          undelivered.add(id + " (" + st + ")");
+        }
+      }
+      log.info("after the last kill the host ran {} jobs, {} of them stopped in the store; the final"
+          + " recovery sent {} stops", hostRuns.size(), pendingStops, stoppedAtRecovery.size());
+      assertThat(undelivered).as("jobs the host runs whose committed stop never arrived").isEmpty();
     } finally {
       s.close();
     }

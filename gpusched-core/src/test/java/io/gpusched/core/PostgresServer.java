@@ -141,6 +141,23 @@ final class PostgresServer implements AutoCloseable {
     return name;
   }
 
+  /**
+   * Backs a database up with {@code pg_dump} (custom format, one consistent snapshot, taken while
+   * clients may be connected) and restores the dump with {@code pg_restore} into a new database,
+   * as an operator would (docs/durability.md, "Backup and restore"); returns the new database's
+   * name.
+   */
+  String dumpAndRestore(String database) throws IOException {
+    String copy = newDatabase();
+    Path dump = dir.resolve(database + "-" + copy + ".dump");
+    String p = Integer.toString(port);
+    run(120, "pg_dump", "-h", "127.0.0.1", "-p", p, "-U", "gpusched", "-Fc", "-f", dump.toString(), database);
+    run(120, "pg_restore", "-h", "127.0.0.1", "-p", p, "-U", "gpusched", "-d", copy, "--exit-on-error",
+        dump.toString());
+    Files.deleteIfExists(dump);
+    return copy;
+  }
+
   /** A data source on a database of this server (no pooling: each getConnection connects). */
   DataSource dataSource(String database) {
     return new Plain(url(database));
