@@ -61,8 +61,9 @@ final class SchedulerSource {
 
   /**
    * The snapshot: the scheduler's (with the replica's status under {@code replica}); on a follower
-   * the replica's status and the jobs per state the database holds (a count over its job table),
-   * or {@code jobsError} when the database cannot be read.
+   * the replica's status, the jobs per state the database holds (a count over its job table), and
+   * its queues and nodes as last committed ({@link SchedulerViews#storedQueue}, {@link
+   * SchedulerViews#storedNode}), or {@code jobsError} when the database cannot be read.
    */
   Map<String, Object> snapshot() {
     Optional<GpuScheduler> s = scheduler();
@@ -77,6 +78,10 @@ final class SchedulerSource {
         Map<JobState, Integer> counts = new LinkedHashMap<>();
         replica.jobCounts().forEach((k, v) -> counts.put(k, (int) Math.min(Integer.MAX_VALUE, v)));
         out.put("jobs", SchedulerViews.jobsByState(counts));
+        out.put("queues", replica.queues().stream()
+            .sorted(java.util.Comparator.comparing(q -> q.spec().name()))
+            .map(SchedulerViews::storedQueue).toList());
+        out.put("nodes", replica.nodes().stream().map(SchedulerViews::storedNode).toList());
         out.put("jobsFrom", "the database (this replica follows)");
       } catch (StoreException e) { // the status above says the store is unreachable too
         out.put("jobsError", String.valueOf(e.getMessage()));

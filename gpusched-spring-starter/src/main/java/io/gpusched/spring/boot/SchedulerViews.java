@@ -74,6 +74,41 @@ public final class SchedulerViews {
   }
 
   /**
+   * One queue as the database holds it (a follower's view, {@link
+   * io.gpusched.store.SchedulerReplica#queues}): {@code name}, {@code weight}, {@code
+   * guaranteedGpus}, {@code dominantShare}, {@code endedCost} (cost of its ended runs),
+   * {@code decayedShare} (GPU model to decayed share of that model's capacity, sorted by model) and
+   * {@code decayedAtMillis} (when the leader last decayed it, epoch milliseconds; -1 if never).
+   */
+  public static Map<String, Object> storedQueue(io.gpusched.store.StoredQueue q) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("name", q.spec().name());
+    m.put("weight", q.spec().weight());
+    m.put("guaranteedGpus", q.spec().guaranteedGpus());
+    m.put("dominantShare", q.dominantShare());
+    m.put("endedCost", q.endedCost());
+    m.put("decayedShare", new java.util.TreeMap<>(q.decayedShare()));
+    m.put("decayedAtMillis", q.decayedAtMillis());
+    return m;
+  }
+
+  /**
+   * One node as the database holds it (a follower's view, {@link
+   * io.gpusched.store.SchedulerReplica#nodes}): {@code id}, {@code state}, {@code capacityClass},
+   * {@code labels}, {@code gpus} (how many) and {@code addedAtRunTime}.
+   */
+  public static Map<String, Object> storedNode(io.gpusched.store.StoredNode n) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("id", n.spec().id());
+    m.put("state", n.state().name());
+    m.put("capacityClass", n.spec().capacityClass().name());
+    m.put("labels", n.spec().labels());
+    m.put("gpus", n.spec().gpus().size());
+    m.put("addedAtRunTime", n.addedAtRunTime());
+    return m;
+  }
+
+  /**
    * One UTC day's cost: {@code day} (ISO date, UTC), {@code total} and {@code byQueue} (queue name
    * to cost, sorted by name), in the currency of the nodes' {@code price-per-gpu-hour}.
    */

@@ -12,6 +12,7 @@ import io.gpusched.store.SchedulerReplica;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.sql.Connection;
 import java.sql.Statement;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -96,6 +97,13 @@ class GpuSchedReplicaEndpointTest {
         Map<String, Object> snap2 = two.getBean(GpuSchedEndpoint.class).snapshot();
         assertThat(replica(snap2)).containsEntry("role", "FOLLOWER").containsEntry("leader", "one");
         assertThat(snap2.get("jobs")).isEqualTo(SchedulerViews.jobsByState(Map.of(JobState.RUNNING, 1)));
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> nodes2 = (List<Map<String, Object>>) snap2.get("nodes");
+        assertThat(nodes2).singleElement()
+            .satisfies(n -> assertThat(n).containsEntry("id", "a").containsEntry("state", "READY"));
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> queues2 = (List<Map<String, Object>>) snap2.get("queues");
+        assertThat(queues2).extracting(q -> q.get("name")).contains((Object) "default");
         assertThat(meters(two).find("gpusched.capacity").gauge()).as("no scheduler meters on a follower").isNull();
         assertThat(two.getBean(GpuSchedReplicaHealthIndicator.class).health(true).getDetails())
             .containsEntry("role", "FOLLOWER").containsEntry("leader", "one").doesNotContainKey("capacityGpus");
