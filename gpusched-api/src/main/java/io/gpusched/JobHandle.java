@@ -72,7 +72,7 @@ public interface JobHandle {
   /**
    * Completes with the job's handle when the job first starts, or exceptionally with an {@link
    * IllegalStateException} if it reaches a final state without ever starting (cancelled while
-   * pending, for example). Actions registered before completion run on the scheduler's event
+   * pending, for example; the exception carries its message and no stack trace). Actions registered before completion run on the scheduler's event
    * executor. Each call returns a new future, so completing or cancelling it affects only the
    * caller.
    */

@@ -411,6 +411,12 @@ class SchedulerScenariosTest {
     assertThat(b.cancel()).isTrue();
     assertThat(b.cancel()).isFalse();
     assertThat(b.whenStarted()).isCompletedExceptionally();
+    assertThat(b.whenStarted()).failsWithin(Duration.ZERO)
+        .withThrowableOfType(java.util.concurrent.ExecutionException.class)
+        .havingCause()
+        .isInstanceOf(IllegalStateException.class)
+        .withMessage("job b ended CANCELLED without starting")
+        .satisfies(e -> assertThat(e.getStackTrace()).as("no stack trace: the dispatcher's is noise").isEmpty());
     assertThat(a.cancel()).isTrue();
     assertThat(h.launcher.stops).containsExactly("a:CANCELLED");
     assertThat(h.events(SchedulerEvent.JobCancelled.class)).extracting(e -> e.from())
