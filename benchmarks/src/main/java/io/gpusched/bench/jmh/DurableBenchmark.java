@@ -23,6 +23,7 @@ import java.util.Comparator;
 import java.util.Locale;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
@@ -55,10 +56,12 @@ import org.openjdk.jmh.annotations.Warmup;
  *       One operation = one job started: ops/s is job starts per second, end to end (submit, start
  *       and completion all durable).
  *   <li>{@link #submit} (sample time): only {@code submit}, into a cluster that is full, so the job
- *       waits. Gives the p50/p99 latency of an acknowledged submit. The backlog grows during the
- *       run, capped at {@value Backlog#CAP} jobs (see {@link Backlog}): without a store, or with
+ *       waits. Gives the p50/p99 latency of an acknowledged submit. On H2 and PostgreSQL every
+ *       iteration gets a new scheduler on a new store ({@link SubmitSched}); the backlog grows
+ *       during the iteration, capped at {@value SubmitSched#CAP} jobs: without a store, or with
  *       the in-memory one, submits run at hundreds of thousands a second and once filled the heap
- *       within the first iteration. On PostgreSQL and H2 the default run submits fewer than that.
+ *       within the first iteration. On PostgreSQL and H2 one iteration submits fewer than that, so
+ *       their samples are submits only.
  * </ul>
  *
  * <p>Warm-up is 2 x 10 s: with 3 s, C2 was still compiling during the measurement on a 2-core
@@ -70,7 +73,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * exists, and a submit could be held for as long as the other threads kept submitting.
  *
  * <p>Group commit needs concurrent callers: run with {@code -t 1}, {@code -t 4} and {@code -t 16}
- * (and {@code -si false}, see {@link DispatchBenchmark}). {@code store}: {@code none} (no store,
+ * ({@link #dispatch} with {@code -si false}, see {@link DispatchBenchmark}; {@link #submit} with
+ * JMH's default {@code -si true}, which keeps its per-iteration setup out of the measured time). {@code store}: {@code none} (no store,
  * today's default), {@code memory} ({@link SchedulerStores#inMemory()}: the journal without I/O),
  * {@code h2} (a new H2 2.x file database in a temporary folder, {@code MAX_COMPACT_TIME=0;WRITE_DELAY=0}),
  * {@code postgres} (a new database, created per trial and dropped at the end, on the server that
@@ -82,7 +86,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * <pre>
  * benchmarks/durable-bench.sh            # or, with your own server:
  * GPUSCHED_BENCH_PG_URL='jdbc:postgresql://127.0.0.1:5432/postgres?user=me' \
- *   java -jar benchmarks/target/gpusched-benchmarks.jar DurableBenchmark -t 16 -si false
+ *   java -jar benchmarks/target/gpusched-benchmarks.jar 'DurableBenchmark.dispatch' -t 16 -si false
+ *   java -jar benchmarks/target/gpusched-benchmarks.jar 'DurableBenchmark.submit' -t 16
  * </pre>
  */
 @Fork(
@@ -110,12 +115,13 @@ public class DurableBenchmark {
     @Param({"1000"})
     public int pending;
 
+    @SuppressWarnings("NullAway.Init") // set by open(), which every setup calls first
     GpuScheduler scheduler;
     final LinkedBlockingQueue<JobHandle> running = new LinkedBlockingQueue<>();
     final AtomicLong next = new AtomicLong();
     final PlacementRequest one = PlacementRequest.wholeGpus(1);
     private @Nullable HikariDataSource pool;
-    /** The in-memory store, for {@link Backlog} to prune the records of the jobs it cancels. */
+    /** The in-memory store, for {@link SubmitSched} to prune the records of the jobs it cancels. */
     @Nullable SchedulerStore memoryStore;
     private @Nullable Path h2Dir;
     private @Nullable String pgAdminUrl;
@@ -124,6 +130,16 @@ public class DurableBenchmark {
     /** Builds the store and the scheduler, then fills the cluster and the backlog. */
     @Setup(Level.Trial)
     public void setUp() throws IOException, SQLException {
+      open();
+    }
+
+    /** Closes the scheduler and removes the database. */
+    @TearDown(Level.Trial)
+    public void tearDown() throws IOException, SQLException {
+      close();
+    }
+
+    void open() throws IOException, SQLException {
       GpuSchedulers.Builder b =
           GpuSchedulers.newBuilder()
               .nodes(BenchClusters.nodes("WHOLE", gpus))
@@ -163,6 +179,12 @@ public class DurableBenchmark {
       scheduler = b.build();
       for (int i = 0; i < gpus + pending; i++) {
         submitNext();
+      }
+      // a submit may return before its dispatch round ran: a caller hands the command loop over
+      // after 1 ms, and the timer thread (or the next caller) starts the rest
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (running.size() < gpus && System.nanoTime() < deadline) {
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
       }
       if (running.size() != gpus) {
         throw new IllegalStateException(
@@ -217,9 +239,7 @@ public class DurableBenchmark {
       return running.take().complete();
     }
 
-    /** Closes the scheduler and removes the database. */
-    @TearDown(Level.Trial)
-    public void tearDown() throws IOException, SQLException {
+    void close() throws IOException, SQLException {
       System.out.printf("%n[end] %s: %d jobs submitted, %d running%n", store, next.get(), running.size());
       scheduler.close();
       if (pool != null) {
@@ -240,47 +260,122 @@ public class DurableBenchmark {
   }
 
   /**
-   * The submit benchmark's waiting jobs, capped at {@link #CAP}: past it, each submitting thread
-   * cancels the oldest waiting job after its submit, inside its measured operation (a thread that
-   * cancelled on the side could not keep up with the in-memory store). Only the runs without a
-   * store or with the in-memory store reach the cap; their samples then hold a submit and a
-   * cancel each, and the count of such cancels is printed at the end. The in-memory store keeps
-   * the record of every cancelled job until it is pruned (as in production, after the retention),
-   * which filled the heap at 16 threads: every {@value #PRUNE_EVERY} cancels the cancelling thread
-   * prunes them, inside its sample too.
+   * The submit benchmark's scheduler and its waiting jobs.
+   *
+   * <p>On H2 and PostgreSQL the scheduler is new for every iteration, warm-up included, on a new
+   * store (a new H2 file, a new PostgreSQL database), built and filled outside the measured time,
+   * so every iteration measures submits from the same start ({@code pending} jobs waiting) into a
+   * backlog that grows only by that iteration's submits, below {@link #CAP}: every sample is one
+   * submit. Until the tenth session one scheduler served the whole trial: on PostgreSQL at 64
+   * threads its backlog reached the cap during the measurement, and from then on every sample held
+   * a submit and a cancel (two commits), which doubled the p50 and the p99 of the later iterations.
+   * Run it with synchronized iterations (JMH's default): with {@code -si false} the iteration's
+   * clock starts before this setup, which then takes most of the iteration.
+   *
+   * <p>Without a store and with the in-memory store one scheduler serves the trial, as before:
+   * they submit hundreds of thousands of jobs a second and reach the cap within the first
+   * iteration, and from then on each sample is a submit and a cancel of the oldest waiting job
+   * (inside the measured operation: a thread that cancelled on the side could not keep up). The
+   * in-memory store keeps the record of every cancelled job until it is pruned (as in production,
+   * after the retention), which filled the heap at 16 threads: every {@value #PRUNE_EVERY} cancels
+   * the cancelling thread prunes them, inside its sample too. The cancelling thread waits until
+   * the cancel is done (the job's {@code whenFinished()}), so that the commands the callers queue
+   * stay bounded. A new scheduler per iteration does
+   * not work for them: a closed scheduler's timer thread still runs the commands its callers had
+   * queued (millions of cancels' bookkeeping), so the old scheduler was still in the heap when the
+   * new one filled it.
    */
   @State(Scope.Benchmark)
-  public static class Backlog {
+  public static class SubmitSched {
     /** Most waiting jobs kept. */
-    public static final int CAP = 600_000;
+    public static final int CAP = 300_000;
 
     /** Cancels between two prunes of the in-memory store's finished records. */
     public static final int PRUNE_EVERY = 100_000;
 
+    /** Where the state goes: none, memory, h2 or postgres. */
+    @Param({"none", "memory", "h2", "postgres"})
+    public String store;
+
+    /** GPUs (all busy). */
+    @Param({"1000"})
+    public int gpus;
+
+    /** Pending jobs waiting when the scheduler is new. */
+    @Param({"1000"})
+    public int pending;
+
+    @Nullable Sched current;
     final java.util.concurrent.ConcurrentLinkedQueue<JobHandle> waiting =
         new java.util.concurrent.ConcurrentLinkedQueue<>();
     final java.util.concurrent.atomic.AtomicInteger size = new java.util.concurrent.atomic.AtomicInteger();
     final AtomicLong cancelled = new AtomicLong();
 
-    void add(Sched s, JobHandle h) {
-      waiting.add(h);
+    private boolean durable() {
+      String s = store.toLowerCase(Locale.ROOT);
+      return s.equals("h2") || s.equals("postgres");
+    }
+
+    /** A new scheduler on a new store for a durable store (or the first iteration), else the same. */
+    @Setup(Level.Iteration)
+    public void setUp() throws IOException, SQLException {
+      cancelled.set(0);
+      if (current != null && !durable()) {
+        return;
+      }
+      closeCurrent();
+      waiting.clear();
+      size.set(0);
+      Sched s = new Sched();
+      s.store = store;
+      s.gpus = gpus;
+      s.pending = pending;
+      s.open();
+      current = s;
+    }
+
+    /** Says how many jobs wait and how many this iteration cancelled to keep the cap. */
+    @TearDown(Level.Iteration)
+    public void report() {
+      System.out.printf("%n[backlog] %d waiting, %d cancelled to keep at most %d%n", size.get(), cancelled.get(), CAP);
+    }
+
+    /** Closes the last scheduler and removes its store. */
+    @TearDown(Level.Trial)
+    public void tearDown() throws IOException, SQLException {
+      closeCurrent();
+    }
+
+    private void closeCurrent() throws IOException, SQLException {
+      Sched s = current;
+      current = null;
+      if (s != null) {
+        s.close();
+      }
+    }
+
+    /** One acknowledged submit, then a cancel of the oldest waiting job if past the cap. */
+    void submit() {
+      Sched s = current;
+      if (s == null) {
+        throw new IllegalStateException("no scheduler: the iteration's setup did not run");
+      }
+      waiting.add(s.submitNext());
       if (size.incrementAndGet() > CAP) {
         JobHandle oldest = waiting.poll();
         if (oldest != null) {
           size.decrementAndGet();
           oldest.cancel();
+          // until the dispatcher has done the cancel's bookkeeping: a cancel returns after its
+          // compare-and-set, and 16 threads cancelling without waiting queued millions of
+          // commands faster than the one dispatcher ran them, until the heap was full
+          oldest.whenFinished().join();
           SchedulerStore store = s.memoryStore;
           if (cancelled.incrementAndGet() % PRUNE_EVERY == 0 && store != null) {
             store.pruneFinishedJobs(Long.MAX_VALUE, Integer.MAX_VALUE);
           }
         }
       }
-    }
-
-    /** Says how many jobs were cancelled to keep the cap. */
-    @TearDown(Level.Trial)
-    public void report() {
-      System.out.printf("%n[backlog] %d waiting, %d cancelled to keep at most %d%n", size.get(), cancelled.get(), CAP);
     }
   }
 
@@ -306,7 +401,7 @@ public class DurableBenchmark {
   @Benchmark
   @BenchmarkMode(Mode.SampleTime)
   @OutputTimeUnit(TimeUnit.MICROSECONDS)
-  public void submit(Sched s, Backlog b) {
-    b.add(s, s.submitNext());
+  public void submit(SubmitSched s) {
+    s.submit();
   }
 }
