@@ -121,6 +121,7 @@ final class LockFreeCluster implements GpuCluster {
     }
     long id = nextId(block);
     AllocationImpl a = placer.publish(r, request, id);
+    r.done(); // its arrays are the allocation's now
     // learning the mix is paced by this thread's placements (deterministic for a given sequence),
     // and runs only after the allocation is published
     if (mp != null && ModelPressure.updateDue(id)) {

@@ -45,6 +45,12 @@ final class Mix {
   private final Map<String, Integer> migClasses = new ConcurrentHashMap<>();
   private final LongAdder[] counts = new LongAdder[CLASSES];
   private final AtomicBoolean relearning = new AtomicBoolean();
+  /**
+   * The counts {@link #relearn} read, reused (written only by the thread that holds {@link
+   * #relearning}): relearn runs every {@link #RELEARN_EVERY} placements and usually finds too few
+   * samples, and a new array of {@value #CLASSES} longs each time was 19 bytes per placement.
+   */
+  private final long[] recent = new long[CLASSES];
   private final boolean fixed;
   private volatile double[] weights;
 
@@ -117,7 +123,6 @@ final class Mix {
       return false;
     }
     try {
-      long[] recent = new long[CLASSES];
       long total = 0;
       for (int i = 0; i < CLASSES; i++) {
         recent[i] = counts[i].sum();

@@ -4,23 +4,67 @@ package io.gpusched.core;
  * GPUs taken but not yet published, with what was added to each word, the host resources charged
  * (per GPU) and the holder position on the GPU (see {@link GpuSlot#register}). Built and read by
  * one placing thread.
+ *
+ * <p>A reservation of one GPU (the common case: a MIG instance, a share, one whole GPU) is this
+ * thread's spare object ({@link #one}), lent until {@link #done}: its two arrays are new every time,
+ * since the allocation takes them over, but the object itself is not allocated per placement
+ * (escape analysis removed most of them under BEST_FIT, few under FRAGMENTATION_AWARE: about 30
+ * bytes per MIG pair there). A reservation made while the spare is lent (a placement nested in
+ * another on the same thread, as test hooks do) is a new object; one that is never handed back
+ * only costs later placements on that thread the allocation the spare saves.
  */
 @EnginePart
 final class Reservation {
   /** Longs per GPU in {@link #words}: delta, host CPU, host memory, holder position. */
   static final int STRIDE = 4;
 
-  final GpuSlot[] slots;
+  private static final GpuSlot[] NO_SLOTS = new GpuSlot[0];
+  private static final long[] NO_WORDS = new long[0];
+  private static final ThreadLocal<Reservation> SPARE = ThreadLocal.withInitial(() -> new Reservation(0));
+
+  GpuSlot[] slots;
   /**
    * Per GPU {@code i}, at {@code STRIDE * i}: the delta added to its word, the host CPU and memory
    * charged, the holder position. One array (handed to the allocation as it is), not four.
    */
-  final long[] words;
+  long[] words;
   int n;
+  /** Whether this is a thread's spare, lent out by {@link #one} and not yet handed back. */
+  private boolean lent;
 
   Reservation(int capacity) {
     slots = new GpuSlot[capacity];
     words = new long[STRIDE * capacity];
+  }
+
+  /**
+   * An empty reservation for one GPU: this thread's spare with new arrays, or a new reservation if
+   * the spare is lent. Hand it back with {@link #done} once its arrays are taken over.
+   */
+  static Reservation one() {
+    Reservation r = SPARE.get();
+    if (r.lent) {
+      return new Reservation(1);
+    }
+    r.lent = true;
+    r.slots = new GpuSlot[1];
+    r.words = new long[STRIDE];
+    r.n = 0;
+    return r;
+  }
+
+  /**
+   * Hands a reservation back after its allocation took its arrays over (placing thread): a spare
+   * can be lent again, and lets go of the arrays so that it keeps no GPU (and no discarded cluster)
+   * reachable. Any other reservation is left as it is.
+   */
+  void done() {
+    if (lent) {
+      lent = false;
+      slots = NO_SLOTS;
+      words = NO_WORDS;
+      n = 0;
+    }
   }
 
   /** Records GPU {@code s} taken with {@code delta}, host {@code c}/{@code m} charged, at holder {@code position}. */
