@@ -297,19 +297,10 @@ class PostgresStoreTest {
     long seed = Long.getLong("gpusched.pg.seed", 20261207L);
     Random rnd = new Random(seed);
     int tries = Integer.getInteger("gpusched.pg.dump-tries", 4);
-    List<List<RestartPropertyTest.Op>> sequences = new java.util.ArrayList<>();
-    net.jqwik.api.sessions.JqwikSession.start();
-    try {
-      var gen = new RestartPropertyTest().ops().generator(40);
-      for (int t = 0; t < tries; t++) {
-        sequences.add(gen.next(new Random(rnd.nextLong())).value());
-      }
-    } finally {
-      net.jqwik.api.sessions.JqwikSession.finish();
-    }
+    List<List<RestartPropertyTest.Op>> sequences = RestartPropertyTest.sequences(rnd, tries);
     for (int t = 0; t < tries; t++) {
       List<RestartPropertyTest.Op> ops = sequences.get(t);
-      int restartAt = 1 + rnd.nextInt(ops.size());
+      int restartAt = ops.isEmpty() ? 0 : 1 + rnd.nextInt(ops.size());
       String db = pg().newDatabase();
       var stores = new java.util.concurrent.atomic.AtomicInteger();
       Map<String, Object> plain = RestartPropertyTest.run(ops, -1, SchedulerStores::inMemory);
@@ -342,16 +333,7 @@ class PostgresStoreTest {
     long seed = Long.getLong("gpusched.pg.seed", 20261206L);
     Random rnd = new Random(seed);
     int tries = Integer.getInteger("gpusched.pg.tries", 12);
-    List<List<RestartPropertyTest.Op>> sequences = new java.util.ArrayList<>();
-    net.jqwik.api.sessions.JqwikSession.start(); // the generator outside a jqwik property
-    try {
-      var gen = new RestartPropertyTest().ops().generator(40);
-      for (int t = 0; t < tries; t++) {
-        sequences.add(gen.next(new Random(rnd.nextLong())).value());
-      }
-    } finally {
-      net.jqwik.api.sessions.JqwikSession.finish();
-    }
+    List<List<RestartPropertyTest.Op>> sequences = RestartPropertyTest.sequences(rnd, tries);
     for (int t = 0; t < tries; t++) {
       List<RestartPropertyTest.Op> ops = sequences.get(t);
       int restartAt = rnd.nextInt(ops.size() + 1);

@@ -151,15 +151,12 @@ class RestartPropertyTest {
   @Property(tries = 30, seed = "20261208")
   void aRestartAnywhereLeavesTheSameVisibleStateOnTheFileDatabase(
       @ForAll("ops") List<Op> ops, @ForAll @IntRange(min = 0, max = 40) int restartAt) throws IOException {
-    Path dir = Files.createTempDirectory("gpusched-restart");
-    try {
+    inTempDir("gpusched-restart", dir -> {
       Map<String, Object> plain = run(ops, -1, SchedulerStores.inMemory());
       Supplier<SchedulerStore> h2 = () -> SchedulerStores.jdbc(JdbcStoreTest.h2(dir, "db"));
       Map<String, Object> restarted = run(ops, Math.min(restartAt, ops.size()), h2);
       assertSameVisibleState(restarted, plain);
-    } finally {
-      deleteTree(dir);
-    }
+    });
   }
 
   /**
@@ -171,8 +168,7 @@ class RestartPropertyTest {
   @Property(tries = 10, seed = "20261207")
   void aBackupRestoredElsewhereGoesOnAsTheOriginalWould(
       @ForAll("ops") List<Op> ops, @ForAll @IntRange(min = 1, max = 40) int restartAt) throws IOException {
-    Path dir = Files.createTempDirectory("gpusched-backup");
-    try {
+    inTempDir("gpusched-backup", dir -> {
       Map<String, Object> plain = run(ops, -1, SchedulerStores.inMemory());
       var stores = new java.util.concurrent.atomic.AtomicInteger();
       Supplier<SchedulerStore> backedUp = () -> {
@@ -192,9 +188,39 @@ class RestartPropertyTest {
       Map<String, Object> restored = run(ops, Math.min(restartAt, ops.size()), backedUp);
       assertThat(stores.get()).as("the second store is the restored copy").isEqualTo(2);
       assertSameVisibleState(restored, plain);
+    });
+  }
+
+  /**
+   * {@code n} sequences from {@link #ops}'s generator outside a jqwik property (for tests on a real
+   * server, which run fewer tries), each from a seed drawn from {@code rnd}.
+   */
+  static List<List<Op>> sequences(java.util.Random rnd, int n) {
+    List<List<Op>> out = new ArrayList<>();
+    net.jqwik.api.sessions.JqwikSession.start(); // the generator outside a jqwik property
+    try {
+      var gen = new RestartPropertyTest().ops().generator(40);
+      for (int t = 0; t < n; t++) {
+        out.add(gen.next(new java.util.Random(rnd.nextLong())).value());
+      }
+    } finally {
+      net.jqwik.api.sessions.JqwikSession.finish();
+    }
+    return out;
+  }
+
+  /** Runs {@code body} in a new temporary folder, deleted afterwards. */
+  private static void inTempDir(String prefix, IoBody body) throws IOException {
+    Path dir = Files.createTempDirectory(prefix);
+    try {
+      body.run(dir);
     } finally {
       deleteTree(dir);
     }
+  }
+
+  private interface IoBody {
+    void run(Path dir) throws IOException;
   }
 
   static void assertSameVisibleState(Map<String, Object> restarted, Map<String, Object> plain) {
