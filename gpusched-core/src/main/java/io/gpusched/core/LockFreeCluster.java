@@ -48,10 +48,12 @@ final class LockFreeCluster implements GpuCluster {
   private final AtomicLong ids = new AtomicLong();
 
   /**
-   * Per thread: the next and end of its block of allocation ids, and its lane plus one (0 until
-   * its first placement; see {@link #laneOf}).
+   * Per thread: the next and end of its block of allocation ids, its lane plus one (0 until
+   * its first placement; see {@link #laneOf}), and 1 if its last single-node placement missed (the
+   * next one then reads the miss stamp up front, see {@link Placer#placeOne(Group[],
+   * io.gpusched.GpuDemand, long, long, io.gpusched.Constraints, int, boolean)}).
    */
-  private final ThreadLocal<long[]> idBlock = ThreadLocal.withInitial(() -> new long[] {0, 0, 0});
+  private final ThreadLocal<long[]> idBlock = ThreadLocal.withInitial(() -> new long[] {0, 0, 0, 0});
 
   /** Whether each placing thread starts its walks at its own offset ({@link Placer#laneOf}). */
   private final boolean laneOffsets;
@@ -111,7 +113,9 @@ final class LockFreeCluster implements GpuCluster {
       r = spread.place(groups, w, request);
     } else {
       int lane = laneOffsets ? laneOf(block) : 0;
-      r = placer.placeOne(groups, demand, request.cpuMillis(), request.memoryMiB(), c, lane);
+      r = placer.placeOne(
+          groups, demand, request.cpuMillis(), request.memoryMiB(), c, lane, block[3] != 0);
+      block[3] = r == null ? 1 : 0;
     }
     if (mixLearning) {
       mix.record(mixClass(demand, r == null ? groups[0] : r.slots[0].group));

@@ -149,6 +149,23 @@ final class Placer {
    */
   @Nullable Reservation placeOne(
       Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c, int lane) {
+    return placeOne(groups, demand, cpu, mem, c, lane, false);
+  }
+
+  /**
+   * {@link #placeOne(Group[], GpuDemand, long, long, Constraints, int)}, told whether a miss is
+   * likely ({@code expectMiss}: the calling thread's previous placement on this cluster missed).
+   *
+   * <p>A success needs no stamp: only a miss must be checked against concurrent moves. So the
+   * first search normally reads no counter (most placements succeed on it), and a miss then walks
+   * the index a second time under a stamp. When a miss is expected (a cluster under overload, or a
+   * queue retrying requests that do not fit) the stamp is read before the first search instead,
+   * and a miss costs one walk; a success then costs one read of the groups' move counters. The
+   * decision is the same either way: only the number of walks differs.
+   */
+  @Nullable Reservation placeOne(
+      Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c, int lane,
+      boolean expectMiss) {
     ModelPressure mp = pressure;
     if (mp != null && !(demand instanceof GpuDemand.Mig) && mp.hostLearned()) {
       Reservation peeked = peek(groups, demand, cpu, mem, c, mp, lane);
@@ -156,11 +173,11 @@ final class Placer {
         return peeked;
       }
     }
-    // A success needs no stamp: only a miss must be checked against concurrent moves, so the
-    // first search reads no counter (most placements succeed on it).
-    Reservation first = searchOnce(groups, demand, cpu, mem, c, lane);
-    if (first != null) {
-      return first;
+    if (!expectMiss) {
+      Reservation first = searchOnce(groups, demand, cpu, mem, c, lane);
+      if (first != null) {
+        return first;
+      }
     }
     for (; ; ) {
       long stamp = moves(groups);

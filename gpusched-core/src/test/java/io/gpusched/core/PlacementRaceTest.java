@@ -59,6 +59,40 @@ class PlacementRaceTest {
   }
 
   /**
+   * The same window when the placing thread's previous placement missed: it then reads the miss
+   * stamp before its first walk instead of walking twice ({@code Placer#placeOne} with {@code
+   * expectMiss}), and the GPU must still be found.
+   */
+  @Test
+  @Timeout(60)
+  void stalledReleaserDoesNotHideTheGpuFromAThreadThatJustMissed() throws Exception {
+    LockFreeCluster c =
+        (LockFreeCluster)
+            GpuClusters.newBuilder()
+                .strategy(PlacementStrategy.FIRST_FIT)
+                .node(NodeSpec.builder("n").gpus(1, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC).build())
+                .node(NodeSpec.builder("m").gpus(1, GpuModels.A100_80GB, GpuMode.WHOLE).build())
+                .build();
+    Allocation whole = c.place(PlacementRequest.wholeGpus(1)).orElseThrow(); // the A100
+    Allocation x = c.place(PlacementRequest.mig("1g.10gb")).orElseThrow();
+    Optional<Allocation> z;
+    Allocation y;
+    try (var releaser = new ParkedReleaser(x)) {
+      y = c.place(PlacementRequest.mig("1g.10gb")).orElseThrow();
+      releaser.clearAndPark();
+      // a miss on the other group only: the H100's index stays as the releaser left it
+      assertThat(c.place(PlacementRequest.wholeGpus(1))).as("a second whole A100").isEmpty();
+      z = c.place(PlacementRequest.mig("1g.10gb"));
+    }
+    assertThat(z).as("a 1g.10gb on a GPU with six free slices, after a miss").isPresent();
+    assertThat(EngineInvariants.verify(c)).isEmpty();
+    assertThat(y.release()).isTrue();
+    assertThat(z.get().release()).isTrue();
+    assertThat(whole.release()).isTrue();
+    assertThat(EngineInvariants.verify(c)).isEmpty();
+  }
+
+  /**
    * Item 12. Churn that keeps a SHARED GPU inside one bucket makes every CAS of a placement fail;
    * the placement gave up after 8 tries and its search was trusted (no index move), so a share
    * that fitted all along was refused.
