@@ -3,7 +3,6 @@ package io.gpusched.core;
 import io.gpusched.GpuMode;
 import io.gpusched.PlacementStrategy;
 import io.gpusched.PlacementStrategy.Candidate;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReferenceArray;
@@ -87,7 +86,7 @@ final class DecisionTables {
       choice = new byte[mig.profiles.length][gpuFrag.length];
       migOrder = new CandidateOrder[mig.profiles.length];
       for (int p = 0; p < mig.profiles.length; p++) {
-        List<CandidateOrder.Row> rows = new ArrayList<>();
+        CandidateOrder.Rows rows = new CandidateOrder.Rows(16);
         for (int s = 0; s < gpuFrag.length; s++) {
           int feasible = mig.feasible[p][s];
           choice[p][s] = -1;
@@ -116,7 +115,7 @@ final class DecisionTables {
             }
           }
           if (choice[p][s] >= 0) {
-            rows.add(new CandidateOrder.Row(s, best, CandidateOrder.GPU_STATE));
+            rows.add(s, best, CandidateOrder.GPU_STATE);
           }
         }
         migOrder[p] = CandidateOrder.of(rows);
@@ -134,11 +133,11 @@ final class DecisionTables {
     wholeOrder = new CandidateOrder[maxF + 1];
     wholeOrder[0] = CandidateOrder.EMPTY;
     for (int k = 1; k <= maxF; k++) {
-      List<CandidateOrder.Row> rows = new ArrayList<>();
+      CandidateOrder.Rows rows = new CandidateOrder.Rows(16);
       for (int f = k; f <= maxF && wholeCapable; f++) {
         double delta = frag ? nodeFrag[f - k] - nodeFrag[f] : 0;
         double score = strategy.score(new Candidate(space.mode, 1, 0, f, f - k, delta));
-        rows.add(new CandidateOrder.Row(CandidateOrder.nodeBucket(f), score, CandidateOrder.NODE_BUCKET));
+        rows.add(CandidateOrder.nodeBucket(f), score, CandidateOrder.NODE_BUCKET);
       }
       wholeOrder[k] = CandidateOrder.of(rows);
     }
@@ -229,7 +228,7 @@ final class DecisionTables {
     int milli = Math.min(1000, milliLow + Space.Shared.MILLI_STEP / 2);
     long memMiB = memLow;
     boolean frag = strategy.usesFragmentation();
-    List<CandidateOrder.Row> rows = new ArrayList<>();
+    CandidateOrder.Rows rows = new CandidateOrder.Rows(gpuFrag.length + 16);
     double memAfterEmpty = (double) (sh.memoryMiB - memMiB) / sh.memoryMiB;
     // A state's free milli depends only on its milli bucket (Space.Shared.freeMilliOf), so its
     // fragmentation after this share is computed once per bucket (41), not once per state (697);
@@ -268,7 +267,7 @@ final class DecisionTables {
                   -1,
                   -1,
                   delta));
-      rows.add(new CandidateOrder.Row(s, score, CandidateOrder.GPU_STATE));
+      rows.add(s, score, CandidateOrder.GPU_STATE);
     }
     double fragOfRest = frag ? fragOfFree(1000 - milli) : 0;
     for (int f = 1; f <= maxF; f++) {
@@ -277,13 +276,13 @@ final class DecisionTables {
           strategy.score(
               new Candidate(
                   space.mode, 1, Math.min((1000 - milli) / 1000.0, memAfterEmpty), f, f - 1, delta));
-      rows.add(new CandidateOrder.Row(CandidateOrder.nodeBucket(f), score, CandidateOrder.NODE_BUCKET));
+      rows.add(CandidateOrder.nodeBucket(f), score, CandidateOrder.NODE_BUCKET);
     }
     // Last of all, the empty state itself: a GPU that a placement has just taken part of is
     // still indexed as empty until that placement re-indexes it, while a stale-bucket cleanup
     // may already have moved its node to a bucket without empty GPUs. Sequentially this entry
     // finds nothing the node buckets did not (an empty GPU is reached through its node first).
-    rows.add(new CandidateOrder.Row(empty, Double.MAX_VALUE, CandidateOrder.LAST_RESORT));
+    rows.add(empty, Double.MAX_VALUE, CandidateOrder.LAST_RESORT);
     return CandidateOrder.of(rows);
   }
 

@@ -189,10 +189,21 @@ final class GroupCursor {
   }
 
   /**
-   * Next set bit of each entry of the current tie group (when it has more than one entry), so
-   * that moving on after a failed candidate searches only the entry that produced it.
+   * Next key of each entry of the current tie group (when it has more than one entry; -1: none
+   * left), so that moving on after a candidate searches only the entry that produced it; null
+   * outside such a group. Its first {@code end - tie} cells of {@link #posBuffer}.
    */
   private long @Nullable [] pos;
+
+  /** Kept across resets so that a reused cursor allocates no positions (grown as needed). */
+  private long[] posBuffer = new long[0];
+
+  private long[] positions(int n) {
+    if (posBuffer.length < n) {
+      posBuffer = new long[Math.max(n, 2 * posBuffer.length)];
+    }
+    return posBuffer;
+  }
 
   /**
    * Moves to the next candidate: the lowest key (the lowest index at or after the start offset,
@@ -213,24 +224,37 @@ final class GroupCursor {
         }
       } else {
         long[] p = pos;
-        // Node buckets are read from the most free down: a placement moves a node one bucket
-        // down (setting the lower bit before clearing the higher), so a node moving meanwhile is
-        // seen in one of the two. GPU states are read in id order, which is breadth-first from
-        // the empty GPU: a placement moves a GPU to a higher id, set before the old is cleared.
-        boolean down = CandidateOrder.isNodeBucket(entries[tie]);
-        long[] mask = order.tieMasks()[tie];
-        if (p == null && (entry < tie || entry >= end)) {
-          // entering this tie group: the lowest key over its entries, nothing stored (most
-          // placements succeed on their first candidate)
+        if (p == null) {
+          // entering this tie group: every entry's lowest key, kept in this cursor's buffer, so
+          // that moving on after a candidate searches only the entry that produced it.
+          // Node buckets are read from the most free down: a placement moves a node one bucket
+          // down (setting the lower bit before clearing the higher), so a node moving meanwhile
+          // is seen in one of the two. GPU states are read in id order, which is breadth-first
+          // from the empty GPU: a placement moves a GPU to a higher id, set before the old is
+          // cleared.
+          p = positions(end - tie);
+          boolean down = CandidateOrder.isNodeBucket(entries[tie]);
+          int maskOff = order.maskOff()[tie];
           long best = Long.MAX_VALUE;
           int bestEntry = -1;
-          if (mask != null) { // only the states the summary says may be non-empty; ties: first entry
+          if (maskOff >= 0) { // only the states the summary says may be non-empty; ties: first entry
             int[] positionOf = order.positionOf();
-            for (int w = 0; w < mask.length; w++) {
-              for (long m = mask[w] & Bits.parentWord(stateSummary, w); m != 0; m &= m - 1) {
+            long[] words = order.maskWords();
+            int w0 = order.maskFrom()[tie];
+            int wEnd = w0 + order.maskLen()[tie];
+            boolean cleared = false; // -1 for the entries not visited, written once one is
+            for (int w = w0; w < wEnd; w++) {
+              for (long m = words[maskOff + w - w0] & Bits.parentWord(stateSummary, w);
+                  m != 0;
+                  m &= m - 1) {
+                if (!cleared) {
+                  java.util.Arrays.fill(p, 0, end - tie, -1);
+                  cleared = true;
+                }
                 int state = (w << 6) + Long.numberOfTrailingZeros(m);
                 long i = seek(state, 0);
                 int e = positionOf[state];
+                p[e - tie] = i;
                 if (i >= 0 && (i < best || (i == best && e < bestEntry))) {
                   best = i;
                   bestEntry = e;
@@ -241,6 +265,7 @@ final class GroupCursor {
             for (int k = 0; k < end - tie; k++) {
               int e = down ? end - 1 - k : tie + k;
               long i = seek(entries[e], 0);
+              p[e - tie] = i;
               if (i >= 0 && i < best) {
                 best = i;
                 bestEntry = e;
@@ -248,37 +273,17 @@ final class GroupCursor {
             }
           }
           if (bestEntry >= 0) {
+            pos = p;
             entry = bestEntry;
             key = best;
             index = indexOf(entries[bestEntry], best);
             return true;
           }
         } else {
-          if (p == null) { // the first candidate failed: remember every entry's position
-            p = new long[end - tie];
-            if (mask != null) { // -1 for the states the summary says are empty
-              java.util.Arrays.fill(p, -1);
-              int[] positionOf = order.positionOf();
-              for (int w = 0; w < mask.length; w++) {
-                for (long m = mask[w] & Bits.parentWord(stateSummary, w); m != 0; m &= m - 1) {
-                  int state = (w << 6) + Long.numberOfTrailingZeros(m);
-                  int e = positionOf[state];
-                  p[e - tie] = e == entry ? seek(state, key + 1) : seek(state, key);
-                }
-              }
-            } else {
-              for (int k = 0; k < end - tie; k++) {
-                int e = down ? end - 1 - k : tie + k;
-                p[e - tie] = e == entry ? seek(entries[e], key + 1) : seek(entries[e], key);
-              }
-            }
-            pos = p;
-          } else { // only the consumed entry moves on
-            p[entry - tie] = seek(entries[entry], key + 1);
-          }
+          p[entry - tie] = seek(entries[entry], key + 1); // only the consumed entry moves on
           long best = Long.MAX_VALUE;
           int bestEntry = -1;
-          for (int k = 0; k < p.length; k++) {
+          for (int k = 0; k < end - tie; k++) {
             if (p[k] >= 0 && p[k] < best) {
               best = p[k];
               bestEntry = tie + k;
