@@ -55,7 +55,7 @@ final class HostPeek {
 
   /** Hands the scratch back, letting go of the groups. */
   void done() {
-    java.util.Arrays.fill(group, null);
+    java.util.Arrays.fill(group, 0, n, null); // only the first n were set
     n = 0;
     inUse = false;
   }
