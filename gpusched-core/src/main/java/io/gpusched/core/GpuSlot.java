@@ -31,11 +31,19 @@ final class GpuSlot extends ClaimWord {
   private final @Nullable AtomicReferenceArray<AllocationImpl> owners;
   private final @Nullable Set<AllocationImpl> tenants;
 
+  /**
+   * The slots array of every one-GPU allocation on this GPU ({@link Reservation#one}): {@code
+   * {this}}, shared, so that such a placement allocates no array for it. Never written after
+   * construction (an allocation's slots are read only).
+   */
+  final GpuSlot[] alone;
+
   GpuSlot(NodeEntry node, GpuSpec spec, Group group, int local) {
     this.node = node;
     this.spec = spec;
     this.group = group;
     this.local = local;
+    this.alone = new GpuSlot[1];
     if (spec.mode() == GpuMode.SHARED) {
       owners = null;
       tenants = ConcurrentHashMap.newKeySet();
@@ -43,6 +51,7 @@ final class GpuSlot extends ClaimWord {
       owners = new AtomicReferenceArray<>(spec.mode() == GpuMode.WHOLE ? 1 : 8);
       tenants = null;
     }
+    alone[0] = this; // final field: published with the slot
   }
 
   /** Registers a holder at its position (see {@link AllocationImpl#owner}), or as a tenant (-1). */

@@ -93,6 +93,18 @@ final class Group {
   @SuppressWarnings("NullAway.Init") // null until the first node; placement reads it only after
   volatile DecisionTables tables;
 
+  /**
+   * Shared, never-written {@link Reservation#STRIDE} words of one-GPU allocations that charge no
+   * host resources, by (delta, holder position): a MIG instance of a profile at a slot adds the
+   * same delta every time, so such placements allocate no words array ({@link
+   * Reservation#one}). Up to {@value #SHARED_WORDS} cells, filled by CAS, probed a few cells
+   * from a hash; a lookup that finds none free allocates as before.
+   */
+  final java.util.concurrent.atomic.AtomicReferenceArray<long[]> sharedWords =
+      new java.util.concurrent.atomic.AtomicReferenceArray<>(SHARED_WORDS);
+
+  static final int SHARED_WORDS = 128;
+
   /** Test seam on slow paths (see {@link Probe}); set by the cluster. */
   volatile Probe probe = Probe.NONE;
 

@@ -515,8 +515,7 @@ final class Placer {
       int took = Takes.one(gpu, w, delta, cpu, mem);
       if (took == Takes.TAKEN) {
         g.index.onChange(gpu, w, w + delta);
-        Reservation r = Reservation.one();
-        r.add(gpu, delta, cpu, mem, shape >= 0 ? t.choice[shape][s] : -1);
+        Reservation r = Reservation.one(gpu, delta, cpu, mem, shape >= 0 ? t.choice[shape][s] : -1);
         g.hook(ProbePoint.HOST_HELD, gpu);
         return r;
       }
@@ -555,8 +554,7 @@ final class Placer {
         int took = Takes.one(free, 0, delta, cpu, mem);
         if (took == Takes.TAKEN) {
           free.group.index.onChange(free, 0, delta);
-          Reservation r = Reservation.one();
-          r.add(free, delta, cpu, mem, owner);
+          Reservation r = Reservation.one(free, delta, cpu, mem, owner);
           g.hook(ProbePoint.GANG_TOOK, free);
           g.hook(ProbePoint.HOST_HELD, free);
           return r;

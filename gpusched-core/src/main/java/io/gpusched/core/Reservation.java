@@ -38,19 +38,47 @@ final class Reservation {
   }
 
   /**
-   * An empty reservation for one GPU: this thread's spare with new arrays, or a new reservation if
-   * the spare is lent. Hand it back with {@link #done} once its arrays are taken over.
+   * A reservation of GPU {@code s} taken with {@code delta}, host {@code c}/{@code m} charged, at
+   * holder {@code position}: this thread's spare, or a new reservation if the spare is lent. Its
+   * arrays need not be new: the slots are the GPU's {@link GpuSlot#alone}, and without host
+   * resources the words come from the group's {@link Group#sharedWords}; both are shared and
+   * never written (the allocation that takes them over only reads them). Hand it back with
+   * {@link #done} once its arrays are taken over.
    */
-  static Reservation one() {
+  static Reservation one(GpuSlot s, long delta, long c, long m, int position) {
     Reservation r = SPARE.get();
     if (r.lent) {
-      return new Reservation(1);
+      r = new Reservation(0);
+    } else {
+      r.lent = true;
     }
-    r.lent = true;
-    r.slots = new GpuSlot[1];
-    r.words = new long[STRIDE];
-    r.n = 0;
+    r.slots = s.alone;
+    r.words = wordsOf(s.group, delta, c, m, position);
+    r.n = 1;
     return r;
+  }
+
+  /** The words of one GPU: shared ones from the group's cells when no host resource is charged. */
+  static long[] wordsOf(Group g, long delta, long c, long m, int position) {
+    if (c != 0 || m != 0) {
+      return new long[] {delta, c, m, position};
+    }
+    java.util.concurrent.atomic.AtomicReferenceArray<long[]> cells = g.sharedWords;
+    long h = (delta ^ (delta >>> 29) ^ ((long) position * 0x9E3779B97F4A7C15L)) * 0xBF58476D1CE4E5B9L;
+    int at = (int) (h >>> 57); // 0..127
+    for (int probe = 0; probe < 4; probe++) {
+      int i = (at + probe) & (Group.SHARED_WORDS - 1);
+      long[] w = cells.get(i); // volatile: a published array's contents are visible
+      if (w == null) {
+        long[] fresh = {delta, 0, 0, position};
+        cells.compareAndSet(i, null, fresh); // lost to another thread: this one is still good
+        return fresh;
+      }
+      if (w[0] == delta && w[3] == position) {
+        return w;
+      }
+    }
+    return new long[] {delta, 0, 0, position};
   }
 
   /**
