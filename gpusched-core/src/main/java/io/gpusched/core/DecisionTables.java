@@ -4,7 +4,6 @@ import io.gpusched.GpuMode;
 import io.gpusched.PlacementStrategy;
 import io.gpusched.PlacementStrategy.Candidate;
 import java.util.Arrays;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
