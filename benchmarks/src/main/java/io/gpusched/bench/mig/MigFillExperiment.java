@@ -1,7 +1,10 @@
 package io.gpusched.bench.mig;
 
 import java.util.Objects;
+import io.gpusched.AllocatedGpu;
+import io.gpusched.Allocation;
 import io.gpusched.MigGeometry;
+import io.gpusched.MigProfile;
 import org.jspecify.annotations.Nullable;
 import io.gpusched.GpuCluster;
 import io.gpusched.GpuDemand;
@@ -13,6 +16,7 @@ import io.gpusched.PlacementRequest;
 import io.gpusched.PlacementStrategy;
 import io.gpusched.core.GpuClusters;
 import java.io.PrintStream;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,6 +35,7 @@ import java.util.SplittableRandom;
  * java -cp benchmarks/target/gpusched-benchmarks.jar io.gpusched.bench.mig.MigFillExperiment \
  *     [--nodes 25] [--gpus-per-node 4] [--tune 1.3] [--seeds 1-50] [--mix UNIFORM,BENCH,COMPUTE]
  *     [--strategies FIRST_FIT,BEST_FIT,FRAGMENTATION_AWARE,FRAGMENTATION_AWARE@2] [--learn learned|fixed]
+ *     [--defer-stranding 50,end,never]
  * </pre>
  *
  * <p><b>Protocol.</b> H100-80GB GPUs, {@code gpus-per-node} per node. For a seed, a {@link
@@ -38,6 +43,13 @@ import java.util.SplittableRandom;
  * slices drawn reach {@code ceil(tune x 7 x GPUs)}; every strategy gets the same stream on a fresh
  * cluster. {@code --learn learned} (default) lets the engine learn the mix as in production; {@code
  * fixed} gives it the mix's weights up front ({@link GpuClusters.Builder#expectedMix}).
+ *
+ * <p><b>Deferring placements that strand compute</b> ({@code --defer-stranding}; an experiment, the
+ * engine has no such rule): every strategy runs again with each {@link Deferral}: a placement that
+ * {@linkplain #strands strands} a compute slice is released at once and its request retried after
+ * that many further arrivals ({@code end}: after the last; {@code never}: refused), when it is
+ * placed wherever the engine chooses. It stands for a scheduler that holds such a job back while
+ * other work may use the GPU without loss.
  *
  * <p><b>Output</b> (stdout): {@code mix,strategy,seed,requests,granted,optimum,pct} per seed, then
  * per mix and strategy {@code SUMMARY mix=.. strategy=.. seeds=.. min_pct=.. mean_pct=..
@@ -155,6 +167,90 @@ public final class MigFillExperiment {
     return m;
   }
 
+  /**
+   * How long the experiment defers a request whose placement strands compute ({@link #strands}).
+   *
+   * @param arrivals further arrivals to wait: 0 never defers (the engine as it is), {@link
+   *     Integer#MAX_VALUE} waits until the stream has ended, -1 refuses the request
+   */
+  public record Deferral(int arrivals) {
+    /** The engine as it is: every placement is kept. */
+    public static final Deferral NONE = new Deferral(0);
+
+    /** Retried once the stream has ended (a scheduler whose queue has run dry). */
+    public static final Deferral UNTIL_END = new Deferral(Integer.MAX_VALUE);
+
+    /** Refused: a placement that strands compute is never kept. */
+    public static final Deferral NEVER = new Deferral(-1);
+
+    /**
+     * Validates the count.
+     *
+     * @throws IllegalArgumentException if {@code arrivals < -1}
+     */
+    public Deferral {
+      if (arrivals < -1) {
+        throw new IllegalArgumentException("deferral must be >= -1 arrivals, was " + arrivals);
+      }
+    }
+
+    /**
+     * Parses {@code end}, {@code never} or a positive count of arrivals.
+     *
+     * @throws IllegalArgumentException if {@code s} is none of them
+     */
+    public static Deferral parse(String s) {
+      String t = s.trim();
+      if (t.equals("end")) {
+        return UNTIL_END;
+      }
+      if (t.equals("never")) {
+        return NEVER;
+      }
+      try {
+        int n = Integer.parseInt(t);
+        if (n >= 1) {
+          return new Deferral(n);
+        }
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+      throw new IllegalArgumentException(
+          "--defer-stranding takes end, never or a positive number of arrivals, was " + s);
+    }
+
+    /** The suffix of a strategy's name in the output: {@code +defer-50}, {@code +defer-end}. */
+    String suffix() {
+      if (arrivals == 0) {
+        return "";
+      }
+      return "+defer-"
+          + (arrivals == Integer.MAX_VALUE ? "end" : arrivals < 0 ? "never" : String.valueOf(arrivals));
+    }
+  }
+
+  /**
+   * Whether a MIG instance strands compute on its GPU: it takes more memory slices than compute
+   * slices and does not end at the GPU's last memory slice. On the H100 geometry (8 memory slices
+   * for 7 compute; any free slot 0-6 takes a {@code 1g.10gb}) this is exactly a placement that
+   * lowers the most compute its GPU can still reach by one slice: only {@code 1g.20gb} at 6,
+   * {@code 3g.40gb} at 4 and {@code 7g.80gb} use memory slice 7, and every other memory-heavy
+   * instance occupies a memory slice of 0-6 whose compute slice nothing can use.
+   *
+   * @throws IllegalArgumentException if the GPU holds no MIG instance of the geometry
+   */
+  public static boolean strands(MigGeometry geo, AllocatedGpu gpu) {
+    String name = gpu.migProfile();
+    if (name == null) {
+      throw new IllegalArgumentException("not a MIG instance: " + gpu);
+    }
+    MigProfile p =
+        geo.profile(name)
+            .orElseThrow(() -> new IllegalArgumentException("no profile " + name + " in " + geo));
+    return p.memorySlices() > p.computeSlices()
+        && gpu.migStartSlot() + p.memorySlices() < geo.memorySlices();
+  }
+
   /** Runs one stream with one strategy on a fresh cluster; returns the compute slices granted. */
   public static int granted(
       Stream s, List<NodeSpec> nodes, PlacementStrategy strategy, @Nullable Map<GpuDemand, Double> mix) {
@@ -168,6 +264,17 @@ public final class MigFillExperiment {
   public static int granted(
       Stream s, List<NodeSpec> nodes, PlacementStrategy strategy, @Nullable Map<GpuDemand, Double> mix,
       int lanes) {
+    return granted(s, nodes, strategy, mix, lanes, Deferral.NONE);
+  }
+
+  /**
+   * {@link #granted(Stream, List, PlacementStrategy, Map, int)} deferring placements that strand
+   * compute by {@code deferral} (see the class comment).
+   */
+  public static int granted(
+      Stream s, List<NodeSpec> nodes, PlacementStrategy strategy, @Nullable Map<GpuDemand, Double> mix,
+      int lanes, Deferral deferral) {
+    MigGeometry geo = geometry(GpuModels.H100_80GB);
     GpuClusters.Builder b = GpuClusters.newBuilder().strategy(strategy).nodes(nodes);
     if (mix != null) {
       b.expectedMix(mix);
@@ -179,11 +286,32 @@ public final class MigFillExperiment {
       reqs[p] = PlacementRequest.mig(PROFILES.get(p));
     }
     int granted = 0;
+    int[] arrivals = s.profiles();
+    ArrayDeque<long[]> deferred = new ArrayDeque<>(); // {profile, due arrival}, in due order
     try (io.gpusched.bench.Lanes l = new io.gpusched.bench.Lanes(lanes)) {
-      for (int p : s.profiles()) {
-        if (l.place(cluster, reqs[p]) != null) {
-          granted += c[p];
+      for (int i = 0; i <= arrivals.length; i++) {
+        while (!deferred.isEmpty() && (i == arrivals.length || deferred.peekFirst()[1] <= i)) {
+          int p = (int) deferred.pollFirst()[0];
+          if (l.place(cluster, reqs[p]) != null) { // wherever the engine chooses now
+            granted += c[p];
+          }
         }
+        if (i == arrivals.length) {
+          break;
+        }
+        int p = arrivals[i];
+        Allocation a = l.place(cluster, reqs[p]);
+        if (a == null) {
+          continue;
+        }
+        if (deferral.arrivals() != 0 && strands(geo, a.gpus().get(0))) {
+          a.release();
+          if (deferral.arrivals() > 0) {
+            deferred.addLast(new long[] {p, (long) i + deferral.arrivals()});
+          }
+          continue;
+        }
+        granted += c[p];
       }
     }
     return granted;
@@ -215,6 +343,23 @@ public final class MigFillExperiment {
       int perNode,
       double tune,
       boolean fixedMix) {
+    return runNamed(mix, strategies, seeds, nodeCount, perNode, tune, fixedMix, List.of());
+  }
+
+  /**
+   * {@link #runNamed(Mix, List, long[], int, int, double, boolean)}, and every strategy again with
+   * each of the {@code deferrals} ({@link #granted(Stream, List, PlacementStrategy, Map, int,
+   * Deferral)}), named with the deferral's suffix ({@code FRAGMENTATION_AWARE+defer-end}).
+   */
+  public static List<SeedResult> runNamed(
+      Mix mix,
+      List<String> strategies,
+      long[] seeds,
+      int nodeCount,
+      int perNode,
+      double tune,
+      boolean fixedMix,
+      List<Deferral> deferrals) {
     MigOptimum opt = new MigOptimum(geometry(GpuModels.H100_80GB), PROFILES);
     List<NodeSpec> nodes = nodes(nodeCount, perNode);
     int gpus = nodeCount * perNode;
@@ -225,9 +370,13 @@ public final class MigFillExperiment {
       for (String name : strategies) {
         PlacementStrategy st = PlacementStrategy.named(io.gpusched.bench.Lanes.strategyOf(name));
         int lanes = io.gpusched.bench.Lanes.countOf(name);
+        String label = lanes == 1 ? st.name() : st.name() + "@" + lanes;
         int g = granted(s, nodes, st, fixedMix ? expectedMix(mix) : null, lanes);
-        out.add(new SeedResult(
-            mix, lanes == 1 ? st.name() : st.name() + "@" + lanes, seed, s.profiles().length, g, best));
+        out.add(new SeedResult(mix, label, seed, s.profiles().length, g, best));
+        for (Deferral d : deferrals) {
+          int gd = granted(s, nodes, st, fixedMix ? expectedMix(mix) : null, lanes, d);
+          out.add(new SeedResult(mix, label + d.suffix(), seed, s.profiles().length, gd, best));
+        }
       }
     }
     return out;
@@ -302,6 +451,7 @@ public final class MigFillExperiment {
     String mixes = "UNIFORM,BENCH,COMPUTE,SMALL";
     String strategies = "FIRST_FIT,BEST_FIT,FRAGMENTATION_AWARE";
     boolean fixed = false;
+    List<Deferral> deferrals = new ArrayList<>();
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       if (i + 1 >= args.length) {
@@ -315,6 +465,11 @@ public final class MigFillExperiment {
         case "--seeds" -> seedSpec = v;
         case "--mix" -> mixes = v;
         case "--strategies" -> strategies = v;
+        case "--defer-stranding" -> {
+          for (String d : v.split(",", -1)) {
+            deferrals.add(Deferral.parse(d));
+          }
+        }
         case "--learn" -> {
           if (!v.equals("learned") && !v.equals("fixed")) {
             throw new IllegalArgumentException("--learn must be learned or fixed, was " + v);
@@ -331,7 +486,8 @@ public final class MigFillExperiment {
     List<SeedResult> all = new ArrayList<>();
     for (String m : mixes.split(",", -1)) {
       all.addAll(
-          runNamed(Mix.valueOf(m.trim().toUpperCase(Locale.ROOT)), sts, seeds(seedSpec), nodes, perNode, tune, fixed));
+          runNamed(Mix.valueOf(m.trim().toUpperCase(Locale.ROOT)), sts, seeds(seedSpec), nodes, perNode, tune, fixed,
+              deferrals));
     }
     print(all, System.out);
   }
