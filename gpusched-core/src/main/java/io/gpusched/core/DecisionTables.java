@@ -11,7 +11,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * buckets in strategy order ({@link CandidateOrder}), which MIG placement to take from each state,
  * and the fragmentation measures that scores use. Built from the strategy, the group's largest
  * node and the request-mix weights; immutable once published (the share orders are filled in
- * lazily and idempotently). Published by {@link Group#ensureTables}.
+ * lazily and idempotently, in a cache that SHARED groups with the same inputs share: {@link
+ * ShareOrders}). Published by {@link Group#ensureTables}.
  *
  * <p><b>Group weights.</b> A group sees the mix as a vector of {@value #WHOLE_CLASSES} whole-GPU
  * classes followed by {@value #SHARE_CLASSES} share classes (WHOLE and SHARED groups), or one class
@@ -140,9 +141,11 @@ final class DecisionTables {
       }
       wholeOrder[k] = CandidateOrder.of(rows);
     }
+    // shared with the other SHARED groups whose orders are the same function (ShareOrders)
     shareOrder =
-        new AtomicReferenceArray<>(
-            space.mode == GpuMode.SHARED ? Space.Shared.MILLI_BUCKETS * Space.Shared.MEM_BUCKETS : 0);
+        space instanceof Space.Shared sh
+            ? group.shareOrders.forTables(globalWeights, strategy, maxF, sh.memoryMiB)
+            : new AtomicReferenceArray<>(0);
   }
 
   /** The profiles a MIG GPU is expected to be completed with: those of the mix. */

@@ -105,6 +105,13 @@ final class Group {
 
   static final int SHARED_WORDS = 128;
 
+  /**
+   * Where this group's tables keep their share orders: the cluster's (set by management before the
+   * group is published), so that groups with the same inputs share them; a cache of its own until
+   * then.
+   */
+  ShareOrders shareOrders = new ShareOrders();
+
   /** Test seam on slow paths (see {@link Probe}); set by the cluster. */
   volatile Probe probe = Probe.NONE;
 

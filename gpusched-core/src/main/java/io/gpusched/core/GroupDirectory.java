@@ -38,6 +38,9 @@ final class GroupDirectory {
    */
   volatile double[] tableWeights;
 
+  /** The share-order caches of the SHARED groups' tables ({@link ShareOrders}). */
+  final ShareOrders shareOrders = new ShareOrders();
+
   /** Reads {@link #tableWeights} now (what {@link Group#ensureTables} builds from). */
   final Supplier<double[]> currentWeights = () -> tableWeights;
 

@@ -153,6 +153,7 @@ final class NodeManagement {
     }
     Group g = new Group(key, space, classes, price);
     g.probe = probe;
+    g.shareOrders = directory.shareOrders;
     directory.add(g);
     return g;
   }
