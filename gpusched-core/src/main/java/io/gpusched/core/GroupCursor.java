@@ -344,6 +344,14 @@ final class GroupCursor {
     return Bits.parentSet(stateSummary, ent) ? byState[ent].nextSetBit(fromIndex, gpuFilter) : -1;
   }
 
+  /**
+   * The tie group of the current candidate (the start of its run of equal scores in the order): two
+   * candidates of one cursor with the same tie group have the same score.
+   */
+  int tieGroup() {
+    return tie;
+  }
+
   double score() {
     return order.scores()[entry];
   }
