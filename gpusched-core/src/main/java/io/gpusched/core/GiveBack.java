@@ -13,8 +13,10 @@ package io.gpusched.core;
  * on live nodes. Each is ordered against a node removal's step that kills the node's words (see
  * {@link GangClaims#DEAD}), so a release racing a removal is either before it (the GPUs are
  * freed, the removal does not report the allocation) or after it (the removal reports the
- * allocation lost, and only its GPUs on other nodes are freed). Host resources follow the words,
- * and a search refused for host resources meanwhile re-runs because the give-back counts a move.
+ * allocation lost, and only its GPUs on other nodes are freed). The host resources charged with
+ * the GPUs are given back in the same step (their nodes' host words are words of it), so a search
+ * that runs after the step sees the GPUs and the CPU and memory free together, as one that runs
+ * before sees them all taken; the give-back also counts a move in the nodes' groups.
  * A gang's release announces every GPU in an index window before it frees the first and withdraws
  * them after the last is indexed: a search that overlaps any part of it tries the announced GPUs
  * by their words and sees a move, so it is ordered before or after the whole release.
@@ -102,17 +104,22 @@ final class GiveBack {
     if (n == 1) {
       int i = which[0];
       GpuSlot s = a.slots[i];
+      long charge = s.node.hostCharge(a.hostCpu(i), a.hostMem(i));
       int cell = s.group.index.open(s);
       try {
-        long before = s.subtractIfLive(a.delta(i));
+        long before =
+            charge == 0 ? s.subtractIfLive(a.delta(i)) : subtractWithHost(s, a.delta(i), charge);
         if (before < 0) {
           return false;
         }
+        s.group.hook(ProbePoint.RELEASED_WORDS, s);
         s.group.index.onChange(s, before, before - a.delta(i));
       } finally {
         s.group.index.close(cell);
       }
-      releaseHost(a, i);
+      if (charge != 0) {
+        bumpGroups(s.node);
+      }
       return true;
     }
     GpuSlot[] slots = new GpuSlot[n];
@@ -124,20 +131,46 @@ final class GiveBack {
       cells[k] = slots[k].group.index.open(slots[k]);
     }
     try {
-      // all words freed at one instant: a gang's whole GPUs hold exactly their deltas
-      if (!GangClaims.run(GangClaims.Op.release(slots, deltas))) {
+      // all words freed at one instant, with the host resources charged on their nodes: a gang's
+      // whole GPUs hold exactly their deltas; a host word may change meanwhile (other placements
+      // on the node), and the step is then tried again with its new value
+      NodeEntry[] hosts = new NodeEntry[n];
+      long[] charges = new long[n];
+      int h = 0;
+      for (int k = 0; k < n; k++) {
+        long charge = a.slots[which[k]].node.hostCharge(a.hostCpu(which[k]), a.hostMem(which[k]));
+        if (charge == 0) {
+          continue;
+        }
+        NodeEntry node = slots[k].node;
+        int j = 0;
+        while (j < h && hosts[j] != node) {
+          j++;
+        }
+        if (j == h) {
+          hosts[h++] = node;
+        }
+        charges[j] += charge;
+      }
+      while (!GangClaims.run(releaseStep(slots, deltas, hosts, charges, h))) {
         for (GpuSlot s : slots) {
           if (s.isDead()) {
             return false;
           }
         }
-        throw new IllegalStateException("a gang's GPUs did not hold its deltas: " + a);
+        for (int k = 0; k < n; k++) {
+          if (slots[k].lvWord() != deltas[k]) {
+            throw new IllegalStateException("a gang's GPUs did not hold its deltas: " + a);
+          }
+        }
+        // only a host word changed: another placement or release on the node made progress
       }
+      slots[0].group.hook(ProbePoint.RELEASED_WORDS, slots[0]);
       for (int k = 0; k < n; k++) {
         slots[k].group.index.onChange(slots[k], deltas[k], 0);
       }
-      for (int k = 0; k < n; k++) {
-        releaseHost(a, which[k]);
+      for (int j = 0; j < h; j++) {
+        bumpGroups(hosts[j]);
       }
     } finally {
       for (int k = 0; k < n; k++) {
@@ -147,23 +180,87 @@ final class GiveBack {
     return true;
   }
 
-  private static void releaseHost(AllocationImpl a, int i) {
-    if (a.slots[i].node.releaseHost(a.hostCpu(i), a.hostMem(i))) {
-      bumpGroups(a.slots[i].node);
+  /**
+   * The gang step of a release: each GPU from its delta to 0 and, for the first {@code h} of
+   * {@code hosts}, the node's host word from its current value to that less {@code charges[j]}.
+   */
+  private static GangClaims.Op releaseStep(
+      GpuSlot[] slots, long[] deltas, NodeEntry[] hosts, long[] charges, int h) {
+    if (h == 0) {
+      return GangClaims.Op.release(slots, deltas);
+    }
+    int n = slots.length;
+    ClaimWord[] words = new ClaimWord[n + h];
+    long[] expected = new long[n + h];
+    long[] next = new long[n + h];
+    for (int k = 0; k < n; k++) {
+      words[k] = slots[k];
+      expected[k] = deltas[k];
+    }
+    for (int j = 0; j < h; j++) {
+      long w = hosts[j].host.lvResolved();
+      words[n + j] = hosts[j].host;
+      expected[n + j] = w;
+      next[n + j] = w - charges[j];
+    }
+    return GangClaims.Op.general(words, expected, next);
+  }
+
+  /**
+   * Subtracts {@code delta} from a live GPU word and {@code charge} from its node's host word at
+   * one instant (one {@link GangClaims} step), so that no search sees the GPU free while the host
+   * resources charged with it still look taken; -1, changing nothing, if the GPU is dead (its node
+   * was removed first). Lock-free: the step is tried again only after another thread changed one
+   * of the two words. Returns the GPU word before.
+   */
+  private static long subtractWithHost(GpuSlot s, long delta, long charge) {
+    ClaimWord host = s.node.host;
+    for (; ; ) {
+      long w = s.lvResolved();
+      if (GangClaims.isDead(w)) {
+        return -1;
+      }
+      long h = host.lvResolved();
+      if (GangClaims.run(
+          GangClaims.Op.general(
+              new ClaimWord[] {s, host}, new long[] {w, h}, new long[] {w - delta, h - charge}))) {
+        return w;
+      }
     }
   }
 
   /**
-   * Subtracts a delta from a GPU word inside an index window (see {@link GroupIndex#release}) and gives
-   * the host resources back; a host give-back counts a move in every group of the node, so that a
-   * search refused for host resources while they were given back re-runs. Returns the raw word
-   * before (dead if the node was removed first).
+   * Subtracts a delta from a GPU word inside an index window (see {@link GroupIndex#release}) and
+   * gives back the host resources charged with it, at the same instant ({@link #subtractWithHost}:
+   * a placement after the word step sees the GPU and its node's CPU and memory free together; the
+   * history checker found a placement refused for CPU between two separate steps). A host
+   * give-back also counts a move in every group of the node. A GPU whose node was removed first
+   * is subtracted alone, its host resources after it (nothing is placed on a removed node).
+   * Returns the raw word before (dead if the node was removed first).
    */
   static long giveBack(GpuSlot s, long delta, long cpu, long mem) {
-    long before = s.group.index.release(s, delta);
-    if (s.node.releaseHost(cpu, mem)) {
-      bumpGroups(s.node);
+    long charge = s.node.hostCharge(cpu, mem);
+    if (charge == 0) {
+      long before = s.group.index.release(s, delta);
+      s.group.hook(ProbePoint.RELEASED_WORDS, s);
+      return before;
     }
+    GroupIndex index = s.group.index;
+    int cell = index.open(s);
+    long before;
+    try {
+      before = subtractWithHost(s, delta, charge);
+      if (before < 0) {
+        before = s.subtract(delta); // dead: "releases that were under way still subtract"
+        s.node.host.subtractResolved(charge);
+      } else {
+        s.group.hook(ProbePoint.RELEASED_WORDS, s);
+        index.onChange(s, before, before - delta);
+      }
+    } finally {
+      index.close(cell);
+    }
+    bumpGroups(s.node);
     return before;
   }
 

@@ -108,13 +108,22 @@ final class NodeEntry {
    * tracked was given back.
    */
   boolean releaseHost(long cpu, long mem) {
-    boolean trackCpu = spec.cpuMillis() != NodeSpec.UNTRACKED && cpu > 0;
-    boolean trackMem = spec.memoryMiB() != NodeSpec.UNTRACKED && mem > 0;
-    if (trackCpu || trackMem) {
-      host.subtractResolved((trackCpu ? cpu : 0) | ((trackMem ? mem : 0) << CPU_BITS));
+    long charge = hostCharge(cpu, mem);
+    if (charge != 0) {
+      host.subtractResolved(charge);
       return true;
     }
     return false;
+  }
+
+  /**
+   * What a reservation of {@code cpu} and {@code mem} holds in the host word, that is, what its
+   * release subtracts: the tracked resources only; 0 if this node tracks neither of them.
+   */
+  long hostCharge(long cpu, long mem) {
+    boolean trackCpu = spec.cpuMillis() != NodeSpec.UNTRACKED && cpu > 0;
+    boolean trackMem = spec.memoryMiB() != NodeSpec.UNTRACKED && mem > 0;
+    return (trackCpu ? cpu : 0) | ((trackMem ? mem : 0) << CPU_BITS);
   }
 
   long cpuUsed() {

@@ -31,6 +31,11 @@ enum ProbePoint {
   GANG_TOOK,
   /** A release made its allocation RELEASING, its word step not yet done (AllocationImpl). */
   RELEASING,
+  /**
+   * A release did its word step (its linearization point) on this GPU and has not returned; its
+   * other GPUs, index windows and bookkeeping may not be done yet (subject: the GpuSlot).
+   */
+  RELEASED_WORDS,
   /** An index window is open, its clear not yet done (subject: GpuSlot or GroupNode). */
   WINDOW_OPEN,
   /** An index window cleared the old bit, its repair not yet done (subject as above). */

@@ -35,7 +35,7 @@ class RemovalRaceTest {
   }
 
   /** Parks the calling thread at {@code point} of {@code group}, once, until {@link #go}. */
-  private static final class Park implements Probe {
+  static final class Park implements Probe {
     final ProbePoint point;
     final Thread thread;
     final CountDownLatch arrived = new CountDownLatch(1);
