@@ -170,6 +170,25 @@ final class GangClaims {
       return new Op(words, expected, next, true);
     }
 
+    /**
+     * {@link #general} over GPU words ({@code gpus}, each from {@code gpuFrom[i]} to {@code
+     * gpuTo[i]}) and the first {@code h} host words of {@code hosts} (each from {@code hostFrom[j]}
+     * to {@code hostTo[j]}): a take or a release of GPUs with the host resources charged with them.
+     * The arrays are copied.
+     */
+    static Op withHosts(
+        GpuSlot[] gpus, long[] gpuFrom, long[] gpuTo,
+        ClaimWord[] hosts, long[] hostFrom, long[] hostTo, int h) {
+      int n = gpus.length;
+      ClaimWord[] words = java.util.Arrays.copyOf(gpus, n + h, ClaimWord[].class);
+      long[] expected = java.util.Arrays.copyOf(gpuFrom, n + h);
+      long[] next = java.util.Arrays.copyOf(gpuTo, n + h);
+      System.arraycopy(hosts, 0, words, n, h);
+      System.arraycopy(hostFrom, 0, expected, n, h);
+      System.arraycopy(hostTo, 0, next, n, h);
+      return general(words, expected, next);
+    }
+
     /** Sorts the words into the global claim order, keeping their values with them. */
     private static void sortByOrdinal(ClaimWord[] slots, long[] a, long @Nullable [] b) {
       for (int i = 1; i < slots.length; i++) { // insertion sort: steps are small

@@ -189,21 +189,15 @@ final class GiveBack {
     if (h == 0) {
       return GangClaims.Op.release(slots, deltas);
     }
-    int n = slots.length;
-    ClaimWord[] words = new ClaimWord[n + h];
-    long[] expected = new long[n + h];
-    long[] next = new long[n + h];
-    for (int k = 0; k < n; k++) {
-      words[k] = slots[k];
-      expected[k] = deltas[k];
-    }
+    ClaimWord[] hostWords = new ClaimWord[h];
+    long[] from = new long[h];
+    long[] to = new long[h];
     for (int j = 0; j < h; j++) {
-      long w = hosts[j].host.lvResolved();
-      words[n + j] = hosts[j].host;
-      expected[n + j] = w;
-      next[n + j] = w - charges[j];
+      hostWords[j] = hosts[j].host;
+      from[j] = hosts[j].host.lvResolved();
+      to[j] = from[j] - charges[j];
     }
-    return GangClaims.Op.general(words, expected, next);
+    return GangClaims.Op.withHosts(slots, deltas, new long[slots.length], hostWords, from, to, h);
   }
 
   /**

@@ -98,15 +98,12 @@ final class Takes {
     if (hosts == 0) {
       return GangClaims.run(GangClaims.Op.take(gpus, deltas)) ? TAKEN : RACED;
     }
+    long[] empty = new long[n];
+    ClaimWord[] hostWords = new ClaimWord[hosts];
+    long[] hostFrom = new long[hosts];
+    long[] hostTo = new long[hosts];
     for (; ; ) {
-      ClaimWord[] words = new ClaimWord[n + hosts];
-      long[] expected = new long[n + hosts];
-      long[] next = new long[n + hosts];
-      for (int i = 0; i < n; i++) {
-        words[i] = gpus[i];
-        next[i] = deltas[i];
-      }
-      int w = n;
+      int w = 0;
       for (int j = 0; j < k; j++) {
         if (adds[j] == 0) {
           continue;
@@ -115,12 +112,13 @@ final class Takes {
         if (!nodes[j].fitsOn(h, nodeCpu[j], nodeMem[j])) {
           return NO_HOST;
         }
-        words[w] = nodes[j].host;
-        expected[w] = h;
-        next[w] = h + adds[j];
+        hostWords[w] = nodes[j].host;
+        hostFrom[w] = h;
+        hostTo[w] = h + adds[j];
         w++;
       }
-      if (GangClaims.run(GangClaims.Op.general(words, expected, next))) {
+      if (GangClaims.run(
+          GangClaims.Op.withHosts(gpus, empty, deltas, hostWords, hostFrom, hostTo, hosts))) {
         return TAKEN;
       }
       for (GpuSlot g : gpus) {

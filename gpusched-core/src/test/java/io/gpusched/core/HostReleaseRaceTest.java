@@ -23,16 +23,17 @@ import org.junit.jupiter.api.Timeout;
  * after its word step.
  */
 class HostReleaseRaceTest {
-  private static LockFreeCluster cluster() {
-    return (LockFreeCluster)
-        GpuClusters.newBuilder()
-            .strategy(PlacementStrategy.FIRST_FIT)
-            .node(
-                NodeSpec.builder("w")
-                    .gpus(2, GpuModels.A100_40GB, GpuMode.WHOLE)
-                    .hostResources(2_000, NodeSpec.UNTRACKED)
-                    .build())
-            .build();
+  /** Nodes of two WHOLE A100s with 2,000 milli-CPU each, under FIRST_FIT. */
+  private static LockFreeCluster cluster(String... ids) {
+    var b = GpuClusters.newBuilder().strategy(PlacementStrategy.FIRST_FIT);
+    for (String id : ids) {
+      b.node(
+          NodeSpec.builder(id)
+              .gpus(2, GpuModels.A100_40GB, GpuMode.WHOLE)
+              .hostResources(2_000, NodeSpec.UNTRACKED)
+              .build());
+    }
+    return (LockFreeCluster) b.build();
   }
 
   private static final PlacementRequest HOST = PlacementRequest.wholeGpus(1).withHost(1_000, 0);
@@ -40,7 +41,7 @@ class HostReleaseRaceTest {
   @Test
   @Timeout(60)
   void aPlacementAfterAReleasesWordStepSeesItsHostResourcesFree() throws Exception {
-    LockFreeCluster c = cluster();
+    LockFreeCluster c = cluster("w");
     Allocation first = c.tryPlace(HOST);
     Allocation second = c.tryPlace(HOST);
     assertThat(first).isNotNull();
@@ -73,21 +74,7 @@ class HostReleaseRaceTest {
   @Test
   @Timeout(60)
   void aGangsReleaseGivesItsGpusAndHostResourcesBackAtOneInstant() throws Exception {
-    LockFreeCluster c =
-        (LockFreeCluster)
-            GpuClusters.newBuilder()
-                .strategy(PlacementStrategy.FIRST_FIT)
-                .node(
-                    NodeSpec.builder("a")
-                        .gpus(2, GpuModels.A100_40GB, GpuMode.WHOLE)
-                        .hostResources(2_000, NodeSpec.UNTRACKED)
-                        .build())
-                .node(
-                    NodeSpec.builder("b")
-                        .gpus(2, GpuModels.A100_40GB, GpuMode.WHOLE)
-                        .hostResources(2_000, NodeSpec.UNTRACKED)
-                        .build())
-                .build();
+    LockFreeCluster c = cluster("a", "b");
     // a spread gang of three: two GPUs on a (2,000 milli-CPU), one on b (1,000); a single on b
     Allocation gang = c.tryPlace(PlacementRequest.wholeGpus(3).withHost(3_000, 0));
     assertThat(gang).isNotNull();

@@ -328,28 +328,14 @@ public final class MigFillExperiment {
       boolean fixedMix) {
     List<String> names = new ArrayList<>();
     strategies.forEach(st -> names.add(st.name()));
-    return runNamed(mix, names, seeds, nodeCount, perNode, tune, fixedMix);
+    return runNamed(mix, names, seeds, nodeCount, perNode, tune, fixedMix, List.of());
   }
 
   /**
    * Runs every strategy on the seeds of one mix; a name {@code NAME@N} places through {@code N}
-   * threads in turn ({@link io.gpusched.bench.Lanes}).
-   */
-  public static List<SeedResult> runNamed(
-      Mix mix,
-      List<String> strategies,
-      long[] seeds,
-      int nodeCount,
-      int perNode,
-      double tune,
-      boolean fixedMix) {
-    return runNamed(mix, strategies, seeds, nodeCount, perNode, tune, fixedMix, List.of());
-  }
-
-  /**
-   * {@link #runNamed(Mix, List, long[], int, int, double, boolean)}, and every strategy again with
-   * each of the {@code deferrals} ({@link #granted(Stream, List, PlacementStrategy, Map, int,
-   * Deferral)}), named with the deferral's suffix ({@code FRAGMENTATION_AWARE+defer-end}).
+   * threads in turn ({@link io.gpusched.bench.Lanes}). Then every strategy again with each of the
+   * {@code deferrals} ({@link #granted(Stream, List, PlacementStrategy, Map, int, Deferral)}),
+   * named with the deferral's suffix ({@code FRAGMENTATION_AWARE+defer-end}).
    */
   public static List<SeedResult> runNamed(
       Mix mix,
