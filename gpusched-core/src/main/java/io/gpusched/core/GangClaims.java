@@ -24,7 +24,9 @@ import org.jspecify.annotations.Nullable;
  * fails.
  *
  * <p><b>Protocol.</b> A gang {@link Op} lists its GPUs in one global order ({@link
- * GpuSlot#ordinal}), each to go from 0 to its delta. The op's owner claims a GPU by CASing its
+ * GpuSlot#ordinal}), each to go from 0 to its delta (other steps move words between other values:
+ * a release from the deltas to 0, and takes and releases that charge host resources also move
+ * their nodes' host words; see {@link Op#general} and {@link Op#withHosts}). The op's owner claims a GPU by CASing its
  * word from 0 to the op's claim value; a helper claims through a <em>conditional install</em>
  * (RDCSS): the word is CASed from 0 to an install value, then replaced by the claim value if the
  * op is still undecided, else back by 0. So a helper that wakes late can never re-claim a GPU that
@@ -92,7 +94,10 @@ final class GangClaims {
      */
     final AtomicInteger refs = new AtomicInteger(1);
 
-    /** A take (from 0): its owner may claim by a plain CAS (see {@link #help}). */
+    /**
+     * A take: its owner may claim a word it expects at 0 by a plain CAS (see {@link #help}). False
+     * for releases, whose owner claims only through conditional installs.
+     */
     final boolean take;
 
     /**
@@ -166,19 +171,24 @@ final class GangClaims {
      * with the host resources of their nodes.
      */
     static Op general(ClaimWord[] words, long[] expected, long[] next) {
+      return general(words, expected, next, true);
+    }
+
+    /** {@link #general(ClaimWord[], long[], long[])}, a take or ({@code take == false}) a release. */
+    private static Op general(ClaimWord[] words, long[] expected, long[] next, boolean take) {
       sortByOrdinal(words, expected, next);
-      return new Op(words, expected, next, true);
+      return new Op(words, expected, next, take);
     }
 
     /**
      * {@link #general} over GPU words ({@code gpus}, each from {@code gpuFrom[i]} to {@code
      * gpuTo[i]}) and the first {@code h} host words of {@code hosts} (each from {@code hostFrom[j]}
-     * to {@code hostTo[j]}): a take or a release of GPUs with the host resources charged with them.
-     * The arrays are copied.
+     * to {@code hostTo[j]}): a take ({@code take}) or a release of GPUs with the host resources
+     * charged with them. The arrays are copied.
      */
     static Op withHosts(
         GpuSlot[] gpus, long[] gpuFrom, long[] gpuTo,
-        ClaimWord[] hosts, long[] hostFrom, long[] hostTo, int h) {
+        ClaimWord[] hosts, long[] hostFrom, long[] hostTo, int h, boolean take) {
       int n = gpus.length;
       ClaimWord[] words = java.util.Arrays.copyOf(gpus, n + h, ClaimWord[].class);
       long[] expected = java.util.Arrays.copyOf(gpuFrom, n + h);
@@ -186,7 +196,7 @@ final class GangClaims {
       System.arraycopy(hosts, 0, words, n, h);
       System.arraycopy(hostFrom, 0, expected, n, h);
       System.arraycopy(hostTo, 0, next, n, h);
-      return general(words, expected, next);
+      return general(words, expected, next, take);
     }
 
     /** Sorts the words into the global claim order, keeping their values with them. */

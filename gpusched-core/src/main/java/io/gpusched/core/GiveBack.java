@@ -2,8 +2,8 @@ package io.gpusched.core;
 
 /**
  * Gives capacity back: a released allocation (a severed gang's GPUs on the nodes that were not
- * removed included). Each GPU's delta is subtracted
- * inside an index window (see {@link GroupIndex#release}), then host resources are returned.
+ * removed included). Each GPU's delta is subtracted inside an index window (see {@link
+ * GroupIndex#release}), in the same step as the host resources charged with it.
  * Lock-free; called by whichever thread won the allocation's state CAS, so each allocation is
  * given back once.
  *
@@ -153,13 +153,12 @@ final class GiveBack {
         charges[j] += charge;
       }
       while (!GangClaims.run(releaseStep(slots, deltas, hosts, charges, h))) {
-        for (GpuSlot s : slots) {
-          if (s.isDead()) {
+        for (int k = 0; k < n; k++) {
+          long w = slots[k].lvResolved(); // raw: lvWord reads a dead word as the full word
+          if (GangClaims.isDead(w)) {
             return false;
           }
-        }
-        for (int k = 0; k < n; k++) {
-          if (slots[k].lvWord() != deltas[k]) {
+          if (w != deltas[k]) {
             throw new IllegalStateException("a gang's GPUs did not hold its deltas: " + a);
           }
         }
@@ -197,7 +196,8 @@ final class GiveBack {
       from[j] = hosts[j].host.lvResolved();
       to[j] = from[j] - charges[j];
     }
-    return GangClaims.Op.withHosts(slots, deltas, new long[slots.length], hostWords, from, to, h);
+    return GangClaims.Op.withHosts(
+        slots, deltas, new long[slots.length], hostWords, from, to, h, false);
   }
 
   /**
@@ -216,8 +216,9 @@ final class GiveBack {
       }
       long h = host.lvResolved();
       if (GangClaims.run(
-          GangClaims.Op.general(
-              new ClaimWord[] {s, host}, new long[] {w, h}, new long[] {w - delta, h - charge}))) {
+          GangClaims.Op.withHosts(
+              new GpuSlot[] {s}, new long[] {w}, new long[] {w - delta},
+              new ClaimWord[] {host}, new long[] {h}, new long[] {h - charge}, 1, false))) {
         return w;
       }
     }

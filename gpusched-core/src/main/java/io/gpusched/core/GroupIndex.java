@@ -137,7 +137,9 @@ final class GroupIndex {
   /**
    * Subtracts a delta from a GPU's word (a release or a rollback) inside a window that stays open
    * until the index shows the new word, so the freed capacity is never hidden from a search: it
-   * is either indexed or announced. The subtract is the release's linearization point. Returns
+   * is either indexed or announced. The subtract is the release's linearization point (a release
+   * that gives host resources back subtracts in one step with them instead: {@link
+   * GiveBack#giveBack}). Returns
    * the raw word before, which is dead if the GPU's node was removed first (the delta is
    * subtracted all the same: see {@link GangClaims#DEAD}).
    */

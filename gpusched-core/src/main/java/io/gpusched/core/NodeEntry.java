@@ -104,21 +104,9 @@ final class NodeEntry {
   }
 
   /**
-   * Gives back what {@link #reserveHost} took for the same arguments. Returns whether anything
-   * tracked was given back.
-   */
-  boolean releaseHost(long cpu, long mem) {
-    long charge = hostCharge(cpu, mem);
-    if (charge != 0) {
-      host.subtractResolved(charge);
-      return true;
-    }
-    return false;
-  }
-
-  /**
-   * What a reservation of {@code cpu} and {@code mem} holds in the host word, that is, what its
-   * release subtracts: the tracked resources only; 0 if this node tracks neither of them.
+   * What a reservation of {@code cpu} and {@code mem} holds in the host word ({@link
+   * #reserveHost}), that is, what its release subtracts: the tracked resources only; 0 if this node
+   * tracks neither of them.
    */
   long hostCharge(long cpu, long mem) {
     boolean trackCpu = spec.cpuMillis() != NodeSpec.UNTRACKED && cpu > 0;

@@ -118,7 +118,7 @@ final class Takes {
         w++;
       }
       if (GangClaims.run(
-          GangClaims.Op.withHosts(gpus, empty, deltas, hostWords, hostFrom, hostTo, hosts))) {
+          GangClaims.Op.withHosts(gpus, empty, deltas, hostWords, hostFrom, hostTo, hosts, true))) {
         return TAKEN;
       }
       for (GpuSlot g : gpus) {

@@ -3,6 +3,7 @@ package io.gpusched.core;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.gpusched.Allocation;
+import io.gpusched.NodeRemoval;
 import io.gpusched.GpuMode;
 import io.gpusched.GpuModels;
 import io.gpusched.NodeSpec;
@@ -105,6 +106,91 @@ class HostReleaseRaceTest {
     assertThat(released.get()).isTrue();
     assertThat(c.slot("a", 0).node.cpuUsed()).isEqualTo(2_000);
     assertThat(c.slot("b", 0).node.cpuUsed()).isEqualTo(2_000);
+    assertThat(EngineInvariants.verify(c)).isEmpty();
+  }
+
+  /**
+   * A share's release on a GPU that holds another share: only its own milli and CPU come back, in
+   * one step, and the other share keeps what it holds.
+   */
+  @Test
+  @Timeout(60)
+  void aSharesReleaseBesideAnotherShareGivesBackOnlyItsOwn() throws Exception {
+    LockFreeCluster c =
+        (LockFreeCluster)
+            GpuClusters.newBuilder()
+                .strategy(PlacementStrategy.BEST_FIT)
+                .node(
+                    NodeSpec.builder("s")
+                        .gpus(1, GpuModels.H100_80GB, GpuMode.SHARED)
+                        .hostResources(2_000, NodeSpec.UNTRACKED)
+                        .build())
+                .build();
+    Allocation mine = c.tryPlace(PlacementRequest.share(400, 0).withHost(1_500, 0));
+    Allocation other = c.tryPlace(PlacementRequest.share(300, 0).withHost(500, 0));
+    assertThat(mine).isNotNull();
+    assertThat(other).isNotNull();
+    PlacementRequest wants = PlacementRequest.share(600, 0).withHost(1_200, 0);
+    assertThat(c.tryPlace(wants)).as("neither milli nor CPU is free yet").isNull();
+
+    CompletableFuture<Boolean> released = new CompletableFuture<>();
+    Thread releaser = new Thread(() -> released.complete(mine.release()), "releaser");
+    RemovalRaceTest.Park park = new RemovalRaceTest.Park(ProbePoint.RELEASED_WORDS, releaser);
+    c.slot("s", 0).group.hook = park;
+    releaser.start();
+    assertThat(park.arrived.await(30, TimeUnit.SECONDS)).isTrue();
+    try {
+      assertThat(c.slot("s", 0).node.cpuUsed()).isEqualTo(500);
+      assertThat(Space.Shared.milliUsed(c.slot("s", 0).lvWord())).isEqualTo(300);
+      assertThat(c.tryPlace(wants)).as("600 milli and 1,200 milli-CPU after the step").isNotNull();
+    } finally {
+      park.go.countDown();
+      releaser.join();
+      c.slot("s", 0).group.hook = null;
+    }
+    assertThat(released.get()).isTrue();
+    assertThat(other.isActive()).isTrue();
+    assertThat(c.slot("s", 0).node.cpuUsed()).isEqualTo(1_700);
+    assertThat(EngineInvariants.verify(c)).isEmpty();
+  }
+
+  /**
+   * A forced removal whose step comes before a release's step: the release finds the GPU dead and
+   * returns false, the removal reports the allocation lost, and the host charge is subtracted from
+   * the removed node all the same (nothing is double-counted or left behind on the live node).
+   */
+  @Test
+  @Timeout(60)
+  void aReleaseWithHostResourcesAfterItsNodesRemovalFindsItLost() throws Exception {
+    LockFreeCluster c = cluster("a", "b");
+    Allocation x = c.tryPlace(HOST);
+    Allocation y = c.tryPlace(HOST);
+    assertThat(x).isNotNull();
+    assertThat(y).isNotNull();
+    assertThat(x.gpus().get(0).nodeId()).isEqualTo("a");
+    assertThat(y.gpus().get(0).nodeId()).isEqualTo("a");
+    NodeEntry a = c.slot("a", 0).node;
+    Group group = c.slot("a", 0).group;
+    CompletableFuture<Boolean> released = new CompletableFuture<>();
+    Thread releaser = new Thread(() -> released.complete(x.release()), "releaser");
+    RemovalRaceTest.Park park = new RemovalRaceTest.Park(ProbePoint.RELEASING, releaser);
+    group.hook = park;
+    releaser.start();
+    assertThat(park.arrived.await(30, TimeUnit.SECONDS)).isTrue();
+    CompletableFuture<NodeRemoval> removal =
+        CompletableFuture.supplyAsync(() -> c.removeNode("a", true));
+    while (!a.gpus[0].isDead()) { // the removal's step came first
+      Thread.sleep(1);
+    }
+    park.go.countDown();
+    releaser.join();
+    group.hook = null;
+
+    assertThat(released.get()).isFalse();
+    assertThat(removal.get(30, TimeUnit.SECONDS).lost()).containsExactlyInAnyOrder(x, y);
+    assertThat(a.cpuUsed()).as("x's charge subtracted from the removed node").isEqualTo(1_000);
+    assertThat(c.tryPlace(HOST)).as("b untouched").isNotNull();
+    assertThat(c.slot("b", 0).node.cpuUsed()).isEqualTo(1_000);
     assertThat(EngineInvariants.verify(c)).isEmpty();
   }
 }
