@@ -204,7 +204,9 @@ public interface GpuScheduler extends AutoCloseable {
 
   /**
    * Stops the timer and dispatching. Running jobs keep their allocations; further submissions
-   * throw. Idempotent.
+   * throw. Idempotent. Returns once work the timer thread had in progress is done (at most 30
+   * seconds, then that thread is interrupted), so that nothing of this scheduler uses its store
+   * afterwards; called on the timer thread itself (from a listener), it does not wait.
    */
   @Override
   void close();

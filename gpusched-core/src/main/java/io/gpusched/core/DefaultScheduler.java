@@ -24,8 +24,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
@@ -71,7 +70,13 @@ final class DefaultScheduler implements GpuScheduler {
   private final GpuCluster cluster;
   private final InstantSource clock;
   private final EventBus events;
-  private final @Nullable ScheduledExecutorService timer;
+  private final @Nullable ScheduledThreadPoolExecutor timer;
+
+  /** The timer's thread once it started (so that {@link #close} run on it does not wait for itself). */
+  private volatile @Nullable Thread timerThread;
+
+  /** How long {@link #close} waits for the timer thread's work in progress, in seconds. */
+  static final long CLOSE_WAIT_SECONDS = 30;
   private final AtomicLong seq = new AtomicLong();
   private volatile boolean closed;
 
@@ -128,15 +133,7 @@ final class DefaultScheduler implements GpuScheduler {
     this.preferCheapest = b.preferCheapest;
     this.clock = b.clock;
     this.events = b.eventBus();
-    this.timer =
-        b.manualTicks
-            ? null
-            : Executors.newSingleThreadScheduledExecutor(
-                r -> {
-                  Thread t = new Thread(r, "gpusched-timer");
-                  t.setDaemon(true);
-                  return t;
-                });
+    this.timer = b.manualTicks ? null : newTimer();
     Capacity capacity = new Capacity();
     this.capacity = capacity;
     this.lanes = new PendingLanes(b.policy, queueSpecs, capacity);
@@ -507,11 +504,53 @@ final class DefaultScheduler implements GpuScheduler {
     }
     closed = true;
     if (timer != null) {
-      timer.shutdownNow();
+      // no interrupt: a drain in progress on the timer thread finishes its commands and its commit
+      // (an interrupt in the middle of a store write breaks file-backed databases); queued timer
+      // tasks are dropped (the timer's shutdown policy), and close() returns only once that drain
+      // is done, so that nothing of this scheduler touches the store after it returned
+      timer.shutdown();
+      awaitTimer(timer);
       loop.finishHandedOff();
     }
     loop.command(() -> {});
     events.close();
+  }
+
+  /** The timer: one daemon thread; its shutdown drops queued tasks (see {@link #close}). */
+  private ScheduledThreadPoolExecutor newTimer() {
+    ScheduledThreadPoolExecutor t =
+        new ScheduledThreadPoolExecutor(
+            1,
+            r -> {
+              Thread th = new Thread(r, "gpusched-timer");
+              th.setDaemon(true);
+              timerThread = th;
+              return th;
+            });
+    t.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+    t.setContinueExistingPeriodicTasksAfterShutdownPolicy(false);
+    return t;
+  }
+
+  /**
+   * Waits up to {@link #CLOSE_WAIT_SECONDS} for the timer thread to end (not if this is that
+   * thread: a listener or command closing the scheduler); if it does not end in time, interrupts it
+   * and logs a warning.
+   */
+  private void awaitTimer(ScheduledThreadPoolExecutor t) {
+    if (Thread.currentThread() == timerThread) {
+      return;
+    }
+    try {
+      if (!t.awaitTermination(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS)) {
+        log.warn(
+            "gpusched: the timer thread's work did not end within {} s of close(); interrupting it",
+            CLOSE_WAIT_SECONDS);
+        t.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt(); // the caller's interrupt: stop waiting, keep it set
+    }
   }
 
   @Override
