@@ -39,6 +39,39 @@ class HostReleaseRaceTest {
 
   private static final PlacementRequest HOST = PlacementRequest.wholeGpus(1).withHost(1_000, 0);
 
+  /**
+   * Releases an allocation on a thread of its own, parked at {@code point} of {@code group} until
+   * {@link #close}; {@link #released} is the release's result.
+   */
+  private static final class ParkedRelease implements AutoCloseable {
+    final CompletableFuture<Boolean> released = new CompletableFuture<>();
+    private final Thread thread;
+    private final RemovalRaceTest.Park park;
+    private final Group group;
+
+    ParkedRelease(Allocation a, Group group, ProbePoint point) throws InterruptedException {
+      this.group = group;
+      thread = new Thread(() -> released.complete(a.release()), "releaser");
+      park = new RemovalRaceTest.Park(point, thread);
+      group.hook = park;
+      thread.start();
+      assertThat(park.arrived.await(30, TimeUnit.SECONDS)).as("the releaser reached " + point).isTrue();
+    }
+
+    @Override
+    public void close() {
+      park.go.countDown();
+      try {
+        thread.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError("interrupted while the releaser finished", e);
+      } finally {
+        group.hook = null;
+      }
+    }
+  }
+
   @Test
   @Timeout(60)
   void aPlacementAfterAReleasesWordStepSeesItsHostResourcesFree() throws Exception {
@@ -49,24 +82,15 @@ class HostReleaseRaceTest {
     assertThat(second).isNotNull();
     assertThat(c.tryPlace(HOST)).as("both GPUs and all the CPU are taken").isNull();
 
-    CompletableFuture<Boolean> released = new CompletableFuture<>();
-    Thread releaser = new Thread(() -> released.complete(first.release()), "releaser");
-    RemovalRaceTest.Park park = new RemovalRaceTest.Park(ProbePoint.RELEASED_WORDS, releaser);
-    c.slot("w", 0).group.hook = park;
-    releaser.start();
-    assertThat(park.arrived.await(30, TimeUnit.SECONDS)).isTrue();
-    try {
+    ParkedRelease r = new ParkedRelease(first, c.slot("w", 0).group, ProbePoint.RELEASED_WORDS);
+    try (r) {
       // the release is linearized: its GPU and its 1,000 milli-CPU are free
       Allocation again = c.tryPlace(HOST);
       assertThat(again).as("a placement after the release's word step").isNotNull();
       assertThat(again.gpus().get(0).gpuIndex()).isEqualTo(0);
       assertThat(c.slot("w", 0).node.cpuUsed()).isEqualTo(2_000);
-    } finally {
-      park.go.countDown();
-      releaser.join();
-      c.slot("w", 0).group.hook = null;
     }
-    assertThat(released.get()).isTrue();
+    assertThat(r.released.get()).isTrue();
     assertThat(c.slot("w", 0).node.cpuUsed()).isEqualTo(2_000);
     assertThat(EngineInvariants.verify(c)).isEmpty();
   }
@@ -87,23 +111,14 @@ class HostReleaseRaceTest {
     PlacementRequest big = PlacementRequest.wholeGpus(1).withHost(2_000, 0);
     assertThat(c.tryPlace(big)).isNull();
 
-    CompletableFuture<Boolean> released = new CompletableFuture<>();
-    Thread releaser = new Thread(() -> released.complete(gang.release()), "releaser");
-    RemovalRaceTest.Park park = new RemovalRaceTest.Park(ProbePoint.RELEASED_WORDS, releaser);
-    c.slot("a", 0).group.hook = park;
-    releaser.start();
-    assertThat(park.arrived.await(30, TimeUnit.SECONDS)).isTrue();
-    try {
+    ParkedRelease r = new ParkedRelease(gang, c.slot("a", 0).group, ProbePoint.RELEASED_WORDS);
+    try (r) {
       assertThat(c.slot("a", 0).node.cpuUsed()).as("a's CPU back with the GPUs").isZero();
       assertThat(c.slot("b", 0).node.cpuUsed()).as("b's CPU back with the GPU").isEqualTo(1_000);
       assertThat(c.tryPlace(big)).as("a placement after the gang's step").isNotNull();
       assertThat(c.tryPlace(HOST)).as("b's GPU and CPU").isNotNull();
-    } finally {
-      park.go.countDown();
-      releaser.join();
-      c.slot("a", 0).group.hook = null;
     }
-    assertThat(released.get()).isTrue();
+    assertThat(r.released.get()).isTrue();
     assertThat(c.slot("a", 0).node.cpuUsed()).isEqualTo(2_000);
     assertThat(c.slot("b", 0).node.cpuUsed()).isEqualTo(2_000);
     assertThat(EngineInvariants.verify(c)).isEmpty();
@@ -133,22 +148,13 @@ class HostReleaseRaceTest {
     PlacementRequest wants = PlacementRequest.share(600, 0).withHost(1_200, 0);
     assertThat(c.tryPlace(wants)).as("neither milli nor CPU is free yet").isNull();
 
-    CompletableFuture<Boolean> released = new CompletableFuture<>();
-    Thread releaser = new Thread(() -> released.complete(mine.release()), "releaser");
-    RemovalRaceTest.Park park = new RemovalRaceTest.Park(ProbePoint.RELEASED_WORDS, releaser);
-    c.slot("s", 0).group.hook = park;
-    releaser.start();
-    assertThat(park.arrived.await(30, TimeUnit.SECONDS)).isTrue();
-    try {
+    ParkedRelease r = new ParkedRelease(mine, c.slot("s", 0).group, ProbePoint.RELEASED_WORDS);
+    try (r) {
       assertThat(c.slot("s", 0).node.cpuUsed()).isEqualTo(500);
       assertThat(Space.Shared.milliUsed(c.slot("s", 0).lvWord())).isEqualTo(300);
       assertThat(c.tryPlace(wants)).as("600 milli and 1,200 milli-CPU after the step").isNotNull();
-    } finally {
-      park.go.countDown();
-      releaser.join();
-      c.slot("s", 0).group.hook = null;
     }
-    assertThat(released.get()).isTrue();
+    assertThat(r.released.get()).isTrue();
     assertThat(other.isActive()).isTrue();
     assertThat(c.slot("s", 0).node.cpuUsed()).isEqualTo(1_700);
     assertThat(EngineInvariants.verify(c)).isEmpty();
@@ -170,23 +176,16 @@ class HostReleaseRaceTest {
     assertThat(x.gpus().get(0).nodeId()).isEqualTo("a");
     assertThat(y.gpus().get(0).nodeId()).isEqualTo("a");
     NodeEntry a = c.slot("a", 0).node;
-    Group group = c.slot("a", 0).group;
-    CompletableFuture<Boolean> released = new CompletableFuture<>();
-    Thread releaser = new Thread(() -> released.complete(x.release()), "releaser");
-    RemovalRaceTest.Park park = new RemovalRaceTest.Park(ProbePoint.RELEASING, releaser);
-    group.hook = park;
-    releaser.start();
-    assertThat(park.arrived.await(30, TimeUnit.SECONDS)).isTrue();
-    CompletableFuture<NodeRemoval> removal =
-        CompletableFuture.supplyAsync(() -> c.removeNode("a", true));
-    while (!a.gpus[0].isDead()) { // the removal's step came first
-      Thread.sleep(1);
+    ParkedRelease r = new ParkedRelease(x, c.slot("a", 0).group, ProbePoint.RELEASING);
+    CompletableFuture<NodeRemoval> removal;
+    try (r) {
+      removal = CompletableFuture.supplyAsync(() -> c.removeNode("a", true));
+      while (!a.gpus[0].isDead()) { // the removal's step came first
+        Thread.sleep(1);
+      }
     }
-    park.go.countDown();
-    releaser.join();
-    group.hook = null;
 
-    assertThat(released.get()).isFalse();
+    assertThat(r.released.get()).isFalse();
     assertThat(removal.get(30, TimeUnit.SECONDS).lost()).containsExactlyInAnyOrder(x, y);
     assertThat(a.cpuUsed()).as("x's charge subtracted from the removed node").isEqualTo(1_000);
     assertThat(c.tryPlace(HOST)).as("b untouched").isNotNull();
