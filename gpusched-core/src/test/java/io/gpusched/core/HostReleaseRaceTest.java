@@ -39,6 +39,13 @@ class HostReleaseRaceTest {
 
   private static final PlacementRequest HOST = PlacementRequest.wholeGpus(1).withHost(1_000, 0);
 
+  /** Places a request of the test's setup, which must succeed. */
+  private static Allocation placed(LockFreeCluster c, PlacementRequest r) {
+    Allocation a = c.tryPlace(r);
+    assertThat(a).as("setup: %s", r).isNotNull();
+    return a;
+  }
+
   /**
    * Releases an allocation on a thread of its own, parked at {@code point} of {@code group} until
    * {@link #close}; {@link #released} is the release's result.
@@ -76,10 +83,8 @@ class HostReleaseRaceTest {
   @Timeout(60)
   void aPlacementAfterAReleasesWordStepSeesItsHostResourcesFree() throws Exception {
     LockFreeCluster c = cluster("w");
-    Allocation first = c.tryPlace(HOST);
-    Allocation second = c.tryPlace(HOST);
-    assertThat(first).isNotNull();
-    assertThat(second).isNotNull();
+    Allocation first = placed(c, HOST);
+    placed(c, HOST);
     assertThat(c.tryPlace(HOST)).as("both GPUs and all the CPU are taken").isNull();
 
     ParkedRelease r = new ParkedRelease(first, c.slot("w", 0).group, ProbePoint.RELEASED_WORDS);
@@ -101,11 +106,9 @@ class HostReleaseRaceTest {
   void aGangsReleaseGivesItsGpusAndHostResourcesBackAtOneInstant() throws Exception {
     LockFreeCluster c = cluster("a", "b");
     // a spread gang of three: two GPUs on a (2,000 milli-CPU), one on b (1,000); a single on b
-    Allocation gang = c.tryPlace(PlacementRequest.wholeGpus(3).withHost(3_000, 0));
-    assertThat(gang).isNotNull();
+    Allocation gang = placed(c, PlacementRequest.wholeGpus(3).withHost(3_000, 0));
     assertThat(gang.gpus()).extracting(g -> g.nodeId()).containsExactly("a", "a", "b");
-    Allocation single = c.tryPlace(HOST);
-    assertThat(single).isNotNull();
+    placed(c, HOST);
     assertThat(c.slot("a", 0).node.cpuUsed()).isEqualTo(2_000);
     assertThat(c.slot("b", 0).node.cpuUsed()).isEqualTo(2_000);
     PlacementRequest big = PlacementRequest.wholeGpus(1).withHost(2_000, 0);
@@ -141,10 +144,8 @@ class HostReleaseRaceTest {
                         .hostResources(2_000, NodeSpec.UNTRACKED)
                         .build())
                 .build();
-    Allocation mine = c.tryPlace(PlacementRequest.share(400, 0).withHost(1_500, 0));
-    Allocation other = c.tryPlace(PlacementRequest.share(300, 0).withHost(500, 0));
-    assertThat(mine).isNotNull();
-    assertThat(other).isNotNull();
+    Allocation mine = placed(c, PlacementRequest.share(400, 0).withHost(1_500, 0));
+    Allocation other = placed(c, PlacementRequest.share(300, 0).withHost(500, 0));
     PlacementRequest wants = PlacementRequest.share(600, 0).withHost(1_200, 0);
     assertThat(c.tryPlace(wants)).as("neither milli nor CPU is free yet").isNull();
 
@@ -169,10 +170,8 @@ class HostReleaseRaceTest {
   @Timeout(60)
   void aReleaseWithHostResourcesAfterItsNodesRemovalFindsItLost() throws Exception {
     LockFreeCluster c = cluster("a", "b");
-    Allocation x = c.tryPlace(HOST);
-    Allocation y = c.tryPlace(HOST);
-    assertThat(x).isNotNull();
-    assertThat(y).isNotNull();
+    Allocation x = placed(c, HOST);
+    Allocation y = placed(c, HOST);
     assertThat(x.gpus().get(0).nodeId()).isEqualTo("a");
     assertThat(y.gpus().get(0).nodeId()).isEqualTo("a");
     NodeEntry a = c.slot("a", 0).node;
