@@ -45,9 +45,19 @@ public sealed interface GpuDemand permits GpuDemand.Whole, GpuDemand.Mig, GpuDem
    * One MIG GPU instance of a profile, on a {@link GpuMode#MIG_DYNAMIC} or {@link
    * GpuMode#MIG_STATIC} GPU of a model that has the profile.
    *
+   * <p><b>Stranding.</b> Some placements leave compute slices that no later instance can use: on
+   * an H100, a {@code 1g.20gb} at memory slice 0 takes two memory slices for one compute slice, and
+   * the GPU can then reach 6 of its 7 compute slices at most (at slice 6 it strands none). By
+   * default an instance goes wherever the placement strategy puts it, stranding or not. With
+   * {@code noStranding} it goes only where it <em>strands no compute</em>: after it, the GPU can
+   * still be filled to as many compute slices (by any profiles of its model) as before. The
+   * placement is refused when no such place is free, even if a stranding one is. Placements on
+   * {@link GpuMode#MIG_STATIC} GPUs never strand (their instances are fixed).
+   *
    * @param profile profile name, e.g. {@code 3g.40gb}
+   * @param noStranding whether to refuse every place that would strand compute (see above)
    */
-  record Mig(String profile) implements GpuDemand {
+  record Mig(String profile, boolean noStranding) implements GpuDemand {
     /**
      * Validates the name.
      *
@@ -55,6 +65,16 @@ public sealed interface GpuDemand permits GpuDemand.Whole, GpuDemand.Mig, GpuDem
      */
     public Mig {
       Checks.requireName(profile, "MIG profile");
+    }
+
+    /**
+     * One instance of the profile, placed wherever the strategy puts it ({@code noStranding ==
+     * false}).
+     *
+     * @throws IllegalArgumentException if the name is blank
+     */
+    public Mig(String profile) {
+      this(profile, false);
     }
   }
 

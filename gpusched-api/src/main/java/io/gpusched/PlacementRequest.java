@@ -60,6 +60,24 @@ public record PlacementRequest(
         new GpuDemand.Whole(w.count(), w.sameNode(), true), cpuMillis, memoryMiB, constraints);
   }
 
+  /**
+   * A copy whose MIG instance goes only where it strands no compute slice, and is refused when no
+   * such place is free ({@link GpuDemand.Mig#noStranding()}). Trades waiting for packing: on a
+   * stream of MIG requests, memory-heavy profiles ({@code 1g.20gb}, {@code 3g.40gb} on an H100)
+   * then wait for a GPU that can absorb their spare memory slice instead of costing a compute
+   * slice. See {@code docs/placement.md}.
+   *
+   * @throws IllegalArgumentException if the demand is not a MIG instance
+   */
+  public PlacementRequest withoutStranding() {
+    if (!(gpus instanceof GpuDemand.Mig m)) {
+      throw new IllegalArgumentException("stranding applies to MIG instances, not to " + gpus);
+    }
+    return m.noStranding()
+        ? this
+        : new PlacementRequest(new GpuDemand.Mig(m.profile(), true), cpuMillis, memoryMiB, constraints);
+  }
+
   /** One MIG instance of the named profile. */
   public static PlacementRequest mig(String profile) {
     return of(new GpuDemand.Mig(profile));

@@ -14,6 +14,11 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * lazily and idempotently, in a cache that SHARED groups with the same inputs share: {@link
  * ShareOrders}). Published by {@link Group#ensureTables}.
  *
+ * <p><b>MIG rows.</b> {@link #choice} and {@link #migOrder} have two rows per profile {@code p}:
+ * row {@code p} for a plain request, row {@code P + p} ({@code P} profiles) for a request that must
+ * not strand compute ({@link io.gpusched.GpuDemand.Mig#noStranding()}): the same choice among the
+ * placements that strand none ({@link MigSpace#strands}), and only the states that have one.
+ *
  * <p><b>Group weights.</b> A group sees the mix as a vector of {@value #WHOLE_CLASSES} whole-GPU
  * classes followed by {@value #SHARE_CLASSES} share classes (WHOLE and SHARED groups), or one class
  * per MIG profile (MIG groups), normalized to sum 1.
@@ -83,18 +88,26 @@ final class DecisionTables {
       // without fragmentation scoring, empty tables (never read: every use is under `frag`)
       int[][] reach = frag ? mig.reach(reachableProfiles(mig)) : new int[2][0];
       double[] potential = frag ? migPotential(mig, reach) : new double[0];
-      choice = new byte[mig.profiles.length][gpuFrag.length];
-      migOrder = new CandidateOrder[mig.profiles.length];
-      for (int p = 0; p < mig.profiles.length; p++) {
+      // rows p: profile p's choice and order; rows P + p: the same among the choices that strand
+      // no compute (GpuDemand.Mig#noStranding), so such a request is never offered another
+      int np = mig.profiles.length;
+      choice = new byte[2 * np][gpuFrag.length];
+      migOrder = new CandidateOrder[2 * np];
+      for (int row = 0; row < 2 * np; row++) {
+        int p = row % np;
+        boolean lossless = row >= np;
         CandidateOrder.Rows rows = new CandidateOrder.Rows(16);
         for (int s = 0; s < gpuFrag.length; s++) {
           int feasible = mig.feasible[p][s];
-          choice[p][s] = -1;
+          choice[row][s] = -1;
           double best = Double.POSITIVE_INFINITY;
           int bestReach = Integer.MIN_VALUE;
           while (feasible != 0) {
             int c = Integer.numberOfTrailingZeros(feasible);
             feasible &= feasible - 1;
+            if (lossless && mig.strands(s, p, c)) {
+              continue;
+            }
             int next = mig.state(mig.words[s] + mig.delta(p, c));
             // with fragmentation, the slot that keeps the most reachable compute, then memory,
             // wins on this GPU whatever the score; the score then breaks ties and ranks GPUs
@@ -111,14 +124,14 @@ final class DecisionTables {
             if (r > bestReach || (r == bestReach && score < best)) {
               bestReach = r;
               best = score;
-              choice[p][s] = (byte) c;
+              choice[row][s] = (byte) c;
             }
           }
-          if (choice[p][s] >= 0) {
+          if (choice[row][s] >= 0) {
             rows.add(s, best, CandidateOrder.GPU_STATE);
           }
         }
-        migOrder[p] = CandidateOrder.of(rows);
+        migOrder[row] = CandidateOrder.of(rows);
       }
     } else {
       choice = new byte[0][];

@@ -20,7 +20,10 @@ final class GroupCursor {
   private Bits[] nodesByFree;
   Bits gpuFilter;
   Bits nodeFilter;
-  /** The request shape within the group: the MIG profile index, else -1. */
+  /**
+   * The request shape within the group: the MIG row of {@link DecisionTables#choice} (the profile
+   * index, plus the profile count for a request that must not strand compute), else -1.
+   */
   int shape;
   /**
    * The group's tier for this request, before any score: 1 for whole GPUs taken from a SHARED

@@ -313,7 +313,7 @@ final class Placer {
           ? takeEmpty(gn, w.count(), g.space.wholeDelta(), cpu, mem)
           : null;
     }
-    int shape = demand instanceof GpuDemand.Mig m ? ((MigSpace) g.space).profileIndex(m.profile()) : -1;
+    int shape = demand instanceof GpuDemand.Mig m ? migRow((MigSpace) g.space, m) : -1;
     if (o instanceof GpuSlot s) {
       return filter[0].get(s.local) ? tryGpu(g, s, shape, demand, cpu, mem) : null;
     }
@@ -446,7 +446,7 @@ final class Placer {
     CandidateOrder order;
     int shape = -1;
     if (demand instanceof GpuDemand.Mig m) {
-      shape = ((MigSpace) g.space).profileIndex(m.profile());
+      shape = migRow((MigSpace) g.space, m);
       order = t.migOrder[shape];
     } else if (demand instanceof GpuDemand.Share s) {
       order = t.shareOrder(s.milliGpu(), s.memoryMiB());
@@ -461,6 +461,15 @@ final class Placer {
     return reuse
         ? GroupCursor.reusable(g, order, g.filterFor(c), shape, tier)
         : new GroupCursor(g, order, g.filterFor(c), shape, tier);
+  }
+
+  /**
+   * The row of {@link DecisionTables#choice} and {@link DecisionTables#migOrder} for a MIG demand:
+   * its profile's index, plus the profile count when it must not strand compute.
+   */
+  private static int migRow(MigSpace mig, GpuDemand.Mig m) {
+    int p = mig.profileIndex(m.profile());
+    return m.noStranding() ? p + mig.profiles.length : p;
   }
 
   /** Tries the cursor's current candidate. Returns the reservation, or null to move on. */
@@ -645,8 +654,8 @@ final class Placer {
       DecisionTables t, Group g, int p, GpuDemand demand, int state, long word) {
     if (p >= 0) {
       MigSpace mig = (MigSpace) g.space;
-      int c = t.choice[p][state];
-      return c < 0 ? 0 : mig.delta(p, c);
+      int c = t.choice[p][state]; // row p: the profile, or the profile's no-stranding row
+      return c < 0 ? 0 : mig.delta(p % mig.profiles.length, c);
     }
     if (demand instanceof GpuDemand.Share s) {
       Space.Shared sh = (Space.Shared) g.space;

@@ -86,6 +86,9 @@ final class SpecCodec {
     } else if (d instanceof GpuDemand.Mig g) {
       m.put("kind", "mig");
       m.put("profile", g.profile());
+      if (g.noStranding()) { // written only when set: older records read as false
+        m.put("noStranding", str(true));
+      }
     } else {
       GpuDemand.Share sh = (GpuDemand.Share) d;
       m.put("kind", "share");
@@ -115,7 +118,10 @@ final class SpecCodec {
                   Integer.parseInt(text(m, "count")),
                   Boolean.parseBoolean(text(m, "sameNode")),
                   m.containsKey("mixedModels") && Boolean.parseBoolean(text(m, "mixedModels")));
-          case "mig" -> new GpuDemand.Mig(text(m, "profile"));
+          case "mig" ->
+              new GpuDemand.Mig(
+                  text(m, "profile"),
+                  m.containsKey("noStranding") && Boolean.parseBoolean(text(m, "noStranding")));
           case "share" ->
               new GpuDemand.Share(
                   Integer.parseInt(text(m, "milliGpu")), Long.parseLong(text(m, "memoryMiB")));

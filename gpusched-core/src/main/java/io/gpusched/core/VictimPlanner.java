@@ -338,6 +338,10 @@ final class VictimPlanner {
       }
       return null;
     }
+    if (((GpuDemand.Mig) d).noStranding()) { // only a place that strands no compute will do
+      int start = MigSpace.dynamicOf(gpu.model()).firstLosslessStart(left, p.name());
+      return start < 0 ? null : mig(nodeId, gpu, p, start);
+    }
     int mask = 0;
     int compute = 0;
     boolean me = false;

@@ -126,6 +126,86 @@ class MigChoiceTablesTest {
     assertThat(r[1][mig.state(0L)]).isEqualTo(8);
   }
 
+  /**
+   * The rows for requests that must not strand compute ({@code GpuDemand.Mig#noStranding}), for
+   * every strategy: a state has a choice there exactly when one of its feasible slots keeps the
+   * GPU's reachable compute, that choice keeps it, and where the plain choice keeps it too the two
+   * are the same (the same preference over fewer slots).
+   */
+  @Test
+  void theNoStrandingRowsOfferExactlyTheSlotsThatKeepReachableCompute() {
+    int n = mig.profiles.length;
+    int[] classes = new int[n];
+    double[] global = new double[n];
+    for (int p = 0; p < n; p++) {
+      classes[p] = p;
+      global[p] = mig.profiles[p].isMediaExtension() ? 0 : 1;
+    }
+    int lossy = 0;
+    int none = 0;
+    for (PlacementStrategy strategy :
+        java.util.List.of(
+            PlacementStrategy.FIRST_FIT,
+            PlacementStrategy.BEST_FIT,
+            PlacementStrategy.SPREAD,
+            PlacementStrategy.FRAGMENTATION_AWARE,
+            PlacementStrategy.CHEAPEST)) {
+      DecisionTables t =
+          new DecisionTables(new Group("h100-mig", mig, classes, 0), strategy, global, 1);
+      assertThat(t.choice).hasNumberOfRows(2 * n);
+      for (int p = 0; p < n; p++) {
+        for (int s = 0; s < mig.stateCount(); s++) {
+          long w = mig.words[s];
+          int before = reach(mig.slotMask(w), mig.computeUsed(w))[0];
+          boolean any = false;
+          int f = mig.feasible[p][s];
+          while (f != 0) {
+            int c = Integer.numberOfTrailingZeros(f);
+            f &= f - 1;
+            boolean keeps = reachAfter(s, p, c)[0] == before;
+            assertThat(mig.strands(s, p, c)).isEqualTo(!keeps);
+            any |= keeps;
+          }
+          int chosen = t.choice[n + p][s];
+          String at = strategy + " " + mig.profiles[p].name() + " on state " + s;
+          if (!any) {
+            assertThat(chosen).as(at).isEqualTo(-1);
+            none += mig.feasible[p][s] != 0 ? 1 : 0;
+            continue;
+          }
+          assertThat(chosen).as(at).isGreaterThanOrEqualTo(0);
+          assertThat(mig.feasible[p][s] & (1 << chosen)).as(at).isNotZero();
+          assertThat(reachAfter(s, p, chosen)[0]).as(at).isEqualTo(before);
+          int plain = t.choice[p][s];
+          if (!mig.strands(s, p, plain)) {
+            assertThat(chosen).as(at).isEqualTo(plain);
+          } else {
+            lossy++;
+          }
+        }
+      }
+    }
+    // the rows differ from the plain ones somewhere, and refuse somewhere a plain request fits
+    assertThat(lossy).isPositive();
+    assertThat(none).isPositive();
+  }
+
+  /** On every built-in MIG model, every profile has a place on an empty GPU that strands nothing. */
+  @Test
+  void everyProfileFitsAnEmptyGpuOfEveryModelWithoutStranding() {
+    for (io.gpusched.GpuModel model : GpuModels.all()) {
+      if (model.mig() == null) {
+        continue;
+      }
+      MigSpace.Dynamic space = MigSpace.dynamicOf(model);
+      for (MigProfile p : space.profiles) {
+        assertThat(space.firstLosslessStart(java.util.List.of(), p.name()))
+            .as("%s on an empty %s", p.name(), model.name())
+            .isGreaterThanOrEqualTo(0);
+      }
+    }
+  }
+
   static int profile(String name) {
     return mig.profileIndex(name);
   }

@@ -44,11 +44,12 @@ import java.util.SplittableRandom;
  * cluster. {@code --learn learned} (default) lets the engine learn the mix as in production; {@code
  * fixed} gives it the mix's weights up front ({@link GpuClusters.Builder#expectedMix}).
  *
- * <p><b>Deferring placements that strand compute</b> ({@code --defer-stranding}; an experiment, the
- * engine has no such rule): every strategy runs again with each {@link Deferral}: a placement that
- * {@linkplain #strands strands} a compute slice is released at once and its request retried after
- * that many further arrivals ({@code end}: after the last; {@code never}: refused), when it is
- * placed wherever the engine chooses. It stands for a scheduler that holds such a job back while
+ * <p><b>Holding back requests that would strand compute</b> ({@code --defer-stranding}): every
+ * strategy runs again with each {@link Deferral}. An arrival is placed with {@link
+ * PlacementRequest#withoutStranding()}; when the engine refuses it (only places that {@linkplain
+ * #strands strand} a compute slice are free, or none), the request is retried after that many
+ * further arrivals ({@code end}: after the last; {@code never}: refused), first without stranding,
+ * then wherever the engine chooses. It stands for a scheduler that holds such a job back while
  * other work may use the GPU without loss.
  *
  * <p><b>Output</b> (stdout): {@code mix,strategy,seed,requests,granted,optimum,pct} per seed, then
@@ -282,8 +283,10 @@ public final class MigFillExperiment {
     GpuCluster cluster = b.build();
     int[] c = computeSlices(GpuModels.H100_80GB);
     PlacementRequest[] reqs = new PlacementRequest[PROFILES.size()];
+    PlacementRequest[] lossless = new PlacementRequest[PROFILES.size()];
     for (int p = 0; p < reqs.length; p++) {
       reqs[p] = PlacementRequest.mig(PROFILES.get(p));
+      lossless[p] = reqs[p].withoutStranding();
     }
     int granted = 0;
     int[] arrivals = s.profiles();
@@ -292,7 +295,11 @@ public final class MigFillExperiment {
       for (int i = 0; i <= arrivals.length; i++) {
         while (!deferred.isEmpty() && (i == arrivals.length || deferred.peekFirst()[1] <= i)) {
           int p = (int) deferred.pollFirst()[0];
-          if (l.place(cluster, reqs[p]) != null) { // wherever the engine chooses now
+          Allocation a = l.place(cluster, lossless[p]); // a place that strands nothing, if any now
+          if (a == null) {
+            a = l.place(cluster, reqs[p]); // else wherever the engine chooses
+          }
+          if (a != null) {
             granted += c[p];
           }
         }
@@ -300,16 +307,19 @@ public final class MigFillExperiment {
           break;
         }
         int p = arrivals[i];
-        Allocation a = l.place(cluster, reqs[p]);
-        if (a == null) {
+        if (deferral.arrivals() == 0) {
+          granted += l.place(cluster, reqs[p]) != null ? c[p] : 0;
           continue;
         }
-        if (deferral.arrivals() != 0 && strands(geo, a.gpus().get(0))) {
-          a.release();
+        Allocation a = l.place(cluster, lossless[p]);
+        if (a == null) { // held, or refused: only stranding places are free, or none at all
           if (deferral.arrivals() > 0) {
             deferred.addLast(new long[] {p, (long) i + deferral.arrivals()});
           }
           continue;
+        }
+        if (strands(geo, a.gpus().get(0))) { // the engine and this class's rule must agree
+          throw new IllegalStateException("a no-stranding placement stranded compute: " + a.gpus());
         }
         granted += c[p];
       }

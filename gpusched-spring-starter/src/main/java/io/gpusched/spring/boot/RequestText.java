@@ -63,6 +63,9 @@ public final class RequestText {
       }
     } else if (d instanceof GpuDemand.Mig m) {
       b.append("1 x ").append(models.isEmpty() ? "" : models + " ").append(m.profile());
+      if (m.noStranding()) {
+        b.append(", no stranding");
+      }
     } else if (d instanceof GpuDemand.Share s) {
       b.append(s.milliGpu()).append(" milli");
       if (s.memoryMiB() > 0) {

@@ -78,6 +78,8 @@ class GpuSchedJsonTest {
         .isEqualTo("8 x GPU, one node + host 64 CPU, 512 GiB");
     assertThat(RequestText.of(PlacementRequest.mig("1g.10gb").withConstraints(Constraints.models("A100-80GB"))))
         .isEqualTo("1 x A100-80GB 1g.10gb");
+    assertThat(RequestText.of(PlacementRequest.mig("1g.20gb").withoutStranding()))
+        .isEqualTo("1 x 1g.20gb, no stranding");
     assertThat(RequestText.of(PlacementRequest.share(300, 20_000))).isEqualTo("300 milli + 19.5 GiB");
     assertThat(RequestText.of(PlacementRequest.share(250, 512).withHost(500, 0))).isEqualTo("250 milli + 512 MiB + host 0.5 CPU");
     assertThat(RequestText.of(PlacementRequest.wholeGpus(2).withConstraints(Constraints.NONE.withLabel("zone", "eu"))))

@@ -1,0 +1,54 @@
+package io.gpusched.core;
+
+import static io.gpusched.core.SchedulerHarness.mig;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.gpusched.AllocatedGpu;
+import io.gpusched.JobHandle;
+import io.gpusched.JobSpec;
+import io.gpusched.JobState;
+import io.gpusched.PendingReason;
+import io.gpusched.PlacementRequest;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A scheduler job whose MIG request must not strand compute ({@link
+ * PlacementRequest#withoutStranding()}) waits on CAPACITY while only stranding places are free,
+ * does not keep a plain job of the same profile from starting, and starts when a place that strands
+ * nothing frees.
+ */
+class NoStrandingSchedulerTest {
+
+  final SchedulerHarness h = new SchedulerHarness();
+
+  private static JobSpec heavy(String id, boolean lossless) {
+    PlacementRequest r = PlacementRequest.mig("1g.20gb");
+    return JobSpec.builder(lossless ? r.withoutStranding() : r).id(id).build();
+  }
+
+  private static int slot(JobHandle j) {
+    List<AllocatedGpu> gpus = j.allocations().get(0).gpus();
+    return gpus.get(0).migStartSlot();
+  }
+
+  @Test
+  void waitsForAPlaceThatStrandsNothing() {
+    var s = (DefaultScheduler) h.builder().nodes(List.of(mig("m", 1))).build();
+    JobHandle a = s.submit(heavy("a", true));
+    assertThat(a.state()).isEqualTo(JobState.RUNNING);
+    assertThat(slot(a)).isEqualTo(6);
+    JobHandle b = s.submit(heavy("b", true));
+    assertThat(b.state()).isEqualTo(JobState.PENDING);
+    assertThat(b.pendingReason()).isEqualTo(Optional.of(PendingReason.CAPACITY));
+    JobHandle plain = s.submit(heavy("plain", false));
+    assertThat(plain.state()).as("a plain job takes the stranding place").isEqualTo(JobState.RUNNING);
+    assertThat(slot(plain)).isNotEqualTo(6);
+    a.complete();
+    // slices 6-7 are free again; with the plain job stranding already, 6-7 loses nothing more
+    assertThat(b.state()).isEqualTo(JobState.RUNNING);
+    assertThat(slot(b)).isEqualTo(6);
+    s.verifyInvariants();
+  }
+}

@@ -1,0 +1,181 @@
+package io.gpusched.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.gpusched.AllocatedGpu;
+import io.gpusched.Allocation;
+import io.gpusched.GpuCluster;
+import io.gpusched.GpuDemand;
+import io.gpusched.GpuMode;
+import io.gpusched.GpuModels;
+import io.gpusched.GpuSpec;
+import io.gpusched.JobSpec;
+import io.gpusched.NodeSpec;
+import io.gpusched.PlacementRequest;
+import io.gpusched.PlacementStrategy;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Random;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.Test;
+
+/**
+ * MIG requests that must not strand compute ({@link PlacementRequest#withoutStranding()}): where
+ * the engine puts them, when it refuses them, and that the victim planner and the store agree.
+ */
+class NoStrandingTest {
+  private static final PlacementRequest HEAVY = PlacementRequest.mig("1g.20gb");
+  private static final PlacementRequest HEAVY_LOSSLESS = HEAVY.withoutStranding();
+
+  private static GpuCluster cluster(PlacementStrategy s, int gpus) {
+    return GpuClusters.newBuilder()
+        .strategy(s)
+        .node(NodeSpec.builder("m").gpus(gpus, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC).build())
+        .build();
+  }
+
+  private static AllocatedGpu gpu(@Nullable Allocation a) {
+    return Objects.requireNonNull(a, "placed").gpus().get(0);
+  }
+
+  @Test
+  void firstFitPutsAMemoryHeavyInstanceWhereItStrandsNothing() {
+    GpuCluster c = cluster(PlacementStrategy.FIRST_FIT, 1);
+    assertThat(gpu(c.tryPlace(HEAVY)).migStartSlot()).as("first fit, plain").isZero();
+    GpuCluster d = cluster(PlacementStrategy.FIRST_FIT, 1);
+    assertThat(gpu(d.tryPlace(HEAVY_LOSSLESS)).migStartSlot()).as("first fit, no stranding").isEqualTo(6);
+    // the 1g.20gb used the GPU's one spare memory slice: a 3g.40gb (4 memory, 3 compute) would
+    // now strand one compute slice wherever it goes, a 2g.20gb strands none
+    assertThat(d.tryPlace(PlacementRequest.mig("3g.40gb").withoutStranding())).isNull();
+    assertThat(gpu(d.tryPlace(PlacementRequest.mig("2g.20gb").withoutStranding())).migStartSlot())
+        .isZero();
+  }
+
+  @Test
+  void refusedWhenOnlyAStrandingPlaceIsFreeWhileAPlainRequestStillFits() {
+    GpuCluster c = cluster(PlacementStrategy.FIRST_FIT, 1);
+    assertThat(gpu(c.tryPlace(HEAVY_LOSSLESS)).migStartSlot()).isEqualTo(6);
+    // slice 7 is taken: any further 1g.20gb takes two memory slices for one compute slice
+    assertThat(c.tryPlace(HEAVY_LOSSLESS)).isNull();
+    assertThat(gpu(c.tryPlace(HEAVY)).migStartSlot()).isZero();
+    assertThat(c.tryPlace(PlacementRequest.mig("1g.10gb").withoutStranding())).isNotNull();
+    assertThat(EngineInvariants.verify((LockFreeCluster) c)).isEmpty();
+  }
+
+  @Test
+  void itSkipsAGpuWhereItWouldStrandForOneWhereItWouldNot() {
+    for (PlacementStrategy s :
+        List.of(PlacementStrategy.FIRST_FIT, PlacementStrategy.BEST_FIT, PlacementStrategy.FRAGMENTATION_AWARE)) {
+      GpuCluster c = cluster(s, 2);
+      AllocatedGpu first = gpu(c.tryPlace(HEAVY_LOSSLESS));
+      assertThat(first.migStartSlot()).as(s.name()).isEqualTo(6);
+      AllocatedGpu second = gpu(c.tryPlace(HEAVY_LOSSLESS));
+      assertThat(second.gpuIndex()).as(s.name()).isNotEqualTo(first.gpuIndex());
+      assertThat(second.migStartSlot()).as(s.name()).isEqualTo(6);
+      assertThat(c.tryPlace(HEAVY_LOSSLESS)).as(s.name()).isNull();
+    }
+  }
+
+  /**
+   * Random streams on a small cluster: a no-stranding request never lowers the compute its GPU can
+   * reach, and is refused only when every GPU would lose compute or lacks room; releases free it.
+   */
+  @Test
+  void randomStreamsNeverStrandAndRefuseOnlyWhatMustBe() {
+    String[] profiles = {"1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"};
+    MigSpace.Dynamic space = MigSpace.dynamicOf(GpuModels.H100_80GB);
+    for (PlacementStrategy s :
+        List.of(PlacementStrategy.FIRST_FIT, PlacementStrategy.BEST_FIT, PlacementStrategy.FRAGMENTATION_AWARE)) {
+      Random rnd = new Random(17);
+      GpuCluster c = cluster(s, 4);
+      List<Allocation> held = new ArrayList<>();
+      for (int i = 0; i < 2_000; i++) {
+        if (!held.isEmpty() && rnd.nextInt(3) == 0) {
+          held.remove(rnd.nextInt(held.size())).release();
+          continue;
+        }
+        String p = profiles[rnd.nextInt(profiles.length)];
+        boolean lossless = rnd.nextBoolean();
+        PlacementRequest r = lossless ? PlacementRequest.mig(p).withoutStranding() : PlacementRequest.mig(p);
+        int[] reachBefore = reachByGpu(c, space);
+        Allocation a = c.tryPlace(r);
+        if (a != null) {
+          held.add(a);
+          int g = a.gpus().get(0).gpuIndex();
+          if (lossless) {
+            assertThat(reachByGpu(c, space)[g]).as("%s %s step %d", s.name(), p, i).isEqualTo(reachBefore[g]);
+          }
+        } else if (lossless) {
+          for (int g = 0; g < 4; g++) {
+            assertThat(space.firstLosslessStart(on(c, g), p))
+                .as("%s refused %s at step %d, but GPU %d has a lossless place", s.name(), p, i, g)
+                .isNegative();
+          }
+        }
+      }
+      assertThat(EngineInvariants.verify((LockFreeCluster) c)).isEmpty();
+      held.forEach(Allocation::release);
+      assertThat(c.allocations("m")).isEmpty();
+      assertThat(reachByGpu(c, space)).containsOnly(7);
+    }
+  }
+
+  private static List<AllocatedGpu> on(GpuCluster c, int gpu) {
+    List<AllocatedGpu> out = new ArrayList<>();
+    for (Allocation a : c.allocations("m")) {
+      for (AllocatedGpu g : a.gpus()) {
+        if (g.gpuIndex() == gpu) {
+          out.add(g);
+        }
+      }
+    }
+    return out;
+  }
+
+  private static int[] reachByGpu(GpuCluster c, MigSpace.Dynamic space) {
+    int[] out = new int[4];
+    for (int g = 0; g < out.length; g++) {
+      long word = 0;
+      for (AllocatedGpu a : on(c, g)) {
+        int p = space.profileIndex(Objects.requireNonNull(a.migProfile()));
+        word += space.delta(p, space.choiceAt(p, a.migStartSlot()));
+      }
+      out[g] = space.reachableCompute(space.state(word));
+    }
+    return out;
+  }
+
+  @Test
+  void theVictimPlannerOffersOnlyPlacesThatStrandNothing() {
+    GpuSpec spec = NodeSpec.builder("m").gpus(1, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC).build().gpus().get(0);
+    AllocatedGpu atSix =
+        new AllocatedGpu("m", 0, spec.uuid(), "H100-80GB", GpuMode.MIG_DYNAMIC, "1g.20gb", 6, 0, 20_480);
+    AllocatedGpu plain = VictimPlanner.placeOn(HEAVY.gpus(), "m", spec, List.of(atSix));
+    assertThat(plain).isNotNull();
+    assertThat(Objects.requireNonNull(plain).migStartSlot()).isZero();
+    assertThat(VictimPlanner.placeOn(HEAVY_LOSSLESS.gpus(), "m", spec, List.of(atSix))).isNull();
+    AllocatedGpu onEmpty = VictimPlanner.placeOn(HEAVY_LOSSLESS.gpus(), "m", spec, List.of());
+    assertThat(Objects.requireNonNull(onEmpty).migStartSlot()).isEqualTo(6);
+  }
+
+  @Test
+  void theFlagIsStoredAndReadBack() {
+    JobSpec job = JobSpec.builder(HEAVY_LOSSLESS).id("j").build();
+    assertThat(SpecCodec.job(SpecCodec.job(job))).isEqualTo(job);
+    JobSpec plain = JobSpec.builder(HEAVY).id("p").build();
+    assertThat(SpecCodec.job(plain)).doesNotContain("noStranding");
+    assertThat(SpecCodec.job(SpecCodec.job(plain))).isEqualTo(plain);
+  }
+
+  @Test
+  void onlyMigRequestsCanAskForIt() {
+    assertThatThrownBy(() -> PlacementRequest.wholeGpus(1).withoutStranding())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("Whole");
+    assertThat(HEAVY_LOSSLESS.withoutStranding()).isSameAs(HEAVY_LOSSLESS);
+    assertThat(HEAVY_LOSSLESS.gpus()).isEqualTo(new GpuDemand.Mig("1g.20gb", true));
+    assertThat(HEAVY.gpus()).isEqualTo(new GpuDemand.Mig("1g.20gb"));
+  }
+}
