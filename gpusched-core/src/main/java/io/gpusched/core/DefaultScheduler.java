@@ -154,7 +154,8 @@ final class DefaultScheduler implements GpuScheduler {
     QuotaPolicy quota = new QuotaPolicy(capacity, lanes.queueList);
     JobStarter starter =
         new JobStarter(
-            cluster, b.placementObserver, b.preferCheapest, ledger, transitions, nodes::learnNode, loop);
+            cluster, b.placementObserver, b.preferCheapest, b.migStrandingHold.toMillis(), ledger,
+            transitions, nodes::learnNode, loop);
     Preemption preemption =
         new Preemption(
             b.preemption, b.minRunTime.toMillis(), cluster, capacity, ledger, quota, lanes, transitions);

@@ -214,6 +214,7 @@ final class DispatchPass {
       return ps.waits(j, PendingReason.UNSCHEDULABLE, Outcome.SKIPPED);
     }
     boolean restricted = j.allowedModels != null; // a failure then says nothing about the shape
+    j.strandingHeld = starter.strandingHeld(j, ps.now); // also when the shape's miss skips the try
     if ((restricted || !ps.failed.contains(j.shape)) && starter.tryStart(j, ps)) {
       ps.reservationKnown = false;
       return Outcome.STARTED;
@@ -235,7 +236,7 @@ final class DispatchPass {
       // waits on its quota holding no reservation and preempting nobody.
       return ps.waits(j, PendingReason.QUOTA, Outcome.SKIPPED);
     }
-    if (!restricted) {
+    if (!restricted && !j.strandingHeld) { // a held job's miss says nothing about the shape
       ps.failed.add(j.shape);
     }
     if (preemption.consider(j, ps)) {
@@ -249,7 +250,7 @@ final class DispatchPass {
     if (!backfill) {
       return ps.waits(j, why, Outcome.STOP);
     }
-    if (h == null || outranks) {
+    if ((h == null || outranks) && !j.strandingHeld) { // a held job refuses what it could reserve
       ps.holder = j;
       ps.reservationKnown = false;
     }

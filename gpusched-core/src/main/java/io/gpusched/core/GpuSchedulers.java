@@ -88,6 +88,7 @@ public final class GpuSchedulers {
     @Nullable SchedulerStore store;
     @Nullable Duration nodeRecoveryTimeout;
     Duration finishedJobRetention = Duration.ofDays(7);
+    Duration migStrandingHold = Duration.ZERO;
     /** Set by a replica that won leadership ({@link Replica}); 0 for a plain scheduler. */
     long leaderEpoch;
 
@@ -232,6 +233,23 @@ public final class GpuSchedulers {
      */
     public Builder minRunTimeBeforePreemption(Duration d) {
       this.minRunTime = nonNegative(d, "minRunTimeBeforePreemption");
+      return this;
+    }
+
+    /**
+     * How long a pending job whose request is one MIG instance waits for a place that strands no
+     * compute ({@link io.gpusched.PlacementRequest#withoutStranding()}) before it takes any place
+     * that fits, counted from when it entered the queue (submit or requeue). Meanwhile it waits on
+     * {@link io.gpusched.PendingReason#CAPACITY}, holds no backfill reservation, and preemption
+     * plans only places that strand nothing for it. Trades the wait of memory-heavy MIG jobs (an
+     * H100's {@code 1g.20gb}, {@code 3g.40gb}) for packing: see {@code docs/scheduler.md}. A job
+     * whose request already says {@code withoutStranding()} waits without bound. Default {@link
+     * Duration#ZERO}: off, every MIG job takes any place that fits.
+     *
+     * @throws IllegalArgumentException if negative or above {@link io.gpusched.JobSpec#MAX_DURATION}
+     */
+    public Builder migStrandingHold(Duration d) {
+      this.migStrandingHold = atMostMax(nonNegative(d, "migStrandingHold"), "migStrandingHold");
       return this;
     }
 

@@ -136,6 +136,12 @@ final class Job implements JobHandle {
   /** Models the job may be placed on this pass (per-model quota limits), or null for any. */
   java.util.@Nullable Set<String> allowedModels;
   long noPreemptionBeforeMillis = Long.MIN_VALUE;
+  /**
+   * Whether the latest placement attempt asked only for places that strand no compute (the
+   * scheduler's MIG stranding hold, {@link JobStarter}): its failure then says nothing about the
+   * shape, and the job holds no reservation (dispatcher).
+   */
+  boolean strandingHeld;
 
   /** The last back-off after an unrealized preemption plan, 0 after a start (dispatcher). */
   long preemptionBackoffMillis;

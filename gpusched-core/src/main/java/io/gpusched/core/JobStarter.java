@@ -22,6 +22,10 @@ import org.slf4j.LoggerFactory;
  * (a job that is not preemptible was kept off spot at submit unless its queue allows spot, {@link
  * io.gpusched.QueueSpec#allowSpot()}).
  *
+ * <p>A MIG job inside the scheduler's stranding hold ({@code GpuSchedulers.Builder#migStrandingHold})
+ * asks every tier for a place that strands no compute only ({@link
+ * PlacementRequest#withoutStranding()}).
+ *
  * <p>Owns the placement of a gang and its spot tiers. Threads: the dispatcher only (the engine
  * calls it makes are lock-free and thread-safe).
  */
@@ -32,6 +36,7 @@ final class JobStarter {
   private final GpuCluster cluster;
   private final PlacementObserver placementObserver;
   private final boolean preferCheapest;
+  private final long strandingHoldMillis;
   private final Ledger ledger;
   private final JobTransitions transitions;
   private final Predicate<String> learnNode;
@@ -41,6 +46,7 @@ final class JobStarter {
       GpuCluster cluster,
       PlacementObserver placementObserver,
       boolean preferCheapest,
+      long strandingHoldMillis,
       Ledger ledger,
       JobTransitions transitions,
       Predicate<String> learnNode,
@@ -48,6 +54,7 @@ final class JobStarter {
     this.cluster = cluster;
     this.placementObserver = placementObserver;
     this.preferCheapest = preferCheapest;
+    this.strandingHoldMillis = strandingHoldMillis;
     this.ledger = ledger;
     this.transitions = transitions;
     this.learnNode = learnNode;
@@ -60,7 +67,7 @@ final class JobStarter {
     ps.narrowedNever = false;
     List<Allocation> allocs;
     try {
-      allocs = place(j);
+      allocs = place(j, now);
     } catch (IllegalArgumentException e) {
       // The engine says no node could ever host this request: leave it pending (a node may be
       // added), but it must not hold a reservation or abort the pass. A request narrowed to the
@@ -98,8 +105,27 @@ final class JobStarter {
     return true;
   }
 
-  private @Nullable List<Allocation> place(Job j) {
+  /**
+   * Whether the job is inside the MIG stranding hold at {@code now}: a MIG request that does not
+   * say {@code withoutStranding()} itself, in the queue for less than the hold.
+   */
+  boolean strandingHeld(Job j, long now) {
+    return strandingHoldMillis > 0
+        && j.spec.request().gpus() instanceof io.gpusched.GpuDemand.Mig m
+        && !m.noStranding()
+        && now - j.queuedAtMillis < strandingHoldMillis;
+  }
+
+  private @Nullable List<Allocation> place(Job j, long now) {
     List<PlacementRequest> tiers = tiers(j.spec);
+    j.strandingHeld = strandingHeld(j, now);
+    if (j.strandingHeld) { // only places that strand no compute, in every tier
+      var lossless = new ArrayList<PlacementRequest>(tiers.size());
+      for (PlacementRequest r : tiers) {
+        lossless.add(r.withoutStranding());
+      }
+      tiers = lossless;
+    }
     Set<String> allowed = j.allowedModels;
     if (allowed != null) {
       var restricted = new ArrayList<PlacementRequest>();

@@ -2,6 +2,7 @@ package io.gpusched.core;
 
 import static io.gpusched.core.SchedulerHarness.mig;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.gpusched.AllocatedGpu;
 import io.gpusched.JobHandle;
@@ -9,6 +10,7 @@ import io.gpusched.JobSpec;
 import io.gpusched.JobState;
 import io.gpusched.PendingReason;
 import io.gpusched.PlacementRequest;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -50,5 +52,63 @@ class NoStrandingSchedulerTest {
     assertThat(b.state()).isEqualTo(JobState.RUNNING);
     assertThat(slot(b)).isEqualTo(6);
     s.verifyInvariants();
+  }
+
+  /**
+   * The scheduler's bounded hold ({@code GpuSchedulers.Builder#migStrandingHold}): a plain MIG
+   * job waits for a place that strands nothing, holding no reservation (a smaller job behind it
+   * starts), and takes a stranding place once the hold has run out.
+   */
+  @Test
+  void theHoldEndsAfterItsDurationAndBlocksNoOne() {
+    var s =
+        (DefaultScheduler)
+            h.builder().nodes(List.of(mig("m", 1))).migStrandingHold(Duration.ofMinutes(10)).build();
+    JobHandle a = s.submit(heavy("a", false));
+    assertThat(slot(a)).as("held, and a place that strands nothing is free").isEqualTo(6);
+    JobHandle four = s.submit(JobSpec.builder(PlacementRequest.mig("4g.40gb")).id("four").build());
+    assertThat(slot(four)).isZero();
+    // slices 4-5 are left: a 1g.20gb there strands one compute slice, a 2g.20gb strands none
+    JobHandle b = s.submit(heavy("b", false));
+    assertThat(b.pendingReason()).isEqualTo(Optional.of(PendingReason.CAPACITY));
+    JobHandle two = s.submit(JobSpec.builder(PlacementRequest.mig("2g.20gb")).id("two").build());
+    assertThat(two.state()).as("the held job reserves nothing").isEqualTo(JobState.RUNNING);
+    two.complete();
+    h.clock.advance(Duration.ofMinutes(9));
+    s.tick();
+    assertThat(b.state()).isEqualTo(JobState.PENDING);
+    h.clock.advance(Duration.ofMinutes(1));
+    s.tick();
+    assertThat(b.state()).as("the hold ran out").isEqualTo(JobState.RUNNING);
+    assertThat(slot(b)).isNotEqualTo(6);
+    s.verifyInvariants();
+  }
+
+  @Test
+  void aHeldJobStartsWhenAPlaceThatStrandsNothingFrees() {
+    var s =
+        (DefaultScheduler)
+            h.builder().nodes(List.of(mig("m", 1))).migStrandingHold(Duration.ofHours(1)).build();
+    JobHandle a = s.submit(heavy("a", false));
+    JobHandle b = s.submit(heavy("b", false));
+    assertThat(b.state()).isEqualTo(JobState.PENDING);
+    a.complete();
+    assertThat(b.state()).isEqualTo(JobState.RUNNING);
+    assertThat(slot(b)).isEqualTo(6);
+  }
+
+  @Test
+  void withoutAHoldAMigJobTakesAnyPlaceThatFits() {
+    var s = (DefaultScheduler) h.builder().nodes(List.of(mig("m", 1))).build();
+    s.submit(heavy("a", false));
+    JobHandle b = s.submit(heavy("b", false));
+    assertThat(b.state()).isEqualTo(JobState.RUNNING);
+  }
+
+  @Test
+  void aNegativeHoldIsRefused() {
+    assertThatThrownBy(() -> h.builder().migStrandingHold(Duration.ofSeconds(-1)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("migStrandingHold");
   }
 }

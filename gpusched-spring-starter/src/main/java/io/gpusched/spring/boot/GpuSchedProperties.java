@@ -40,6 +40,12 @@ public class GpuSchedProperties {
   /** Half-life of the usage history that fair share weighs; 0 means current usage only. */
   private Duration fairShareHalfLife = Duration.ofHours(1);
 
+  /**
+   * How long a pending MIG job waits for a place that strands no compute slice before it takes any
+   * place that fits (see GpuSchedulers.Builder#migStrandingHold); 0 turns the hold off.
+   */
+  private Duration migStrandingHold = Duration.ZERO;
+
   /** Period of the scheduler's timer (grace deadlines, leases, idle checks, time limits). */
   private Duration tickInterval = Duration.ofSeconds(1);
 
@@ -252,6 +258,14 @@ public class GpuSchedProperties {
 
   public void setBackfill(boolean backfill) {
     this.backfill = backfill;
+  }
+
+  public Duration getMigStrandingHold() {
+    return migStrandingHold;
+  }
+
+  public void setMigStrandingHold(Duration migStrandingHold) {
+    this.migStrandingHold = migStrandingHold;
   }
 
   public Duration getFairShareHalfLife() {

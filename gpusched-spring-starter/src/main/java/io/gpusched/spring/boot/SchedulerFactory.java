@@ -42,6 +42,8 @@ final class SchedulerFactory {
     check(P + "fair-share-half-life", p.getFairShareHalfLife(),
         () -> b.fairShareHalfLife(p.getFairShareHalfLife()));
     check(P + "tick-interval", p.getTickInterval(), () -> b.tickInterval(p.getTickInterval()));
+    check(P + "mig-stranding-hold", p.getMigStrandingHold(),
+        () -> b.migStrandingHold(p.getMigStrandingHold()));
     check(P + "retain-finished-jobs", p.getRetainFinishedJobs(),
         () -> b.retainFinishedJobs(p.getRetainFinishedJobs()));
     GpuSchedProperties.Store st = p.getStore();

@@ -89,6 +89,30 @@ class GpuSchedConfigChecksTest {
   }
 
   @Test
+  void theMigStrandingHoldIsAppliedAndChecked() {
+    runner
+        .withPropertyValues(
+            "gpusched.nodes[0].id=m",
+            "gpusched.nodes[0].model=H100-80GB",
+            "gpusched.nodes[0].gpus=1",
+            "gpusched.nodes[0].mode=mig-dynamic",
+            "gpusched.mig-stranding-hold=1h")
+        .run(ctx -> {
+          GpuScheduler s = ctx.getBean(GpuScheduler.class);
+          var heavy = io.gpusched.PlacementRequest.mig("1g.20gb");
+          var a = s.submit(io.gpusched.JobSpec.builder(heavy).build());
+          var b = s.submit(io.gpusched.JobSpec.builder(heavy).build());
+          assertThat(a.state()).isEqualTo(io.gpusched.JobState.RUNNING);
+          assertThat(b.state()).as("held: only a stranding place is free").isEqualTo(io.gpusched.JobState.PENDING);
+        });
+    runner
+        .withPropertyValues("gpusched.mig-stranding-hold=-1s")
+        .run(ctx -> assertThat(ctx).getFailure().rootCause()
+            .isInstanceOf(InvalidConfigurationPropertyValueException.class)
+            .hasMessageContaining("gpusched.mig-stranding-hold"));
+  }
+
+  @Test
   void environmentVariablesThatStartWithGpuschedAreNotChecked() {
     // CI sets GPUSCHED_REQUIRE_POSTGRES; such a variable must not stop an application
     runner
