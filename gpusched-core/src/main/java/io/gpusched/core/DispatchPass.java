@@ -215,7 +215,10 @@ final class DispatchPass {
     }
     boolean restricted = j.allowedModels != null; // a failure then says nothing about the shape
     j.strandingHeld = starter.strandingHeld(j, ps.now); // also when the shape's miss skips the try
-    if ((restricted || !ps.failed.contains(j.shape)) && starter.tryStart(j, ps)) {
+    boolean skip =
+        !restricted
+            && (ps.failed.contains(j.shape) || (j.strandingHeld && ps.failedHeld.contains(j.shape)));
+    if (!skip && starter.tryStart(j, ps)) {
       ps.reservationKnown = false;
       return Outcome.STARTED;
     }
@@ -236,7 +239,18 @@ final class DispatchPass {
       // waits on its quota holding no reservation and preempting nobody.
       return ps.waits(j, PendingReason.QUOTA, Outcome.SKIPPED);
     }
-    if (!restricted && !j.strandingHeld) { // a held job's miss says nothing about the shape
+    if (j.strandingHeld) {
+      // Inside the MIG stranding hold it refused places it could have taken: it holds nothing
+      // (no reservation, no preemption) and stops no one, whatever the policy; its miss says
+      // nothing about the shape's jobs past their hold.
+      if (!restricted) {
+        ps.failedHeld.add(j.shape);
+      }
+      return ps.waits(
+          j, restricted && j.quotaKeptItFromRoom ? PendingReason.QUOTA : PendingReason.CAPACITY,
+          Outcome.SKIPPED);
+    }
+    if (!restricted) {
       ps.failed.add(j.shape);
     }
     if (preemption.consider(j, ps)) {
@@ -250,7 +264,7 @@ final class DispatchPass {
     if (!backfill) {
       return ps.waits(j, why, Outcome.STOP);
     }
-    if ((h == null || outranks) && !j.strandingHeld) { // a held job refuses what it could reserve
+    if (h == null || outranks) {
       ps.holder = j;
       ps.reservationKnown = false;
     }

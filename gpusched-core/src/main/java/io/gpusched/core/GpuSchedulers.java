@@ -240,8 +240,8 @@ public final class GpuSchedulers {
      * How long a pending job whose request is one MIG instance waits for a place that strands no
      * compute ({@link io.gpusched.PlacementRequest#withoutStranding()}) before it takes any place
      * that fits, counted from when it entered the queue (submit or requeue). Meanwhile it waits on
-     * {@link io.gpusched.PendingReason#CAPACITY}, holds no backfill reservation, and preemption
-     * plans only places that strand nothing for it. Trades the wait of memory-heavy MIG jobs (an
+     * {@link io.gpusched.PendingReason#CAPACITY}, holds no backfill reservation, preempts no one
+     * and stops no pass (with or without backfill). Trades the wait of memory-heavy MIG jobs (an
      * H100's {@code 1g.20gb}, {@code 3g.40gb}) for packing: see {@code docs/scheduler.md}. A job
      * whose request already says {@code withoutStranding()} waits without bound. Default {@link
      * Duration#ZERO}: off, every MIG job takes any place that fits.

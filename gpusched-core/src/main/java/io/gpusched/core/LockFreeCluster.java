@@ -117,7 +117,9 @@ final class LockFreeCluster implements GpuCluster {
           groups, demand, request.cpuMillis(), request.memoryMiB(), c, lane, block[3] != 0);
       block[3] = r == null ? 1 : 0;
     }
-    if (mixLearning) {
+    // a miss of a request that must not strand compute is a refusal its owner repeats by design
+    // (a held scheduler job, every pass): counted, it would inflate its profile in the mix
+    if (mixLearning && (r != null || !(demand instanceof GpuDemand.Mig m && m.noStranding()))) {
       mix.record(mixClass(demand, r == null ? groups[0] : r.slots[0].group));
     }
     if (r == null) {

@@ -218,50 +218,6 @@ abstract class MigSpace extends Space {
     return fullReach[state(words[state] + delta(p, c))] < fullReach[state];
   }
 
-  /**
-   * The start slot of the first free placement of profile {@code profile} that strands no compute
-   * ({@link #strands}) on a GPU that holds {@code held} (its MIG instances), or -1 if there is none,
-   * the profile is not one of this space's, or the instances are not a state of it.
-   */
-  int firstLosslessStart(java.util.Collection<io.gpusched.AllocatedGpu> held, String profile) {
-    int p = profileIndex(profile);
-    if (p < 0) {
-      return -1;
-    }
-    long word = 0;
-    for (io.gpusched.AllocatedGpu g : held) {
-      String name = g.migProfile();
-      int q = name == null ? -1 : profileIndex(name);
-      int c = q < 0 ? -1 : choiceAt(q, g.migStartSlot());
-      if (c < 0) {
-        return -1;
-      }
-      word += delta(q, c);
-    }
-    if (word < 0 || word >= denseOf.length || denseOf[(int) word] < 0) {
-      return -1;
-    }
-    int state = denseOf[(int) word];
-    int f = feasible[p][state];
-    while (f != 0) {
-      int c = Integer.numberOfTrailingZeros(f);
-      f &= f - 1;
-      if (!strands(state, p, c)) {
-        return startSlot(p, c);
-      }
-    }
-    return -1;
-  }
-
-  /** Spaces by model for callers outside the groups (the victim planner); plain data, one a model. */
-  private static final java.util.concurrent.ConcurrentHashMap<GpuModel, Dynamic> DYNAMIC =
-      new java.util.concurrent.ConcurrentHashMap<>();
-
-  /** The MIG_DYNAMIC space of a model with MIG, shared: built once per distinct model. */
-  static Dynamic dynamicOf(GpuModel model) {
-    return DYNAMIC.computeIfAbsent(model, Dynamic::new);
-  }
-
   /** The most compute slices a GPU in {@code state} can reach, with any profiles of its model. */
   int reachableCompute(int state) {
     return fullReach[state];

@@ -108,6 +108,15 @@ final class Mix {
     return weights;
   }
 
+  /** The requests recorded since the counts were last folded in (a sum: diagnostics and tests). */
+  long recorded() {
+    long n = 0;
+    for (LongAdder c : counts) {
+      n += c.sum();
+    }
+    return n;
+  }
+
   boolean isFixed() {
     return fixed;
   }

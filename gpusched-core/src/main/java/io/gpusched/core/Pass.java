@@ -23,6 +23,11 @@ final class Pass {
 
   final long now;
   final Set<Shape> failed = new HashSet<>();
+  /**
+   * Shapes a job inside the MIG stranding hold failed to place (places that strand no compute
+   * only): other held jobs of the shape skip their try; jobs past their hold still try.
+   */
+  final Set<Shape> failedHeld = new HashSet<>();
   final Set<Job> tried = new HashSet<>();
   final Set<QueueState> planned = new HashSet<>();
   final Set<Integer> held = new HashSet<>();

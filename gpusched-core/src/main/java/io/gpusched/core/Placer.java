@@ -655,7 +655,11 @@ final class Placer {
     if (p >= 0) {
       MigSpace mig = (MigSpace) g.space;
       int c = t.choice[p][state]; // row p: the profile, or the profile's no-stranding row
-      return c < 0 ? 0 : mig.delta(p % mig.profiles.length, c);
+      if (c < 0) {
+        return 0;
+      }
+      int n = mig.profiles.length;
+      return mig.delta(p >= n ? p - n : p, c); // no division on the hot path
     }
     if (demand instanceof GpuDemand.Share s) {
       Space.Shared sh = (Space.Shared) g.space;

@@ -135,9 +135,6 @@ final class Preemption {
       return false;
     }
     PlacementRequest planFor = j.spec.request();
-    if (j.strandingHeld) { // inside the MIG stranding hold: free only a place that strands nothing
-      planFor = planFor.withoutStranding();
-    }
     if (models != null) {
       planFor = planFor.withConstraints(planFor.constraints().withGpuModels(models));
     }

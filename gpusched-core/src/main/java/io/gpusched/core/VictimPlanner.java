@@ -47,6 +47,8 @@ final class VictimPlanner {
   private final Capacity capacity;
   private final Map<Long, Job> owners;
   private final Map<String, @Nullable List<Allocation>> allocationsByNode = new HashMap<>();
+  /** Stranding for requests that must not strand compute, memoized for this plan. */
+  private final MigReach reach = new MigReach();
 
   VictimPlanner(GpuCluster cluster, Capacity capacity, Map<Long, Job> owners) {
     this.cluster = cluster;
@@ -277,7 +279,7 @@ final class VictimPlanner {
   }
 
   /** {@code first}, then candidates from {@code ranked} in order, until {@code r} fits; or null. */
-  private static @Nullable List<Job> thenInOrder(
+  private @Nullable List<Job> thenInOrder(
       PlacementRequest r, GpuSpec gpu, List<Occupant> occ, Set<Job> gone, List<Job> first, List<Job> ranked) {
     var chosen = new ArrayList<>(first);
     var also = new LinkedHashSet<>(gone);
@@ -303,7 +305,7 @@ final class VictimPlanner {
    * Where {@code d} would go on {@code gpu} if only {@code left} stays on it (the first free MIG
    * placement or static instance), or {@code null} if it does not fit.
    */
-  static @Nullable AllocatedGpu placeOn(GpuDemand d, String nodeId, GpuSpec gpu, List<AllocatedGpu> left) {
+  @Nullable AllocatedGpu placeOn(GpuDemand d, String nodeId, GpuSpec gpu, List<AllocatedGpu> left) {
     String model = gpu.model().name();
     if (d instanceof GpuDemand.Whole) {
       return left.isEmpty()
@@ -339,7 +341,7 @@ final class VictimPlanner {
       return null;
     }
     if (((GpuDemand.Mig) d).noStranding()) { // only a place that strands no compute will do
-      int start = MigSpace.dynamicOf(gpu.model()).firstLosslessStart(left, p.name());
+      int start = reach.firstLosslessStart(geo, left, p.name());
       return start < 0 ? null : mig(nodeId, gpu, p, start);
     }
     int mask = 0;

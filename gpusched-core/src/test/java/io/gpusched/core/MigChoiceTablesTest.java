@@ -197,10 +197,21 @@ class MigChoiceTablesTest {
       if (model.mig() == null) {
         continue;
       }
-      MigSpace.Dynamic space = MigSpace.dynamicOf(model);
-      for (MigProfile p : space.profiles) {
-        assertThat(space.firstLosslessStart(java.util.List.of(), p.name()))
-            .as("%s on an empty %s", p.name(), model.name())
+      MigSpace.Dynamic space = new MigSpace.Dynamic(model);
+      int empty = space.state(0L);
+      MigReach planner = new MigReach();
+      for (int p = 0; p < space.profiles.length; p++) {
+        boolean any = false;
+        int f = space.feasible[p][empty];
+        while (f != 0) {
+          int c = Integer.numberOfTrailingZeros(f);
+          f &= f - 1;
+          any |= !space.strands(empty, p, c);
+        }
+        String name = space.profiles[p].name();
+        assertThat(any).as("%s on an empty %s", name, model.name()).isTrue();
+        assertThat(planner.firstLosslessStart(model.mig(), java.util.List.of(), name))
+            .as("the planner: %s on an empty %s", name, model.name())
             .isGreaterThanOrEqualTo(0);
       }
     }

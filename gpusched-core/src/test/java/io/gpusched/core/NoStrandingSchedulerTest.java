@@ -84,6 +84,29 @@ class NoStrandingSchedulerTest {
     s.verifyInvariants();
   }
 
+  /** Without backfill a job that cannot start stops the pass; a held job refused, so it does not. */
+  @Test
+  void aHeldJobStopsNoPassWithoutBackfill() {
+    for (io.gpusched.SchedulingPolicy policy : io.gpusched.SchedulingPolicy.values()) {
+      var s =
+          (DefaultScheduler)
+              new SchedulerHarness()
+                  .builder()
+                  .nodes(List.of(mig("m", 1)))
+                  .policy(policy)
+                  .backfill(false)
+                  .migStrandingHold(Duration.ofHours(1))
+                  .build();
+      s.submit(heavy("a", false));
+      s.submit(JobSpec.builder(PlacementRequest.mig("4g.40gb")).id("four").build());
+      JobHandle b = s.submit(heavy("b", false));
+      JobHandle two = s.submit(JobSpec.builder(PlacementRequest.mig("2g.20gb")).id("two").build());
+      assertThat(b.state()).as(policy.name()).isEqualTo(JobState.PENDING);
+      assertThat(two.state()).as(policy.name()).isEqualTo(JobState.RUNNING);
+      s.verifyInvariants();
+    }
+  }
+
   @Test
   void aHeldJobStartsWhenAPlaceThatStrandsNothingFrees() {
     var s =

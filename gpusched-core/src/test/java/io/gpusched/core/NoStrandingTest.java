@@ -85,7 +85,9 @@ class NoStrandingTest {
   @Test
   void randomStreamsNeverStrandAndRefuseOnlyWhatMustBe() {
     String[] profiles = {"1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"};
-    MigSpace.Dynamic space = MigSpace.dynamicOf(GpuModels.H100_80GB);
+    MigSpace.Dynamic space = new MigSpace.Dynamic(GpuModels.H100_80GB);
+    io.gpusched.MigGeometry geo = Objects.requireNonNull(GpuModels.H100_80GB.mig());
+    MigReach planner = new MigReach(); // the scheduler half's rule, checked against the engine
     for (PlacementStrategy s :
         List.of(PlacementStrategy.FIRST_FIT, PlacementStrategy.BEST_FIT, PlacementStrategy.FRAGMENTATION_AWARE)) {
       Random rnd = new Random(17);
@@ -100,19 +102,28 @@ class NoStrandingTest {
         boolean lossless = rnd.nextBoolean();
         PlacementRequest r = lossless ? PlacementRequest.mig(p).withoutStranding() : PlacementRequest.mig(p);
         int[] reachBefore = reachByGpu(c, space);
+        int[] plannerStart = new int[4];
+        for (int g = 0; g < 4; g++) {
+          plannerStart[g] = planner.firstLosslessStart(geo, on(c, g), p);
+        }
         Allocation a = c.tryPlace(r);
         if (a != null) {
           held.add(a);
-          int g = a.gpus().get(0).gpuIndex();
+          AllocatedGpu got = a.gpus().get(0);
+          int g = got.gpuIndex();
+          int[] reachAfter = reachByGpu(c, space);
           if (lossless) {
-            assertThat(reachByGpu(c, space)[g]).as("%s %s step %d", s.name(), p, i).isEqualTo(reachBefore[g]);
+            assertThat(reachAfter[g]).as("%s %s step %d", s.name(), p, i).isEqualTo(reachBefore[g]);
+            assertThat(plannerStart[g]).as("the planner finds a place where the engine did").isNotNegative();
           }
+          // the planner's first lossless start is lossless by the engine's tables too
+          assertThat(plannerStart[g] < 0 || !strandsAt(space, on(c, g), got, plannerStart[g], p))
+              .as("%s %s step %d: planner start %d", s.name(), p, i, plannerStart[g])
+              .isTrue();
         } else if (lossless) {
-          for (int g = 0; g < 4; g++) {
-            assertThat(space.firstLosslessStart(on(c, g), p))
-                .as("%s refused %s at step %d, but GPU %d has a lossless place", s.name(), p, i, g)
-                .isNegative();
-          }
+          assertThat(plannerStart)
+              .as("%s refused %s at step %d, but the planner sees a lossless place", s.name(), p, i)
+              .containsOnly(-1);
         }
       }
       assertThat(EngineInvariants.verify((LockFreeCluster) c)).isEmpty();
@@ -134,6 +145,24 @@ class NoStrandingTest {
     return out;
   }
 
+  /**
+   * Whether {@code profile} at {@code start} strands compute by the engine's tables, on GPU {@code
+   * got}'s instances without {@code got} itself (the state before it was placed).
+   */
+  private static boolean strandsAt(
+      MigSpace.Dynamic space, List<AllocatedGpu> now, AllocatedGpu got, int start, String profile) {
+    long word = 0;
+    for (AllocatedGpu a : now) {
+      if (a.equals(got)) {
+        continue;
+      }
+      int q = space.profileIndex(Objects.requireNonNull(a.migProfile()));
+      word += space.delta(q, space.choiceAt(q, a.migStartSlot()));
+    }
+    int p = space.profileIndex(profile);
+    return space.strands(space.state(word), p, space.choiceAt(p, start));
+  }
+
   private static int[] reachByGpu(GpuCluster c, MigSpace.Dynamic space) {
     int[] out = new int[4];
     for (int g = 0; g < out.length; g++) {
@@ -147,16 +176,36 @@ class NoStrandingTest {
     return out;
   }
 
+  /**
+   * A refused no-stranding request is repeated by design (a held job): the mix (learned with
+   * fragmentation-aware strategies only) must not count it.
+   */
+  @Test
+  void refusalsOfNoStrandingRequestsAreNotLearnedAsDemand() {
+    LockFreeCluster c = (LockFreeCluster) cluster(PlacementStrategy.FRAGMENTATION_AWARE, 1);
+    assertThat(c.tryPlace(HEAVY_LOSSLESS)).isNotNull();
+    long seen = c.mix().recorded();
+    assertThat(seen).isEqualTo(1);
+    for (int i = 0; i < 5; i++) {
+      assertThat(c.tryPlace(HEAVY_LOSSLESS)).isNull();
+    }
+    assertThat(c.mix().recorded()).isEqualTo(seen);
+    assertThat(c.tryPlace(PlacementRequest.mig("7g.80gb"))).isNull();
+    assertThat(c.mix().recorded()).as("a plain miss is demand").isEqualTo(seen + 1);
+  }
+
   @Test
   void theVictimPlannerOffersOnlyPlacesThatStrandNothing() {
     GpuSpec spec = NodeSpec.builder("m").gpus(1, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC).build().gpus().get(0);
     AllocatedGpu atSix =
         new AllocatedGpu("m", 0, spec.uuid(), "H100-80GB", GpuMode.MIG_DYNAMIC, "1g.20gb", 6, 0, 20_480);
-    AllocatedGpu plain = VictimPlanner.placeOn(HEAVY.gpus(), "m", spec, List.of(atSix));
+    VictimPlanner planner =
+        new VictimPlanner(cluster(PlacementStrategy.FIRST_FIT, 1), new Capacity(), java.util.Map.of());
+    AllocatedGpu plain = planner.placeOn(HEAVY.gpus(), "m", spec, List.of(atSix));
     assertThat(plain).isNotNull();
     assertThat(Objects.requireNonNull(plain).migStartSlot()).isZero();
-    assertThat(VictimPlanner.placeOn(HEAVY_LOSSLESS.gpus(), "m", spec, List.of(atSix))).isNull();
-    AllocatedGpu onEmpty = VictimPlanner.placeOn(HEAVY_LOSSLESS.gpus(), "m", spec, List.of());
+    assertThat(planner.placeOn(HEAVY_LOSSLESS.gpus(), "m", spec, List.of(atSix))).isNull();
+    AllocatedGpu onEmpty = planner.placeOn(HEAVY_LOSSLESS.gpus(), "m", spec, List.of());
     assertThat(Objects.requireNonNull(onEmpty).migStartSlot()).isEqualTo(6);
   }
 
