@@ -107,6 +107,47 @@ class NoStrandingSchedulerTest {
     }
   }
 
+  /**
+   * A full GPU whose only place that strands nothing is a preemptible job's: a held job preempts
+   * no one, while a job whose own request says {@code withoutStranding()} preempts that job, and
+   * only it, and takes its place.
+   */
+  @Test
+  void aHeldJobPreemptsNoOneAJobThatAsksForNoStrandingDoes() {
+    for (boolean held : new boolean[] {true, false}) {
+      var b = new SchedulerHarness().builder().nodes(List.of(mig("m", 1)));
+      if (held) {
+        b.migStrandingHold(Duration.ofHours(1));
+      }
+      var s = (DefaultScheduler) b.build();
+      JobHandle low =
+          s.submit(
+              JobSpec.builder(PlacementRequest.mig("1g.20gb"))
+                  .id("low")
+                  .preemptible(true)
+                  .gracePeriod(Duration.ofMinutes(1))
+                  .build());
+      assertThat(slot(low)).isEqualTo(6);
+      s.submit(JobSpec.builder(PlacementRequest.mig("4g.40gb")).id("four").build());
+      JobHandle two = s.submit(JobSpec.builder(PlacementRequest.mig("2g.20gb")).id("two").build());
+      assertThat(slot(two)).as("the GPU is full").isEqualTo(4);
+      PlacementRequest r = PlacementRequest.mig("1g.20gb");
+      JobHandle high =
+          s.submit(JobSpec.builder(held ? r : r.withoutStranding()).id("high").priority(10).build());
+      if (held) {
+        assertThat(low.state()).as("held: preempts no one").isEqualTo(JobState.RUNNING);
+        assertThat(high.pendingReason()).isEqualTo(Optional.of(PendingReason.CAPACITY));
+      } else {
+        assertThat(low.state()).isEqualTo(JobState.PREEMPTING);
+        assertThat(high.pendingReason()).isEqualTo(Optional.of(PendingReason.PREEMPTION));
+        low.stopped();
+        assertThat(high.state()).isEqualTo(JobState.RUNNING);
+        assertThat(slot(high)).isEqualTo(6);
+      }
+      s.verifyInvariants();
+    }
+  }
+
   @Test
   void aHeldJobStartsWhenAPlaceThatStrandsNothingFrees() {
     var s =
