@@ -295,7 +295,7 @@ class ClusterPropertiesTest {
         demand =
             names.isEmpty() || op.b() % 23 == 0
                 ? new GpuDemand.Mig("9g.999gb")
-                : new GpuDemand.Mig(names.get(op.b() % names.size()));
+                : new GpuDemand.Mig(names.get(op.b() % names.size()), (op.b() / 23) % 3 == 0);
       } else if (type < 7) {
         // a small per-run vocabulary of shares, so that the same shapes meet on the same GPUs
         int milli = shareMilli[op.b() % shareMilli.length];

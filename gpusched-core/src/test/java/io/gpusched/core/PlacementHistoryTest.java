@@ -53,7 +53,7 @@ class PlacementHistoryTest {
 
   /** The operations; {@code arg} picks a variant where there are several. */
   enum Kind {
-    MIG(4),
+    MIG(8),
     WHOLE(1),
     SHARE(2),
     HOST(1),
@@ -74,7 +74,10 @@ class PlacementHistoryTest {
   record Planned(Kind kind, int arg, int owner) {
     @Nullable PlacementRequest request() {
       return switch (kind) {
-        case MIG -> PlacementRequest.mig(PROFILES[arg]);
+        case MIG -> // the upper half of the variants: the same profiles, without stranding
+            arg < PROFILES.length
+                ? PlacementRequest.mig(PROFILES[arg])
+                : PlacementRequest.mig(PROFILES[arg - PROFILES.length]).withoutStranding();
         case WHOLE -> PlacementRequest.wholeGpus(1);
         case SHARE -> arg == 0 ? PlacementRequest.share(400, 20_000) : PlacementRequest.share(700, 40_000);
         case HOST -> PlacementRequest.wholeGpus(1).withHost(1000, 0);

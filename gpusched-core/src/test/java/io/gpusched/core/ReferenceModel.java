@@ -288,7 +288,7 @@ final class ReferenceModel {
         && c.allowsNode(n.labels(), n.capacityClass());
   }
 
-  private static boolean migFits(Use u, MigProfile p) {
+  private static boolean migFits(Use u, MigProfile p, boolean noStranding) {
     if (u.spec.mode() == GpuMode.MIG_STATIC) {
       List<MigInstance> inst = u.spec.staticInstances();
       for (int i = 0; i < inst.size(); i++) {
@@ -306,11 +306,58 @@ final class ReferenceModel {
     }
     for (int s : p.placementStarts()) {
       int mask = ((1 << p.memorySlices()) - 1) << s;
-      if ((u.slotMask & mask) == 0) {
+      if ((u.slotMask & mask) == 0
+          && (!noStranding || strandsNothing(u.spec, u.slotMask, u.compute, u.profileCount, p, s))) {
         return true;
       }
     }
     return false;
+  }
+
+  /**
+   * Whether {@code p} at {@code start} on a MIG_DYNAMIC GPU in this state leaves it able to reach
+   * as many compute slices as before, by adding instances of any profile of its model (the rule of
+   * {@code GpuDemand.Mig#noStranding}), by brute force over every completion.
+   */
+  static boolean strandsNothing(
+      GpuSpec spec, int mask, int compute, Map<String, Integer> counts, MigProfile p, int start) {
+    Map<String, Integer> after = new HashMap<>(counts);
+    after.merge(p.name(), 1, Integer::sum);
+    int block = ((1 << p.memorySlices()) - 1) << start;
+    return mostCompute(spec, mask | block, compute + p.computeSlices(), after, REACH)
+        == mostCompute(spec, mask, compute, counts, REACH);
+  }
+
+  /** {@link #mostCompute} by model and state, for every model of every test (a pure function). */
+  private static final Map<String, Integer> REACH = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** The most compute slices any completion of the state reaches (memoized). */
+  private static int mostCompute(
+      GpuSpec spec, int mask, int compute, Map<String, Integer> counts, Map<String, Integer> memo) {
+    String key =
+        spec.model().name() + "/" + spec.model().mig().hashCode() + "/" + mask + "/" + compute + "/"
+            + new java.util.TreeMap<>(counts);
+    Integer known = memo.get(key);
+    if (known != null) {
+      return known;
+    }
+    int best = compute;
+    for (MigProfile q : spec.model().mig().profiles()) {
+      if (compute + q.computeSlices() > spec.model().mig().computeSlices()
+          || counts.getOrDefault(q.name(), 0) >= q.maxInstances()) {
+        continue;
+      }
+      for (int s : q.placementStarts()) {
+        int block = ((1 << q.memorySlices()) - 1) << s;
+        if ((mask & block) == 0) {
+          Map<String, Integer> next = new HashMap<>(counts);
+          next.merge(q.name(), 1, Integer::sum);
+          best = Math.max(best, mostCompute(spec, mask | block, compute + q.computeSlices(), next, memo));
+        }
+      }
+    }
+    memo.put(key, best);
+    return best;
   }
 
   /** Whether the request fits now on some eligible READY GPU (what a single-threaded place must find). */
@@ -365,7 +412,7 @@ final class ReferenceModel {
           if (g.model().mig() != null
               && (g.mode() == GpuMode.MIG_DYNAMIC || g.mode() == GpuMode.MIG_STATIC)
               && g.model().mig().profile(m.profile()).isPresent()
-              && migFits(u, g.model().migProfile(m.profile()))) {
+              && migFits(u, g.model().migProfile(m.profile()), m.noStranding())) {
             return true;
           }
         } else if (d instanceof GpuDemand.Share s) {
@@ -479,6 +526,24 @@ final class ReferenceModel {
         assertThat(g.milliGpu()).isZero();
         if (spec.mode() == GpuMode.MIG_STATIC) {
           assertThat(spec.staticInstances()).contains(new MigInstance(p.name(), g.migStartSlot()));
+        } else if (m.noStranding()) { // on the GPU as it was without this allocation
+          Use u = new Use(spec);
+          for (Allocation o : live.values()) {
+            if (o.id() == a.id()) {
+              continue;
+            }
+            for (AllocatedGpu h : held(o)) {
+              if (h.nodeId().equals(g.nodeId()) && h.gpuIndex() == g.gpuIndex() && h.migProfile() != null) {
+                MigProfile q = spec.model().migProfile(h.migProfile());
+                u.slotMask |= ((1 << q.memorySlices()) - 1) << h.migStartSlot();
+                u.compute += q.computeSlices();
+                u.profileCount.merge(q.name(), 1, Integer::sum);
+              }
+            }
+          }
+          assertThat(strandsNothing(spec, u.slotMask, u.compute, u.profileCount, p, g.migStartSlot()))
+              .as("a no-stranding request stranded compute: %s", a)
+              .isTrue();
         }
       } else if (d instanceof GpuDemand.Share s) {
         assertThat(g.mode()).isEqualTo(GpuMode.SHARED);
