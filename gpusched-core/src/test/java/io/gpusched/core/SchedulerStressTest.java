@@ -62,6 +62,7 @@ class SchedulerStressTest {
                 .queue(QueueSpec.builder("B").guaranteedGpus(8).borrowLimitGpus(24).build())
                 .queue(QueueSpec.of("C"))
                 .retainFinishedJobs(SUBMITTERS * JOBS_PER_SUBMITTER)
+                .migStrandingHold(Duration.ofSeconds(20)) // held MIG jobs beside all the rest
                 .listener(
                     e -> {
                       starts.on(e);
@@ -73,7 +74,10 @@ class SchedulerStressTest {
             PlacementRequest.wholeGpus(2),
             PlacementRequest.wholeGpus(8, true),
             PlacementRequest.mig("1g.10gb"),
-            PlacementRequest.mig("2g.20gb"));
+            PlacementRequest.mig("2g.20gb"),
+            PlacementRequest.mig("1g.20gb"),
+            PlacementRequest.mig("3g.40gb"),
+            PlacementRequest.mig("1g.20gb").withoutStranding());
     var all = new ConcurrentLinkedQueue<JobHandle>();
     var submitting = new AtomicInteger(SUBMITTERS);
     var stop = new AtomicBoolean();
