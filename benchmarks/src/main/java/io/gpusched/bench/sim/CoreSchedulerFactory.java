@@ -13,6 +13,7 @@ import java.time.Duration;
  */
 public final class CoreSchedulerFactory implements SchedulerFactory {
   private final boolean preferCheapest;
+  private final Duration migStrandingHold;
 
   /** With cost-aware placement ({@code preferCheapest(true)}), as the policy comparison runs. */
   public CoreSchedulerFactory() {
@@ -25,7 +26,17 @@ public final class CoreSchedulerFactory implements SchedulerFactory {
    *     first, jobs that are not preemptible off spot unless their queue allows it)
    */
   public CoreSchedulerFactory(boolean preferCheapest) {
+    this(preferCheapest, Duration.ZERO);
+  }
+
+  /**
+   * @param preferCheapest as {@link #CoreSchedulerFactory(boolean)}
+   * @param migStrandingHold the scheduler's MIG stranding hold ({@code
+   *     GpuSchedulers.Builder.migStrandingHold}; zero: off)
+   */
+  public CoreSchedulerFactory(boolean preferCheapest, Duration migStrandingHold) {
     this.preferCheapest = preferCheapest;
+    this.migStrandingHold = migStrandingHold;
   }
 
   @Override
@@ -46,7 +57,8 @@ public final class CoreSchedulerFactory implements SchedulerFactory {
             .manualTicks()
             .eventExecutor(Runnable::run)
             .retainFinishedJobs(Integer.MAX_VALUE)
-            .preferCheapest(preferCheapest);
+            .preferCheapest(preferCheapest)
+            .migStrandingHold(migStrandingHold);
     for (QueueSpec q : s.cluster().queues()) {
       b.queue(q);
     }
