@@ -30,6 +30,15 @@ class NoStrandingSchedulerTest {
     return JobSpec.builder(lossless ? r.withoutStranding() : r).id(id).build();
   }
 
+  /** A scheduler on one H100 in MIG_DYNAMIC mode with this stranding hold (zero: none). */
+  private DefaultScheduler oneGpu(Duration hold) {
+    return (DefaultScheduler) h.builder().nodes(List.of(mig("m", 1))).migStrandingHold(hold).build();
+  }
+
+  private static JobHandle submit(DefaultScheduler s, String id, String profile) {
+    return s.submit(JobSpec.builder(PlacementRequest.mig(profile)).id(id).build());
+  }
+
   private static int slot(JobHandle j) {
     List<AllocatedGpu> gpus = j.allocations().get(0).gpus();
     return gpus.get(0).migStartSlot();
@@ -37,7 +46,7 @@ class NoStrandingSchedulerTest {
 
   @Test
   void waitsForAPlaceThatStrandsNothing() {
-    var s = (DefaultScheduler) h.builder().nodes(List.of(mig("m", 1))).build();
+    var s = oneGpu(Duration.ZERO);
     JobHandle a = s.submit(heavy("a", true));
     assertThat(a.state()).isEqualTo(JobState.RUNNING);
     assertThat(slot(a)).isEqualTo(6);
@@ -61,17 +70,15 @@ class NoStrandingSchedulerTest {
    */
   @Test
   void theHoldEndsAfterItsDurationAndBlocksNoOne() {
-    var s =
-        (DefaultScheduler)
-            h.builder().nodes(List.of(mig("m", 1))).migStrandingHold(Duration.ofMinutes(10)).build();
+    var s = oneGpu(Duration.ofMinutes(10));
     JobHandle a = s.submit(heavy("a", false));
     assertThat(slot(a)).as("held, and a place that strands nothing is free").isEqualTo(6);
-    JobHandle four = s.submit(JobSpec.builder(PlacementRequest.mig("4g.40gb")).id("four").build());
+    JobHandle four = submit(s, "four", "4g.40gb");
     assertThat(slot(four)).isZero();
     // slices 4-5 are left: a 1g.20gb there strands one compute slice, a 2g.20gb strands none
     JobHandle b = s.submit(heavy("b", false));
     assertThat(b.pendingReason()).isEqualTo(Optional.of(PendingReason.CAPACITY));
-    JobHandle two = s.submit(JobSpec.builder(PlacementRequest.mig("2g.20gb")).id("two").build());
+    JobHandle two = submit(s, "two", "2g.20gb");
     assertThat(two.state()).as("the held job reserves nothing").isEqualTo(JobState.RUNNING);
     two.complete();
     h.clock.advance(Duration.ofMinutes(9));
@@ -98,9 +105,9 @@ class NoStrandingSchedulerTest {
                   .migStrandingHold(Duration.ofHours(1))
                   .build();
       s.submit(heavy("a", false));
-      s.submit(JobSpec.builder(PlacementRequest.mig("4g.40gb")).id("four").build());
+      submit(s, "four", "4g.40gb");
       JobHandle b = s.submit(heavy("b", false));
-      JobHandle two = s.submit(JobSpec.builder(PlacementRequest.mig("2g.20gb")).id("two").build());
+      JobHandle two = submit(s, "two", "2g.20gb");
       assertThat(b.state()).as(policy.name()).isEqualTo(JobState.PENDING);
       assertThat(two.state()).as(policy.name()).isEqualTo(JobState.RUNNING);
       s.verifyInvariants();
@@ -128,8 +135,8 @@ class NoStrandingSchedulerTest {
                   .gracePeriod(Duration.ofMinutes(1))
                   .build());
       assertThat(slot(low)).isEqualTo(6);
-      s.submit(JobSpec.builder(PlacementRequest.mig("4g.40gb")).id("four").build());
-      JobHandle two = s.submit(JobSpec.builder(PlacementRequest.mig("2g.20gb")).id("two").build());
+      submit(s, "four", "4g.40gb");
+      JobHandle two = submit(s, "two", "2g.20gb");
       assertThat(slot(two)).as("the GPU is full").isEqualTo(4);
       PlacementRequest r = PlacementRequest.mig("1g.20gb");
       JobHandle high =
@@ -150,9 +157,7 @@ class NoStrandingSchedulerTest {
 
   @Test
   void aHeldJobStartsWhenAPlaceThatStrandsNothingFrees() {
-    var s =
-        (DefaultScheduler)
-            h.builder().nodes(List.of(mig("m", 1))).migStrandingHold(Duration.ofHours(1)).build();
+    var s = oneGpu(Duration.ofHours(1));
     JobHandle a = s.submit(heavy("a", false));
     JobHandle b = s.submit(heavy("b", false));
     assertThat(b.state()).isEqualTo(JobState.PENDING);
@@ -163,7 +168,7 @@ class NoStrandingSchedulerTest {
 
   @Test
   void withoutAHoldAMigJobTakesAnyPlaceThatFits() {
-    var s = (DefaultScheduler) h.builder().nodes(List.of(mig("m", 1))).build();
+    var s = oneGpu(Duration.ZERO);
     s.submit(heavy("a", false));
     JobHandle b = s.submit(heavy("b", false));
     assertThat(b.state()).isEqualTo(JobState.RUNNING);

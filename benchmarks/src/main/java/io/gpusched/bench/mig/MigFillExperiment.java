@@ -448,12 +448,9 @@ public final class MigFillExperiment {
     String strategies = "FIRST_FIT,BEST_FIT,FRAGMENTATION_AWARE";
     boolean fixed = false;
     List<Deferral> deferrals = new ArrayList<>();
-    for (int i = 0; i < args.length; i++) {
-      String a = args[i];
-      if (i + 1 >= args.length) {
-        throw new IllegalArgumentException("option " + a + " needs a value");
-      }
-      String v = args[++i];
+    for (Map.Entry<String, String> o : io.gpusched.bench.Args.pairs(args)) {
+      String a = o.getKey();
+      String v = o.getValue();
       switch (a) {
         case "--nodes" -> nodes = Integer.parseInt(v);
         case "--gpus-per-node" -> perNode = Integer.parseInt(v);

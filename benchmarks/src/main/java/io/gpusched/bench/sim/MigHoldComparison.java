@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -191,12 +192,9 @@ public final class MigHoldComparison {
     long seed = 1;
     List<Duration> holds = new ArrayList<>(List.of(Duration.ZERO, Duration.ofMinutes(10),
         Duration.ofHours(1), Duration.ofHours(6)));
-    for (int i = 0; i < args.length; i++) {
-      String a = args[i];
-      if (i + 1 >= args.length) {
-        throw new IllegalArgumentException("option " + a + " needs a value");
-      }
-      String v = args[++i];
+    for (Map.Entry<String, String> o : io.gpusched.bench.Args.pairs(args)) {
+      String a = o.getKey();
+      String v = o.getValue();
       switch (a) {
         case "--mix" -> mix = MigFillExperiment.Mix.valueOf(v.trim().toUpperCase(Locale.ROOT));
         case "--load" -> load = Double.parseDouble(v);
