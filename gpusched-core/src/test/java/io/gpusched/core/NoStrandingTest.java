@@ -64,6 +64,28 @@ class NoStrandingTest {
     assertThat(EngineInvariants.verify((LockFreeCluster) c)).isEmpty();
   }
 
+  /** A pre-made instance strands nothing (the layout is fixed): the flag changes no placement. */
+  @Test
+  void onStaticMigGpusTheFlagChangesNothing() {
+    GpuSpec gpu =
+        new GpuSpec(
+            0, "GPU-s", GpuModels.H100_80GB, GpuMode.MIG_STATIC,
+            List.of(
+                new io.gpusched.MigInstance("1g.20gb", 0),
+                new io.gpusched.MigInstance("1g.20gb", 2),
+                new io.gpusched.MigInstance("3g.40gb", 4)));
+    GpuCluster c =
+        GpuClusters.newBuilder()
+            .strategy(PlacementStrategy.FIRST_FIT)
+            .node(NodeSpec.builder("s").gpu(gpu).build())
+            .build();
+    assertThat(gpu(c.tryPlace(HEAVY_LOSSLESS)).migStartSlot()).isZero();
+    assertThat(gpu(c.tryPlace(HEAVY_LOSSLESS)).migStartSlot()).isEqualTo(2);
+    assertThat(gpu(c.tryPlace(PlacementRequest.mig("3g.40gb").withoutStranding())).migStartSlot())
+        .isEqualTo(4);
+    assertThat(c.tryPlace(HEAVY_LOSSLESS)).isNull();
+  }
+
   @Test
   void itSkipsAGpuWhereItWouldStrandForOneWhereItWouldNot() {
     for (PlacementStrategy s :
