@@ -14,6 +14,7 @@ import java.time.Duration;
 public final class CoreSchedulerFactory implements SchedulerFactory {
   private final boolean preferCheapest;
   private final Duration migStrandingHold;
+  private final io.gpusched.PlacementStrategy strategy;
 
   /** With cost-aware placement ({@code preferCheapest(true)}), as the policy comparison runs. */
   public CoreSchedulerFactory() {
@@ -35,8 +36,20 @@ public final class CoreSchedulerFactory implements SchedulerFactory {
    *     GpuSchedulers.Builder.migStrandingHold}; zero: off)
    */
   public CoreSchedulerFactory(boolean preferCheapest, Duration migStrandingHold) {
+    this(preferCheapest, migStrandingHold, io.gpusched.PlacementStrategy.FRAGMENTATION_AWARE);
+  }
+
+  /**
+   * @param preferCheapest as {@link #CoreSchedulerFactory(boolean)}
+   * @param migStrandingHold as {@link #CoreSchedulerFactory(boolean, Duration)}
+   * @param strategy the engine's placement strategy (the library's default: {@code
+   *     FRAGMENTATION_AWARE})
+   */
+  public CoreSchedulerFactory(
+      boolean preferCheapest, Duration migStrandingHold, io.gpusched.PlacementStrategy strategy) {
     this.preferCheapest = preferCheapest;
     this.migStrandingHold = migStrandingHold;
+    this.strategy = strategy;
   }
 
   @Override
@@ -45,6 +58,7 @@ public final class CoreSchedulerFactory implements SchedulerFactory {
     GpuSchedulers.Builder b =
         GpuSchedulers.newBuilder()
             .nodes(s.cluster().nodes())
+            .strategy(strategy)
             .policy(c.variant().policy())
             .preemption(c.variant().preemption())
             .backfill(c.variant().backfill())

@@ -25,6 +25,7 @@ import java.util.SplittableRandom;
  * <pre>
  * java -cp benchmarks/target/gpusched-benchmarks.jar io.gpusched.bench.sim.MigHoldComparison \
  *     [--mix UNIFORM] [--load 1.3] [--hours 48] [--seed 1] [--holds 0,10m,1h,6h]
+ *     [--strategy FRAGMENTATION_AWARE]
  * </pre>
  *
  * <p><b>Workload.</b> 100 H100-80GB in 25 nodes of 4, one queue. Jobs arrive as a Poisson stream
@@ -109,11 +110,17 @@ public final class MigHoldComparison {
 
   /** Runs the workload once per hold, in order, on fresh schedulers with the default policy. */
   public static List<Run> run(SimCluster cluster, Workload workload, List<Duration> holds) {
+    return run(cluster, workload, holds, io.gpusched.PlacementStrategy.FRAGMENTATION_AWARE);
+  }
+
+  /** {@link #run(SimCluster, Workload, List)} with another placement strategy. */
+  public static List<Run> run(
+      SimCluster cluster, Workload workload, List<Duration> holds, io.gpusched.PlacementStrategy strategy) {
     SimConfig cfg = SimConfig.defaults(SimConfig.Variant.FAIR_SHARE_PREEMPT_BACKFILL);
     List<Run> runs = new ArrayList<>();
     for (Duration h : holds) {
-      runs.add(
-          new Run(h, new Simulator(cluster, workload, cfg, new CoreSchedulerFactory(false, h)).run()));
+      var factory = new CoreSchedulerFactory(false, h, strategy);
+      runs.add(new Run(h, new Simulator(cluster, workload, cfg, factory).run()));
     }
     return runs;
   }
@@ -190,6 +197,7 @@ public final class MigHoldComparison {
     double load = 1.3;
     int hours = 48;
     long seed = 1;
+    io.gpusched.PlacementStrategy strategy = io.gpusched.PlacementStrategy.FRAGMENTATION_AWARE;
     List<Duration> holds = new ArrayList<>(List.of(Duration.ZERO, Duration.ofMinutes(10),
         Duration.ofHours(1), Duration.ofHours(6)));
     for (Map.Entry<String, String> o : io.gpusched.bench.Args.pairs(args)) {
@@ -200,6 +208,7 @@ public final class MigHoldComparison {
         case "--load" -> load = Double.parseDouble(v);
         case "--hours" -> hours = Integer.parseInt(v);
         case "--seed" -> seed = Long.parseLong(v);
+        case "--strategy" -> strategy = io.gpusched.PlacementStrategy.named(v.trim());
         case "--holds" -> {
           holds.clear();
           for (String h : v.split(",", -1)) {
@@ -210,8 +219,8 @@ public final class MigHoldComparison {
       }
     }
     Workload w = workload(mix, load, hours, seed);
-    System.out.printf(Locale.ROOT, "%s mix, load %.2f, %d h, seed %d: %d jobs on %d H100s%n", mix,
-        load, hours, seed, w.jobs().size(), NODES * PER_NODE);
-    print(run(cluster(), w, holds), System.out);
+    System.out.printf(Locale.ROOT, "%s mix, load %.2f, %d h, seed %d, %s: %d jobs on %d H100s%n",
+        mix, load, hours, seed, strategy.name(), w.jobs().size(), NODES * PER_NODE);
+    print(run(cluster(), w, holds, strategy), System.out);
   }
 }
