@@ -62,10 +62,9 @@ public record PlacementRequest(
 
   /**
    * A copy whose MIG instance goes only where it strands no compute slice, and is refused when no
-   * such place is free ({@link GpuDemand.Mig#noStranding()}). Trades waiting for packing: on a
-   * stream of MIG requests, memory-heavy profiles ({@code 1g.20gb}, {@code 3g.40gb} on an H100)
-   * then wait for a GPU that can absorb their spare memory slice instead of costing a compute
-   * slice. See {@code docs/placement.md}.
+   * such place is free ({@link GpuDemand.Mig#noStranding()}). Memory-heavy profiles ({@code
+   * 1g.20gb}, {@code 3g.40gb} on an H100) then wait for a GPU that can absorb their spare memory
+   * slice instead of costing a compute slice. See {@code docs/placement.md}.
    *
    * @throws IllegalArgumentException if the demand is not a MIG instance
    */

@@ -241,10 +241,12 @@ public final class GpuSchedulers {
      * compute ({@link io.gpusched.PlacementRequest#withoutStranding()}) before it takes any place
      * that fits, counted from when it entered the queue (submit or requeue). Meanwhile it waits on
      * {@link io.gpusched.PendingReason#CAPACITY}, holds no backfill reservation, preempts no one
-     * and stops no pass (with or without backfill). Trades the wait of memory-heavy MIG jobs (an
-     * H100's {@code 1g.20gb}, {@code 3g.40gb}) for packing: see {@code docs/scheduler.md}. A job
-     * whose request already says {@code withoutStranding()} waits without bound. Default {@link
-     * Duration#ZERO}: off, every MIG job takes any place that fits.
+     * and stops no pass (with or without backfill). Memory-heavy MIG jobs (an H100's {@code
+     * 1g.20gb}, {@code 3g.40gb}) then yield to the others. On streams of jobs that only arrive
+     * this raises the compute slices granted; with jobs that finish (the simulator) it does not,
+     * and long holds lower utilization: see {@code docs/scheduler.md}. A job whose request already
+     * says {@code withoutStranding()} waits without bound. Default {@link Duration#ZERO}: off,
+     * every MIG job takes any place that fits.
      *
      * @throws IllegalArgumentException if negative or above {@link io.gpusched.JobSpec#MAX_DURATION}
      */
