@@ -28,6 +28,13 @@ public enum PendingReason {
   /** Jobs are being preempted to make room for it; it starts when they have stopped. */
   PREEMPTION,
   /**
+   * Considered in the latest pass, inside the scheduler's MIG stranding hold ({@code
+   * GpuSchedulers.Builder.migStrandingHold}): it takes only a place that strands no compute
+   * slice until its hold runs out, and none is free. Whether a place that strands compute is
+   * free is not checked. It holds no reservation and preempts no one meanwhile.
+   */
+  STRANDING,
+  /**
    * No node present could ever host it (for example more GPUs on one node than any node has, a
    * MIG profile or GPU model no node offers, or constraints no node meets). It starts only if a
    * suitable node is added.

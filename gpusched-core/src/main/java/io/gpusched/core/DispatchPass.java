@@ -247,7 +247,7 @@ final class DispatchPass {
         ps.failedHeld.add(j.shape);
       }
       return ps.waits(
-          j, restricted && j.quotaKeptItFromRoom ? PendingReason.QUOTA : PendingReason.CAPACITY,
+          j, restricted && j.quotaKeptItFromRoom ? PendingReason.QUOTA : PendingReason.STRANDING,
           Outcome.SKIPPED);
     }
     if (!restricted) {

@@ -240,7 +240,7 @@ public final class GpuSchedulers {
      * How long a pending job whose request is one MIG instance waits for a place that strands no
      * compute ({@link io.gpusched.PlacementRequest#withoutStranding()}) before it takes any place
      * that fits, counted from when it entered the queue (submit or requeue). Meanwhile it waits on
-     * {@link io.gpusched.PendingReason#CAPACITY}, holds no backfill reservation, preempts no one
+     * {@link io.gpusched.PendingReason#STRANDING}, holds no backfill reservation, preempts no one
      * and stops no pass (with or without backfill). Memory-heavy MIG jobs (an H100's {@code
      * 1g.20gb}, {@code 3g.40gb}) then yield to the others. On streams of jobs that only arrive
      * this raises the compute slices granted; with jobs that finish (the simulator) it does not,

@@ -77,7 +77,7 @@ class NoStrandingSchedulerTest {
     assertThat(slot(four)).isZero();
     // slices 4-5 are left: a 1g.20gb there strands one compute slice, a 2g.20gb strands none
     JobHandle b = s.submit(heavy("b", false));
-    assertThat(b.pendingReason()).isEqualTo(Optional.of(PendingReason.CAPACITY));
+    assertThat(b.pendingReason()).isEqualTo(Optional.of(PendingReason.STRANDING));
     JobHandle two = submit(s, "two", "2g.20gb");
     assertThat(two.state()).as("the held job reserves nothing").isEqualTo(JobState.RUNNING);
     two.complete();
@@ -143,7 +143,7 @@ class NoStrandingSchedulerTest {
           s.submit(JobSpec.builder(held ? r : r.withoutStranding()).id("high").priority(10).build());
       if (held) {
         assertThat(low.state()).as("held: preempts no one").isEqualTo(JobState.RUNNING);
-        assertThat(high.pendingReason()).isEqualTo(Optional.of(PendingReason.CAPACITY));
+        assertThat(high.pendingReason()).isEqualTo(Optional.of(PendingReason.STRANDING));
       } else {
         assertThat(low.state()).isEqualTo(JobState.PREEMPTING);
         assertThat(high.pendingReason()).isEqualTo(Optional.of(PendingReason.PREEMPTION));

@@ -46,6 +46,25 @@ class PendingReasonTest {
   }
 
   @Test
+  void strandingInsideTheMigStrandingHold() {
+    var s =
+        (DefaultScheduler)
+            h.builder()
+                .nodes(List.of(SchedulerHarness.mig("m", 1)))
+                .migStrandingHold(Duration.ofMinutes(10))
+                .build();
+    s.submit(JobSpec.builder(PlacementRequest.mig("1g.20gb")).id("a").build());
+    JobHandle b = s.submit(JobSpec.builder(PlacementRequest.mig("1g.20gb")).id("b").build());
+    assertThat(b.pendingReason()).isEqualTo(reason(PendingReason.STRANDING));
+    assertThat(s.snapshot().queues().get(0).pendingByReason())
+        .isEqualTo(java.util.Map.of(PendingReason.STRANDING, 1));
+    h.clock.advance(Duration.ofMinutes(10));
+    s.tick();
+    assertThat(b.state()).as("the hold ran out: a stranding place is taken").isEqualTo(JobState.RUNNING);
+    assertThat(b.pendingReason()).isEmpty();
+  }
+
+  @Test
   void unschedulableUntilANodeThatFitsIsAdded() {
     var s = (DefaultScheduler) h.builder().nodes(List.of(whole("n1", 8))).build();
     JobHandle big =

@@ -135,9 +135,9 @@ class GpuSchedMetricsTest {
 
               String scrape = ctx.getBean(PrometheusMeterRegistry.class).scrape();
               checkPrometheusNames(scrape);
-              // the sizing formula of docs/operations.md: 125 + 3 per GPU model + 37 per queue
+              // the sizing formula of docs/operations.md: 125 + 3 per GPU model + 38 per queue
               long samples = scrape.lines().filter(l -> l.startsWith("gpusched_")).count();
-              assertThat(samples).isEqualTo(125 + 3 * 2 + 37 * 2);
+              assertThat(samples).isEqualTo(125 + 3 * 2 + 38 * 2);
               assertThat(scrape)
                   .contains("gpusched_jobs_submitted_total{queue=\"research\"} 0.0")
                   .contains("gpusched_preemptions_total{reason=\"NODE_LOST\"} 0.0")
