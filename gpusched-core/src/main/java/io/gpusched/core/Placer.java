@@ -469,7 +469,8 @@ final class Placer {
    */
   private static int migRow(MigSpace mig, GpuDemand.Mig m) {
     int p = mig.profileIndex(m.profile());
-    return m.noStranding() ? p + mig.profiles.length : p;
+    // -1 (a group without the profile: routing never offers one) stays -1, so that it fails loudly
+    return m.noStranding() && p >= 0 ? p + mig.profiles.length : p;
   }
 
   /** Tries the cursor's current candidate. Returns the reservation, or null to move on. */
