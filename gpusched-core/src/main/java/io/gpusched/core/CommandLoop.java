@@ -68,6 +68,13 @@ final class CommandLoop {
    */
   static final long HANDOFF_NANOS = 1_000_000;
 
+  /**
+   * How many commands run between two reads of the clock while draining (a power of two): a
+   * thread that other threads keep feeding commands as fast as it runs them, so that the queue
+   * never empties, still notices {@link #HANDOFF_NANOS} within this many commands.
+   */
+  static final int CLOCK_EVERY = 64;
+
   private final MpscUnboundedArrayQueue<Runnable> commands = new MpscUnboundedArrayQueue<>(256);
   private final AtomicInteger wip = new AtomicInteger();
   private final @Nullable ScheduledExecutorService timer;
@@ -182,18 +189,17 @@ final class CommandLoop {
     for (; ; ) {
       Runnable c;
       boolean decayed = false;
+      int ran = 0;
       while ((c = commands.poll()) != null) {
-        try {
-          if (!decayed) {
-            beforeCommands.accept(clock.getAsLong());
-            decayed = true;
-          }
-          c.run();
-          dirty = true;
-        } catch (Throwable e) {
-          log.error("gpusched command failed", e);
-          absorb(e);
+        if (timer != null
+            && (++ran & (CLOCK_EVERY - 1)) == 0
+            && System.nanoTime() - since > HANDOFF_NANOS) {
+          // other threads enqueue as fast as this loop runs: stop draining here (the pass below
+          // sees what ran so far, and the hand-off after it gives the rest to the timer thread)
+          runOne(c, decayed);
+          break;
         }
+        decayed = runOne(c, decayed);
       }
       if (dirty && !closed.getAsBoolean()) {
         dirty = false;
@@ -226,6 +232,24 @@ final class CommandLoop {
         return;
       }
     }
+  }
+
+  /**
+   * Runs one command, after the fair-share decay if it is the batch's first ({@code decayed}
+   * false); returns true (the batch has decayed).
+   */
+  private boolean runOne(Runnable c, boolean decayed) {
+    try {
+      if (!decayed) {
+        beforeCommands.accept(clock.getAsLong());
+      }
+      c.run();
+      dirty = true;
+    } catch (Throwable e) {
+      log.error("gpusched command failed", e);
+      absorb(e);
+    }
+    return true;
   }
 
   /** Keeps a {@link VirtualMachineError} for {@link #rethrowFatal}; other throwables are done with. */
