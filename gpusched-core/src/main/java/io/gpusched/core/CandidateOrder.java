@@ -70,6 +70,16 @@ record CandidateOrder(
   static final int LAST_RESORT = 2;
 
   /** The entry of the bucket of nodes with {@code free} empty GPUs. */
+  /** The score of {@code entry} in this order, or NaN if the order does not have it. */
+  double scoreOf(int entry) {
+    for (int i = 0; i < entries.length; i++) {
+      if (entries[i] == entry) {
+        return scores[i];
+      }
+    }
+    return Double.NaN;
+  }
+
   static int nodeBucket(int free) {
     return -1 - free;
   }

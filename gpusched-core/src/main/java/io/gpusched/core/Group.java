@@ -52,6 +52,9 @@ final class Group {
 
   volatile GroupNode[] nodes = new GroupNode[0];
 
+  /** Nodes of this group last seen stranding GPU capacity: hints for the host peek. */
+  final StarvedNodes starved = new StarvedNodes();
+
   /**
    * The most GPUs of this group on one node that has not been removed (cordoned and draining
    * nodes count: they may come back); 0 when there is none. Written under the management monitor.
@@ -173,6 +176,7 @@ final class Group {
    * caller then calls {@link #ensureTables} (the largest node may have gone).
    */
   void removeNode(GroupNode gn) {
+    starved.forget(gn);
     int size = gn.gpus.length;
     nodesBySize[size]--;
     liveGpus -= size;

@@ -9,7 +9,9 @@ import io.gpusched.NodeSpec;
  * a GPU's state), so before the usual walk a placement looks at the first few candidates in table
  * order ({@value #MAX} at most, within {@value #WINDOW} milli of the best rank and of the same tier)
  * and tries them in the order of their rank plus the change of <em>host-stranded</em> GPU capacity
- * on their node.
+ * on their node. A whole-GPU request none of whose first candidates lowers that capacity also looks
+ * at the nodes its groups last saw stranding capacity ({@link StarvedNodes}), within {@value
+ * #STARVED_WINDOW} milli of the best rank: there it may use GPUs their host could not feed.
  *
  * <p><b>Host-stranded capacity.</b> A node's free GPU milli that its free CPU (or memory) cannot
  * feed at the typical ratio of the requests: {@code max(0, freeGpu - freeCpu × gpuPerCpu, freeGpu -
@@ -19,7 +21,9 @@ import io.gpusched.NodeSpec;
  *
  * <p>Only the order of the first tries changes: if none of them succeeds, the placement walks the
  * tables as usual (which sees these candidates again), so a miss is judged exactly as without the
- * peek. Per placement: a few bitset searches and the GPU words of at most {@value #MAX} nodes; no
+ * peek. Per placement: a few bitset searches and the GPU words of at most {@value #MAX} nodes (and
+ * of up to {@value StarvedNodes#SIZE} noted nodes per group for a whole-GPU request that looks at
+ * them), and one node's GPU words afterwards to keep the notes ({@link #strandedNow}); no
  * allocation (this thread's scratch arrays are reused, as {@link GroupCursor#reusable} does).
  */
 @EnginePart
@@ -30,13 +34,35 @@ final class HostPeek {
   /** How much worse than the best (milli of score) a candidate may rank and still be looked at. */
   static final double WINDOW = 1000;
 
+  /**
+   * How much worse than the best (milli of score) a noted node ({@link StarvedNodes}) may rank and
+   * still be looked at by a whole-GPU request: wider than {@link #WINDOW}, because such a node is
+   * looked at only where it may use GPUs that its host could not feed.
+   */
+  static final double STARVED_WINDOW = 8000;
+
+  /**
+   * Rounding tolerance of the host-stranded terms, in milli: a change below {@code -TOLERANCE}
+   * lowers a node's stranded capacity, a value above {@code TOLERANCE} is stranded capacity.
+   */
+  static final double TOLERANCE = 1e-9;
+
+  /** Room for the candidates of one peek: the narrow ones and the notes of up to six groups. */
+  static final int CAPACITY = MAX + 6 * StarvedNodes.SIZE;
+
   private static final ThreadLocal<HostPeek> SPARE = ThreadLocal.withInitial(HostPeek::new);
 
-  final Group[] group = new Group[MAX];
-  final int[] ent = new int[MAX];
-  final int[] index = new int[MAX];
-  final int[] shape = new int[MAX];
-  final double[] rank = new double[MAX];
+  final Group[] group = new Group[CAPACITY];
+  final int[] ent = new int[CAPACITY];
+  final int[] index = new int[CAPACITY];
+  final int[] shape = new int[CAPACITY];
+  final double[] rank = new double[CAPACITY];
+
+  /** Per candidate: {@link #strandedNow} of its node once the request landed there. */
+  final double[] after = new double[CAPACITY];
+
+  /** Set by {@link #strandedDelta} with this scratch as {@code keep}. */
+  double lastAfter;
   int n;
   private boolean inUse;
 
@@ -60,8 +86,14 @@ final class HostPeek {
     inUse = false;
   }
 
-  void add(Group g, int e, int i, int s, double r) {
+  /** Whether another candidate fits ({@link #CAPACITY}). */
+  boolean full() {
+    return n == CAPACITY;
+  }
+
+  void add(Group g, int e, int i, int s, double r, double afterNow) {
     group[n] = g;
+    after[n] = afterNow;
     ent[n] = e;
     index[n] = i;
     shape[n] = s;
@@ -106,27 +138,32 @@ final class HostPeek {
   static double strandedDelta(
       NodeEntry node, long milli, long cpu, long mem, double gpuPerCpu, double gpuPerMem,
       int empties, double @org.jspecify.annotations.Nullable [][] unfit) {
-    long freeGpu = 0;
-    int empty = 0;
-    for (GpuSlot s : node.gpus) {
-      if (s != null) {
-        long w = s.lvWord();
-        freeGpu += 1000 - s.group.space.allocatedMilli(w);
-        if (w == 0) {
-          empty++;
-        }
-      }
-    }
-    long cpuCap = node.spec.cpuMillis();
-    long memCap = node.spec.memoryMiB();
+    return strandedDelta(node, milli, cpu, mem, gpuPerCpu, gpuPerMem, empties, unfit, null);
+  }
+
+  /**
+   * {@link #strandedDelta(NodeEntry, long, long, long, double, double, int, double[][])}; with
+   * {@code keep}, also leaves in its {@link #lastAfter} what {@link #strandedNow} will say of the
+   * node once the request landed there (so that noting it costs no second look at its GPUs).
+   */
+  static double strandedDelta(
+      NodeEntry node, long milli, long cpu, long mem, double gpuPerCpu, double gpuPerMem,
+      int empties, double @org.jspecify.annotations.Nullable [][] unfit,
+      @org.jspecify.annotations.Nullable HostPeek keep) {
+    long fe = freeAndEmpty(node);
+    long freeGpu = fe >>> 32;
+    int empty = (int) fe;
+    long cpuCap = node.cpuCap;
+    long memCap = node.memCap;
     long word = node.host.lvResolved();
     double types = 0;
+    double typesAfter = 0;
     if (unfit != null && cpuCap != NodeSpec.UNTRACKED) {
       double free = (double) (cpuCap - (word & NodeEntry.CPU_MASK));
-      types =
+      typesAfter =
           typeStranded(unfit, (double) Math.max(0, freeGpu - milli), empty - empties,
-                  Math.max(0, free - (double) Math.max(0, cpu)))
-              - typeStranded(unfit, (double) freeGpu, empty, free);
+              Math.max(0, free - (double) Math.max(0, cpu)));
+      types = typesAfter - typeStranded(unfit, (double) freeGpu, empty, free);
     }
     double cpuFree =
         cpuCap == NodeSpec.UNTRACKED || gpuPerCpu == 0 ? -1 : cpuCap - (word & NodeEntry.CPU_MASK);
@@ -140,7 +177,46 @@ final class HostPeek {
             memFree < 0 ? -1 : Math.max(0, memFree - (double) Math.max(0, mem)),
             gpuPerCpu,
             gpuPerMem);
+    if (keep != null) {
+      keep.lastAfter = after + TYPE_WEIGHT * typesAfter;
+    }
     return after - before + TYPE_WEIGHT * types;
+  }
+
+  /**
+   * The node's host-stranded GPU milli now, by the ratios given, plus {@link #TYPE_WEIGHT} times
+   * its type-stranded milli ({@link #typeStranded}, with learned types): the quantity whose change
+   * {@link #strandedDelta} ranks by. Above {@link #TOLERANCE}, the node goes into its groups'
+   * {@link StarvedNodes}.
+   */
+  static double strandedNow(
+      NodeEntry node, double gpuPerCpu, double gpuPerMem,
+      double @org.jspecify.annotations.Nullable [][] unfit) {
+    long fe = freeAndEmpty(node);
+    double freeGpu = (double) (fe >>> 32);
+    long word = node.host.lvResolved();
+    double cpuFree = node.cpuCap == NodeSpec.UNTRACKED ? -1 : node.cpuCap - (word & NodeEntry.CPU_MASK);
+    double types = unfit != null && cpuFree >= 0 ? typeStranded(unfit, freeGpu, (int) fe, cpuFree) : 0;
+    double memFree =
+        node.memCap == NodeSpec.UNTRACKED || gpuPerMem == 0 ? -1 : node.memCap - (word >>> NodeEntry.CPU_BITS);
+    return stranded(freeGpu, gpuPerCpu == 0 ? -1 : cpuFree, memFree, gpuPerCpu, gpuPerMem)
+        + TYPE_WEIGHT * types;
+  }
+
+  /** The node's free GPU milli (high 32 bits) and empty GPUs (low 32 bits), by their words. */
+  private static long freeAndEmpty(NodeEntry node) {
+    long freeGpu = 0;
+    int empty = 0;
+    for (GpuSlot s : node.gpus) {
+      if (s != null) {
+        long w = s.lvWord();
+        freeGpu += 1000 - s.group.space.allocatedMilli(w);
+        if (w == 0) {
+          empty++;
+        }
+      }
+    }
+    return freeGpu << 32 | empty;
   }
 
   /**

@@ -16,6 +16,16 @@ final class NodeEntry {
   static final long CPU_MASK = (1L << CPU_BITS) - 1;
 
   final NodeSpec spec;
+
+  /**
+   * The spec's {@link NodeSpec#cpuMillis()} and {@link NodeSpec#memoryMiB()} ({@link
+   * NodeSpec#UNTRACKED} if not tracked), kept here so that the placement path and the host peek
+   * read them from the node they already hold instead of through the spec.
+   */
+  final long cpuCap;
+
+  final long memCap;
+
   final GpuSlot[] gpus;
   /**
    * Host resources in use: CPU milli in bits 0-23, memory MiB from bit 24 (never negative: both
@@ -37,6 +47,8 @@ final class NodeEntry {
 
   NodeEntry(NodeSpec spec) {
     this.spec = spec;
+    this.cpuCap = spec.cpuMillis();
+    this.memCap = spec.memoryMiB();
     this.gpus = new GpuSlot[spec.gpus().size()];
   }
 
@@ -85,8 +97,6 @@ final class NodeEntry {
    * #fitsOn} from overflowing).
    */
   long hostDelta(long cpu, long mem) {
-    long cpuCap = spec.cpuMillis();
-    long memCap = spec.memoryMiB();
     boolean trackCpu = cpuCap != NodeSpec.UNTRACKED && cpu > 0;
     boolean trackMem = memCap != NodeSpec.UNTRACKED && mem > 0;
     if ((trackCpu && cpu > cpuCap) || (trackMem && mem > memCap)) {
@@ -97,8 +107,6 @@ final class NodeEntry {
 
   /** Whether a request within capacity ({@link #hostDelta} > 0) fits on host word {@code w}. */
   boolean fitsOn(long w, long cpu, long mem) {
-    long cpuCap = spec.cpuMillis();
-    long memCap = spec.memoryMiB();
     return (cpuCap == NodeSpec.UNTRACKED || (w & CPU_MASK) + cpu <= cpuCap)
         && (memCap == NodeSpec.UNTRACKED || (w >>> CPU_BITS) + mem <= memCap);
   }
@@ -109,8 +117,8 @@ final class NodeEntry {
    * tracks neither of them.
    */
   long hostCharge(long cpu, long mem) {
-    boolean trackCpu = spec.cpuMillis() != NodeSpec.UNTRACKED && cpu > 0;
-    boolean trackMem = spec.memoryMiB() != NodeSpec.UNTRACKED && mem > 0;
+    boolean trackCpu = cpuCap != NodeSpec.UNTRACKED && cpu > 0;
+    boolean trackMem = memCap != NodeSpec.UNTRACKED && mem > 0;
     return (trackCpu ? cpu : 0) | ((trackMem ? mem : 0) << CPU_BITS);
   }
 

@@ -220,10 +220,13 @@ final class Placer {
         double price = 0;
         int tier = 0;
         int best = -1;
+        double lowest = Double.POSITIVE_INFINITY; // the lowest host-stranded change seen
+        boolean cut = true; // the peek stopped at its size or window, not at the end of its tier
         while (pk.n < HostPeek.MAX) {
           if (best < 0) {
             best = firstOf(cursors, live, n);
             if (best < 0) {
+              cut = false;
               break;
             }
           }
@@ -233,16 +236,26 @@ final class Placer {
             first = rank;
             tier = cur.tier;
             price = cur.group.price;
-          } else if (cur.group.price != price || cur.tier != tier || rank > first + HostPeek.WINDOW) {
+          } else if (cur.group.price != price || cur.tier != tier) {
+            cut = false;
+            break;
+          } else if (rank > first + HostPeek.WINDOW) {
             break;
           }
           NodeEntry node = nodeOf(cur);
           if (node != null && node.schedulable() && node.hostMayFit(cpu, mem)) {
             int empties = wholeGpus > 0 ? wholeGpus : takesEmpty(cur) ? 1 : 0;
-            pk.add(cur.group, cur.entryValue(), cur.index, cur.shape,
-                rank + HostPeek.strandedDelta(node, milli, cpu, mem, perCpu, perMem, empties, unfit));
+            double delta =
+                HostPeek.strandedDelta(node, milli, cpu, mem, perCpu, perMem, empties, unfit, pk);
+            lowest = Math.min(lowest, delta);
+            pk.add(cur.group, cur.entryValue(), cur.index, cur.shape, rank + delta, pk.lastAfter);
           }
           best = advance(cursors, live, best);
+        }
+        if (wholeGpus > 0 && cut && pk.n > 0 && lowest >= -HostPeek.TOLERANCE) {
+          // none of the first candidates lowers its node's stranded capacity: look at the nodes
+          // noted for stranding capacity, however far down the table order they rank
+          peekStarved(pk, cursors, n, first, tier, price, wholeGpus, cpu, mem, mp, unfit);
         }
       } finally {
         set.done();
@@ -250,12 +263,98 @@ final class Placer {
       for (int k = pk.nextBest(); k >= 0; k = pk.nextBest()) {
         Reservation r = attempt(pk.group[k], pk.ent[k], pk.index[k], pk.shape[k], demand, cpu, mem);
         if (r != null) {
+          noteStarved(r, pk.after[k], mp);
           return r;
         }
       }
       return null;
     } finally {
       pk.done();
+    }
+  }
+
+  /**
+   * Adds to the peek the nodes noted in the same-tier, same-price groups' {@link StarvedNodes} that
+   * can take {@code k} whole GPUs, pass the request's node filter and rank within {@link
+   * HostPeek#STARVED_WINDOW} of {@code first} (each at its node bucket's score, plus the group's
+   * bias, plus its host-stranded change). A node also among the first candidates is added again at
+   * the same rank, which changes nothing (ties go to the earlier entry).
+   */
+  private static void peekStarved(
+      HostPeek pk, GroupCursor[] cursors, int n, double first, int tier, double price, int k,
+      long cpu, long mem, ModelPressure mp, double @Nullable [][] unfit) {
+    for (int i = 0; i < n; i++) {
+      GroupCursor cur = cursors[i];
+      if (cur.tier != tier || cur.group.price != price) {
+        continue;
+      }
+      StarvedNodes notes = cur.group.starved;
+      Bits filter = cur.nodeFilter;
+      for (int j = 0; j < StarvedNodes.SIZE && !pk.full(); j++) {
+        GroupNode gn = notes.get(j);
+        if (gn == null || (filter != null && !filter.get(gn.local))) {
+          continue;
+        }
+        // ranked in the bucket the index last put it in (a hint, like every index entry: the
+        // attempt counts its free GPUs again and heals a stale bucket)
+        int f = gn.lpIndexedFree();
+        if (f < k) {
+          continue;
+        }
+        int ent = CandidateOrder.nodeBucket(f);
+        double rank = cur.order.scoreOf(ent) + cur.bias;
+        NodeEntry node = gn.node;
+        if (rank <= first + HostPeek.STARVED_WINDOW // false for a bucket the order lacks (NaN)
+            && node.schedulable()
+            && node.hostMayFit(cpu, mem)) {
+          double delta =
+              HostPeek.strandedDelta(
+                  node, 1000L * k, cpu, mem, mp.gpuPerCpu, mp.gpuPerMem, k, unfit, pk);
+          pk.add(cur.group, ent, gn.local, cur.shape, rank + delta, pk.lastAfter);
+        }
+      }
+    }
+  }
+
+  /**
+   * Keeps the {@link StarvedNodes} notes after a peek's placement: notes the node it landed on if
+   * it now strands capacity ({@code after}, as the peek predicted it), and looks at the next node
+   * of the group's sweep.
+   */
+  private static void noteStarved(Reservation r, double after, ModelPressure mp) {
+    if (r.n == 0) {
+      return;
+    }
+    GpuSlot placed = r.slots[0];
+    if (after > HostPeek.TOLERANCE) {
+      note(placed.node);
+    }
+    Group g = placed.group;
+    GroupNode[] nodes = g.nodes;
+    if (nodes.length > 0) {
+      GroupNode next = nodes[g.starved.nextSweep(nodes.length)];
+      if (next != null && next.node.schedulable()) {
+        noteIfStarved(next.node, mp);
+      }
+    }
+  }
+
+  /** Notes the node in each of its groups' {@link StarvedNodes} if it strands capacity now. */
+  private static void noteIfStarved(NodeEntry node, ModelPressure mp) {
+    if (HostPeek.strandedNow(node, mp.gpuPerCpu, mp.gpuPerMem, mp.gangUnfit) > HostPeek.TOLERANCE) {
+      note(node);
+    }
+  }
+
+  /** Notes the node in each of its groups' {@link StarvedNodes}. */
+  private static void note(NodeEntry node) {
+    GroupNode last = null;
+    for (GpuSlot gpu : node.gpus) {
+      GroupNode gn = gpu == null ? null : gpu.groupNode;
+      if (gn != null && gn != last) {
+        gn.group.starved.note(gn);
+        last = gn;
+      }
     }
   }
 

@@ -107,4 +107,87 @@ class PlacementQualityRegressionTest {
     Allocation share = c.place(PlacementRequest.share(500, 0).withHost(12_000, 0)).orElseThrow();
     assertThat(share.nodeId()).isEqualTo("b");
   }
+
+  static NodeSpec wholeNode(String id, long cpu) {
+    return NodeSpec.builder(id).hostResources(cpu, 1 << 20).gpus(2, COMMON, GpuMode.WHOLE).build();
+  }
+
+  /**
+   * {@code rich} nodes with CPU for both their GPUs, then, past the narrow peek's {@value
+   * HostPeek#MAX} candidates in index order, nodes whose CPU cannot feed both GPUs.
+   */
+  static List<NodeSpec> richThenPoor(int rich, long... poorCpu) {
+    List<NodeSpec> nodes = new java.util.ArrayList<>();
+    for (int i = 0; i < rich; i++) {
+      nodes.add(wholeNode("rich-" + i, 64_000));
+    }
+    for (int i = 0; i < poorCpu.length; i++) {
+      nodes.add(wholeNode("poor-" + i, poorCpu[i]));
+    }
+    return nodes;
+  }
+
+  @Test
+  void aWholeGpuRequestFindsANodeWhoseGpuItFeedsPastTheNarrowPeek() {
+    // typical requests: 8 cores per GPU. Every node has two free GPUs (one tie group, index
+    // order). A request without CPU changes nothing on a rich node; on "poor-0" (12 cores for two
+    // GPUs, 500 milli stranded) it takes the GPU the CPU cannot feed. That node is candidate 41,
+    // which the narrow peek (32) does not reach; the churn's sweep noted it as stranding capacity.
+    GpuCluster c = cluster(PlacementStrategy.FRAGMENTATION_AWARE, richThenPoor(40, 12_000));
+    churn(c, 2 * Mix.RELEARN_EVERY, PlacementRequest.wholeGpus(1).withHost(8_000, 0));
+
+    Allocation a = c.place(PlacementRequest.wholeGpus(1)).orElseThrow();
+    assertThat(a.nodeId()).isEqualTo("poor-0");
+    // shares keep the narrow peek (the notes are looked at for whole GPUs only)
+    GpuCluster shared =
+        cluster(PlacementStrategy.FRAGMENTATION_AWARE,
+            java.util.stream.Stream.concat(
+                    java.util.stream.IntStream.range(0, 40)
+                        .mapToObj(i -> node("rich-" + i, 2, COMMON, 64_000)),
+                    java.util.stream.Stream.of(node("poor-0", 2, COMMON, 12_000)))
+                .toList());
+    churn(shared, 2 * Mix.RELEARN_EVERY, PlacementRequest.wholeGpus(1).withHost(8_000, 0));
+    assertThat(shared.place(PlacementRequest.share(500, 0)).orElseThrow().nodeId()).isEqualTo("rich-0");
+  }
+
+  @Test
+  void theNotesAreLookedAtOnlyIfNoNarrowCandidateLowersStranding() {
+    // typical requests: 8 cores per GPU. Node 10 (12 cores) is within the narrow peek: a request
+    // without CPU lowers its stranded capacity by 500 milli there. Node 41 (4 cores) would gain
+    // 1,500, but the narrow peek already found a node where the request helps, so the notes are
+    // not looked at: they are for requests the narrow peek has nothing good for.
+    List<NodeSpec> nodes = new java.util.ArrayList<>(richThenPoor(40, 4_000));
+    nodes.set(10, wholeNode("poor-near", 12_000));
+    GpuCluster c = cluster(PlacementStrategy.FRAGMENTATION_AWARE, nodes);
+    churn(c, 2 * Mix.RELEARN_EVERY, PlacementRequest.wholeGpus(1).withHost(8_000, 0));
+
+    assertThat(c.place(PlacementRequest.wholeGpus(1)).orElseThrow().nodeId()).isEqualTo("poor-near");
+    // with the near one's stranded GPU taken, the far one is found through the notes
+    assertThat(c.place(PlacementRequest.wholeGpus(1)).orElseThrow().nodeId()).isEqualTo("poor-0");
+  }
+
+  @Test
+  void aNotedNodeThatLeftIsCordonedOrFailsTheConstraintsIsPassedOver() {
+    List<NodeSpec> nodes = new java.util.ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      nodes.add(NodeSpec.builder("rich-" + i).label("zone", "a").hostResources(64_000, 1 << 20)
+          .gpus(2, COMMON, GpuMode.WHOLE).build());
+    }
+    nodes.add(wholeNode("poor-0", 12_000));
+    nodes.add(wholeNode("poor-1", 12_000));
+    GpuCluster c = cluster(PlacementStrategy.FRAGMENTATION_AWARE, nodes);
+    churn(c, 2 * Mix.RELEARN_EVERY, PlacementRequest.wholeGpus(1).withHost(8_000, 0));
+
+    // both poor nodes are noted; poor-1 lacks the label the request asks for
+    PlacementRequest inZoneA =
+        PlacementRequest.wholeGpus(1).withConstraints(Constraints.NONE.withLabel("zone", "a"));
+    Allocation a = c.place(inZoneA).orElseThrow();
+    assertThat(a.nodeId()).isEqualTo("rich-0");
+    a.release();
+    c.removeNode("poor-0", false);
+    c.setNodeState("poor-1", io.gpusched.NodeState.CORDONED);
+    assertThat(c.place(PlacementRequest.wholeGpus(1)).orElseThrow().nodeId()).isEqualTo("rich-0");
+    c.setNodeState("poor-1", io.gpusched.NodeState.READY);
+    assertThat(c.place(PlacementRequest.wholeGpus(1)).orElseThrow().nodeId()).isEqualTo("poor-1");
+  }
 }
