@@ -69,7 +69,6 @@ record CandidateOrder(
   /** Row kind: the last resort of a share order, the empty state itself (after everything). */
   static final int LAST_RESORT = 2;
 
-  /** The entry of the bucket of nodes with {@code free} empty GPUs. */
   /** The score of {@code entry} in this order, or NaN if the order does not have it. */
   double scoreOf(int entry) {
     for (int i = 0; i < entries.length; i++) {
@@ -80,6 +79,7 @@ record CandidateOrder(
     return Double.NaN;
   }
 
+  /** The entry of the bucket of nodes with {@code free} empty GPUs. */
   static int nodeBucket(int free) {
     return -1 - free;
   }

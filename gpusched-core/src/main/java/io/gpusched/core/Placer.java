@@ -263,7 +263,7 @@ final class Placer {
       for (int k = pk.nextBest(); k >= 0; k = pk.nextBest()) {
         Reservation r = attempt(pk.group[k], pk.ent[k], pk.index[k], pk.shape[k], demand, cpu, mem);
         if (r != null) {
-          noteStarved(r, pk.after[k], mp);
+          noteStarved(pk, r, pk.after[k], mp);
           return r;
         }
       }
@@ -292,7 +292,11 @@ final class Placer {
       Bits filter = cur.nodeFilter;
       for (int j = 0; j < StarvedNodes.SIZE && !pk.full(); j++) {
         GroupNode gn = notes.get(j);
-        if (gn == null || (filter != null && !filter.get(gn.local))) {
+        // the group's published node list (a volatile read) first: a note is a plain read of
+        // another thread's write, and the filters are sized for the nodes the list publishes
+        if (gn == null
+            || cur.group.node(gn.local) != gn
+            || (filter != null && !filter.get(gn.local))) {
           continue;
         }
         // ranked in the bucket the index last put it in (a hint, like every index entry: the
@@ -321,7 +325,7 @@ final class Placer {
    * it now strands capacity ({@code after}, as the peek predicted it), and looks at the next node
    * of the group's sweep.
    */
-  private static void noteStarved(Reservation r, double after, ModelPressure mp) {
+  private static void noteStarved(HostPeek pk, Reservation r, double after, ModelPressure mp) {
     if (r.n == 0) {
       return;
     }
@@ -329,10 +333,17 @@ final class Placer {
     if (after > HostPeek.TOLERANCE) {
       note(placed.node);
     }
+    if (++pk.placed % StarvedNodes.SWEEP_EVERY != 0) {
+      return; // this thread sweeps in batches, so that the shared sweep cursor is written rarely
+    }
     Group g = placed.group;
     GroupNode[] nodes = g.nodes;
-    if (nodes.length > 0) {
-      GroupNode next = nodes[g.starved.nextSweep(nodes.length)];
+    if (nodes.length == 0) {
+      return;
+    }
+    int from = g.starved.nextSweep(nodes.length, StarvedNodes.SWEEP_EVERY);
+    for (int i = 0; i < StarvedNodes.SWEEP_EVERY && i < nodes.length; i++) {
+      GroupNode next = nodes[(from + i) % nodes.length];
       if (next != null && next.node.schedulable()) {
         noteIfStarved(next.node, mp);
       }
@@ -346,12 +357,12 @@ final class Placer {
     }
   }
 
-  /** Notes the node in each of its groups' {@link StarvedNodes}. */
+  /** Notes the node in each of its WHOLE and SHARED groups' {@link StarvedNodes}. */
   private static void note(NodeEntry node) {
     GroupNode last = null;
     for (GpuSlot gpu : node.gpus) {
       GroupNode gn = gpu == null ? null : gpu.groupNode;
-      if (gn != null && gn != last) {
+      if (gn != null && gn != last && gn.group.wholeCapable) { // MIG groups never read notes
         gn.group.starved.note(gn);
         last = gn;
       }

@@ -10,11 +10,15 @@ import org.jspecify.annotations.Nullable;
  * lowers its node's stranded capacity also looks at these nodes: on them it may use GPUs the host
  * could not feed, however far down the table order they rank.
  *
- * <p><b>Fed by placements.</b> After a FRAGMENTATION_AWARE placement of a share or whole GPUs
- * ({@link Placer}), the node it landed on is noted if it now strands capacity, and the next node of
- * the group in a round-robin sweep ({@link #nextSweep}) is looked at and noted if it does: so the
- * nodes that strand capacity from the start (few cores per GPU) are found too, at one node
- * evaluation per placement. A full ring overwrites its oldest entry.
+ * <p><b>Fed by placements.</b> After a placement made through the host peek (a share or whole
+ * GPUs, FRAGMENTATION_AWARE or another strategy that uses fragmentation, once the host ratios are
+ * learned; see {@link Placer}), the node it landed on is noted if it now strands capacity, and a
+ * round-robin sweep of the group it landed in ({@link #nextSweep}) looks at one more node per such
+ * placement on average and notes it if it strands capacity: so the nodes that strand capacity
+ * before anything lands on them (few cores per GPU) are found too, in the groups that receive
+ * peek placements. Placements by the plain walk (after a peek that found nothing), gangs spread
+ * over nodes and releases neither note nor sweep. A full ring overwrites its oldest entry. Only
+ * WHOLE and SHARED groups keep notes (MIG requests do not peek).
  *
  * <p><b>Thread-safety: hints, by design racy.</b> The ring and its cursors are plain fields that
  * any placing thread reads and writes without synchronization. A lost or stale entry only changes
@@ -28,6 +32,13 @@ import org.jspecify.annotations.Nullable;
 final class StarvedNodes {
   /** Nodes kept per group. */
   static final int SIZE = 16;
+
+  /**
+   * Every this many peek placements, a thread looks at this many nodes of the group it placed in
+   * (one per placement on average): in batches, so that the group's sweep cursor, a field every
+   * placing thread shares, is written once per batch rather than once per placement.
+   */
+  static final int SWEEP_EVERY = 16;
 
   private final @Nullable GroupNode[] ring = new GroupNode[SIZE];
 
@@ -67,15 +78,17 @@ final class StarvedNodes {
   }
 
   /**
-   * The local index of the group's node the sweep looks at now, in {@code 0 .. nodes - 1}, and
-   * moves the sweep on; {@code nodes} must be positive.
+   * The local index of the first of {@code count} consecutive nodes (wrapping around) the sweep
+   * looks at now, in {@code 0 .. nodes - 1}, and moves the sweep past them; {@code nodes} and
+   * {@code count} must be positive.
    */
-  int nextSweep(int nodes) {
+  int nextSweep(int nodes, int count) {
     int s = sweep;
     if (s < 0 || s >= nodes) {
       s = 0;
     }
-    sweep = s + 1;
+    int n = s + count;
+    sweep = n >= nodes ? n - nodes : n;
     return s;
   }
 }

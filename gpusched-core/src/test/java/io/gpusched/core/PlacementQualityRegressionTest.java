@@ -127,6 +127,20 @@ class PlacementQualityRegressionTest {
     return nodes;
   }
 
+  /** The ids of the nodes noted in the cluster's groups ({@link StarvedNodes}). */
+  static java.util.Set<String> noted(GpuCluster c) {
+    java.util.Set<String> ids = new java.util.TreeSet<>();
+    for (Group g : ((LockFreeCluster) c).groups()) {
+      for (int i = 0; i < StarvedNodes.SIZE; i++) {
+        GroupNode gn = g.starved.get(i);
+        if (gn != null) {
+          ids.add(gn.node.spec.id());
+        }
+      }
+    }
+    return ids;
+  }
+
   @Test
   void aWholeGpuRequestFindsANodeWhoseGpuItFeedsPastTheNarrowPeek() {
     // typical requests: 8 cores per GPU. Every node has two free GPUs (one tie group, index
@@ -135,6 +149,7 @@ class PlacementQualityRegressionTest {
     // which the narrow peek (32) does not reach; the churn's sweep noted it as stranding capacity.
     GpuCluster c = cluster(PlacementStrategy.FRAGMENTATION_AWARE, richThenPoor(40, 12_000));
     churn(c, 2 * Mix.RELEARN_EVERY, PlacementRequest.wholeGpus(1).withHost(8_000, 0));
+    assertThat(noted(c)).containsExactly("poor-0");
 
     Allocation a = c.place(PlacementRequest.wholeGpus(1)).orElseThrow();
     assertThat(a.nodeId()).isEqualTo("poor-0");
@@ -177,17 +192,34 @@ class PlacementQualityRegressionTest {
     nodes.add(wholeNode("poor-1", 12_000));
     GpuCluster c = cluster(PlacementStrategy.FRAGMENTATION_AWARE, nodes);
     churn(c, 2 * Mix.RELEARN_EVERY, PlacementRequest.wholeGpus(1).withHost(8_000, 0));
+    assertThat(noted(c)).containsExactly("poor-0", "poor-1");
 
-    // both poor nodes are noted; poor-1 lacks the label the request asks for
+    // both poor nodes are noted; they lack the label the request asks for
     PlacementRequest inZoneA =
         PlacementRequest.wholeGpus(1).withConstraints(Constraints.NONE.withLabel("zone", "a"));
     Allocation a = c.place(inZoneA).orElseThrow();
     assertThat(a.nodeId()).isEqualTo("rich-0");
     a.release();
     c.removeNode("poor-0", false);
+    assertThat(noted(c)).containsExactly("poor-1"); // a removed node is dropped
     c.setNodeState("poor-1", io.gpusched.NodeState.CORDONED);
     assertThat(c.place(PlacementRequest.wholeGpus(1)).orElseThrow().nodeId()).isEqualTo("rich-0");
     c.setNodeState("poor-1", io.gpusched.NodeState.READY);
     assertThat(c.place(PlacementRequest.wholeGpus(1)).orElseThrow().nodeId()).isEqualTo("poor-1");
+  }
+
+  @Test
+  void aNotedSharedGpuIsNotTakenWholeWhileAWholeGpuFits() {
+    // the CPU-poor node's GPUs are SHARED: a whole-GPU request takes an empty SHARED GPU only when
+    // no WHOLE GPU fits, however much it would lower stranded capacity there
+    List<NodeSpec> nodes = new java.util.ArrayList<>(richThenPoor(40));
+    nodes.add(node("poor-shared", 8, COMMON, 8_000)); // 8 GPUs, one fed
+    GpuCluster c = cluster(PlacementStrategy.FRAGMENTATION_AWARE, nodes);
+    // shares land in the SHARED group, whose sweep notes its node (8 cores per GPU throughout)
+    churn(c, 2 * Mix.RELEARN_EVERY,
+        PlacementRequest.wholeGpus(1).withHost(8_000, 0), PlacementRequest.share(500, 0).withHost(4_000, 0));
+    assertThat(noted(c)).containsExactly("poor-shared");
+
+    assertThat(c.place(PlacementRequest.wholeGpus(1)).orElseThrow().nodeId()).isEqualTo("rich-0");
   }
 }

@@ -61,17 +61,20 @@ class StarvedNodesTest {
   }
 
   @Test
-  void theSweepVisitsEveryNodeInTurnAndStaysInRangeWhenTheGroupShrinks() {
+  void theSweepMovesOnInBatchesAndWrapsAround() {
     StarvedNodes s = new StarvedNodes();
     List<Integer> seen = new ArrayList<>();
     for (int i = 0; i < 7; i++) {
-      seen.add(s.nextSweep(3));
+      seen.add(s.nextSweep(3, 1));
     }
     assertThat(seen).containsExactly(0, 1, 2, 0, 1, 2, 0);
-    s.nextSweep(10);
-    s.nextSweep(10);
-    s.nextSweep(10); // at 4 now
-    assertThat(s.nextSweep(2)).isZero(); // fewer nodes than the cursor: starts again at 0
-    assertThat(s.nextSweep(1)).isZero();
+    StarvedNodes b = new StarvedNodes();
+    assertThat(b.nextSweep(10, 4)).isZero();
+    assertThat(b.nextSweep(10, 4)).isEqualTo(4);
+    assertThat(b.nextSweep(10, 4)).isEqualTo(8); // covers 8, 9, 0, 1
+    assertThat(b.nextSweep(10, 4)).isEqualTo(2);
+    // the cursor is at 6: out of range for 5 nodes (as a racing writer's value may be), it starts
+    // again at 0 instead of indexing past the nodes
+    assertThat(b.nextSweep(5, 1)).isZero();
   }
 }
