@@ -63,9 +63,6 @@ final class HostPeek {
 
   /** Set by {@link #strandedDelta} with this scratch as {@code keep}. */
   double lastAfter;
-
-  /** This thread's peek placements, counted for its sweeps ({@link StarvedNodes#SWEEP_EVERY}). */
-  long placed;
   int n;
   private boolean inUse;
 

@@ -126,8 +126,15 @@ final class LockFreeCluster implements GpuCluster {
       return null;
     }
     long id = nextId(block);
+    Group placedIn = r.slots[0].group;
     AllocationImpl a = placer.publish(r, request, id);
     r.done(); // its arrays are the allocation's now
+    if (mp != null
+        && (id & (StarvedNodes.SWEEP_EVERY - 1)) == 0
+        && !(demand instanceof GpuDemand.Mig)
+        && mp.hostLearned()) {
+      Placer.sweep(placedIn, mp); // paced by the ids, like the updates below: deterministic
+    }
     // learning the mix is paced by this thread's placements (deterministic for a given sequence),
     // and runs only after the allocation is published
     if (mp != null && ModelPressure.updateDue(id)) {

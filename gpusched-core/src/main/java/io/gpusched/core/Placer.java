@@ -255,7 +255,7 @@ final class Placer {
         if (wholeGpus > 0 && cut && pk.n > 0 && lowest >= -HostPeek.TOLERANCE) {
           // none of the first candidates lowers its node's stranded capacity: look at the nodes
           // noted for stranding capacity, however far down the table order they rank
-          peekStarved(pk, cursors, n, first, tier, price, wholeGpus, cpu, mem, mp, unfit);
+          peekStarved(pk, cursors, n, first, tier, price, wholeGpus, cpu, mem, perCpu, perMem, unfit);
         }
       } finally {
         set.done();
@@ -263,7 +263,7 @@ final class Placer {
       for (int k = pk.nextBest(); k >= 0; k = pk.nextBest()) {
         Reservation r = attempt(pk.group[k], pk.ent[k], pk.index[k], pk.shape[k], demand, cpu, mem);
         if (r != null) {
-          noteStarved(pk, r, pk.after[k], mp);
+          noteStarved(r, pk.after[k]);
           return r;
         }
       }
@@ -282,7 +282,7 @@ final class Placer {
    */
   private static void peekStarved(
       HostPeek pk, GroupCursor[] cursors, int n, double first, int tier, double price, int k,
-      long cpu, long mem, ModelPressure mp, double @Nullable [][] unfit) {
+      long cpu, long mem, double perCpu, double perMem, double @Nullable [][] unfit) {
     for (int i = 0; i < n; i++) {
       GroupCursor cur = cursors[i];
       if (cur.tier != tier || cur.group.price != price) {
@@ -313,7 +313,7 @@ final class Placer {
             && node.hostMayFit(cpu, mem)) {
           double delta =
               HostPeek.strandedDelta(
-                  node, 1000L * k, cpu, mem, mp.gpuPerCpu, mp.gpuPerMem, k, unfit, pk);
+                  node, 1000L * k, cpu, mem, perCpu, perMem, k, unfit, pk);
           pk.add(cur.group, ent, gn.local, cur.shape, rank + delta, pk.lastAfter);
         }
       }
@@ -321,24 +321,24 @@ final class Placer {
   }
 
   /**
-   * Keeps the {@link StarvedNodes} notes after a peek's placement: notes the node it landed on if
-   * it now strands capacity ({@code after}, as the peek predicted it), and looks at the next node
-   * of the group's sweep.
+   * Notes the node a peek's placement landed on in its groups' {@link StarvedNodes} if it now
+   * strands capacity ({@code after}, as the peek predicted it).
    */
-  private static void noteStarved(HostPeek pk, Reservation r, double after, ModelPressure mp) {
-    if (r.n == 0) {
-      return;
+  private static void noteStarved(Reservation r, double after) {
+    if (r.n > 0 && after > HostPeek.TOLERANCE) {
+      note(r.slots[0].node);
     }
-    GpuSlot placed = r.slots[0];
-    if (after > HostPeek.TOLERANCE) {
-      note(placed.node);
-    }
-    if (++pk.placed % StarvedNodes.SWEEP_EVERY != 0) {
-      return; // this thread sweeps in batches, so that the shared sweep cursor is written rarely
-    }
-    Group g = placed.group;
+  }
+
+  /**
+   * The sweep of {@link StarvedNodes}: looks at the next {@link StarvedNodes#SWEEP_EVERY} nodes of
+   * a WHOLE or SHARED group and notes those that strand capacity now. Called by the cluster after
+   * every {@link StarvedNodes#SWEEP_EVERY}th placement in the group (by allocation id), once the
+   * host ratios are learned.
+   */
+  static void sweep(Group g, ModelPressure mp) {
     GroupNode[] nodes = g.nodes;
-    if (nodes.length == 0) {
+    if (!g.wholeCapable || nodes.length == 0) {
       return;
     }
     int from = g.starved.nextSweep(nodes.length, StarvedNodes.SWEEP_EVERY);

@@ -12,12 +12,13 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Fed by placements.</b> After a placement made through the host peek (a share or whole
  * GPUs, FRAGMENTATION_AWARE or another strategy that uses fragmentation, once the host ratios are
- * learned; see {@link Placer}), the node it landed on is noted if it now strands capacity, and a
- * round-robin sweep of the group it landed in ({@link #nextSweep}) looks at one more node per such
- * placement on average and notes it if it strands capacity: so the nodes that strand capacity
- * before anything lands on them (few cores per GPU) are found too, in the groups that receive
- * peek placements. Placements by the plain walk (after a peek that found nothing), gangs spread
- * over nodes and releases neither note nor sweep. A full ring overwrites its oldest entry. Only
+ * learned; see {@link Placer}), the node it landed on is noted if it now strands capacity. And a
+ * round-robin sweep ({@link #nextSweep}) looks at {@value #SWEEP_EVERY} nodes of a group after
+ * every {@value #SWEEP_EVERY}th placement in it (a share or whole GPUs, by allocation id) and notes
+ * those that strand capacity: so the nodes that strand capacity before anything lands on them (few
+ * cores per GPU) are found too, in the groups that receive placements. Placements by the plain
+ * walk (after a peek that found nothing) and spread gangs are not noted, and releases neither note
+ * nor sweep. A full ring overwrites its oldest entry. Only
  * WHOLE and SHARED groups keep notes (MIG requests do not peek).
  *
  * <p><b>Thread-safety: hints, by design racy.</b> The ring and its cursors are plain fields that
@@ -34,9 +35,11 @@ final class StarvedNodes {
   static final int SIZE = 16;
 
   /**
-   * Every this many peek placements, a thread looks at this many nodes of the group it placed in
-   * (one per placement on average): in batches, so that the group's sweep cursor, a field every
-   * placing thread shares, is written once per batch rather than once per placement.
+   * After every placement whose allocation id is a multiple of this (a power of two), the cluster
+   * looks at this many nodes of the group the placement landed in (one per placement on average):
+   * in batches, so that the group's sweep cursor, a field every placing thread shares, is written
+   * once per batch rather than once per placement; and paced by the ids, so that a given sequence
+   * of placements sweeps the same nodes every time.
    */
   static final int SWEEP_EVERY = 16;
 
