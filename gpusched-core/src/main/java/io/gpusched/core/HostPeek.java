@@ -153,22 +153,18 @@ final class HostPeek {
     long fe = freeAndEmpty(node);
     long freeGpu = fe >>> 32;
     int empty = (int) fe;
-    long cpuCap = node.cpuCap;
-    long memCap = node.memCap;
     long word = node.host.lvResolved();
+    double free = cpuFree(node, word);
     double types = 0;
     double typesAfter = 0;
-    if (unfit != null && cpuCap != NodeSpec.UNTRACKED) {
-      double free = (double) (cpuCap - (word & NodeEntry.CPU_MASK));
+    if (unfit != null && free >= 0) {
       typesAfter =
           typeStranded(unfit, (double) Math.max(0, freeGpu - milli), empty - empties,
               Math.max(0, free - (double) Math.max(0, cpu)));
       types = typesAfter - typeStranded(unfit, (double) freeGpu, empty, free);
     }
-    double cpuFree =
-        cpuCap == NodeSpec.UNTRACKED || gpuPerCpu == 0 ? -1 : cpuCap - (word & NodeEntry.CPU_MASK);
-    double memFree =
-        memCap == NodeSpec.UNTRACKED || gpuPerMem == 0 ? -1 : memCap - (word >>> NodeEntry.CPU_BITS);
+    double cpuFree = gpuPerCpu == 0 ? -1 : free;
+    double memFree = gpuPerMem == 0 ? -1 : memFree(node, word);
     double before = stranded((double) freeGpu, cpuFree, memFree, gpuPerCpu, gpuPerMem);
     double after =
         stranded(
@@ -195,12 +191,21 @@ final class HostPeek {
     long fe = freeAndEmpty(node);
     double freeGpu = (double) (fe >>> 32);
     long word = node.host.lvResolved();
-    double cpuFree = node.cpuCap == NodeSpec.UNTRACKED ? -1 : node.cpuCap - (word & NodeEntry.CPU_MASK);
+    double cpuFree = cpuFree(node, word);
     double types = unfit != null && cpuFree >= 0 ? typeStranded(unfit, freeGpu, (int) fe, cpuFree) : 0;
-    double memFree =
-        node.memCap == NodeSpec.UNTRACKED || gpuPerMem == 0 ? -1 : node.memCap - (word >>> NodeEntry.CPU_BITS);
+    double memFree = gpuPerMem == 0 ? -1 : memFree(node, word);
     return stranded(freeGpu, gpuPerCpu == 0 ? -1 : cpuFree, memFree, gpuPerCpu, gpuPerMem)
         + TYPE_WEIGHT * types;
+  }
+
+  /** The node's free milli-CPU by its host word {@code word}, or -1 if it does not track CPU. */
+  private static double cpuFree(NodeEntry node, long word) {
+    return node.cpuCap == NodeSpec.UNTRACKED ? -1 : node.cpuCap - (word & NodeEntry.CPU_MASK);
+  }
+
+  /** The node's free memory in MiB by its host word {@code word}, or -1 if it does not track it. */
+  private static double memFree(NodeEntry node, long word) {
+    return node.memCap == NodeSpec.UNTRACKED ? -1 : node.memCap - (word >>> NodeEntry.CPU_BITS);
   }
 
   /** The node's free GPU milli (high 32 bits) and empty GPUs (low 32 bits), by their words. */
