@@ -113,29 +113,40 @@ final class StopSequence {
     return all;
   }
 
+  /**
+   * Sends {@code SIGTERM} to the tree and notes it in the log. Both happen under the run's monitor,
+   * which whoever reports the exit ({@link ExitReporter}, {@link ProcessReconciler}) takes before
+   * writing its own line and telling the job: the exit the signal causes is reported after this
+   * note, never before it.
+   */
   static void terminate(ProcessRun run) {
-    List<ProcessHandle> tree = tree(run);
-    int n = 0;
-    for (ProcessHandle h : tree) {
-      run.signalled.add(h);
-      if (h.isAlive() && h.destroy()) {
-        n++;
+    synchronized (run) {
+      List<ProcessHandle> tree = tree(run);
+      int n = 0;
+      for (ProcessHandle h : tree) {
+        run.signalled.add(h);
+        if (h.isAlive() && h.destroy()) {
+          n++;
+        }
       }
-    }
-    if (n > 0 && run.log != null) {
-      run.log.note("sent SIGTERM to " + n + " process(es)");
+      if (n > 0 && run.log != null) {
+        run.log.note("sent SIGTERM to " + n + " process(es)");
+      }
     }
   }
 
+  /** Sends {@code SIGKILL} to the tree and notes it, under the run's monitor as {@link #terminate}. */
   static void kill(ProcessRun run) {
-    int n = 0;
-    for (ProcessHandle h : tree(run)) {
-      if (h.isAlive() && h.destroyForcibly()) {
-        n++;
+    synchronized (run) {
+      int n = 0;
+      for (ProcessHandle h : tree(run)) {
+        if (h.isAlive() && h.destroyForcibly()) {
+          n++;
+        }
       }
-    }
-    if (n > 0 && run.log != null) {
-      run.log.note("deadline: sent SIGKILL to " + n + " process(es)");
+      if (n > 0 && run.log != null) {
+        run.log.note("deadline: sent SIGKILL to " + n + " process(es)");
+      }
     }
   }
 }
