@@ -154,7 +154,7 @@ $('#submit-form').addEventListener('submit', async (ev) => {
     preemptible: $('#job-preemptible').checked,
   };
   if (kind === 'whole') { body.count = Number($('#job-count').value); body.sameNode = $('#job-same-node').checked; }
-  if (kind === 'mig') body.profile = $('#job-profile').value;
+  if (kind === 'mig') { body.profile = $('#job-profile').value; body.withoutStranding = $('#job-no-stranding').checked; }
   if (kind === 'share') { body.milliGpu = Number($('#job-milli').value); body.memoryMiB = Math.round(Number($('#job-memory').value) * 1024); }
   const line = $('#job-command').value.trim();
   if (line) body.commandLine = line;

@@ -66,6 +66,10 @@ class JobController {
   @PostMapping("/jobs")
   @ResponseStatus(HttpStatus.CREATED)
   DemoJob submit(@Valid @RequestBody JobRequest r) {
+    if (Boolean.TRUE.equals(r.withoutStranding()) && !"mig".equals(r.kind())) {
+      throw new InvalidRequest(
+          "withoutStranding", true, "applies to mig jobs only (a MIG instance's compute slices)");
+    }
     PlacementRequest request =
         switch (r.kind()) {
           case "whole" ->
@@ -81,7 +85,8 @@ class JobController {
               throw new InvalidRequest(
                   "profile", profile, "no MIG GPU in the cluster has this profile; known: " + known);
             }
-            yield PlacementRequest.mig(profile);
+            PlacementRequest mig = PlacementRequest.mig(profile);
+            yield Boolean.TRUE.equals(r.withoutStranding()) ? mig.withoutStranding() : mig;
           }
           default -> {
             if (r.milliGpu() == null) {

@@ -18,6 +18,8 @@ import org.jspecify.annotations.Nullable;
  * @param count whole GPUs (kind whole)
  * @param sameNode whether whole GPUs must share a node
  * @param profile MIG profile, e.g. 3g.40gb (kind mig)
+ * @param withoutStranding whether the MIG instance may go only where it strands no compute slice,
+ *     waiting otherwise ({@code PlacementRequest.withoutStranding()}; kind mig only)
  * @param milliGpu compute share in milli-GPU (kind share)
  * @param memoryMiB GPU memory of a share in MiB (kind share)
  * @param priority priority inside the queue
@@ -34,6 +36,7 @@ record JobRequest(
     @Min(1) @Max(64) @Nullable Integer count,
     @Nullable Boolean sameNode,
     @Nullable String profile,
+    @Nullable Boolean withoutStranding,
     @Min(1) @Max(1000) @Nullable Integer milliGpu,
     @Min(0) @Nullable Long memoryMiB,
     @Min(-1000) @Max(1000) @Nullable Integer priority,

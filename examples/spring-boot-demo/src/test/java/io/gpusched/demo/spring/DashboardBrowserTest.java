@@ -161,6 +161,20 @@ class DashboardBrowserTest {
     assertThat(hms.find()).as(submitted.getText()).isTrue();
     assertThat(Integer.parseInt(hms.group(1)) % 12).isEqualTo(at.getHour() % 12);
     assertThat(Integer.parseInt(hms.group(2))).isEqualTo(at.getMinute());
+
+    // a MIG job that may not strand compute, from the form
+    new Select(browser.findElement(By.id("job-kind"))).selectByValue("mig");
+    assertThat(browser.findElement(By.id("job-no-stranding")).isDisplayed()).isTrue();
+    setValue("job-profile", "1g.20gb");
+    setValue("job-command", "");
+    browser.findElement(By.id("job-no-stranding")).click();
+    browser.findElement(By.id("submit-job")).click();
+    String migId =
+        wait.until(d -> {
+          String j = d.findElement(By.id("form-result")).getDomAttribute("data-job-id");
+          return j != null && !j.equals(id) ? j : null;
+        });
+    wait.until(d -> text("tr[data-job-id='" + migId + "'] td.request").contains("1g.20gb, no stranding"));
   }
 
   @Test

@@ -95,6 +95,25 @@ class DemoApiTest {
     var m = send("POST", "/api/jobs", "{\"queue\":\"research\",\"kind\":\"mig\",\"profile\":\"9g.1tb\",\"durationSeconds\":1}");
     assertThat(m.statusCode()).isEqualTo(400);
     assertThat(m.body()).contains("no MIG GPU in the cluster has this profile").contains("3g.40gb");
+    var ws = send("POST", "/api/jobs", "{\"kind\":\"whole\",\"withoutStranding\":true,\"durationSeconds\":1}");
+    assertThat(ws.statusCode()).isEqualTo(400);
+    assertThat(ws.body()).contains("\"field\":\"withoutStranding\"").contains("mig jobs only");
+  }
+
+  @Test
+  void aMigJobCanAskForAPlaceThatStrandsNoCompute() throws Exception {
+    var r = send("POST", "/api/jobs",
+        "{\"kind\":\"mig\",\"profile\":\"1g.20gb\",\"withoutStranding\":true,\"command\":[\"true\"]}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
+    assertThat(r.body()).contains("1g.20gb, no stranding");
+    String id = jobId(r);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> send("GET", "/api/jobs/" + id, null).body().contains("\"state\":\"COMPLETED\""));
+    // an H100's 1g.20gb strands nothing only at compute slice 6 (memory slices 6-7)
+    assertThat(send("GET", "/api/jobs/" + id, null).body())
+        .contains("\"request\":\"1 x H100-80GB 1g.20gb, no stranding\"")
+        .containsPattern("\"cudaVisibleDevices\":\"MIG-GPU-h100-mig-\\d-1g\\.20gb@6\"");
   }
 
   @Test
