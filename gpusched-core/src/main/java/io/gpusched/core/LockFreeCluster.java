@@ -34,8 +34,19 @@ import org.slf4j.LoggerFactory;
 final class LockFreeCluster implements GpuCluster {
   private static final Logger log = LoggerFactory.getLogger(LockFreeCluster.class);
 
-  /** Allocation ids come in blocks per thread, so that no placement contends on one counter. */
-  private static final int ID_BLOCK = 1024;
+  /**
+   * Allocation ids come in blocks per thread, so that a placement rarely touches the shared
+   * counter (one atomic add per {@value} placements of a thread). The learning that is paced by
+   * ids (the mix every {@link Mix#RELEARN_EVERY}th id, the model pressures, the sweep of {@link
+   * StarvedNodes}) fires when an id that is a multiple of its period is handed out; with N threads
+   * the first such id comes only after about N blocks. Blocks of 1,024 delayed the first relearn
+   * of a cluster placed by 16 threads to its 4,096th placement, which cost the default strategy 16
+   * points of allocation at 100 % arrived on the real trace's multigpu50 (docs/fill-experiment.md,
+   * "Concurrent placers"); with blocks of 16 it comes at the same placement as with one thread
+   * until more than 16 threads place. One thread's ids, and so its decisions, do not depend on the
+   * block size.
+   */
+  private static final int ID_BLOCK = 16;
 
   private final PlacementStrategy strategy;
   private final Mix mix;
