@@ -33,7 +33,7 @@ import org.jspecify.annotations.Nullable;
 final class StarvedNodes {
   /**
    * Nodes kept per group: 32, the smallest ring that reached the reference FGD on every workload
-   * of the fill suite (16 left multigpu50 0.01 points below it, 8 more; docs/fill-experiment.md).
+   * of the fill suite (16 left multigpu50 0.01 points below it and 8 further below; docs/fill-experiment.md).
    */
   static final int SIZE = 32;
 

@@ -120,32 +120,32 @@ final class StopSequence {
    * note, never before it.
    */
   static void terminate(ProcessRun run) {
-    synchronized (run) {
-      List<ProcessHandle> tree = tree(run);
-      int n = 0;
-      for (ProcessHandle h : tree) {
-        run.signalled.add(h);
-        if (h.isAlive() && h.destroy()) {
-          n++;
-        }
-      }
-      if (n > 0 && run.log != null) {
-        run.log.note("sent SIGTERM to " + n + " process(es)");
-      }
-    }
+    signal(run, false);
   }
 
   /** Sends {@code SIGKILL} to the tree and notes it, under the run's monitor as {@link #terminate}. */
   static void kill(ProcessRun run) {
+    signal(run, true);
+  }
+
+  /**
+   * Signals every live process of the tree and notes how many, under the run's monitor. A
+   * {@code SIGTERM} also remembers the processes it signalled, for the {@code SIGKILL} after it.
+   */
+  private static void signal(ProcessRun run, boolean forcibly) {
     synchronized (run) {
       int n = 0;
       for (ProcessHandle h : tree(run)) {
-        if (h.isAlive() && h.destroyForcibly()) {
+        if (!forcibly) {
+          run.signalled.add(h);
+        }
+        if (h.isAlive() && (forcibly ? h.destroyForcibly() : h.destroy())) {
           n++;
         }
       }
       if (n > 0 && run.log != null) {
-        run.log.note("deadline: sent SIGKILL to " + n + " process(es)");
+        run.log.note(
+            (forcibly ? "deadline: sent SIGKILL to " : "sent SIGTERM to ") + n + " process(es)");
       }
     }
   }
