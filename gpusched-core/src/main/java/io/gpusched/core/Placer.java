@@ -233,6 +233,13 @@ final class Placer {
           GroupCursor cur = cursors[best];
           double rank = cur.score() + cur.bias;
           if (pk.n == 0) {
+            if (cur.tier > 0) {
+              // the better tier looks full: checked as a miss is before a worse one is peeked at
+              Reservation better = betterTierMiss(groups, cur, demand, cpu, mem, c, lane);
+              if (better != null) {
+                return better;
+              }
+            }
             first = rank;
             tier = cur.tier;
             price = cur.group.price;
@@ -388,10 +395,25 @@ final class Placer {
     return gpu == null ? null : gpu.node;
   }
 
-  /** Tries, by their real words, the GPUs and nodes announced in the groups' open windows. */
+  /**
+   * Tries, by their real words, the GPUs and nodes announced in the groups' open windows: those of
+   * the better tier first ({@link #tierOf}: a whole GPU goes to an announced SHARED GPU only when
+   * no announced WHOLE one fits).
+   */
   private @Nullable Reservation searchWindows(
       Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c) {
+    Reservation r = searchWindows(groups, demand, cpu, mem, c, 0);
+    return r != null || !(demand instanceof GpuDemand.Whole)
+        ? r
+        : searchWindows(groups, demand, cpu, mem, c, 1);
+  }
+
+  private @Nullable Reservation searchWindows(
+      Group[] groups, GpuDemand demand, long cpu, long mem, Constraints c, int tier) {
     for (Group g : groups) {
+      if (tierOf(g, demand) != tier) {
+        continue;
+      }
       Bits[] filter = null;
       for (IndexWindows.Chunk ch = g.index.windows.head; ch != null; ch = ch.next.get()) {
         for (int i = 0; i < IndexWindows.CHUNK; i++) {
@@ -484,6 +506,7 @@ final class Placer {
       cursors[i].bias = ModelPressure.bias(groups[i], milli);
       live[i] = cursors[i].next();
     }
+    double checked = Double.NaN; // the price level whose better tier's miss was checked
     int best = -1;
     for (; ; ) {
       if (best < 0) {
@@ -492,12 +515,72 @@ final class Placer {
           return null;
         }
       }
+      GroupCursor cur = cursors[best];
+      if (cur.tier > 0 && Double.compare(checked, cur.group.price) != 0) {
+        // the walk of the better tier at this price found nothing: checked as a miss is, once
+        checked = cur.group.price;
+        Reservation better = betterTierMiss(groups, cur, demand, cpu, mem, c, lane);
+        if (better != null) {
+          return better;
+        }
+      }
       Reservation r = attempt(cursors[best], demand, cpu, mem);
       if (r != null) {
         return r;
       }
       best = advance(cursors, live, best);
     }
+  }
+
+  /**
+   * Called when a search is about to try its first candidate of a worse tier (a whole GPU on a
+   * SHARED GPU) at a price level ({@code next}'s group's price; the same for all groups unless
+   * the strategy is cost-first, where price comes before tier): its walk of the better tier's
+   * groups at that price found nothing that fits, or lost every race. A walk can pass over a candidate that moved between index classes
+   * while it ran (a node whose free count dropped into a bucket the walk had already read), which
+   * is harmless for the choice among equals but would put a whole GPU on a SHARED GPU while a
+   * WHOLE one stayed free. So this partial miss is checked as a miss is ({@link #placeOne}, step
+   * 3): the groups of that tier are searched again, with their open windows, under a stamp of
+   * their moves, until one search finds nothing and saw no move. Returns a reservation there if a
+   * search found one (the caller returns it), else null: nothing of that tier fitted at one
+   * instant during the check, and the worse tier may be tried. Lock-free: a search repeats only
+   * after another thread moved a GPU or node of those groups. Rare: only when the better tier
+   * looks full.
+   */
+  private @Nullable Reservation betterTierMiss(
+      Group[] groups, GroupCursor next, GpuDemand demand, long cpu, long mem, Constraints c,
+      int lane) {
+    int m = 0;
+    for (Group g : groups) {
+      if (isBetterTier(g, next, demand)) {
+        m++;
+      }
+    }
+    if (m == 0) {
+      return null;
+    }
+    Group[] better = new Group[m];
+    m = 0;
+    for (Group g : groups) {
+      if (isBetterTier(g, next, demand)) {
+        better[m++] = g;
+      }
+    }
+    for (; ; ) {
+      long stamp = moves(better);
+      Reservation r = searchOnce(better, demand, cpu, mem, c, lane);
+      if (r == null) {
+        r = searchWindows(better, demand, cpu, mem, c, 0);
+      }
+      if (r != null || moves(better) == stamp) {
+        return r;
+      }
+    }
+  }
+
+  /** Whether group {@code g} comes before {@code next}'s group by tier at the same price. */
+  private static boolean isBetterTier(Group g, GroupCursor next, GpuDemand demand) {
+    return tierOf(g, demand) < next.tier && Double.compare(g.price, next.group.price) == 0;
   }
 
   /**
@@ -564,13 +647,21 @@ final class Placer {
       int k = ((GpuDemand.Whole) demand).count();
       order = k < t.wholeOrder.length ? t.wholeOrder[k] : CandidateOrder.EMPTY;
     }
-    int tier = demand instanceof GpuDemand.Whole && g.space.mode == GpuMode.SHARED ? 1 : 0;
+    int tier = tierOf(g, demand);
     if (into != null) {
       return into.reset(g, order, g.filterFor(c), shape, tier);
     }
     return reuse
         ? GroupCursor.reusable(g, order, g.filterFor(c), shape, tier)
         : new GroupCursor(g, order, g.filterFor(c), shape, tier);
+  }
+
+  /**
+   * The group's tier for the demand, before any score: 1 for whole GPUs on a SHARED group (taken
+   * only when no WHOLE GPU fits), else 0.
+   */
+  static int tierOf(Group g, GpuDemand demand) {
+    return demand instanceof GpuDemand.Whole && g.space.mode == GpuMode.SHARED ? 1 : 0;
   }
 
   /**

@@ -34,6 +34,46 @@ class PlacementRaceTest {
   }
 
   /**
+   * A whole GPU went to an empty SHARED GPU while a WHOLE one was free: the search of the WHOLE
+   * group passed over a node whose index entry lagged (here a releaser parked in its window: the
+   * GPU is free, its node not yet back in the "1 free" bucket), found nothing, and took the first
+   * SHARED candidate; a success was never checked, only a miss. The strict Lincheck check found it
+   * once placers walked from one front (every strategy: the tier comes before any score). Now the
+   * first candidate of a worse tier is tried only after the better tier's miss is checked as a
+   * miss is, announced windows included.
+   */
+  @Test
+  @Timeout(60)
+  void aWholeGpuGoesToASharedGpuOnlyWhenNoWholeGpuIsFree() {
+    for (PlacementStrategy strategy :
+        List.of(PlacementStrategy.FIRST_FIT, PlacementStrategy.BEST_FIT, PlacementStrategy.FRAGMENTATION_AWARE)) {
+      LockFreeCluster c =
+          (LockFreeCluster)
+              GpuClusters.newBuilder()
+                  .strategy(strategy)
+                  .node(NodeSpec.builder("w").gpus(1, GpuModels.A100_80GB, GpuMode.WHOLE).build())
+                  .node(NodeSpec.builder("s").gpus(1, GpuModels.H100_80GB, GpuMode.SHARED).build())
+                  .build();
+      Allocation x = c.place(PlacementRequest.wholeGpus(1)).orElseThrow();
+      assertThat(x.gpus().get(0).nodeId()).as("%s: WHOLE first", strategy).isEqualTo("w");
+      Allocation y;
+      ParkedReleaser releaser = new ParkedReleaser(x); // x's GPU is free: released, not re-indexed
+      try {
+        y = c.place(PlacementRequest.wholeGpus(1)).orElseThrow();
+      } finally {
+        releaser.close();
+      }
+      assertThat(y.gpus().get(0).nodeId())
+          .as("%s: the WHOLE GPU the release freed, not the SHARED one", strategy)
+          .isEqualTo("w");
+      assertThat(c.place(PlacementRequest.share(700, 40_000)))
+          .as("%s: the SHARED GPU is still free for a share", strategy)
+          .isPresent();
+      assertThat(EngineInvariants.verify(c)).isEmpty();
+    }
+  }
+
+  /**
    * Item 10. A releaser parked between its index clear and its repair, after a placement moved the
    * GPU back into the class it clears, hid the GPU: every concurrent search failed (64 passes
    * waiting on the releaser's open window, then empty) although six slices were free throughout.
