@@ -40,12 +40,13 @@ if [ "$PART" = all ] || [ "$PART" = 1 ]; then
 fi
 if [ "$PART" = all ] || [ "$PART" = 2 ]; then
   # placement scaling on the lock-free engine, with and without per-thread start offsets inside
-  # tie groups (issue 13, item 3: offsets=off is every thread walking from the lowest index; at
-  # -t 1 both are the same walk, a check of the noise), then the locked best fit at 1 and 16
+  # tie groups (issue 13, item 3: offsets=on is the default, lanes taken while placers lose races;
+  # always: every thread keeps its lane; off: every thread walks from the lowest index; at -t 1
+  # all three are the same walk, a check of the noise), then the locked best fit at 1 and 16
   for t in 1 2 16; do
     run "place-mig-10k-t$t" PlaceReleaseBenchmark -f 1 -wi 2 -i 3 -w 2s -r 2s -t "$t" \
       -p mix=MIG -p size=10000 -p strategy=BEST_FIT,FRAGMENTATION_AWARE -p impl=gpusched \
-      -p offsets=on,off
+      -p offsets=on,always,off
   done
   for t in 1 16; do
     run "place-mig-10k-locked-t$t" PlaceReleaseBenchmark -f 1 -wi 2 -i 3 -w 2s -r 2s -t "$t" \

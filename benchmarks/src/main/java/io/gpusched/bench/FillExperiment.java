@@ -11,10 +11,11 @@ import io.gpusched.GpuModels;
 import io.gpusched.NodeSpec;
 import io.gpusched.PlacementRequest;
 import io.gpusched.PlacementStrategy;
+import io.gpusched.ThreadOffsets;
 import io.gpusched.bench.fgd.ReferenceFgd;
-import io.gpusched.bench.workload.Trace;
 import io.gpusched.bench.workload.Trace.NodeRow;
 import io.gpusched.bench.workload.Trace.PodRow;
+import io.gpusched.bench.workload.Trace;
 import io.gpusched.core.GpuClusters;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
@@ -333,7 +334,14 @@ public final class FillExperiment {
 
   /** Builds a fresh cluster for the workload. */
   public static GpuCluster cluster(Workload w, PlacementStrategy strategy, MixMode mix) {
-    GpuClusters.Builder b = GpuClusters.newBuilder().strategy(strategy).nodes(w.nodes());
+    return cluster(w, strategy, mix, ThreadOffsets.WHEN_CONTENDED);
+  }
+
+  /** Builds a fresh cluster for the workload with these thread offsets. */
+  public static GpuCluster cluster(
+      Workload w, PlacementStrategy strategy, MixMode mix, ThreadOffsets offsets) {
+    GpuClusters.Builder b =
+        GpuClusters.newBuilder().strategy(strategy).threadOffsets(offsets).nodes(w.nodes());
     if (mix == MixMode.TRACE) {
       b.expectedMix(traceMix(w));
     }
@@ -362,22 +370,40 @@ public final class FillExperiment {
 
   /**
    * Runs one seed on a fresh cluster, placing through {@code lanes} threads in turn ({@link
-   * Lanes}: what that many concurrent placers with their own start offsets pack like). With more
-   * than one lane the result is named {@code STRATEGY@lanes} and its CPU time is not measured.
+   * Lanes}), each thread keeping its own start offset ({@code ThreadOffsets.ALWAYS}): what that
+   * many placers that collide all the time pack like. With more than one lane the result is named
+   * {@code STRATEGY@lanes} and its CPU time is not measured.
    */
   public static SeedResult run(
       Workload w, PlacementStrategy strategy, long seed, double tune, MixMode mix, int lanes) {
+    return run(
+        w, strategy, seed, tune, mix, lanes,
+        lanes == 1 ? ThreadOffsets.WHEN_CONTENDED : ThreadOffsets.ALWAYS);
+  }
+
+  /**
+   * {@link #run(Workload, PlacementStrategy, long, double, MixMode, int)} with these thread
+   * offsets; with more than one lane and the default offsets the result is named {@code
+   * STRATEGY@lanesc} ({@link Lanes}).
+   */
+  public static SeedResult run(
+      Workload w, PlacementStrategy strategy, long seed, double tune, MixMode mix, int lanes,
+      ThreadOffsets offsets) {
     long total = w.totalGpuMilli();
     int[] seq = arrivals(w, seed, tune);
     PlacementRequest[] reqs = w.requests().toArray(PlacementRequest[]::new);
-    GpuCluster cluster = cluster(w, strategy, mix);
+    GpuCluster cluster = cluster(w, strategy, mix, offsets);
     Fill f;
     try (Lanes l = new Lanes(lanes)) {
       f = fill(seq, w.milli(), total, i -> l.place(cluster, reqs[i]) != null);
     }
     ClusterSnapshot snap = cluster.snapshot();
     return new SeedResult(
-        lanes == 1 ? strategy.name() : strategy.name() + "@" + lanes, seed, f.at, seq.length,
+        lanes == 1
+            ? strategy.name()
+            : strategy.name() + "@" + lanes
+                + (offsets == ThreadOffsets.WHEN_CONTENDED ? "c" : ""),
+        seed, f.at, seq.length,
         f.placed, f.impossible, f.nanos, lanes == 1 ? f.cpuNanos : -1,
         f.allocated,
         snap.total().allocatedMilli(), 100.0 * f.requested / total,

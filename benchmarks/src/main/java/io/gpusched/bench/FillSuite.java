@@ -115,7 +115,7 @@ public final class FillSuite {
         rs.add(
             st == null
                 ? FillExperiment.runReference(w, seed, tune)
-                : FillExperiment.run(w, st, seed, tune, MixMode.LEARNED, lanes));
+                : FillExperiment.run(w, st, seed, tune, MixMode.LEARNED, lanes, Lanes.offsetsOf(s)));
       }
       out.put(s, rs);
     }

@@ -4,6 +4,7 @@ import io.gpusched.GpuCluster;
 import io.gpusched.GpuDemand;
 import io.gpusched.NodeSpec;
 import io.gpusched.PlacementStrategy;
+import io.gpusched.ThreadOffsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -36,28 +37,33 @@ public final class GpuClusters {
     private PlacementStrategy strategy = PlacementStrategy.FRAGMENTATION_AWARE;
     private final List<NodeSpec> nodes = new ArrayList<>();
     private @Nullable Map<GpuDemand, Double> mix;
-    private boolean threadOffsets = true;
+    private ThreadOffsets threadOffsets = ThreadOffsets.WHEN_CONTENDED;
 
     private Builder() {}
 
     /**
-     * Whether concurrent placing threads start their search for equally good candidates at
-     * different places (default {@code true}). Among GPUs (or nodes) of equal score a placement
-     * takes the lowest index, so that work packs to one side; with several threads placing at
-     * once they all go for the same GPU and meet in CAS retries and on the same cache lines. With
-     * offsets, the n-th thread (from 0) to place on the cluster gets lane {@code n mod max(2,
-     * processors)} and starts each tie group at a fraction of the group given by the bits of its
-     * lane reversed (lane 0 at the lowest index, lane 1 halfway, lanes 2 and 3 at a quarter and
-     * three quarters, ...), wrapping around; a walk still visits every candidate. The first
-     * thread's walk is the plain lowest-index one, so a cluster placed on by one thread places
-     * exactly as without offsets; several threads pack from several places, which costs some
-     * packing (see {@code docs/fill-experiment.md}), even when they take turns rather than place
-     * at once. Spread gangs always plan from the lowest index. Turn it off where packing matters
-     * more than the speed of concurrent placers.
+     * When concurrent placing threads start their search for equally good candidates at
+     * different places (default {@link ThreadOffsets#WHEN_CONTENDED}). Among GPUs (or nodes) of
+     * equal score a placement takes the lowest index, so that work packs to one side; threads
+     * placing at once all go for the same GPU and meet in CAS retries and on the same cache lines.
+     * With an offset, a thread starts each tie group at a fraction of the group given by the bits
+     * of its lane reversed (lane 0 at the lowest index, lane 1 halfway, lanes 2 and 3 at a quarter
+     * and three quarters, ...), wrapping around; a walk still visits every candidate. Lanes go to
+     * threads in the order they first need one, lane {@code n mod max(2, processors)} to the n-th.
+     * Several packing fronts cost some packing (see {@code docs/fill-experiment.md}); the default
+     * pays it only while placers really collide. Spread gangs always plan from the lowest index.
      */
-    public Builder threadOffsets(boolean threadOffsets) {
-      this.threadOffsets = threadOffsets;
+    public Builder threadOffsets(ThreadOffsets threadOffsets) {
+      this.threadOffsets = Objects.requireNonNull(threadOffsets, "threadOffsets");
       return this;
+    }
+
+    /**
+     * {@code threadOffsets(on ? ThreadOffsets.WHEN_CONTENDED : ThreadOffsets.OFF)}: see {@link
+     * #threadOffsets(ThreadOffsets)}.
+     */
+    public Builder threadOffsets(boolean on) {
+      return threadOffsets(on ? ThreadOffsets.WHEN_CONTENDED : ThreadOffsets.OFF);
     }
 
     /** Sets the placement strategy (default {@link PlacementStrategy#FRAGMENTATION_AWARE}). */

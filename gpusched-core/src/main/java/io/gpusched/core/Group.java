@@ -115,6 +115,13 @@ final class Group {
    */
   ShareOrders shareOrders = new ShareOrders();
 
+  /**
+   * Where a placement that lost a race for one of this group's GPU words counts it ({@link
+   * Takes}): the cluster's counter (set by management before the group is published), one of its
+   * own until then.
+   */
+  java.util.concurrent.atomic.AtomicLong races = new java.util.concurrent.atomic.AtomicLong();
+
   /** Test seam on slow paths (see {@link Probe}); set by the cluster. */
   volatile Probe probe = Probe.NONE;
 

@@ -38,6 +38,12 @@ final class GroupDirectory {
    */
   volatile double[] tableWeights;
 
+  /**
+   * Lost races on the cluster's GPU words ({@link Takes#RACED}), shared by its groups ({@link
+   * Group#races}); read by every placement of a cluster whose threads take offsets when contended.
+   */
+  final java.util.concurrent.atomic.AtomicLong races = new java.util.concurrent.atomic.AtomicLong();
+
   /** The share-order caches of the SHARED groups' tables ({@link ShareOrders}). */
   final ShareOrders shareOrders = new ShareOrders();
 

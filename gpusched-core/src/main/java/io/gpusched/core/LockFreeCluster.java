@@ -11,6 +11,7 @@ import io.gpusched.NodeSpec;
 import io.gpusched.NodeState;
 import io.gpusched.PlacementRequest;
 import io.gpusched.PlacementStrategy;
+import io.gpusched.ThreadOffsets;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -60,14 +61,32 @@ final class LockFreeCluster implements GpuCluster {
 
   /**
    * Per thread: the next and end of its block of allocation ids, its lane plus one (0 until
-   * its first placement; see {@link #laneOf}), and 1 if its last single-node placement missed (the
+   * it first needs one; see {@link #laneOf}), 1 if its last single-node placement missed (the
    * next one then reads the miss stamp up front, see {@link Placer#placeOne(Group[],
-   * io.gpusched.GpuDemand, long, long, io.gpusched.Constraints, int, boolean)}).
+   * io.gpusched.GpuDemand, long, long, io.gpusched.Constraints, int, boolean)}), the count of
+   * {@link #races} it last saw (-1 before its first placement) and how many more of its placements
+   * keep its lane ({@link #laneFor}).
    */
-  private final ThreadLocal<long[]> idBlock = ThreadLocal.withInitial(() -> new long[] {0, 0, 0, 0});
+  private final ThreadLocal<long[]> idBlock =
+      ThreadLocal.withInitial(() -> new long[] {0, 0, 0, 0, -1, 0});
 
-  /** Whether each placing thread starts its walks at its own offset ({@link Placer#laneOf}). */
-  private final boolean laneOffsets;
+  /** When each placing thread starts its walks at its own offset ({@link Placer#laneOf}). */
+  private final ThreadOffsets offsets;
+
+  /**
+   * Lost races on this cluster's GPU words ({@link Takes#RACED}), counted by the loser (rare: only
+   * a failed CAS writes it). A thread that sees it move walks from its lane for its next {@link
+   * #LANE_HOLD} placements ({@link ThreadOffsets#WHEN_CONTENDED}).
+   */
+  private final AtomicLong races;
+
+  /**
+   * How many of its own placements a thread keeps its lane after it last saw a lost race
+   * ({@link ThreadOffsets#WHEN_CONTENDED}): long enough that placers which keep
+   * meeting do not fall back to one front between two races, short enough that a pool which
+   * stopped colliding packs from one front again soon (a millisecond of placing at full speed).
+   */
+  static final int LANE_HOLD = 1024;
 
   /** Lanes handed out, in the order threads first place here. */
   private final AtomicLong lanes = new AtomicLong();
@@ -82,20 +101,21 @@ final class LockFreeCluster implements GpuCluster {
   private volatile Probe probe = Probe.NONE;
 
   LockFreeCluster(PlacementStrategy strategy, Mix mix) {
-    this(strategy, mix, false);
+    this(strategy, mix, ThreadOffsets.OFF);
   }
 
   /**
-   * @param laneOffsets whether concurrent placing threads start their search inside each tie group
-   *     at offsets of their own ({@link GpuClusters.Builder#threadOffsets})
+   * @param offsets when concurrent placing threads start their search inside each tie group at
+   *     offsets of their own ({@link GpuClusters.Builder#threadOffsets(ThreadOffsets)})
    */
-  LockFreeCluster(PlacementStrategy strategy, Mix mix, boolean laneOffsets) {
-    this.laneOffsets = laneOffsets;
+  LockFreeCluster(PlacementStrategy strategy, Mix mix, ThreadOffsets offsets) {
+    this.offsets = Objects.requireNonNull(offsets, "offsets");
     this.strategy = strategy;
     this.mix = mix;
     this.mixLearning = strategy.usesFragmentation() && !mix.isFixed();
     this.pressure = strategy.usesFragmentation() ? new ModelPressure() : null;
     this.directory = new GroupDirectory(mix.weights());
+    this.races = directory.races;
     this.placer = new Placer(directory, pressure);
     this.spread = new SpreadPlacer(placer);
     this.management = new NodeManagement(directory, strategy, mix);
@@ -123,7 +143,7 @@ final class LockFreeCluster implements GpuCluster {
     if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
       r = spread.place(groups, w, request);
     } else {
-      int lane = laneOffsets ? laneOf(block) : 0;
+      int lane = laneFor(block);
       r = placer.placeOne(
           groups, demand, request.cpuMillis(), request.memoryMiB(), c, lane, block[3] != 0);
       block[3] = r == null ? 1 : 0;
@@ -165,6 +185,35 @@ final class LockFreeCluster implements GpuCluster {
       return Mix.shareClass(s.milliGpu());
     }
     return Mix.wholeClass(((GpuDemand.Whole) demand).count());
+  }
+
+  /**
+   * The lane this thread walks from in its next placement ({@link Placer#laneOf}; 0: the lowest
+   * index). {@link ThreadOffsets#WHEN_CONTENDED}: its lane if {@link #races} moved
+   * since its previous placement or did within its last {@link #LANE_HOLD} placements, else 0. A
+   * thread's first placement only notes the count (races before it were not with this thread).
+   * One volatile read of a counter that only lost races write.
+   */
+  private int laneFor(long[] block) {
+    if (offsets == ThreadOffsets.OFF) {
+      return 0;
+    }
+    if (offsets == ThreadOffsets.ALWAYS) {
+      return laneOf(block);
+    }
+    long seen = races.get();
+    if (seen != block[4]) {
+      boolean first = block[4] < 0;
+      block[4] = seen;
+      if (first) {
+        return 0;
+      }
+      block[5] = LANE_HOLD;
+    } else if (block[5] == 0) {
+      return 0;
+    }
+    block[5]--;
+    return laneOf(block);
   }
 
   /**

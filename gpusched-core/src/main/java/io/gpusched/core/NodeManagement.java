@@ -154,6 +154,7 @@ final class NodeManagement {
     Group g = new Group(key, space, classes, price);
     g.probe = probe;
     g.shareOrders = directory.shareOrders;
+    g.races = directory.races;
     directory.add(g);
     return g;
   }

@@ -33,7 +33,7 @@ final class Takes {
     NodeEntry node = gpu.node;
     long add = node.hostDelta(cpu, mem);
     if (add == 0) {
-      return gpu.casWord(word, word + delta) ? TAKEN : RACED;
+      return gpu.casWord(word, word + delta) ? TAKEN : raced(gpu);
     }
     if (add < 0) {
       return NO_HOST;
@@ -52,7 +52,7 @@ final class Takes {
         return TAKEN;
       }
       if (gpu.lvWord() != word) {
-        return RACED;
+        return raced(gpu);
       }
     }
   }
@@ -96,7 +96,7 @@ final class Takes {
       }
     }
     if (hosts == 0) {
-      return GangClaims.run(GangClaims.Op.take(gpus, deltas)) ? TAKEN : RACED;
+      return GangClaims.run(GangClaims.Op.take(gpus, deltas)) ? TAKEN : raced(gpus[0]);
     }
     long[] empty = new long[n];
     ClaimWord[] hostWords = new ClaimWord[hosts];
@@ -123,9 +123,19 @@ final class Takes {
       }
       for (GpuSlot g : gpus) {
         if (g.lvWord() != 0) {
-          return RACED;
+          return raced(g);
         }
       }
     }
+  }
+
+  /**
+   * Counts a lost race on the cluster of {@code gpu} ({@link Group#races}: what makes placers
+   * that collide take offsets of their own) and returns {@link #RACED}. Only a failed take writes
+   * the counter.
+   */
+  private static int raced(GpuSlot gpu) {
+    gpu.group.races.getAndIncrement();
+    return RACED;
   }
 }

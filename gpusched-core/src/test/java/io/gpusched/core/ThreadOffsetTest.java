@@ -2,14 +2,15 @@ package io.gpusched.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.gpusched.Allocation;
 import io.gpusched.AllocatedGpu;
+import io.gpusched.Allocation;
 import io.gpusched.GpuCluster;
 import io.gpusched.GpuMode;
 import io.gpusched.GpuModels;
 import io.gpusched.NodeSpec;
 import io.gpusched.PlacementRequest;
 import io.gpusched.PlacementStrategy;
+import io.gpusched.ThreadOffsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -28,10 +29,14 @@ import org.junit.jupiter.api.Test;
  */
 class ThreadOffsetTest {
 
-  private static GpuCluster migCluster(boolean offsets) {
+  private static GpuCluster migCluster(ThreadOffsets offsets) {
+    return migCluster(offsets, 4);
+  }
+
+  private static GpuCluster migCluster(ThreadOffsets offsets, int nodes) {
     GpuClusters.Builder b =
         GpuClusters.newBuilder().strategy(PlacementStrategy.BEST_FIT).threadOffsets(offsets);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < nodes; i++) {
       b.node(NodeSpec.builder("n" + i).gpus(1, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC).build());
     }
     return b.build();
@@ -49,7 +54,7 @@ class ThreadOffsetTest {
 
   @Test
   void aSecondThreadStartsHalfwayThroughATieGroupAndWrapsAround() throws Exception {
-    GpuCluster c = migCluster(true);
+    GpuCluster c = migCluster(ThreadOffsets.ALWAYS);
     ExecutorService second = Executors.newSingleThreadExecutor();
     try {
       PlacementRequest full = PlacementRequest.mig("7g.80gb");
@@ -71,7 +76,7 @@ class ThreadOffsetTest {
 
   @Test
   void withoutOffsetsEveryThreadTakesTheLowestIndex() throws Exception {
-    GpuCluster c = migCluster(false);
+    GpuCluster c = migCluster(ThreadOffsets.OFF);
     ExecutorService second = Executors.newSingleThreadExecutor();
     try {
       PlacementRequest full = PlacementRequest.mig("7g.80gb");
@@ -84,7 +89,10 @@ class ThreadOffsetTest {
 
   @Test
   void offsetsApplyToNodeBucketsAndOnlyWithinATie() throws Exception {
-    GpuClusters.Builder b = GpuClusters.newBuilder().strategy(PlacementStrategy.BEST_FIT);
+    GpuClusters.Builder b =
+        GpuClusters.newBuilder()
+            .strategy(PlacementStrategy.BEST_FIT)
+            .threadOffsets(ThreadOffsets.ALWAYS);
     for (int i = 0; i < 4; i++) {
       b.node(NodeSpec.builder("w" + i).gpus(2, GpuModels.A100_80GB, GpuMode.WHOLE).build());
     }
@@ -103,16 +111,145 @@ class ThreadOffsetTest {
     }
   }
 
-  /** One thread places exactly as without offsets: the default changes nothing for it. */
+  /** One thread places exactly as without offsets, in every mode. */
   @Test
-  void aSingleThreadPlacesAsWithoutOffsets() {
+  void aSingleThreadPlacesAsWithoutOffsets() throws Exception {
     for (PlacementStrategy s :
         List.of(PlacementStrategy.FRAGMENTATION_AWARE, PlacementStrategy.BEST_FIT, PlacementStrategy.FIRST_FIT)) {
-      assertThat(run(s, true)).isEqualTo(run(s, false));
+      List<String> off = run(s, ThreadOffsets.OFF, 1);
+      assertThat(run(s, ThreadOffsets.WHEN_CONTENDED, 1)).isEqualTo(off);
+      assertThat(run(s, ThreadOffsets.ALWAYS, 1)).isEqualTo(off);
     }
   }
 
-  private static List<String> run(PlacementStrategy s, boolean offsets) {
+  /**
+   * Threads that take turns never lose a race, so by default they pack from one front, exactly as
+   * one thread does (a strategy without learning, whose decisions do not follow the allocation
+   * ids that each thread takes in blocks); with offsets always on they do not.
+   */
+  @Test
+  void threadsTakingTurnsPackLikeOneThreadByDefault() throws Exception {
+    for (PlacementStrategy s : List.of(PlacementStrategy.BEST_FIT, PlacementStrategy.FIRST_FIT)) {
+      List<String> one = run(s, ThreadOffsets.OFF, 1);
+      assertThat(run(s, ThreadOffsets.WHEN_CONTENDED, 3)).isEqualTo(one);
+      assertThat(run(s, ThreadOffsets.ALWAYS, 3)).isNotEqualTo(one);
+    }
+  }
+
+  /**
+   * A lost race, made deterministic: a placement made inside another's window (the hook just before
+   * its CAS) on the same GPU makes that CAS fail. From then on each thread walks from its lane, in
+   * the order the threads first need one (here the placing thread lane 0, the plain walk, and the
+   * other lane 1, halfway), for {@link LockFreeCluster#LANE_HOLD} of its placements, and then from
+   * the lowest index again.
+   */
+  @Test
+  void aLostRaceSendsThreadsToTheirLanesForAWhile() throws Exception {
+    LockFreeCluster c = (LockFreeCluster) migCluster(ThreadOffsets.WHEN_CONTENDED, 8);
+    ExecutorService second = Executors.newSingleThreadExecutor();
+    try {
+      PlacementRequest full = PlacementRequest.mig("7g.80gb");
+      PlacementRequest small = PlacementRequest.mig("1g.10gb");
+      assertThat(node(c.tryPlace(full))).isEqualTo("n0");
+      // no race yet: the other thread also walks from the lowest index
+      Allocation other = on(second, () -> c.tryPlace(full));
+      assertThat(node(other)).isEqualTo("n1");
+      other.release();
+
+      Group g = ((AllocationImpl) c.tryPlace(small)).slots[0].group; // n1 (best fit)
+      List<Allocation> inside = new ArrayList<>();
+      boolean[] armed = {true};
+      g.hook =
+          (point, subject) -> {
+            if (point == ProbePoint.BEFORE_CAS && armed[0]) {
+              armed[0] = false;
+              inside.add(c.tryPlace(small)); // changes the word the outer placement read
+            }
+          };
+      Allocation raced = c.tryPlace(small);
+      g.hook = null;
+      assertThat(node(inside.get(0))).isEqualTo("n1");
+      assertThat(node(raced)).as("the loser tried the GPU again: it still fitted").isEqualTo("n1");
+
+      // this thread is the first to need a lane: lane 0, the plain walk
+      assertThat(node(c.tryPlace(full))).isEqualTo("n2");
+      // n3..n7 are empty and tie: the other thread's lane 1 starts halfway through the 8 GPUs
+      for (int i = 0; i < LockFreeCluster.LANE_HOLD; i++) {
+        Allocation a = on(second, () -> c.tryPlace(full));
+        assertThat(node(a)).as("placement %d after the race", i).isEqualTo("n4");
+        a.release();
+      }
+      assertThat(node(on(second, () -> c.tryPlace(full))))
+          .as("no race for LANE_HOLD placements: the lowest index again")
+          .isEqualTo("n3");
+      assertThat(EngineInvariants.verify(c)).isEmpty();
+    } finally {
+      second.shutdownNow();
+    }
+  }
+
+  /**
+   * Many threads placing and releasing at once on a small cluster meet all the time: they lose
+   * races, take lanes and give them up, and nothing is lost or granted twice.
+   */
+  @Test
+  void contendedPlacersKeepTheInvariants() throws Exception {
+    LockFreeCluster c = (LockFreeCluster) migCluster(ThreadOffsets.WHEN_CONTENDED, 8);
+    int threads = 4;
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<Integer>> done = new ArrayList<>();
+      java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(threads);
+      for (int t = 0; t < threads; t++) {
+        int seed = t;
+        done.add(pool.submit(() -> {
+          Random r = new Random(seed);
+          String[] profiles = {"1g.10gb", "2g.20gb", "3g.40gb"};
+          List<Allocation> held = new ArrayList<>();
+          int placed = 0;
+          start.await();
+          for (int i = 0; i < 20_000; i++) {
+            if (held.size() > 6 || (!held.isEmpty() && r.nextBoolean())) {
+              held.remove(r.nextInt(held.size())).release();
+            } else {
+              Allocation a = c.tryPlace(PlacementRequest.mig(profiles[r.nextInt(profiles.length)]));
+              if (a != null) {
+                held.add(a);
+                placed++;
+              }
+            }
+          }
+          held.forEach(Allocation::release);
+          return placed;
+        }));
+      }
+      for (Future<Integer> f : done) {
+        assertThat(f.get()).isPositive();
+      }
+      assertThat(EngineInvariants.verify(c)).isEmpty();
+      assertThat(c.snapshot().total().allocatedMilli()).isZero();
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  private static List<String> run(PlacementStrategy s, ThreadOffsets offsets, int threads)
+      throws Exception {
+    ExecutorService[] turns = new ExecutorService[threads];
+    for (int i = 0; i < threads; i++) {
+      turns[i] = Executors.newSingleThreadExecutor();
+    }
+    try {
+      return run(s, offsets, turns);
+    } finally {
+      for (ExecutorService e : turns) {
+        e.shutdownNow();
+      }
+    }
+  }
+
+  private static List<String> run(PlacementStrategy s, ThreadOffsets offsets, ExecutorService[] turns)
+      throws Exception {
     GpuClusters.Builder b = GpuClusters.newBuilder().strategy(s).threadOffsets(offsets);
     for (int i = 0; i < 6; i++) {
       b.node(NodeSpec.builder("m" + i).gpus(4, GpuModels.H100_80GB, GpuMode.MIG_DYNAMIC).build());
@@ -136,7 +273,7 @@ class ThreadOffsetTest {
             case 1 -> PlacementRequest.share(50 + r.nextInt(900), 1024).withHost(2_000, 8_000);
             default -> PlacementRequest.wholeGpus(1 + r.nextInt(2), true);
           };
-      Allocation a = c.tryPlace(req);
+      Allocation a = on(turns[i % turns.length], () -> c.tryPlace(req));
       if (a == null) {
         where.add("-");
         continue;

@@ -1,8 +1,10 @@
 package io.gpusched.bench.jmh;
 
 import io.gpusched.PlacementStrategy;
+import io.gpusched.ThreadOffsets;
 import io.gpusched.bench.peer.PeerScheduler;
 import io.gpusched.bench.peer.PeerSchedulers;
+import io.gpusched.core.GpuClusters;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
@@ -50,7 +52,7 @@ import org.openjdk.jmh.infra.ThreadParams;
  *     -p mix=MIG -p strategy=BEST_FIT -p size=10000 -p impl=gpusched,locked,fenzo
  * # scaling with threads (the threads share one cluster), with and without per-thread offsets
  * java -jar benchmarks/target/gpusched-benchmarks.jar PlaceReleaseBenchmark -t 2 -p impl=gpusched \
- *     -p offsets=on,off ...
+ *     -p offsets=on,always,off ...
  * </pre>
  */
 @BenchmarkMode(Mode.Throughput)
@@ -86,8 +88,10 @@ public class PlaceReleaseBenchmark {
 
     /**
      * gpusched's per-thread start offsets inside tie groups ({@code
-     * GpuClusters.Builder#threadOffsets}): {@code on} (the default) or {@code off}. With one
-     * thread both walk from the lowest index; the peers ignore it.
+     * GpuClusters.Builder#threadOffsets}): {@code on} (the default, {@code WHEN_CONTENDED}: a
+     * thread takes its lane while placers lose races), {@code always} (every thread keeps its
+     * lane) or {@code off}. With one thread all three walk from the lowest index; the peers ignore
+     * it.
      */
     @Param({"on"})
     public String offsets;
@@ -104,12 +108,18 @@ public class PlaceReleaseBenchmark {
       }
       var nodes = BenchClusters.nodes(mix, size);
       gpus = BenchClusters.gpuCount(nodes);
-      if (!offsets.equals("on") && !offsets.equals("off")) {
-        throw new IllegalArgumentException("offsets must be on or off, was " + offsets);
-      }
+      ThreadOffsets threadOffsets =
+          switch (offsets) {
+            case "on" -> ThreadOffsets.WHEN_CONTENDED;
+            case "always" -> ThreadOffsets.ALWAYS;
+            case "off" -> ThreadOffsets.OFF;
+            default ->
+                throw new IllegalArgumentException(
+                    "offsets must be on, always or off, was " + offsets);
+          };
       scheduler =
           PeerSchedulers.create(
-              impl, List.copyOf(nodes), PlacementStrategy.named(strategy), offsets.equals("on"));
+              impl, List.copyOf(nodes), PlacementStrategy.named(strategy), threadOffsets);
     }
 
     /** Stops Fenzo's threads. */

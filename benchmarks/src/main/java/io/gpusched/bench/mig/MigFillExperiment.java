@@ -1,19 +1,18 @@
 package io.gpusched.bench.mig;
 
-import java.util.Objects;
 import io.gpusched.AllocatedGpu;
 import io.gpusched.Allocation;
-import io.gpusched.MigGeometry;
-import io.gpusched.MigProfile;
-import org.jspecify.annotations.Nullable;
 import io.gpusched.GpuCluster;
 import io.gpusched.GpuDemand;
 import io.gpusched.GpuMode;
 import io.gpusched.GpuModel;
 import io.gpusched.GpuModels;
+import io.gpusched.MigGeometry;
+import io.gpusched.MigProfile;
 import io.gpusched.NodeSpec;
 import io.gpusched.PlacementRequest;
 import io.gpusched.PlacementStrategy;
+import io.gpusched.ThreadOffsets;
 import io.gpusched.core.GpuClusters;
 import java.io.PrintStream;
 import java.util.ArrayDeque;
@@ -22,7 +21,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.SplittableRandom;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The MIG fill experiment: random streams of MIG profile requests arrive at a cluster of {@code
@@ -275,8 +276,22 @@ public final class MigFillExperiment {
   public static int granted(
       Stream s, List<NodeSpec> nodes, PlacementStrategy strategy, @Nullable Map<GpuDemand, Double> mix,
       int lanes, Deferral deferral) {
+    return granted(
+        s, nodes, strategy, mix, lanes, deferral,
+        lanes == 1 ? ThreadOffsets.WHEN_CONTENDED : ThreadOffsets.ALWAYS);
+  }
+
+  /**
+   * {@link #granted(Stream, List, PlacementStrategy, Map, int, Deferral)} on a cluster with these
+   * thread offsets (the other forms: {@code ALWAYS} with more than one lane, every thread keeping
+   * its own, see {@link io.gpusched.bench.Lanes}).
+   */
+  public static int granted(
+      Stream s, List<NodeSpec> nodes, PlacementStrategy strategy, @Nullable Map<GpuDemand, Double> mix,
+      int lanes, Deferral deferral, ThreadOffsets offsets) {
     MigGeometry geo = geometry(GpuModels.H100_80GB);
-    GpuClusters.Builder b = GpuClusters.newBuilder().strategy(strategy).nodes(nodes);
+    GpuClusters.Builder b =
+        GpuClusters.newBuilder().strategy(strategy).threadOffsets(offsets).nodes(nodes);
     if (mix != null) {
       b.expectedMix(mix);
     }
@@ -366,11 +381,13 @@ public final class MigFillExperiment {
       for (String name : strategies) {
         PlacementStrategy st = PlacementStrategy.named(io.gpusched.bench.Lanes.strategyOf(name));
         int lanes = io.gpusched.bench.Lanes.countOf(name);
-        String label = lanes == 1 ? st.name() : st.name() + "@" + lanes;
-        int g = granted(s, nodes, st, fixedMix ? expectedMix(mix) : null, lanes);
+        ThreadOffsets offsets = io.gpusched.bench.Lanes.offsetsOf(name);
+        String label = st.name() + io.gpusched.bench.Lanes.suffixOf(name);
+        int g =
+            granted(s, nodes, st, fixedMix ? expectedMix(mix) : null, lanes, Deferral.NONE, offsets);
         out.add(new SeedResult(mix, label, seed, s.profiles().length, g, best));
         for (Deferral d : deferrals) {
-          int gd = granted(s, nodes, st, fixedMix ? expectedMix(mix) : null, lanes, d);
+          int gd = granted(s, nodes, st, fixedMix ? expectedMix(mix) : null, lanes, d, offsets);
           out.add(new SeedResult(mix, label + d.suffix(), seed, s.profiles().length, gd, best));
         }
       }

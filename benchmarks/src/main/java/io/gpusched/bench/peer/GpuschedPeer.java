@@ -5,6 +5,7 @@ import io.gpusched.GpuCluster;
 import io.gpusched.NodeSpec;
 import io.gpusched.PlacementRequest;
 import io.gpusched.PlacementStrategy;
+import io.gpusched.ThreadOffsets;
 import io.gpusched.core.GpuClusters;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -20,14 +21,15 @@ public final class GpuschedPeer implements PeerScheduler {
 
   /** Builds a lock-free cluster of these nodes with this strategy. */
   public GpuschedPeer(List<NodeSpec> nodes, PlacementStrategy strategy) {
-    this(nodes, strategy, true);
+    this(nodes, strategy, ThreadOffsets.WHEN_CONTENDED);
   }
 
   /**
-   * Builds a lock-free cluster of these nodes with this strategy, with or without per-thread start
-   * offsets ({@link GpuClusters.Builder#threadOffsets}).
+   * Builds a lock-free cluster of these nodes with this strategy and these per-thread start
+   * offsets ({@link GpuClusters.Builder#threadOffsets(ThreadOffsets)}).
    */
-  public GpuschedPeer(List<NodeSpec> nodes, PlacementStrategy strategy, boolean threadOffsets) {
+  public GpuschedPeer(
+      List<NodeSpec> nodes, PlacementStrategy strategy, ThreadOffsets threadOffsets) {
     this(GpuClusters.newBuilder().strategy(strategy).threadOffsets(threadOffsets).nodes(nodes).build());
   }
 
