@@ -52,6 +52,8 @@ public final class GpuClusters {
      * threads in the order they first need one, lane {@code n mod max(2, processors)} to the n-th.
      * Several packing fronts cost some packing (see {@code docs/fill-experiment.md}); the default
      * pays it only while placers really collide. Spread gangs always plan from the lowest index.
+     *
+     * @throws NullPointerException if {@code threadOffsets} is null
      */
     public Builder threadOffsets(ThreadOffsets threadOffsets) {
       this.threadOffsets = Objects.requireNonNull(threadOffsets, "threadOffsets");

@@ -36,16 +36,18 @@ final class LockFreeCluster implements GpuCluster {
   private static final Logger log = LoggerFactory.getLogger(LockFreeCluster.class);
 
   /**
-   * Allocation ids come in blocks per thread, so that a placement rarely touches the shared
-   * counter (one atomic add per {@value} placements of a thread). The learning that is paced by
-   * ids (the mix every {@link Mix#RELEARN_EVERY}th id, the model pressures, the sweep of {@link
-   * StarvedNodes}) fires when an id that is a multiple of its period is handed out; with N threads
-   * the first such id comes only after about N blocks. Blocks of 1,024 delayed the first relearn
-   * of a cluster placed by 16 threads to its 4,096th placement, which cost the default strategy 16
-   * points of allocation at 100 % arrived on the real trace's multigpu50 (docs/fill-experiment.md,
-   * "Concurrent placers"); with blocks of 16 it comes at the same placement as with one thread
-   * until more than 16 threads place. One thread's ids, and so its decisions, do not depend on the
-   * block size.
+   * Allocation ids come one at a time from the shared counter while the thread meets no
+   * contention, and in blocks of this many per thread while it does (after a lost race, for
+   * {@link #LANE_HOLD} placements, see {@link #contended}), so that concurrent placers rarely
+   * touch the counter (one atomic add per {@value} placements of a thread). The learning that is
+   * paced by ids (the mix every {@link Mix#RELEARN_EVERY}th id, the model pressures, the sweep of
+   * {@link StarvedNodes}) fires when an id that is a multiple of its period is handed out. Ids one
+   * at a time make threads that take turns hand out the same ids in the same order as one thread,
+   * and so decide exactly as it does. Blocks delay the learning: with blocks of 1,024, 16 threads
+   * relearned first at their 4,096th placement, which cost the default strategy 16 points of
+   * allocation at 100 % arrived on the real trace's multigpu50; blocks of 16 still moved its
+   * allocation by up to 0.2 points against one thread (docs/fill-experiment.md, "Concurrent
+   * placers").
    */
   private static final int ID_BLOCK = 16;
 
@@ -65,7 +67,7 @@ final class LockFreeCluster implements GpuCluster {
    * next one then reads the miss stamp up front, see {@link Placer#placeOne(Group[],
    * io.gpusched.GpuDemand, long, long, io.gpusched.Constraints, int, boolean)}), the count of
    * {@link #races} it last saw (-1 before its first placement) and how many more of its placements
-   * keep its lane ({@link #laneFor}).
+   * count as contended ({@link #contended}).
    */
   private final ThreadLocal<long[]> idBlock =
       ThreadLocal.withInitial(() -> new long[] {0, 0, 0, 0, -1, 0});
@@ -139,11 +141,14 @@ final class LockFreeCluster implements GpuCluster {
       mp.record(groups, demand, c, request.cpuMillis(), request.memoryMiB());
     }
     long[] block = idBlock.get(); // this thread's ids and lane: one thread-local read
+    boolean contended = contended(block);
     Reservation r;
     if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
       r = spread.place(groups, w, request);
     } else {
-      int lane = laneFor(block);
+      int lane = offsets == ThreadOffsets.ALWAYS || (contended && offsets != ThreadOffsets.OFF)
+          ? laneOf(block)
+          : 0;
       r = placer.placeOne(
           groups, demand, request.cpuMillis(), request.memoryMiB(), c, lane, block[3] != 0);
       block[3] = r == null ? 1 : 0;
@@ -156,7 +161,7 @@ final class LockFreeCluster implements GpuCluster {
     if (r == null) {
       return null;
     }
-    long id = nextId(block);
+    long id = nextId(block, contended);
     Group placedIn = r.slots[0].group;
     AllocationImpl a = placer.publish(r, request, id);
     r.done(); // its arrays are the allocation's now
@@ -188,32 +193,26 @@ final class LockFreeCluster implements GpuCluster {
   }
 
   /**
-   * The lane this thread walks from in its next placement ({@link Placer#laneOf}; 0: the lowest
-   * index). {@link ThreadOffsets#WHEN_CONTENDED}: its lane if {@link #races} moved
-   * since its previous placement or did within its last {@link #LANE_HOLD} placements, else 0. A
-   * thread's first placement only notes the count (races before it were not with this thread).
-   * One volatile read of a counter that only lost races write.
+   * Whether this thread's placements meet contention now: {@link #races} moved since its previous
+   * placement, or did within its last {@link #LANE_HOLD} placements (counted here). A thread's
+   * first placement only notes the count (races before it were not with this thread). One
+   * volatile read of a counter that only lost races write. It decides the thread's lane under
+   * {@link ThreadOffsets#WHEN_CONTENDED} and whether its ids come in blocks ({@link #ID_BLOCK}).
    */
-  private int laneFor(long[] block) {
-    if (offsets == ThreadOffsets.OFF) {
-      return 0;
-    }
-    if (offsets == ThreadOffsets.ALWAYS) {
-      return laneOf(block);
-    }
+  private boolean contended(long[] block) {
     long seen = races.get();
     if (seen != block[4]) {
       boolean first = block[4] < 0;
       block[4] = seen;
       if (first) {
-        return 0;
+        return false;
       }
       block[5] = LANE_HOLD;
     } else if (block[5] == 0) {
-      return 0;
+      return false;
     }
     block[5]--;
-    return laneOf(block);
+    return true;
   }
 
   /**
@@ -229,11 +228,18 @@ final class LockFreeCluster implements GpuCluster {
   }
 
   private long nextId() {
-    return nextId(idBlock.get());
+    return nextId(idBlock.get(), false);
   }
 
-  private long nextId(long[] b) {
+  /**
+   * The next allocation id for this thread: from its block if one is left, else the next id of
+   * the shared counter, or a new block of {@link #ID_BLOCK} if the thread is {@code contended}.
+   */
+  private long nextId(long[] b, boolean contended) {
     if (b[0] == b[1]) {
+      if (!contended) {
+        return ids.incrementAndGet();
+      }
       b[0] = ids.getAndAdd(ID_BLOCK) + 1;
       b[1] = b[0] + ID_BLOCK;
     }

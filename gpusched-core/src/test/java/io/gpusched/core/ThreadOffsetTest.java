@@ -123,13 +123,15 @@ class ThreadOffsetTest {
   }
 
   /**
-   * Threads that take turns never lose a race, so by default they pack from one front, exactly as
-   * one thread does (a strategy without learning, whose decisions do not follow the allocation
-   * ids that each thread takes in blocks); with offsets always on they do not.
+   * Threads that take turns never lose a race, so by default they pack from one front and take
+   * their allocation ids one at a time, exactly as one thread does: the same placements, also
+   * under FRAGMENTATION_AWARE, whose learning is paced by the ids. With offsets always on they
+   * place elsewhere.
    */
   @Test
   void threadsTakingTurnsPackLikeOneThreadByDefault() throws Exception {
-    for (PlacementStrategy s : List.of(PlacementStrategy.BEST_FIT, PlacementStrategy.FIRST_FIT)) {
+    for (PlacementStrategy s :
+        List.of(PlacementStrategy.FRAGMENTATION_AWARE, PlacementStrategy.BEST_FIT, PlacementStrategy.FIRST_FIT)) {
       List<String> one = run(s, ThreadOffsets.OFF, 1);
       assertThat(run(s, ThreadOffsets.WHEN_CONTENDED, 3)).isEqualTo(one);
       assertThat(run(s, ThreadOffsets.ALWAYS, 3)).isNotEqualTo(one);
