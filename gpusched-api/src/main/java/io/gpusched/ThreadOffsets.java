@@ -26,9 +26,11 @@ public enum ThreadOffsets {
   WHEN_CONTENDED,
 
   /**
-   * Every thread walks from its lane from its first placement on: the spread that threads placing
-   * at once get, at the packing cost of several fronts even when they take turns. The first thread
-   * to place has lane 0, the plain lowest-index walk.
+   * Every thread walks from its lane from its first placement on, and otherwise behaves as
+   * placers that collide do (its allocation ids come in per-thread blocks once the cluster is past
+   * its first 1,024): the spread that threads placing at once get, at the packing cost of several
+   * fronts even when they take turns. The first thread to place has lane 0, the plain
+   * lowest-index walk, and one thread alone places as with the other modes.
    */
   ALWAYS
 }

@@ -38,8 +38,10 @@ final class LockFreeCluster implements GpuCluster {
   /**
    * Allocation ids come one at a time from the shared counter while the thread meets no
    * contention, and in blocks of this many per thread while it does (after a lost race, for
-   * {@link #LANE_HOLD} placements, see {@link #contended}), so that concurrent placers rarely
-   * touch the counter (one atomic add per {@value} placements of a thread). The learning that is
+   * {@link #LANE_HOLD} placements, see {@link #contended}; always under {@link
+   * ThreadOffsets#ALWAYS}), so that concurrent placers rarely touch the counter (one atomic add per
+   * {@value} placements of a thread); a cluster's first {@link ModelPressure#EARLY_UNTIL} ids
+   * always come one at a time ({@link #nextId(long[], boolean)}). The learning that is
    * paced by ids (the mix every {@link Mix#RELEARN_EVERY}th id, the model pressures, the sweep of
    * {@link StarvedNodes}) fires when an id that is a multiple of its period is handed out. Ids one
    * at a time make threads that take turns hand out the same ids in the same order as one thread,
@@ -141,14 +143,12 @@ final class LockFreeCluster implements GpuCluster {
       mp.record(groups, demand, c, request.cpuMillis(), request.memoryMiB());
     }
     long[] block = idBlock.get(); // this thread's ids and lane: one thread-local read
-    boolean contended = contended(block);
+    boolean contended = offsets == ThreadOffsets.ALWAYS || contended(block);
     Reservation r;
     if (demand instanceof GpuDemand.Whole w && !w.sameNode() && w.count() > 1) {
       r = spread.place(groups, w, request);
     } else {
-      int lane = offsets == ThreadOffsets.ALWAYS || (contended && offsets != ThreadOffsets.OFF)
-          ? laneOf(block)
-          : 0;
+      int lane = contended && offsets != ThreadOffsets.OFF ? laneOf(block) : 0;
       r = placer.placeOne(
           groups, demand, request.cpuMillis(), request.memoryMiB(), c, lane, block[3] != 0);
       block[3] = r == null ? 1 : 0;
@@ -233,11 +233,16 @@ final class LockFreeCluster implements GpuCluster {
 
   /**
    * The next allocation id for this thread: from its block if one is left, else the next id of
-   * the shared counter, or a new block of {@link #ID_BLOCK} if the thread is {@code contended}.
+   * the shared counter, or a new block of {@link #ID_BLOCK} if the thread is {@code contended}
+   * ({@link ThreadOffsets#ALWAYS}: always) and the cluster is past its first {@link
+   * ModelPressure#EARLY_UNTIL} ids. Early on, the model pressures learn every {@link
+   * ModelPressure#EARLY_EVERY} ids; in blocks, 16 threads would hand out the first multiple of 32
+   * only after about 256 placements, all of the early updates at once then, and the host-aware
+   * ranking would start that late.
    */
   private long nextId(long[] b, boolean contended) {
     if (b[0] == b[1]) {
-      if (!contended) {
+      if (!contended || ids.get() < ModelPressure.EARLY_UNTIL) {
         return ids.incrementAndGet();
       }
       b[0] = ids.getAndAdd(ID_BLOCK) + 1;
@@ -341,6 +346,12 @@ final class LockFreeCluster implements GpuCluster {
   /** The mix weights the decision tables were last built from (for tests). */
   double[] tableWeights() {
     return directory.tableWeights;
+  }
+
+  /** Whether the model pressures have learned a host ratio for the host-aware peek (for tests). */
+  boolean hostLearned() {
+    ModelPressure mp = pressure;
+    return mp != null && mp.hostLearned();
   }
 
   /** The request mix (for tests). */

@@ -8,6 +8,7 @@ import io.gpusched.GpuModels;
 import io.gpusched.NodeSpec;
 import io.gpusched.PlacementRequest;
 import io.gpusched.PlacementStrategy;
+import io.gpusched.ThreadOffsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -62,5 +63,44 @@ class IdPacingTest {
     assertThat(sixteen.tableWeights())
         .as("16 threads in turn: relearned within the same 300 placements")
         .isEqualTo(one.tableWeights());
+  }
+
+  /**
+   * Placers that behave as contended take their ids in blocks, but not a cluster's first 1,024:
+   * the model pressures learn every 32nd id early on, and in blocks 16 threads handed out the 32nd
+   * id only after about 256 placements, so the host-aware peek started that late.
+   */
+  @Test
+  void contendedThreadsLearnTheHostRatioAsEarlyAsOneThread() throws Exception {
+    for (int threads : new int[] {1, 16}) {
+      GpuClusters.Builder b =
+          GpuClusters.newBuilder()
+              .strategy(PlacementStrategy.FRAGMENTATION_AWARE)
+              .threadOffsets(ThreadOffsets.ALWAYS);
+      for (int i = 0; i < 8; i++) {
+        b.node(
+            NodeSpec.builder("h" + i)
+                .gpus(8, GpuModels.H100_80GB, GpuMode.WHOLE)
+                .hostResources(128_000, 1_024_000)
+                .build());
+      }
+      LockFreeCluster c = (LockFreeCluster) b.build();
+      List<ExecutorService> pool = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        pool.add(Executors.newSingleThreadExecutor());
+      }
+      try {
+        for (int i = 0; i < 40; i++) {
+          Allocation a =
+              pool.get(i % threads)
+                  .submit(() -> c.tryPlace(PlacementRequest.wholeGpus(1).withHost(8_000, 64_000)))
+                  .get();
+          assertThat(a).isNotNull();
+        }
+      } finally {
+        pool.forEach(ExecutorService::shutdownNow);
+      }
+      assertThat(c.hostLearned()).as("%d threads: host ratio learned by the 40th placement", threads).isTrue();
+    }
   }
 }
