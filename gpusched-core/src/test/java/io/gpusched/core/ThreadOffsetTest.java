@@ -111,30 +111,21 @@ class ThreadOffsetTest {
     }
   }
 
-  /** One thread places exactly as without offsets, in every mode. */
-  @Test
-  void aSingleThreadPlacesAsWithoutOffsets() throws Exception {
-    for (PlacementStrategy s :
-        List.of(PlacementStrategy.FRAGMENTATION_AWARE, PlacementStrategy.BEST_FIT, PlacementStrategy.FIRST_FIT)) {
-      List<String> off = run(s, ThreadOffsets.OFF, 1);
-      assertThat(run(s, ThreadOffsets.WHEN_CONTENDED, 1)).isEqualTo(off);
-      assertThat(run(s, ThreadOffsets.ALWAYS, 1)).isEqualTo(off);
-    }
-  }
-
   /**
-   * Threads that take turns never lose a race, so by default they pack from one front and take
-   * their allocation ids one at a time, exactly as one thread does: the same placements, also
-   * under FRAGMENTATION_AWARE, whose learning is paced by the ids. With offsets always on they
-   * place elsewhere.
+   * One thread places exactly as without offsets, in every mode. Threads that take turns never
+   * lose a race, so by default they also pack from one front and take their allocation ids one at
+   * a time, exactly as one thread does: the same placements, also under FRAGMENTATION_AWARE, whose
+   * learning is paced by the ids. With offsets always on they place elsewhere.
    */
   @Test
   void threadsTakingTurnsPackLikeOneThreadByDefault() throws Exception {
     for (PlacementStrategy s :
         List.of(PlacementStrategy.FRAGMENTATION_AWARE, PlacementStrategy.BEST_FIT, PlacementStrategy.FIRST_FIT)) {
       List<String> one = run(s, ThreadOffsets.OFF, 1);
-      assertThat(run(s, ThreadOffsets.WHEN_CONTENDED, 3)).isEqualTo(one);
-      assertThat(run(s, ThreadOffsets.ALWAYS, 3)).isNotEqualTo(one);
+      assertThat(run(s, ThreadOffsets.WHEN_CONTENDED, 1)).as("%s, one thread", s).isEqualTo(one);
+      assertThat(run(s, ThreadOffsets.ALWAYS, 1)).as("%s, one thread", s).isEqualTo(one);
+      assertThat(run(s, ThreadOffsets.WHEN_CONTENDED, 3)).as("%s, three in turn", s).isEqualTo(one);
+      assertThat(run(s, ThreadOffsets.ALWAYS, 3)).as("%s, three on lanes", s).isNotEqualTo(one);
     }
   }
 
