@@ -11,7 +11,9 @@ import org.junit.jupiter.api.Test;
  * Strict linearizability of {@link PlacementLincheckOps}: every placement is tried once, so a miss
  * must be linearizable as it is. Runs in every build with {@value #ITERATIONS} x {@value
  * #INVOCATIONS} invocations; a long run: {@code -Dgpusched.lincheck.iterations=200
- * -Dgpusched.lincheck.invocations=5000} (see docs/placement.md, "Proof").
+ * -Dgpusched.lincheck.invocations=5000}, with a larger heap ({@code JAVA_TOOL_OPTIONS=-Xmx16g}:
+ * Lincheck keeps the sequential specification's explored states, each a whole cluster; see
+ * docs/placement.md, "Proof").
  */
 public class PlacementLincheckTest extends PlacementLincheckOps {
   static final int ITERATIONS = 50;
