@@ -4,7 +4,6 @@ import io.gpusched.Allocation;
 import io.gpusched.GpuCluster;
 import io.gpusched.PlacementRequest;
 import io.gpusched.ThreadOffsets;
-import io.gpusched.core.GpuClusters;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;

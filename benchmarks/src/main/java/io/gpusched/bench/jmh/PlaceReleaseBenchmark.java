@@ -4,7 +4,6 @@ import io.gpusched.PlacementStrategy;
 import io.gpusched.ThreadOffsets;
 import io.gpusched.bench.peer.PeerScheduler;
 import io.gpusched.bench.peer.PeerSchedulers;
-import io.gpusched.core.GpuClusters;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
