@@ -1,5 +1,6 @@
 package io.gpusched.bench;
 
+import io.gpusched.AllocatedGpu;
 import io.gpusched.Allocation;
 import io.gpusched.ClusterSnapshot;
 import io.gpusched.Constraints;
@@ -32,6 +33,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.function.IntPredicate;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The fill experiment of the FGD paper (Weng et al., USENIX ATC 2023), on gpusched: pods of a
@@ -147,6 +149,10 @@ public final class FillExperiment {
    * @param snapshotAllocatedMilli the same according to {@link GpuCluster#snapshot()}
    * @param finalArrivedPct requested GPU milli at the end, percent of capacity
    * @param fragmentationPct the final snapshot's fragmentation percent
+   * @param decisionDigest a 64-bit digest of every decision in order: where each request went
+   *     (node, GPU index, MIG start slot of each GPU held) or that it failed; equal digests mean
+   *     the same decisions (up to a hash collision), so a change that must not alter decisions can
+   *     be checked by it ({@link FillSuite} prints them)
    */
   @SuppressWarnings("ArrayRecordComponent") // a result carrier, never compared or hashed
   public record SeedResult(
@@ -161,7 +167,8 @@ public final class FillExperiment {
       long allocatedMilli,
       long snapshotAllocatedMilli,
       double finalArrivedPct,
-      double fragmentationPct) {
+      double fragmentationPct,
+      long decisionDigest) {
 
     /** Allocation at an arrived percent, NaN if not reached. */
     public double allocAt(int pct) {
@@ -352,7 +359,7 @@ public final class FillExperiment {
    * The arrival sequence of one seed, until {@code tune} times the workload's GPU capacity has
    * arrived; throws for a tune that is not positive and finite or a cluster without GPUs.
    */
-  private static int[] arrivals(Workload w, long seed, double tune) {
+  public static int[] arrivals(Workload w, long seed, double tune) {
     if (!(tune > 0) || Double.isInfinite(tune)) {
       throw new IllegalArgumentException("tune must be positive, was " + tune);
     }
@@ -393,9 +400,15 @@ public final class FillExperiment {
     int[] seq = arrivals(w, seed, tune);
     PlacementRequest[] reqs = w.requests().toArray(PlacementRequest[]::new);
     GpuCluster cluster = cluster(w, strategy, mix, offsets);
+    Allocation[] outcomes = new Allocation[seq.length];
+    int[] n = {0};
     Fill f;
     try (Lanes l = new Lanes(lanes)) {
-      f = fill(seq, w.milli(), total, i -> l.place(cluster, reqs[i]) != null);
+      f = fill(seq, w.milli(), total, i -> {
+        Allocation a = l.place(cluster, reqs[i]);
+        outcomes[n[0]++] = a;
+        return a != null;
+      });
     }
     ClusterSnapshot snap = cluster.snapshot();
     return new SeedResult(
@@ -407,7 +420,35 @@ public final class FillExperiment {
         f.placed, f.impossible, f.nanos, lanes == 1 ? f.cpuNanos : -1,
         f.allocated,
         snap.total().allocatedMilli(), 100.0 * f.requested / total,
-        snap.total().fragmentationPercent());
+        snap.total().fragmentationPercent(), digestOf(outcomes, n[0]));
+  }
+
+  private static final long FNV_PRIME = 0x100000001b3L;
+  private static final long FNV_OFFSET = 0xcbf29ce484222325L;
+
+  private static long mix(long h, long v) {
+    return (h ^ v) * FNV_PRIME;
+  }
+
+  /**
+   * The decision digest of the first {@code n} outcomes of a fill, in order: for each allocation
+   * the node id's hash, GPU index and MIG start slot of every GPU held, then a separator; for a
+   * failed placement ({@code null}) a marker. Computed after the timed loop.
+   */
+  static long digestOf(@Nullable Allocation[] outcomes, int n) {
+    long h = FNV_OFFSET;
+    for (int k = 0; k < n; k++) {
+      Allocation a = outcomes[k];
+      if (a == null) {
+        h = mix(h, -1);
+        continue;
+      }
+      for (AllocatedGpu g : a.gpus()) {
+        h = mix(mix(mix(h, g.nodeId().hashCode()), g.gpuIndex()), g.migStartSlot());
+      }
+      h = mix(h, -2);
+    }
+    return h;
   }
 
   /** Name of the reference FGD in the output (see {@link ReferenceFgd}). */
@@ -423,11 +464,21 @@ public final class FillExperiment {
     int[] seq = arrivals(w, seed, tune);
     PlacementRequest[] reqs = w.requests().toArray(PlacementRequest[]::new);
     ReferenceFgd fgd = new ReferenceFgd(w.nodes(), w.requests());
-    Fill f = fill(seq, w.milli(), total, i -> fgd.place(reqs[i]) >= 0);
+    int[] nodes = new int[seq.length];
+    int[] n = {0};
+    Fill f = fill(seq, w.milli(), total, i -> {
+      int node = fgd.place(reqs[i]);
+      nodes[n[0]++] = node;
+      return node >= 0;
+    });
+    long h = FNV_OFFSET;
+    for (int k = 0; k < n[0]; k++) {
+      h = mix(h, nodes[k]);
+    }
     return new SeedResult(
         REFERENCE_FGD, seed, f.at, seq.length, f.placed, f.impossible, f.nanos, f.cpuNanos,
         f.allocated,
-        fgd.allocatedMilli(), 100.0 * f.requested / total, Double.NaN);
+        fgd.allocatedMilli(), 100.0 * f.requested / total, Double.NaN, h);
   }
 
   /** What one fill loop measured. */

@@ -25,16 +25,18 @@ import java.util.Map;
  * ({@link io.gpusched.bench.fgd.ReferenceFgd}) among them. Prints a Markdown table: allocation at
  * 100 % and 130 % arrived (mean of the seeds), decisions per second of the placing thread's CPU
  * time (the per-core rate; before anything is measured, every gpusched strategy places the first
- * seed of every workload {@code --warmup} times, 2 by default, discarded, so that the JIT has
- * compiled the placement paths of all the workloads, and each runs that seed once more before its
- * own workload is measured; the reference is not warmed), and for the first strategy the worst
- * gap to FIRST_FIT over every arrived percent 1..130 (negative: below FIRST_FIT there).
+ * seed of every workload, the trace's too, {@code --warmup} times ({@link #DEFAULT_WARMUP} by
+ * default), discarded, so that the JIT has compiled the placement paths of all the workloads, and
+ * each runs that seed once more before its own workload is measured; the reference is not warmed;
+ * {@link io.gpusched.bench.jmh.FillDecisionBenchmark} measures the same rate under JMH), and for
+ * the first strategy the worst gap to FIRST_FIT over every arrived percent 1..130 (negative: below
+ * FIRST_FIT there); then the decision digests ({@link #printDigests}).
  *
  * <pre>
  * java -cp benchmarks/target/gpusched-benchmarks.jar io.gpusched.bench.FillSuite \
  *     [--nodes 1200] [--pods 8152] [--seeds 42,43,44] [--workloads default,share40,...]
  *     [--strategies FRAGMENTATION_AWARE,FIRST_FIT,BEST_FIT,REFERENCE_FGD] [--trace-dir DIR]
- *     [--warmup 2]
+ *     [--warmup 5]
  * </pre>
  *
  * <p>A strategy named {@code NAME@N} places through {@code N} threads in turn ({@link Lanes}):
@@ -43,6 +45,14 @@ import java.util.Map;
  */
 public final class FillSuite {
   private FillSuite() {}
+
+  /**
+   * Warm-up rounds by default. Two were too few on a 2-core machine: the C2 compiles of the
+   * placement path ({@code tryPlace}, the host peek) were still queued when the first workload was
+   * measured, and it read about half its rate (PrintCompilation showed them installed during its
+   * seeds); from four rounds on, no workload was below 100 k decisions per CPU-second in six JVMs.
+   */
+  public static final int DEFAULT_WARMUP = 5;
 
   /** The trace's pod lists that the suite runs when {@code --trace-dir} has them. */
   public static final List<String> TRACE_WORKLOADS =
@@ -191,7 +201,7 @@ public final class FillSuite {
     List<String> strategies =
         new ArrayList<>(List.of("FRAGMENTATION_AWARE", "FIRST_FIT", "BEST_FIT", FillExperiment.REFERENCE_FGD));
     Path traceDir = null;
-    int warmup = 2;
+    int warmup = DEFAULT_WARMUP;
     for (int i = 0; i + 1 < args.length; i += 2) {
       String v = args[i + 1];
       switch (args[i]) {
@@ -219,11 +229,6 @@ public final class FillSuite {
       System.err.println("note: " + name + ": " + w.notes());
       built.put(name, w);
     }
-    warmUp(List.copyOf(built.values()), strategies, seeds.get(0), warmup, 1.3);
-    List<WorkloadResult> results = new ArrayList<>();
-    for (var e : built.entrySet()) {
-      results.add(run(e.getKey(), e.getValue(), strategies, seeds, 1.3));
-    }
     if (traceDir != null) {
       Path nodeFile = traceDir.resolve("openb_node_list_gpu_node.csv");
       for (String t : TRACE_WORKLOADS) {
@@ -235,9 +240,36 @@ public final class FillSuite {
         Workload w =
             FillExperiment.workload(Trace.readNodes(nodeFile.toString()), Trace.readPods(podFile.toString()));
         System.err.println("note: trace " + t + ": " + w.notes());
-        results.add(run("trace " + t, w, strategies, seeds, 1.3));
+        built.put("trace " + t, w);
       }
     }
+    // every workload, the trace's too, before anything is measured
+    warmUp(List.copyOf(built.values()), strategies, seeds.get(0), warmup, 1.3);
+    List<WorkloadResult> results = new ArrayList<>();
+    for (var e : built.entrySet()) {
+      results.add(run(e.getKey(), e.getValue(), strategies, seeds, 1.3));
+    }
     print(results, strategies, System.out);
+    printDigests(results, System.out);
+  }
+
+  /**
+   * Writes the decision digests ({@link SeedResult#decisionDigest()}): one line per workload and
+   * strategy (its seeds' digests combined in order) and one for all of them, e.g. {@code digest
+   * default FRAGMENTATION_AWARE 5f0c...}. Two builds whose lines are equal made the same decisions.
+   */
+  public static void printDigests(List<WorkloadResult> results, PrintStream out) {
+    long all = 0xcbf29ce484222325L;
+    for (WorkloadResult r : results) {
+      for (var e : r.results().entrySet()) {
+        long h = 0xcbf29ce484222325L;
+        for (SeedResult s : e.getValue()) {
+          h = (h ^ s.decisionDigest()) * 0x100000001b3L;
+        }
+        all = (all ^ h) * 0x100000001b3L;
+        out.printf(Locale.ROOT, "digest %s %s %016x%n", r.workload().replace(' ', '-'), e.getKey(), h);
+      }
+    }
+    out.printf(Locale.ROOT, "digest (all) %016x%n", all);
   }
 }

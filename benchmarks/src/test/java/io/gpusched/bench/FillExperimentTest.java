@@ -193,4 +193,39 @@ class FillExperimentTest {
     assertThat(mix.keySet().stream().map(d -> d.getClass().getSimpleName()).collect(Collectors.toSet()))
         .containsExactlyInAnyOrder("Whole", "Share");
   }
+
+  @Test
+  void theDecisionDigestIsTheSameForTheSameDecisionsOnly() {
+    PlacementStrategy fa = PlacementStrategy.FRAGMENTATION_AWARE;
+    SeedResult a = FillExperiment.run(small, fa, 42, 1.3, MixMode.LEARNED);
+    SeedResult again = FillExperiment.run(small, fa, 42, 1.3, MixMode.LEARNED);
+    // a fresh cluster makes the same decisions: the same digest
+    assertThat(again.decisionDigest()).isEqualTo(a.decisionDigest());
+    // other arrivals, or other choices on the same arrivals: other digests
+    assertThat(FillExperiment.run(small, fa, 43, 1.3, MixMode.LEARNED).decisionDigest())
+        .isNotEqualTo(a.decisionDigest());
+    assertThat(FillExperiment.run(small, PlacementStrategy.FIRST_FIT, 42, 1.3, MixMode.LEARNED)
+            .decisionDigest())
+        .isNotEqualTo(a.decisionDigest());
+    assertThat(FillExperiment.runReference(small, 42, 1.3).decisionDigest())
+        .isEqualTo(FillExperiment.runReference(small, 42, 1.3).decisionDigest());
+  }
+
+  @Test
+  void theDigestCoversWhereEachRequestWentAndWhichFailed() {
+    var cluster = FillExperiment.cluster(small, PlacementStrategy.FIRST_FIT, MixMode.LEARNED);
+    var reqs = small.requests();
+    io.gpusched.Allocation first = cluster.tryPlace(reqs.get(0));
+    io.gpusched.Allocation second = cluster.tryPlace(reqs.get(1));
+    assertThat(first).isNotNull();
+    assertThat(second).isNotNull();
+    long both = FillExperiment.digestOf(new io.gpusched.Allocation[] {first, second}, 2);
+    assertThat(FillExperiment.digestOf(new io.gpusched.Allocation[] {second, first}, 2))
+        .isNotEqualTo(both);
+    assertThat(FillExperiment.digestOf(new io.gpusched.Allocation[] {first, null}, 2))
+        .isNotEqualTo(both)
+        .isNotEqualTo(FillExperiment.digestOf(new io.gpusched.Allocation[] {first, second}, 1));
+    assertThat(FillExperiment.digestOf(new io.gpusched.Allocation[] {first, second, null}, 2))
+        .isEqualTo(both);
+  }
 }

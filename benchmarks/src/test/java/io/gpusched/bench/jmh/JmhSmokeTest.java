@@ -1,6 +1,7 @@
 package io.gpusched.bench.jmh;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Collection;
 import org.junit.jupiter.api.Test;
@@ -56,6 +57,31 @@ class JmhSmokeTest {
         run(DecisionBenchmark.class.getSimpleName() + ".decide$", "impl", "gpusched");
     assertThat(results).hasSize(1);
     assertThat(results.iterator().next().getPrimaryResult().getScore()).isPositive();
+  }
+
+  @Test
+  void fillDecisionRuns() throws Exception {
+    Collection<RunResult> results =
+        run(FillDecisionBenchmark.class.getSimpleName() + ".fill$", "workload", "share40");
+    assertThat(results).hasSize(1);
+    RunResult r = results.iterator().next();
+    assertThat(r.getPrimaryResult().getScore()).isPositive();
+    // the rate to read: decisions per second, every arrival counted once
+    assertThat(r.getSecondaryResults().get("decisions").getScore()).isPositive();
+    assertThat(r.getSecondaryResults().get("placed").getScore())
+        .isPositive()
+        .isLessThanOrEqualTo(r.getSecondaryResults().get("decisions").getScore());
+  }
+
+  @Test
+  void fillDecisionNamesAMissingTraceFolder() {
+    assertThatThrownBy(() -> FillDecisionBenchmark.workloadNamed("trace:default", ""))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("trace:default")
+        .hasMessageContaining("traceDir");
+    assertThatThrownBy(() -> FillDecisionBenchmark.workloadNamed("trace:nope", "/nonexistent-dir"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("openb_node_list_gpu_node.csv");
   }
 
   @Test
