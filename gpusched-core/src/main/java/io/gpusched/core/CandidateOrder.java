@@ -97,13 +97,26 @@ record CandidateOrder(
   /**
    * The candidates of an order while it is built: parallel primitive arrays, so that a build
    * (share orders are rebuilt after every relearn of the mix) allocates no object per candidate.
-   * Not thread-safe: one builder per build.
+   * A builder can be {@linkplain #reset reused} for the next build, with its sort's scratch
+   * arrays: only the built order's own arrays are then allocated ({@link DecisionTables} keeps one
+   * per thread for share orders). Not thread-safe: one builder per build at a time.
    */
   static final class Rows {
     int[] entry;
     double[] score;
     int[] kind;
     int n;
+    // the sort's scratch, grown as needed and reused by later builds of this builder
+    private int[] runStart = new int[0];
+    private int[] byRun = new int[0];
+    private int[] tmp = new int[0];
+    private int[] idx = new int[0];
+    private int[] kinds = new int[0];
+
+    /** Empties the builder for the next build, keeping its arrays. */
+    void reset() {
+      n = 0;
+    }
 
     /** An empty builder with room for {@code capacity} rows (grown as needed). */
     Rows(int capacity) {
@@ -147,10 +160,17 @@ record CandidateOrder(
      * share order, which fragmentation scores alike) stay together and in order in the result, as
      * no other row falls between them; so the runs are sorted, by their first row, and expanded.
      * A build therefore costs about {@code runs × log(runs)} comparisons rather than {@code n ×
-     * log(n)}.
+     * log(n)}. The result is this builder's scratch: valid until its next sort.
      */
     int[] sorted() {
-      int[] runStart = new int[n + 1];
+      if (runStart.length < n + 1) {
+        int c = Math.max(n + 1, 2 * runStart.length);
+        runStart = new int[c];
+        byRun = new int[c];
+        tmp = new int[c];
+        idx = new int[c];
+      }
+      int[] runStart = this.runStart;
       int runs = 0;
       for (int i = 0; i < n; i++) {
         if (i == 0 || Double.compare(score[i], score[i - 1]) != 0 || kind[i] != kind[i - 1]) {
@@ -158,11 +178,11 @@ record CandidateOrder(
         }
       }
       runStart[runs] = n;
-      int[] byRun = new int[runs];
+      int[] byRun = this.byRun;
       for (int r = 0; r < runs; r++) {
         byRun[r] = r;
       }
-      int[] tmp = new int[runs];
+      int[] tmp = this.tmp;
       for (int width = 1; width < runs; width *= 2) { // bottom-up merge sort of the runs
         for (int lo = 0; lo < runs - width; lo += 2 * width) {
           int mid = lo + width;
@@ -182,7 +202,7 @@ record CandidateOrder(
           }
         }
       }
-      int[] idx = new int[n];
+      int[] idx = this.idx;
       int k = 0;
       for (int r = 0; r < runs; r++) {
         for (int i = runStart[byRun[r]]; i < runStart[byRun[r] + 1]; i++) {
@@ -199,7 +219,10 @@ record CandidateOrder(
     int[] order = rows.sorted();
     int[] e = new int[n];
     double[] s = new double[n];
-    int[] kinds = new int[n];
+    if (rows.kinds.length < n) {
+      rows.kinds = new int[Math.max(n, 2 * rows.kinds.length)];
+    }
+    int[] kinds = rows.kinds; // scratch: only e, s and the arrays below are the order's
     int[] tie = new int[n];
     for (int i = 0; i < n; i++) {
       e[i] = rows.entry[order[i]];

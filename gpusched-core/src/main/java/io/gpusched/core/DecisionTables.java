@@ -236,6 +236,42 @@ final class DecisionTables {
     return o;
   }
 
+  /**
+   * A share-order builder per thread, reused: a build then allocates only the order's own arrays
+   * (share orders are built lazily on the placement path, hundreds of times in a fill after each
+   * relearn, and a fresh builder with its sort's scratch was about half of a build's 30 KB).
+   */
+  private static final ThreadLocal<CandidateOrder.Rows> SHARE_ROWS =
+      ThreadLocal.withInitial(() -> new CandidateOrder.Rows(1024));
+
+  /**
+   * Per share milli class, the fragmentation of a GPU of each milli bucket after a share of the
+   * class's representative milli ({@link #fragAfter}); the memory classes of a milli class share
+   * it. Filled lazily, each row published whole.
+   */
+  private final AtomicReferenceArray<double[]> fragAfterByMilliClass =
+      new AtomicReferenceArray<>(Space.Shared.MILLI_BUCKETS);
+
+  /**
+   * {@link #fragOfFree} of each milli bucket's free milli less {@code milli}, the representative
+   * amount of {@code milliClass}: a state's free milli depends only on its milli bucket ({@link
+   * Space.Shared#freeMilliOf}), so the fragmentation after a share is computed once per bucket
+   * (41), not once per state (697), and once per milli class, not once per share order. Racing
+   * threads compute the same row (the same additions in the same order: bitwise the same).
+   */
+  private double[] fragAfter(int milliClass, int milli) {
+    double[] row = fragAfterByMilliClass.get(milliClass);
+    if (row == null) {
+      row = new double[Space.Shared.MILLI_BUCKETS];
+      for (int b = 0; b < row.length; b++) {
+        row[b] =
+            fragOfFree(Math.max(0, Space.Shared.freeMilliOf(b * Space.Shared.MEM_BUCKETS) - milli));
+      }
+      fragAfterByMilliClass.set(milliClass, row); // a volatile write: the row is read whole
+    }
+    return row;
+  }
+
   private CandidateOrder buildShareOrder(int milliClass, int memClass) {
     Space.Shared sh = (Space.Shared) space;
     int milliLow = milliClass * Space.Shared.MILLI_STEP;
@@ -243,17 +279,13 @@ final class DecisionTables {
     int milli = Math.min(1000, milliLow + Space.Shared.MILLI_STEP / 2);
     long memMiB = memLow;
     boolean frag = strategy.usesFragmentation();
-    CandidateOrder.Rows rows = new CandidateOrder.Rows(gpuFrag.length + 16);
+    CandidateOrder.Rows rows = SHARE_ROWS.get();
+    rows.reset();
     double memAfterEmpty = (double) (sh.memoryMiB - memMiB) / sh.memoryMiB;
-    // A state's free milli depends only on its milli bucket (Space.Shared.freeMilliOf), so its
-    // fragmentation after this share is computed once per bucket (41), not once per state (697);
-    // before, it is gpuFrag (the same function of the same amount: bitwise the same scores)
+    // before the share, a state's fragmentation is gpuFrag (the same function of the same amount:
+    // bitwise the same scores as computing both per state)
     int empty = space.state(0L);
-    double[] fragAfter = new double[frag ? Space.Shared.MILLI_BUCKETS : 0];
-    for (int b = 0; b < fragAfter.length; b++) {
-      fragAfter[b] =
-          fragOfFree(Math.max(0, Space.Shared.freeMilliOf(b * Space.Shared.MEM_BUCKETS) - milli));
-    }
+    double[] fragAfter = frag ? fragAfter(milliClass, milli) : new double[0];
     for (int s = 0; s < gpuFrag.length; s++) {
       if (s == empty) {
         continue; // empty GPUs are found through the node buckets

@@ -14,10 +14,25 @@ import net.jqwik.api.constraints.IntRange;
  * {@link CandidateOrder#of} sorts the rows of a build by runs of equal score and kind: the result
  * must be the stable sort by score ({@link Double#compare}), then kind, that it replaces, with the
  * same tie groups and the same masks, whatever the scores (many repeats, runs split apart, NaN,
- * both zeros, infinities).
+ * both zeros, infinities), and a builder reused from build to build must build what a fresh one
+ * does.
  */
 class CandidateOrderTest {
   private record Row(int entry, double score, int kind) {}
+
+  /** A builder reused by every try, as DecisionTables reuses one per thread for share orders. */
+  private static final CandidateOrder.Rows REUSED = new CandidateOrder.Rows(1);
+
+  private static void assertSameOrder(CandidateOrder actual, CandidateOrder expected) {
+    assertThat(actual.entries()).containsExactly(expected.entries());
+    assertThat(actual.scores()).containsExactly(expected.scores());
+    assertThat(actual.tieEnd()).containsExactly(expected.tieEnd());
+    assertThat(actual.positionOf()).containsExactly(expected.positionOf());
+    assertThat(actual.maskWords()).containsExactly(expected.maskWords());
+    assertThat(actual.maskOff()).containsExactly(expected.maskOff());
+    assertThat(actual.maskFrom()).containsExactly(expected.maskFrom());
+    assertThat(actual.maskLen()).containsExactly(expected.maskLen());
+  }
 
   @Property(tries = 300)
   void sortsAsAStableSortByScoreThenKind(
@@ -34,6 +49,8 @@ class CandidateOrderTest {
     }
     List<Row> rows = new ArrayList<>();
     CandidateOrder.Rows built = new CandidateOrder.Rows(1);
+    REUSED.reset(); // the builder of every try: its scratch still holds the earlier tries' rows
+
     int state = 0;
     int bucket = 1;
     for (int i = 0; i < n; i++) {
@@ -44,8 +61,10 @@ class CandidateOrderTest {
           i > 0 && r.nextInt(4) != 0 ? rows.get(i - 1).score() : palette[r.nextInt(palette.length)];
       rows.add(new Row(entry, score, kind));
       built.add(entry, score, kind);
+      REUSED.add(entry, score, kind);
     }
     CandidateOrder o = CandidateOrder.of(built);
+    assertSameOrder(CandidateOrder.of(REUSED), o);
 
     List<Row> expected = new ArrayList<>(rows);
     expected.sort(Comparator.comparingDouble(Row::score).thenComparingInt(Row::kind));
