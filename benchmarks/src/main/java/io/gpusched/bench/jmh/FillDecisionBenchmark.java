@@ -35,7 +35,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * arrival sequence are made in an invocation-level setup (not timed); the operation is the loop of
  * {@code tryPlace} calls alone, as {@code FillSuite}'s decisions per CPU-second count it, here with
  * JMH's warm-up and forks. The {@code decisions} counter is the rate to read (decisions per
- * second of the benchmark thread); {@code placed} counts those that found room.
+ * second of the benchmark thread); {@code placed} counts those that found room. The warm-up is
+ * long (ten 2-second iterations): on a 2-core machine a fresh fork's rate kept rising for 15-30
+ * seconds while the JIT compiled the placement path.
  *
  * <p>{@code workload} names a generated workload of the suite ({@code default}, {@code share40},
  * ...: 1,200 nodes, 8,152 pods) or, with {@code traceDir} set to a folder holding the Alibaba
@@ -44,7 +46,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * FGD of the same protocol (the peer). Seeds 42, 43, 44 are used in turn.
  *
  * <pre>
- * java -jar benchmarks/target/gpusched-benchmarks.jar FillDecisionBenchmark -f 1 -wi 5 -i 5 -w 2s -r 2s
+ * java -jar benchmarks/target/gpusched-benchmarks.jar FillDecisionBenchmark
  * java -jar benchmarks/target/gpusched-benchmarks.jar FillDecisionBenchmark \
  *     -p workload=trace:default,trace:gpushare40 -p traceDir=/path/to/csv \
  *     -p strategy=FRAGMENTATION_AWARE,REFERENCE_FGD
@@ -55,7 +57,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(
     value = 1,
     jvmArgsAppend = {"-Xms2g", "-Xmx2g", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"})
-@Warmup(iterations = 5, time = 2)
+@Warmup(iterations = 10, time = 2)
 @Measurement(iterations = 5, time = 2)
 @State(Scope.Thread)
 public class FillDecisionBenchmark {
