@@ -6,8 +6,8 @@
 #   there:  JAVA=.jre/bin/java benchmarks/src/gpu/run-benchmarks-on-gpu-machine.sh [OUT_DIR]
 #
 # Writes one text and one JSON file per run into OUT_DIR (default: $OUT, else target/gpu-bench) and
-# prints a summary. About 13 minutes with the defaults (the device tool allows 10 per command:
-# run it as two commands with PART=1 and PART=2). Read-only on the GPU. The NVML tests are the other
+# prints a summary. About 16 minutes with the defaults (the device tool allows 10 per command:
+# run it as separate commands with PART=1, PART=2 and PART=3). Read-only on the GPU. The NVML tests are the other
 # half: gpusched-nvml/src/test/gpu/run-gpu-tests.sh.
 set -u
 cd "$(dirname "$0")/../../.." || exit 2
@@ -52,6 +52,11 @@ if [ "$PART" = all ] || [ "$PART" = 2 ]; then
     run "place-mig-10k-locked-t$t" PlaceReleaseBenchmark -f 1 -wi 2 -i 3 -w 2s -r 2s -t "$t" \
       -p mix=MIG -p size=10000 -p strategy=BEST_FIT -p impl=locked
   done
+fi
+if [ "$PART" = all ] || [ "$PART" = 3 ]; then
+  # the fill experiment's decisions per second on a server core (issue 13, item 1: at least 100 k
+  # per core), the six generated workloads, one placing thread, ten 2 s warm-up iterations each
+  run fill-decisions FillDecisionBenchmark -f 1 -wi 10 -i 5 -w 2s -r 2s
 fi
 echo "== files in $OUT_DIR"
 ls -la "$OUT_DIR"
