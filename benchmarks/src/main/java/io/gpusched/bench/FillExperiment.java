@@ -424,9 +424,12 @@ public final class FillExperiment {
   }
 
   private static final long FNV_PRIME = 0x100000001b3L;
-  private static final long FNV_OFFSET = 0xcbf29ce484222325L;
 
-  private static long mix(long h, long v) {
+  /** The start of a digest ({@link #mix}). */
+  static final long FNV_OFFSET = 0xcbf29ce484222325L;
+
+  /** Folds one 64-bit value into a digest (FNV-style, over whole values rather than bytes). */
+  static long mix(long h, long v) {
     return (h ^ v) * FNV_PRIME;
   }
 

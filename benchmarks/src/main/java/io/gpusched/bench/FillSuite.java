@@ -259,14 +259,14 @@ public final class FillSuite {
    * default FRAGMENTATION_AWARE 5f0c...}. Two builds whose lines are equal made the same decisions.
    */
   public static void printDigests(List<WorkloadResult> results, PrintStream out) {
-    long all = 0xcbf29ce484222325L;
+    long all = FillExperiment.FNV_OFFSET;
     for (WorkloadResult r : results) {
       for (var e : r.results().entrySet()) {
-        long h = 0xcbf29ce484222325L;
+        long h = FillExperiment.FNV_OFFSET;
         for (SeedResult s : e.getValue()) {
-          h = (h ^ s.decisionDigest()) * 0x100000001b3L;
+          h = FillExperiment.mix(h, s.decisionDigest());
         }
-        all = (all ^ h) * 0x100000001b3L;
+        all = FillExperiment.mix(all, h);
         out.printf(Locale.ROOT, "digest %s %s %016x%n", r.workload().replace(' ', '-'), e.getKey(), h);
       }
     }

@@ -272,6 +272,9 @@ final class DecisionTables {
     return row;
   }
 
+  /** The fragmentation rows of a strategy without fragmentation scoring: never read. */
+  private static final double[] NO_FRAG = new double[0];
+
   private CandidateOrder buildShareOrder(int milliClass, int memClass) {
     Space.Shared sh = (Space.Shared) space;
     int milliLow = milliClass * Space.Shared.MILLI_STEP;
@@ -285,7 +288,7 @@ final class DecisionTables {
     // before the share, a state's fragmentation is gpuFrag (the same function of the same amount:
     // bitwise the same scores as computing both per state)
     int empty = space.state(0L);
-    double[] fragAfter = frag ? fragAfter(milliClass, milli) : new double[0];
+    double[] fragAfter = frag ? fragAfter(milliClass, milli) : NO_FRAG;
     for (int s = 0; s < gpuFrag.length; s++) {
       if (s == empty) {
         continue; // empty GPUs are found through the node buckets
